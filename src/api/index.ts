@@ -1,0 +1,6 @@
+// Public surface of src/api: wire schemas, the route table and the OpenAPI builder.
+export * from './errors.js';
+export * from './server.js';
+export * from './auth.js';
+export * from './routes.js';
+export { buildOpenApi } from './openapi.js';

@@ -1,0 +1,30 @@
+// Wire types of the server-level routes: health, readiness and the public capability document.
+import { z } from 'zod';
+
+export const HealthResp = z.object({ status: z.literal('ok') }).meta({ id: 'HealthResp' });
+export type HealthResp = z.infer<typeof HealthResp>;
+
+export const ReadyResp = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z.record(z.string(), z.string()).describe('Per dependency: "ok" or the reason it is not ready.'),
+  })
+  .meta({ id: 'ReadyResp' });
+export type ReadyResp = z.infer<typeof ReadyResp>;
+
+export const AuthProvider = z.enum(['github', 'gitlab']).meta({ id: 'AuthProvider' });
+export type AuthProvider = z.infer<typeof AuthProvider>;
+
+export const ServerConfigResp = z
+  .object({
+    version: z.string(),
+    authEnabled: z.boolean().describe('True when a login provider is configured; then /api/v1 needs a session.'),
+    authProviders: z.array(AuthProvider).describe('Login providers to offer, empty in no-auth mode.'),
+    capabilities: z.object({
+      tailscaleAvailable: z.boolean(),
+      gitHubAppEnabled: z.boolean(),
+      voiceAvailable: z.boolean(),
+    }),
+  })
+  .meta({ id: 'ServerConfigResp' });
+export type ServerConfigResp = z.infer<typeof ServerConfigResp>;

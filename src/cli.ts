@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Entry point of the `caic` command: parses arguments, runs the daemon, prints user errors as one line.
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
+import { startDaemon } from './daemon.js';
+import { LOG_LEVELS, type LogLevel } from './log/index.js';
+
+const USAGE = `usage: caic [serve] [options]
+
+Runs the caic daemon: coding agents in containers, driven over HTTP.
+
+options:
+  --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
+  --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: [debug] log_level, else info)
+  --print-url         print the URL the daemon would serve, check the port is free, and exit
+  --version           print the version and exit
+  -h, --help          show this help
+`;
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`caic: ${message}\n`);
+  process.exit(code);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        'config-dir': { type: 'string' },
+        'log-level': { type: 'string' },
+        'print-url': { type: 'boolean' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+}
+
+async function portIsFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parse();
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`caic ${VERSION}\n`);
+    return;
+  }
+  const command = positionals[0] ?? 'serve';
+  if (command !== 'serve' || positionals.length > 1) fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`, 2);
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
+  }
+  const configDir = values['config-dir'] ?? defaultConfigDir();
+
+  if (values['print-url']) {
+    const config = loadConfig({ configDir });
+    const { host, port } = config.listen;
+    if (!(await portIsFree(host, port))) throw new UserError(`server.http: ${host}:${port} is already in use`);
+    process.stdout.write(`${urlForListen(config.listen)}\n`);
+    return;
+  }
+
+  const daemon = await startDaemon({ configDir, ...(logLevel ? { logLevel: logLevel as LogLevel } : {}) });
+  process.stdout.write(`caic ${VERSION} listening on ${daemon.url}\n`);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`caic: ${signal} again, exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    daemon.logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    const force = setTimeout(() => {
+      daemon.logger.warn('requests still in flight after the shutdown timeout; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    daemon.close().then(
+      () => {
+        daemon.logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        daemon.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UserError) fail(err.message);
+  fail(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});

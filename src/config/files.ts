@@ -1,0 +1,54 @@
+// Private state files: 0700 directories, atomic 0600 writes (temp file + fsync + rename).
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/**
+ * Creates `dir` (and parents) with mode 0700. An existing directory we own that others can read
+ * is tightened to 0700: it holds secrets. Returns true when the mode had to be tightened.
+ */
+export async function ensurePrivateDir(dir: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const st = await stat(dir);
+  if ((st.mode & 0o077) !== 0 && process.getuid?.() === st.uid) {
+    await chmod(dir, PRIVATE_DIR_MODE);
+    return true;
+  }
+  return false;
+}
+
+/** Writes `data` to `path` so readers see either the old or the new content, never a torn file. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode); // the umask may have narrowed or the file system widened it
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  // Persist the rename itself; not every platform lets us open a directory, so this is best effort.
+  try {
+    const dh = await open(dirname(path), 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    /* directory fsync unsupported */
+  }
+}

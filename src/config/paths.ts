@@ -1,0 +1,31 @@
+// XDG base directories and path helpers (`~` expansion, resolution against the config dir).
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+type Env = Record<string, string | undefined>;
+
+export function expandHome(p: string, home = homedir()): string {
+  if (p === '~') return home;
+  if (p.startsWith('~/')) return join(home, p.slice(2));
+  return p;
+}
+
+/** Resolves a user-supplied path: `~` expands, relative paths are taken from `base`. */
+export function resolvePath(base: string, p: string): string {
+  const expanded = expandHome(p);
+  return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}
+
+function xdgDir(env: Env, variable: string, fallback: string): string {
+  const value = env[variable];
+  // The XDG spec says relative values are invalid and must be ignored.
+  return value && isAbsolute(value) ? join(value, 'caic') : join(homedir(), fallback, 'caic');
+}
+
+export function defaultConfigDir(env: Env = process.env): string {
+  return xdgDir(env, 'XDG_CONFIG_HOME', '.config');
+}
+
+export function defaultCacheDir(env: Env = process.env): string {
+  return xdgDir(env, 'XDG_CACHE_HOME', '.cache');
+}

@@ -1,0 +1,109 @@
+// The zod schema of config.toml: every key, its default, and the key list used by the example-file test.
+import { z } from 'zod';
+
+export const NAMED_ORIGINS = ['local', 'tailscale', 'github', 'anthropic', 'openai'] as const;
+export type NamedOrigin = (typeof NAMED_ORIGINS)[number];
+export const HARNESS_NAMES = ['claude', 'codex', 'gemini', 'opencode', 'fake'] as const;
+export const DEFAULT_OPENAI_IP_LISTS = [
+  'https://openai.com/chatgpt-connectors.json',
+  'https://openai.com/chatgpt-agents.json',
+];
+
+const str = (def = '') => z.string().default(def);
+const strList = (def: string[] = []) => z.array(z.string()).default(def);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const envTable = z.record(envName, z.string()).default({});
+/** A table whose keys all have defaults: absent in the file means "all defaults". */
+// The cast is sound because every key inside has a default; TypeScript cannot see that generically.
+const table = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
+
+const oauth = table({
+  client_id: str(),
+  client_secret: str(),
+  allowed_users: strList(),
+});
+
+const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
+
+export const ConfigFileSchema = z.strictObject({
+  core: table({
+    root: str('.'),
+    runtime: z.enum(['', 'docker', 'podman']).default(''),
+    env: envTable,
+  }),
+  server: table({
+    http: str(':2242'),
+    external_url: str('auto'),
+    geo_db: str(''),
+    allow_origins: strList(['local', 'tailscale', 'github']),
+    trusted_proxies: strList(),
+    openai_ip_lists: strList(DEFAULT_OPENAI_IP_LISTS),
+    body_limit: z.int().min(1024).max(1 << 30).default(1 << 20),
+    session_ttl_days: z.int().min(1).max(365).default(30),
+  }),
+  github: table({
+    url: str('https://github.com'),
+    api_url: str('https://api.github.com'),
+    pat: table({ token: str() }),
+    oauth,
+    app: table({
+      id: str(),
+      private_key_pem: str(),
+      allowed_owners: strList(),
+      webhook_secret: str(),
+    }),
+  }),
+  gitlab: table({
+    url: str('https://gitlab.com'),
+    webhook_secret: str(),
+    pat: table({ token: str() }),
+    oauth,
+  }),
+  harness: table(
+    Object.fromEntries(HARNESS_NAMES.map((name) => [name, table({ env: envTable })])) as Record<
+      (typeof HARNESS_NAMES)[number],
+      ReturnType<typeof table<{ env: typeof envTable }>>
+    >,
+  ),
+  'voice-gateway': table({
+    url: str(),
+    instance_id: str(),
+    token_mode: z.enum(['', 'ed25519', 'oauth']).default(''),
+    signing_private_key_pem: str(),
+    config: table({
+      model: str('gemini-3.1-flash-live-preview'),
+      backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),
+      server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
+      local_stack: table({
+        asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),
+        llm: localStackPart({ provider: str('llamacpp'), remote: str(), model: str(), api_key_name: str() }),
+        tts: localStackPart({ engine: str('kittentts'), remote: str(), model: str(), voice: str() }),
+      }),
+    }),
+  }),
+  debug: table({
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  }),
+});
+
+export type ConfigFile = z.output<typeof ConfigFileSchema>;
+
+/**
+ * Dotted paths of every leaf key (free-form tables such as `core.env` count as one leaf), used
+ * to keep config.example.toml in sync with the schema.
+ */
+export function configKeyPaths(schema: z.ZodType = ConfigFileSchema, prefix = ''): string[] {
+  let inner: z.ZodType = schema;
+  for (;;) {
+    const def = inner._zod.def as { type: string; innerType?: z.ZodType };
+    if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType) {
+      inner = def.innerType;
+    } else break;
+  }
+  if (inner instanceof z.ZodObject) {
+    return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
+      configKeyPaths(child, prefix ? `${prefix}.${key}` : key),
+    );
+  }
+  return [prefix];
+}

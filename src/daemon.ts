@@ -1,0 +1,156 @@
+// The composition root: config → logger → state files → gate → auth → Fastify → listen.
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import {
+  ensurePrivateDir,
+  loadConfig,
+  loadOrCreateSettings,
+  urlForListen,
+  UserError,
+  UserStore,
+  VERSION,
+  type Config,
+} from './config/index.js';
+import {
+  buildProviders,
+  buildServer,
+  Gate,
+  HostLock,
+  openGeoDb,
+  parseGitHubMeta,
+  parseOpenAiRanges,
+  RemoteCidrList,
+  SessionManager,
+} from './http/index.js';
+import { createLogger, type Logger, type LogLevel } from './log/index.js';
+
+export interface DaemonOptions {
+  configDir: string;
+  cacheDir?: string;
+  env?: Record<string, string | undefined>;
+  /** Overrides `[debug] log_level`. */
+  logLevel?: LogLevel;
+  logDestination?: DestinationStream;
+  /** Overrides the port of `[server] http` (tests use 0 for a free port). */
+  port?: number;
+  /** How long startup may wait for remote origin lists (GitHub meta, OpenAI). */
+  originListWaitMs?: number;
+}
+
+export interface Daemon {
+  url: string;
+  config: Config;
+  app: FastifyInstance;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+function listenError(err: unknown, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new UserError(`server.http: ${host}:${port} is already in use`);
+  if (code === 'EACCES') return new UserError(`server.http: no permission to listen on ${host}:${port}`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new UserError(`server.http: cannot listen on ${host}: no such local address`);
+  return err as Error;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const config = loadConfig({
+    configDir: opts.configDir,
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const { logger, masker } = createLogger({
+    level: opts.logLevel ?? config.values.debug.log_level,
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
+  masker.add(...config.secrets);
+
+  if (await ensurePrivateDir(config.configDir)) logger.warn({ dir: config.configDir }, 'config directory was readable by others; set to 0700');
+  await ensurePrivateDir(config.cacheDir);
+  const settings = await loadOrCreateSettings(config.configDir);
+  masker.add(settings.sessionSecret.toString('hex'));
+  if (settings.created) logger.info({ dir: config.configDir }, 'created session secret in settings.json');
+  const users = await UserStore.open(config.configDir, { onSecret: (s) => masker.add(s) });
+
+  const geo = config.geoDbPath ? await openGeoDb(config.geoDbPath) : null;
+  const { allowOrigins } = config;
+  const gate = new Gate({ allow: allowOrigins, trustedProxies: config.trustedProxies, geo });
+
+  const lists: RemoteCidrList[] = [];
+  if (allowOrigins.names.has('github')) {
+    const list = new RemoteCidrList({
+      name: 'github',
+      urls: [`${config.values.github.api_url.replace(/\/+$/, '')}/meta`],
+      parse: parseGitHubMeta,
+      cacheDir: config.cacheDir,
+      logger,
+      headers: { accept: 'application/vnd.github+json' },
+    });
+    list.onUpdate((cidrs) => gate.setNamedRanges('github', cidrs));
+    lists.push(list);
+  }
+  if (allowOrigins.names.has('openai')) {
+    const list = new RemoteCidrList({
+      name: 'openai',
+      urls: config.values.server.openai_ip_lists,
+      parse: parseOpenAiRanges,
+      cacheDir: config.cacheDir,
+      logger,
+    });
+    list.onUpdate((cidrs) => gate.setNamedRanges('openai', cidrs));
+    lists.push(list);
+  }
+  await Promise.all(lists.map((l) => l.start(opts.originListWaitMs ?? 3_000)));
+
+  const hostLock = new HostLock(config.externalUrl, (url) => logger.info({ url }, 'external URL locked to the first hostname seen'));
+  const sessions =
+    config.authProviders.length > 0
+      ? new SessionManager(settings.sessionSecret, users, { ttlSeconds: config.values.server.session_ttl_days * 86_400 })
+      : null;
+  const app = await buildServer({
+    config,
+    version: VERSION,
+    logger,
+    gate,
+    hostLock,
+    users,
+    sessionSecret: settings.sessionSecret,
+    sessions,
+    providers: buildProviders(config),
+  });
+
+  const { host } = config.listen;
+  const port = opts.port ?? config.listen.port;
+  try {
+    await app.listen({ host, port, listenTextResolver: (address) => `bound ${address}` });
+  } catch (err) {
+    lists.forEach((l) => l.stop());
+    await app.close();
+    throw listenError(err, host, port);
+  }
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const url = urlForListen({ host, port: boundPort });
+  logger.info(
+    {
+      url,
+      version: VERSION,
+      config: config.file ?? '(none, defaults)',
+      auth: config.authProviders.length ? config.authProviders : 'off',
+      allowOrigins: config.values.server.allow_origins,
+      geoDb: config.geoDbPath,
+    },
+    'caic listening',
+  );
+  return {
+    url,
+    config,
+    app,
+    logger,
+    async close() {
+      lists.forEach((l) => l.stop());
+      await app.close();
+      logger.flush();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// Session tokens: HS256 JWTs (jose) signed with the session secret; fixed lifetime, no refresh.
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import type { StoredUser, UserStore } from '../../config/index.js';
+
+export const SESSION_COOKIE = 'caic_session';
+const MAX_TOKEN_LENGTH = 4096;
+const VERIFIED_CACHE_SIZE = 1024;
+
+export interface SessionClaims {
+  sub: string;
+  prv: string;
+  usr: string;
+  iat: number;
+  exp: number;
+}
+
+export class SessionManager {
+  private readonly key: KeyObject;
+  /** token → expiry (s). Browsers resend the same token on every request; its signature was checked once. */
+  private readonly verified = new Map<string, { sub: string; exp: number }>();
+
+  constructor(
+    secret: Buffer,
+    private readonly users: UserStore,
+    private readonly opts: { ttlSeconds: number; now?: () => number },
+  ) {
+    this.key = createSecretKey(secret);
+  }
+
+  private nowSeconds(): number {
+    return Math.floor((this.opts.now?.() ?? Date.now()) / 1000);
+  }
+
+  get ttlSeconds(): number {
+    return this.opts.ttlSeconds;
+  }
+
+  async issue(user: StoredUser): Promise<{ token: string; expiresAt: Date }> {
+    const iat = this.nowSeconds();
+    const exp = iat + this.opts.ttlSeconds;
+    const token = await new SignJWT({ prv: user.provider, usr: user.username })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.id)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(this.key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** The user a token belongs to, or null: bad signature, other algorithm, expired, or user gone. */
+  async verify(token: string): Promise<StoredUser | null> {
+    if (token.length > MAX_TOKEN_LENGTH) return null;
+    const now = this.nowSeconds();
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.exp <= now) {
+        this.verified.delete(token);
+        return null;
+      }
+      return this.users.get(cached.sub) ?? null;
+    }
+    let sub: string;
+    let exp: number;
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'], // pinned: `none` and every other algorithm are refused
+        requiredClaims: ['sub', 'exp', 'iat'],
+        currentDate: new Date(now * 1000),
+      });
+      sub = payload.sub!;
+      exp = payload.exp!;
+    } catch {
+      return null;
+    }
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      // Drop the oldest entry (Map iterates in insertion order).
+      this.verified.delete(this.verified.keys().next().value!);
+    }
+    this.verified.set(token, { sub, exp });
+    return this.users.get(sub) ?? null;
+  }
+}

@@ -1,0 +1,104 @@
+// buildServer: assembles the Fastify app (gate → host lock → session → routes) without listening.
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { routes, type AuthProvider, type HttpMethod } from '../api/index.js';
+import type { Config, UserStore } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { installAccessLog } from './access-log.js';
+import { installAuthHooks } from './auth/hooks.js';
+import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
+import { installErrorHandlers, sendError } from './errors.js';
+import type { Gate } from './gate/index.js';
+import { installGate } from './gate/hook.js';
+import { installSecurityHeaders } from './headers.js';
+import { landingPage } from './landing.js';
+import { authRoutes } from './routes/auth.js';
+import { serverRoutes } from './routes/server.js';
+
+export interface ServerDeps {
+  config: Config;
+  version: string;
+  logger: Logger;
+  gate: Gate;
+  hostLock: HostLock;
+  users: UserStore;
+  sessionSecret: Buffer;
+  /** Null in no-auth mode. */
+  sessions: SessionManager | null;
+  providers: ReadonlyMap<AuthProvider, OAuthProvider>;
+  /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
+  readiness?: () => Promise<Record<string, string>>;
+}
+
+const ALL_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Known paths answer 405 (with Allow) for methods they do not implement, instead of a bare 404. */
+function methodNotAllowed(app: FastifyInstance): void {
+  const byPath = new Map<string, Set<HttpMethod>>();
+  for (const r of Object.values(routes)) (byPath.get(r.path) ?? byPath.set(r.path, new Set()).get(r.path)!).add(r.method);
+  byPath.set('/', new Set(['GET']));
+  for (const [path, methods] of byPath) {
+    const others = ALL_METHODS.filter((m) => !methods.has(m));
+    const allow = [...methods, ...(methods.has('GET') ? ['HEAD'] : [])].join(', ');
+    app.route({
+      method: others,
+      url: path,
+      config: { access: 'public' },
+      handler: (req, reply) => {
+        reply.header('allow', allow);
+        return sendError(reply, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${allow}`);
+      },
+    });
+  }
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, logger } = deps;
+  const bodyLimit = config.values.server.body_limit;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger, // keeps the app's type the default one plugins expect
+    // Our access log replaces Fastify's two lines per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    trustProxy: false, // the gate decides which forwarded headers to believe
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Order matters: the gate is the first hook every request meets.
+  installGate(app, deps.gate);
+  await app.register(fastifyCookie);
+  installAuthHooks(app, { hostLock: deps.hostLock, sessions: deps.sessions });
+  installSecurityHeaders(app);
+  installAccessLog(app, logger);
+  installErrorHandlers(app, bodyLimit);
+
+  serverRoutes(app, {
+    serverConfig: () => ({
+      version: deps.version,
+      authEnabled: deps.sessions !== null,
+      authProviders: [...deps.providers.keys()],
+      capabilities: {
+        tailscaleAvailable: Boolean(config.env('TAILSCALE_API_KEY')),
+        gitHubAppEnabled: Boolean(config.values.github.app.id),
+        voiceAvailable: Boolean(config.values['voice-gateway'].url || config.env('GEMINI_API_KEY')),
+      },
+    }),
+    readiness: async () => ({ config: 'ok', ...(await deps.readiness?.()) }),
+  });
+  authRoutes(app, {
+    providers: deps.providers,
+    sessions: deps.sessions,
+    users: deps.users,
+    sessionSecret: deps.sessionSecret,
+    externalUrl: config.externalUrl,
+    logger,
+  });
+  landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
+  methodNotAllowed(app);
+  return app;
+}

@@ -1,0 +1,49 @@
+// Starts a real daemon for a test: config.toml written to a temp config dir, logs captured, port 0.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/daemon.js';
+import { LogCapture } from './log-capture.js';
+import { tempDir, type TempDir } from './tmp.js';
+
+export interface TestDaemon extends AsyncDisposable {
+  daemon: Daemon;
+  url: string;
+  logs: LogCapture;
+  dir: TempDir;
+  configDir: string;
+  cacheDir: string;
+}
+
+export async function startTestDaemon(
+  configToml = '',
+  opts: Partial<DaemonOptions> & { dir?: TempDir } = {},
+): Promise<TestDaemon> {
+  const dir = opts.dir ?? (await tempDir());
+  const configDir = opts.configDir ?? join(dir.path, 'config');
+  const cacheDir = opts.cacheDir ?? join(dir.path, 'cache');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(configDir, { recursive: true, mode: 0o700 });
+  if (configToml) await writeFile(join(configDir, 'config.toml'), configToml);
+  const logs = new LogCapture();
+  const daemon = await startDaemon({
+    configDir,
+    cacheDir,
+    env: opts.env ?? {},
+    logLevel: opts.logLevel ?? 'debug',
+    logDestination: logs,
+    port: 0,
+    originListWaitMs: opts.originListWaitMs ?? 2_000,
+  });
+  return {
+    daemon,
+    url: daemon.url,
+    logs,
+    dir,
+    configDir,
+    cacheDir,
+    async [Symbol.asyncDispose]() {
+      await daemon.close();
+      if (!opts.dir) await dir[Symbol.asyncDispose]();
+    },
+  };
+}
