@@ -21,6 +21,7 @@ import {
   parseOpenAiRanges,
   RemoteCidrList,
   SessionManager,
+  type ServerDeps,
 } from './http/index.js';
 import { createLogger, type Logger, type LogLevel } from './log/index.js';
 
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   port?: number;
   /** How long startup may wait for remote origin lists (GitHub meta, OpenAI). */
   originListWaitMs?: number;
+  /** Extra routes behind the edge hooks (see ServerDeps.extend). */
+  extend?: ServerDeps['extend'];
 }
 
 export interface Daemon {
@@ -117,6 +120,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sessionSecret: settings.sessionSecret,
     sessions,
     providers: buildProviders(config),
+    ...(opts.extend ? { extend: opts.extend } : {}),
   });
 
   const { host } = config.listen;

@@ -1,6 +1,6 @@
 // The route table: every HTTP route's method, path, access level and zod schemas, used by the
 // Fastify server, the OpenAPI document (android-api/openapi.json) and, later, the web client.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, StatusResp, UserResp } from './auth.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
@@ -76,11 +76,11 @@ export const routes = {
   authMe: {
     method: 'GET',
     path: '/api/v1/auth/me',
-    summary: 'The signed-in user (cookie or bearer token); 404 when not signed in.',
+    summary: 'The signed-in user (cookie or bearer token); 401 for a rejected token, 404 without one.',
     tag: 'auth',
     access: 'public',
     response: UserResp,
-    errors: ['NOT_FOUND'],
+    errors: ['UNAUTHORIZED', 'NOT_FOUND'],
   },
   authLogout: {
     method: 'POST',

@@ -29,6 +29,8 @@ export interface ServerDeps {
   providers: ReadonlyMap<AuthProvider, OAuthProvider>;
   /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
   readiness?: () => Promise<Record<string, string>>;
+  /** Registers more routes behind the same edge hooks (later subsystems; tests). */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 const ALL_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -56,8 +58,10 @@ function methodNotAllowed(app: FastifyInstance): void {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
   const bodyLimit = config.values.server.body_limit;
+  // Typed as Fastify's base logger so the app keeps the default instance type plugins expect.
+  const baseLogger: FastifyBaseLogger = logger;
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger, // keeps the app's type the default one plugins expect
+    loggerInstance: baseLogger,
     // Our access log replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
@@ -99,6 +103,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger,
   });
   landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
+  await deps.extend?.(app);
   methodNotAllowed(app);
   return app;
 }

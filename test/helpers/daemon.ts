@@ -33,6 +33,7 @@ export async function startTestDaemon(
     logDestination: logs,
     port: 0,
     originListWaitMs: opts.originListWaitMs ?? 2_000,
+    ...(opts.extend ? { extend: opts.extend } : {}),
   });
   return {
     daemon,

@@ -14,6 +14,7 @@ import {
   type OAuthProvider,
   type SessionManager,
 } from '../auth/index.js';
+import { presentedToken } from '../auth/hooks.js';
 import { isHttps } from '../context.js';
 import { sendError, sendErrorPage } from '../errors.js';
 import { routeOptions } from './define.js';
@@ -126,7 +127,9 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     ...routeOptions(routes.authMe),
     handler: (req, reply) => {
       if (req.user) return toUserResp(req.user);
-      sendError(reply, 'NOT_FOUND', sessions ? 'not signed in' : 'login is not configured');
+      // A presented but rejected token is 401 so clients know to sign in again; no token is 404.
+      if (sessions && presentedToken(req)) sendError(reply, 'UNAUTHORIZED', 'session invalid or expired; sign in again');
+      else sendError(reply, 'NOT_FOUND', sessions ? 'not signed in' : 'login is not configured');
       return undefined;
     },
   });

@@ -1,0 +1,207 @@
+// The daemon over real sockets: error envelopes, security headers, the gate with trusted proxies, host lock.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { http } from '../helpers/http.js';
+import { writeCountryMmdb } from '../helpers/mmdb-writer.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
+const LOCAL_ONLY = '[server]\nallow_origins = ["local"]\n';
+
+describe('basics and error envelopes', () => {
+  test('healthz, readyz, server config, status page', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    assert.deepEqual((await http(`${d.url}/healthz`)).json(), { status: 'ok' });
+    assert.deepEqual((await http(`${d.url}/readyz`)).json(), { status: 'ok', checks: { config: 'ok' } });
+    const cfg = (await http(`${d.url}/api/v1/server/config`)).json<{ version: string; authEnabled: boolean; authProviders: string[] }>();
+    assert.match(cfg.version, /^\d+\.\d+\.\d+/);
+    assert.equal(cfg.authEnabled, false);
+    assert.deepEqual(cfg.authProviders, []);
+    const page = await http(`${d.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /no-auth mode/);
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+  });
+
+  test('400, 404, 405, 413 all use the envelope and never leak a stack', async () => {
+    await using d = await startTestDaemon('[server]\nallow_origins = ["local"]\nbody_limit = 2048\n');
+    const bad = await http(`${d.url}/api/v1/auth/github/start?return=nowhere`);
+    assert.equal(bad.status, 400);
+    const badBody = bad.json<Envelope>();
+    assert.equal(badBody.error.code, 'BAD_REQUEST');
+    assert.match(badBody.error.message, /invalid querystring: return/);
+    assert.ok(Array.isArray(badBody.details?.issues));
+
+    const badProvider = await http(`${d.url}/api/v1/auth/google/start`);
+    assert.equal(badProvider.status, 400);
+
+    const json = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    assert.equal(json.status, 400);
+    assert.deepEqual(json.json(), { error: { code: 'BAD_REQUEST', message: 'request body is not valid JSON' } });
+
+    const missing = await http(`${d.url}/api/v1/nothing-here`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json<Envelope>().error.code, 'NOT_FOUND');
+
+    const wrongMethod = await http(`${d.url}/api/v1/server/config`, { method: 'DELETE' });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.json<Envelope>().error.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(wrongMethod.headers.allow, 'GET, HEAD');
+
+    const big = await http(`${d.url}/api/v1/auth/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pad: 'x'.repeat(5000) }),
+    });
+    assert.equal(big.status, 413);
+    assert.deepEqual(big.json(), { error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than 2048 bytes' } });
+
+    const media = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
+    assert.equal(media.status, 415);
+    assert.equal(media.json<Envelope>().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+
+    for (const r of [bad, json, missing, wrongMethod, big, media]) {
+      assert.doesNotMatch(r.body, /at .*\.js:\d+/);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff');
+      assert.match(String(r.headers['content-type']), /^application\/json/);
+    }
+    // Routine 2xx lines are debug; errors are info; each has the gate fields.
+    const lines = d.logs.find('request');
+    const line413 = lines.find((l) => l.status === 413)!;
+    assert.equal(line413.level, 30);
+    assert.equal(line413.origin, 'local');
+    assert.equal(line413.ip, '127.0.0.1');
+    assert.equal(typeof line413.ms, 'number');
+    assert.ok(Number(line413.bytes) > 0);
+  });
+
+  test('no-auth mode: login routes answer 404, /auth/me 404', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    assert.equal((await http(`${d.url}/api/v1/auth/github/start`)).status, 404);
+    const me = await http(`${d.url}/api/v1/auth/me`);
+    assert.equal(me.status, 404);
+    assert.match(me.json<Envelope>().error.message, /login is not configured/);
+  });
+
+  test('state-changing requests from another site are refused', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    const host = new URL(d.url).host;
+    const cross = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: { origin: 'https://evil.example' } });
+    assert.equal(cross.status, 403);
+    const fetchMeta = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(fetchMeta.status, 403);
+    const same = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: { origin: `http://${host}` } });
+    assert.equal(same.status, 200);
+    const cli = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST' });
+    assert.equal(cli.status, 200);
+  });
+});
+
+describe('gate over sockets', () => {
+  test('a trusted proxy forwards the client address; untrusted X-Forwarded-For is ignored', async () => {
+    await using dir = await tempDir();
+    await writeCountryMmdb(join(dir.path, 'geo.mmdb'), [
+      { cidr: '81.2.69.0/24', country: 'GB' },
+      { cidr: '203.0.113.0/24', country: 'CA' },
+    ]);
+    const toml = (proxies: string) =>
+      `[server]\nallow_origins = ["CA", "198.51.100.0/24"]\ngeo_db = "${join(dir.path, 'geo.mmdb')}"\ntrusted_proxies = [${proxies}]\n`;
+
+    {
+      await using d = await startTestDaemon(toml('"127.0.0.1"'));
+      const ca = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-for': '81.2.69.1, 203.0.113.9' } });
+      assert.equal(ca.status, 200, 'rightmost untrusted hop is Canadian');
+      const gb = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-for': '203.0.113.9, 81.2.69.1' } });
+      assert.equal(gb.status, 403);
+      assert.deepEqual(gb.json(), { error: { code: 'FORBIDDEN', message: 'origin 81.2.69.1 (GB) not allowed' } });
+      const cidr = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-for': '198.51.100.77' } });
+      assert.equal(cidr.status, 200);
+      const direct = await http(`${d.url}/healthz`);
+      assert.equal(direct.status, 403, 'the proxy itself is local, and local is not allowed');
+      const garbage = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-for': 'unknown' } });
+      assert.equal(garbage.status, 403);
+      const denial = d.logs.find('request').find((l) => l.ip === '81.2.69.1')!;
+      assert.equal(denial.level, 30);
+      assert.equal(denial.country, 'GB');
+      assert.equal(denial.status, 403);
+      const allowed = d.logs.find('request').find((l) => l.ip === '203.0.113.9')!;
+      assert.deepEqual([allowed.origin, allowed.country, allowed.level], ['CA', 'CA', 20]);
+    }
+    {
+      await using d = await startTestDaemon(toml(''));
+      const spoof = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+      assert.equal(spoof.status, 403, 'no trusted proxy: judged by the socket address');
+      assert.match(spoof.json<Envelope>().error.message, /origin 127\.0\.0\.1 \(local\) not allowed/);
+    }
+  });
+
+  test('an untrusted peer claiming X-Forwarded-For: 127.0.0.1 is judged by its own address', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    const res = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '198.51.100.9', headers: { 'x-forwarded-for': '127.0.0.1' } });
+    assert.equal(res.statusCode, 403);
+    assert.match(res.body, /origin 198\.51\.100\.9 \(unknown\) not allowed/);
+    const v6 = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '::ffff:198.51.100.9' });
+    assert.equal(v6.statusCode, 403);
+    const local6 = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '::1' });
+    assert.equal(local6.statusCode, 200);
+  });
+});
+
+describe('host lock and HTTPS', () => {
+  test('auto pins the first FQDN; IPs and localhost always pass', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    const port = new URL(d.url).port;
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: `caic.example.com:${port}` } })).status, 200);
+    const other = await http(`${d.url}/healthz`, { headers: { host: 'evil.example.net' } });
+    assert.equal(other.status, 403);
+    assert.match(other.json<Envelope>().error.message, /invalid host/);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: `CAIC.example.com.:${port}` } })).status, 200);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: `localhost:${port}` } })).status, 200);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: `127.0.0.1:${port}` } })).status, 200);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: `[::1]:${port}` } })).status, 200);
+    assert.ok(d.logs.find('external URL locked to the first hostname seen').length === 1);
+  });
+
+  test('an explicit external_url is enforced; HSTS only over HTTPS via a trusted proxy', async () => {
+    await using d = await startTestDaemon('[server]\nallow_origins = ["local"]\nexternal_url = "https://caic.example.com"\ntrusted_proxies = ["127.0.0.1"]\n');
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: 'caic.example.com' } })).status, 200);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: 'other.example.com' } })).status, 403);
+    assert.equal((await http(`${d.url}/healthz`, { headers: { host: 'x', 'x-forwarded-host': 'other.example.com' } })).status, 403);
+    const plain = await http(`${d.url}/healthz`);
+    assert.equal(plain.headers['strict-transport-security'], undefined);
+    const tls = await http(`${d.url}/healthz`, { headers: { 'x-forwarded-proto': 'https', host: 'caic.example.com' } });
+    assert.equal(tls.headers['strict-transport-security'], 'max-age=31536000');
+  });
+});
+
+test('close() stops accepting but finishes requests in flight', async () => {
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const d = await startTestDaemon(LOCAL_ONLY, {
+    extend: (app) => {
+      app.get('/api/v1/test/slow', async () => {
+        entered();
+        await gate;
+        return { done: true };
+      });
+    },
+  });
+  try {
+    const pending = http(`${d.url}/api/v1/test/slow`);
+    await inHandler;
+    const closing = d.daemon.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(http(`${d.url}/healthz`), /ECONNREFUSED|ECONNRESET|socket hang up/);
+    release();
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json(), { done: true });
+    await closing;
+  } finally {
+    await d.dir[Symbol.asyncDispose]();
+  }
+});
