@@ -7,6 +7,8 @@ export function installAccessLog(app: FastifyInstance, logger: Logger): void {
   app.addHook('onResponse', (req, reply, done) => {
     const status = reply.statusCode;
     const client = req.client;
+    const routine = status < 400 && client?.allowed !== false;
+    if (routine && !logger.isLevelEnabled('debug')) return done(); // skip building a line nobody reads
     const line = {
       ip: client?.ip ?? req.raw.socket.remoteAddress,
       origin: client?.origin ?? '',
@@ -20,8 +22,8 @@ export function installAccessLog(app: FastifyInstance, logger: Logger): void {
     };
     // Routine traffic is debug (as in caic); denials and client errors are info so they show by default.
     if (status >= 500) logger.error(line, 'request');
-    else if (status >= 400 || (client && !client.allowed)) logger.info(line, 'request');
-    else logger.debug(line, 'request');
+    else if (routine) logger.debug(line, 'request');
+    else logger.info(line, 'request');
     done();
   });
 }

@@ -2,8 +2,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { codeForStatus, errorBody, statusOfCode, type ErrorCode } from '../api/index.js';
+import { COMMON_SECURITY_HEADERS, htmlHeaders } from './headers.js';
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
+  // Set here too: the gate may refuse a request before the security-header hook has run.
+  reply.headers(COMMON_SECURITY_HEADERS);
   return reply.code(statusOfCode[code]).type('application/json; charset=utf-8').send(errorBody(code, message, details));
 }
 
@@ -31,7 +34,7 @@ function wantsHtml(req: FastifyRequest): boolean {
 export function sendErrorPage(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   if (!wantsHtml(req)) return sendError(reply, code, message);
   const page = htmlPage('Sign-in failed', `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a href="/">Back to caic</a></p>`);
-  return reply.code(statusOfCode[code]).type('text/html; charset=utf-8').send(page);
+  return htmlHeaders(reply.code(statusOfCode[code])).send(page);
 }
 
 const FASTIFY_MESSAGES: Record<string, string> = {

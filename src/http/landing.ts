@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthProvider } from '../api/index.js';
 import { escapeHtml, htmlPage } from './errors.js';
+import { htmlHeaders } from './headers.js';
 
 const PROVIDER_LABEL: Record<AuthProvider, string> = { github: 'GitHub', gitlab: 'GitLab' };
 
@@ -20,6 +21,6 @@ export function landingPage(app: FastifyInstance, opts: { version: string; provi
       parts.push('</p>');
     }
     parts.push('<p><a href="/api/v1/server/config">/api/v1/server/config</a> · <a href="/healthz">/healthz</a></p>');
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(htmlPage('caic', parts.join('\n')));
+    return htmlHeaders(reply).header('cache-control', 'no-cache').send(htmlPage('caic', parts.join('\n')));
   });
 }

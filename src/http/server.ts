@@ -6,12 +6,10 @@ import { routes, type AuthProvider, type HttpMethod } from '../api/index.js';
 import type { Config, UserStore } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { installAccessLog } from './access-log.js';
-import { installAuthHooks } from './auth/hooks.js';
 import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import type { Gate } from './gate/index.js';
-import { installGate } from './gate/hook.js';
-import { installSecurityHeaders } from './headers.js';
+import { installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { authRoutes } from './routes/auth.js';
 import { serverRoutes } from './routes/server.js';
@@ -64,6 +62,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: baseLogger,
     // Our access log replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: nothing reads its request id, and creating one costs on every request.
+    childLoggerFactory: (parent) => parent,
     bodyLimit,
     trustProxy: false, // the gate decides which forwarded headers to believe
     return503OnClosing: true,
@@ -73,11 +73,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // Order matters: the gate is the first hook every request meets.
-  installGate(app, deps.gate);
-  await app.register(fastifyCookie);
-  installAuthHooks(app, { hostLock: deps.hostLock, sessions: deps.sessions });
-  installSecurityHeaders(app);
+  // The edge hook is registered first: the gate is the first code every request meets.
+  installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, sessions: deps.sessions });
+  // Cookies are parsed on demand (readCookie), not by a hook on every request.
+  await app.register(fastifyCookie, { hook: false });
   installAccessLog(app, logger);
   installErrorHandlers(app, bodyLimit);
 

@@ -1,6 +1,5 @@
-// onRequest hooks after the gate: host lock, cross-site refusal, session loading, and requireUser.
-import type {} from '@fastify/cookie'; // request.cookies typing
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// The auth step of the edge hook: host lock, cross-site refusal, session loading, and requireUser.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveHost, isHttps } from '../context.js';
 import { sendError } from '../errors.js';
 import type { HostLock } from './host-lock.js';
@@ -8,11 +7,17 @@ import { SESSION_COOKIE, type SessionManager } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** One cookie's value, parsed on demand (most API requests carry a bearer token and no cookies). */
+export function readCookie(req: FastifyRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  return header ? req.server.parseCookie(header)[name] : undefined;
+}
+
 /** The session token a request presents: `Authorization: Bearer` first, else the cookie. */
 export function presentedToken(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
-  if (auth && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
-  return req.cookies[SESSION_COOKIE];
+  if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  return readCookie(req, SESSION_COOKIE);
 }
 
 /**
@@ -32,30 +37,46 @@ export function isCrossSite(req: FastifyRequest): boolean {
   }
 }
 
-export interface AuthHookOptions {
+export interface AuthStepOptions {
   hostLock: HostLock;
   /** Null in no-auth mode: every route is open and no token is read. */
   sessions: SessionManager | null;
 }
 
-export function installAuthHooks(app: FastifyInstance, { hostLock, sessions }: AuthHookOptions): void {
-  app.decorateRequest('user', null);
-  app.addHook('onRequest', async (req, reply) => {
+/**
+ * Returns the auth step. It calls `done` to go on, or answers (403/401) and does not. Known
+ * tokens are checked synchronously: this runs on every request.
+ */
+export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
+  return (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     if (!hostLock.check(effectiveHost(req), isHttps(req) ? 'https' : 'http')) {
-      return sendError(reply, 'FORBIDDEN', 'invalid host: this server answers a different hostname');
+      sendError(reply, 'FORBIDDEN', 'invalid host: this server answers a different hostname');
+      return;
     }
     if (isCrossSite(req)) {
-      return sendError(reply, 'FORBIDDEN', 'cross-site request refused');
+      sendError(reply, 'FORBIDDEN', 'cross-site request refused');
+      return;
     }
-    if (!sessions) return;
+    if (!sessions) return done();
     const token = presentedToken(req);
-    req.user = token ? await sessions.verify(token) : null;
     // requireUser: routes mark themselves public; anything else under /api/ needs a session.
-    const url = req.routeOptions.url;
-    if (url === undefined) return;
-    const access = req.routeOptions.config.access ?? (url.startsWith('/api/') ? 'user' : 'public');
-    if (access === 'user' && !req.user) {
-      return sendError(reply, 'UNAUTHORIZED', token ? 'session invalid or expired; sign in again' : 'sign-in required');
+    const requireUser = () => {
+      const url = req.routeOptions.url;
+      const access = req.routeOptions.config.access ?? (url?.startsWith('/api/') ? 'user' : 'public');
+      if (url !== undefined && access === 'user' && !req.user) {
+        sendError(reply, 'UNAUTHORIZED', token ? 'session invalid or expired; sign in again' : 'sign-in required');
+        return;
+      }
+      done();
+    };
+    const known = token ? sessions.cached(token) : null;
+    if (known !== undefined) {
+      req.user = known;
+      return requireUser();
     }
-  });
+    sessions.verify(token!).then((user) => {
+      req.user = user;
+      requireUser();
+    }, done);
+  };
 }

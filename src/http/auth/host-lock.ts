@@ -17,6 +17,8 @@ export function isFqdn(hostname: string): boolean {
 
 export class HostLock {
   private locked: URL | null;
+  /** The last Host value accepted; once accepted a value stays acceptable, so it short-cuts the parse. */
+  private lastAccepted: string | undefined;
 
   constructor(
     externalUrl: URL | null,
@@ -35,7 +37,13 @@ export class HostLock {
    * `auto` mode; any other FQDN is refused.
    */
   check(hostHeader: string | undefined, scheme: 'http' | 'https'): boolean {
-    if (!hostHeader) return true;
+    if (!hostHeader || hostHeader === this.lastAccepted) return true;
+    const ok = this.judge(hostHeader, scheme);
+    if (ok) this.lastAccepted = hostHeader;
+    return ok;
+  }
+
+  private judge(hostHeader: string, scheme: 'http' | 'https'): boolean {
     const hostname = hostnameOf(hostHeader);
     if (!isFqdn(hostname)) return true;
     if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(hostHeader.trim().toLowerCase())) return false;

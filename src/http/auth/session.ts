@@ -48,18 +48,26 @@ export class SessionManager {
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
+  /**
+   * Synchronous answer for a token whose signature was already checked: the user, null (expired,
+   * user gone), or undefined when the token has not been seen and needs `verify`.
+   */
+  cached(token: string): StoredUser | null | undefined {
+    const hit = this.verified.get(token);
+    if (!hit) return undefined;
+    if (hit.exp <= this.nowSeconds()) {
+      this.verified.delete(token);
+      return null;
+    }
+    return this.users.get(hit.sub) ?? null;
+  }
+
   /** The user a token belongs to, or null: bad signature, other algorithm, expired, or user gone. */
   async verify(token: string): Promise<StoredUser | null> {
     if (token.length > MAX_TOKEN_LENGTH) return null;
+    const hit = this.cached(token);
+    if (hit !== undefined) return hit;
     const now = this.nowSeconds();
-    const cached = this.verified.get(token);
-    if (cached) {
-      if (cached.exp <= now) {
-        this.verified.delete(token);
-        return null;
-      }
-      return this.users.get(cached.sub) ?? null;
-    }
     let sub: string;
     let exp: number;
     try {

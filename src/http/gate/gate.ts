@@ -27,8 +27,12 @@ export interface GateOptions {
   geo: GeoLookup | null;
 }
 
+/** Verdicts are cached per address: most traffic comes from few clients. */
+const VERDICT_CACHE_SIZE = 10_000;
+
 export class Gate {
   private table = new PrefixTrie<Entry>();
+  private readonly verdicts = new Map<string, Verdict>();
   private readonly trusted = new PrefixTrie<true>();
   private readonly named = new Map<NamedOrigin, readonly string[]>();
 
@@ -57,6 +61,15 @@ export class Gate {
   }
 
   evaluate(ip: ParsedIp): Verdict {
+    const cached = this.verdicts.get(ip.text);
+    if (cached) return cached;
+    const verdict = this.resolve(ip);
+    if (this.verdicts.size >= VERDICT_CACHE_SIZE) this.verdicts.clear();
+    this.verdicts.set(ip.text, verdict);
+    return verdict;
+  }
+
+  private resolve(ip: ParsedIp): Verdict {
     let best: NamedOrigin | undefined;
     let bestPriority = Infinity;
     let cidr: string | undefined;
@@ -93,5 +106,6 @@ export class Gate {
       if (parsed) table.insert(parsed, { kind: 'cidr', cidr: parsed.text });
     }
     this.table = table;
+    this.verdicts.clear();
   }
 }

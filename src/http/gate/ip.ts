@@ -1,4 +1,5 @@
 // IP address parsing shared by the gate: IPv4, IPv6, IPv4-mapped IPv6 folded to IPv4, zones dropped.
+import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 export interface ParsedIp {
@@ -9,8 +10,24 @@ export interface ParsedIp {
   text: string;
 }
 
+/** Recently parsed addresses: the same few clients send most requests. Bounded, cleared when full. */
+const recent = new Map<string, ParsedIp | null>();
+const RECENT_MAX = 10_000;
+
 export function parseIp(value: string | undefined): ParsedIp | null {
   if (!value) return null;
+  let parsed = recent.get(value);
+  if (parsed === undefined) {
+    parsed = parseUncached(value);
+    if (recent.size >= RECENT_MAX) recent.clear();
+    recent.set(value, parsed);
+  }
+  return parsed;
+}
+
+function parseUncached(value: string): ParsedIp | null {
+  // Fast path for the common case, a plain dotted quad (node's check is strict: no "127.1", no octal).
+  if (isIPv4(value)) return { kind: 'ipv4', bytes: value.split('.').map(Number), text: value };
   let text = value.trim();
   // Brackets come from some proxies ("[2001:db8::1]"), zones ("fe80::1%eth0") from link-local sockets.
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);

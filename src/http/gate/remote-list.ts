@@ -105,9 +105,10 @@ export class RemoteCidrList {
       const cidrs = await this.fetchAll();
       this.failures = 0;
       this.fetchedAt = this.now();
+      // Persisted before it is published, so whoever sees the new list can also find it on disk.
+      await this.saveCache(cidrs).catch((err: unknown) => logger.warn({ list: name, err }, 'cannot write origin list cache'));
       this.set(cidrs);
       logger.info({ list: name, cidrs: cidrs.length }, 'origin list fetched');
-      await this.saveCache().catch((err: unknown) => logger.warn({ list: name, err }, 'cannot write origin list cache'));
       this.schedule(this.opts.refreshMs ?? REFRESH_INTERVAL_MS);
       return true;
     } catch (err) {
@@ -165,9 +166,9 @@ export class RemoteCidrList {
     this.set(cleanCidrs(parsed.data.cidrs));
   }
 
-  private async saveCache(): Promise<void> {
+  private async saveCache(cidrs: readonly string[]): Promise<void> {
     await mkdir(join(this.opts.cacheDir, 'origins'), { recursive: true, mode: PRIVATE_DIR_MODE });
-    const body = { fetchedAt: new Date(this.fetchedAt).toISOString(), urls: this.opts.urls, cidrs: this.cidrs };
+    const body = { fetchedAt: new Date(this.fetchedAt).toISOString(), urls: this.opts.urls, cidrs };
     await writeFileAtomic(this.cacheFile, `${JSON.stringify(body)}\n`);
   }
 }

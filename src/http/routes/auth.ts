@@ -14,7 +14,7 @@ import {
   type OAuthProvider,
   type SessionManager,
 } from '../auth/index.js';
-import { presentedToken } from '../auth/hooks.js';
+import { presentedToken, readCookie } from '../auth/hooks.js';
 import { isHttps } from '../context.js';
 import { sendError, sendErrorPage } from '../errors.js';
 import { routeOptions } from './define.js';
@@ -70,7 +70,7 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
         logger.info({ provider: provider.name, error }, 'login refused by provider');
         return sendErrorPage(req, reply, 'FORBIDDEN', `${provider.name} did not authorize the login: ${error_description ?? error}`);
       }
-      const returnTo = checkState(sessionSecret, req.cookies[STATE_COOKIE], state);
+      const returnTo = checkState(sessionSecret, readCookie(req, STATE_COOKIE), state);
       if (!returnTo) {
         logger.info({ provider: provider.name }, 'login state check failed');
         return sendErrorPage(req, reply, 'BAD_REQUEST', 'login state mismatch or expired; start the sign-in again');
