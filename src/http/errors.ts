@@ -4,10 +4,16 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { codeForStatus, errorBody, statusOfCode, type ErrorCode } from '../api/index.js';
 import { COMMON_SECURITY_HEADERS, htmlHeaders } from './headers.js';
 
-export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
-  // Set here too: the gate may refuse a request before the security-header hook has run.
+/** Every error answer leaves through here: JSON envelope, security headers, an access line. */
+function sendEnvelope(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  // Set here too: the gate may refuse a request before the security headers are applied.
   reply.headers(COMMON_SECURITY_HEADERS);
-  return reply.code(statusOfCode[code]).type('application/json; charset=utf-8').send(errorBody(code, message, details));
+  reply.server.accessLog?.noteError(reply);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: Record<string, unknown>): FastifyReply {
+  return sendEnvelope(reply, statusOfCode[code], errorBody(code, message, details));
 }
 
 export function escapeHtml(s: string): string {
@@ -34,6 +40,7 @@ function wantsHtml(req: FastifyRequest): boolean {
 export function sendErrorPage(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   if (!wantsHtml(req)) return sendError(reply, code, message);
   const page = htmlPage('Sign-in failed', `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a href="/">Back to caic</a></p>`);
+  reply.server.accessLog?.noteError(reply);
   return htmlHeaders(reply.code(statusOfCode[code])).send(page);
 }
 
@@ -55,12 +62,12 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): v
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) {
       req.log.error({ err, method: req.method, url: req.routeOptions.url }, 'request failed');
-      return reply.code(500).type('application/json; charset=utf-8').send(errorBody('INTERNAL_ERROR', 'internal error'));
+      return sendEnvelope(reply, 500, errorBody('INTERNAL_ERROR', 'internal error'));
     }
     let message = FASTIFY_MESSAGES[err.code] ?? err.message;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than ${bodyLimit} bytes`;
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) message = 'request body is not valid JSON';
-    return reply.code(status).type('application/json; charset=utf-8').send(errorBody(codeForStatus(status), message));
+    return sendEnvelope(reply, status, errorBody(codeForStatus(status), message));
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`));
 }

@@ -6,11 +6,12 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; " +
   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-export const COMMON_SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
+/** On every response. Framing headers only matter for documents, so they go on HTML alone. */
+export const COMMON_SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
-/** Marks a reply as an HTML page: adds the content security policy. Every HTML sender calls it. */
+/** Marks a reply as an HTML page: content security policy and framing refusal. Every HTML sender calls it. */
 export function htmlHeaders(reply: FastifyReply): FastifyReply {
-  return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP);
+  return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('x-frame-options', 'DENY');
 }
 
 /**

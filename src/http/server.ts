@@ -9,6 +9,7 @@ import { installAccessLog } from './access-log.js';
 import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import type { Gate } from './gate/index.js';
+import { installRequireUser } from './auth/hooks.js';
 import { installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { authRoutes } from './routes/auth.js';
@@ -77,6 +78,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, sessions: deps.sessions });
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
+  installRequireUser(app, deps.sessions !== null);
   installAccessLog(app, logger);
   installErrorHandlers(app, bodyLimit);
 

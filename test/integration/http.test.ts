@@ -23,6 +23,8 @@ describe('basics and error envelopes', () => {
     assert.equal(page.status, 200);
     assert.match(page.body, /no-auth mode/);
     assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+    assert.equal(page.headers['x-frame-options'], 'DENY');
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
   });
 
   test('400, 404, 405, 413 all use the envelope and never leak a stack', async () => {
@@ -75,6 +77,24 @@ describe('basics and error envelopes', () => {
     assert.equal(line413.ip, '127.0.0.1');
     assert.equal(typeof line413.ms, 'number');
     assert.ok(Number(line413.bytes) > 0);
+  });
+
+  test('at info level only refusals and errors are logged, each once', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY, { logLevel: 'info' });
+    assert.equal((await http(`${d.url}/healthz`)).status, 200);
+    assert.equal((await http(`${d.url}/nope`)).status, 404);
+    const denied = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '198.51.100.9' });
+    assert.equal(denied.statusCode, 403);
+    await new Promise((r) => setTimeout(r, 50));
+    const lines = d.logs.find('request');
+    assert.deepEqual(
+      lines.map((l) => [l.path, l.status, l.level]),
+      [
+        ['/nope', 404, 30],
+        ['/healthz', 403, 30],
+      ],
+    );
+    assert.equal(lines[1]!.ip, '198.51.100.9');
   });
 
   test('no-auth mode: login routes answer 404, /auth/me 404', async () => {

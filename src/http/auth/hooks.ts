@@ -1,5 +1,5 @@
 // The auth step of the edge hook: host lock, cross-site refusal, session loading, and requireUser.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveHost, isHttps } from '../context.js';
 import { sendError } from '../errors.js';
 import type { HostLock } from './host-lock.js';
@@ -44,8 +44,9 @@ export interface AuthStepOptions {
 }
 
 /**
- * Returns the auth step. It calls `done` to go on, or answers (403/401) and does not. Known
- * tokens are checked synchronously: this runs on every request.
+ * Returns the auth step: host lock, cross-site refusal, then the session (if any) on `req.user`.
+ * It calls `done` to go on, or answers 403 and does not. Known tokens are checked synchronously:
+ * this runs on every request.
  */
 export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
   return (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
@@ -57,26 +58,37 @@ export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
       sendError(reply, 'FORBIDDEN', 'cross-site request refused');
       return;
     }
-    if (!sessions) return done();
-    const token = presentedToken(req);
-    // requireUser: routes mark themselves public; anything else under /api/ needs a session.
-    const requireUser = () => {
-      const url = req.routeOptions.url;
-      const access = req.routeOptions.config.access ?? (url?.startsWith('/api/') ? 'user' : 'public');
-      if (url !== undefined && access === 'user' && !req.user) {
-        sendError(reply, 'UNAUTHORIZED', token ? 'session invalid or expired; sign in again' : 'sign-in required');
-        return;
-      }
-      done();
-    };
-    const known = token ? sessions.cached(token) : null;
+    const token = sessions ? presentedToken(req) : undefined;
+    if (!sessions || !token) return done();
+    const known = sessions.cached(token);
     if (known !== undefined) {
       req.user = known;
-      return requireUser();
+      return done();
     }
-    sessions.verify(token!).then((user) => {
+    sessions.verify(token).then((user) => {
       req.user = user;
-      requireUser();
+      done();
     }, done);
   };
+}
+
+/** The guard of protected routes: 401 unless the edge found a valid session. */
+export function requireUser(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  if (req.user) return done();
+  sendError(reply, 'UNAUTHORIZED', presentedToken(req) ? 'session invalid or expired; sign in again' : 'sign-in required');
+}
+
+/**
+ * Attaches `requireUser` to every route that needs a session: routes mark themselves public;
+ * anything else under /api/ is protected. Must run before routes are added. With login off the
+ * guard is not attached at all (no-auth mode: every route is open).
+ */
+export function installRequireUser(app: FastifyInstance, loginEnabled: boolean): void {
+  if (!loginEnabled) return;
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access ?? (route.url.startsWith('/api/') ? 'user' : 'public');
+    if (access !== 'user') return;
+    const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+    route.onRequest = [...existing, requireUser];
+  });
 }
