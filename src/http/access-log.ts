@@ -16,6 +16,8 @@ declare module 'fastify' {
  */
 export class AccessLog {
   private readonly routine: boolean;
+  /** socket.bytesWritten when each logged answer began; the line reports the difference. */
+  private readonly starts = new WeakMap<FastifyRequest, number>();
 
   constructor(private readonly logger: Logger) {
     this.routine = logger.isLevelEnabled('debug');
@@ -25,8 +27,14 @@ export class AccessLog {
     return this.routine;
   }
 
+  /** Routine mode: remember where this request's bytes start. */
+  noteStart(req: FastifyRequest): void {
+    if (!this.starts.has(req)) this.starts.set(req, req.raw.socket.bytesWritten);
+  }
+
   /** An error answer is on its way: make sure it gets a line even when routine lines are off. */
   noteError(reply: FastifyReply): void {
+    this.noteStart(reply.request);
     if (!this.routine) reply.raw.once('close', () => this.write(reply.request, reply));
   }
 
@@ -41,7 +49,7 @@ export class AccessLog {
       path: pathOf(req.url),
       status,
       ms: Math.round(reply.elapsedTime * 10) / 10,
-      bytes: client ? req.raw.socket.bytesWritten - client.startBytes : undefined,
+      bytes: req.raw.socket.bytesWritten - (this.starts.get(req) ?? req.raw.socket.bytesWritten),
       ...(req.user ? { user: req.user.username } : {}),
     };
     if (status >= 500) this.logger.error(line, 'request');
@@ -54,6 +62,11 @@ export function installAccessLog(app: FastifyInstance, logger: Logger): void {
   const log = new AccessLog(logger);
   app.decorate('accessLog', log);
   if (log.logsRoutine) {
+    // Debug mode only: these hooks cost on every request.
+    app.addHook('onRequest', (req, _reply, done) => {
+      log.noteStart(req);
+      done();
+    });
     app.addHook('onResponse', (req, reply, done) => {
       log.write(req, reply);
       done();

@@ -10,8 +10,6 @@ export interface ClientInfo {
   allowed: boolean;
   /** The socket peer is a trusted proxy, so X-Forwarded-* headers are believed. */
   viaTrustedProxy: boolean;
-  /** socket.bytesWritten when the request began; the access log reports the difference. */
-  startBytes: number;
 }
 
 export type RouteAccess = 'public' | 'user';

@@ -21,12 +21,12 @@ export function createGateStep(gate: Gate): (req: FastifyRequest, reply: Fastify
     const { ip, viaTrustedProxy } =
       peer.viaTrustedProxy && forwarded ? resolveClientAddress(socket.remoteAddress, forwarded, isTrusted) : peer;
     if (!ip) {
-      req.client = { ip: '', origin: '', country: null, allowed: false, viaTrustedProxy, startBytes: socket.bytesWritten };
+      req.client = { ip: '', origin: '', country: null, allowed: false, viaTrustedProxy };
       sendError(reply, 'FORBIDDEN', 'cannot determine the client address (malformed X-Forwarded-For from a trusted proxy)');
       return false;
     }
     const verdict = gate.evaluate(ip);
-    req.client = { ip: ip.text, ...verdict, viaTrustedProxy, startBytes: socket.bytesWritten };
+    req.client = { ip: ip.text, origin: verdict.origin, country: verdict.country, allowed: verdict.allowed, viaTrustedProxy };
     if (!verdict.allowed) {
       sendError(reply, 'FORBIDDEN', `origin ${ip.text} (${verdict.origin || 'unknown'}) not allowed`);
       return false;
