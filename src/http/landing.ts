@@ -21,6 +21,6 @@ export function landingPage(app: FastifyInstance, opts: { version: string; provi
       parts.push('</p>');
     }
     parts.push('<p><a href="/api/v1/server/config">/api/v1/server/config</a> · <a href="/healthz">/healthz</a></p>');
-    return htmlHeaders(reply).header('cache-control', 'no-cache').send(htmlPage('caic', parts.join('\n')));
+    return htmlHeaders(reply).header('cache-control', 'no-cache').send(htmlPage('Status', parts.join('\n')));
   });
 }

@@ -15,6 +15,18 @@ export const CLIENT = {
   gitlab: { id: 'gl-client-id', secret: 'gl-client-secret-0123456789abcdef' },
 };
 
+/** The [github] tables that point caic's GitHub login at the stub. */
+export function githubLoginToml(stub: { url: string }, allowedUsers: string[]): string {
+  return `[github]
+url = "${stub.url}"
+api_url = "${stub.url}/api"
+[github.oauth]
+client_id = "${CLIENT.github.id}"
+client_secret = "${CLIENT.github.secret}"
+allowed_users = ${JSON.stringify(allowedUsers)}
+`;
+}
+
 export interface StubForge {
   url: string;
   /** The user the next authorization approves. */

@@ -4,9 +4,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { cookieAttributes, cookiePair, http, type HttpResponse } from '../helpers/http.js';
-import { CLIENT, startStubForge, type StubForge } from '../helpers/stub-forge.js';
+import { CLIENT, githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 
 const HOST = 'caic.test';
 type Envelope = { error: { code: string; message: string } };
@@ -16,14 +17,7 @@ function configFor(stub: StubForge): string {
 [server]
 allow_origins = ["local"]
 external_url = "https://${HOST}"
-[github]
-url = "${stub.url}"
-api_url = "${stub.url}/api"
-[github.oauth]
-client_id = "${CLIENT.github.id}"
-client_secret = "${CLIENT.github.secret}"
-allowed_users = ["octocat", "GitLabber"]
-[gitlab]
+${githubLoginToml(stub, ['octocat', 'GitLabber'])}[gitlab]
 url = "${stub.url}"
 [gitlab.oauth]
 client_id = "${CLIENT.gitlab.id}"
@@ -198,7 +192,19 @@ describe('OAuth login', () => {
   });
 
   test('rejected tokens get 401 on protected routes and on /auth/me', async () => {
-    for (const token of ['not.a.jwt', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.']) {
+    // Forge tokens with the server's real secret: only the claim or algorithm under test is wrong.
+    const secret = Buffer.from((JSON.parse(await readFile(join(d.configDir, 'settings.json'), 'utf8')) as { sessionSecret: string }).sessionSecret, 'hex');
+    const known = (await storedUsers(d))[0] as unknown as { id: string };
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (alg: string, sub: string, exp: number) =>
+      new SignJWT({ prv: 'github', usr: 'octocat' }).setProtectedHeader({ alg }).setSubject(sub).setIssuedAt(now - 100).setExpirationTime(exp).sign(secret);
+    const good = await sign('HS256', known.id, now + 600);
+    assert.equal((await http(`${d.url}/api/v1/test/protected`, { headers: { host: HOST, authorization: `Bearer ${good}` } })).status, 200, 'control');
+    const tampered = good.slice(0, -3) + (good.endsWith('AAA') ? 'BBB' : 'AAA');
+    const expired = await sign('HS256', known.id, now - 10);
+    const otherAlg = await sign('HS512', known.id, now + 600);
+    const deletedUser = await sign('HS256', '01deleteduser0000000000000', now + 600);
+    for (const token of ['not.a.jwt', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', tampered, expired, otherAlg, deletedUser]) {
       const res = await http(`${d.url}/api/v1/test/protected`, { headers: { host: HOST, authorization: `Bearer ${token}` } });
       assert.equal(res.status, 401);
       assert.match(res.json<Envelope>().error.message, /invalid or expired/);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { cookiePair, http } from '../helpers/http.js';
-import { CLIENT, startStubForge } from '../helpers/stub-forge.js';
+import { CLIENT, githubLoginToml, startStubForge } from '../helpers/stub-forge.js';
 
 test('no planted secret reaches the log or an API response', async () => {
   const stub = await startStubForge();
@@ -24,14 +24,7 @@ GEMINI_API_KEY = "${planted.gemini}"
 [server]
 allow_origins = ["local"]
 external_url = "https://caic.test"
-[github]
-url = "${stub.url}"
-api_url = "${stub.url}/api"
-[github.oauth]
-client_id = "${CLIENT.github.id}"
-client_secret = "${CLIENT.github.secret}"
-allowed_users = ["octocat"]
-[github.app]
+${githubLoginToml(stub, ['octocat'])}[github.app]
 webhook_secret = "${planted.webhook}"
 [gitlab]
 webhook_secret = "${planted.glWebhook}"
