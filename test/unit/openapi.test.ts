@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { routes } from '../../src/api/index.js';
-import { OPENAPI_PATH, renderOpenApi } from '../../scripts/gen-openapi.js';
+import { OPENAPI_PATH, renderOpenApi } from '../tools/gen-openapi.js';
 
 test('android-api/openapi.json matches the route table (run `npm run gen:openapi`)', () => {
   assert.equal(readFileSync(OPENAPI_PATH, 'utf8'), renderOpenApi());

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { loadOrCreateSettings, UserStore } from '../src/config/index.js';
-import { startDaemon } from '../src/daemon.js';
-import { SessionManager } from '../src/http/index.js';
-import { writeCountryMmdb } from '../test/helpers/mmdb-writer.js';
-import { tempDir } from '../test/helpers/tmp.js';
+import { loadOrCreateSettings, UserStore } from '../../src/config/index.js';
+import { startDaemon } from '../../src/daemon.js';
+import { SessionManager } from '../../src/http/index.js';
+import { writeCountryMmdb } from '../helpers/mmdb-writer.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP_S = 3;
