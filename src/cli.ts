@@ -3,12 +3,17 @@
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
+import Dockerode from 'dockerode';
+import { buildAgentImage, buildOfflineBase, ContainerError, imageInfo, OFFLINE_BASE_IMAGE, ONLINE_BASE_IMAGE } from './containers/index.js';
 import { startDaemon } from './daemon.js';
 import { LOG_LEVELS, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
+       caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
+\`caic image build\` builds the agent image (default base ${ONLINE_BASE_IMAGE}; --offline first
+makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it without a registry).
 
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
@@ -35,6 +40,10 @@ function parse() {
         'print-url': { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        base: { type: 'string' },
+        offline: { type: 'boolean' },
+        tag: { type: 'string' },
+        'no-cache': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -60,8 +69,9 @@ async function main(): Promise<void> {
     process.stdout.write(`caic ${VERSION}\n`);
     return;
   }
-  const command = positionals[0] ?? 'serve';
-  if (command !== 'serve' || positionals.length > 1) fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`, 2);
+  const command = positionals.join(' ') || 'serve';
+  if (command === 'image build') return imageBuild(values);
+  if (command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
@@ -104,6 +114,29 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** `caic image build`: streams the build steps to the terminal. */
+async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean }): Promise<void> {
+  const docker = new Dockerode();
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new UserError(`Docker engine not reachable: ${(err as Error).message}`);
+  }
+  const onProgress = (line: string) => process.stdout.write(`${line}\n`);
+  const base = values.base ?? (values.offline ? OFFLINE_BASE_IMAGE : ONLINE_BASE_IMAGE);
+  try {
+    if (values.offline && !(await imageInfo(docker, base))) {
+      process.stdout.write(`building ${base} with debootstrap (no registry needed)\n`);
+      await buildOfflineBase(docker, { tag: base, onProgress });
+    }
+    const tag = await buildAgentImage(docker, { base, onProgress, ...(values.tag ? { tag: values.tag } : {}), ...(values['no-cache'] ? { noCache: true } : {}) });
+    process.stdout.write(`built ${tag} on ${base}\n`);
+  } catch (err) {
+    if (err instanceof ContainerError) throw new UserError(err.message);
+    throw err;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,73 @@
+// The Engine API body of a task container: the hardened profile, as a pure function.
+import { cpus } from 'node:os';
+
+/** What sshd needs to log a user in (privilege separation: setuid/setgid, chroot). Measured. */
+export const BASE_CAPABILITIES = ['SETGID', 'SETUID', 'SYS_CHROOT'] as const;
+/**
+ * Added with sudo, so root can administer files it does not own (dpkg, chown); AUDIT_WRITE keeps
+ * sudo from printing "unable to send audit message". Measured.
+ */
+export const SUDO_CAPABILITIES = ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER'] as const;
+
+export const DEFAULT_PIDS_LIMIT = 4096;
+
+export function defaultCpus(ncpu = cpus().length): number {
+  return Math.max(2, ncpu - 2);
+}
+
+export interface CreateOptionsInput {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  sudo: boolean;
+  cpus?: number;
+  memoryBytes?: number;
+  pidsLimit?: number;
+}
+
+export interface CreateOptions {
+  _query: { name: string };
+  _body: Record<string, unknown> & { HostConfig: Record<string, unknown> };
+}
+
+/**
+ * Options go as `{_query, _body}`: otherwise docker-modem also copies every option (labels with
+ * the sudo password) into the request URL.
+ */
+export function buildCreateOptions(input: CreateOptionsInput): CreateOptions {
+  const caps = input.sudo ? [...BASE_CAPABILITIES, ...SUDO_CAPABILITIES].sort() : [...BASE_CAPABILITIES];
+  const hostConfig: Record<string, unknown> = {
+    // sshd on a random port of the loopback interface only.
+    PortBindings: { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+    CapDrop: ['ALL'],
+    CapAdd: caps,
+    // The default seccomp profile stays on. Without sudo nothing may gain privileges (setuid
+    // binaries included), so the user cannot become root even if a password leaked.
+    SecurityOpt: input.sudo ? [] : ['no-new-privileges:true'],
+    Privileged: false,
+    NetworkMode: 'bridge',
+    IpcMode: 'private',
+    // docker-init as PID 1 reaps the relay's orphans and forwards SIGTERM to sshd.
+    Init: true,
+    PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+    NanoCpus: Math.round((input.cpus ?? defaultCpus()) * 1e9),
+    RestartPolicy: { Name: 'no' },
+    LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+  };
+  if (input.memoryBytes) {
+    hostConfig.Memory = input.memoryBytes;
+    hostConfig.MemorySwap = input.memoryBytes; // no swap beyond the cap
+  }
+  return {
+    _query: { name: input.name },
+    _body: {
+      Image: input.image,
+      Hostname: input.name.slice(0, 63),
+      Labels: input.labels,
+      ExposedPorts: { '22/tcp': {} },
+      // Nothing secret ever goes here: tokens reach ~/.env over SSH.
+      Env: [],
+      HostConfig: hostConfig,
+    },
+  };
+}

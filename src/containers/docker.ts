@@ -1,0 +1,470 @@
+// DockerRuntime: task containers on a Docker (or Podman) engine via dockerode, reached over ssh2.
+import { randomBytes } from 'node:crypto';
+import Dockerode from 'dockerode';
+import type { Logger } from '../log/index.js';
+import { buildTar, type ArchiveEntry } from './archive.js';
+import { ensureClientKey, type ClientKey } from './client-key.js';
+import { buildCreateOptions } from './create-options.js';
+import { renderEnvFile, shellQuote } from './env-file.js';
+import { ContainerError, DockerUnavailableError } from './errors.js';
+import { deleteRefs, fetchFromContainer, git, parseNumstat, pushToContainer, type BridgeTarget } from './git.js';
+import { DEFAULT_IMAGE } from './images.js';
+import { decodeLabels, encodeLabels, LABEL } from './labels.js';
+import { containerName } from './naming.js';
+import type { ContainerRuntime } from './runtime.js';
+import { fingerprint, generateEd25519, generateSudoPassword } from './secrets.js';
+import { waitForSsh, type SshConnection } from './ssh.js';
+import type {
+  ContainerHandle,
+  ContainerStats,
+  DiffResult,
+  DieEvent,
+  ExecOptions,
+  ExecResult,
+  FetchSpec,
+  LaunchSpec,
+  PushSpec,
+  SpawnedProcess,
+} from './types.js';
+
+const HOME = '/home/user';
+const STOP_TIMEOUT_S = 5;
+
+export interface DockerRuntimeOptions {
+  /** Where the daemon's SSH client key lives (`<configDir>/ssh/id_ed25519`). */
+  configDir: string;
+  /** Defaults to the environment (DOCKER_HOST) or /var/run/docker.sock. */
+  docker?: Dockerode;
+  /** Image for containers that do not name one (default caic-agent:latest). */
+  image?: string;
+  logger?: Logger;
+  /** How long to wait for sshd in a fresh container (default 30 s). */
+  sshDeadlineMs?: number;
+}
+
+type DockerErrorLike = Error & { statusCode?: number; code?: string; json?: { message?: string } };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The repository directory name inside /home/user/src; refuses anything that could escape it. */
+function repoDir(name: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') throw new ContainerError(`invalid repository name "${name}"`);
+  return `${HOME}/src/${name}`;
+}
+
+function isGitRefName(name: string): boolean {
+  return /^[A-Za-z0-9._/-]+$/.test(name) && !name.includes('..') && !name.startsWith('-') && !name.endsWith('/');
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly pool = new Map<string, Promise<SshConnection>>();
+  private readonly image: string;
+
+  private constructor(
+    readonly docker: Dockerode,
+    private readonly key: ClientKey,
+    private readonly opts: DockerRuntimeOptions,
+    private readonly rootlessPodman: boolean,
+  ) {
+    this.image = opts.image ?? DEFAULT_IMAGE;
+  }
+
+  /** Connects to the engine (a clear error when it does not answer) and loads the client key. */
+  static async open(opts: DockerRuntimeOptions): Promise<DockerRuntime> {
+    const docker = opts.docker ?? new Dockerode();
+    const where = describeEngine(docker);
+    let rootlessPodman: boolean;
+    try {
+      const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<{ SecurityOptions?: string[] }>]);
+      const podman = (version.Components ?? []).some((c) => /podman/i.test(c.Name));
+      rootlessPodman = podman && (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
+    } catch (err) {
+      throw new DockerUnavailableError(`Docker engine not reachable at ${where}: ${(err as Error).message}`);
+    }
+    return new DockerRuntime(docker, await ensureClientKey(opts.configDir), opts, rootlessPodman);
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as DockerErrorLike;
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES') {
+        throw new DockerUnavailableError(`Docker engine not reachable at ${describeEngine(this.docker)} (${e.code}) while trying to ${what}`);
+      }
+      const message = e.json?.message ?? e.message;
+      throw new ContainerError(`cannot ${what}: ${message}`);
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  async launch(spec: LaunchSpec): Promise<ContainerHandle> {
+    const phase = spec.onPhase ?? (() => {});
+    const image = spec.image ?? this.image;
+    const sudo = Boolean(spec.sudo);
+    if (sudo && this.rootlessPodman) throw new ContainerError('sudo is not available with rootless Podman; use Docker for tasks that need sudo');
+    for (const k of Object.keys(spec.labels ?? {})) {
+      if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
+    }
+    let t = Date.now();
+    const name = await this.freeName(containerName(spec.repos[0]?.name, spec.repos[0]?.branch, spec.taskId));
+    // A fresh host key for every container: no container can impersonate another's sshd.
+    const hostKey = generateEd25519(`caic-host-${name}`);
+    const hostKeyFingerprint = fingerprint(hostKey.publicKey);
+    const sudoPassword = sudo ? generateSudoPassword() : undefined;
+    const labels = {
+      ...spec.labels,
+      ...encodeLabels({ taskId: spec.taskId, harness: spec.harness, repos: spec.repos, sudo, ...(sudoPassword ? { sudoPassword } : {}), hostKeyFingerprint }),
+    };
+    phase('prepare', Date.now() - t);
+    t = Date.now();
+    const options = buildCreateOptions({
+      name,
+      image,
+      labels,
+      sudo,
+      ...(spec.cpus !== undefined ? { cpus: spec.cpus } : {}),
+      ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
+      ...(spec.pidsLimit !== undefined ? { pidsLimit: spec.pidsLimit } : {}),
+    });
+    const container = await this.call(`create container ${name}`, async () => {
+      try {
+        return await this.docker.createContainer(options as unknown as Dockerode.ContainerCreateOptions);
+      } catch (err) {
+        if ((err as DockerErrorLike).statusCode === 404) {
+          throw new ContainerError(`image ${image} not found; build it with \`caic image build\``);
+        }
+        throw err;
+      }
+    });
+    phase('create', Date.now() - t);
+    try {
+      t = Date.now();
+      // Delivered into the stopped container's filesystem, never through env or labels.
+      const files: ArchiveEntry[] = [
+        { path: 'etc/ssh/ssh_host_ed25519_key', content: hostKey.privateKey, mode: 0o600 },
+        { path: 'etc/ssh/ssh_host_ed25519_key.pub', content: `${hostKey.publicKey}\n`, mode: 0o644 },
+        { path: 'home/user/.ssh/authorized_keys', content: `${this.key.publicKey}\n`, mode: 0o600, uid: 1000, gid: 1000 },
+      ];
+      if (sudoPassword) files.push({ path: 'etc/caic/sudo_password', content: sudoPassword, mode: 0o600 });
+      await this.call(`deliver keys to ${name}`, async () => container.putArchive(await buildTar(files), { path: '/' }));
+      phase('deliver', Date.now() - t);
+      t = Date.now();
+      await this.call(`start container ${name}`, () => container.start());
+      phase('start', Date.now() - t);
+      t = Date.now();
+      const info = await this.call(`inspect container ${name}`, () => container.inspect());
+      phase('inspect', Date.now() - t);
+      const handle = this.handleFromInspect(info);
+      if (!handle || !handle.sshPort) throw new ContainerError(`container ${name} started without a published SSH port`);
+      return handle;
+    } catch (err) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async freeName(base: string): Promise<string> {
+    for (const candidate of [base, `${base}-${randomBytes(4).toString('hex')}`]) {
+      try {
+        await this.docker.getContainer(candidate).inspect();
+      } catch (err) {
+        if ((err as DockerErrorLike).statusCode === 404) return candidate;
+        throw err;
+      }
+    }
+    throw new ContainerError(`container name ${base} and its fallback are both taken`);
+  }
+
+  async stop(h: ContainerHandle): Promise<void> {
+    this.drop(h.id);
+    await this.call(`stop container ${h.name}`, async () => {
+      try {
+        await this.docker.getContainer(h.id).stop({ t: STOP_TIMEOUT_S });
+      } catch (err) {
+        if ((err as DockerErrorLike).statusCode !== 304) throw err; // already stopped
+      }
+    });
+  }
+
+  async revive(h: ContainerHandle): Promise<ContainerHandle> {
+    this.drop(h.id);
+    const container = this.docker.getContainer(h.id);
+    await this.call(`start container ${h.name}`, async () => {
+      try {
+        await container.start();
+      } catch (err) {
+        if ((err as DockerErrorLike).statusCode !== 304) throw err; // already running
+      }
+    });
+    const handle = this.handleFromInspect(await this.call(`inspect container ${h.name}`, () => container.inspect()));
+    if (!handle?.sshPort) throw new ContainerError(`container ${h.name} is not running after revive`);
+    return handle;
+  }
+
+  async purge(h: ContainerHandle, opts: { hostRepos?: string[] } = {}): Promise<void> {
+    this.drop(h.id);
+    await this.call(`remove container ${h.name}`, async () => {
+      try {
+        await this.docker.getContainer(h.id).remove({ force: true, v: true });
+      } catch (err) {
+        if ((err as DockerErrorLike).statusCode !== 404) throw err;
+      }
+    });
+    for (const repo of opts.hostRepos ?? []) await deleteRefs(repo, `refs/remotes/${h.name}/`);
+  }
+
+  async list(): Promise<ContainerHandle[]> {
+    const summaries = await this.call('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: [LABEL.task] } }),
+    );
+    return summaries.flatMap((s) => {
+      const labels = decodeLabels(s.Labels);
+      if (!labels) return [];
+      const port = s.Ports.find((p) => p.PrivatePort === 22 && p.Type === 'tcp' && p.PublicPort)?.PublicPort ?? 0;
+      return [
+        {
+          id: s.Id,
+          name: (s.Names[0] ?? s.Id).replace(/^\//, ''),
+          taskId: labels.taskId,
+          harness: labels.harness,
+          repos: labels.repos,
+          sudo: labels.sudo,
+          hostKeyFingerprint: labels.hostKeyFingerprint,
+          sshPort: s.State === 'running' ? port : 0,
+          state: s.State,
+          labels: s.Labels,
+        },
+      ];
+    });
+  }
+
+  private handleFromInspect(info: Dockerode.ContainerInspectInfo): ContainerHandle | null {
+    const labels = decodeLabels(info.Config.Labels);
+    if (!labels) return null;
+    const binding = info.NetworkSettings.Ports?.['22/tcp']?.find((b) => b.HostIp === '127.0.0.1' || b.HostIp === '');
+    return {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      taskId: labels.taskId,
+      harness: labels.harness,
+      repos: labels.repos,
+      sudo: labels.sudo,
+      hostKeyFingerprint: labels.hostKeyFingerprint,
+      sshPort: info.State.Running && binding ? Number(binding.HostPort) : 0,
+      state: info.State.Status,
+      labels: info.Config.Labels,
+    };
+  }
+
+  // ---- SSH -------------------------------------------------------------------------------
+
+  connect(
+    h: ContainerHandle,
+    opts: { deadlineMs?: number; signal?: AbortSignal; onPhase?: (phase: string, ms: number) => void } = {},
+  ): Promise<SshConnection> {
+    const pooled = this.pool.get(h.id);
+    if (pooled) return pooled;
+    if (!h.sshPort) return Promise.reject(new ContainerError(`container ${h.name} is not running`));
+    const pending = waitForSsh(
+      { label: h.name, port: h.sshPort, privateKey: this.key.privateKey, hostKeyFingerprint: h.hostKeyFingerprint },
+      { deadlineMs: opts.deadlineMs ?? this.opts.sshDeadlineMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onPhase ? { onPhase: opts.onPhase } : {}) },
+    ).then((conn) => {
+      conn.onClose(() => {
+        if (this.pool.get(h.id) === pending) this.pool.delete(h.id);
+      });
+      return conn;
+    });
+    this.pool.set(h.id, pending);
+    pending.catch(() => {
+      if (this.pool.get(h.id) === pending) this.pool.delete(h.id);
+    });
+    return pending;
+  }
+
+  private drop(id: string): void {
+    const pooled = this.pool.get(id);
+    this.pool.delete(id);
+    pooled?.then((c) => c.close(), () => undefined);
+  }
+
+  /** Closes every pooled connection (daemon shutdown). */
+  close(): void {
+    for (const id of [...this.pool.keys()]) this.drop(id);
+  }
+
+  async exec(h: ContainerHandle, command: string, opts?: ExecOptions): Promise<ExecResult> {
+    return (await this.connect(h)).exec(command, opts);
+  }
+
+  async spawn(h: ContainerHandle, command: string, opts?: { cwd?: string }): Promise<SpawnedProcess> {
+    return (await this.connect(h)).spawn(command, opts);
+  }
+
+  async writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+    await (await this.connect(h)).writeFile(path, data, mode);
+  }
+
+  async injectEnv(h: ContainerHandle, env: Record<string, string>): Promise<void> {
+    await this.writeFile(h, `${HOME}/.env`, renderEnvFile(env), 0o600);
+  }
+
+  async sudoPassword(h: ContainerHandle): Promise<string | null> {
+    const info = await this.call(`inspect container ${h.name}`, () => this.docker.getContainer(h.id).inspect());
+    return decodeLabels(info.Config.Labels)?.sudoPassword ?? null;
+  }
+
+  async stats(h: ContainerHandle): Promise<ContainerStats> {
+    const s = (await this.call(`read stats of ${h.name}`, () => this.docker.getContainer(h.id).stats({ stream: false }))) as unknown as DockerStats;
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - (s.precpu_stats.cpu_usage?.total_usage ?? 0);
+    const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+    const online = s.cpu_stats.online_cpus ?? s.cpu_stats.cpu_usage.percpu_usage?.length ?? 1;
+    const cache = s.memory_stats.stats?.inactive_file ?? s.memory_stats.stats?.total_inactive_file ?? s.memory_stats.stats?.cache ?? 0;
+    return {
+      cpuPercent: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * online * 100 : 0,
+      memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+      memoryLimitBytes: s.memory_stats.limit ?? 0,
+      pids: s.pids_stats?.current ?? 0,
+    };
+  }
+
+  // ---- git -------------------------------------------------------------------------------
+
+  private bridge(h: ContainerHandle): BridgeTarget {
+    return { label: h.name, port: h.sshPort, keyFile: this.key.path, hostKeyFingerprint: h.hostKeyFingerprint };
+  }
+
+  /**
+   * Pushes the task branch and its base commit into /home/user/src/<name>, checks the branch out
+   * and makes it track `origin/<baseBranch>`, so `git diff @{upstream}` inside shows the work.
+   */
+  async pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void> {
+    const path = repoDir(spec.name);
+    for (const ref of [spec.branch, spec.baseBranch]) if (!isGitRefName(ref)) throw new ContainerError(`invalid branch name "${ref}"`);
+    const conn = await this.connect(h);
+    const baseSha = (await git(spec.hostRepo, ['rev-parse', '--verify', `${spec.baseRef ?? spec.branch}^{commit}`])).trim();
+    await conn.run(`git init -q ${shellQuote(path)}`);
+    await pushToContainer(spec.hostRepo, this.bridge(h), path, [
+      `+refs/heads/${spec.branch}:refs/heads/${spec.branch}`,
+      `+${baseSha}:refs/remotes/origin/${spec.baseBranch}`,
+    ]);
+    const q = shellQuote;
+    const script = [
+      'set -e',
+      `cd ${q(path)}`,
+      `git checkout -q -f ${q(spec.branch)}`,
+      `git config caic.base ${baseSha}`,
+      `git config remote.origin.fetch '+refs/heads/*:refs/remotes/origin/*'`,
+      spec.originUrl ? `git config remote.origin.url ${q(spec.originUrl)}` : '',
+      `git config branch.${spec.branch}.remote origin`,
+      `git config branch.${spec.branch}.merge ${q(`refs/heads/${spec.baseBranch}`)}`,
+    ].filter(Boolean);
+    await conn.run(script.join('\n'));
+  }
+
+  /** Fetches the container's branch into `refs/remotes/<container>/<branch>` on the host. */
+  async fetchRepo(h: ContainerHandle, spec: FetchSpec): Promise<{ ref: string; sha: string }> {
+    const path = repoDir(spec.name);
+    if (!isGitRefName(spec.branch)) throw new ContainerError(`invalid branch name "${spec.branch}"`);
+    if (spec.commitMessage !== undefined) {
+      await (await this.connect(h)).run(
+        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git commit -q --no-verify -m ${shellQuote(spec.commitMessage)})`,
+      );
+    }
+    const ref = `refs/remotes/${h.name}/${spec.branch}`;
+    await fetchFromContainer(spec.hostRepo, this.bridge(h), path, [`+refs/heads/${spec.branch}:${ref}`]);
+    return { ref, sha: (await git(spec.hostRepo, ['rev-parse', ref])).trim() };
+  }
+
+  /**
+   * Branch vs its base, uncommitted and untracked work included: everything is staged into a
+   * throw-away index so the real one is never touched.
+   */
+  async diff(h: ContainerHandle, repo: string, opts: { patch?: boolean; path?: string } = {}): Promise<DiffResult> {
+    const path = repoDir(repo);
+    const only = opts.path ? ` -- ${shellQuote(opts.path)}` : '';
+    const script = [
+      'set -e',
+      `cd ${shellQuote(path)}`,
+      'base=$(git config caic.base)',
+      'dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT',
+      '[ -f .git/index ] && cp .git/index "$dir/index"',
+      'export GIT_INDEX_FILE="$dir/index" GIT_OPTIONAL_LOCKS=0',
+      'git add -A .',
+      `git diff --cached --no-renames --numstat "$base"${only}`,
+      opts.patch ? `printf '\\0'; git diff --cached --no-renames "$base"${only}` : '',
+    ].filter(Boolean);
+    const out = await (await this.connect(h)).run(script.join('\n'));
+    const nul = out.indexOf('\0');
+    const stat = parseNumstat(nul >= 0 ? out.slice(0, nul) : out);
+    return opts.patch ? { stat, patch: nul >= 0 ? out.slice(nul + 1) : '' } : { stat };
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  async *dieEvents(signal?: AbortSignal): AsyncIterable<DieEvent> {
+    let since = Math.floor(Date.now() / 1000);
+    while (!signal?.aborted) {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await this.docker.getEvents({
+          since,
+          filters: { type: ['container'], event: ['die'], label: [LABEL.task] },
+        } as unknown as Parameters<Dockerode['getEvents']>[0]);
+      } catch (err) {
+        this.opts.logger?.warn({ err: (err as Error).message }, 'docker events unavailable; retrying');
+        await sleep(1_000);
+        continue;
+      }
+      const onAbort = () => (stream as unknown as { destroy(): void }).destroy();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let buffer = '';
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          buffer += chunk.toString('utf8');
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as DockerEvent;
+            since = Math.max(since, ev.time ?? since);
+            const attrs = ev.Actor?.Attributes ?? {};
+            const exit = attrs.exitCode;
+            yield {
+              id: ev.id ?? ev.Actor?.ID ?? '',
+              name: attrs.name ?? '',
+              taskId: attrs[LABEL.task] ?? '',
+              exitCode: exit === undefined ? null : Number(exit),
+              time: new Date((ev.time ?? Date.now() / 1000) * 1000),
+            };
+          }
+        }
+      } catch (err) {
+        if (!signal?.aborted) this.opts.logger?.warn({ err: (err as Error).message }, 'docker events stream broke; reconnecting');
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (!signal?.aborted) await sleep(1_000);
+    }
+  }
+}
+
+interface DockerEvent {
+  id?: string;
+  time?: number;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+interface DockerStats {
+  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats: { cpu_usage?: { total_usage: number }; system_cpu_usage?: number };
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  pids_stats?: { current?: number };
+}
+
+function describeEngine(docker: Dockerode): string {
+  const m = docker.modem as unknown as { socketPath?: string; host?: string; port?: number; protocol?: string };
+  return m.socketPath ? String(m.socketPath) : `${m.protocol ?? 'http'}://${m.host}:${m.port}`;
+}

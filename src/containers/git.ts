@@ -1,0 +1,81 @@
+// Host-side git: push into and fetch from a container through the ext:: bridge; numstat parsing.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ContainerError } from './errors.js';
+import type { DiffStatEntry } from './types.js';
+
+const execFileP = promisify(execFile);
+const BRIDGE = fileURLToPath(new URL('./git-bridge.js', import.meta.url));
+
+/** How git reaches one container: the bridge reads these from its environment. */
+export interface BridgeTarget {
+  label: string;
+  port: number;
+  keyFile: string;
+  hostKeyFingerprint: string;
+}
+
+/** ext:: splits its command on spaces; `% ` is a literal space and `%%` a percent sign. */
+function extEscape(s: string): string {
+  return s.replace(/%/g, '%%').replace(/ /g, '% ');
+}
+
+export function extUrl(containerRepoPath: string): string {
+  return `ext::${extEscape(process.execPath)} ${extEscape(BRIDGE)} %S ${extEscape(containerRepoPath)}`;
+}
+
+export async function git(cwd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const { stdout } = await execFileP('git', args, { cwd, env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    const detail = (e.stderr ?? e.message).trim().split('\n').slice(-3).join(' | ');
+    throw new ContainerError(`git ${args[0]} in ${cwd} failed: ${detail}`);
+  }
+}
+
+function bridgeEnv(t: BridgeTarget): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CAIC_SSH_PORT: String(t.port),
+    CAIC_SSH_KEY_FILE: t.keyFile,
+    CAIC_SSH_HOST_KEY: t.hostKeyFingerprint,
+    CAIC_SSH_LABEL: t.label,
+    // Never prompt: there is no terminal behind the daemon.
+    GIT_TERMINAL_PROMPT: '0',
+  };
+}
+
+/** Force-pushes refspecs into the container's repository, skipping host hooks and tags. */
+export async function pushToContainer(hostRepo: string, target: BridgeTarget, containerRepo: string, refspecs: string[]): Promise<void> {
+  await git(
+    hostRepo,
+    ['-c', 'protocol.ext.allow=always', 'push', '--quiet', '--no-verify', '--no-follow-tags', '--force', extUrl(containerRepo), ...refspecs],
+    bridgeEnv(target),
+  );
+}
+
+export async function fetchFromContainer(hostRepo: string, target: BridgeTarget, containerRepo: string, refspecs: string[]): Promise<void> {
+  await git(hostRepo, ['-c', 'protocol.ext.allow=always', 'fetch', '--quiet', '--no-tags', extUrl(containerRepo), ...refspecs], bridgeEnv(target));
+}
+
+/** Deletes every ref under `prefix` (e.g. refs/remotes/<container>/). */
+export async function deleteRefs(hostRepo: string, prefix: string): Promise<number> {
+  const refs = (await git(hostRepo, ['for-each-ref', '--format=%(refname)', prefix])).split('\n').filter(Boolean);
+  for (const ref of refs) await git(hostRepo, ['update-ref', '-d', ref]);
+  return refs.length;
+}
+
+/** `git diff --numstat` lines: `added<TAB>deleted<TAB>path`, `-` for binary files. */
+export function parseNumstat(text: string): DiffStatEntry[] {
+  return text
+    .split('\n')
+    .filter((l) => l.includes('\t'))
+    .map((line) => {
+      const [a, d, ...rest] = line.split('\t');
+      const binary = a === '-' && d === '-';
+      return { path: rest.join('\t'), added: binary ? 0 : Number(a), deleted: binary ? 0 : Number(d), binary };
+    });
+}

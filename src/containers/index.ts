@@ -1,0 +1,21 @@
+// Public surface of src/containers: the runtime the task engine drives, images, and pure helpers.
+export type { ContainerRuntime } from './runtime.js';
+export { DockerRuntime, type DockerRuntimeOptions } from './docker.js';
+export type { SshConnection } from './ssh.js';
+export * from './types.js';
+export { ContainerError, HostKeyMismatchError, DockerUnavailableError } from './errors.js';
+export { buildCreateOptions, BASE_CAPABILITIES, SUDO_CAPABILITIES, defaultCpus, type CreateOptions } from './create-options.js';
+export { containerName, sanitizeName } from './naming.js';
+export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
+export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
+export { generateSudoPassword, fingerprint } from './secrets.js';
+export {
+  buildAgentImage,
+  buildOfflineBase,
+  ensureAgentImage,
+  imageInfo,
+  DEFAULT_IMAGE,
+  OFFLINE_BASE_IMAGE,
+  ONLINE_BASE_IMAGE,
+} from './images.js';
+export { parseNumstat } from './git.js';

@@ -1,0 +1,41 @@
+// The interface the task engine uses to run task containers; DockerRuntime implements it.
+import type { SshConnection } from './ssh.js';
+import type {
+  ContainerHandle,
+  ContainerStats,
+  DiffResult,
+  DieEvent,
+  ExecOptions,
+  ExecResult,
+  FetchSpec,
+  LaunchSpec,
+  PushSpec,
+  SpawnedProcess,
+} from './types.js';
+
+export interface ContainerRuntime {
+  /** Creates and starts a hardened container; returns once Docker reports it running. */
+  launch(spec: LaunchSpec): Promise<ContainerHandle>;
+  /** Waits for sshd (banner, then a pinned handshake); the connection is pooled per container. */
+  connect(h: ContainerHandle, opts?: { deadlineMs?: number; signal?: AbortSignal; onPhase?: (phase: string, ms: number) => void }): Promise<SshConnection>;
+  exec(h: ContainerHandle, command: string, opts?: ExecOptions): Promise<ExecResult>;
+  spawn(h: ContainerHandle, command: string, opts?: { cwd?: string }): Promise<SpawnedProcess>;
+  writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode?: number): Promise<void>;
+  pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void>;
+  fetchRepo(h: ContainerHandle, spec: FetchSpec): Promise<{ ref: string; sha: string }>;
+  diff(h: ContainerHandle, repo: string, opts?: { patch?: boolean; path?: string }): Promise<DiffResult>;
+  /** Replaces ~/.env (mode 0600) with these variables, sent over SSH stdin. */
+  injectEnv(h: ContainerHandle, env: Record<string, string>): Promise<void>;
+  /** The container's sudo password, or null when it was launched without sudo. */
+  sudoPassword(h: ContainerHandle): Promise<string | null>;
+  stop(h: ContainerHandle): Promise<void>;
+  /** Starts a stopped container again; the SSH port changes, files and host key stay. */
+  revive(h: ContainerHandle): Promise<ContainerHandle>;
+  /** Removes the container and the host-side refs fetched from it (`refs/remotes/<name>/`). */
+  purge(h: ContainerHandle, opts?: { hostRepos?: string[] }): Promise<void>;
+  /** Every container carrying our label, in any state, rebuilt from its labels. */
+  list(): Promise<ContainerHandle[]>;
+  stats(h: ContainerHandle): Promise<ContainerStats>;
+  /** Die events of containers with our label, until `signal` aborts (reconnects on its own). */
+  dieEvents(signal?: AbortSignal): AsyncIterable<DieEvent>;
+}

@@ -1,0 +1,338 @@
+// The SSH layer (ssh2): pinned host keys, readiness (banner then handshake), exec/spawn/writeFile.
+import { connect as tcpConnect } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
+import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import { shellQuote } from './env-file.js';
+import { ContainerError, HostKeyMismatchError } from './errors.js';
+import { fingerprintOfBlob } from './secrets.js';
+import type { ExecOptions, ExecResult, SpawnedProcess } from './types.js';
+
+const { Client } = ssh2;
+const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** Brackets the shell's PID on stderr (ASCII record separator: never in normal output). */
+const PID_MARK = '\x1ecaic-pid:';
+
+export interface SshTarget {
+  /** Container name, for messages. */
+  label: string;
+  port: number;
+  privateKey: string;
+  /** The container's pinned host key, `SHA256:<base64>`. */
+  hostKeyFingerprint: string;
+}
+
+/** Matches the container's sshd_config: ed25519 only, curve25519, AES-GCM or ChaCha20. */
+const ALGORITHMS: ConnectConfig['algorithms'] = {
+  serverHostKey: ['ssh-ed25519'],
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'],
+  cipher: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+  compress: ['none'],
+};
+
+export class SshConnection {
+  private isClosed = false;
+  private readonly closeListeners = new Set<() => void>();
+
+  constructor(
+    private readonly client: InstanceType<typeof Client>,
+    readonly target: SshTarget,
+  ) {
+    const onGone = () => {
+      if (this.isClosed) return;
+      this.isClosed = true;
+      for (const l of this.closeListeners) l();
+    };
+    client.on('close', onGone);
+    client.on('error', onGone);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.add(listener);
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  private channel(command: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
+      this.client.exec(command, (err, ch) =>
+        err ? reject(new ContainerError(`cannot run a command in ${this.target.label}: ${err.message}`)) : resolve(ch),
+      );
+    });
+  }
+
+  /**
+   * Starts `command` under a shell that first reports its PID on stderr (a marker the reader
+   * strips). sshd makes that shell a session and process-group leader, so the whole group can be
+   * killed later; SSH signal requests reach only the shell and are not sent after stdin's EOF.
+   */
+  private async start(command: string, cwd?: string): Promise<{ ch: ClientChannel; stderr: PassThrough; pid: Promise<number | null> }> {
+    const body = cwd ? `cd ${shellQuote(cwd)} && ${command}` : command;
+    const ch = await this.channel(`printf '${PID_MARK}%s${PID_MARK}' "$$" >&2; ${body}`);
+    const stderr = new PassThrough();
+    let pending = Buffer.alloc(0);
+    let resolvePid!: (pid: number | null) => void;
+    const pid = new Promise<number | null>((r) => (resolvePid = r));
+    let found = false;
+    ch.stderr.on('data', (chunk: Buffer) => {
+      if (found) return stderr.write(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      const text = pending.toString('latin1');
+      const end = text.indexOf(PID_MARK, 1);
+      if (!text.startsWith(PID_MARK) || end < 0) {
+        if (!text.startsWith(PID_MARK.slice(0, text.length)) && !text.startsWith(PID_MARK)) {
+          found = true; // no marker (should not happen): pass everything through
+          resolvePid(null);
+          stderr.write(pending);
+        }
+        return;
+      }
+      found = true;
+      resolvePid(Number(text.slice(PID_MARK.length, end)) || null);
+      const rest = pending.subarray(end + PID_MARK.length);
+      if (rest.length) stderr.write(rest);
+    });
+    ch.stderr.on('end', () => {
+      if (!found) resolvePid(null);
+      stderr.end();
+    });
+    return { ch, stderr, pid };
+  }
+
+  /** Signals the process group of a command started with `start` (best effort), then closes its channel. */
+  private killGroup(ch: ClientChannel, pid: Promise<number | null>, signal: string): void {
+    void pid.then(async (p) => {
+      if (p && p > 1 && !this.isClosed) {
+        await this.exec(`kill -${signal} -- -${p} 2>/dev/null; kill -${signal} ${p} 2>/dev/null; true`).catch(() => undefined);
+      }
+      ch.close();
+    });
+  }
+
+  /** Runs a shell command as `user`; streams through the callbacks and collects the output. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const { ch, stderr, pid } = await this.start(command, opts.cwd);
+    const max = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let outLen = 0;
+      let errLen = 0;
+      let code: number | null = null;
+      let signal: string | undefined;
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      // Stopping answers at once; the process group is killed in the background.
+      const stop = (why: Error) => {
+        this.killGroup(ch, pid, 'KILL');
+        finish(() => reject(why));
+      };
+      const onAbort = () => stop(new ContainerError(`command in ${this.target.label} was aborted`));
+      if (opts.signal?.aborted) return stop(new ContainerError(`command in ${this.target.label} was aborted`));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = opts.timeoutMs
+        ? setTimeout(() => stop(new ContainerError(`command in ${this.target.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs)
+        : undefined;
+      ch.on('exit', (c: number | null, sig?: string) => {
+        if (typeof c === 'number') code = c;
+        else if (sig) signal = sig;
+      });
+      ch.on('data', (chunk: Buffer) => {
+        opts.onStdout?.(chunk);
+        if (outLen < max) {
+          out.push(chunk);
+          outLen += chunk.length;
+        }
+      });
+      stderr.on('data', (chunk: Buffer) => {
+        opts.onStderr?.(chunk);
+        if (errLen < max) {
+          err.push(chunk);
+          errLen += chunk.length;
+        }
+      });
+      // 'close' can precede the last stderr bytes through the PassThrough: wait for both.
+      let stderrDone = false;
+      let channelClosed = false;
+      const maybeDone = () => {
+        if (!stderrDone || !channelClosed) return;
+        finish(() =>
+          resolve({
+            code,
+            ...(signal ? { signal } : {}),
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(err).toString('utf8'),
+          }),
+        );
+      };
+      stderr.on('end', () => {
+        stderrDone = true;
+        maybeDone();
+      });
+      ch.on('close', () => {
+        channelClosed = true;
+        if (!stderr.writableEnded) stderr.end();
+        maybeDone();
+      });
+      if (opts.stdin instanceof Readable) opts.stdin.pipe(ch);
+      else ch.end(opts.stdin ?? undefined);
+    });
+  }
+
+  /** Runs a command and throws, with its stderr, unless it exits 0. */
+  async run(command: string, opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(command, opts);
+    if (r.code !== 0) {
+      const detail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
+      throw new ContainerError(`command failed in ${this.target.label} (exit ${r.code ?? r.signal}): ${detail}`);
+    }
+    return r.stdout;
+  }
+
+  /** A long-running process with raw streams (the agent relay). */
+  async spawn(command: string, opts: Pick<ExecOptions, 'cwd'> = {}): Promise<SpawnedProcess> {
+    const { ch, stderr, pid } = await this.start(command, opts.cwd);
+    const stdout = new PassThrough();
+    ch.pipe(stdout);
+    let exit: { code: number | null; signal?: string } = { code: null };
+    ch.on('exit', (c: number | null, sig?: string) => {
+      exit = typeof c === 'number' ? { code: c } : sig ? { code: null, signal: sig } : { code: null };
+    });
+    const closed = new Promise<{ code: number | null; signal?: string }>((resolve) => ch.on('close', () => resolve(exit)));
+    return {
+      stdin: ch,
+      stdout,
+      stderr,
+      wait: () => closed,
+      kill: (signal = 'TERM') => this.killGroup(ch, pid, signal),
+    };
+  }
+
+  /** Writes a file atomically (temp file + rename) with the given mode; data goes over stdin. */
+  async writeFile(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+    const p = shellQuote(path);
+    const script =
+      `set -e; umask 077; d=$(dirname -- ${p}); tmp=$(mktemp "$d/.caic-write.XXXXXX"); ` +
+      `cat > "$tmp"; chmod ${mode.toString(8)} "$tmp"; mv -f -- "$tmp" ${p}`;
+    await this.run(script, { stdin: data });
+  }
+}
+
+/** One handshake attempt. `close` before `ready` counts as failure (ssh2 does not always emit `error`). */
+export function connectSsh(target: SshTarget, readyTimeoutMs = 5_000): Promise<SshConnection> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let mismatch: string | undefined;
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(
+        mismatch
+          ? new HostKeyMismatchError(
+              `SSH host key of ${target.label} does not match the one pinned at creation (expected ${target.hostKeyFingerprint}, got ${mismatch}); refusing to connect`,
+            )
+          : err,
+      );
+    };
+    client.once('ready', () => {
+      settled = true;
+      resolve(new SshConnection(client, target));
+    });
+    client.on('error', (err) => fail(err));
+    client.once('close', () => fail(new Error('connection closed during the handshake')));
+    client.connect({
+      host: '127.0.0.1',
+      port: target.port,
+      username: 'user',
+      privateKey: target.privateKey,
+      readyTimeout: readyTimeoutMs,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+      algorithms: ALGORITHMS,
+      hostVerifier: (key: Buffer) => {
+        const fp = fingerprintOfBlob(key);
+        if (fp === target.hostKeyFingerprint) return true;
+        mismatch = fp;
+        return false;
+      },
+    });
+  });
+}
+
+/**
+ * True once something on the port speaks SSH. docker-proxy accepts TCP before sshd listens, so a
+ * successful connect alone proves nothing.
+ */
+export function probeBanner(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tcpConnect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (buf.startsWith('SSH-2.0-')) done(true);
+      else if (buf.length >= 8) done(false);
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface WaitOptions {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  onPhase?: (phase: string, ms: number) => void;
+}
+
+/** Polls for the banner, then handshakes; 10 ms → 100 ms backoff. A host key mismatch ends it at once. */
+export async function waitForSsh(target: SshTarget, opts: WaitOptions = {}): Promise<SshConnection> {
+  const deadlineMs = opts.deadlineMs ?? 30_000;
+  const start = Date.now();
+  const deadline = start + deadlineMs;
+  let delay = 10;
+  let lastError = 'no SSH banner yet';
+  let bannerAt: number | undefined;
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) throw new ContainerError(`waiting for sshd in ${target.label} was aborted`);
+    if (bannerAt === undefined) {
+      if (await probeBanner(target.port, Math.min(500, Math.max(50, deadline - Date.now())))) {
+        bannerAt = Date.now();
+        opts.onPhase?.('sshBanner', bannerAt - start);
+        continue;
+      }
+    } else {
+      try {
+        const conn = await connectSsh(target, Math.min(5_000, Math.max(200, deadline - Date.now())));
+        opts.onPhase?.('sshHandshake', Date.now() - bannerAt);
+        return conn;
+      } catch (err) {
+        if (err instanceof HostKeyMismatchError) throw err;
+        lastError = (err as Error).message;
+      }
+    }
+    await sleep(delay);
+    delay = Math.min(100, delay * 2);
+  }
+  throw new ContainerError(`sshd in container ${target.label} did not answer within ${Math.round(deadlineMs / 1000)} s; last error: ${lastError}`);
+}

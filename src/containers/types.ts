@@ -1,0 +1,133 @@
+// Types of the container layer: what the task engine asks for and what it gets back.
+import type { Readable, Writable } from 'node:stream';
+
+/** One repository of a task, as recorded in the container's `caic.repos` label. */
+export interface RepoLabel {
+  /** Directory name under /home/user/src in the container. */
+  name: string;
+  /** The task branch (caic-N). */
+  branch: string;
+  /** The branch it started from (e.g. main). */
+  baseBranch: string;
+}
+
+export interface LaunchSpec {
+  taskId: string;
+  harness: string;
+  repos: RepoLabel[];
+  /** Image to run; defaults to the runtime's image. */
+  image?: string;
+  /** Opt-in root inside the container through sudo and a per-container password. */
+  sudo?: boolean;
+  /** CPU cap in cores (default max(2, ncpu − 2)). */
+  cpus?: number;
+  /** Memory cap in bytes (default: none). */
+  memoryBytes?: number;
+  /** Most processes the container may run (default 4096). */
+  pidsLimit?: number;
+  /** Extra labels (must not start with `caic`); tests mark their containers with one. */
+  labels?: Record<string, string>;
+  /** Progress: each phase of the launch with its duration. */
+  onPhase?: (phase: string, ms: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Everything needed to reach a container again; rebuilt from labels after a daemon restart. */
+export interface ContainerHandle {
+  id: string;
+  name: string;
+  taskId: string;
+  harness: string;
+  repos: RepoLabel[];
+  sudo: boolean;
+  /** `SHA256:<base64>` of the container's own SSH host key; connections pin it. */
+  hostKeyFingerprint: string;
+  /** Host port of sshd on 127.0.0.1 (0 while the container is not running). */
+  sshPort: number;
+  /** Docker state: running, exited, created... */
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface ExecOptions {
+  /** Working directory inside the container. */
+  cwd?: string;
+  stdin?: string | Buffer | Readable;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Aborting closes the channel (and signals the process). */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Keep at most this many bytes of each stream in the result (default 16 MiB). */
+  maxBuffer?: number;
+}
+
+export interface ExecResult {
+  /** Exit status, or null when the process was killed by a signal or the channel closed first. */
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** A long-running process (the agent relay): raw streams, no buffering. */
+export interface SpawnedProcess {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves when the process exits or the channel closes. */
+  wait(): Promise<{ code: number | null; signal?: string }>;
+  /** Sends a signal (TERM by default) and closes the channel. */
+  kill(signal?: string): void;
+}
+
+export interface DiffStatEntry {
+  path: string;
+  added: number;
+  deleted: number;
+  binary: boolean;
+}
+
+export interface DiffResult {
+  stat: DiffStatEntry[];
+  /** Unified diff, when asked for. */
+  patch?: string;
+}
+
+export interface PushSpec {
+  /** Host repository (absolute path). */
+  hostRepo: string;
+  /** Directory name in the container (/home/user/src/<name>). */
+  name: string;
+  /** Branch to push and check out. */
+  branch: string;
+  /** The base branch; its commit (`baseRef`) becomes `origin/<baseBranch>` and the diff base. */
+  baseBranch: string;
+  /** Commit-ish on the host the branch started from (default: `branch` itself). */
+  baseRef?: string;
+  /** URL of the host's upstream remote, set as `origin` inside (https form, no credentials). */
+  originUrl?: string;
+}
+
+export interface FetchSpec {
+  hostRepo: string;
+  name: string;
+  branch: string;
+  /** When set, uncommitted work in the container is committed first with this message. */
+  commitMessage?: string;
+}
+
+export interface ContainerStats {
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+}
+
+export interface DieEvent {
+  id: string;
+  name: string;
+  taskId: string;
+  exitCode: number | null;
+  time: Date;
+}

@@ -1,0 +1,234 @@
+// The container layer on a real Docker engine, real sshd and real git.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import {
+  BASE_CAPABILITIES,
+  ContainerError,
+  HostKeyMismatchError,
+  SUDO_CAPABILITIES,
+  type ContainerHandle,
+  type DieEvent,
+} from '../../src/containers/index.js';
+import { makeHostRepo, testRuntime, type TestRuntime } from '../helpers/containers.js';
+
+const git = (repo: string, ...args: string[]) => execFileSync('git', args, { cwd: repo }).toString();
+
+describe('containers on a real engine', () => {
+  let t: TestRuntime;
+  let plain: ContainerHandle;
+  before(async () => {
+    t = await testRuntime();
+    plain = await t.launch();
+  });
+  after(() => t[Symbol.asyncDispose]());
+
+  test('launch + connect: sshd on 127.0.0.1, user 1000, a pooled connection', async () => {
+    assert.ok(plain.sshPort > 0);
+    assert.equal(plain.state, 'running');
+    const conn = await t.rt.connect(plain);
+    assert.equal(await t.rt.connect(plain), conn, 'the same pooled connection');
+    const r = await t.rt.exec(plain, 'id -u; id -nG; pwd');
+    assert.deepEqual(r, { code: 0, stdout: '1000\nuser\n/home/user\n', stderr: '' });
+  });
+
+  test('docker inspect shows the hardened profile', async () => {
+    const info = await t.docker.getContainer(plain.id).inspect();
+    const hc = info.HostConfig;
+    assert.deepEqual(hc.CapDrop, ['ALL']);
+    assert.deepEqual([...((hc.CapAdd ?? []) as string[])].sort(), [...BASE_CAPABILITIES].sort());
+    assert.equal(hc.Privileged, false);
+    assert.deepEqual(hc.SecurityOpt, ['no-new-privileges:true']);
+    assert.equal(hc.NetworkMode, 'bridge');
+    assert.notEqual(hc.PidMode, 'host');
+    assert.notEqual(hc.IpcMode, 'host');
+    assert.equal(hc.Init, true);
+    assert.ok((hc.PidsLimit ?? 0) > 0);
+    assert.ok((hc.NanoCpus ?? 0) >= 2e9);
+    assert.deepEqual(hc.Binds ?? [], []);
+    assert.deepEqual(info.Mounts, []);
+    const bindings = info.NetworkSettings.Ports['22/tcp'] ?? [];
+    assert.ok(bindings.length > 0 && bindings.every((b) => b.HostIp === '127.0.0.1'), JSON.stringify(bindings));
+    assert.equal(info.Config.Labels['caic.host-key'], plain.hostKeyFingerprint);
+    assert.equal(info.Config.Labels['caic.sudo'], '0');
+    assert.equal(info.Config.Labels['caic.sudo-password'], undefined);
+    // Inside: no capabilities for the user, and nothing can raise them.
+    const caps = await t.rt.exec(plain, "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status");
+    assert.match(caps.stdout, /CapEff:\s+0000000000000000/);
+    assert.match(caps.stdout, /NoNewPrivs:\s+1/);
+    assert.match(caps.stdout, /CapBnd:\s+00000000000400c0/, 'bounding set: SETGID, SETUID, SYS_CHROOT');
+    const sshd = await t.rt.exec(plain, 'sshd -T 2>/dev/null | grep -E "^(passwordauthentication|permitrootlogin)" || grep -hE "^(PasswordAuthentication|PermitRootLogin)" /etc/ssh/sshd_config.d/caic.conf');
+    assert.match(sshd.stdout, /PasswordAuthentication no|passwordauthentication no/i);
+  });
+
+  test('exec streams output as it is produced, with stdin, exit codes, cwd and stderr', async () => {
+    const stdin = new PassThrough();
+    const seen: string[] = [];
+    const pending = t.rt.exec(plain, 'echo first; read line; echo "got $line"; echo oops >&2; exit 3', {
+      stdin,
+      onStdout: (c) => {
+        seen.push(c.toString());
+        // The process is blocked on `read` until we answer: "first" arrived while it ran.
+        if (c.toString().includes('first')) stdin.end('reply\n');
+      },
+    });
+    const r = await pending;
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'first\ngot reply\n');
+    assert.equal(r.stderr, 'oops\n');
+    assert.equal(seen[0], 'first\n');
+    assert.equal((await t.rt.exec(plain, 'pwd', { cwd: '/tmp' })).stdout, '/tmp\n');
+    await assert.rejects(t.rt.exec(plain, 'sleep 30', { timeoutMs: 200 }), /timed out after 200 ms/);
+    const ac = new AbortController();
+    const aborted = t.rt.exec(plain, 'sleep 31 & sleep 32; echo never', { signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(aborted, /aborted/);
+    // The whole process group goes, background children included.
+    let left = '?';
+    for (let i = 0; i < 50 && left !== '0'; i++) {
+      left = (await t.rt.exec(plain, 'pgrep -c -x sleep || true')).stdout.trim();
+      if (left !== '0') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(left, '0', 'no sleep process survives');
+  });
+
+  test('spawn gives raw streams to a long-running process', async () => {
+    const p = await t.rt.spawn(plain, 'cat');
+    const out: Buffer[] = [];
+    p.stdout.on('data', (c: Buffer) => out.push(c));
+    p.stdin.write('hello ');
+    p.stdin.end('relay\n');
+    assert.deepEqual(await p.wait(), { code: 0 });
+    assert.equal(Buffer.concat(out).toString(), 'hello relay\n');
+    const sleeper = await t.rt.spawn(plain, 'sleep 60');
+    sleeper.kill();
+    const ended = await sleeper.wait();
+    assert.notEqual(ended.code, 0);
+  });
+
+  test('writeFile: content and mode, atomically', async () => {
+    await t.rt.writeFile(plain, '/home/user/notes.txt', 'a\nb\n', 0o640);
+    assert.equal((await t.rt.exec(plain, 'stat -c %a notes.txt; cat notes.txt; ls -a | grep -c caic-write || true')).stdout, '640\na\nb\n0\n');
+  });
+
+  test('a host key mismatch is refused at once, never retried', async () => {
+    const forged = { ...plain, id: `${plain.id}-forged`, hostKeyFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
+    const started = Date.now();
+    await assert.rejects(t.rt.connect(forged, { deadlineMs: 20_000 }), (err: Error) => {
+      assert.ok(err instanceof HostKeyMismatchError, String(err));
+      assert.match(err.message, /does not match the one pinned/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 10_000, 'fails on the first handshake, not at the deadline');
+  });
+
+  test('~/.env: 0600, loaded by shells; the token never reaches inspect, labels, env or logs', async () => {
+    const token = `ghp_${'Z'.repeat(8)}planted${Date.now()}`;
+    await t.rt.injectEnv(plain, { GITHUB_TOKEN: token, QUOTED: "it's $HOME" });
+    const r = await t.rt.exec(plain, 'stat -c "%a %U" ~/.env; echo "$GITHUB_TOKEN"; echo "$QUOTED"; bash -c \'echo "$GITHUB_TOKEN"\'');
+    assert.equal(r.stdout, `600 user\n${token}\n${token.length ? "it's $HOME" : ''}\n${token}\n`);
+    const info = JSON.stringify(await t.docker.getContainer(plain.id).inspect());
+    assert.ok(!info.includes(token), 'not in docker inspect (env, labels, args)');
+    const environ = await t.rt.exec(plain, 'cat /proc/1/environ 2>/dev/null | tr "\\0" "\\n"; env -i /usr/bin/env');
+    assert.ok(!environ.stdout.includes(token), 'not in the container environment');
+    assert.ok(!t.logs.text.includes(token), 'not in the logs');
+    await assert.rejects(t.rt.injectEnv(plain, { 'BAD-NAME': 'x' }), /invalid environment variable name/);
+  });
+
+  test('sudo works with the password only when enabled', async () => {
+    const withSudo = await t.launch({ sudo: true });
+    const pw = await t.rt.sudoPassword(withSudo);
+    assert.ok(pw && pw.length >= 20);
+    const info = await t.docker.getContainer(withSudo.id).inspect();
+    assert.deepEqual([...((info.HostConfig.CapAdd ?? []) as string[])].sort(), [...BASE_CAPABILITIES, ...SUDO_CAPABILITIES].sort());
+    assert.ok(!JSON.stringify(info.Config.Env).includes(pw), 'the password is not in the environment');
+    const ok = await t.rt.exec(withSudo, 'sudo -S -p "" whoami', { stdin: `${pw}\n` });
+    assert.equal(ok.stdout, 'root\n', ok.stderr);
+    const wrong = await t.rt.exec(withSudo, 'sudo -S -p "" whoami', { stdin: 'not-the-password\n' });
+    assert.notEqual(wrong.code, 0);
+    assert.equal((await t.rt.exec(withSudo, 'ls -A /etc/caic 2>&1 || true')).stdout.includes('sudo_password'), false, 'delivered file removed');
+
+    assert.equal(await t.rt.sudoPassword(plain), null);
+    const denied = await t.rt.exec(plain, 'sudo -S -p "" whoami', { stdin: `${pw}\n` });
+    assert.notEqual(denied.code, 0);
+    assert.doesNotMatch(denied.stdout, /root/);
+    const su = await t.rt.exec(plain, 'su -c whoami root </dev/null');
+    assert.notEqual(su.code, 0);
+  });
+
+  test('push a repo of a few hundred files, commit inside, fetch back, numstat and diff', async () => {
+    const repo = await makeHostRepo(t.dir.path, 300);
+    const h = await t.launch({ repos: [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] });
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'proj', branch: 'caic-1', baseBranch: 'main', baseRef: 'main', originUrl: 'https://example.com/o/proj.git' });
+    const state = await t.rt.exec(h, 'cd ~/src/proj && git rev-parse --abbrev-ref HEAD @{upstream} && git ls-files | wc -l && git status --porcelain | wc -l && git remote get-url origin');
+    assert.equal(state.stdout, 'caic-1\norigin/main\n300\n0\nhttps://example.com/o/proj.git\n');
+    assert.deepEqual((await t.rt.diff(h, 'proj')).stat, []);
+
+    await t.rt.exec(h, 'cd ~/src/proj && printf "one\\ntwo\\n" >> dir1/file1.txt && git commit -qam "edit" && rm dir2/file2.txt && echo new > added.txt && printf "\\000\\001bin\\000" > blob.bin');
+    const { stat, patch } = await t.rt.diff(h, 'proj', { patch: true });
+    assert.deepEqual(
+      stat.sort((a, b) => a.path.localeCompare(b.path)),
+      [
+        { path: 'added.txt', added: 1, deleted: 0, binary: false },
+        { path: 'blob.bin', added: 0, deleted: 0, binary: true },
+        { path: 'dir1/file1.txt', added: 2, deleted: 0, binary: false },
+        { path: 'dir2/file2.txt', added: 0, deleted: 2, binary: false },
+      ],
+    );
+    assert.match(patch!, /\+\+\+ b\/dir1\/file1.txt\n@@ -1,2 \+1,4 @@\n file 1\n x\n\+one\n\+two\n/);
+    const onePath = await t.rt.diff(h, 'proj', { patch: true, path: 'added.txt' });
+    assert.deepEqual(onePath.stat.map((s) => s.path), ['added.txt']);
+    assert.equal((await t.rt.exec(h, 'cd ~/src/proj && git status --porcelain | sort')).stdout, ' D dir2/file2.txt\n?? added.txt\n?? blob.bin\n', 'the real index is untouched');
+
+    const fetched = await t.rt.fetchRepo(h, { hostRepo: repo, name: 'proj', branch: 'caic-1', commitMessage: 'caic: work in progress' });
+    assert.equal(fetched.ref, `refs/remotes/${h.name}/caic-1`);
+    assert.equal(git(repo, 'log', '--format=%s', fetched.ref).trim(), 'caic: work in progress\nedit\ninitial');
+    assert.equal(git(repo, 'diff', '--numstat', 'main', fetched.ref).trim().split('\n').length, 4);
+    assert.equal(git(repo, 'rev-parse', 'caic-1').trim(), git(repo, 'rev-parse', 'main').trim(), 'host branches untouched');
+
+    await t.rt.purge(h, { hostRepos: [repo] });
+    assert.equal(git(repo, 'for-each-ref', `refs/remotes/${h.name}/`), '', 'host-side refs removed');
+    await assert.rejects(t.docker.getContainer(h.id).inspect(), /no such container/i);
+  });
+
+  test('stop and revive keep files and the host key; a restarted daemon adopts by label', async () => {
+    const h = await t.launch({ repos: [{ name: 'x', branch: 'caic-7', baseBranch: 'main' }] });
+    await t.rt.writeFile(h, '/home/user/keep.txt', 'kept\n');
+    await t.rt.stop(h);
+    assert.equal((await t.docker.getContainer(h.id).inspect()).State.Running, false);
+    const listed = (await t.rt.list()).find((c) => c.id === h.id)!;
+    assert.equal(listed.state, 'exited');
+    assert.equal(listed.sshPort, 0);
+    await assert.rejects(t.rt.connect(listed), ContainerError);
+
+    const revived = await t.rt.revive(h);
+    assert.equal(revived.hostKeyFingerprint, h.hostKeyFingerprint);
+    assert.equal((await t.rt.exec(revived, 'cat keep.txt')).stdout, 'kept\n', 'pinned key still accepted, files kept');
+
+    const restarted = await t.reopen();
+    const adopted = (await restarted.list()).find((c) => c.id === h.id)!;
+    assert.deepEqual(
+      { taskId: adopted.taskId, harness: adopted.harness, repos: adopted.repos, sudo: adopted.sudo, port: adopted.sshPort },
+      { taskId: h.taskId, harness: 'fake', repos: [{ name: 'x', branch: 'caic-7', baseBranch: 'main' }], sudo: false, port: revived.sshPort },
+    );
+    assert.equal((await restarted.exec(adopted, 'cat keep.txt')).stdout, 'kept\n');
+  });
+
+  test('docker kill produces a die event; stats report usage', async () => {
+    const h = await t.launch();
+    const stats = await t.rt.stats(h);
+    assert.ok(stats.memoryBytes > 0 && stats.pids > 0, JSON.stringify(stats));
+    const ac = new AbortController();
+    const events = t.rt.dieEvents(ac.signal)[Symbol.asyncIterator]();
+    const next = events.next();
+    await new Promise((r) => setTimeout(r, 200)); // let the events stream open
+    await t.docker.getContainer(h.id).kill();
+    const value = (await next).value as DieEvent;
+    ac.abort();
+    assert.equal(value.id, h.id);
+    assert.equal(value.taskId, h.taskId);
+    assert.equal(value.name, h.name);
+    assert.notEqual(value.exitCode, 0);
+  });
+});
