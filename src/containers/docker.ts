@@ -11,7 +11,7 @@ import { deleteRefs, fetchFromContainer, git, parseNumstat, pushToContainer, typ
 import { DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
-import type { ContainerRuntime } from './runtime.js';
+import type { AdoptedContainer, ContainerRuntime } from './runtime.js';
 import { fingerprint, generateEd25519, generateSudoPassword } from './secrets.js';
 import { waitForSsh, type SshConnection } from './ssh.js';
 import type {
@@ -238,6 +238,22 @@ export class DockerRuntime implements ContainerRuntime {
         },
       ];
     });
+  }
+
+  async adopt(): Promise<AdoptedContainer[]> {
+    const handles = await this.list();
+    return Promise.all(
+      handles.map(async (handle): Promise<AdoptedContainer> => {
+        if (handle.state !== 'running' || !handle.sshPort) return { handle, ssh: 'stopped' };
+        try {
+          await this.connect(handle, { deadlineMs: 10_000 });
+          return { handle, ssh: 'ok' };
+        } catch (err) {
+          this.opts.logger?.warn({ container: handle.name, err: (err as Error).message }, 'cannot reach adopted container over SSH');
+          return { handle, ssh: { error: (err as Error).message } };
+        }
+      }),
+    );
   }
 
   private handleFromInspect(info: Dockerode.ContainerInspectInfo): ContainerHandle | null {

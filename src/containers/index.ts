@@ -1,14 +1,15 @@
 // Public surface of src/containers: the runtime the task engine drives, images, and pure helpers.
-export type { ContainerRuntime } from './runtime.js';
+export type { ContainerRuntime, AdoptedContainer } from './runtime.js';
 export { DockerRuntime, type DockerRuntimeOptions } from './docker.js';
-export type { SshConnection } from './ssh.js';
+export { connectSsh, probeBanner, waitForSsh, type SshConnection, type SshTarget } from './ssh.js';
+export { buildTar, type ArchiveEntry } from './archive.js';
 export * from './types.js';
 export { ContainerError, HostKeyMismatchError, DockerUnavailableError } from './errors.js';
 export { buildCreateOptions, BASE_CAPABILITIES, SUDO_CAPABILITIES, defaultCpus, type CreateOptions } from './create-options.js';
 export { containerName, sanitizeName } from './naming.js';
 export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
 export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
-export { generateSudoPassword, fingerprint } from './secrets.js';
+export { generateSudoPassword, generateEd25519, fingerprint } from './secrets.js';
 export {
   buildAgentImage,
   buildOfflineBase,

@@ -13,6 +13,12 @@ import type {
   SpawnedProcess,
 } from './types.js';
 
+export interface AdoptedContainer {
+  handle: ContainerHandle;
+  /** `ok` (connected), `stopped`, or why SSH failed. */
+  ssh: 'ok' | 'stopped' | { error: string };
+}
+
 export interface ContainerRuntime {
   /** Creates and starts a hardened container; returns once Docker reports it running. */
   launch(spec: LaunchSpec): Promise<ContainerHandle>;
@@ -35,6 +41,11 @@ export interface ContainerRuntime {
   purge(h: ContainerHandle, opts?: { hostRepos?: string[] }): Promise<void>;
   /** Every container carrying our label, in any state, rebuilt from its labels. */
   list(): Promise<ContainerHandle[]>;
+  /**
+   * After a daemon restart: every container of ours, and for running ones an SSH connection
+   * checked against the pinned host key (pooled for what follows).
+   */
+  adopt(): Promise<AdoptedContainer[]>;
   stats(h: ContainerHandle): Promise<ContainerStats>;
   /** Die events of containers with our label, until `signal` aborts (reconnects on its own). */
   dieEvents(signal?: AbortSignal): AsyncIterable<DieEvent>;

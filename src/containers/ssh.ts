@@ -250,6 +250,8 @@ export function connectSsh(target: SshTarget, readyTimeoutMs = 5_000): Promise<S
     };
     client.once('ready', () => {
       settled = true;
+      // Small request/response exchanges: Nagle plus delayed ACKs would add ~40 ms to some of them.
+      client.setNoDelay(true);
       resolve(new SshConnection(client, target));
     });
     client.on('error', (err) => fail(err));

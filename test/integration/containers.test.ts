@@ -207,7 +207,9 @@ describe('containers on a real engine', () => {
     assert.equal((await t.rt.exec(revived, 'cat keep.txt')).stdout, 'kept\n', 'pinned key still accepted, files kept');
 
     const restarted = await t.reopen();
-    const adopted = (await restarted.list()).find((c) => c.id === h.id)!;
+    const found = (await restarted.adopt()).find((c) => c.handle.id === h.id)!;
+    assert.equal(found.ssh, 'ok', 'connected with the pinned host key');
+    const adopted = found.handle;
     assert.deepEqual(
       { taskId: adopted.taskId, harness: adopted.harness, repos: adopted.repos, sudo: adopted.sudo, port: adopted.sshPort },
       { taskId: h.taskId, harness: 'fake', repos: [{ name: 'x', branch: 'caic-7', baseBranch: 'main' }], sudo: false, port: revived.sshPort },
