@@ -8,6 +8,12 @@ import { fingerprintOfBlob } from './secrets.js';
 import type { ExecOptions, ExecResult, SpawnedProcess } from './types.js';
 
 const { Client } = ssh2;
+
+interface OpenChannel {
+  ch: ClientChannel;
+  /** Resolves with the exit status (null code when killed by a signal or closed without one). */
+  closed: Promise<{ code: number | null; signal?: string }>;
+}
 const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
 /** Brackets the shell's PID on stderr (ASCII record separator: never in normal output). */
 const PID_MARK = '\x1ecaic-pid:';
@@ -58,12 +64,24 @@ export class SshConnection {
     this.client.end();
   }
 
-  private channel(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel. Exit status and close are recorded by listeners attached inside the
+   * ssh2 callback: a fast command's exit-status and close can arrive in the same read as the
+   * channel confirmation, before an awaiting caller resumes, and events are not replayed.
+   */
+  private channel(command: string): Promise<OpenChannel> {
     return new Promise((resolve, reject) => {
       if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
-      this.client.exec(command, (err, ch) =>
-        err ? reject(new ContainerError(`cannot run a command in ${this.target.label}: ${err.message}`)) : resolve(ch),
-      );
+      this.client.exec(command, (err, ch) => {
+        if (err) return reject(new ContainerError(`cannot run a command in ${this.target.label}: ${err.message}`));
+        const exit: { code: number | null; signal?: string } = { code: null };
+        ch.on('exit', (c: number | null, sig?: string) => {
+          if (typeof c === 'number') exit.code = c;
+          else if (sig) exit.signal = sig;
+        });
+        const closed = new Promise<{ code: number | null; signal?: string }>((r) => ch.once('close', () => r(exit)));
+        resolve({ ch, closed });
+      });
     });
   }
 
@@ -72,9 +90,9 @@ export class SshConnection {
    * strips). sshd makes that shell a session and process-group leader, so the whole group can be
    * killed later; SSH signal requests reach only the shell and are not sent after stdin's EOF.
    */
-  private async start(command: string, cwd?: string): Promise<{ ch: ClientChannel; stderr: PassThrough; pid: Promise<number | null> }> {
+  private async start(command: string, cwd?: string): Promise<OpenChannel & { stderr: PassThrough; pid: Promise<number | null> }> {
     const body = cwd ? `cd ${shellQuote(cwd)} && ${command}` : command;
-    const ch = await this.channel(`printf '${PID_MARK}%s${PID_MARK}' "$$" >&2; ${body}`);
+    const { ch, closed } = await this.channel(`printf '${PID_MARK}%s${PID_MARK}' "$$" >&2; ${body}`);
     const stderr = new PassThrough();
     let pending = Buffer.alloc(0);
     let resolvePid!: (pid: number | null) => void;
@@ -102,7 +120,7 @@ export class SshConnection {
       if (!found) resolvePid(null);
       stderr.end();
     });
-    return { ch, stderr, pid };
+    return { ch, closed, stderr, pid };
   }
 
   /** Signals the process group of a command started with `start` (best effort), then closes its channel. */
@@ -117,15 +135,13 @@ export class SshConnection {
 
   /** Runs a shell command as `user`; streams through the callbacks and collects the output. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const { ch, stderr, pid } = await this.start(command, opts.cwd);
+    const { ch, closed, stderr, pid } = await this.start(command, opts.cwd);
     const max = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
     return new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let outLen = 0;
       let errLen = 0;
-      let code: number | null = null;
-      let signal: string | undefined;
       let settled = false;
       const finish = (fn: () => void) => {
         if (settled) return;
@@ -145,10 +161,6 @@ export class SshConnection {
       const timer = opts.timeoutMs
         ? setTimeout(() => stop(new ContainerError(`command in ${this.target.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs)
         : undefined;
-      ch.on('exit', (c: number | null, sig?: string) => {
-        if (typeof c === 'number') code = c;
-        else if (sig) signal = sig;
-      });
       ch.on('data', (chunk: Buffer) => {
         opts.onStdout?.(chunk);
         if (outLen < max) {
@@ -165,9 +177,10 @@ export class SshConnection {
       });
       // 'close' can precede the last stderr bytes through the PassThrough: wait for both.
       let stderrDone = false;
-      let channelClosed = false;
+      let exit: { code: number | null; signal?: string } | undefined;
       const maybeDone = () => {
-        if (!stderrDone || !channelClosed) return;
+        if (!stderrDone || !exit) return;
+        const { code, signal } = exit;
         finish(() =>
           resolve({
             code,
@@ -181,8 +194,8 @@ export class SshConnection {
         stderrDone = true;
         maybeDone();
       });
-      ch.on('close', () => {
-        channelClosed = true;
+      void closed.then((e) => {
+        exit = e;
         if (!stderr.writableEnded) stderr.end();
         maybeDone();
       });
@@ -203,14 +216,9 @@ export class SshConnection {
 
   /** A long-running process with raw streams (the agent relay). */
   async spawn(command: string, opts: Pick<ExecOptions, 'cwd'> = {}): Promise<SpawnedProcess> {
-    const { ch, stderr, pid } = await this.start(command, opts.cwd);
+    const { ch, closed, stderr, pid } = await this.start(command, opts.cwd);
     const stdout = new PassThrough();
     ch.pipe(stdout);
-    let exit: { code: number | null; signal?: string } = { code: null };
-    ch.on('exit', (c: number | null, sig?: string) => {
-      exit = typeof c === 'number' ? { code: c } : sig ? { code: null, signal: sig } : { code: null };
-    });
-    const closed = new Promise<{ code: number | null; signal?: string }>((resolve) => ch.on('close', () => resolve(exit)));
     return {
       stdin: ch,
       stdout,

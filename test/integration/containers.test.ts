@@ -93,6 +93,11 @@ describe('containers on a real engine', () => {
     assert.equal(left, '0', 'no sleep process survives');
   });
 
+  test('many concurrent commands on one connection each report their own exit status', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => t.rt.exec(plain, `echo ${i}; exit ${i % 7}`)));
+    results.forEach((r, i) => assert.deepEqual(r, { code: i % 7, stdout: `${i}\n`, stderr: '' }, `command ${i}`));
+  });
+
   test('spawn gives raw streams to a long-running process', async () => {
     const p = await t.rt.spawn(plain, 'cat');
     const out: Buffer[] = [];
