@@ -1,11 +1,16 @@
 // The container layer on a real Docker engine, real sshd and real git.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import Dockerode from 'dockerode';
 import {
   BASE_CAPABILITIES,
   ContainerError,
+  DockerRuntime,
+  DockerUnavailableError,
   HostKeyMismatchError,
   SUDO_CAPABILITIES,
   type ContainerHandle,
@@ -31,6 +36,9 @@ describe('containers on a real engine', () => {
     assert.equal(await t.rt.connect(plain), conn, 'the same pooled connection');
     const r = await t.rt.exec(plain, 'id -u; id -nG; pwd');
     assert.deepEqual(r, { code: 0, stdout: '1000\nuser\n/home/user\n', stderr: '' });
+    // The daemon's client key: created on first use, private.
+    assert.equal((await stat(join(t.dir.path, 'config', 'ssh', 'id_ed25519'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(t.dir.path, 'config', 'ssh'))).mode & 0o777, 0o700);
   });
 
   test('docker inspect shows the hardened profile', async () => {
@@ -220,6 +228,15 @@ describe('containers on a real engine', () => {
       { taskId: h.taskId, harness: 'fake', repos: [{ name: 'x', branch: 'caic-7', baseBranch: 'main' }], sudo: false, port: revived.sshPort },
     );
     assert.equal((await restarted.exec(adopted, 'cat keep.txt')).stdout, 'kept\n');
+  });
+
+  test('errors say what failed in user terms', async () => {
+    await assert.rejects(t.launch({ image: 'caic-no-such-image:x' }), /image caic-no-such-image:x not found; build it with `caic image build`/);
+    await assert.rejects(
+      DockerRuntime.open({ configDir: t.dir.path, docker: new Dockerode({ socketPath: '/nonexistent/docker.sock' }) }),
+      (err: Error) => err instanceof DockerUnavailableError && /Docker engine not reachable at \/nonexistent\/docker\.sock/.test(err.message),
+    );
+    await assert.rejects(t.rt.pushRepo(plain, { hostRepo: t.dir.path, name: '../escape', branch: 'b', baseBranch: 'main' }), /invalid repository name/);
   });
 
   test('docker kill produces a die event; stats report usage', async () => {
