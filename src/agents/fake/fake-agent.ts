@@ -1,0 +1,203 @@
+// The fake agent: a scripted stand-in for Claude Code that speaks its stream-json wire format.
+// It runs in the container under the relay like a real agent (compiled to one standalone module,
+// Node 18 APIs only). Keywords in a prompt pick a scenario:
+//   FAKE_ASK   AskUserQuestion       FAKE_PLAN  writes a plan, ExitPlanMode
+//   FAKE_DEMO  Bash/Write/Edit on real files in the working directory
+//   FAKE_ERROR an error result       FAKE_LONG <events> <per second>  a long streamed run
+// Anything else gets a streamed reply and a result with a small cost.
+import { execSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const argv = process.argv.slice(2);
+const resumeAt = argv.indexOf('--resume');
+const sessionId = resumeAt >= 0 && argv[resumeAt + 1] ? argv[resumeAt + 1]! : randomUUID();
+const modelAt = argv.indexOf('--model');
+const model = modelAt >= 0 && argv[modelAt + 1] ? argv[modelAt + 1]! : 'fake-model';
+const cwd = process.cwd();
+let turns = 0;
+let totalCost = 0;
+let initSent = false;
+
+const emit = (obj: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...obj, session_id: sessionId, uuid: randomUUID() })}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const toolId = () => `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+
+function init(): void {
+  if (initSent) return;
+  initSent = true;
+  emit({
+    type: 'system',
+    subtype: 'init',
+    cwd,
+    tools: ['Bash', 'Read', 'Write', 'Edit', 'AskUserQuestion', 'TodoWrite', 'ExitPlanMode'],
+    mcp_servers: [],
+    model,
+    permissionMode: 'bypassPermissions',
+    claude_code_version: '0.0.0-fake',
+  });
+}
+
+async function streamText(text: string, delayMs = 5): Promise<void> {
+  emit({ type: 'stream_event', event: { type: 'message_start', message: { model, role: 'assistant' } }, parent_tool_use_id: null });
+  emit({ type: 'stream_event', event: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, parent_tool_use_id: null });
+  for (const piece of text.match(/.{1,12}/gs) ?? []) {
+    emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, parent_tool_use_id: null });
+    if (delayMs) await sleep(delayMs);
+  }
+  emit({ type: 'stream_event', event: { type: 'content_block_stop', index: 0 }, parent_tool_use_id: null });
+  assistant([{ type: 'text', text }]);
+}
+
+function assistant(content: unknown[], inTokens = 120, outTokens = 40): void {
+  emit({
+    type: 'assistant',
+    message: { id: `msg_${randomUUID().slice(0, 8)}`, type: 'message', role: 'assistant', model, content, stop_reason: null, usage: usage(inTokens, outTokens) },
+    parent_tool_use_id: null,
+  });
+}
+
+function toolResult(id: string, content: string, isError = false): void {
+  emit({ type: 'user', message: { role: 'user', content: [{ tool_use_id: id, type: 'tool_result', content, is_error: isError }] }, parent_tool_use_id: null });
+}
+
+function result(text: string, started: number, isError = false): void {
+  turns++;
+  const cost = 0.0012;
+  totalCost += cost;
+  emit({
+    type: 'result',
+    subtype: isError ? 'error_during_execution' : 'success',
+    is_error: isError,
+    duration_ms: Date.now() - started,
+    duration_api_ms: Date.now() - started,
+    num_turns: turns,
+    result: text,
+    total_cost_usd: Math.round(totalCost * 1e6) / 1e6,
+    usage: usage(120, 40),
+  });
+}
+
+function tool(name: string, input: Record<string, unknown>, run: () => { out: string; error?: boolean }): void {
+  const id = toolId();
+  assistant([{ type: 'tool_use', id, name, input }]);
+  const { out, error } = run();
+  toolResult(id, out, error);
+}
+
+async function demo(started: number): Promise<void> {
+  await streamText("I'll look at the repository and make a small change.");
+  tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'in_progress', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'pending', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
+  tool('Bash', { command: 'ls -1 | head -20', description: 'List files' }, () => {
+    try {
+      return { out: execSync('ls -1 | head -20', { cwd, encoding: 'utf8' }) };
+    } catch (err) {
+      return { out: String(err), error: true };
+    }
+  });
+  const notes = join(cwd, 'FAKE_NOTES.md');
+  tool('Write', { file_path: notes, content: '# Notes\n\nWritten by the fake agent.\n' }, () => {
+    writeFileSync(notes, '# Notes\n\nWritten by the fake agent.\n');
+    return { out: `File created successfully at: ${notes}` };
+  });
+  const readme = ['README.md', 'README', 'readme.md'].map((f) => join(cwd, f)).find((f) => existsSync(f));
+  if (readme) {
+    tool('Edit', { file_path: readme, old_string: '', new_string: '\nEdited by the fake agent.\n' }, () => {
+      writeFileSync(readme, `${readFileSync(readme, 'utf8')}\nEdited by the fake agent.\n`);
+      return { out: `The file ${readme} has been updated.` };
+    });
+  }
+  tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'completed', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'completed', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
+  await streamText('Done: I added FAKE_NOTES.md' + (readme ? ' and edited the README.' : '.'));
+  result('Added FAKE_NOTES.md.', started);
+}
+
+async function handle(text: string): Promise<void> {
+  init();
+  const started = Date.now();
+  if (text.includes('FAKE_ASK')) {
+    await streamText('I need a decision before I continue.');
+    assistant([
+      {
+        type: 'tool_use',
+        id: toolId(),
+        name: 'AskUserQuestion',
+        input: {
+          questions: [
+            {
+              question: 'Which database should I use?',
+              header: 'Database',
+              options: [
+                { label: 'PostgreSQL', description: 'Robust and scalable' },
+                { label: 'SQLite', description: 'Simple, one file' },
+              ],
+              multiSelect: false,
+            },
+          ],
+        },
+      },
+    ]);
+    result('Waiting for your answer.', started);
+  } else if (text.includes('FAKE_PLAN')) {
+    const dir = join(homedir(), '.claude', 'plans');
+    mkdirSync(dir, { recursive: true });
+    const plan = '# Plan\n\n1. Add a note file.\n2. Edit the README.\n';
+    tool('Write', { file_path: join(dir, 'fake-plan.md'), content: plan }, () => {
+      writeFileSync(join(dir, 'fake-plan.md'), plan);
+      return { out: 'File created successfully' };
+    });
+    assistant([{ type: 'tool_use', id: toolId(), name: 'ExitPlanMode', input: { plan } }]);
+    result('Plan ready.', started);
+  } else if (text.includes('FAKE_DEMO')) {
+    await demo(started);
+  } else if (text.includes('FAKE_ERROR')) {
+    await streamText('Something is about to go wrong.');
+    result('Fake error: the task failed on purpose.', started, true);
+  } else if (text.includes('FAKE_LONG')) {
+    const [, n = '100', rate = '50'] = /FAKE_LONG\s+(\d+)\s+(\d+)/.exec(text) ?? [];
+    const count = Number(n);
+    const interval = 1000 / Math.max(1, Number(rate));
+    emit({ type: 'stream_event', event: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, parent_tool_use_id: null });
+    const t0 = Date.now();
+    for (let i = 0; i < count; i++) {
+      emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${i} ` } }, parent_tool_use_id: null });
+      const due = t0 + (i + 1) * interval;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    assistant([{ type: 'text', text: `Streamed ${count} events.` }]);
+    result(`Streamed ${count} events.`, started);
+  } else {
+    await streamText(`You said: ${text.slice(0, 200)}. Why do programmers prefer dark mode? Because light attracts bugs.`);
+    result('Told a joke.', started);
+  }
+}
+
+/** Text of a stream-json user message (plain text lines are accepted too). */
+function promptText(line: string): string | null {
+  try {
+    const msg = JSON.parse(line) as { type?: string; message?: { content?: unknown } };
+    if (msg.type !== 'user') return null;
+    const content = msg.message?.content;
+    if (typeof content === 'string') return content;
+    if (Array.isArray(content)) return content.filter((b: { type?: string }) => b?.type === 'text').map((b: { text?: string }) => b.text ?? '').join('\n');
+    return '';
+  } catch {
+    return line;
+  }
+}
+
+// Turns run one at a time, in order, like Claude Code.
+let queue = Promise.resolve();
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const text = promptText(line);
+  if (text === null) return;
+  queue = queue.then(() => handle(text));
+});
+rl.on('close', () => {
+  void queue.then(() => process.exit(0));
+});

@@ -1,0 +1,313 @@
+// The relay: runs inside the container (on its Node.js, no dependencies) and owns the agent process,
+// so the agent outlives SSH drops and daemon restarts. Compiled to one standalone ES module and
+// deployed over SSH. Keep to Node 18 APIs: the container's Node is Debian's.
+//
+//   relay serve-attach --dir D --cwd C [--no-log-stdin] -- <argv>   start the agent, then attach
+//   relay attach --dir D [--offset N]                               replay output.jsonl from N, then live
+//   relay alive --dir D                                             exit 0 when the relay runs
+//
+// D/output.jsonl gets every agent stdout line (and, unless --no-log-stdin, every complete line the
+// client wrote to the agent's stdin), append-only; D/relay.log the agent's stderr; D/pid the
+// relay's pid; D/relay.sock serves one client at a time (a new one replaces the old). A NUL byte
+// from the client closes the agent's stdin (a graceful end); EOF from the client only detaches.
+// When the agent exits the relay appends {"type":"caic_relay_exit",...} and, once a client has
+// read everything, exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SOCKET = 'relay.sock';
+const OUTPUT = 'output.jsonl';
+const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
+const LINGER_MS = 60 * 60 * 1000;
+
+interface Args {
+  command: string;
+  dir: string;
+  cwd: string;
+  offset: number;
+  logStdin: boolean;
+  argv: string[];
+}
+
+function parseArgs(raw: string[]): Args {
+  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, logStdin: true, argv: [] };
+  for (let i = 1; i < raw.length; i++) {
+    const a = raw[i]!;
+    if (a === '--') {
+      args.argv = raw.slice(i + 1);
+      break;
+    } else if (a === '--dir') args.dir = raw[++i] ?? '';
+    else if (a === '--cwd') args.cwd = raw[++i] ?? '';
+    else if (a === '--offset') args.offset = Number(raw[++i] ?? '0');
+    else if (a === '--no-log-stdin') args.logStdin = false;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!args.dir) throw new Error('--dir is required');
+  if (!Number.isSafeInteger(args.offset) || args.offset < 0) throw new Error('--offset must be a non-negative integer');
+  return args;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function relayAlive(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim());
+    return existsSync(join(dir, SOCKET)) && pid > 0 && pidAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+// ---- the daemon: owns the agent and output.jsonl -----------------------------------------
+
+function runDaemon(args: Args): void {
+  const log = openSync(join(args.dir, 'relay.log'), 'a');
+  const note = (msg: string) => writeSync(log, `${new Date().toISOString()} relay: ${msg}\n`);
+  const out = openSync(join(args.dir, OUTPUT), 'a');
+  const reader = openSync(join(args.dir, OUTPUT), 'r');
+  let size = fstatSync(out).size;
+  writeFileSync(join(args.dir, 'pid'), `${process.pid}\n`);
+
+  let client: { sock: Socket; pos: number; live: boolean; pumping: boolean } | null = null;
+  let agentDone = false;
+
+  const agent: ChildProcess = spawn(args.argv[0]!, args.argv.slice(1), { cwd: args.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  note(`started agent pid ${agent.pid}: ${args.argv.join(' ')}`);
+  agent.stdin!.on('error', (err) => note(`agent stdin: ${err.message}`));
+
+  /** Appends bytes to output.jsonl (synchronously, so the size we count is on disk) and forwards them. */
+  const append = (data: Buffer) => {
+    writeSync(out, data);
+    size += data.length;
+    if (client?.live) {
+      client.sock.write(data);
+      client.pos += data.length;
+      if (client.sock.writableLength > MAX_CLIENT_BUFFER) {
+        note('client too slow; dropping it (it can reattach at its offset)');
+        client.sock.destroy();
+      }
+    } else if (client) pump(client);
+  };
+
+  /** Replays output.jsonl from the client's offset until it has caught up, then goes live. */
+  const pump = (c: NonNullable<typeof client>) => {
+    if (c.pumping) return;
+    c.pumping = true;
+    const buf = Buffer.alloc(64 * 1024);
+    const step = () => {
+      while (client === c && c.pos < size) {
+        const n = readSync(reader, buf, 0, Math.min(buf.length, size - c.pos), c.pos);
+        if (n <= 0) break;
+        c.pos += n;
+        if (!c.sock.write(Buffer.from(buf.subarray(0, n)))) {
+          c.sock.once('drain', step);
+          return;
+        }
+      }
+      c.pumping = false;
+      if (client === c && c.pos >= size) {
+        c.live = true;
+        if (agentDone) finish(c);
+      }
+    };
+    step();
+  };
+
+  /** The agent is gone and this client has everything: end it and leave. */
+  const finish = (c: NonNullable<typeof client>) => {
+    c.sock.end(() => shutdown());
+  };
+
+  let stdoutRest = Buffer.alloc(0);
+  agent.stdout!.on('data', (chunk: Buffer) => {
+    let data = Buffer.concat([stdoutRest, chunk]);
+    const nl = data.lastIndexOf(10);
+    if (nl < 0) {
+      stdoutRest = data;
+      return;
+    }
+    stdoutRest = Buffer.from(data.subarray(nl + 1));
+    data = data.subarray(0, nl + 1);
+    append(Buffer.from(data));
+  });
+  agent.stderr!.on('data', (chunk: Buffer) => writeSync(log, chunk));
+
+  agent.on('close', (code, signal) => {
+    if (stdoutRest.length) append(Buffer.concat([stdoutRest, Buffer.from('\n')]));
+    append(Buffer.from(`${JSON.stringify({ type: 'caic_relay_exit', code, signal })}\n`));
+    note(`agent exited (code ${code}, signal ${signal})`);
+    agentDone = true;
+    if (client?.live) finish(client);
+    else setTimeout(shutdown, LINGER_MS).unref();
+  });
+
+  let stdinLine = Buffer.alloc(0);
+  const fromClient = (chunk: Buffer) => {
+    const nul = chunk.indexOf(0);
+    const data = nul >= 0 ? chunk.subarray(0, nul) : chunk;
+    if (data.length && !agent.stdin!.writableEnded) {
+      agent.stdin!.write(data);
+      if (args.logStdin) {
+        let all = Buffer.concat([stdinLine, data]);
+        const nl = all.lastIndexOf(10);
+        if (nl >= 0) {
+          append(Buffer.from(all.subarray(0, nl + 1)));
+          all = all.subarray(nl + 1);
+        }
+        stdinLine = Buffer.from(all);
+      }
+    }
+    if (nul >= 0 && !agent.stdin!.writableEnded) {
+      note('NUL from client: closing the agent stdin');
+      agent.stdin!.end();
+    }
+  };
+
+  const server = createServer((sock) => {
+    let header = '';
+    const onHeader = (chunk: Buffer) => {
+      header += chunk.toString('latin1');
+      const nl = header.indexOf('\n');
+      if (nl < 0) {
+        if (header.length > 1024) sock.destroy();
+        return;
+      }
+      sock.off('data', onHeader);
+      let offset = 0;
+      try {
+        offset = Number((JSON.parse(header.slice(0, nl)) as { offset?: unknown }).offset ?? 0);
+      } catch {
+        sock.destroy();
+        return;
+      }
+      if (client) {
+        note('a new client replaces the attached one');
+        client.sock.destroy();
+      }
+      const c = { sock, pos: Math.min(Math.max(0, offset || 0), size), live: false, pumping: false };
+      client = c;
+      const rest = Buffer.from(header.slice(nl + 1), 'latin1');
+      if (rest.length) fromClient(rest);
+      sock.on('data', (d: Buffer) => {
+        if (client === c) fromClient(d);
+      });
+      // EOF or a dropped connection only detaches: the agent keeps running.
+      const detach = () => {
+        if (client === c) client = null;
+        stdinLine = Buffer.alloc(0);
+        if (!sock.destroyed) sock.end();
+      };
+      sock.on('end', detach);
+      sock.on('error', detach);
+      sock.on('close', detach);
+      pump(c);
+    };
+    sock.on('data', onHeader);
+    sock.on('error', () => undefined);
+  });
+
+  const shutdown = () => {
+    server.close();
+    try {
+      unlinkSync(join(args.dir, SOCKET));
+    } catch {
+      /* already gone */
+    }
+    closeSync(out);
+    closeSync(reader);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => {
+    agent.kill('SIGTERM');
+  });
+  server.listen(join(args.dir, SOCKET));
+}
+
+// ---- the client side: what the daemon's SSH channel runs ---------------------------------
+
+function attach(dir: string, offset: number): void {
+  const sock = createConnection(join(dir, SOCKET));
+  sock.on('connect', () => {
+    sock.write(`${JSON.stringify({ offset })}\n`);
+    process.stdin.on('data', (d: Buffer) => sock.write(d));
+    // Our stdin closing (SSH channel closed) detaches; the agent keeps running.
+    process.stdin.on('end', () => sock.end());
+  });
+  sock.on('data', (d: Buffer) => {
+    if (!process.stdout.write(d)) {
+      sock.pause();
+      process.stdout.once('drain', () => sock.resume());
+    }
+  });
+  sock.on('end', () => process.exit(0));
+  sock.on('error', (err) => {
+    process.stderr.write(`relay attach: ${err.message}\n`);
+    process.exit(2);
+  });
+}
+
+async function serveAttach(args: Args): Promise<void> {
+  if (!args.argv.length) throw new Error('serve-attach needs a command after --');
+  mkdirSync(args.dir, { recursive: true });
+  if (relayAlive(args.dir)) throw new Error(`a relay already runs in ${args.dir}`);
+  try {
+    unlinkSync(join(args.dir, SOCKET));
+  } catch {
+    /* no stale socket */
+  }
+  const self = fileURLToPath(import.meta.url);
+  // detached: the daemon gets its own session (setsid), so it survives this SSH session.
+  const child = spawn(process.execPath, [self, '__daemon', ...process.argv.slice(3)], {
+    detached: true,
+    stdio: 'ignore',
+    cwd: args.dir,
+  });
+  child.unref();
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(join(args.dir, SOCKET))) {
+    if (Date.now() > deadline) throw new Error('the relay did not come up within 30 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  attach(args.dir, 0);
+}
+
+function main(): void {
+  const raw = process.argv.slice(2);
+  const args = parseArgs(raw);
+  switch (args.command) {
+    case 'serve-attach':
+      serveAttach(args).catch((err: Error) => {
+        process.stderr.write(`relay: ${err.message}\n`);
+        process.exit(1);
+      });
+      return;
+    case '__daemon':
+      runDaemon(args);
+      return;
+    case 'attach':
+      attach(args.dir, args.offset);
+      return;
+    case 'alive':
+      process.exit(relayAlive(args.dir) ? 0 : 1);
+      return;
+    default:
+      throw new Error(`unknown command ${args.command}`);
+  }
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`relay: ${(err as Error).message}\n`);
+  process.exit(1);
+}
