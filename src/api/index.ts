@@ -2,5 +2,7 @@
 export * from './errors.js';
 export * from './server.js';
 export * from './auth.js';
+export * from './events.js';
+export * from './tasks.js';
 export * from './routes.js';
 export { buildOpenApi } from './openapi.js';

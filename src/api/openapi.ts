@@ -59,6 +59,13 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
         content: { 'application/json': { schema: toJson(r.response, 'output', components) } },
       };
     }
+    if (r.sse) {
+      const item = toJson(r.sse, 'output', components);
+      responses['200'] = {
+        description: 'Server-sent events; each `data:` line is one JSON value of this schema.',
+        content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: item } },
+      };
+    }
     if (r.redirect) {
       responses['302'] = { description: 'Redirect', headers: { Location: { schema: { type: 'string' } } } };
     }
@@ -85,7 +92,7 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
     if (r.access === 'user') op.security = [{ bearer: [] }, { cookie: [] }];
     if (r.body) {
       op.requestBody = {
-        required: true,
+        required: !r.body.safeParse(null).success,
         content: { 'application/json': { schema: toJson(r.body, 'input', components) } },
       };
     }

@@ -1,0 +1,75 @@
+// Programs caic deploys into containers (the relay, the fake agent), content-addressed by hash,
+// and the shell commands that start and reach the relay.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { shellQuote } from '../containers/index.js';
+import type { AssetPaths } from './types.js';
+
+export interface Asset {
+  name: string;
+  content: string;
+  /** Absolute path in the container; the hash in the name means "redeploy only when it changed". */
+  path: string;
+}
+
+const BIN_DIR = '/home/user/.caic/bin';
+
+function load(name: string, relative: string): Asset {
+  const content = readFileSync(fileURLToPath(new URL(relative, import.meta.url)), 'utf8');
+  const hash = createHash('sha256').update(content).digest('hex').slice(0, 12);
+  // .mjs: the container's Node runs it as an ES module without a package.json.
+  return { name, content, path: `${BIN_DIR}/${name}-${hash}.mjs` };
+}
+
+let cached: { relay: Asset; fakeAgent: Asset } | undefined;
+
+export function assets(): { relay: Asset; fakeAgent: Asset } {
+  cached ??= { relay: load('relay', './relay/relay.js'), fakeAgent: load('fake-agent', './fake/fake-agent.js') };
+  return cached;
+}
+
+export function assetPaths(): AssetPaths {
+  const a = assets();
+  return { relay: a.relay.path, fakeAgent: a.fakeAgent.path };
+}
+
+/** Writes the asset unless a file with its hash is already there; the content goes over stdin. */
+export function deployCommand(asset: Asset): string {
+  const p = shellQuote(asset.path);
+  return `[ -f ${p} ] || { mkdir -p ${shellQuote(BIN_DIR)} && cat > ${p}.tmp.$$ && mv ${p}.tmp.$$ ${p}; }`;
+}
+
+/** Session directories hold the relay's socket, pid, output.jsonl and relay.log. */
+export function sessionDir(n: number): string {
+  return `/home/user/.caic/sessions/${n}`;
+}
+
+export function serveAttachCommand(relay: string, dir: string, cwd: string, logStdin: boolean, argv: string[]): string {
+  return [
+    'exec node',
+    shellQuote(relay),
+    'serve-attach --dir',
+    shellQuote(dir),
+    '--cwd',
+    shellQuote(cwd),
+    logStdin ? '' : '--no-log-stdin',
+    '--',
+    ...argv.map(shellQuote),
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+export function attachCommand(relay: string, dir: string, offset: number): string {
+  return `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset ${offset}`;
+}
+
+export function aliveCommand(relay: string, dir: string): string {
+  return `node ${shellQuote(relay)} alive --dir ${shellQuote(dir)}`;
+}
+
+/** The bytes of output.jsonl from `offset` on (what a dead relay left unread). */
+export function readOutputCommand(dir: string, offset: number): string {
+  return `tail -c +${offset + 1} ${shellQuote(`${dir}/output.jsonl`)} 2>/dev/null || true`;
+}

@@ -1,0 +1,42 @@
+// Claude Code: `claude -p` with stream-json in and out, under the relay.
+import type { Prompt } from '../../api/index.js';
+import type { Harness } from '../types.js';
+import { ClaudeParser } from './parser.js';
+
+export const CLAUDE_CONTEXT_WINDOW = 180_000;
+
+/** A stream-json user message: images first (as Claude Code expects), then the text. */
+export function claudeUserMessage(prompt: Prompt): string {
+  const content = [
+    ...(prompt.images ?? []).map((img) => ({ type: 'image', source: { type: 'base64', media_type: img.mediaType, data: img.data } })),
+    { type: 'text', text: prompt.text },
+  ];
+  return `${JSON.stringify({ type: 'user', message: { role: 'user', content } })}\n`;
+}
+
+export const claudeHarness: Harness = {
+  name: 'claude',
+  models: ['opus', 'sonnet', 'haiku'],
+  defaultModel: 'sonnet',
+  supportsImages: true,
+  supportsCompact: true,
+  contextWindow: () => CLAUDE_CONTEXT_WINDOW,
+  argv: (o) => [
+    'claude',
+    '-p',
+    '--input-format',
+    'stream-json',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    '--dangerously-skip-permissions',
+    '--include-partial-messages',
+    ...(o.model ? ['--model', o.model] : []),
+    ...(o.resumeSessionId ? ['--resume', o.resumeSessionId] : []),
+  ],
+  logStdin: true,
+  handshake: () => [],
+  encodePrompt: (prompt) => claudeUserMessage(prompt),
+  encodeCompact: (instructions) => claudeUserMessage({ text: `/compact ${instructions ?? ''}`.trim() }),
+  newParser: () => new ClaudeParser(CLAUDE_CONTEXT_WINDOW),
+};

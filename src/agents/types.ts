@@ -1,0 +1,47 @@
+// The Harness interface: how caic starts one coding agent, talks to it, and reads its output.
+import type { EventBody, HarnessName, Prompt } from '../api/index.js';
+
+/** Turns an agent's wire lines into common events. Stateful; one per agent session. */
+export interface AgentParser {
+  /** Never throws: unknown lines become `system` events, malformed ones `error` events. */
+  parse(line: string): EventBody[];
+  /** Session id as the agent reported it (for --resume), '' until known. */
+  readonly sessionId: string;
+  /** True once the agent can take a prompt (JSON-RPC harnesses finish a handshake first). */
+  readonly ready: boolean;
+}
+
+export interface StartOptions {
+  model: string;
+  /** Resume this agent session (revive, reattach after the relay died). */
+  resumeSessionId?: string;
+  /** Working directory inside the container. */
+  cwd: string;
+}
+
+export interface Harness {
+  readonly name: HarnessName;
+  readonly models: readonly string[];
+  readonly defaultModel: string;
+  readonly supportsImages: boolean;
+  readonly supportsCompact: boolean;
+  /** Context window in tokens for a model. */
+  contextWindow(model: string): number;
+  /** The agent's command line (argv[0] resolved in the container's PATH, or an absolute path). */
+  argv(opts: StartOptions, assets: AssetPaths): string[];
+  /** Whether the relay should log what caic writes to the agent's stdin (stream-json prompts). */
+  readonly logStdin: boolean;
+  /** Lines to write when the session starts, before any prompt (JSON-RPC handshakes). */
+  handshake(opts: StartOptions): string[];
+  /** A prompt as stdin bytes, or null while the parser is not ready (the caller retries). */
+  encodePrompt(prompt: Prompt, parser: AgentParser): string | null;
+  /** The compact command, or null when the harness cannot compact. */
+  encodeCompact(instructions: string | undefined, parser: AgentParser): string | null;
+  newParser(opts: { model: string }): AgentParser;
+}
+
+/** Where deployed helper programs live in the container. */
+export interface AssetPaths {
+  relay: string;
+  fakeAgent: string;
+}

@@ -1,0 +1,165 @@
+// Wire types of tasks, repositories, harnesses and preferences.
+import { z } from 'zod';
+import { DiffStatEntry, EventMessage, Usage } from './events.js';
+
+export const TaskState = z
+  .enum(['pending', 'branching', 'provisioning', 'starting', 'running', 'waiting', 'asking', 'has_plan', 'stopping', 'stopped', 'purging', 'purged', 'failed', 'crashed'])
+  .meta({ id: 'TaskState' });
+export type TaskState = z.infer<typeof TaskState>;
+
+export const HarnessName = z.enum(['claude', 'codex', 'gemini', 'fake']).meta({ id: 'HarnessName' });
+export type HarnessName = z.infer<typeof HarnessName>;
+
+export const TaskId = z.string().regex(/^[0-9a-z]{10,40}$/, 'not a task id');
+export const TaskIdParams = z.object({ id: TaskId });
+export const ToolParams = z.object({ id: TaskId, toolUseId: z.string().min(1).max(200) });
+
+/** A repository path relative to `[core] root`: no absolute paths, no `..`. */
+export const RepoName = z
+  .string()
+  .min(1)
+  .max(300)
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/, 'must be a repository path relative to the root');
+export const BranchName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/, 'not a valid branch name');
+
+export const TaskRepo = z.object({ name: RepoName, baseBranch: BranchName, branch: z.string() }).meta({ id: 'TaskRepo' });
+
+export const ImageData = z.object({
+  mediaType: z.enum(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+  data: z.string().max(8 * 1024 * 1024).describe('Base64.'),
+});
+export const Prompt = z
+  .object({
+    text: z.string().max(512 * 1024),
+    images: z.array(ImageData).max(10).optional(),
+  })
+  .meta({ id: 'Prompt' });
+export type Prompt = z.infer<typeof Prompt>;
+
+export const Task = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    initialPrompt: z.string(),
+    repos: z.array(TaskRepo),
+    harness: HarnessName,
+    model: z.string(),
+    state: TaskState,
+    stateUpdatedAt: z.string(),
+    createdAt: z.string(),
+    container: z.string(),
+    sudo: z.boolean(),
+    owner: z.string().describe('Username of the creator; empty in no-auth mode.'),
+    costUSD: z.number(),
+    durationMs: z.number(),
+    numTurns: z.number().int(),
+    tokens: Usage,
+    contextWindowLimit: z.number().int(),
+    activeInputTokens: z.number().int(),
+    diffStat: z.array(DiffStatEntry),
+    error: z.string(),
+    result: z.string(),
+    sessionId: z.string(),
+    agentVersion: z.string(),
+    planContent: z.string(),
+    lastEventId: z.number().int(),
+  })
+  .meta({ id: 'Task' });
+export type Task = z.infer<typeof Task>;
+
+export const CreateTaskReq = z
+  .object({
+    repos: z.array(z.object({ name: RepoName, baseBranch: BranchName.optional() })).max(1, 'one repository per task for now'),
+    harness: HarnessName,
+    model: z.string().max(200).optional(),
+    prompt: Prompt,
+    sudo: z.boolean().optional(),
+    gitHubToken: z.boolean().optional().describe('Inject a GitHub token into the container ~/.env.'),
+  })
+  .meta({ id: 'CreateTaskReq' });
+export type CreateTaskReq = z.infer<typeof CreateTaskReq>;
+
+/** A body every field of which is optional may also be left out (Fastify then validates null). */
+const optionalBody = <T extends z.ZodObject>(schema: T) => schema.nullable().transform((v) => v ?? ({} as z.output<T>));
+
+export const InputReq = z.object({ prompt: Prompt }).meta({ id: 'InputReq' });
+export const RestartReq = optionalBody(
+  z.object({ prompt: Prompt.optional().describe('Empty: the plan the agent wrote becomes the prompt ("execute plan").') }).meta({ id: 'RestartReq' }),
+);
+export const CompactReq = optionalBody(z.object({ instructions: z.string().max(10_000).optional() }).meta({ id: 'CompactReq' }));
+export const SyncReq = optionalBody(z.object({ force: z.boolean().optional() }).meta({ id: 'SyncReq' }));
+
+export const SafetyIssue = z.object({ file: z.string(), kind: z.enum(['secret', 'large_binary']), detail: z.string() }).meta({ id: 'SafetyIssue' });
+export type SafetyIssue = z.infer<typeof SafetyIssue>;
+export const SyncResp = z
+  .object({
+    status: z.enum(['synced', 'blocked', 'empty']),
+    branch: z.string(),
+    diffStat: z.array(DiffStatEntry),
+    safetyIssues: z.array(SafetyIssue),
+  })
+  .meta({ id: 'SyncResp' });
+export type SyncResp = z.infer<typeof SyncResp>;
+
+export const DiffQuery = z.object({ path: z.string().max(4096).optional() });
+export const DiffResp = z.object({ files: z.array(DiffStatEntry), diff: z.string() }).meta({ id: 'DiffResp' });
+export const ToolInputResp = z.object({ toolUseId: z.string(), input: z.unknown() }).meta({ id: 'ToolInputResp' });
+
+export const Repo = z
+  .object({
+    name: z.string(),
+    baseBranch: z.string(),
+    remote: z.string(),
+    remoteURL: z.string(),
+    forge: z.enum(['github', 'gitlab', '']),
+  })
+  .meta({ id: 'Repo' });
+export type Repo = z.infer<typeof Repo>;
+export const CloneRepoReq = z
+  .object({
+    url: z.string().min(1).max(2048),
+    path: RepoName.optional(),
+    depth: z.number().int().min(0).max(1_000_000).optional().describe('0 = full history; default 1.'),
+  })
+  .meta({ id: 'CloneRepoReq' });
+export const RepoQuery = z.object({ repo: RepoName });
+export const RepoBranchesResp = z.object({ branches: z.array(z.object({ name: z.string(), remote: z.string() })) }).meta({ id: 'RepoBranchesResp' });
+
+export const HarnessInfo = z
+  .object({ name: HarnessName, models: z.array(z.string()), supportsImages: z.boolean(), supportsCompact: z.boolean(), contextWindow: z.number().int() })
+  .meta({ id: 'HarnessInfo' });
+
+export const RepoPreference = z.object({ name: z.string(), baseBranch: z.string(), harness: z.string(), model: z.string(), lastUsed: z.string() });
+export const Preferences = z
+  .object({
+    repositories: z.array(RepoPreference),
+    harness: z.string(),
+    models: z.record(z.string(), z.string()),
+    settings: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Preferences' });
+export type Preferences = z.infer<typeof Preferences>;
+export const UpdatePreferencesReq = z.object({ settings: z.record(z.string(), z.unknown()) }).meta({ id: 'UpdatePreferencesReq' });
+
+export const UsageResp = z
+  .object({ providers: z.array(z.object({ name: z.string(), detail: z.unknown() })) })
+  .meta({ id: 'UsageResp', description: 'Quota usage per agent provider (empty until a provider is configured).' });
+
+export const EventsHeaders = z.object({ 'last-event-id': z.string().regex(/^\d+$/).optional() });
+
+/** Task list stream: a snapshot, then changes. */
+export const TaskListEvent = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('snapshot'), tasks: z.array(Task) }),
+    z.object({ type: z.literal('upsert'), task: Task }),
+    z.object({ type: z.literal('patch'), id: z.string(), fields: Task.partial() }),
+    z.object({ type: z.literal('delete'), id: z.string() }),
+  ])
+  .meta({ id: 'TaskListEvent' });
+export type TaskListEvent = z.infer<typeof TaskListEvent>;
+
+

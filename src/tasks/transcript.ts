@@ -1,0 +1,285 @@
+// Replays a task log into events and task metadata. Deterministic: the same lines give the same
+// events with the same ids, which is what lets Last-Event-ID survive daemon restarts. Live tasks
+// feed it each line as it is logged; historical ones replay the file.
+import type { DiffStatEntry, EventBody, EventMessage, HarnessName, TaskState, Usage } from '../api/index.js';
+import type { AgentParser, Harness } from '../agents/index.js';
+
+/** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
+export const HOST_RECORDS = new Set([
+  'caic_meta',
+  'caic_clock',
+  'caic_session',
+  'caic_state',
+  'caic_log',
+  'caic_diff_stat',
+  'caic_user_input',
+  'caic_error',
+  'caic_container',
+  'caic_result',
+  'caic_sync',
+]);
+
+export const MAX_TOOL_INPUT_BYTES = 16 * 1024;
+export const MAX_TOOL_RESULT_CHARS = 64 * 1024;
+const AGENT_STATES = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
+
+export interface TaskMetaRecord {
+  type: 'caic_meta';
+  version: 1;
+  id: string;
+  title: string;
+  prompt: string;
+  repos: { name: string; baseBranch: string; branch: string }[];
+  harness: HarnessName;
+  model: string;
+  sudo: boolean;
+  owner: string;
+  ownerName: string;
+  createdAt: string;
+}
+
+/** What a task list shows; also written into state records so a log's tail is enough to list it. */
+export interface Summary {
+  title: string;
+  costUSD: number;
+  durationMs: number;
+  numTurns: number;
+  tokens: Usage;
+  activeInputTokens: number;
+  diffStat: DiffStatEntry[];
+  result: string;
+  error: string;
+  sessionId: string;
+  agentVersion: string;
+  model: string;
+  planContent: string;
+  container: string;
+}
+
+const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 });
+
+type Rec = Record<string, unknown>;
+
+export class Transcript {
+  readonly events: EventMessage[] = [];
+  /** Full inputs of tool uses whose event carried a truncated one. */
+  readonly toolInputs = new Map<string, unknown>();
+  meta: TaskMetaRecord | null = null;
+  state: TaskState = 'pending';
+  stateAt = '';
+  /** Agent session number (1, 2, ...) and bytes read from its relay so far: the reattach offset. */
+  session = 0;
+  relayBytes = 0;
+  hasTrailer = false;
+  containerId = '';
+  readonly summary: Summary = {
+    title: '',
+    costUSD: 0,
+    durationMs: 0,
+    numTurns: 0,
+    tokens: zeroUsage(),
+    activeInputTokens: 0,
+    diffStat: [],
+    result: '',
+    error: '',
+    sessionId: '',
+    agentVersion: '',
+    model: '',
+    planContent: '',
+    container: '',
+  };
+  private parser: AgentParser | null = null;
+  private now = '';
+  private nowMs = 0;
+  private costBefore = 0;
+  private costSession = 0;
+  private turnAsk = false;
+  private turnPlan = false;
+  private readonly toolStarts = new Map<string, number>();
+
+  constructor(private readonly harnesses: ReadonlyMap<HarnessName, Harness>) {}
+
+  get lastEventId(): number {
+    return this.events.length;
+  }
+
+  /** The parser of the current session (prompt encoding needs it for JSON-RPC harnesses). */
+  get agentParser(): AgentParser | null {
+    return this.parser;
+  }
+
+  /** Consumes one log line (without its newline); returns the events it produced. */
+  ingest(line: Buffer): EventMessage[] {
+    const text = line.toString('utf8');
+    let rec: Rec | undefined;
+    if (text.startsWith('{')) {
+      try {
+        rec = JSON.parse(text) as Rec;
+      } catch {
+        rec = undefined;
+      }
+    }
+    const type = typeof rec?.type === 'string' ? rec.type : '';
+    if (rec && HOST_RECORDS.has(type)) return this.host(type, rec);
+    this.relayBytes += line.length + 1;
+    if (type === 'caic_relay_exit' && rec) {
+      if (this.state === 'running') this.setState('waiting');
+      return this.emit([{ kind: 'system', subtype: 'agent_exit', detail: { code: rec.code ?? null, signal: rec.signal ?? null } }]);
+    }
+    const parser = this.ensureParser();
+    const bodies = parser.parse(text);
+    if (parser.sessionId) this.summary.sessionId = parser.sessionId;
+    return this.emit(bodies.map((b) => this.interpret(b)).filter((b): b is EventBody => b !== null));
+  }
+
+  private ensureParser(): AgentParser {
+    if (!this.parser) {
+      const harness = this.harnesses.get(this.meta?.harness ?? 'fake');
+      if (!harness) throw new Error(`unknown harness ${this.meta?.harness}`);
+      this.parser = harness.newParser({ model: this.meta?.model ?? '' });
+    }
+    return this.parser;
+  }
+
+  private setState(state: TaskState): void {
+    this.state = state;
+    this.stateAt = this.now;
+  }
+
+  private emit(bodies: EventBody[]): EventMessage[] {
+    const out = bodies.map((b, i) => ({ ...b, id: this.events.length + i + 1, ts: this.now }) as EventMessage);
+    this.events.push(...out);
+    return out;
+  }
+
+  private host(type: string, rec: Rec): EventMessage[] {
+    const s = this.summary;
+    switch (type) {
+      case 'caic_meta': {
+        this.meta = rec as unknown as TaskMetaRecord;
+        s.title = this.meta.title;
+        s.model = this.meta.model;
+        this.tick(this.meta.createdAt);
+        this.stateAt = this.now;
+        return [];
+      }
+      case 'caic_clock':
+        this.tick(String(rec.ts));
+        return [];
+      case 'caic_session': {
+        this.session = Number(rec.n);
+        this.relayBytes = 0;
+        this.parser = null;
+        this.ensureParser();
+        this.costBefore += this.costSession;
+        this.costSession = 0;
+        this.turnAsk = this.turnPlan = false;
+        if (rec.reason === 'restart' || rec.reason === 'clear') s.planContent = '';
+        return this.emit([{ kind: 'system', subtype: 'session_start', detail: { n: this.session, reason: rec.reason, resume: rec.resume ?? '' } }]);
+      }
+      case 'caic_state': {
+        this.setState(rec.state as TaskState);
+        if (typeof rec.error === 'string') s.error = rec.error;
+        return [];
+      }
+      case 'caic_log':
+        return this.emit([
+          {
+            kind: 'log',
+            message: String(rec.message ?? ''),
+            ...(typeof rec.phase === 'string' ? { phase: rec.phase } : {}),
+            ...(typeof rec.durationMs === 'number' ? { durationMs: rec.durationMs } : {}),
+          },
+        ]);
+      case 'caic_diff_stat':
+        s.diffStat = (rec.files as DiffStatEntry[]) ?? [];
+        return this.emit([{ kind: 'diffStat', files: s.diffStat }]);
+      case 'caic_user_input':
+        if (AGENT_STATES.has(this.state)) this.setState('running');
+        return this.emit([{ kind: 'userInput', text: String(rec.text ?? ''), images: Number(rec.images ?? 0) }]);
+      case 'caic_error':
+        s.error = String(rec.message ?? '');
+        return this.emit([{ kind: 'error', message: s.error }]);
+      case 'caic_container':
+        s.container = String(rec.name ?? '');
+        this.containerId = String(rec.id ?? '');
+        return [];
+      case 'caic_result':
+        this.hasTrailer = true;
+        return [];
+      case 'caic_sync':
+        return this.emit([{ kind: 'system', subtype: 'sync', detail: rec }]);
+      default:
+        return [];
+    }
+  }
+
+  private tick(ts: string): void {
+    this.now = ts;
+    this.nowMs = Date.parse(ts) || this.nowMs;
+  }
+
+  /** Applies an agent event to the task (state, costs, plan) and trims what is too big to stream. */
+  private interpret(body: EventBody): EventBody | null {
+    const s = this.summary;
+    if (body.kind !== 'result' && body.kind !== 'usage' && body.kind !== 'system' && body.kind !== 'rateLimit') {
+      if (body.kind !== 'error' && this.state !== 'running' && AGENT_STATES.has(this.state)) this.setState('running');
+    }
+    switch (body.kind) {
+      case 'init':
+        s.sessionId = body.sessionId || s.sessionId;
+        s.agentVersion = body.agentVersion || s.agentVersion;
+        s.model = body.model || s.model;
+        return body;
+      case 'toolUse': {
+        this.toolStarts.set(body.toolUseId, this.nowMs);
+        const input = body.input as Rec | undefined;
+        if (body.name === 'AskUserQuestion') this.turnAsk = true;
+        if (body.name === 'ExitPlanMode') {
+          this.turnPlan = true;
+          if (typeof input?.plan === 'string') s.planContent = input.plan;
+        }
+        if (body.name === 'Write' && typeof input?.file_path === 'string' && input.file_path.includes('.claude/plans/') && typeof input.content === 'string') {
+          s.planContent = input.content;
+        }
+        const json = JSON.stringify(body.input ?? null);
+        if (json.length > MAX_TOOL_INPUT_BYTES) {
+          this.toolInputs.set(body.toolUseId, body.input);
+          return { ...body, input: { truncated: true, preview: json.slice(0, 2_048) }, inputTruncated: true };
+        }
+        return body;
+      }
+      case 'toolResult': {
+        const started = this.toolStarts.get(body.toolUseId);
+        this.toolStarts.delete(body.toolUseId);
+        const durationMs = body.durationMs || (started !== undefined ? Math.max(0, this.nowMs - started) : 0);
+        const content =
+          body.content.length > MAX_TOOL_RESULT_CHARS
+            ? `${body.content.slice(0, MAX_TOOL_RESULT_CHARS)}\n… [${body.content.length - MAX_TOOL_RESULT_CHARS} more characters]`
+            : body.content;
+        return { ...body, content, durationMs };
+      }
+      case 'usage':
+        s.activeInputTokens = body.usage.inputTokens + body.usage.cacheReadInputTokens + body.usage.cacheCreationInputTokens;
+        return body;
+      case 'result': {
+        this.costSession = Math.max(this.costSession, body.costUSD);
+        s.costUSD = Math.round((this.costBefore + this.costSession) * 1e6) / 1e6;
+        s.tokens = {
+          inputTokens: s.tokens.inputTokens + body.usage.inputTokens,
+          outputTokens: s.tokens.outputTokens + body.usage.outputTokens,
+          cacheCreationInputTokens: s.tokens.cacheCreationInputTokens + body.usage.cacheCreationInputTokens,
+          cacheReadInputTokens: s.tokens.cacheReadInputTokens + body.usage.cacheReadInputTokens,
+        };
+        s.numTurns += 1;
+        s.durationMs += body.durationMs;
+        s.result = body.result;
+        if (AGENT_STATES.has(this.state)) this.setState(this.turnAsk ? 'asking' : this.turnPlan ? 'has_plan' : 'waiting');
+        this.turnAsk = this.turnPlan = false;
+        return body;
+      }
+      default:
+        return body;
+    }
+  }
+}
