@@ -1,10 +1,12 @@
 // The composition root: config → logger → state files → gate → auth → Fastify → listen.
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { HARNESSES } from './agents/index.js';
 import {
   ensurePrivateDir,
   loadConfig,
   loadOrCreateSettings,
+  PreferenceStore,
   urlForListen,
   UserError,
   UserStore,
@@ -23,7 +25,9 @@ import {
   SessionManager,
   type ServerDeps,
 } from './http/index.js';
+import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { createLogger, type Logger, type LogLevel } from './log/index.js';
+import { RepoRegistry, TaskService } from './tasks/index.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -45,6 +49,7 @@ export interface Daemon {
   config: Config;
   app: FastifyInstance;
   logger: Logger;
+  tasks: TaskService;
   close(): Promise<void>;
 }
 
@@ -110,6 +115,44 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     config.authProviders.length > 0
       ? new SessionManager(settings.sessionSecret, users, { ttlSeconds: config.values.server.session_ttl_days * 86_400 })
       : null;
+  const repos = new RepoRegistry(config.values.core.root);
+  await repos.scan();
+  const preferences = await PreferenceStore.open(config.configDir);
+  // Docker may come up after caic: the daemon serves anyway and connects when it can.
+  let runtime: DockerRuntime | null = null;
+  let retry: NodeJS.Timeout | undefined;
+  const connectRuntime = async (): Promise<boolean> => {
+    try {
+      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image });
+      logger.info('container engine connected');
+      return true;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'container engine not available; retrying every 5 s');
+      return false;
+    }
+  };
+  // A function, so TypeScript does not narrow `runtime` to null from its initialiser.
+  const closeRuntime = () => runtime?.close();
+  const tasks = new TaskService({
+    cacheDir: config.cacheDir,
+    repos,
+    runtime: () => {
+      if (!runtime) throw new DockerUnavailableError('Docker engine not reachable; start Docker and caic connects by itself');
+      return runtime;
+    },
+    harnesses: HARNESSES,
+    preferences,
+    logger,
+    authEnabled: config.authProviders.length > 0,
+    image: config.values.core.image,
+    harnessEnv: (h) => ({ ...config.values.harness[h].env }),
+    gitHubToken: (caller) => {
+      const user = caller ? users.get(caller.id) : undefined;
+      if (user?.provider === 'github' && user.accessToken) return user.accessToken;
+      return config.values.github.pat.token || undefined;
+    },
+  });
+  await tasks.load();
   const app = await buildServer({
     config,
     version: VERSION,
@@ -120,6 +163,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sessionSecret: settings.sessionSecret,
     sessions,
     providers: buildProviders(config),
+    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null },
+    readiness: async () => ({
+      docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
+    }),
     ...(opts.extend ? { extend: opts.extend } : {}),
   });
 
@@ -131,6 +178,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     lists.forEach((l) => l.stop());
     await app.close();
     throw listenError(err, host, port);
+  }
+  const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
+  if (await connectRuntime()) void adopt();
+  else {
+    retry = setInterval(() => {
+      void connectRuntime().then((ok) => {
+        if (!ok) return;
+        clearInterval(retry);
+        void adopt();
+      });
+    }, 5_000);
+    retry.unref();
   }
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
@@ -151,9 +210,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     config,
     app,
     logger,
+    tasks,
     async close() {
+      clearInterval(retry);
       lists.forEach((l) => l.stop());
       await app.close();
+      tasks.close();
+      closeRuntime();
       logger.flush();
     },
   };

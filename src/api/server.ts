@@ -24,6 +24,7 @@ export const ServerConfigResp = z
       tailscaleAvailable: z.boolean(),
       gitHubAppEnabled: z.boolean(),
       voiceAvailable: z.boolean(),
+      dockerAvailable: z.boolean().describe('A container engine answers; tasks can start.'),
     }),
   })
   .meta({ id: 'ServerConfigResp' });

@@ -1,6 +1,6 @@
 // Wire types of tasks, repositories, harnesses and preferences.
 import { z } from 'zod';
-import { DiffStatEntry, EventMessage, Usage } from './events.js';
+import { DiffStatEntry, Usage } from './events.js';
 
 export const TaskState = z
   .enum(['pending', 'branching', 'provisioning', 'starting', 'running', 'waiting', 'asking', 'has_plan', 'stopping', 'stopped', 'purging', 'purged', 'failed', 'crashed'])

@@ -9,3 +9,4 @@ export { loadOrCreateSettings, SETTINGS_FILE_NAME, type Settings } from './setti
 export { UserStore, USERS_FILE_NAME, type StoredUser, type ProviderIdentity } from './users.js';
 export { UserError } from './errors.js';
 export { VERSION } from './version.js';
+export { PreferenceStore, DEFAULT_USER, type UserPreferences } from './preferences.js';

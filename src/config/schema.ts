@@ -29,6 +29,7 @@ export const ConfigFileSchema = z.strictObject({
   core: table({
     root: str('.'),
     runtime: z.enum(['', 'docker', 'podman']).default(''),
+    image: str('caic-agent:latest'),
     env: envTable,
   }),
   server: table({

@@ -2,6 +2,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { codeForStatus, errorBody, statusOfCode, type ErrorCode } from '../api/index.js';
+import { ContainerError, DockerUnavailableError } from '../containers/index.js';
+import { TaskError } from '../tasks/index.js';
 import { COMMON_SECURITY_HEADERS, htmlHeaders } from './headers.js';
 
 /** Every error answer leaves through here: JSON envelope, security headers, an access line. */
@@ -52,6 +54,9 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 
 export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof TaskError) return sendError(reply, err.code, err.message, err.details);
+    if (err instanceof DockerUnavailableError) return sendError(reply, 'SERVICE_UNAVAILABLE', err.message);
+    if (err instanceof ContainerError) return sendError(reply, 'CONFLICT', err.message);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issues = err.validation.map((v) => ({ path: v.instancePath, message: v.message }));
       const where = err.validationContext ?? 'request';

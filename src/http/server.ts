@@ -3,7 +3,8 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { routes, type AuthProvider, type HttpMethod } from '../api/index.js';
-import type { Config, UserStore } from '../config/index.js';
+import type { Config, PreferenceStore, UserStore } from '../config/index.js';
+import type { RepoRegistry, TaskService } from '../tasks/index.js';
 import type { Logger } from '../log/index.js';
 import { installAccessLog } from './access-log.js';
 import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
@@ -13,6 +14,8 @@ import { installRequireUser } from './auth/hooks.js';
 import { installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { authRoutes } from './routes/auth.js';
+import { repoRoutes } from './routes/repos.js';
+import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
 
 export interface ServerDeps {
@@ -28,6 +31,8 @@ export interface ServerDeps {
   providers: ReadonlyMap<AuthProvider, OAuthProvider>;
   /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
   readiness?: () => Promise<Record<string, string>>;
+  /** The task engine; absent in tests of the edge alone. */
+  tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean };
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -91,6 +96,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         tailscaleAvailable: Boolean(config.env('TAILSCALE_API_KEY')),
         gitHubAppEnabled: Boolean(config.values.github.app.id),
         voiceAvailable: Boolean(config.values['voice-gateway'].url || config.env('GEMINI_API_KEY')),
+        dockerAvailable: deps.tasks?.dockerAvailable() ?? false,
       },
     }),
     readiness: async () => ({ config: 'ok', ...(await deps.readiness?.()) }),
@@ -103,6 +109,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     externalUrl: config.externalUrl,
     logger,
   });
+  if (deps.tasks) {
+    taskRoutes(app, deps.tasks.service);
+    repoRoutes(app, deps.tasks);
+  }
   landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
   await deps.extend?.(app);
   methodNotAllowed(app);

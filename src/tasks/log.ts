@@ -57,20 +57,22 @@ export class TaskLog {
 export async function* readLogLines(path: string, start = 0): AsyncGenerator<Buffer> {
   let rest = Buffer.alloc(0);
   for await (const chunk of createReadStream(path, { start, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    let data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     let from = 0;
     for (let nl = data.indexOf(10, from); nl >= 0; nl = data.indexOf(10, from)) {
       yield data.subarray(from, nl);
       from = nl + 1;
     }
     rest = from < data.length ? Buffer.from(data.subarray(from)) : Buffer.alloc(0);
-    data = rest;
   }
   if (rest.length) yield rest;
 }
 
 /** The first line and the last `tailBytes` of a log: enough to list a task without replaying it. */
-export async function readHeadAndTail(path: string, tailBytes = 64 * 1024): Promise<{ head: string; tail: string[]; size: number; mtimeMs: number }> {
+export async function readHeadAndTail(
+  path: string,
+  tailBytes = 64 * 1024,
+): Promise<{ head: string; headLines: string[]; tail: string[]; size: number; mtimeMs: number }> {
   const fh = await open(path, 'r');
   try {
     const st = await stat(path);
@@ -78,12 +80,13 @@ export async function readHeadAndTail(path: string, tailBytes = 64 * 1024): Prom
     await fh.read(headBuf, 0, headBuf.length, 0);
     const nl = headBuf.indexOf(10);
     const head = headBuf.subarray(0, nl >= 0 ? nl : headBuf.length).toString('utf8');
+    const headLines = headBuf.toString('utf8').split('\n').slice(1, -1);
     const start = Math.max(0, st.size - tailBytes);
     const tailBuf = Buffer.alloc(st.size - start);
     await fh.read(tailBuf, 0, tailBuf.length, start);
     const lines = tailBuf.toString('utf8').split('\n');
     if (start > 0) lines.shift(); // probably cut in the middle
-    return { head, tail: lines.filter(Boolean), size: st.size, mtimeMs: st.mtimeMs };
+    return { head, headLines, tail: lines.filter(Boolean), size: st.size, mtimeMs: st.mtimeMs };
   } finally {
     await fh.close();
   }

@@ -15,6 +15,7 @@ export const HOST_RECORDS = new Set([
   'caic_user_input',
   'caic_error',
   'caic_container',
+  'caic_branch',
   'caic_result',
   'caic_sync',
 ]);
@@ -29,7 +30,8 @@ export interface TaskMetaRecord {
   id: string;
   title: string;
   prompt: string;
-  repos: { name: string; baseBranch: string; branch: string }[];
+  /** `branch` and `baseCommit` arrive later in a caic_branch record. */
+  repos: { name: string; baseBranch: string; branch: string; baseCommit?: string }[];
   harness: HarnessName;
   model: string;
   sudo: boolean;
@@ -59,6 +61,8 @@ export interface Summary {
 const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 });
 
 type Rec = Record<string, unknown>;
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 export class Transcript {
   readonly events: EventMessage[] = [];
@@ -147,7 +151,7 @@ export class Transcript {
   }
 
   private emit(bodies: EventBody[]): EventMessage[] {
-    const out = bodies.map((b, i) => ({ ...b, id: this.events.length + i + 1, ts: this.now }) as EventMessage);
+    const out: EventMessage[] = bodies.map((b, i) => ({ ...b, id: this.events.length + i + 1, ts: this.now }));
     this.events.push(...out);
     return out;
   }
@@ -186,7 +190,7 @@ export class Transcript {
         return this.emit([
           {
             kind: 'log',
-            message: String(rec.message ?? ''),
+            message: text(rec.message),
             ...(typeof rec.phase === 'string' ? { phase: rec.phase } : {}),
             ...(typeof rec.durationMs === 'number' ? { durationMs: rec.durationMs } : {}),
           },
@@ -196,14 +200,22 @@ export class Transcript {
         return this.emit([{ kind: 'diffStat', files: s.diffStat }]);
       case 'caic_user_input':
         if (AGENT_STATES.has(this.state)) this.setState('running');
-        return this.emit([{ kind: 'userInput', text: String(rec.text ?? ''), images: Number(rec.images ?? 0) }]);
+        return this.emit([{ kind: 'userInput', text: text(rec.text), images: Number(rec.images ?? 0) }]);
       case 'caic_error':
-        s.error = String(rec.message ?? '');
+        s.error = text(rec.message);
         return this.emit([{ kind: 'error', message: s.error }]);
       case 'caic_container':
-        s.container = String(rec.name ?? '');
-        this.containerId = String(rec.id ?? '');
+        s.container = text(rec.name);
+        this.containerId = text(rec.id);
         return [];
+      case 'caic_branch': {
+        const repo = this.meta?.repos.find((r) => r.name === rec.repo);
+        if (repo) {
+          repo.branch = text(rec.branch);
+          repo.baseCommit = text(rec.baseCommit);
+        }
+        return [];
+      }
       case 'caic_result':
         this.hasTrailer = true;
         return [];

@@ -183,7 +183,7 @@ function runDaemon(args: Args): void {
         return;
       }
       sock.off('data', onHeader);
-      let offset = 0;
+      let offset: number;
       try {
         offset = Number((JSON.parse(header.slice(0, nl)) as { offset?: unknown }).offset ?? 0);
       } catch {

@@ -1,0 +1,27 @@
+// Routes: repositories, harnesses, preferences and usage.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { routes } from '../../api/index.js';
+import { HARNESSES } from '../../agents/index.js';
+import { DEFAULT_USER, type PreferenceStore } from '../../config/index.js';
+import type { RepoRegistry } from '../../tasks/index.js';
+import { routeOptions } from './define.js';
+
+export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore }): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const strip = ({ path: _path, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
+
+  r.route({ ...routeOptions(routes.listRepos), handler: () => deps.repos.list().map(strip) });
+  r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });
+  r.route({ ...routeOptions(routes.repoBranches), handler: async (req) => ({ branches: await deps.repos.branches(req.query.repo) }) });
+  r.route({
+    ...routeOptions(routes.harnesses),
+    handler: () =>
+      [...HARNESSES.values()]
+        .map((h) => ({ name: h.name, models: [...h.models], supportsImages: h.supportsImages, supportsCompact: h.supportsCompact, contextWindow: h.contextWindow(h.defaultModel) }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+  });
+  r.route({ ...routeOptions(routes.getPreferences), handler: (req) => deps.preferences.get(req.user?.id ?? DEFAULT_USER) });
+  r.route({ ...routeOptions(routes.setPreferences), handler: (req) => deps.preferences.setSettings(req.user?.id ?? DEFAULT_USER, req.body.settings) });
+  r.route({ ...routeOptions(routes.usage), handler: () => ({ providers: [] }) });
+}

@@ -1,0 +1,73 @@
+// Routes: tasks (CRUD, operations, diff, sync, tool inputs) and their event streams (SSE).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { routes } from '../../api/index.js';
+import type { Caller, TaskService } from '../../tasks/index.js';
+import { openSse } from '../sse.js';
+import { routeOptions } from './define.js';
+
+export function callerOf(req: FastifyRequest): Caller | null {
+  return req.user ? { id: req.user.id, username: req.user.username } : null;
+}
+
+function lastEventId(req: FastifyRequest): number {
+  const header = req.headers['last-event-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  const n = Number(value ?? (req.query as { lastEventId?: string } | undefined)?.lastEventId ?? 0);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+export function taskRoutes(app: FastifyInstance, service: TaskService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const ok = (status: string) => ({ status });
+
+  r.route({ ...routeOptions(routes.listTasks), handler: (req) => service.list(callerOf(req)) });
+  r.route({ ...routeOptions(routes.createTask), handler: (req) => service.create(req.body, callerOf(req)) });
+  r.route({ ...routeOptions(routes.getTask), handler: (req) => service.get(req.params.id, callerOf(req)) });
+
+  r.route({
+    ...routeOptions(routes.taskListEvents),
+    handler: (req, reply) => {
+      const sse = openSse(req, reply);
+      const { snapshot, unsubscribe } = service.subscribeList(callerOf(req), (event) => sse.send(event));
+      sse.onClose(unsubscribe);
+      sse.send({ type: 'snapshot', tasks: snapshot });
+    },
+  });
+
+  r.route({
+    ...routeOptions(routes.taskEvents),
+    handler: async (req, reply) => {
+      const after = lastEventId(req);
+      let sse: ReturnType<typeof openSse> | null = null;
+      const pending: Parameters<Parameters<TaskService['subscribe']>[3]>[0][] = [];
+      // Subscribing may replay a log (async); errors (404/403) still answer as JSON.
+      const { history, unsubscribe } = await service.subscribe(req.params.id, callerOf(req), after, (events) => {
+        if (sse) for (const e of events) sse.send(e, { id: e.id });
+        else pending.push(events);
+      });
+      sse = openSse(req, reply);
+      sse.onClose(unsubscribe);
+      for (const e of history) sse.send(e, { id: e.id });
+      for (const events of pending) for (const e of events) sse.send(e, { id: e.id });
+      sse.send({}, { event: 'ready' });
+    },
+  });
+
+  r.route({ ...routeOptions(routes.taskInput), handler: async (req) => (await service.input(req.params.id, req.body.prompt, callerOf(req)), ok('sent')) });
+  r.route({
+    ...routeOptions(routes.taskRestart),
+    handler: async (req) => (await service.restart(req.params.id, req.body.prompt, callerOf(req)), ok('restarted')),
+  });
+  r.route({ ...routeOptions(routes.taskClearContext), handler: async (req) => (await service.clearContext(req.params.id, callerOf(req)), ok('cleared')) });
+  r.route({
+    ...routeOptions(routes.taskCompact),
+    handler: async (req) => (await service.compact(req.params.id, req.body.instructions, callerOf(req)), ok('compacting')),
+  });
+  r.route({ ...routeOptions(routes.taskStop), handler: async (req) => (await service.stop(req.params.id, callerOf(req)), ok('stopped')) });
+  r.route({ ...routeOptions(routes.taskRevive), handler: async (req) => (await service.revive(req.params.id, callerOf(req)), ok('running')) });
+  r.route({ ...routeOptions(routes.taskPurge), handler: async (req) => (await service.purge(req.params.id, callerOf(req)), ok('purged')) });
+  r.route({ ...routeOptions(routes.taskSync), handler: (req) => service.sync(req.params.id, req.body.force === true, callerOf(req)) });
+  r.route({ ...routeOptions(routes.taskDiff), handler: (req) => service.diff(req.params.id, req.query.path, callerOf(req)) });
+  r.route({ ...routeOptions(routes.taskToolInput), handler: (req) => service.toolInput(req.params.id, req.params.toolUseId, callerOf(req)) });
+}

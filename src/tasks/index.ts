@@ -1,0 +1,7 @@
+// Public surface of src/tasks: the task service, repositories, the safety scan.
+export { TaskService, type Caller, type TaskServiceDeps } from './service.js';
+export { RepoRegistry, type RepoInfo } from './repos.js';
+export { TaskError } from './errors.js';
+export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
+export { Transcript, HOST_RECORDS } from './transcript.js';
+export { logPath, logDir, readLogLines } from './log.js';

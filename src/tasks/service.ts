@@ -1,0 +1,732 @@
+// TaskService: creates tasks and drives them through their states (branch, container, relay,
+// agent), accepts input, stops/revives/purges, syncs, and adopts everything after a restart.
+import { ulid } from 'ulid';
+import type {
+  CreateTaskReq,
+  DiffStatEntry,
+  EventMessage,
+  HarnessName,
+  Prompt,
+  SyncResp,
+  Task as TaskDto,
+  TaskListEvent,
+  TaskState,
+} from '../api/index.js';
+import {
+  aliveCommand,
+  assetPaths,
+  assets,
+  attachCommand,
+  deployCommand,
+  readOutputCommand,
+  serveAttachCommand,
+  sessionDir,
+  type Harness,
+} from '../agents/index.js';
+import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
+import type { ContainerHandle, ContainerRuntime } from '../containers/index.js';
+import type { Logger } from '../log/index.js';
+import { TaskError } from './errors.js';
+import { listLogs, logPath, readHeadAndTail, readLogLines, TaskLog } from './log.js';
+import { git, type RepoRegistry } from './repos.js';
+import { scan } from './safety.js';
+import { AgentSession } from './session.js';
+import { Task, type TaskHeader } from './task.js';
+import { Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+
+const ACTIVE = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
+const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
+const FINAL = new Set<TaskState>(['purged', 'failed']);
+const HOME = '/home/user';
+
+export interface Caller {
+  id: string;
+  username: string;
+}
+
+export interface TaskServiceDeps {
+  cacheDir: string;
+  repos: RepoRegistry;
+  /** The container runtime; throws a clear error while Docker is unavailable. */
+  runtime: () => ContainerRuntime;
+  harnesses: ReadonlyMap<HarnessName, Harness>;
+  preferences: PreferenceStore;
+  logger: Logger;
+  /** Login is on: tasks belong to their creator. */
+  authEnabled: boolean;
+  image?: string;
+  /** `[harness.<name>.env]`: written into the container's ~/.env. */
+  harnessEnv: (harness: HarnessName) => Record<string, string>;
+  /** Token to inject when a task asks for one (the caller's OAuth token, else the PAT). */
+  gitHubToken: (caller: Caller | null) => string | undefined;
+}
+
+type ListListener = (event: TaskListEvent) => void;
+
+const emptySummary = (title: string, model: string): Summary => ({
+  title,
+  costUSD: 0,
+  durationMs: 0,
+  numTurns: 0,
+  tokens: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
+  activeInputTokens: 0,
+  diffStat: [],
+  result: '',
+  error: '',
+  sessionId: '',
+  agentVersion: '',
+  model,
+  planContent: '',
+  container: '',
+});
+
+function titleOf(prompt: string): string {
+  const first = prompt.trim().split('\n')[0] ?? '';
+  return first.length > 80 ? `${first.slice(0, 77)}…` : first || 'Untitled task';
+}
+
+export class TaskService {
+  private readonly tasks = new Map<string, Task>();
+  private readonly listListeners = new Set<{ caller: Caller | null; fn: ListListener }>();
+  private readonly lastSent = new Map<string, string>();
+  /** Aborted on close: ends the die-event watcher (also one that starts after close). */
+  private readonly stopping = new AbortController();
+  private closed = false;
+
+  constructor(private readonly deps: TaskServiceDeps) {}
+
+  // ---- startup and shutdown ----------------------------------------------------------------
+
+  /** Lists every task from its log's head and tail (fast: no replay). */
+  async load(): Promise<void> {
+    const paths = await listLogs(this.deps.cacheDir);
+    await Promise.all(
+      paths.map(async (path) => {
+        try {
+          const header = parseHeader(await readHeadAndTail(path));
+          const harness = this.deps.harnesses.get(header.meta.harness);
+          if (!harness) return;
+          this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
+        } catch (err) {
+          this.deps.logger.warn({ path, err: (err as Error).message }, 'skipping unreadable task log');
+        }
+      }),
+    );
+    this.deps.logger.info({ tasks: this.tasks.size }, 'task logs loaded');
+  }
+
+  /**
+   * After a restart: matches containers to logs. Relay alive → reattach at the byte offset already
+   * logged; relay dead → read what it left, task waits for input; container exited → stopped;
+   * tasks whose container vanished fail. Then watches die events.
+   */
+  async adopt(): Promise<void> {
+    if (this.closed) return;
+    let runtime: ContainerRuntime;
+    try {
+      runtime = this.deps.runtime();
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'not adopting containers: no container runtime');
+      return;
+    }
+    const containers = await runtime.list();
+    const byTask = new Map(containers.map((c) => [c.taskId, c]));
+    await Promise.all(
+      [...this.tasks.values()].map(async (task) => {
+        if (task.header.hasTrailer || FINAL.has(task.state)) return;
+        const handle = byTask.get(task.id);
+        await task.serial(async () => {
+          try {
+            await this.open(task);
+            if (!handle) {
+              if (task.state !== 'purged') task.setState('failed', 'the container of this task is gone');
+              this.closeTask(task);
+              return;
+            }
+            task.handle = handle;
+            if (handle.state !== 'running') {
+              task.setState('stopped');
+              return;
+            }
+            await this.reattach(task, runtime, handle);
+          } catch (err) {
+            this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'adoption failed');
+            task.record({ type: 'caic_error', message: `could not reattach after restart: ${(err as Error).message}` });
+            if (ACTIVE.has(task.state)) task.setState('waiting');
+          }
+        });
+      }),
+    );
+    this.watchDeaths(runtime);
+  }
+
+  private async reattach(task: Task, runtime: ContainerRuntime, handle: ContainerHandle): Promise<void> {
+    const t = task.transcript!;
+    const conn = await runtime.connect(handle);
+    const a = assets();
+    await conn.run(deployCommand(a.relay), { stdin: a.relay.content });
+    const dir = sessionDir(t.session);
+    const alive = t.session > 0 && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
+    if (alive) {
+      // Everything the relay wrote after our offset arrives first: zero loss, no duplicates.
+      this.attachSession(task, await runtime.spawn(handle, attachCommand(a.relay.path, dir, t.relayBytes)));
+      task.record({ type: 'caic_log', message: `reattached to the running agent at byte ${t.relayBytes}`, phase: 'reattach' });
+      return;
+    }
+    if (t.session > 0) {
+      const rest = await conn.run(readOutputCommand(dir, t.relayBytes), { maxBuffer: 512 * 1024 * 1024 });
+      for (const line of rest.split('\n').filter(Boolean)) task.relayLine(Buffer.from(line));
+    }
+    if (ACTIVE.has(task.state) || SETUP.has(task.state)) task.setState('waiting');
+    task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+  }
+
+  private watchDeaths(runtime: ContainerRuntime): void {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return;
+    void (async () => {
+      for await (const ev of runtime.dieEvents(signal)) {
+        const task = this.tasks.get(ev.taskId);
+        if (!task || !task.transcript) continue;
+        void task.serial(() => {
+          if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
+          task.session = null;
+          if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
+          task.record({ type: 'caic_log', message: `container exited (code ${ev.exitCode ?? '?'})`, phase: 'die' });
+          task.setState('stopped');
+          return Promise.resolve();
+        });
+      }
+    })().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'die-event watcher ended'));
+  }
+
+  /** Daemon shutdown: agents keep running (detached), logs are closed. */
+  close(): void {
+    this.closed = true;
+    this.stopping.abort();
+    for (const task of this.tasks.values()) {
+      task.session?.detach();
+      task.log?.close();
+    }
+  }
+
+  // ---- queries -----------------------------------------------------------------------------
+
+  private visible(task: Task, caller: Caller | null): boolean {
+    return !this.deps.authEnabled || !task.meta.owner || task.meta.owner === caller?.id;
+  }
+
+  private find(id: string, caller: Caller | null): Task {
+    const task = this.tasks.get(id);
+    if (!task) throw new TaskError('NOT_FOUND', `no task ${id}`);
+    if (!this.visible(task, caller)) throw new TaskError('FORBIDDEN', 'this task belongs to someone else');
+    return task;
+  }
+
+  list(caller: Caller | null): TaskDto[] {
+    return [...this.tasks.values()]
+      .filter((t) => this.visible(t, caller))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((t) => t.dto());
+  }
+
+  get(id: string, caller: Caller | null): TaskDto {
+    return this.find(id, caller).dto();
+  }
+
+  /** Opens a task's log and replays it (historical tasks load lazily, on first use). */
+  private async open(task: Task): Promise<void> {
+    if (task.transcript) return;
+    const transcript = new Transcript(this.deps.harnesses);
+    const path = logPath(this.deps.cacheDir, task.id);
+    for await (const line of readLogLines(path)) transcript.ingest(line);
+    task.transcript = transcript;
+    task.log = await TaskLog.open(path);
+  }
+
+  private closeTask(task: Task): void {
+    task.log?.close();
+    task.log = null;
+  }
+
+  async subscribe(
+    id: string,
+    caller: Caller | null,
+    afterId: number,
+    listener: (events: EventMessage[]) => void,
+  ): Promise<{ history: EventMessage[]; unsubscribe: () => void }> {
+    const task = this.find(id, caller);
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
+    return task.subscribe(afterId, listener);
+  }
+
+  /** Replays a finished task's log for reading only (its log stays closed). */
+  private async loadOnly(task: Task): Promise<void> {
+    if (task.transcript) return;
+    const transcript = new Transcript(this.deps.harnesses);
+    for await (const line of readLogLines(logPath(this.deps.cacheDir, task.id))) transcript.ingest(line);
+    task.transcript = transcript;
+  }
+
+  subscribeList(caller: Caller | null, fn: ListListener): { snapshot: TaskDto[]; unsubscribe: () => void } {
+    const entry = { caller, fn };
+    this.listListeners.add(entry);
+    return { snapshot: this.list(caller), unsubscribe: () => this.listListeners.delete(entry) };
+  }
+
+  /** Sends list subscribers what changed in a task's summary (new: upsert; changed: patch). */
+  private changed(task: Task, events: EventMessage[] = []): void {
+    if (events.some((e) => e.kind === 'result' || (e.kind === 'toolResult' && !e.isError))) this.scheduleDiffStat(task);
+    const dto = task.dto();
+    const { lastEventId: _ignored, ...compare } = dto;
+    const key = JSON.stringify(compare);
+    const before = this.lastSent.get(task.id);
+    if (before === key) return;
+    this.lastSent.set(task.id, key);
+    let event: TaskListEvent;
+    if (before === undefined) event = { type: 'upsert', task: dto };
+    else {
+      const old = JSON.parse(before) as Record<string, unknown>;
+      const fields: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(compare)) if (JSON.stringify(old[k]) !== JSON.stringify(v)) fields[k] = v;
+      event = { type: 'patch', id: task.id, fields };
+    }
+    for (const l of this.listListeners) if (this.visible(task, l.caller)) l.fn(event);
+  }
+
+  toolInput(id: string, toolUseId: string, caller: Caller | null): { toolUseId: string; input: unknown } {
+    const task = this.find(id, caller);
+    const t = task.transcript;
+    if (t?.toolInputs.has(toolUseId)) return { toolUseId, input: t.toolInputs.get(toolUseId) };
+    const ev = t?.events.find((e) => e.kind === 'toolUse' && e.toolUseId === toolUseId);
+    if (ev && ev.kind === 'toolUse') return { toolUseId, input: ev.input };
+    throw new TaskError('NOT_FOUND', `no tool use ${toolUseId} in task ${id}`);
+  }
+
+  // ---- create and provision ----------------------------------------------------------------
+
+  async create(req: CreateTaskReq, caller: Caller | null): Promise<TaskDto> {
+    const harness = this.deps.harnesses.get(req.harness);
+    if (!harness) throw new TaskError('BAD_REQUEST', `unknown harness "${req.harness}"`);
+    const model = req.model ?? harness.defaultModel;
+    if (!harness.models.includes(model)) throw new TaskError('BAD_REQUEST', `unknown model "${model}" for ${harness.name} (one of ${harness.models.join(', ')})`);
+    if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
+    if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
+    this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
+    const repoReq = req.repos[0];
+    const repo = repoReq ? this.deps.repos.get(repoReq.name) : null;
+    const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
+    const id = ulid().toLowerCase();
+    const meta: TaskMetaRecord = {
+      type: 'caic_meta',
+      version: 1,
+      id,
+      title: titleOf(req.prompt.text),
+      prompt: req.prompt.text,
+      repos: repo ? [{ name: repo.name, baseBranch, branch: '' }] : [],
+      harness: harness.name,
+      model,
+      sudo: req.sudo === true,
+      owner: caller?.id ?? '',
+      ownerName: caller?.username ?? '',
+      createdAt: new Date().toISOString(),
+    };
+    const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0 };
+    const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
+    task.transcript = new Transcript(this.deps.harnesses);
+    task.log = await TaskLog.open(logPath(this.deps.cacheDir, id));
+    this.tasks.set(id, task);
+    task.record(meta as unknown as { type: string });
+    if (repo) await this.deps.preferences.recordUse(caller?.id ?? DEFAULT_USER, { name: repo.name, baseBranch }, harness.name, model).catch(() => undefined);
+    void task.serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined));
+    return task.dto();
+  }
+
+  private phase(task: Task, phase: string, started: number, message?: string): void {
+    task.record({ type: 'caic_log', phase, durationMs: Date.now() - started, message: message ?? phase });
+  }
+
+  private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined): Promise<void> {
+    const runtime = this.deps.runtime();
+    const meta = task.meta;
+    const repo = meta.repos[0];
+    try {
+      let branch = '';
+      if (repo) {
+        task.setState('branching');
+        branch = await this.deps.repos.nextBranch(repo.name);
+        task.record({ type: 'caic_log', phase: 'branch', message: `task branch ${branch}` });
+      }
+      task.setState('provisioning');
+      const started = Date.now();
+      // The branch and the container come up in parallel; the push needs both.
+      const [base, handle] = await Promise.all([
+        repo ? this.deps.repos.createBranch(repo.name, branch, repo.baseBranch) : Promise.resolve(null),
+        runtime.launch({
+          taskId: task.id,
+          harness: meta.harness,
+          repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
+          sudo: meta.sudo,
+          ...(this.deps.image ? { image: this.deps.image } : {}),
+          onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
+        }),
+      ]);
+      task.handle = handle;
+      if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
+      task.record({ type: 'caic_container', name: handle.name, id: handle.id });
+      this.phase(task, 'provision', started, `container ${handle.name} running`);
+      let t = Date.now();
+      const conn = await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
+      if (repo && base) {
+        t = Date.now();
+        const info = this.deps.repos.get(repo.name);
+        await runtime.pushRepo(handle, {
+          hostRepo: info.path,
+          name: repo.name.split('/').pop()!,
+          branch,
+          baseBranch: repo.baseBranch,
+          baseRef: base.baseCommit,
+          ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}),
+        });
+        task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `pushed ${branch} (base ${base.baseCommit.slice(0, 10)})` });
+      }
+      t = Date.now();
+      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+      await runtime.injectEnv(handle, env);
+      const a = assets();
+      await Promise.all([conn.run(deployCommand(a.relay), { stdin: a.relay.content }), conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content })]);
+      this.phase(task, 'prepare', t, 'environment and relay in place');
+      task.setState('starting');
+      await this.startSession(task, runtime, { reason: 'start', prompt });
+    } catch (err) {
+      const message = (err as Error).message;
+      this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');
+      task.record({ type: 'caic_error', message });
+      task.setState('failed', message);
+      if (task.handle) await runtime.purge(task.handle).catch(() => undefined);
+      this.finish(task);
+    }
+  }
+
+  private workdir(task: Task): string {
+    const repo = task.meta.repos[0];
+    return repo ? `${HOME}/src/${repo.name.split('/').pop()}` : HOME;
+  }
+
+  /** Starts a new agent session under a new relay, sends the handshake and the prompt. */
+  private async startSession(task: Task, runtime: ContainerRuntime, opts: { reason: string; prompt?: Prompt; resume?: string }): Promise<void> {
+    const t = task.transcript!;
+    const handle = task.handle!;
+    const n = t.session + 1;
+    task.record({ type: 'caic_session', n, reason: opts.reason, ...(opts.resume ? { resume: opts.resume } : {}) });
+    const model = task.dto().model;
+    const startOpts = { model, cwd: this.workdir(task), ...(opts.resume ? { resumeSessionId: opts.resume } : {}) };
+    const argv = task.harness.argv(startOpts, assetPaths());
+    const proc = await runtime.spawn(handle, serveAttachCommand(assetPaths().relay, sessionDir(n), startOpts.cwd, task.harness.logStdin, argv));
+    const session = this.attachSession(task, proc);
+    for (const line of task.harness.handshake(startOpts)) session.write(line);
+    if (opts.prompt) await this.sendPrompt(task, session, opts.prompt);
+    else task.setState('waiting');
+  }
+
+  private attachSession(task: Task, proc: Awaited<ReturnType<ContainerRuntime['spawn']>>): AgentSession {
+    const session = new AgentSession(
+      proc,
+      (line) => task.relayLine(line),
+      (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
+    );
+    task.session = session;
+    void session.done.then(() => {
+      if (task.session === session) task.session = null;
+    });
+    return session;
+  }
+
+  /** Writes a prompt once the agent can take it (JSON-RPC harnesses finish a handshake first). */
+  private async sendPrompt(task: Task, session: AgentSession, prompt: Prompt): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const parser = task.transcript!.agentParser;
+      const data = parser ? task.harness.encodePrompt(prompt, parser) : null;
+      if (data !== null) {
+        session.write(data);
+        if (!task.harness.logStdin) task.record({ type: 'caic_user_input', text: prompt.text, images: prompt.images?.length ?? 0 });
+        task.setState('running');
+        return;
+      }
+      if (Date.now() > deadline || !session.alive) throw new TaskError('CONFLICT', 'the agent did not become ready for a prompt');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // ---- operations --------------------------------------------------------------------------
+
+  private conflict(task: Task, action: string): TaskError {
+    return new TaskError('CONFLICT', `cannot ${action} a task in state ${task.state}`, { state: task.state });
+  }
+
+  private async live(task: Task): Promise<void> {
+    if (!task.transcript) await this.open(task);
+  }
+
+  input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (!ACTIVE.has(task.state)) throw this.conflict(task, 'send input to');
+      if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
+      if (!task.session?.alive) {
+        // The relay or agent is gone: resume the agent session with this prompt.
+        if (!task.handle || task.handle.state !== 'running') {
+          throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
+        }
+        const resume = task.transcript!.summary.sessionId;
+        await this.startSession(task, this.deps.runtime(), { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
+        return;
+      }
+      await this.sendPrompt(task, task.session, prompt);
+    });
+  }
+
+  restart(id: string, prompt: Prompt | undefined, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'restart');
+      const plan = task.transcript!.summary.planContent;
+      const p = prompt && (prompt.text.trim() || prompt.images?.length) ? prompt : plan ? { text: `Execute this plan:\n\n${plan}` } : null;
+      if (!p) throw new TaskError('BAD_REQUEST', 'no prompt and no plan to execute');
+      await this.endSession(task);
+      task.setState('starting');
+      await this.startSession(task, this.deps.runtime(), { reason: 'restart', prompt: p });
+    });
+  }
+
+  clearContext(id: string, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'clear the context of');
+      await this.endSession(task);
+      task.setState('starting');
+      await this.startSession(task, this.deps.runtime(), { reason: 'clear' });
+    });
+  }
+
+  compact(id: string, instructions: string | undefined, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
+      if (!ACTIVE.has(task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
+      const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
+      if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
+      task.session.write(data);
+      task.setState('running');
+    });
+  }
+
+  /** Ends the agent gracefully (NUL, then its final lines, ≤ 20 s). */
+  private async endSession(task: Task): Promise<void> {
+    const session = task.session;
+    if (!session) return;
+    const clean = await session.shutdown(20_000);
+    if (!clean) task.record({ type: 'caic_log', phase: 'stop', message: 'the agent did not end within 20 s; its session was cut' });
+    task.session = null;
+  }
+
+  stop(id: string, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (!ACTIVE.has(task.state)) throw this.conflict(task, 'stop');
+      task.setState('stopping');
+      await this.endSession(task);
+      if (task.handle) await this.deps.runtime().stop(task.handle);
+      if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
+      task.setState('stopped');
+    });
+  }
+
+  revive(id: string, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (task.state !== 'stopped') throw this.conflict(task, 'revive');
+      if (!task.handle) throw new TaskError('CONFLICT', 'the container of this task is gone', { state: task.state, relay: 'no_container' });
+      const runtime = this.deps.runtime();
+      task.setState('provisioning');
+      try {
+        const started = Date.now();
+        task.handle = await runtime.revive(task.handle);
+        await runtime.connect(task.handle);
+        this.phase(task, 'revive', started, `container ${task.handle.name} running again`);
+        task.setState('starting');
+        const resume = task.transcript!.summary.sessionId;
+        await this.startSession(task, runtime, { reason: 'revive', ...(resume ? { resume } : {}) });
+      } catch (err) {
+        task.record({ type: 'caic_error', message: `revive failed: ${(err as Error).message}` });
+        task.setState('stopped');
+        throw new TaskError('CONFLICT', `revive failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  purge(id: string, caller: Caller | null): Promise<void> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      if (![...ACTIVE, 'stopping', 'stopped', 'failed'].includes(task.state)) throw this.conflict(task, 'purge');
+      if (task.transcript!.hasTrailer) return; // exactly once
+      task.setState('purging');
+      await this.endSession(task);
+      const repo = task.meta.repos[0];
+      if (task.handle) {
+        await this.deps.runtime().purge(task.handle, { hostRepos: repo ? [this.deps.repos.get(repo.name).path] : [] }).catch((err: unknown) => {
+          task.record({ type: 'caic_error', message: `removing the container failed: ${(err as Error).message}` });
+        });
+      }
+      task.handle = null;
+      task.setState('purged');
+      this.finish(task);
+    });
+  }
+
+  /** Writes the result trailer (once) and closes the log. */
+  private finish(task: Task): void {
+    const t = task.transcript;
+    if (!t || t.hasTrailer) return;
+    task.record({ type: 'caic_result', state: task.state, summary: t.summary, lastEventId: t.lastEventId + 1 });
+    this.closeTask(task);
+  }
+
+  async diff(id: string, path: string | undefined, caller: Caller | null): Promise<{ files: DiffStatEntry[]; diff: string }> {
+    const task = this.find(id, caller);
+    const repo = task.meta.repos[0];
+    if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
+    if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });
+    const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!, { patch: true, ...(path ? { path } : {}) });
+    return { files: r.stat, diff: r.patch ?? '' };
+  }
+
+  /** Refreshes the diff stat from the container after a turn; failures only log. */
+  async refreshDiffStat(task: Task): Promise<void> {
+    const repo = task.meta.repos[0];
+    if (!repo || !task.handle || task.handle.state !== 'running') return;
+    try {
+      const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!);
+      if (JSON.stringify(r.stat) !== JSON.stringify(task.transcript?.summary.diffStat)) task.record({ type: 'caic_diff_stat', files: r.stat });
+    } catch (err) {
+      this.deps.logger.debug({ task: task.id, err: (err as Error).message }, 'diff stat refresh failed');
+    }
+  }
+
+  sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.live(task);
+      const repo = task.meta.repos[0];
+      if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
+      if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });
+      const info = this.deps.repos.get(repo.name);
+      if (!info.remote) throw new TaskError('CONFLICT', `${repo.name} has no remote to push to`);
+      const base = baseCommitOf(task);
+      return this.deps.repos.lock(repo.name).run(async () => {
+        const fetched = await this.deps.runtime().fetchRepo(task.handle!, {
+          hostRepo: info.path,
+          name: repo.name.split('/').pop()!,
+          branch: repo.branch,
+          commitMessage: `caic: ${task.dto().title}`,
+        });
+        const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, fetched.sha])) : [];
+        if (!base || fetched.sha === base || diffStat.length === 0) {
+          const resp: SyncResp = { status: 'empty', branch: repo.branch, diffStat, safetyIssues: [] };
+          task.record({ type: 'caic_sync', ...resp });
+          return resp;
+        }
+        const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, fetched.sha]);
+        const binaries = await Promise.all(
+          diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${fetched.sha}:${d.path}`]).catch(() => '0')).trim()) })),
+        );
+        const issues = scan(patch, binaries);
+        if (issues.length && !force) {
+          const resp: SyncResp = { status: 'blocked', branch: repo.branch, diffStat, safetyIssues: issues };
+          task.record({ type: 'caic_sync', ...resp });
+          return resp;
+        }
+        await git(info.path, ['push', '--quiet', '--no-verify', '--force', info.remote, `${fetched.sha}:refs/heads/${repo.branch}`], 5 * 60_000);
+        const resp: SyncResp = { status: 'synced', branch: repo.branch, diffStat, safetyIssues: issues };
+        task.record({ type: 'caic_sync', ...resp });
+        task.record({ type: 'caic_diff_stat', files: diffStat });
+        return resp;
+      });
+    });
+  }
+
+  private readonly diffTimers = new Map<string, NodeJS.Timeout>();
+
+  /** After tool results and turn ends: one diff stat refresh per task, debounced. */
+  private scheduleDiffStat(task: Task): void {
+    if (this.closed || this.diffTimers.has(task.id)) return;
+    const timer = setTimeout(() => {
+      this.diffTimers.delete(task.id);
+      void task.serial(() => this.refreshDiffStat(task));
+    }, 300);
+    timer.unref();
+    this.diffTimers.set(task.id, timer);
+  }
+}
+
+function parseNumstat(text: string): DiffStatEntry[] {
+  return text
+    .split('\n')
+    .filter((l) => l.includes('\t'))
+    .map((line) => {
+      const [a, d, ...rest] = line.split('\t');
+      const binary = a === '-' && d === '-';
+      return { path: rest.join('\t'), added: binary ? 0 : Number(a), deleted: binary ? 0 : Number(d), binary };
+    });
+}
+
+function baseCommitOf(task: Task): string {
+  return task.meta.repos[0]?.baseCommit ?? '';
+}
+
+/** A task as its log's first line and tail describe it, without a replay. */
+function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }): TaskHeader {
+  const meta = JSON.parse(ht.head) as TaskMetaRecord;
+  if (meta.type !== 'caic_meta') throw new Error('first line is not caic_meta');
+  for (const line of ht.headLines) {
+    if (!line.startsWith('{"type":"caic_branch"')) continue;
+    const rec = JSON.parse(line) as { repo: string; branch: string; baseCommit: string };
+    const repo = meta.repos.find((r) => r.name === rec.repo);
+    if (repo) Object.assign(repo, { branch: rec.branch, baseCommit: rec.baseCommit });
+  }
+  let state: TaskState = 'pending';
+  let stateAt = meta.createdAt;
+  let summary = emptySummary(meta.title, meta.model);
+  let hasTrailer = false;
+  let lastEventId = 0;
+  let clock = meta.createdAt;
+  for (const line of ht.tail) {
+    if (!line.startsWith('{"type":"caic_')) continue;
+    try {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      if (rec.type === 'caic_clock') clock = String(rec.ts);
+      if (rec.type === 'caic_state') {
+        state = rec.state as TaskState;
+        stateAt = clock;
+        if (rec.summary) summary = rec.summary as Summary;
+        lastEventId = Number(rec.lastEventId ?? lastEventId);
+      }
+      if (rec.type === 'caic_result') {
+        hasTrailer = true;
+        if (rec.summary) summary = rec.summary as Summary;
+        lastEventId = Number(rec.lastEventId ?? lastEventId);
+      }
+    } catch {
+      /* a cut line */
+    }
+  }
+  return { meta, state, stateAt, summary, hasTrailer, lastEventId };
+}

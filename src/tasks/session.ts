@@ -1,0 +1,59 @@
+// One agent session as the daemon sees it: the SSH channel running `relay serve-attach`/`attach`.
+import type { SpawnedProcess } from '../containers/index.js';
+
+export class AgentSession {
+  private rest = Buffer.alloc(0);
+  private isEnded = false;
+  /** Resolves when the channel closes: the agent ended, or the client was detached or killed. */
+  readonly done: Promise<{ code: number | null; signal?: string }>;
+
+  constructor(
+    private readonly proc: SpawnedProcess,
+    onLine: (line: Buffer) => void,
+    onStderr: (text: string) => void,
+  ) {
+    proc.stdout.on('data', (chunk: Buffer) => {
+      let data = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+      let from = 0;
+      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, from)) {
+        onLine(Buffer.from(data.subarray(from, nl)));
+        from = nl + 1;
+      }
+      data = data.subarray(from);
+      // An unfinished line is not logged: after a reattach the relay replays it whole.
+      this.rest = Buffer.from(data);
+    });
+    proc.stderr.on('data', (d: Buffer) => onStderr(d.toString('utf8')));
+    this.done = proc.wait().then((r) => {
+      this.isEnded = true;
+      return r;
+    });
+  }
+
+  get alive(): boolean {
+    return !this.isEnded;
+  }
+
+  write(data: string): void {
+    this.proc.stdin.write(data);
+  }
+
+  /**
+   * A NUL byte makes the relay close the agent's stdin: the agent finishes and exits, and its
+   * last lines arrive before the channel closes. Returns false when it did not end in time.
+   */
+  async shutdown(graceMs = 20_000): Promise<boolean> {
+    if (this.isEnded) return true;
+    this.proc.stdin.write(Buffer.from([0]));
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([this.done.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(timer);
+    if (!ended) this.proc.kill('KILL');
+    return ended;
+  }
+
+  /** Leaves the agent running (daemon shutdown): EOF on the attach client only detaches it. */
+  detach(): void {
+    this.proc.stdin.end();
+  }
+}

@@ -1,0 +1,137 @@
+// A task in memory: its transcript (events + metadata), its log, its agent session and container,
+// its subscribers. Every change goes through the log first, then the transcript, then clients.
+import type { EventMessage, Task as TaskDto, TaskState } from '../api/index.js';
+import type { Harness } from '../agents/index.js';
+import type { ContainerHandle } from '../containers/index.js';
+import type { TaskLog } from './log.js';
+import type { AgentSession } from './session.js';
+import type { Summary, TaskMetaRecord, Transcript } from './transcript.js';
+
+/** Clock records are written at most this often; event timestamps have this resolution. */
+const CLOCK_RESOLUTION_MS = 50;
+
+export type EventListener = (events: EventMessage[]) => void;
+
+/** What is known of a task whose log has not been replayed (historical tasks after a restart). */
+export interface TaskHeader {
+  meta: TaskMetaRecord;
+  state: TaskState;
+  stateAt: string;
+  summary: Summary;
+  hasTrailer: boolean;
+  lastEventId: number;
+}
+
+export class Task {
+  transcript: Transcript | null = null;
+  log: TaskLog | null = null;
+  session: AgentSession | null = null;
+  handle: ContainerHandle | null = null;
+  private readonly listeners = new Set<EventListener>();
+  private lastClockMs = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    public header: TaskHeader,
+    readonly harness: Harness,
+    private readonly onChange: (task: Task, events: EventMessage[]) => void,
+  ) {}
+
+  get meta(): TaskMetaRecord {
+    return this.transcript?.meta ?? this.header.meta;
+  }
+
+  get state(): TaskState {
+    return this.transcript?.state ?? this.header.state;
+  }
+
+  /** Operations on one task run one at a time, in order. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private write(line: Buffer): EventMessage[] {
+    if (!this.log || !this.transcript) throw new Error(`task ${this.id} is not open`);
+    this.log.append(line);
+    return this.transcript.ingest(line);
+  }
+
+  private clock(): EventMessage[] {
+    const now = Date.now();
+    if (now - this.lastClockMs < CLOCK_RESOLUTION_MS) return [];
+    this.lastClockMs = now;
+    return this.write(Buffer.from(JSON.stringify({ type: 'caic_clock', ts: new Date(now).toISOString() })));
+  }
+
+  private publish(events: EventMessage[]): void {
+    if (events.length) for (const l of this.listeners) l(events);
+    this.onChange(this, events);
+  }
+
+  /** Appends a host record (`caic_*`). */
+  record(rec: { type: string } & Record<string, unknown>): void {
+    const events = [...this.clock(), ...this.write(Buffer.from(JSON.stringify(rec)))];
+    this.publish(events);
+  }
+
+  /** Appends a line that came through the relay. */
+  relayLine(line: Buffer): void {
+    const events = [...this.clock(), ...this.write(line)];
+    this.publish(events);
+  }
+
+  setState(state: TaskState, error?: string): void {
+    const t = this.transcript;
+    if (!t || (t.state === state && error === undefined)) return;
+    this.record({ type: 'caic_state', state, ...(error !== undefined ? { error } : {}), summary: t.summary, lastEventId: t.lastEventId });
+  }
+
+  /** History after `afterId` plus a live subscription, taken atomically (no gap, no duplicate). */
+  subscribe(afterId: number, listener: EventListener): { history: EventMessage[]; unsubscribe: () => void } {
+    const events = this.transcript?.events ?? [];
+    const history = events.slice(Math.max(0, afterId));
+    this.listeners.add(listener);
+    return { history, unsubscribe: () => this.listeners.delete(listener) };
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  dto(): TaskDto {
+    const t = this.transcript;
+    const meta = this.meta;
+    const s = t?.summary ?? this.header.summary;
+    const model = s.model || meta.model;
+    return {
+      id: this.id,
+      title: s.title || meta.title,
+      initialPrompt: meta.prompt,
+      repos: meta.repos.map((r) => ({ name: r.name, baseBranch: r.baseBranch, branch: r.branch })),
+      harness: meta.harness,
+      model,
+      state: this.state,
+      stateUpdatedAt: (t?.stateAt ?? this.header.stateAt) || meta.createdAt,
+      createdAt: meta.createdAt,
+      container: s.container,
+      sudo: meta.sudo,
+      owner: meta.ownerName,
+      costUSD: s.costUSD,
+      durationMs: s.durationMs,
+      numTurns: s.numTurns,
+      tokens: s.tokens,
+      contextWindowLimit: this.harness.contextWindow(model),
+      activeInputTokens: s.activeInputTokens,
+      diffStat: s.diffStat,
+      error: s.error,
+      result: s.result,
+      sessionId: s.sessionId,
+      agentVersion: s.agentVersion,
+      planContent: s.planContent,
+      lastEventId: t?.lastEventId ?? this.header.lastEventId,
+    };
+  }
+}
