@@ -13,6 +13,7 @@ import type { Gate } from './gate/index.js';
 import { installRequireUser } from './auth/hooks.js';
 import { installEdge } from './edge.js';
 import { landingPage } from './landing.js';
+import { installSse } from './sse.js';
 import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -84,6 +85,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
   installRequireUser(app, deps.sessions !== null);
+  installSse(app);
   installAccessLog(app, logger);
   installErrorHandlers(app, bodyLimit);
 

@@ -1,11 +1,27 @@
 // Server-sent events over a hijacked Fastify reply: ids, named events, heartbeats, and a bounded
 // buffer — a client that cannot keep up is disconnected (it resumes with Last-Event-ID).
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { COMMON_SECURITY_HEADERS } from './headers.js';
 
 export const HEARTBEAT_MS = 15_000;
 /** Unsent bytes a client may have queued before it is cut off. */
 export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sseStreams: Set<SseStream>;
+  }
+}
+
+/** Open streams end when the server closes: otherwise shutdown would wait for them forever. */
+export function installSse(app: FastifyInstance): void {
+  const streams = new Set<SseStream>();
+  app.decorate('sseStreams', { getter: () => streams });
+  app.addHook('preClose', (done) => {
+    for (const s of [...streams]) s.close();
+    done();
+  });
+}
 
 export interface SseStream {
   /** Queues one event; false once the stream is closed. */
@@ -51,7 +67,7 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, opts: { heartb
   heartbeat.unref();
   res.on('close', close);
   write(': ok\n\n');
-  return {
+  const stream: SseStream = {
     send(data, o = {}) {
       const head = `${o.id !== undefined ? `id: ${o.id}\n` : ''}${o.event ? `event: ${o.event}\n` : ''}`;
       return write(`${head}data: ${JSON.stringify(data)}\n\n`);
@@ -65,4 +81,8 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, opts: { heartb
       else closers.push(fn);
     },
   };
+  const registry = req.server.sseStreams;
+  registry.add(stream);
+  closers.push(() => registry.delete(stream));
+  return stream;
 }

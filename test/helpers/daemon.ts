@@ -43,7 +43,7 @@ export async function startTestDaemon(
     configDir,
     cacheDir,
     async [Symbol.asyncDispose]() {
-      await daemon.close();
+      await daemon.close().catch(() => undefined);
       if (!opts.dir) await dir[Symbol.asyncDispose]();
     },
   };
