@@ -61,6 +61,8 @@ export class Task {
 
   private clock(): EventMessage[] {
     const now = Date.now();
+    // The first line is always caic_meta (it carries the creation time): listing reads only it.
+    if (!this.log?.size) return [];
     if (now - this.lastClockMs < CLOCK_RESOLUTION_MS) return [];
     this.lastClockMs = now;
     return this.write(Buffer.from(JSON.stringify({ type: 'caic_clock', ts: new Date(now).toISOString() })));

@@ -10,6 +10,8 @@ export interface SseEvent {
 export class SseClient {
   readonly events: SseEvent[] = [];
   status = 0;
+  /** Body of a non-stream answer (an error envelope). */
+  body = '';
   private req: ClientRequest | null = null;
   private waiters: { pred: (e: SseEvent[]) => boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ended = false;
@@ -23,6 +25,10 @@ export class SseClient {
       this.status = res.statusCode ?? 0;
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        if (!String(res.headers['content-type']).startsWith('text/event-stream')) {
+          this.body += chunk;
+          return;
+        }
         buffer += chunk;
         let sep: number;
         while ((sep = buffer.indexOf('\n\n')) >= 0) {
@@ -58,7 +64,7 @@ export class SseClient {
     this.check();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
-      w.reject(new Error(`stream ended before the condition held (${this.events.length} events)`));
+      w.reject(new Error(`stream ended before the condition held (status ${this.status}, ${this.events.length} events${this.body ? `: ${this.body.slice(0, 300)}` : ''})`));
     }
     this.waiters = [];
     this.resolveDone();
