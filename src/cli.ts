@@ -4,16 +4,25 @@ import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
 import Dockerode from 'dockerode';
-import { buildAgentImage, buildOfflineBase, ContainerError, imageInfo, OFFLINE_BASE_IMAGE, ONLINE_BASE_IMAGE } from './containers/index.js';
+import {
+  addClaudeCode,
+  buildAgentImage,
+  buildOfflineBase,
+  ContainerError,
+  imageInfo,
+  OFFLINE_BASE_IMAGE,
+  ONLINE_BASE_IMAGE,
+} from './containers/index.js';
 import { startDaemon } from './daemon.js';
 import { LOG_LEVELS, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
-       caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
+       caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache] [--claude-code]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
 \`caic image build\` builds the agent image (default base ${ONLINE_BASE_IMAGE}; --offline first
-makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it without a registry).
+makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it without a registry;
+--claude-code adds Claude Code's native binary, fetched from the npm registry).
 
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
@@ -44,6 +53,7 @@ function parse() {
         offline: { type: 'boolean' },
         tag: { type: 'string' },
         'no-cache': { type: 'boolean' },
+        'claude-code': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -117,7 +127,7 @@ async function main(): Promise<void> {
 }
 
 /** `caic image build`: streams the build steps to the terminal. */
-async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean }): Promise<void> {
+async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean; 'claude-code'?: boolean }): Promise<void> {
   const docker = new Dockerode();
   try {
     await docker.ping();
@@ -133,6 +143,10 @@ async function imageBuild(values: { base?: string; offline?: boolean; tag?: stri
     }
     const tag = await buildAgentImage(docker, { base, onProgress, ...(values.tag ? { tag: values.tag } : {}), ...(values['no-cache'] ? { noCache: true } : {}) });
     process.stdout.write(`built ${tag} on ${base}\n`);
+    if (values['claude-code']) {
+      const { version } = await addClaudeCode(docker, { base: tag, tag, onProgress });
+      process.stdout.write(`added Claude Code ${version} to ${tag}\n`);
+    }
   } catch (err) {
     if (err instanceof ContainerError) throw new UserError(err.message);
     throw err;

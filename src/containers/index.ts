@@ -11,8 +11,10 @@ export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
 export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
 export { generateSudoPassword, generateEd25519, fingerprint } from './secrets.js';
 export {
+  addClaudeCode,
   buildAgentImage,
   buildOfflineBase,
+  CLAUDE_CODE_LABEL,
   ensureAgentImage,
   imageInfo,
   DEFAULT_IMAGE,

@@ -35,11 +35,12 @@ export async function makeOriginAndClone(dir: string, root: string, name = 'proj
   return origin;
 }
 
-export async function taskEnv(opts: { files?: number; extraConfig?: string } = {}): Promise<TaskEnv> {
+export async function taskEnv(opts: { files?: number; extraConfig?: string; image?: string } = {}): Promise<TaskEnv> {
   const dir = await tempDir('caic-tasks-');
   const root = join(dir.path, 'root');
   const origin = await makeOriginAndClone(dir.path, root, 'proj', opts.files ?? 20);
-  const config = `[core]\nroot = "${root}"\n[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
+  const image = opts.image ? `image = "${opts.image}"\n` : '';
+  const config = `[core]\nroot = "${root}"\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
   const env: TaskEnv = {
     d: await startTestDaemon(config, { dir, logLevel: 'debug' }),
     dir,

@@ -3,7 +3,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync } from 'node:fs';
 import Dockerode from 'dockerode';
-import { ensureAgentImage, OFFLINE_BASE_IMAGE } from '../../src/containers/index.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { addClaudeCode, ensureAgentImage, OFFLINE_BASE_IMAGE } from '../../src/containers/index.js';
+
+/** The agent image plus Claude Code, for the real-client test. */
+export const CLAUDE_TEST_IMAGE = 'caic-agent-claude:latest';
 
 const DOCKERD_LOG = '/var/log/caic-dockerd.log';
 const say = (line: string) => process.stdout.write(`env:docker: ${line}\n`);
@@ -64,6 +69,15 @@ async function main(): Promise<void> {
   const started = Date.now();
   const { tag, built } = await ensureAgentImage(docker, { offline: true, onProgress: (line) => say(line) });
   say(built ? `built ${tag} in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${tag} is up to date`);
+  // The real-client test runs Claude Code: its native binary comes from the npm registry.
+  const claudeStarted = Date.now();
+  const claude = await addClaudeCode(docker, {
+    base: tag,
+    tag: CLAUDE_TEST_IMAGE,
+    cacheDir: join(homedir(), '.cache', 'caic-test', 'npm'),
+    onProgress: (line) => say(line),
+  });
+  say(`${CLAUDE_TEST_IMAGE} has Claude Code ${claude.version} (${((Date.now() - claudeStarted) / 1000).toFixed(1)} s)`);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { EventBody } from '../../src/api/index.js';
-import { claudeUserMessage, CodexParser, GeminiParser, HARNESSES, type AgentParser } from '../../src/agents/index.js';
+import type { CodexParser} from '../../src/agents/index.js';
+import { claudeUserMessage, GeminiParser, HARNESSES, type AgentParser } from '../../src/agents/index.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/agents/${name}.jsonl`, import.meta.url)), 'utf8').split('\n').filter(Boolean);
 const run = (parser: AgentParser, lines: string[]) => lines.flatMap((l) => parser.parse(l));
