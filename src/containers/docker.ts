@@ -128,16 +128,24 @@ export class DockerRuntime implements ContainerRuntime {
       ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.pidsLimit !== undefined ? { pidsLimit: spec.pidsLimit } : {}),
     });
-    const container = await this.call(`create container ${name}`, async () => {
-      try {
-        return await this.docker.createContainer(options as unknown as Dockerode.ContainerCreateOptions);
-      } catch (err) {
-        if ((err as DockerErrorLike).statusCode === 404) {
-          throw new ContainerError(`image ${image} not found; build it with \`caic image build\``);
+    // The name check above can race another launch for the same repo and branch: on a conflict
+    // the next candidate gets a random suffix.
+    let container: Dockerode.Container | undefined;
+    for (let attempt = 0; !container; attempt++) {
+      const candidate = attempt === 0 ? name : `${name.replace(/-[0-9a-f]{8}$/, '')}-${randomBytes(4).toString('hex')}`;
+      options._query.name = candidate;
+      options._body.Hostname = candidate.slice(0, 63);
+      container = await this.call(`create container ${candidate}`, async () => {
+        try {
+          return await this.docker.createContainer(options as unknown as Dockerode.ContainerCreateOptions);
+        } catch (err) {
+          const status = (err as DockerErrorLike).statusCode;
+          if (status === 404) throw new ContainerError(`image ${image} not found; build it with \`caic image build\``);
+          if (status === 409 && attempt < 3) return undefined;
+          throw err;
         }
-        throw err;
-      }
-    });
+      });
+    }
     phase('create', Date.now() - t);
     try {
       t = Date.now();
@@ -434,6 +442,11 @@ export class DockerRuntime implements ContainerRuntime {
         continue;
       }
       const onAbort = () => (stream as unknown as { destroy(): void }).destroy();
+      // An abort while the request was pending would never fire the listener below.
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       let buffer = '';
       try {

@@ -236,12 +236,14 @@ export class TaskService {
 
   /** Opens a task's log and replays it (historical tasks load lazily, on first use). */
   private async open(task: Task): Promise<void> {
-    if (task.transcript) return;
-    const transcript = new Transcript(this.deps.harnesses);
     const path = logPath(this.deps.cacheDir, task.id);
-    for await (const line of readLogLines(path)) transcript.ingest(line);
-    task.transcript = transcript;
-    task.log = await TaskLog.open(path);
+    if (!task.transcript) {
+      const transcript = new Transcript(this.deps.harnesses);
+      for await (const line of readLogLines(path)) transcript.ingest(line);
+      task.transcript = transcript;
+    }
+    // A reader may have replayed the log already (loadOnly) without opening it for writing.
+    task.log ??= await TaskLog.open(path);
   }
 
   private closeTask(task: Task): void {
@@ -437,7 +439,13 @@ export class TaskService {
     );
     task.session = session;
     void session.done.then(() => {
-      if (task.session === session) task.session = null;
+      if (task.session !== session) return;
+      task.session = null;
+      // The agent's own exit leaves a relay_exit record first; anything else lost the relay.
+      if (!this.closed && task.state === 'running' && task.log) {
+        task.record({ type: 'caic_log', phase: 'relay', message: 'lost the connection to the agent relay; send input to reconnect' });
+        task.setState('waiting');
+      }
     });
     return session;
   }
@@ -476,13 +484,17 @@ export class TaskService {
       if (!ACTIVE.has(task.state)) throw this.conflict(task, 'send input to');
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
       if (!task.session?.alive) {
-        // The relay or agent is gone: resume the agent session with this prompt.
         if (!task.handle || task.handle.state !== 'running') {
           throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
         }
-        const resume = task.transcript!.summary.sessionId;
-        await this.startSession(task, this.deps.runtime(), { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
-        return;
+        // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+        const runtime = this.deps.runtime();
+        await this.reattach(task, runtime, task.handle);
+        if (!task.session?.alive) {
+          const resume = task.transcript!.summary.sessionId;
+          await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
+          return;
+        }
       }
       await this.sendPrompt(task, task.session, prompt);
     });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,16 +28,23 @@ async function freePort(): Promise<number> {
 }
 
 function startDaemon(configDir: string, cacheHome: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, '--config-dir', configDir, '--log-level', 'info'], {
+  const child = spawn(process.execPath, [CLI, '--config-dir', configDir, '--log-level', 'debug'], {
     env: { ...process.env, XDG_CACHE_HOME: cacheHome },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let up = false;
+  const mirror = process.env.CAIC_TEST_LOG_DIR ? join(process.env.CAIC_TEST_LOG_DIR, `restart-daemon-${Date.now()}.log`) : null;
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
+      if (mirror) appendFileSync(mirror, d);
+      if (up) return;
       out += d.toString();
-      if (out.includes('listening on')) resolve(child);
+      if (out.includes('listening on')) {
+        up = true;
+        resolve(child);
+      }
     });
     child.on('exit', (code) => reject(new Error(`daemon exited (${code}): ${out}`)));
   });

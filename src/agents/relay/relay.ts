@@ -235,9 +235,11 @@ function runDaemon(args: Args): void {
 
 // ---- the client side: what the daemon's SSH channel runs ---------------------------------
 
-function attach(dir: string, offset: number): void {
+function attach(dir: string, offset: number, retryUntil = 0): void {
   const sock = createConnection(join(dir, SOCKET));
+  let connected = false;
   sock.on('connect', () => {
+    connected = true;
     sock.write(`${JSON.stringify({ offset })}\n`);
     process.stdin.on('data', (d: Buffer) => sock.write(d));
     // Our stdin closing (SSH channel closed) detaches; the agent keeps running.
@@ -250,7 +252,12 @@ function attach(dir: string, offset: number): void {
     }
   });
   sock.on('end', () => process.exit(0));
-  sock.on('error', (err) => {
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    // A relay that has just bound its socket may not listen yet: try again for a while.
+    if (!connected && Date.now() < retryUntil && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) {
+      setTimeout(() => attach(dir, offset, retryUntil), 10);
+      return;
+    }
     process.stderr.write(`relay attach: ${err.message}\n`);
     process.exit(2);
   });
@@ -278,7 +285,7 @@ async function serveAttach(args: Args): Promise<void> {
     if (Date.now() > deadline) throw new Error('the relay did not come up within 30 s');
     await new Promise((r) => setTimeout(r, 10));
   }
-  attach(args.dir, 0);
+  attach(args.dir, 0, deadline);
 }
 
 function main(): void {
@@ -295,7 +302,7 @@ function main(): void {
       runDaemon(args);
       return;
     case 'attach':
-      attach(args.dir, args.offset);
+      attach(args.dir, args.offset, Date.now() + 5_000);
       return;
     case 'alive':
       process.exit(relayAlive(args.dir) ? 0 : 1);
