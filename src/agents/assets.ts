@@ -45,20 +45,18 @@ export function sessionDir(n: number): string {
   return `/home/user/.caic/sessions/${n}`;
 }
 
+/**
+ * Starts the relay daemon (in its own session: it outlives this SSH channel) and, in parallel, the
+ * attach client that this channel runs; the client retries until the relay listens. Two Node
+ * processes start at once instead of one after the other.
+ */
 export function serveAttachCommand(relay: string, dir: string, cwd: string, logStdin: boolean, argv: string[]): string {
+  const daemon = ['node', relay, 'daemon', '--dir', dir, '--cwd', cwd, ...(logStdin ? [] : ['--no-log-stdin']), '--', ...argv].map(shellQuote).join(' ');
   return [
-    'exec node',
-    shellQuote(relay),
-    'serve-attach --dir',
-    shellQuote(dir),
-    '--cwd',
-    shellQuote(cwd),
-    logStdin ? '' : '--no-log-stdin',
-    '--',
-    ...argv.map(shellQuote),
-  ]
-    .filter(Boolean)
-    .join(' ');
+    `mkdir -p ${shellQuote(dir)}`,
+    `setsid ${daemon} </dev/null >/dev/null 2>>${shellQuote(`${dir}/relay.log`)} &`,
+    `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset 0 --wait 30000`,
+  ].join('\n');
 }
 
 export function attachCommand(relay: string, dir: string, offset: number): string {

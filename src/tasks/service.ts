@@ -377,10 +377,11 @@ export class TaskService {
       if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
       task.record({ type: 'caic_container', name: handle.name, id: handle.id });
       this.phase(task, 'provision', started, `container ${handle.name} running`);
-      let t = Date.now();
       const conn = await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
-      if (repo && base) {
-        t = Date.now();
+      // The push, the environment and the relay are independent: they go in parallel.
+      const push = async () => {
+        if (!repo || !base) return;
+        const t = Date.now();
         const info = this.deps.repos.get(repo.name);
         await runtime.pushRepo(handle, {
           hostRepo: info.path,
@@ -391,13 +392,19 @@ export class TaskService {
           ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}),
         });
         task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `pushed ${branch} (base ${base.baseCommit.slice(0, 10)})` });
-      }
-      t = Date.now();
-      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
-      await runtime.injectEnv(handle, env);
-      const a = assets();
-      await Promise.all([conn.run(deployCommand(a.relay), { stdin: a.relay.content }), conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content })]);
-      this.phase(task, 'prepare', t, 'environment and relay in place');
+      };
+      const prepare = async () => {
+        const t = Date.now();
+        const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+        const a = assets();
+        await Promise.all([
+          Object.keys(env).length ? runtime.injectEnv(handle, env) : Promise.resolve(),
+          conn.run(deployCommand(a.relay), { stdin: a.relay.content }),
+          conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }),
+        ]);
+        this.phase(task, 'prepare', t, 'environment and relay in place');
+      };
+      await Promise.all([push(), prepare()]);
       task.setState('starting');
       await this.startSession(task, runtime, { reason: 'start', prompt });
     } catch (err) {

@@ -3,6 +3,7 @@
 // with the full hardened profile, (c) (b) plus pushing a 1,000-file repository. Medians of five
 // runs after a warm-up, per phase, and the ratio (b)/(a).
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
 import {
   buildTar,
@@ -22,7 +23,7 @@ type Phases = Record<string, number>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The floor's image: the agent image with a host key and authorized key baked in (what md does). */
-async function buildFloorImage(docker: Dockerode): Promise<{ fingerprint: string; privateKey: string }> {
+export async function buildFloorImage(docker: Dockerode): Promise<{ fingerprint: string; privateKey: string }> {
   const host = generateEd25519('bench-floor-host');
   const client = generateEd25519('bench-floor-client');
   const dockerfile = [
@@ -42,7 +43,7 @@ async function buildFloorImage(docker: Dockerode): Promise<{ fingerprint: string
   return { fingerprint: fingerprint(host.publicKey), privateKey: client.privateKey };
 }
 
-async function floorRun(docker: Dockerode, keys: { fingerprint: string; privateKey: string }, runId: string): Promise<Phases> {
+export async function floorRun(docker: Dockerode, keys: { fingerprint: string; privateKey: string }, runId: string): Promise<Phases> {
   const p: Phases = {};
   let t = performance.now();
   const mark = (name: string) => {
@@ -81,7 +82,7 @@ async function floorRun(docker: Dockerode, keys: { fingerprint: string; privateK
   return p;
 }
 
-async function oursRun(rt: DockerRuntime, runId: string, repo?: string): Promise<Phases> {
+export async function oursRun(rt: DockerRuntime, runId: string, repo?: string): Promise<Phases> {
   const p: Phases = {};
   const start = performance.now();
   const repos = repo ? [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] : [];
@@ -101,7 +102,7 @@ async function oursRun(rt: DockerRuntime, runId: string, repo?: string): Promise
   return p;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
@@ -139,4 +140,5 @@ async function main(): Promise<void> {
   await docker.getImage(FLOOR_IMAGE).remove({ force: true }).catch(() => undefined);
 }
 
-await main();
+// Also imported by bench:task-start for the floor.
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

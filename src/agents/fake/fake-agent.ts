@@ -3,7 +3,8 @@
 // Node 18 APIs only). Keywords in a prompt pick a scenario:
 //   FAKE_ASK   AskUserQuestion       FAKE_PLAN  writes a plan, ExitPlanMode
 //   FAKE_DEMO  Bash/Write/Edit on real files in the working directory
-//   FAKE_ERROR an error result       FAKE_LONG <events> <per second>  a long streamed run
+//   FAKE_ERROR an error result       FAKE_LONG <events> <per second> [stamp]  a long streamed run
+//              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
 // Anything else gets a streamed reply and a result with a small cost.
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -158,13 +159,14 @@ async function handle(text: string): Promise<void> {
     await streamText('Something is about to go wrong.');
     result('Fake error: the task failed on purpose.', started, true);
   } else if (text.includes('FAKE_LONG')) {
-    const [, n = '100', rate = '50'] = /FAKE_LONG\s+(\d+)\s+(\d+)/.exec(text) ?? [];
+    const [, n = '100', rate = '50', stamp] = /FAKE_LONG\s+(\d+)\s+(\d+)(\s+stamp)?/.exec(text) ?? [];
     const count = Number(n);
     const interval = 1000 / Math.max(1, Number(rate));
     emit({ type: 'stream_event', event: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, parent_tool_use_id: null });
     const t0 = Date.now();
     for (let i = 0; i < count; i++) {
-      emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${i} ` } }, parent_tool_use_id: null });
+      const piece = stamp ? `${i}@${Date.now()} ` : `${i} `;
+      emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, parent_tool_use_id: null });
       const due = t0 + (i + 1) * interval;
       if (due > Date.now()) await sleep(due - Date.now());
     }

@@ -3,7 +3,8 @@
 // deployed over SSH. Keep to Node 18 APIs: the container's Node is Debian's.
 //
 //   relay serve-attach --dir D --cwd C [--no-log-stdin] -- <argv>   start the agent, then attach
-//   relay attach --dir D [--offset N]                               replay output.jsonl from N, then live
+//   relay daemon --dir D --cwd C [--no-log-stdin] -- <argv>         start the agent only (caller detaches it)
+//   relay attach --dir D [--offset N] [--wait MS]                   replay output.jsonl from N, then live
 //   relay alive --dir D                                             exit 0 when the relay runs
 //
 // D/output.jsonl gets every agent stdout line (and, unless --no-log-stdin, every complete line the
@@ -28,12 +29,14 @@ interface Args {
   dir: string;
   cwd: string;
   offset: number;
+  /** attach: keep trying to connect this long (a relay starting in parallel). */
+  waitMs: number;
   logStdin: boolean;
   argv: string[];
 }
 
 function parseArgs(raw: string[]): Args {
-  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, logStdin: true, argv: [] };
+  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, waitMs: 5_000, logStdin: true, argv: [] };
   for (let i = 1; i < raw.length; i++) {
     const a = raw[i]!;
     if (a === '--') {
@@ -42,6 +45,7 @@ function parseArgs(raw: string[]): Args {
     } else if (a === '--dir') args.dir = raw[++i] ?? '';
     else if (a === '--cwd') args.cwd = raw[++i] ?? '';
     else if (a === '--offset') args.offset = Number(raw[++i] ?? '0');
+    else if (a === '--wait') args.waitMs = Number(raw[++i] ?? '0');
     else if (a === '--no-log-stdin') args.logStdin = false;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -71,6 +75,13 @@ function relayAlive(dir: string): boolean {
 // ---- the daemon: owns the agent and output.jsonl -----------------------------------------
 
 function runDaemon(args: Args): void {
+  mkdirSync(args.dir, { recursive: true });
+  if (relayAlive(args.dir)) throw new Error(`a relay already runs in ${args.dir}`);
+  try {
+    unlinkSync(join(args.dir, SOCKET));
+  } catch {
+    /* no stale socket */
+  }
   const log = openSync(join(args.dir, 'relay.log'), 'a');
   const note = (msg: string) => writeSync(log, `${new Date().toISOString()} relay: ${msg}\n`);
   const out = openSync(join(args.dir, OUTPUT), 'a');
@@ -299,10 +310,11 @@ function main(): void {
       });
       return;
     case '__daemon':
+    case 'daemon':
       runDaemon(args);
       return;
     case 'attach':
-      attach(args.dir, args.offset, Date.now() + 5_000);
+      attach(args.dir, args.offset, Date.now() + args.waitMs);
       return;
     case 'alive':
       process.exit(relayAlive(args.dir) ? 0 : 1);
