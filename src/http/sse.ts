@@ -6,6 +6,23 @@ import { COMMON_SECURITY_HEADERS } from './headers.js';
 export const HEARTBEAT_MS = 15_000;
 /** Unsent bytes a client may have queued before it is cut off. */
 export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/**
+ * Writes to every stream are coalesced for this long: with many subscribers the write syscalls
+ * dominate (one per event per client); batching a few events per write keeps a fast stream cheap.
+ */
+export const FLUSH_MS = 15;
+
+const dirty = new Set<() => void>();
+let flushTimer: NodeJS.Timeout | undefined;
+function scheduleFlush(uncork: () => void): void {
+  dirty.add(uncork);
+  flushTimer ??= setTimeout(() => {
+    flushTimer = undefined;
+    const all = [...dirty];
+    dirty.clear();
+    for (const fn of all) fn();
+  }, FLUSH_MS);
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,9 +40,20 @@ export function installSse(app: FastifyInstance): void {
   });
 }
 
+/** One event as it goes on the wire (`id:`/`event:` lines, then `data:`). */
+export function sseFrame(data: unknown, opts: { id?: number; event?: string } = {}): string {
+  return `${opts.id !== undefined ? `id: ${opts.id}\n` : ''}${opts.event ? `event: ${opts.event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+}
+
 export interface SseStream {
   /** Queues one event; false once the stream is closed. */
   send(data: unknown, opts?: { id?: number; event?: string }): boolean;
+  /**
+   * Queues a frame built once with `sseFrame` (fan-out: one serialisation for every client).
+   * `backlog` frames (history on connect) raise the allowance for unsent bytes by their size:
+   * a long history is not a slow client.
+   */
+  sendFrame(frame: string, backlog?: boolean): boolean;
   close(): void;
   readonly closed: boolean;
   onClose(fn: () => void): void;
@@ -33,44 +61,65 @@ export interface SseStream {
 
 export function openSse(req: FastifyRequest, reply: FastifyReply, opts: { heartbeatMs?: number; maxPendingBytes?: number } = {}): SseStream {
   reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    ...COMMON_SECURITY_HEADERS,
-  });
-  res.socket?.setNoDelay(true);
+  // The stream goes straight to the socket (close-delimited, no chunked framing): with many
+  // subscribers the per-write work of the HTTP layer is the daemon's biggest cost.
+  const socket = req.raw.socket;
+  const head = [
+    'HTTP/1.1 200 OK',
+    'Content-Type: text/event-stream; charset=utf-8',
+    'Cache-Control: no-cache, no-transform',
+    'Connection: close',
+    'X-Accel-Buffering: no',
+    ...Object.entries(COMMON_SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ].join('\r\n');
+  socket.setNoDelay(true);
+  socket.write(head);
   let closed = false;
   const closers: (() => void)[] = [];
   const max = opts.maxPendingBytes ?? MAX_PENDING_BYTES;
   const close = () => {
     if (closed) return;
     closed = true;
+    if (corked) socket.uncork();
     clearInterval(heartbeat);
     for (const fn of closers) fn();
-    if (!res.writableEnded) res.end();
+    if (!socket.destroyed) socket.end();
   };
+  let corked = false;
+  let allowance = max;
   const write = (chunk: string): boolean => {
     if (closed) return false;
-    res.write(chunk);
-    if (res.writableLength > max) {
-      req.log.info({ path: req.url.split('?')[0], pending: res.writableLength }, 'SSE client too slow; disconnecting it');
+    // Everything sent within FLUSH_MS leaves in one write.
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      scheduleFlush(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(chunk);
+    if (socket.writableLength > allowance) {
+      req.log.info({ path: req.url.split('?')[0], pending: socket.writableLength }, 'SSE client too slow; disconnecting it');
       close();
-      res.destroy();
+      socket.destroy();
       return false;
     }
     return true;
   };
   const heartbeat = setInterval(() => write(': ping\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
   heartbeat.unref();
-  res.on('close', close);
+  socket.on('close', close);
   write(': ok\n\n');
   const stream: SseStream = {
     send(data, o = {}) {
-      const head = `${o.id !== undefined ? `id: ${o.id}\n` : ''}${o.event ? `event: ${o.event}\n` : ''}`;
-      return write(`${head}data: ${JSON.stringify(data)}\n\n`);
+      return write(sseFrame(data, o));
+    },
+    sendFrame(frame, backlog = false) {
+      if (backlog) allowance += frame.length;
+      return write(frame);
     },
     close,
     get closed() {

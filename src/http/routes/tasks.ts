@@ -3,8 +3,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes } from '../../api/index.js';
 import type { Caller, TaskService } from '../../tasks/index.js';
-import { openSse } from '../sse.js';
+import type { EventMessage } from '../../api/index.js';
+import { openSse, sseFrame } from '../sse.js';
 import { routeOptions } from './define.js';
+
+/** Every subscriber of a task gets the same event objects: serialise each once. */
+const frames = new WeakMap<EventMessage, string>();
+function frameOf(e: EventMessage): string {
+  let f = frames.get(e);
+  if (f === undefined) {
+    f = sseFrame(e, { id: e.id });
+    frames.set(e, f);
+  }
+  return f;
+}
 
 export function callerOf(req: FastifyRequest): Caller | null {
   return req.user ? { id: req.user.id, username: req.user.username } : null;
@@ -43,13 +55,13 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
       const pending: Parameters<Parameters<TaskService['subscribe']>[3]>[0][] = [];
       // Subscribing may replay a log (async); errors (404/403) still answer as JSON.
       const { history, unsubscribe } = await service.subscribe(req.params.id, callerOf(req), after, (events) => {
-        if (sse) for (const e of events) sse.send(e, { id: e.id });
+        if (sse) for (const e of events) sse.sendFrame(frameOf(e));
         else pending.push(events);
       });
       sse = openSse(req, reply);
       sse.onClose(unsubscribe);
-      for (const e of history) sse.send(e, { id: e.id });
-      for (const events of pending) for (const e of events) sse.send(e, { id: e.id });
+      for (const e of history) sse.sendFrame(frameOf(e), true);
+      for (const events of pending) for (const e of events) sse.sendFrame(frameOf(e), true);
       sse.send({}, { event: 'ready' });
     },
   });
