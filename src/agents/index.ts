@@ -7,6 +7,7 @@ import { geminiHarness } from './gemini/harness.js';
 import type { Harness } from './types.js';
 
 export type { Harness, AgentParser, StartOptions, AssetPaths } from './types.js';
+export { parseLine, type ParsedLine } from './util.js';
 export { ClaudeParser } from './claude/parser.js';
 export { CodexParser } from './codex/parser.js';
 export { GeminiParser, GEMINI_TOOL_NAMES } from './gemini/parser.js';

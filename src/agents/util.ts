@@ -14,8 +14,10 @@ export function num(v: unknown, fallback = 0): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
 
+export type ParsedLine = { ok: true; value: Json } | { ok: false; message: string };
+
 /** Parses one line; the error branch carries a message for the `error` event. */
-export function parseLine(line: string): { ok: true; value: Json } | { ok: false; message: string } {
+export function parseLine(line: string): ParsedLine {
   try {
     const value = JSON.parse(line) as unknown;
     const obj = asObject(value);

@@ -3,5 +3,5 @@ export { TaskService, type Caller, type TaskServiceDeps } from './service.js';
 export { RepoRegistry, type RepoInfo } from './repos.js';
 export { TaskError } from './errors.js';
 export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
-export { Transcript, HOST_RECORDS } from './transcript.js';
-export { logPath, logDir, readLogLines } from './log.js';
+export { Transcript, HOST_RECORDS, replayLog, replayFilter } from './transcript.js';
+export { logPath, logDir, readLogBatches, escapeRelayLine } from './log.js';

@@ -1,11 +1,38 @@
 // Task logs: one append-only JSONL file per task in <cache>/tasks/. Every line is written to the
 // file before anything derived from it reaches a client, so a `kill -9` loses nothing shown.
-import { closeSync, createReadStream, fstatSync, openSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { isAscii } from 'node:buffer';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_DIR_MODE } from '../config/index.js';
 
 export const LOG_DIR = 'tasks';
+
+/**
+ * Every record caic writes itself starts with these bytes (JSON.stringify keeps `type` first).
+ * Agent output is stored verbatim next to them, so a relay line that starts the same way, or with
+ * a space, or is empty, is stored behind one extra space: an agent cannot forge a host record, and stripping
+ * that space gives back the relay's exact bytes (the reattach offset counts them).
+ */
+export const HOST_PREFIX = Buffer.from('{"type":"caic_');
+const SPACE = 0x20;
+
+const HOST_PREFIX_TEXT = HOST_PREFIX.toString();
+
+export function isHostLine(line: Buffer): boolean {
+  return line.length >= HOST_PREFIX.length && line[0] === HOST_PREFIX[0] && HOST_PREFIX.equals(line.subarray(0, HOST_PREFIX.length));
+}
+
+export function isHostText(line: string): boolean {
+  return line.startsWith(HOST_PREFIX_TEXT);
+}
+
+/** A relay line as it goes into the task log. */
+export function escapeRelayLine(line: Buffer): Buffer {
+  // Empty lines too: they count toward the relay offset, and a log line is never empty.
+  return line.length === 0 || line[0] === SPACE || isHostLine(line) ? Buffer.concat([Buffer.from(' '), line]) : line;
+}
+
 
 export function logDir(cacheDir: string): string {
   return join(cacheDir, LOG_DIR);
@@ -53,40 +80,99 @@ export class TaskLog {
   }
 }
 
-/** Streams a log's lines (as buffers, so byte counts stay exact). */
-export async function* readLogLines(path: string, start = 0): AsyncGenerator<Buffer> {
-  let rest = Buffer.alloc(0);
-  for await (const chunk of createReadStream(path, { start, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-    let from = 0;
-    for (let nl = data.indexOf(10, from); nl >= 0; nl = data.indexOf(10, from)) {
-      yield data.subarray(from, nl);
-      from = nl + 1;
-    }
-    rest = from < data.length ? Buffer.from(data.subarray(from)) : Buffer.alloc(0);
-  }
-  if (rest.length) yield rest;
+/** A run of whole lines from a log, decoded, with each line's exact size in bytes. */
+export interface LineBatch {
+  lines: string[];
+  bytes: number[];
 }
 
-/** The first line and the last `tailBytes` of a log: enough to list a task without replaying it. */
-export async function readHeadAndTail(
-  path: string,
-  tailBytes = 64 * 1024,
-): Promise<{ head: string; headLines: string[]; tail: string[]; size: number; mtimeMs: number }> {
+const NON_ASCII = /[\u0080-\u00ff]/g;
+
+/**
+ * Streams a log as batches of lines. Each chunk is decoded once as Latin-1, which maps bytes to
+ * characters one to one (so a line's length is its size in bytes) and runs several times faster
+ * than the UTF-8 decoder; only the lines that hold non-ASCII bytes are decoded again as UTF-8.
+ */
+export async function* readLogBatches(path: string, start = 0, chunkBytes = 1024 * 1024): AsyncGenerator<LineBatch> {
+  const batch = (data: Buffer): LineBatch => {
+    const text = data.toString('latin1');
+    const lines = text.split('\n');
+    const bytes = lines.map((l) => l.length);
+    if (isAscii(data)) return { lines, bytes };
+    // One scan of the chunk finds the lines to redo; it skips to the next line after each.
+    let line = 0;
+    let lineStart = 0;
+    NON_ASCII.lastIndex = 0;
+    for (let m = NON_ASCII.exec(text); m; m = NON_ASCII.exec(text)) {
+      while (lineStart + bytes[line]! < m.index) lineStart += bytes[line++]! + 1;
+      lines[line] = data.toString('utf8', lineStart, lineStart + bytes[line]!);
+      NON_ASCII.lastIndex = lineStart + bytes[line]! + 1;
+    }
+    return { lines, bytes };
+  };
+  // One buffer, reused: whole lines are decoded out of it, the cut last line moves to its front.
   const fh = await open(path, 'r');
   try {
-    const st = await stat(path);
-    const headBuf = Buffer.alloc(Math.min(st.size, 256 * 1024));
-    await fh.read(headBuf, 0, headBuf.length, 0);
-    const nl = headBuf.indexOf(10);
+    let buf = Buffer.allocUnsafe(chunkBytes);
+    let len = 0;
+    let pos = start;
+    for (;;) {
+      if (len === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the buffer
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, len, buf.length - len, pos);
+      if (!bytesRead) break;
+      pos += bytesRead;
+      len += bytesRead;
+      const last = buf.lastIndexOf(10, len - 1);
+      if (last < 0) continue;
+      yield batch(buf.subarray(0, last));
+      buf.copyWithin(0, last + 1, len);
+      len -= last + 1;
+    }
+    if (len) yield batch(buf.subarray(0, len));
+  } finally {
+    await fh.close();
+  }
+}
+
+const STATE_PREFIXES = ['{"type":"caic_state"', '{"type":"caic_result"'];
+const MAX_TAIL_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The first line (caic_meta, whose prompt can be long) with the lines right after it, and the
+ * log's tail back to its last state record: enough to list a task without replaying it. Reads
+ * grow from small buffers, so listing many tasks at startup stays cheap in memory.
+ */
+export async function readHeadAndTail(path: string): Promise<{ head: string; headLines: string[]; tail: string[]; size: number; mtimeMs: number }> {
+  const fh = await open(path, 'r');
+  try {
+    const { size, mtimeMs } = await fh.stat();
+    const readAt = async (pos: number, len: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(len);
+      const { bytesRead } = await fh.read(buf, 0, len, pos);
+      return buf.subarray(0, bytesRead);
+    };
+    let headBuf: Buffer = Buffer.alloc(0);
+    let nl = -1;
+    for (let len = 16 * 1024; ; len *= 2) {
+      headBuf = await readAt(0, Math.min(size, len));
+      nl = headBuf.indexOf(10);
+      if ((nl >= 0 && headBuf.length - nl >= 8 * 1024) || headBuf.length >= size) break;
+    }
     const head = headBuf.subarray(0, nl >= 0 ? nl : headBuf.length).toString('utf8');
-    const headLines = headBuf.toString('utf8').split('\n').slice(1, -1);
-    const start = Math.max(0, st.size - tailBytes);
-    const tailBuf = Buffer.alloc(st.size - start);
-    await fh.read(tailBuf, 0, tailBuf.length, start);
-    const lines = tailBuf.toString('utf8').split('\n');
-    if (start > 0) lines.shift(); // probably cut in the middle
-    return { head, headLines, tail: lines.filter(Boolean), size: st.size, mtimeMs: st.mtimeMs };
+    const headLines = nl >= 0 ? headBuf.subarray(nl + 1).toString('utf8').split('\n').slice(0, -1) : [];
+    let tail: string[] = [];
+    for (let len = 16 * 1024; ; len *= 2) {
+      const start = Math.max(0, size - len);
+      tail = (await readAt(start, size - start)).toString('utf8').split('\n');
+      if (start > 0) tail.shift(); // probably cut in the middle
+      tail = tail.filter(Boolean);
+      if (start === 0 || len >= MAX_TAIL_BYTES || tail.some((l) => STATE_PREFIXES.some((p) => l.startsWith(p)))) break;
+    }
+    return { head, headLines, tail, size, mtimeMs };
   } finally {
     await fh.close();
   }

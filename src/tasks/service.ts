@@ -27,12 +27,12 @@ import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
 import type { ContainerHandle, ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
-import { listLogs, logPath, readHeadAndTail, readLogLines, TaskLog } from './log.js';
+import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { Task, type TaskHeader } from './task.js';
-import { Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+import { replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
 
 const ACTIVE = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
 const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
@@ -100,19 +100,25 @@ export class TaskService {
   /** Lists every task from its log's head and tail (fast: no replay). */
   async load(): Promise<void> {
     const paths = await listLogs(this.deps.cacheDir);
+    // A few at a time: enough to keep the disk busy, few buffers alive at once.
+    let next = 0;
     await Promise.all(
-      paths.map(async (path) => {
-        try {
-          const header = parseHeader(await readHeadAndTail(path));
-          const harness = this.deps.harnesses.get(header.meta.harness);
-          if (!harness) return;
-          this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
-        } catch (err) {
-          this.deps.logger.warn({ path, err: (err as Error).message }, 'skipping unreadable task log');
-        }
+      Array.from({ length: Math.min(16, paths.length) }, async () => {
+        for (let path = paths[next++]; path !== undefined; path = paths[next++]) await this.loadOne(path);
       }),
     );
     this.deps.logger.info({ tasks: this.tasks.size }, 'task logs loaded');
+  }
+
+  private async loadOne(path: string): Promise<void> {
+    try {
+      const header = parseHeader(await readHeadAndTail(path));
+      const harness = this.deps.harnesses.get(header.meta.harness);
+      if (!harness) return;
+      this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
+    } catch (err) {
+      this.deps.logger.warn({ path, err: (err as Error).message }, 'skipping unreadable task log');
+    }
   }
 
   /**
@@ -174,8 +180,15 @@ export class TaskService {
       return;
     }
     if (t.session > 0) {
-      const rest = await conn.run(readOutputCommand(dir, t.relayBytes), { maxBuffer: 512 * 1024 * 1024 });
-      for (const line of rest.split('\n').filter(Boolean)) task.relayLine(Buffer.from(line));
+      // As bytes: the offset counts bytes, and a line need not be valid UTF-8.
+      const chunks: Buffer[] = [];
+      await conn.run(readOutputCommand(dir, t.relayBytes), { onStdout: (c) => chunks.push(c), maxBuffer: 64 * 1024 });
+      const rest = Buffer.concat(chunks);
+      let from = 0;
+      for (let nl = rest.indexOf(10); nl >= 0; nl = rest.indexOf(10, from)) {
+        task.relayLine(rest.subarray(from, nl));
+        from = nl + 1;
+      }
     }
     if (ACTIVE.has(task.state) || SETUP.has(task.state)) task.setState('waiting');
     task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
@@ -238,9 +251,7 @@ export class TaskService {
   private async open(task: Task): Promise<void> {
     const path = logPath(this.deps.cacheDir, task.id);
     if (!task.transcript) {
-      const transcript = new Transcript(this.deps.harnesses);
-      for await (const line of readLogLines(path)) transcript.ingest(line);
-      task.transcript = transcript;
+      task.transcript = await replayLog(path, this.deps.harnesses);
     }
     // A reader may have replayed the log already (loadOnly) without opening it for writing.
     task.log ??= await TaskLog.open(path);
@@ -265,9 +276,7 @@ export class TaskService {
   /** Replays a finished task's log for reading only (its log stays closed). */
   private async loadOnly(task: Task): Promise<void> {
     if (task.transcript) return;
-    const transcript = new Transcript(this.deps.harnesses);
-    for await (const line of readLogLines(logPath(this.deps.cacheDir, task.id))) transcript.ingest(line);
-    task.transcript = transcript;
+    task.transcript = await replayLog(logPath(this.deps.cacheDir, task.id), this.deps.harnesses);
   }
 
   subscribeList(caller: Caller | null, fn: ListListener): { snapshot: TaskDto[]; unsubscribe: () => void } {

@@ -3,9 +3,9 @@
 import type { EventMessage, Task as TaskDto, TaskState } from '../api/index.js';
 import type { Harness } from '../agents/index.js';
 import type { ContainerHandle } from '../containers/index.js';
-import type { TaskLog } from './log.js';
+import { escapeRelayLine, type TaskLog } from './log.js';
 import type { AgentSession } from './session.js';
-import type { Summary, TaskMetaRecord, Transcript } from './transcript.js';
+import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
 
 /** Clock records are written at most this often; event timestamps have this resolution. */
 const CLOCK_RESOLUTION_MS = 50;
@@ -56,7 +56,7 @@ export class Task {
   private write(line: Buffer): EventMessage[] {
     if (!this.log || !this.transcript) throw new Error(`task ${this.id} is not open`);
     this.log.append(line);
-    return this.transcript.ingest(line);
+    return this.transcript.ingest(line.toString('utf8'), line.length);
   }
 
   private clock(): EventMessage[] {
@@ -81,7 +81,7 @@ export class Task {
 
   /** Appends a line that came through the relay. */
   relayLine(line: Buffer): void {
-    const events = [...this.clock(), ...this.write(line)];
+    const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
     this.publish(events);
   }
 
@@ -94,7 +94,7 @@ export class Task {
   /** History after `afterId` plus a live subscription, taken atomically (no gap, no duplicate). */
   subscribe(afterId: number, listener: EventListener): { history: EventMessage[]; unsubscribe: () => void } {
     const events = this.transcript?.events ?? [];
-    const history = events.slice(Math.max(0, afterId));
+    const history = afterId > 0 ? events.slice(afterId) : replayFilter(events);
     this.listeners.add(listener);
     return { history, unsubscribe: () => this.listeners.delete(listener) };
   }

@@ -2,7 +2,8 @@
 // events with the same ids, which is what lets Last-Event-ID survive daemon restarts. Live tasks
 // feed it each line as it is logged; historical ones replay the file.
 import type { DiffStatEntry, EventBody, EventMessage, HarnessName, TaskState, Usage } from '../api/index.js';
-import type { AgentParser, Harness } from '../agents/index.js';
+import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
+import { isHostText, readLogBatches } from './log.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
 export const HOST_RECORDS = new Set([
@@ -19,6 +20,9 @@ export const HOST_RECORDS = new Set([
   'caic_result',
   'caic_sync',
 ]);
+
+/** What the relay appends when the agent exits (a relay line, not a host record). */
+const RELAY_EXIT_PREFIX = '{"type":"caic_relay_exit"';
 
 export const MAX_TOOL_INPUT_BYTES = 16 * 1024;
 export const MAX_TOOL_RESULT_CHARS = 64 * 1024;
@@ -100,6 +104,7 @@ export class Transcript {
   private turnAsk = false;
   private turnPlan = false;
   private readonly toolStarts = new Map<string, number>();
+  private longLine = false;
 
   constructor(private readonly harnesses: ReadonlyMap<HarnessName, Harness>) {}
 
@@ -112,28 +117,40 @@ export class Transcript {
     return this.parser;
   }
 
-  /** Consumes one log line (without its newline); returns the events it produced. */
-  ingest(line: Buffer): EventMessage[] {
-    const text = line.toString('utf8');
-    let rec: Rec | undefined;
-    if (text.startsWith('{')) {
+  /** Consumes one log line (without its newline) of `bytes` bytes; returns the events it produced. */
+  ingest(line: string, bytes: number): EventMessage[] {
+    if (isHostText(line)) {
+      let rec: Rec;
       try {
-        rec = JSON.parse(text) as Rec;
+        rec = JSON.parse(line) as Rec;
       } catch {
-        rec = undefined;
+        return []; // only a torn last line can be cut; nothing was derived from it
       }
+      const type = String(rec.type);
+      return HOST_RECORDS.has(type) ? this.host(type, rec) : [];
     }
-    const type = typeof rec?.type === 'string' ? rec.type : '';
-    if (rec && HOST_RECORDS.has(type)) return this.host(type, rec);
-    this.relayBytes += line.length + 1;
-    if (type === 'caic_relay_exit' && rec) {
+    // Relay lines that could pass for host records are logged behind one space (see log.ts).
+    const text = line.charCodeAt(0) === 0x20 ? line.slice(1) : line;
+    const raw = text === line ? bytes : bytes - 1;
+    this.relayBytes += raw + 1;
+    if (!text) return [];
+    if (text.startsWith(RELAY_EXIT_PREFIX)) {
+      const rec = parseLine(text);
       if (this.state === 'running') this.setState('waiting');
-      return this.emit([{ kind: 'system', subtype: 'agent_exit', detail: { code: rec.code ?? null, signal: rec.signal ?? null } }]);
+      const detail = rec.ok ? { code: rec.value.code ?? null, signal: rec.value.signal ?? null } : {};
+      return this.emit([{ kind: 'system', subtype: 'agent_exit', detail }]);
     }
     const parser = this.ensureParser();
     const bodies = parser.parse(text);
     if (parser.sessionId) this.summary.sessionId = parser.sessionId;
-    return this.emit(bodies.map((b) => this.interpret(b)).filter((b): b is EventBody => b !== null));
+    // A tool input can only exceed the stream limit when its line does.
+    this.longLine = raw > MAX_TOOL_INPUT_BYTES;
+    const out: EventBody[] = [];
+    for (const b of bodies) {
+      const i = this.interpret(b);
+      if (i) out.push(i);
+    }
+    return this.emit(out);
   }
 
   private ensureParser(): AgentParser {
@@ -151,9 +168,14 @@ export class Transcript {
   }
 
   private emit(bodies: EventBody[]): EventMessage[] {
-    const out: EventMessage[] = bodies.map((b, i) => ({ ...b, id: this.events.length + i + 1, ts: this.now }));
-    this.events.push(...out);
-    return out;
+    // Bodies are fresh objects from the parser or from here: stamping them in place spares a copy.
+    for (const b of bodies) {
+      const m = b as EventMessage;
+      m.id = this.events.length + 1;
+      m.ts = this.now;
+      this.events.push(m);
+    }
+    return bodies as EventMessage[];
   }
 
   private host(type: string, rec: Rec): EventMessage[] {
@@ -254,7 +276,7 @@ export class Transcript {
         if (body.name === 'Write' && typeof input?.file_path === 'string' && input.file_path.includes('.claude/plans/') && typeof input.content === 'string') {
           s.planContent = input.content;
         }
-        const json = JSON.stringify(body.input ?? null);
+        const json = this.longLine ? JSON.stringify(body.input ?? null) : '';
         if (json.length > MAX_TOOL_INPUT_BYTES) {
           this.toolInputs.set(body.toolUseId, body.input);
           return { ...body, input: { truncated: true, preview: json.slice(0, 2_048) }, inputTruncated: true };
@@ -294,4 +316,37 @@ export class Transcript {
         return body;
     }
   }
+}
+
+/** Replays a whole task log. */
+export async function replayLog(path: string, harnesses: ReadonlyMap<HarnessName, Harness>): Promise<Transcript> {
+  const t = new Transcript(harnesses);
+  for await (const { lines, bytes } of readLogBatches(path)) {
+    for (let i = 0; i < lines.length; i++) if (lines[i]) t.ingest(lines[i]!, bytes[i]!);
+  }
+  return t;
+}
+
+/** Events that may come between a delta run and its complete message without breaking the run. */
+const BETWEEN = new Set<EventMessage['kind']>(['log', 'diffStat', 'stats', 'rateLimit', 'usage']);
+
+/**
+ * Full history as a connecting client gets it: without the streaming deltas that come right before
+ * the complete message they add up to (the client would show both). Their ids stay reserved. A
+ * client that resumes with Last-Event-ID gets every event after it instead: it holds the deltas
+ * already, and its ids stay contiguous.
+ */
+export function replayFilter(events: readonly EventMessage[]): EventMessage[] {
+  const out: EventMessage[] = [];
+  let consolidated = false;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.kind === 'textDelta') {
+      if (!consolidated) out.push(e);
+      continue;
+    }
+    if (!BETWEEN.has(e.kind)) consolidated = e.kind === 'text';
+    out.push(e);
+  }
+  return out.reverse();
 }

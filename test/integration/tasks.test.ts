@@ -17,9 +17,14 @@ describe('tasks with the fake agent', () => {
   const kinds = () => stream.messages<EventMessage>().map((e) => e.kind);
   const results = () => stream.messages<EventMessage>().filter((e) => e.kind === 'result').length;
   const state = async () => (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>().state;
+  /** Waits for a state, then for the stream to hold every event up to it (SSE writes are batched). */
   const waitState = async (want: string) => {
     for (let i = 0; i < 300; i++) {
-      if ((await state()) === want) return;
+      const t = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>();
+      if (t.state === want) {
+        await stream.waitFor((ev) => ev.some((e) => (e.id ?? 0) >= t.lastEventId), 10_000, `event ${t.lastEventId} on the stream`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.fail(`task never reached ${want} (is ${await state()})`);
@@ -127,6 +132,22 @@ describe('tasks with the fake agent', () => {
     resumed.close();
     assert.equal(ids[0], cut + 1);
     assert.deepEqual(ids, ids.map((_, i) => cut + 1 + i));
+  });
+
+  test('full history leaves out the deltas a complete text replaced', async () => {
+    const live = stream.messages<EventMessage>();
+    const full = new SseClient(`${env.d.url}/api/v1/tasks/${task.id}/events`);
+    await full.waitFor((ev) => ev.some((e) => e.event === 'ready'), 10_000, 'ready');
+    const last = live.at(-1)!.id;
+    const got = full.messages<EventMessage>().filter((e) => e.id <= last); // later ones: not in `live`
+    full.close();
+    const dropped = live.filter((e) => !got.some((g) => g.id === e.id));
+    assert.deepEqual(got, live.filter((e) => !dropped.includes(e)), 'everything else, as the live client saw it');
+    assert.ok(dropped.length > 0 && dropped.every((e) => e.kind === 'textDelta'), 'only text deltas are left out');
+    for (const d of dropped) {
+      const next = live.find((e) => e.id > d.id && !['textDelta', 'log', 'usage', 'diffStat'].includes(e.kind));
+      assert.equal(next?.kind, 'text', `delta ${d.id} is followed by the text it adds up to`);
+    }
   });
 
   test('plan → has_plan → restart without a prompt executes it', async () => {

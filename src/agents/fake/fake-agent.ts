@@ -164,13 +164,16 @@ async function handle(text: string): Promise<void> {
     const interval = 1000 / Math.max(1, Number(rate));
     emit({ type: 'stream_event', event: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, parent_tool_use_id: null });
     const t0 = Date.now();
+    const pieces: string[] = [];
     for (let i = 0; i < count; i++) {
       const piece = stamp ? `${i}@${Date.now()} ` : `${i} `;
+      pieces.push(piece);
       emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, parent_tool_use_id: null });
       const due = t0 + (i + 1) * interval;
       if (due > Date.now()) await sleep(due - Date.now());
     }
-    assistant([{ type: 'text', text: `Streamed ${count} events.` }]);
+    // Like Claude Code: the complete message repeats what the deltas streamed.
+    assistant([{ type: 'text', text: pieces.join('') }]);
     result(`Streamed ${count} events.`, started);
   } else {
     await streamText(`You said: ${text.slice(0, 200)}. Why do programmers prefer dark mode? Because light attracts bugs.`);
