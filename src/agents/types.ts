@@ -5,6 +5,12 @@ import type { EventBody, HarnessName, Prompt } from '../api/index.js';
 export interface AgentParser {
   /** Never throws: unknown lines become `system` events, malformed ones `error` events. */
   parse(line: string): EventBody[];
+  /**
+   * Optional fast path for replaying logs: `line` is a binary string (one character per byte, not
+   * yet decoded as UTF-8). Returns the events of the commonest line shapes without decoding or
+   * parsing the whole line, or null to take `parse`. Must give exactly what `parse` would.
+   */
+  parseBinary?(line: string): EventBody[] | null;
   /** Session id as the agent reported it (for --resume), '' until known. */
   readonly sessionId: string;
   /** True once the agent can take a prompt (JSON-RPC harnesses finish a handshake first). */

@@ -4,4 +4,4 @@ export { RepoRegistry, type RepoInfo } from './repos.js';
 export { TaskError } from './errors.js';
 export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
 export { Transcript, HOST_RECORDS, replayLog, replayFilter } from './transcript.js';
-export { logPath, logDir, readLogBatches, escapeRelayLine } from './log.js';
+export { logPath, logDir, readLogBatches, decodeLine, escapeRelayLine } from './log.js';

@@ -80,36 +80,30 @@ export class TaskLog {
   }
 }
 
-/** A run of whole lines from a log, decoded, with each line's exact size in bytes. */
+/**
+ * A run of whole lines from a log as binary strings: one character per byte (Latin-1), so a
+ * line's length is its size in bytes. `ascii` says no line holds a byte above 0x7f (then the
+ * strings are also the decoded text); otherwise `decodeLine` gives a line's text.
+ */
 export interface LineBatch {
   lines: string[];
-  bytes: number[];
+  ascii: boolean;
 }
 
-const NON_ASCII = /[\u0080-\u00ff]/g;
+const NON_ASCII = /[\u0080-\u00ff]/;
+
+/** UTF-8 text of a binary-string line (lines without bytes above 0x7f come back as they are). */
+export function decodeLine(line: string): string {
+  return NON_ASCII.test(line) ? Buffer.from(line, 'latin1').toString('utf8') : line;
+}
 
 /**
- * Streams a log as batches of lines. Each chunk is decoded once as Latin-1, which maps bytes to
- * characters one to one (so a line's length is its size in bytes) and runs several times faster
- * than the UTF-8 decoder; only the lines that hold non-ASCII bytes are decoded again as UTF-8.
+ * Streams a log as batches of lines. Each chunk is decoded once as Latin-1, several times faster
+ * than the UTF-8 decoder; the reader decodes the lines it needs as text (`decodeLine`), and can
+ * read the commonest agent lines without decoding them at all.
  */
 export async function* readLogBatches(path: string, start = 0, chunkBytes = 1024 * 1024): AsyncGenerator<LineBatch> {
-  const batch = (data: Buffer): LineBatch => {
-    const text = data.toString('latin1');
-    const lines = text.split('\n');
-    const bytes = lines.map((l) => l.length);
-    if (isAscii(data)) return { lines, bytes };
-    // One scan of the chunk finds the lines to redo; it skips to the next line after each.
-    let line = 0;
-    let lineStart = 0;
-    NON_ASCII.lastIndex = 0;
-    for (let m = NON_ASCII.exec(text); m; m = NON_ASCII.exec(text)) {
-      while (lineStart + bytes[line]! < m.index) lineStart += bytes[line++]! + 1;
-      lines[line] = data.toString('utf8', lineStart, lineStart + bytes[line]!);
-      NON_ASCII.lastIndex = lineStart + bytes[line]! + 1;
-    }
-    return { lines, bytes };
-  };
+  const batch = (data: Buffer): LineBatch => ({ lines: data.toString('latin1').split('\n'), ascii: isAscii(data) });
   // One buffer, reused: whole lines are decoded out of it, the cut last line moves to its front.
   const fh = await open(path, 'r');
   try {

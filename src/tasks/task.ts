@@ -1,5 +1,6 @@
 // A task in memory: its transcript (events + metadata), its log, its agent session and container,
 // its subscribers. Every change goes through the log first, then the transcript, then clients.
+import { isAscii } from 'node:buffer';
 import type { EventMessage, Task as TaskDto, TaskState } from '../api/index.js';
 import type { Harness } from '../agents/index.js';
 import type { ContainerHandle } from '../containers/index.js';
@@ -56,7 +57,7 @@ export class Task {
   private write(line: Buffer): EventMessage[] {
     if (!this.log || !this.transcript) throw new Error(`task ${this.id} is not open`);
     this.log.append(line);
-    return this.transcript.ingest(line.toString('utf8'), line.length);
+    return this.transcript.ingest(line.toString('latin1'), isAscii(line));
   }
 
   private clock(): EventMessage[] {

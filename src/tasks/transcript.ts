@@ -3,7 +3,7 @@
 // feed it each line as it is logged; historical ones replay the file.
 import type { DiffStatEntry, EventBody, EventMessage, HarnessName, TaskState, Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
-import { isHostText, readLogBatches } from './log.js';
+import { decodeLine, isHostText, readLogBatches } from './log.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
 export const HOST_RECORDS = new Set([
@@ -98,7 +98,8 @@ export class Transcript {
   };
   private parser: AgentParser | null = null;
   private now = '';
-  private nowMs = 0;
+  private parsedAt = '';
+  private parsedMs = 0;
   private costBefore = 0;
   private costSession = 0;
   private turnAsk = false;
@@ -117,12 +118,16 @@ export class Transcript {
     return this.parser;
   }
 
-  /** Consumes one log line (without its newline) of `bytes` bytes; returns the events it produced. */
-  ingest(line: string, bytes: number): EventMessage[] {
+  /**
+   * Consumes one log line (without its newline) as a binary string: one character per byte, so
+   * its length is its size. `ascii` is a promise that it has no byte above 0x7f (no decoding
+   * needed). Returns the events it produced.
+   */
+  ingest(line: string, ascii = false): EventMessage[] {
     if (isHostText(line)) {
       let rec: Rec;
       try {
-        rec = JSON.parse(line) as Rec;
+        rec = JSON.parse(ascii ? line : decodeLine(line)) as Rec;
       } catch {
         return []; // only a torn last line can be cut; nothing was derived from it
       }
@@ -130,27 +135,27 @@ export class Transcript {
       return HOST_RECORDS.has(type) ? this.host(type, rec) : [];
     }
     // Relay lines that could pass for host records are logged behind one space (see log.ts).
-    const text = line.charCodeAt(0) === 0x20 ? line.slice(1) : line;
-    const raw = text === line ? bytes : bytes - 1;
-    this.relayBytes += raw + 1;
-    if (!text) return [];
-    if (text.startsWith(RELAY_EXIT_PREFIX)) {
-      const rec = parseLine(text);
+    const raw = line.charCodeAt(0) === 0x20 ? line.slice(1) : line;
+    this.relayBytes += raw.length + 1;
+    if (!raw) return [];
+    if (raw.startsWith(RELAY_EXIT_PREFIX)) {
+      const rec = parseLine(raw);
       if (this.state === 'running') this.setState('waiting');
       const detail = rec.ok ? { code: rec.value.code ?? null, signal: rec.value.signal ?? null } : {};
       return this.emit([{ kind: 'system', subtype: 'agent_exit', detail }]);
     }
     const parser = this.ensureParser();
-    const bodies = parser.parse(text);
+    const bodies = parser.parseBinary?.(raw) ?? parser.parse(ascii ? raw : decodeLine(raw));
     if (parser.sessionId) this.summary.sessionId = parser.sessionId;
     // A tool input can only exceed the stream limit when its line does.
-    this.longLine = raw > MAX_TOOL_INPUT_BYTES;
-    const out: EventBody[] = [];
+    this.longLine = raw.length > MAX_TOOL_INPUT_BYTES;
+    let n = 0;
     for (const b of bodies) {
       const i = this.interpret(b);
-      if (i) out.push(i);
+      if (i) bodies[n++] = i;
     }
-    return this.emit(out);
+    if (n < bodies.length) bodies.length = n;
+    return this.emit(bodies);
   }
 
   private ensureParser(): AgentParser {
@@ -250,7 +255,15 @@ export class Transcript {
 
   private tick(ts: string): void {
     this.now = ts;
-    this.nowMs = Date.parse(ts) || this.nowMs;
+  }
+
+  /** The clock in ms, parsed only when a tool duration needs it (most clock records are not). */
+  private get nowMs(): number {
+    if (this.parsedAt !== this.now) {
+      this.parsedAt = this.now;
+      this.parsedMs = Date.parse(this.now) || this.parsedMs;
+    }
+    return this.parsedMs;
   }
 
   /** Applies an agent event to the task (state, costs, plan) and trims what is too big to stream. */
@@ -321,8 +334,8 @@ export class Transcript {
 /** Replays a whole task log. */
 export async function replayLog(path: string, harnesses: ReadonlyMap<HarnessName, Harness>): Promise<Transcript> {
   const t = new Transcript(harnesses);
-  for await (const { lines, bytes } of readLogBatches(path)) {
-    for (let i = 0; i < lines.length; i++) if (lines[i]) t.ingest(lines[i]!, bytes[i]!);
+  for await (const { lines, ascii } of readLogBatches(path)) {
+    for (const line of lines) if (line) t.ingest(line, ascii);
   }
   return t;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { HARNESSES } from '../../src/agents/index.js';
 import type { EventMessage } from '../../src/api/index.js';
-import { escapeRelayLine, readLogBatches, replayFilter, replayLog, Transcript } from '../../src/tasks/index.js';
+import { decodeLine, escapeRelayLine, readLogBatches, replayFilter, replayLog, Transcript } from '../../src/tasks/index.js';
 import { MAX_TOOL_INPUT_BYTES } from '../../src/tasks/transcript.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -25,12 +25,12 @@ function live(lines: { host?: string; relay?: Buffer }[]): { log: Buffer; t: Tra
   for (const l of lines) {
     const line = l.host !== undefined ? Buffer.from(l.host) : escapeRelayLine(l.relay!);
     parts.push(line, Buffer.from('\n'));
-    events.push(...t.ingest(line.toString('utf8'), line.length));
+    events.push(...t.ingest(line.toString('latin1')));
   }
   return { log: Buffer.concat(parts), t, events };
 }
 
-test('readLogBatches gives every line with its exact byte size, whatever the chunk size', async () => {
+test('readLogBatches gives every line byte for byte, whatever the chunk size', async () => {
   await using dir = await tempDir('caic-log-');
   const lines: Buffer[] = [
     Buffer.from('{"a":1}'),
@@ -46,17 +46,17 @@ test('readLogBatches gives every line with its exact byte size, whatever the chu
   await writeFile(path, data);
   const want = [...lines, Buffer.from('cut last line ✓')];
   for (const chunk of [1, 2, 3, 7, 64, 1024 * 1024]) {
-    const got: { line: string; bytes: number }[] = [];
-    for await (const b of readLogBatches(path, 0, chunk)) b.lines.forEach((line, i) => got.push({ line, bytes: b.bytes[i]! }));
-    assert.deepEqual(
-      got,
-      want.map((l) => ({ line: l.toString('utf8'), bytes: l.length })),
-      `chunk ${chunk}`,
-    );
+    const got: string[] = [];
+    for await (const b of readLogBatches(path, 0, chunk)) {
+      got.push(...b.lines);
+      assert.equal(b.ascii, b.lines.every((l) => decodeLine(l) === l), 'ascii flag');
+    }
+    assert.deepEqual(got, want.map((l) => l.toString('latin1')), `chunk ${chunk}: lines as binary strings`);
+    assert.deepEqual(got.map(decodeLine), want.map((l) => l.toString('utf8')), `chunk ${chunk}: decoded`);
   }
   // From an offset in the middle.
   const from: string[] = [];
-  for await (const b of readLogBatches(path, lines[0]!.length + 1)) from.push(...b.lines);
+  for await (const b of readLogBatches(path, lines[0]!.length + 1)) from.push(...b.lines.map(decodeLine));
   assert.equal(from[0], '');
   assert.equal(from[2], 'héllo → wörld 🎉');
 });
@@ -134,6 +134,8 @@ test('the text-delta fast path gives what the full parser gives', () => {
     const reordered = JSON.stringify({ session_id: SID, type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, uuid: 'u1', parent_tool_use_id: null });
     assert.deepEqual(fast.parse(line), slow.parse(reordered), text);
     assert.equal(fast.sessionId, slow.sessionId);
+    const binary = HARNESSES.get('claude')!.newParser({ model: 'sonnet' });
+    assert.deepEqual(binary.parseBinary!(Buffer.from(line).toString('latin1')), slow.parse(reordered), `${text} (binary)`);
   }
   // Cut or invalid lines still become errors.
   const p = HARNESSES.get('claude')!.newParser({ model: 'sonnet' });

@@ -22,6 +22,11 @@ function usageOf(u: unknown) {
  */
 const TEXT_DELTA = /^\{"type":"stream_event","event":\{"type":"content_block_delta","index":\d+,"delta":\{"type":"text_delta","text":("(?:[^"\\]|\\.)*")\}\},"session_id":"([^"\\]*)","parent_tool_use_id":(?:null|"[^"\\]*"),"uuid":"[^"\\]*"\}$/;
 
+const NON_ASCII = /[\u0080-\u00ff]/;
+/** A string literal with no escapes (and no raw control characters, which JSON forbids) is its text. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NEEDS_PARSE = /[\\\u0000-\u001f]/;
+
 export class ClaudeParser implements AgentParser {
   sessionId = '';
   readonly ready = true;
@@ -29,16 +34,34 @@ export class ClaudeParser implements AgentParser {
   constructor(private readonly contextWindow: number) {}
 
   parse(line: string): EventBody[] {
-    const delta = TEXT_DELTA.exec(line);
-    if (delta) {
+    return this.textDelta(line, false) ?? this.full(line);
+  }
+
+  parseBinary(line: string): EventBody[] | null {
+    return this.textDelta(line, true);
+  }
+
+  /** A text delta in Claude Code's key order: only its text literal is parsed. */
+  private textDelta(line: string, binary: boolean): EventBody[] | null {
+    const m = TEXT_DELTA.exec(line);
+    if (!m) return null;
+    let literal = m[1]!;
+    if (binary && NON_ASCII.test(literal)) literal = Buffer.from(literal, 'latin1').toString('utf8');
+    let text: string;
+    if (!NEEDS_PARSE.test(literal)) text = literal.slice(1, -1);
+    else {
       try {
-        const text = JSON.parse(delta[1]!) as string;
-        if (delta[2]) this.sessionId = delta[2];
-        return [{ kind: 'textDelta', text }];
+        text = JSON.parse(literal) as string;
       } catch {
-        // an invalid escape: the full path reports the line
+        return null; // an invalid escape: the full path reports the line
       }
     }
+    const sid = m[2]!;
+    if (sid) this.sessionId = binary && NON_ASCII.test(sid) ? Buffer.from(sid, 'latin1').toString('utf8') : sid;
+    return [{ kind: 'textDelta', text }];
+  }
+
+  private full(line: string): EventBody[] {
     const parsed = parseLine(line);
     if (!parsed.ok) return [{ kind: 'error', message: parsed.message, line: line.slice(0, MAX_ERROR_LINE) }];
     const msg = parsed.value;
