@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { open, mkdir, stat, writeFile } from 'node:fs/promises';
+import { open, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,17 +101,33 @@ async function main(): Promise<void> {
   const { bytes, ids } = await writeLogs(cacheHome);
   console.log(`${TASKS} task logs, ${(bytes / 1024 / 1024 / 1024).toFixed(2)} GiB on disk`);
 
-  // In-process replay: reading the log and the transcript interpreter, no HTTP. Round 0 warms up.
+  // In-process replay: reading the log and the transcript interpreter, no HTTP. Each round also
+  // times a floor on the same file (read it whole, split, JSON.parse every line, keep nothing) so
+  // the ratio between the two survives this machine's noise. Round 0 warms up.
   const path = join(cacheHome, 'caic', 'tasks', `${ids[0]}.jsonl`);
   const size = (await stat(path)).size;
   const rates: number[] = [];
+  const floors: number[] = [];
+  const ratios: number[] = [];
+  let events = 0;
   for (let round = 0; round < 6; round++) {
-    const started = performance.now();
+    let started = performance.now();
     const t = await replayLog(path, HARNESSES);
-    const s = (performance.now() - started) / 1000;
-    if (round > 0) rates.push(size / 1024 / 1024 / s);
-    if (round === 5) console.log(`replay (log → events): median ${median(rates).toFixed(0)} MB/s over ${(size / 1024 / 1024).toFixed(1)} MB, ${t.events.length} events, 5 runs [${rates.map((r) => r.toFixed(0)).join(', ')}]   (target >= 150 MB/s)`);
+    const ours = (performance.now() - started) / 1000;
+    events = t.events.length;
+    started = performance.now();
+    let parsed = 0;
+    for (const line of (await readFile(path, 'utf8')).split('\n')) if (line) parsed += JSON.parse(line) ? 1 : 0;
+    const floor = (performance.now() - started) / 1000;
+    if (parsed === 0) throw new Error('floor parsed nothing');
+    if (round === 0) continue;
+    rates.push(size / 1024 / 1024 / ours);
+    floors.push(size / 1024 / 1024 / floor);
+    ratios.push(floor / ours);
   }
+  const list = (xs: number[]) => xs.map((r) => r.toFixed(0)).join(', ');
+  console.log(`replay (log → events): median ${median(rates).toFixed(0)} MB/s over ${(size / 1024 / 1024).toFixed(1)} MB, ${events} events, 5 runs [${list(rates)}]   (target >= 150 MB/s)`);
+  console.log(`floor (readFile + split + JSON.parse, same file): median ${median(floors).toFixed(0)} MB/s [${list(floors)}]; replay/floor median ${median(ratios).toFixed(2)} [${ratios.map((r) => r.toFixed(2)).join(', ')}]`);
 
   const port = await freePort();
   const configDir = join(dir.path, 'config');
