@@ -1,6 +1,7 @@
 // ESLint flat config: typescript-eslint's type-aware recommended rules over src, test, scripts, bench.
 import js from '@eslint/js';
 import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -21,6 +22,12 @@ export default tseslint.config(
       ],
       'no-console': 'off',
     },
+  },
+  {
+    // The web UI: the rules of hooks (a broken one is a bug React cannot report at runtime).
+    files: ['web/src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'warn' },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -42,6 +42,8 @@ export interface DaemonOptions {
   originListWaitMs?: number;
   /** Extra routes behind the edge hooks (see ServerDeps.extend). */
   extend?: ServerDeps['extend'];
+  /** The web UI build to serve (see ServerDeps.webDir). */
+  webDir?: string;
 }
 
 export interface Daemon {
@@ -168,6 +170,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
     ...(opts.extend ? { extend: opts.extend } : {}),
+    ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
   });
 
   const { host } = config.listen;

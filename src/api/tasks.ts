@@ -107,6 +107,7 @@ export type SyncResp = z.infer<typeof SyncResp>;
 
 export const DiffQuery = z.object({ path: z.string().max(4096).optional() });
 export const DiffResp = z.object({ files: z.array(DiffStatEntry), diff: z.string() }).meta({ id: 'DiffResp' });
+export type DiffResp = z.infer<typeof DiffResp>;
 export const ToolInputResp = z.object({ toolUseId: z.string(), input: z.unknown() }).meta({ id: 'ToolInputResp' });
 
 export const Repo = z
@@ -132,6 +133,7 @@ export const RepoBranchesResp = z.object({ branches: z.array(z.object({ name: z.
 export const HarnessInfo = z
   .object({ name: HarnessName, models: z.array(z.string()), supportsImages: z.boolean(), supportsCompact: z.boolean(), contextWindow: z.number().int() })
   .meta({ id: 'HarnessInfo' });
+export type HarnessInfo = z.infer<typeof HarnessInfo>;
 
 export const RepoPreference = z.object({ name: z.string(), baseBranch: z.string(), harness: z.string(), model: z.string(), lastUsed: z.string() });
 export const Preferences = z

@@ -52,7 +52,13 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length does not match the body',
 };
 
-export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
+/**
+ * Gets the first chance at a request no route matched (the web UI's index.html for its own
+ * routes); returns true when it answered, false to leave the 404 envelope.
+ */
+export type NotFoundFallback = (req: FastifyRequest, reply: FastifyReply) => boolean;
+
+export function installErrorHandlers(app: FastifyInstance, bodyLimit: number, notFoundFallback?: NotFoundFallback): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof TaskError) return sendError(reply, err.code, err.message, err.details);
     if (err instanceof DockerUnavailableError) return sendError(reply, 'SERVICE_UNAVAILABLE', err.message);
@@ -74,5 +80,9 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): v
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) message = 'request body is not valid JSON';
     return sendEnvelope(reply, status, errorBody(codeForStatus(status), message));
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`));
+  // One handler for every unmatched request, so the fallback and the 404 envelope cannot disagree on order.
+  app.setNotFoundHandler((req, reply) => {
+    if (notFoundFallback?.(req, reply)) return reply;
+    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+  });
 }

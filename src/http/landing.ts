@@ -1,4 +1,4 @@
-// GET /: a server-rendered status page (version, login state, sign-in buttons) until the web UI is served.
+// GET /: a server-rendered status page (version, login state, sign-in buttons) when there is no web UI build.
 import type { FastifyInstance } from 'fastify';
 import type { AuthProvider } from '../api/index.js';
 import { escapeHtml, htmlPage } from './errors.js';

@@ -14,6 +14,7 @@ import { installRequireUser } from './auth/hooks.js';
 import { installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { installSse } from './sse.js';
+import { DEFAULT_WEB_DIR, serveWebUi, spaFallback, webUiDir } from './static.js';
 import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -34,6 +35,8 @@ export interface ServerDeps {
   readiness?: () => Promise<Record<string, string>>;
   /** The task engine; absent in tests of the edge alone. */
   tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean };
+  /** The built web UI to serve (default: the package's web/dist); without index.html, `/` is the status page. */
+  webDir?: string;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -87,7 +90,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installRequireUser(app, deps.sessions !== null);
   installSse(app);
   installAccessLog(app, logger);
-  installErrorHandlers(app, bodyLimit);
+  const webDir = webUiDir(deps.webDir);
+  installErrorHandlers(app, bodyLimit, webDir ? spaFallback : undefined);
 
   serverRoutes(app, {
     serverConfig: () => ({
@@ -115,7 +119,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     taskRoutes(app, deps.tasks.service);
     repoRoutes(app, deps.tasks);
   }
-  landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
+  if (webDir) {
+    await serveWebUi(app, webDir);
+    logger.info({ webDir }, 'serving the web UI');
+  } else {
+    landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
+    logger.info({ webDir: deps.webDir ?? DEFAULT_WEB_DIR }, 'web UI not built (no index.html): serving the status page at /');
+  }
   await deps.extend?.(app);
   methodNotAllowed(app);
   return app;

@@ -16,7 +16,8 @@ export interface TestDaemon extends AsyncDisposable {
 
 export async function startTestDaemon(
   configToml = '',
-  opts: Partial<DaemonOptions> & { dir?: TempDir } = {},
+  /** webDir null: no web UI build (the status page at `/`), whether or not web/dist is built. */
+  opts: Partial<Omit<DaemonOptions, 'webDir'>> & { dir?: TempDir; webDir?: string | null } = {},
 ): Promise<TestDaemon> {
   const dir = opts.dir ?? (await tempDir());
   const configDir = opts.configDir ?? join(dir.path, 'config');
@@ -34,6 +35,7 @@ export async function startTestDaemon(
     port: 0,
     originListWaitMs: opts.originListWaitMs ?? 2_000,
     ...(opts.extend ? { extend: opts.extend } : {}),
+    ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });
   return {
     daemon,

@@ -12,7 +12,7 @@ const LOCAL_ONLY = '[server]\nallow_origins = ["local"]\n';
 
 describe('basics and error envelopes', () => {
   test('healthz, readyz, server config, status page', async () => {
-    await using d = await startTestDaemon(LOCAL_ONLY);
+    await using d = await startTestDaemon(LOCAL_ONLY, { webDir: null });
     assert.deepEqual((await http(`${d.url}/healthz`)).json(), { status: 'ok' });
     const ready = (await http(`${d.url}/readyz`)).json<{ status: string; checks: Record<string, string> }>();
     assert.equal(ready.checks.config, 'ok');
@@ -84,7 +84,8 @@ describe('basics and error envelopes', () => {
   test('at info level only refusals and errors are logged, each once', async () => {
     await using d = await startTestDaemon(LOCAL_ONLY, { logLevel: 'info' });
     assert.equal((await http(`${d.url}/healthz`)).status, 200);
-    assert.equal((await http(`${d.url}/nope`)).status, 404);
+    // Under /api/: other unknown paths answer the web UI's index.html when web/dist is built.
+    assert.equal((await http(`${d.url}/api/nope`)).status, 404);
     const denied = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '198.51.100.9' });
     assert.equal(denied.statusCode, 403);
     await new Promise((r) => setTimeout(r, 50));
@@ -92,7 +93,7 @@ describe('basics and error envelopes', () => {
     assert.deepEqual(
       lines.map((l) => [l.path, l.status, l.level]),
       [
-        ['/nope', 404, 30],
+        ['/api/nope', 404, 30],
         ['/healthz', 403, 30],
       ],
     );

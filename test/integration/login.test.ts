@@ -73,7 +73,8 @@ describe('OAuth login', () => {
   let d: TestDaemon;
   before(async () => {
     stub = await startStubForge();
-    d = await startTestDaemon(configFor(stub), { extend: protectedRoute });
+    // No web UI build: `/` is the status page, which shows the signed-in user.
+    d = await startTestDaemon(configFor(stub), { extend: protectedRoute, webDir: null });
   });
   after(async () => {
     await d[Symbol.asyncDispose]();

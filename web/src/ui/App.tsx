@@ -1,4 +1,261 @@
-// The application shell (placeholder while the UI is built).
+// The application shell: login gate, data loading, layout (task list beside the page on desktop,
+// one column on a phone), keyboard shortcuts, notifications and the title/favicon badge.
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
+import type { HarnessInfo, Preferences, Repo, ServerConfigResp, Task, UserResp } from '../../../src/api/index.js';
+import { ApiError } from '../lib/api';
+import { stateLabel, taskPath, canPurge } from '../lib/format';
+import { api, errorMessage, UNAUTHORIZED_EVENT } from './client';
+import { Composer } from './Composer';
+import { Confirm, Dialog } from './Dialog';
+import { GearIcon } from './icons';
+import { Login } from './Login';
+import { navigate, onLinkClick, useRoute } from './router';
+import { NOTIFY_KEY, Settings } from './Settings';
+import { useTaskList } from './stores';
+import { orderedTasks, TaskList } from './TaskList';
+import { TaskView } from './TaskView';
+
+const ATTENTION = new Set(['waiting', 'asking', 'has_plan']);
+// The diff viewer carries the syntax highlighter: loaded when a diff is first opened.
+const DiffPage = lazy(() => import('./DiffPage').then((m) => ({ default: m.DiffPage })));
+
+type Boot = { phase: 'loading' } | { phase: 'error'; message: string } | { phase: 'login'; config: ServerConfigResp; error?: string } | { phase: 'ready'; config: ServerConfigResp; user: UserResp | null };
+
 export function App() {
-  return <main data-testid="task-list">caic</main>;
+  const [boot, setBoot] = useState<Boot>({ phase: 'loading' });
+  useEffect(() => {
+    (async () => {
+      const config = await api('serverConfig');
+      if (!config.authEnabled) return setBoot({ phase: 'ready', config, user: null });
+      try {
+        setBoot({ phase: 'ready', config, user: await api('authMe') });
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 401 || err.status === 404)) setBoot({ phase: 'login', config });
+        else throw err;
+      }
+    })().catch((err: unknown) => setBoot({ phase: 'error', message: errorMessage(err) }));
+  }, []);
+  useEffect(() => {
+    const onUnauthorized = () => setBoot((b) => (b.phase === 'ready' && b.config.authEnabled ? { phase: 'login', config: b.config, error: 'Your session ended; sign in again.' } : b));
+    window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+  }, []);
+  if (boot.phase === 'loading') return <div className="boot muted">Loading…</div>;
+  if (boot.phase === 'error')
+    return (
+      <div className="boot">
+        <div className="banner bad" role="alert">
+          Cannot reach the caic server: {boot.message}
+        </div>
+        <button type="button" onClick={() => location.reload()}>
+          Retry
+        </button>
+      </div>
+    );
+  if (boot.phase === 'login') return <Login providers={boot.config.authProviders} {...(boot.error ? { error: boot.error } : {})} />;
+  return <Main config={boot.config} user={boot.user} />;
+}
+
+function setFavicon(badge: boolean): void {
+  const link = document.querySelector<HTMLLinkElement>('link[rel="icon"]');
+  if (!link) return;
+  const dot = badge ? '<circle cx="25" cy="7" r="6" fill="#f03e3e" stroke="#fff" stroke-width="1.5"/>' : '';
+  link.href = `data:image/svg+xml,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3b5bdb"/><path d="M9 11h14M9 16h10M9 21h12" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/>${dot}</svg>`)}`;
+}
+
+function isTyping(el: EventTarget | null): boolean {
+  const t = el as HTMLElement | null;
+  return !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+}
+
+function Main({ config, user }: { config: ServerConfigResp; user: UserResp | null }) {
+  const route = useRoute();
+  const [repos, setRepos] = useState<Repo[]>([]);
+  const [harnesses, setHarnesses] = useState<HarnessInfo[]>([]);
+  const [preferences, setPreferences] = useState<Preferences | null>(null);
+  const [loadError, setLoadError] = useState('');
+  const [fetched, setFetched] = useState<Task | null>(null);
+  const [help, setHelp] = useState(false);
+  const [purgeAsk, setPurgeAsk] = useState<Task | null>(null);
+  const composerRef = useRef<HTMLTextAreaElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+
+  const notify = useCallback((before: Task | undefined, after: Task) => {
+    if (!ATTENTION.has(after.state) || before?.state === after.state) return;
+    if (localStorage.getItem(NOTIFY_KEY) !== '1' || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    if (document.visibilityState === 'visible' && document.hasFocus()) return;
+    const n = new Notification(`${stateLabel(after.state)}: ${after.title}`, { body: after.result || after.repos[0]?.name || '', tag: after.id });
+    n.onclick = () => {
+      window.focus();
+      navigate(taskPath(after.id, after.title));
+    };
+  }, []);
+  const list = useTaskList(true, notify);
+
+  const loadRepos = useCallback(() => {
+    api('listRepos')
+      .then(setRepos)
+      .catch((err: unknown) => setLoadError(errorMessage(err)));
+  }, []);
+  useEffect(() => {
+    loadRepos();
+    api('harnesses')
+      .then(setHarnesses)
+      .catch((err: unknown) => setLoadError(errorMessage(err)));
+    api('getPreferences')
+      .then(setPreferences)
+      .catch(() => undefined);
+  }, [loadRepos]);
+
+  // A task opened by URL before the list has it (or one the list no longer shows).
+  const routeId = route.page === 'task' || route.page === 'diff' ? route.id : undefined;
+  const listed = routeId ? list.tasks.get(routeId) : undefined;
+  useEffect(() => {
+    if (!routeId || listed || !list.loaded) return;
+    api('getTask', { params: { id: routeId } })
+      .then(setFetched)
+      .catch((err: unknown) => setLoadError(errorMessage(err)));
+  }, [routeId, listed, list.loaded]);
+  const task = listed ?? (fetched?.id === routeId ? fetched : undefined);
+
+  // Badge: how many tasks wait for the user.
+  const waiting = [...list.tasks.values()].filter((t) => ATTENTION.has(t.state)).length;
+  useEffect(() => {
+    document.title = `${waiting ? `(${waiting}) ` : ''}${task ? `${task.title} · ` : ''}caic`;
+    setFavicon(waiting > 0);
+  }, [waiting, task]);
+
+  // Keyboard: n new task, j/k or arrows move between tasks, i focuses the input, Esc goes back,
+  // Shift+Delete purges the selected task (after confirmation), ? shows the list.
+  const tasksRef = useRef<Task[]>([]);
+  tasksRef.current = orderedTasks(list.tasks);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (document.querySelector('dialog[open]')) return;
+      if (isTyping(e.target)) {
+        if (e.key === 'Escape') (e.target as HTMLElement).blur();
+        return;
+      }
+      const ordered = tasksRef.current;
+      const at = ordered.findIndex((t) => t.id === routeId);
+      const go = (i: number) => {
+        const t = ordered[Math.max(0, Math.min(ordered.length - 1, i))];
+        if (t) navigate(taskPath(t.id, t.title));
+      };
+      if (e.key === 'n') {
+        e.preventDefault();
+        navigate('/');
+        requestAnimationFrame(() => composerRef.current?.focus());
+      } else if (e.key === 'j' || e.key === 'ArrowDown') {
+        if (ordered.length === 0) return;
+        e.preventDefault();
+        go(at < 0 ? 0 : at + 1);
+      } else if (e.key === 'k' || e.key === 'ArrowUp') {
+        if (ordered.length === 0) return;
+        e.preventDefault();
+        go(at < 0 ? 0 : at - 1);
+      } else if (e.key === 'i' || e.key === '/') {
+        e.preventDefault();
+        (inputRef.current ?? composerRef.current)?.focus();
+      } else if (e.key === 'Escape' && route.page !== 'home') {
+        navigate(route.page === 'diff' && task ? taskPath(task.id, task.title) : '/');
+      } else if (e.key === 'Delete' && e.shiftKey && task && canPurge(task.state)) {
+        setPurgeAsk(task);
+      } else if (e.key === '?') {
+        setHelp(true);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [routeId, route.page, task]);
+
+  const conn = list.connection;
+  return (
+    <div className={`app page-${route.page}`}>
+      <header className="topbar">
+        <a className="logo" href="/" onClick={(e) => onLinkClick(e, '/')} aria-label="caic home">
+          caic
+        </a>
+        <a className="button primary small" href="/" onClick={(e) => onLinkClick(e, '/')} title="New task (n)">
+          + New task
+        </a>
+        <span className="spacer" />
+        {conn.state !== 'open' && list.loaded && (
+          <span className="conn warn" role="status">
+            reconnecting…
+          </span>
+        )}
+        <button type="button" className="icon" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
+          ?
+        </button>
+        <a className="icon" href="/settings" onClick={(e) => onLinkClick(e, '/settings')} aria-label="Settings">
+          <GearIcon />
+        </a>
+      </header>
+      <div className="layout">
+        <aside className="sidebar">
+          <TaskList tasks={list.tasks} selectedId={routeId} loaded={list.loaded} />
+        </aside>
+        <main className="main">
+          {loadError && (
+            <div className="banner bad" role="alert">
+              {loadError}
+              <button type="button" className="icon" aria-label="Dismiss" onClick={() => setLoadError('')}>
+                ×
+              </button>
+            </div>
+          )}
+          {!config.capabilities.dockerAvailable && (
+            <div className="banner warn" role="status">
+              The container engine does not answer: tasks cannot start until Docker runs.
+            </div>
+          )}
+          {route.page === 'home' && <Composer ref={composerRef} repos={repos} harnesses={harnesses} preferences={preferences} onReposChanged={loadRepos} gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')} />}
+          {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} onPreferences={setPreferences} />}
+          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} /> : <p className="muted pad">Loading the task…</p>)}
+          {route.page === 'diff' &&
+            (task ? (
+              <Suspense fallback={<p className="muted pad">Loading the diff viewer…</p>}>
+                <DiffPage task={task} />
+              </Suspense>
+            ) : (
+              <p className="muted pad">Loading the task…</p>
+            ))}
+        </main>
+      </div>
+      <Dialog open={help} title="Keyboard shortcuts" onClose={() => setHelp(false)}>
+        <table className="table">
+          <tbody>
+            {[
+              ['n', 'New task'],
+              ['j / ↓, k / ↑', 'Next / previous task'],
+              ['i or /', 'Focus the message box'],
+              ['Enter / Shift+Enter', 'Send / new line'],
+              ['Esc', 'Back'],
+              ['Shift+Delete', 'Purge the open task'],
+            ].map(([k, v]) => (
+              <tr key={k}>
+                <td>
+                  <kbd>{k}</kbd>
+                </td>
+                <td>{v}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Dialog>
+      <Confirm
+        open={purgeAsk !== null}
+        title={`Purge “${purgeAsk?.title ?? ''}”?`}
+        message="The container and any unsynced work in it are deleted."
+        confirmLabel="Purge"
+        danger
+        onConfirm={() => {
+          if (purgeAsk) void api('taskPurge', { params: { id: purgeAsk.id } }).catch((err: unknown) => setLoadError(errorMessage(err)));
+        }}
+        onClose={() => setPurgeAsk(null)}
+      />
+    </div>
+  );
 }

@@ -1,0 +1,103 @@
+// Real Chromium for e2e tests (playwright-core driving Debian's /usr/bin/chromium): pages with a set
+// viewport, their console and page errors collected, screenshots under test-artifacts/screenshots/.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { tempDir } from './tmp.js';
+
+/** Installed by `npm run env:browser` (test/tools/env-browser.ts). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** The repository's test-artifacts/screenshots/ (gitignored), from dist/test/helpers/. */
+export const SCREENSHOT_DIR = fileURLToPath(new URL('../../../test-artifacts/screenshots/', import.meta.url));
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
+export interface TestBrowser extends AsyncDisposable {
+  /** The one browser context: every page shares its cookies and storage. */
+  context: BrowserContext;
+  /** A new tab with this viewport (default 1280×800) whose console and page errors are collected. */
+  newPage(viewport?: Viewport): Promise<Page>;
+  /** Saves a full-page PNG as test-artifacts/screenshots/<name>.png and returns its path. */
+  screenshot(page: Page, name: string): Promise<string>;
+  /** `console.error` messages and uncaught exceptions seen on a page from newPage, oldest first. */
+  pageErrors(page: Page): string[];
+}
+
+/**
+ * Launches headless Chromium with a fresh, temporary profile, removed again on dispose.
+ *
+ * playwright's `chromium.launch()` refuses a `--user-data-dir` in `args` ("Pass userDataDir parameter
+ * to browserType.launchPersistentContext"), so the profile is given through
+ * `launchPersistentContext(dir)`; it returns the browser's single context, and closing it closes
+ * the browser. Pages from newPage are tabs of that context (use one launchBrowser() per user
+ * when a test needs separate cookie jars).
+ */
+export async function launchBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} is missing: run npm run env:browser`);
+  const profile = await tempDir('caic-chromium-');
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile.path, {
+      executablePath: CHROMIUM_PATH,
+      args: FLAGS,
+      timeout: 30_000,
+    });
+  } catch (err) {
+    await profile[Symbol.asyncDispose]();
+    throw err;
+  }
+  const errors = new WeakMap<Page, string[]>();
+  // The persistent context opens with one blank tab: the first newPage() hands it out.
+  let spare: Page | undefined = context.pages()[0];
+
+  return {
+    context,
+    async newPage(viewport = { width: 1280, height: 800 }) {
+      const page = spare ?? (await context.newPage());
+      spare = undefined;
+      const seen: string[] = [];
+      errors.set(page, seen);
+      page.on('console', (msg) => {
+        if (msg.type() !== 'error') return;
+        const { url, lineNumber } = msg.location();
+        seen.push(`console.error: ${msg.text()}${url ? ` (${url}:${lineNumber + 1})` : ''}`);
+      });
+      page.on('pageerror', (err) => seen.push(`pageerror: ${err.stack ?? err.message}`));
+      await page.setViewportSize(viewport);
+      return page;
+    },
+    async screenshot(page, name) {
+      if (!/^[\w.-]+$/.test(name)) throw new Error(`screenshot name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-'`);
+      await mkdir(SCREENSHOT_DIR, { recursive: true });
+      const path = join(SCREENSHOT_DIR, `${name}.png`);
+      await page.screenshot({ path, fullPage: true });
+      return path;
+    },
+    pageErrors(page) {
+      const seen = errors.get(page);
+      if (!seen) throw new Error('pageErrors: not a page from this browser’s newPage()');
+      return [...seen];
+    },
+    async [Symbol.asyncDispose]() {
+      await context.close().catch(() => undefined);
+      await profile[Symbol.asyncDispose]();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Small display helpers shared by the views: money, durations, task states, URL slugs.
+import type { DiffStatEntry, TaskState } from '../../../src/api/index.js';
+
+export function formatCost(usd: number): string {
+  if (!usd) return '$0';
+  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0s';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60 ? ` ${s % 60}s` : ''}`;
+  const h = Math.floor(m / 60);
+  return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
+}
+
+export function formatTokens(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
+}
+
+export type StateTone = 'busy' | 'attention' | 'idle' | 'done' | 'bad';
+
+const TONES: Record<TaskState, StateTone> = {
+  pending: 'busy',
+  branching: 'busy',
+  provisioning: 'busy',
+  starting: 'busy',
+  running: 'busy',
+  waiting: 'attention',
+  asking: 'attention',
+  has_plan: 'attention',
+  stopping: 'busy',
+  stopped: 'idle',
+  purging: 'busy',
+  purged: 'done',
+  failed: 'bad',
+  crashed: 'bad',
+};
+
+const LABELS: Record<TaskState, string> = {
+  pending: 'Pending',
+  branching: 'Branching',
+  provisioning: 'Starting container',
+  starting: 'Starting agent',
+  running: 'Running',
+  waiting: 'Waiting for you',
+  asking: 'Asking a question',
+  has_plan: 'Plan ready',
+  stopping: 'Stopping',
+  stopped: 'Stopped',
+  purging: 'Purging',
+  purged: 'Purged',
+  failed: 'Failed',
+  crashed: 'Crashed',
+};
+
+export const stateTone = (s: TaskState): StateTone => TONES[s];
+export const stateLabel = (s: TaskState): string => LABELS[s];
+
+/** States in which the agent has a live session that takes input. */
+export const LIVE_STATES: readonly TaskState[] = ['running', 'waiting', 'asking', 'has_plan'];
+/** States a task leaves by itself (shown as in progress). */
+export const BUSY_STATES: readonly TaskState[] = ['pending', 'branching', 'provisioning', 'starting', 'running', 'stopping', 'purging'];
+
+// The same rules as the task service (src/tasks/service.ts): buttons appear only when the action
+// would be accepted; a race still gets a clear 409 message from the server.
+export function canStop(s: TaskState): boolean {
+  return LIVE_STATES.includes(s);
+}
+export function canRevive(s: TaskState): boolean {
+  return s === 'stopped';
+}
+export function canPurge(s: TaskState): boolean {
+  return [...LIVE_STATES, 'stopping', 'stopped', 'failed'].includes(s);
+}
+export function canRestart(s: TaskState): boolean {
+  return s === 'waiting' || s === 'asking' || s === 'has_plan';
+}
+
+export function diffTotals(files: readonly DiffStatEntry[]): { files: number; added: number; deleted: number } {
+  let added = 0;
+  let deleted = 0;
+  for (const f of files) {
+    added += f.added;
+    deleted += f.deleted;
+  }
+  return { files: files.length, added, deleted };
+}
+
+/** URL-friendly slug of a title: `/task/@<id>+<slug>` as in caic's web UI. */
+export function slugify(title: string): string {
+  return (
+    title
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^\w\s-]/g, '')
+      .trim()
+      .replace(/[\s_-]+/g, '-')
+      .slice(0, 48)
+      .replace(/-+$/, '') || 'task'
+  );
+}
+
+/** Parses the app's paths: `/`, `/task/@<id>[+slug]`, `/task/@<id>[+slug]/diff`, `/settings`. */
+export type Route = { page: 'home' } | { page: 'task'; id: string } | { page: 'diff'; id: string } | { page: 'settings' };
+
+export function parseRoute(pathname: string): Route {
+  const m = /^\/task\/@([0-9a-z]+)(?:\+[^/]*)?(\/diff)?\/?$/.exec(pathname);
+  if (m) return m[2] ? { page: 'diff', id: m[1]! } : { page: 'task', id: m[1]! };
+  if (pathname === '/settings') return { page: 'settings' };
+  return { page: 'home' };
+}
+
+export function taskPath(id: string, title: string, diff = false): string {
+  return `/task/@${id}+${slugify(title)}${diff ? '/diff' : ''}`;
+}

@@ -1,0 +1,64 @@
+// The diff of a task's branch against its base, loaded on open and refreshed when the task's
+// diff stat changes.
+import { useEffect, useState } from 'react';
+import type { DiffResp, Task } from '../../../src/api/index.js';
+import { taskPath } from '../lib/format';
+import { api, errorMessage } from './client';
+import { DiffView, type DiffMode } from './DiffView';
+import { navigate } from './router';
+
+const MODE_KEY = 'caic.diffMode';
+
+export function DiffPage({ task }: { task: Task }) {
+  const [diff, setDiff] = useState<DiffResp | null>(null);
+  const [error, setError] = useState('');
+  const [mode, setMode] = useState<DiffMode>(() => (localStorage.getItem(MODE_KEY) === 'split' ? 'split' : 'unified'));
+  const stat = JSON.stringify(task.diffStat);
+  useEffect(() => {
+    const ac = new AbortController();
+    setError('');
+    api('taskDiff', { params: { id: task.id } }, { signal: ac.signal })
+      .then(setDiff)
+      .catch((err: unknown) => {
+        if (!ac.signal.aborted) setError(errorMessage(err));
+      });
+    return () => ac.abort();
+  }, [task.id, stat]);
+  return (
+    <section className="diff-page" aria-label={`Diff of ${task.title}`}>
+      <header className="task-head">
+        <div className="task-title-row">
+          <button type="button" className="icon back" aria-label="Back to the task" onClick={() => navigate(taskPath(task.id, task.title))}>
+            ←
+          </button>
+          <h1 className="task-title">Diff · {task.title}</h1>
+        </div>
+        <div className="muted small">
+          {task.repos.map((r) => (
+            <span key={r.name}>
+              {r.name} · {r.branch || '(no branch yet)'} against {r.baseBranch}
+            </span>
+          ))}
+        </div>
+      </header>
+      {error && (
+        <div className="banner bad" role="alert">
+          {error}
+        </div>
+      )}
+      {!diff && !error && <p className="muted pad">Loading the diff…</p>}
+      {diff && diff.files.length === 0 && <p className="muted pad">No changes yet.</p>}
+      {diff && diff.files.length > 0 && (
+        <DiffView
+          diff={diff.diff}
+          files={diff.files}
+          mode={mode}
+          onModeChange={(m) => {
+            localStorage.setItem(MODE_KEY, m);
+            setMode(m);
+          }}
+        />
+      )}
+    </section>
+  );
+}

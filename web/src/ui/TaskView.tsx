@@ -1,0 +1,258 @@
+// One task: header with its state and actions, the live transcript, the todo panel and the input box.
+import { useMemo, useRef, useState } from 'react';
+import type { HarnessInfo, SyncResp, Task } from '../../../src/api/index.js';
+import { canPurge, canRestart, canRevive, canStop, formatCost, formatDuration, formatTokens, LIVE_STATES, stateLabel, stateTone, taskPath } from '../lib/format';
+import { openAsk } from '../lib/transcript';
+import { api, errorMessage } from './client';
+import type { CardContext } from './cards';
+import { Confirm, Dialog } from './Dialog';
+import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
+import { navigate, onLinkClick } from './router';
+import { useTaskEvents } from './stores';
+import { Transcript } from './Transcript';
+
+
+export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses: readonly HarnessInfo[]; inputRef: React.RefObject<HTMLTextAreaElement | null> }) {
+  const events = useTaskEvents(task.id);
+  const [error, setError] = useState('');
+  const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
+  const [sending, setSending] = useState(false);
+  const [confirm, setConfirm] = useState<null | 'purge' | 'stop' | 'clear'>(null);
+  const [sync, setSync] = useState<SyncResp | null>(null);
+  const [busy, setBusy] = useState('');
+  const harness = harnesses.find((h) => h.name === task.harness);
+  const live = LIVE_STATES.includes(task.state);
+  const ask = openAsk(events.transcript);
+  const ctx: CardContext = useMemo(
+    () => ({ taskId: task.id, title: task.title, canAnswer: task.state === 'asking', canExecutePlan: task.state === 'has_plan', onError: setError }),
+    [task.id, task.title, task.state],
+  );
+
+  const act = async (name: string, fn: () => Promise<unknown>) => {
+    setBusy(name);
+    setError('');
+    try {
+      await fn();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy('');
+    }
+  };
+  const send = async () => {
+    if (!prompt.text.trim() && prompt.images.length === 0) return;
+    setSending(true);
+    setError('');
+    try {
+      await api('taskInput', { params: { id: task.id }, body: { prompt: toPrompt(prompt) } });
+      for (const img of prompt.images) URL.revokeObjectURL(img.url);
+      setPrompt({ text: '', images: [] });
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setSending(false);
+    }
+  };
+  const doSync = (force: boolean) =>
+    act('sync', async () => {
+      const r = await api('taskSync', { params: { id: task.id }, body: force ? { force: true } : {} });
+      setSync(r);
+    });
+
+  const todos = events.transcript.todos;
+  const usage = events.transcript.usage;
+  const ctxWindow = events.transcript.contextWindow || task.contextWindowLimit;
+  const disconnected = events.connection.state !== 'open' && (events.ready || events.connection.error);
+  return (
+    <section className="task-view" aria-label={`Task ${task.title}`} data-testid="task-view" data-state={task.state}>
+      <header className="task-head">
+        <div className="task-title-row">
+          <button type="button" className="icon back" aria-label="Back to the task list" onClick={() => navigate('/')}>
+            ←
+          </button>
+          <h1 className="task-title">{task.title}</h1>
+          <span className={`badge ${stateTone(task.state)}`} data-testid="task-state">
+            {stateLabel(task.state)}
+          </span>
+        </div>
+        <div className="task-meta muted small">
+          {task.repos.map((r) => (
+            <span key={r.name}>
+              {r.name}
+              {r.branch ? ` · ${r.branch}` : ''} ← {r.baseBranch}
+            </span>
+          ))}
+          <span>
+            {task.harness}
+            {task.model ? ` · ${task.model}` : ''}
+          </span>
+          <span>{formatCost(task.costUSD)}</span>
+          {task.durationMs > 0 && <span>{formatDuration(task.durationMs)}</span>}
+          {usage && ctxWindow > 0 && (
+            <span title="Context used">
+              {formatTokens(task.activeInputTokens || usage.inputTokens + usage.cacheReadInputTokens + usage.cacheCreationInputTokens)} / {formatTokens(ctxWindow)} context
+            </span>
+          )}
+        </div>
+        <div className="actions" role="toolbar" aria-label="Task actions">
+          <a className="button" href={taskPath(task.id, task.title, true)} onClick={(e) => onLinkClick(e, taskPath(task.id, task.title, true))}>
+            Diff{task.diffStat.length ? ` (${task.diffStat.length})` : ''}
+          </a>
+          {live && (
+            <button type="button" disabled={busy !== ''} onClick={() => void doSync(false)}>
+              {busy === 'sync' ? 'Syncing…' : 'Sync to branch'}
+            </button>
+          )}
+          {canRestart(task.state) && (
+            <button type="button" disabled={busy !== ''} onClick={() => setConfirm('clear')}>
+              Clear context
+            </button>
+          )}
+          {live && harness?.supportsCompact && (
+            <button type="button" disabled={busy !== ''} onClick={() => void act('compact', () => api('taskCompact', { params: { id: task.id }, body: {} }))}>
+              Compact
+            </button>
+          )}
+          {canStop(task.state) && (
+            <button type="button" disabled={busy !== ''} onClick={() => setConfirm('stop')}>
+              Stop
+            </button>
+          )}
+          {canRevive(task.state) && (
+            <button type="button" disabled={busy !== ''} onClick={() => void act('revive', () => api('taskRevive', { params: { id: task.id } }))}>
+              {busy === 'revive' ? 'Reviving…' : 'Revive'}
+            </button>
+          )}
+          {canPurge(task.state) && (
+            <button type="button" className="danger" disabled={busy !== ''} onClick={() => setConfirm('purge')}>
+              Purge
+            </button>
+          )}
+        </div>
+      </header>
+      {disconnected && (
+        <div className="banner warn" role="status" data-testid="reconnecting">
+          Disconnected{events.connection.error ? ` (${events.connection.error})` : ''} — reconnecting…
+        </div>
+      )}
+      {events.fatal && (
+        <div className="banner bad" role="alert">
+          {events.fatal}
+        </div>
+      )}
+      {error && (
+        <div className="banner bad" role="alert">
+          {error}
+          <button type="button" className="icon" aria-label="Dismiss" onClick={() => setError('')}>
+            ×
+          </button>
+        </div>
+      )}
+      {task.error && (
+        <div className="banner bad" role="alert">
+          {task.error}
+        </div>
+      )}
+      <div className="task-body">
+        <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} />
+        {todos.length > 0 && (
+          <aside className="todos" aria-label="Todo list">
+            <div className="label">
+              Todo {todos.filter((t) => t.status === 'completed').length}/{todos.length}
+            </div>
+            <ul>
+              {todos.map((t, i) => (
+                <li key={i} className={t.status}>
+                  <span aria-hidden="true">{t.status === 'completed' ? '✓' : t.status === 'in_progress' ? '▸' : '○'}</span> {t.status === 'in_progress' && t.activeForm ? t.activeForm : t.content}
+                </li>
+              ))}
+            </ul>
+          </aside>
+        )}
+      </div>
+      <form
+        className="input-row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void send();
+        }}
+      >
+        <PromptBox
+          ref={inputRef}
+          label="Message to the agent"
+          placeholder={live ? (ask ? 'Answer the question above, or type a reply…' : 'Message the agent (Enter sends, Shift+Enter for a new line)') : 'The agent is not running'}
+          value={prompt}
+          onChange={setPrompt}
+          onSubmit={() => void send()}
+          allowImages={harness?.supportsImages ?? false}
+          disabled={!live || sending}
+          onError={setError}
+          rows={2}
+        />
+        <button type="submit" className="primary" disabled={!live || sending || (!prompt.text.trim() && prompt.images.length === 0)}>
+          Send
+        </button>
+      </form>
+      <Confirm
+        open={confirm === 'purge'}
+        title="Purge this task?"
+        message="The container and everything in it that was not synced are deleted. The transcript stays."
+        confirmLabel="Purge"
+        danger
+        onConfirm={() => void act('purge', () => api('taskPurge', { params: { id: task.id } }))}
+        onClose={() => setConfirm(null)}
+      />
+      <Confirm
+        open={confirm === 'stop'}
+        title="Stop this task?"
+        message="The agent finishes its current step and the container stops. You can revive it later."
+        confirmLabel="Stop"
+        onConfirm={() => void act('stop', () => api('taskStop', { params: { id: task.id } }))}
+        onClose={() => setConfirm(null)}
+      />
+      <Confirm
+        open={confirm === 'clear'}
+        title="Clear the context?"
+        message="The agent starts a new session in the same container; the files stay."
+        confirmLabel="Clear context"
+        onConfirm={() => void act('clear', () => api('taskClearContext', { params: { id: task.id } }))}
+        onClose={() => setConfirm(null)}
+      />
+      <Dialog open={sync !== null} title="Sync to branch" onClose={() => setSync(null)}>
+        {sync && <SyncResult result={sync} busy={busy === 'sync'} onForce={() => void doSync(true)} />}
+      </Dialog>
+    </section>
+  );
+}
+
+function SyncResult({ result, busy, onForce }: { result: SyncResp; busy: boolean; onForce: () => void }) {
+  const [sure, setSure] = useState(false);
+  const focus = useRef<HTMLButtonElement>(null);
+  if (result.status === 'empty') return <p>Nothing to sync: the branch has no changes.</p>;
+  if (result.status === 'synced')
+    return (
+      <p data-testid="sync-ok">
+        Pushed {result.diffStat.length} file{result.diffStat.length === 1 ? '' : 's'} to <code>{result.branch}</code>.
+      </p>
+    );
+  return (
+    <div data-testid="sync-blocked">
+      <p>The push was blocked: the changes look like they contain secrets or large binaries.</p>
+      <ul className="findings">
+        {result.safetyIssues.map((s, i) => (
+          <li key={i}>
+            <code>{s.file}</code> — {s.detail}
+          </li>
+        ))}
+      </ul>
+      <label className="option">
+        <input type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} /> I checked these findings; push anyway
+      </label>
+      <div className="row end">
+        <button ref={focus} type="button" className="danger" disabled={!sure || busy} onClick={onForce}>
+          {busy ? 'Pushing…' : 'Force push'}
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,305 @@
+// One card per transcript item: text, thinking, tool calls, questions, plans, results, errors and
+// the provisioning progress.
+import { memo, useState } from 'react';
+import type { Item } from '../lib/transcript';
+import { formatAnswers } from '../lib/transcript';
+import { diffTotals, formatCost, formatDuration, taskPath } from '../lib/format';
+import { api, errorMessage } from './client';
+import { Markdown } from './Markdown';
+import { onLinkClick } from './router';
+
+export interface CardContext {
+  taskId: string;
+  title: string;
+  /** The task's state allows answering (asking) / executing a plan (has_plan). */
+  canAnswer: boolean;
+  canExecutePlan: boolean;
+  onError: (message: string) => void;
+}
+
+type Of<T extends Item['type']> = Extract<Item, { type: T }>;
+
+function toolSummary(name: string, input: unknown): string {
+  const i = (input ?? {}) as Record<string, unknown>;
+  const pick = (k: string) => (typeof i[k] === 'string' ? (i[k]) : '');
+  const s =
+    pick('command') || pick('file_path') || pick('path') || pick('pattern') || pick('url') || pick('query') || pick('description') || (Array.isArray(i.todos) ? `${i.todos.length} items` : '');
+  if (s) return s.split('\n')[0]!.slice(0, 160);
+  if (i.truncated) return '(large input)';
+  const json = JSON.stringify(input);
+  return json && json !== '{}' ? json.slice(0, 120) : '';
+}
+
+const ToolCard = memo(function ToolCard({ item, ctx }: { item: Of<'tool'>; ctx: CardContext }) {
+  const [open, setOpen] = useState(false);
+  const [full, setFull] = useState<unknown>(undefined);
+  const [loading, setLoading] = useState(false);
+  const status = item.result ? (item.result.isError ? 'error' : 'ok') : 'running';
+  const loadFull = async () => {
+    setLoading(true);
+    try {
+      const r = await api('taskToolInput', { params: { id: ctx.taskId, toolUseId: item.toolUseId } });
+      setFull(r.input);
+    } catch (err) {
+      ctx.onError(errorMessage(err));
+    } finally {
+      setLoading(false);
+    }
+  };
+  const input = full ?? item.input;
+  return (
+    <div className={`card tool ${status}`}>
+      <button type="button" className="tool-head" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <span className={`dot ${status}`} aria-hidden="true" />
+        <span className="tool-name">{item.name}</span>
+        <span className="tool-summary">{toolSummary(item.name, item.input)}</span>
+        <span className="tool-time">{item.result ? formatDuration(item.result.durationMs) : '…'}</span>
+      </button>
+      {open && (
+        <div className="tool-body">
+          <div className="label">Input</div>
+          <pre className="code">{JSON.stringify(input, null, 2)}</pre>
+          {item.inputTruncated && full === undefined && (
+            <button type="button" onClick={() => void loadFull()} disabled={loading}>
+              {loading ? 'Loading…' : 'Load the full input'}
+            </button>
+          )}
+          {item.result && (
+            <>
+              <div className="label">{item.result.isError ? 'Error' : 'Output'}</div>
+              <pre className="code">{item.result.content || '(no output)'}</pre>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+});
+
+const AskCard = memo(function AskCard({ item, ctx }: { item: Of<'ask'>; ctx: CardContext }) {
+  const [answers, setAnswers] = useState(() => item.questions.map(() => ({ selected: [] as string[], other: '' })));
+  const [sending, setSending] = useState(false);
+  const active = ctx.canAnswer && !item.answered;
+  const ready = answers.every((a) => a.selected.length > 0 || a.other.trim() !== '');
+  const toggle = (qi: number, label: string, multi: boolean) =>
+    setAnswers((all) =>
+      all.map((a, i) => {
+        if (i !== qi) return a;
+        if (!multi) return { ...a, selected: [label] };
+        return { ...a, selected: a.selected.includes(label) ? a.selected.filter((l) => l !== label) : [...a.selected, label] };
+      }),
+    );
+  const send = async () => {
+    setSending(true);
+    try {
+      await api('taskInput', { params: { id: ctx.taskId }, body: { prompt: { text: formatAnswers(item.questions, answers) } } });
+    } catch (err) {
+      ctx.onError(errorMessage(err));
+    } finally {
+      setSending(false);
+    }
+  };
+  return (
+    <form
+      className={`card ask${active ? ' active' : ''}`}
+      aria-label="Question from the agent"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (active && ready) void send();
+      }}
+    >
+      {item.questions.map((q, qi) => (
+        <fieldset key={qi} disabled={!active || sending}>
+          <legend>
+            {q.header && <span className="chip">{q.header}</span>} {q.question}
+          </legend>
+          {q.options.map((o) => (
+            <label key={o.label} className="option">
+              <input type={q.multiSelect ? 'checkbox' : 'radio'} name={`q${item.key}-${qi}`} checked={answers[qi]!.selected.includes(o.label)} onChange={() => toggle(qi, o.label, q.multiSelect)} />
+              <span>
+                <strong>{o.label}</strong>
+                {o.description && <span className="muted"> — {o.description}</span>}
+              </span>
+            </label>
+          ))}
+          <input
+            type="text"
+            className="other"
+            placeholder="Other…"
+            aria-label={`Other answer to: ${q.question}`}
+            value={answers[qi]!.other}
+            onChange={(e) => setAnswers((all) => all.map((a, i) => (i === qi ? { ...a, other: e.target.value } : a)))}
+          />
+        </fieldset>
+      ))}
+      {active ? (
+        <div className="row end">
+          <button type="submit" className="primary" disabled={!ready || sending}>
+            {sending ? 'Sending…' : 'Send answer'}
+          </button>
+        </div>
+      ) : (
+        <div className="muted small">{item.answered ? 'Answered' : 'No longer waiting for an answer'}</div>
+      )}
+    </form>
+  );
+});
+
+const PlanCard = memo(function PlanCard({ item, ctx }: { item: Of<'plan'>; ctx: CardContext }) {
+  const [busy, setBusy] = useState(false);
+  const execute = async () => {
+    setBusy(true);
+    try {
+      await api('taskRestart', { params: { id: ctx.taskId }, body: {} });
+    } catch (err) {
+      ctx.onError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="card plan" aria-label="Plan">
+      <div className="label">Plan</div>
+      <Markdown text={item.plan} />
+      {ctx.canExecutePlan && (
+        <div className="row end">
+          <button type="button" className="primary" disabled={busy} onClick={() => void execute()}>
+            {busy ? 'Starting…' : 'Execute plan'}
+          </button>
+        </div>
+      )}
+    </div>
+  );
+});
+
+function ResultCard({ item, ctx }: { item: Of<'result'>; ctx: CardContext }) {
+  const e = item.ev;
+  const totals = item.diffStat ? diffTotals(item.diffStat) : null;
+  return (
+    <div className={`card result${e.isError ? ' error' : ''}`} aria-label="Result">
+      <div className="result-head">
+        <strong>{e.isError ? 'Failed' : 'Done'}</strong>
+        <span>{formatCost(e.costUSD)}</span>
+        <span>{formatDuration(e.durationMs)}</span>
+        <span>
+          {e.numTurns} turn{e.numTurns === 1 ? '' : 's'}
+        </span>
+        {totals && totals.files > 0 && (
+          <a href={taskPath(ctx.taskId, ctx.title, true)} onClick={(ev) => onLinkClick(ev, taskPath(ctx.taskId, ctx.title, true))}>
+            {totals.files} file{totals.files === 1 ? '' : 's'} <span className="add">+{totals.added}</span> <span className="del">−{totals.deleted}</span>
+          </a>
+        )}
+      </div>
+      {e.result && e.isError && <div className="result-text">{e.result}</div>}
+    </div>
+  );
+}
+
+function ProvisionCard({ item }: { item: Of<'provision'> }) {
+  const [open, setOpen] = useState(false);
+  const total = item.phases.reduce((a, p) => a + (p.durationMs ?? 0), 0);
+  const last = item.phases[item.phases.length - 1];
+  return (
+    <div className="card provision">
+      <button type="button" className="tool-head" aria-expanded={open} onClick={() => setOpen(!open)}>
+        <span className={`dot ${item.done ? 'ok' : 'running'}`} aria-hidden="true" />
+        <span className="tool-name">{item.done ? 'Started' : 'Starting'}</span>
+        <span className="tool-summary">{item.done ? `${item.phases.length} steps` : last?.message}</span>
+        <span className="tool-time">{formatDuration(total)}</span>
+      </button>
+      {open && (
+        <ol className="phases">
+          {item.phases.map((p, i) => (
+            <li key={i}>
+              <span>{p.message}</span>
+              {p.durationMs !== undefined && <span className="muted"> {formatDuration(p.durationMs)}</span>}
+            </li>
+          ))}
+        </ol>
+      )}
+    </div>
+  );
+}
+
+function Thinking({ item }: { item: Of<'thinking'> }) {
+  return (
+    <details className="card thinking">
+      <summary>Thinking</summary>
+      <div className="thinking-text">{item.text}</div>
+    </details>
+  );
+}
+
+export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardContext }) {
+  switch (item.type) {
+    case 'text':
+      return (
+        <div className={`msg agent${item.streaming ? ' streaming' : ''}`}>
+          <Markdown text={item.text} />
+        </div>
+      );
+    case 'thinking':
+      return <Thinking item={item} />;
+    case 'user':
+      return (
+        <div className="msg user">
+          <div className="user-text">{item.text}</div>
+          {item.images > 0 && (
+            <div className="muted small">
+              {item.images} image{item.images === 1 ? '' : 's'}
+            </div>
+          )}
+        </div>
+      );
+    case 'tool':
+      return <ToolCard item={item} ctx={ctx} />;
+    case 'ask':
+      return <AskCard item={item} ctx={ctx} />;
+    case 'plan':
+      return <PlanCard item={item} ctx={ctx} />;
+    case 'result':
+      return <ResultCard item={item} ctx={ctx} />;
+    case 'error':
+      return (
+        <div className="card error" role="alert">
+          <strong>Error:</strong> {item.message}
+          {item.line && <pre className="code">{item.line}</pre>}
+        </div>
+      );
+    case 'provision':
+      return <ProvisionCard item={item} />;
+    case 'log':
+      return <div className="line muted small">{item.message}</div>;
+    case 'init':
+      return (
+        <div className="line muted small">
+          Agent {item.agentVersion} · {item.model}
+        </div>
+      );
+    case 'system':
+      return <div className="line muted small">{systemLine(item.subtype, item.detail)}</div>;
+    case 'subagent':
+      return (
+        <div className="line muted small">
+          Subagent: {item.description}
+          {item.status ? ` — ${item.status}` : ' …'}
+        </div>
+      );
+  }
+});
+
+function systemLine(subtype: string, detail: unknown): string {
+  const d = (detail ?? {}) as Record<string, unknown>;
+  switch (subtype) {
+    case 'session_start':
+      return d.reason === 'start' ? 'Session started' : `Session ${typeof d.n === 'number' ? d.n : ''} (${typeof d.reason === 'string' ? d.reason : ''})`;
+    case 'compact_boundary':
+      return 'Context compacted';
+    case 'agent_exit':
+      return 'The agent exited';
+    case 'sync':
+      return `Synced${typeof d.branch === 'string' ? ` to ${d.branch}` : ''}`;
+    default:
+      return subtype;
+  }
+}
