@@ -108,6 +108,9 @@ export type SyncResp = z.infer<typeof SyncResp>;
 export const DiffQuery = z.object({ path: z.string().max(4096).optional() });
 export const DiffResp = z.object({ files: z.array(DiffStatEntry), diff: z.string() }).meta({ id: 'DiffResp' });
 export type DiffResp = z.infer<typeof DiffResp>;
+export const SudoPasswordResp = z
+  .object({ password: z.string().describe('The password of user `user` for sudo inside the container.') })
+  .meta({ id: 'SudoPasswordResp' });
 export const ToolInputResp = z.object({ toolUseId: z.string(), input: z.unknown() }).meta({ id: 'ToolInputResp' });
 
 export const Repo = z

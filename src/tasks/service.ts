@@ -314,6 +314,15 @@ export class TaskService {
     throw new TaskError('NOT_FOUND', `no tool use ${toolUseId} in task ${id}`);
   }
 
+  /** The container's sudo password, for the task's owner (find() enforces ownership). */
+  async sudoPassword(id: string, caller: Caller | null): Promise<{ password: string }> {
+    const task = this.find(id, caller);
+    if (!task.meta.sudo) throw new TaskError('NOT_FOUND', `task ${id} was created without sudo`);
+    const password = task.handle ? await this.deps.runtime().sudoPassword(task.handle) : null;
+    if (!password) throw new TaskError('NOT_FOUND', `task ${id} has no container with a sudo password`);
+    return { password };
+  }
+
   // ---- create and provision ----------------------------------------------------------------
 
   async create(req: CreateTaskReq, caller: Caller | null): Promise<TaskDto> {

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { open, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ulid } from 'ulid';
@@ -13,6 +12,8 @@ import { replayLog } from '../../src/tasks/index.js';
 import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
+import { median } from './start.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100);
 const MB_PER_TASK = Number(process.env.BENCH_MB_PER_TASK ?? 10.24);
@@ -80,19 +81,6 @@ async function writeLogs(cacheDir: string): Promise<{ bytes: number; ids: string
     bytes += Buffer.byteLength(text);
   }
   return { bytes, ids };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function main(): Promise<void> {

@@ -63,7 +63,6 @@ describe('web UI', { timeout: 300_000 }, () => {
     await waitState('waiting');
     await page.locator('[data-testid="task-item"][data-state="waiting"]').waitFor();
     assert.match(await page.title(), /^\(1\) /, 'the title counts tasks waiting for the user');
-    await browser.screenshot(page, 'task-desktop');
   });
 
   test('an ask card takes the answer and the agent continues', async () => {
@@ -83,6 +82,11 @@ describe('web UI', { timeout: 300_000 }, () => {
     await send('FAKE_DEMO please');
     await page.getByText('Done: I added FAKE_NOTES.md').waitFor({ timeout: WAIT });
     await page.getByRole('complementary', { name: 'Todo list' }).waitFor();
+    await waitState('waiting');
+    await browser.screenshot(page, 'task-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await browser.screenshot(page, 'task-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('link', { name: /^Diff \(2\)/ }).waitFor({ timeout: WAIT });
     await page.getByRole('link', { name: /^Diff/ }).click();
     const view = page.getByTestId('diff-view');
@@ -90,6 +94,9 @@ describe('web UI', { timeout: 300_000 }, () => {
     await view.getByText('Written by the fake agent.').waitFor();
     assert.equal(await page.getByTestId('diff-file').count(), 2);
     await browser.screenshot(page, 'diff-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await browser.screenshot(page, 'diff-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.keyboard.press('Escape');
     await page.waitForSelector('[data-testid="task-view"]');
   });
@@ -125,9 +132,6 @@ describe('web UI', { timeout: 300_000 }, () => {
   });
 
   test('stop and purge ask for confirmation and reach their states', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await browser.screenshot(page, 'task-phone');
-    await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('toolbar', { name: 'Task actions' }).getByRole('button', { name: 'Stop' }).click();
     await page.getByRole('dialog', { name: 'Stop this task?' }).getByRole('button', { name: 'Stop' }).click();
     await waitState('stopped');
@@ -137,6 +141,7 @@ describe('web UI', { timeout: 300_000 }, () => {
     assert.equal((await task()).state, 'purged');
     await page.goto(proxy.url);
     await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]');
+    await browser.screenshot(page, 'home-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
     await browser.screenshot(page, 'home-phone');
     assert.deepEqual(browser.pageErrors(page), [], 'no console errors or page errors');

@@ -2,22 +2,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { http } from '../helpers/http.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function env(dir: TempDir): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: dir.path, XDG_CONFIG_HOME: join(dir.path, 'xdg-config'), XDG_CACHE_HOME: join(dir.path, 'xdg-cache') };

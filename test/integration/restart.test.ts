@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +15,9 @@ import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { makeOriginAndClone } from '../helpers/task-env.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function startDaemon(configDir: string, cacheHome: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, '--config-dir', configDir, '--log-level', 'debug'], {

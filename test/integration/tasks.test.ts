@@ -234,4 +234,21 @@ describe('tasks with the fake agent', () => {
     const set = await env.api('POST', '/api/v1/server/preferences', { settings: { theme: 'dark' } });
     assert.deepEqual(set.json<{ settings: unknown }>().settings, { theme: 'dark' });
   });
+
+  test('the sudo password reaches the owner of a sudo task only, never a log', async () => {
+    const plain = await env.api('GET', `/api/v1/tasks/${task.id}/sudo-password`);
+    assert.equal(plain.status, 404, plain.body);
+    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'with sudo' }, sudo: true });
+    assert.equal(created.status, 200, created.body);
+    const id = created.json<Task>().id;
+    for (let i = 0; i < 600 && (await env.api('GET', `/api/v1/tasks/${id}`)).json<Task>().state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 50));
+    const r = await env.api('GET', `/api/v1/tasks/${id}/sudo-password`);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['cache-control'], 'no-store');
+    const { password } = r.json<{ password: string }>();
+    assert.match(password, /^[A-Za-z0-9]{24}$/);
+    assert.ok(!env.d.logs.text.includes(password), 'the password is not logged');
+    assert.ok(!(await env.api('GET', `/api/v1/tasks/${id}`)).body.includes(password), 'nor part of the task');
+    assert.equal((await env.api('POST', `/api/v1/tasks/${id}/purge`)).status, 200);
+  });
 });

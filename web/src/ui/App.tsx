@@ -14,6 +14,7 @@ import { NOTIFY_KEY, Settings } from './Settings';
 import { useTaskList } from './stores';
 import { orderedTasks, TaskList } from './TaskList';
 import { TaskView } from './TaskView';
+import { Banner } from './Banner';
 
 const ATTENTION = new Set(['waiting', 'asking', 'has_plan']);
 // The diff viewer carries the syntax highlighter: loaded when a diff is first opened.
@@ -199,12 +200,9 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
         </aside>
         <main className="main">
           {loadError && (
-            <div className="banner bad" role="alert">
+            <Banner tone="bad" onDismiss={() => setLoadError('')}>
               {loadError}
-              <button type="button" className="icon" aria-label="Dismiss" onClick={() => setLoadError('')}>
-                ×
-              </button>
-            </div>
+            </Banner>
           )}
           {!config.capabilities.dockerAvailable && (
             <div className="banner warn" role="status">

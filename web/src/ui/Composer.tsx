@@ -176,6 +176,12 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           {busy ? 'Starting…' : 'Start task'}
         </button>
       </div>
+      {repos.length === 0 && (
+        <p className="muted small" role="note">
+          No git repository was found under the server&apos;s root folder (<code>[core] root</code> in config.toml; by default the folder caic was started in, searched three levels
+          deep). Clone one with <em>Clone…</em>, or start a task without a repository.
+        </p>
+      )}
       {error && (
         <div className="banner bad" role="alert">
           {error}

@@ -7,6 +7,7 @@ import { api, errorMessage } from './client';
 import { Confirm } from './Dialog';
 import { ReviveIcon, StopIcon, TrashIcon } from './icons';
 import { onLinkClick } from './router';
+import { Banner } from './Banner';
 
 export function groupTasks(tasks: Iterable<Task>): { active: [string, Task[]][]; done: Task[] } {
   const byRepo = new Map<string, Task[]>();
@@ -97,12 +98,9 @@ export function TaskList({ tasks, selectedId, loaded }: { tasks: Map<string, Tas
   return (
     <nav className="task-list" aria-label="Tasks" data-testid="task-list" data-loaded={loaded}>
       {error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad" onDismiss={() => setError('')}>
           {error}
-          <button type="button" className="icon" aria-label="Dismiss" onClick={() => setError('')}>
-            ×
-          </button>
-        </div>
+        </Banner>
       )}
       {loaded && active.length === 0 && <p className="muted pad">No running tasks. Start one above.</p>}
       {active.map(([repo, list]) => (

@@ -10,6 +10,7 @@ import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate, onLinkClick } from './router';
 import { useTaskEvents } from './stores';
 import { Transcript } from './Transcript';
+import { Banner } from './Banner';
 
 
 export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses: readonly HarnessInfo[]; inputRef: React.RefObject<HTMLTextAreaElement | null> }) {
@@ -20,6 +21,7 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
   const [confirm, setConfirm] = useState<null | 'purge' | 'stop' | 'clear'>(null);
   const [sync, setSync] = useState<SyncResp | null>(null);
   const [busy, setBusy] = useState('');
+  const [sudoPassword, setSudoPassword] = useState<string | null>(null);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
   const ask = openAsk(events.transcript);
@@ -113,6 +115,15 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
               Compact
             </button>
           )}
+          {task.sudo && task.state !== 'purged' && (
+            <button
+              type="button"
+              disabled={busy !== ''}
+              onClick={() => void act('sudo', async () => setSudoPassword((await api('taskSudoPassword', { params: { id: task.id } })).password))}
+            >
+              Sudo password
+            </button>
+          )}
           {canStop(task.state) && (
             <button type="button" disabled={busy !== ''} onClick={() => setConfirm('stop')}>
               Stop
@@ -141,12 +152,9 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
         </div>
       )}
       {error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad" onDismiss={() => setError('')}>
           {error}
-          <button type="button" className="icon" aria-label="Dismiss" onClick={() => setError('')}>
-            ×
-          </button>
-        </div>
+        </Banner>
       )}
       {task.error && (
         <div className="banner bad" role="alert">
@@ -218,6 +226,17 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
         onConfirm={() => void act('clear', () => api('taskClearContext', { params: { id: task.id } }))}
         onClose={() => setConfirm(null)}
       />
+      <Dialog open={sudoPassword !== null} title="Sudo password" onClose={() => setSudoPassword(null)}>
+        <p>
+          The password of <code>user</code> in this task&apos;s container (for <code>sudo</code>):
+        </p>
+        <div className="row">
+          <input className="secret" readOnly value={sudoPassword ?? ''} aria-label="Sudo password" onFocus={(e) => e.target.select()} />
+          <button type="button" onClick={() => void navigator.clipboard?.writeText(sudoPassword ?? '')}>
+            Copy
+          </button>
+        </div>
+      </Dialog>
       <Dialog open={sync !== null} title="Sync to branch" onClose={() => setSync(null)}>
         {sync && <SyncResult result={sync} busy={busy === 'sync'} onForce={() => void doSync(true)} />}
       </Dialog>
