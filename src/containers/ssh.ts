@@ -143,6 +143,8 @@ export class SshConnection {
       let outLen = 0;
       let errLen = 0;
       let settled = false;
+      // Declared before finish(): a signal aborted already stops before the timer exists.
+      let timer: NodeJS.Timeout | undefined;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
@@ -158,9 +160,7 @@ export class SshConnection {
       const onAbort = () => stop(new ContainerError(`command in ${this.target.label} was aborted`));
       if (opts.signal?.aborted) return stop(new ContainerError(`command in ${this.target.label} was aborted`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = opts.timeoutMs
-        ? setTimeout(() => stop(new ContainerError(`command in ${this.target.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs)
-        : undefined;
+      if (opts.timeoutMs) timer = setTimeout(() => stop(new ContainerError(`command in ${this.target.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
       ch.on('data', (chunk: Buffer) => {
         opts.onStdout?.(chunk);
         if (outLen < max) {

@@ -92,6 +92,8 @@ describe('containers on a real engine', () => {
     const aborted = t.rt.exec(plain, 'sleep 31 & sleep 32; echo never', { signal: ac.signal });
     setTimeout(() => ac.abort(), 100);
     await assert.rejects(aborted, /aborted/);
+    // A signal aborted before the command started (on a slow machine the 100 ms above can be that).
+    await assert.rejects(t.rt.exec(plain, 'sleep 33', { signal: AbortSignal.abort() }), /aborted/);
     // The whole process group goes, background children included.
     let left = '?';
     for (let i = 0; i < 50 && left !== '0'; i++) {
