@@ -103,9 +103,10 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
     api('harnesses')
       .then(setHarnesses)
       .catch((err: unknown) => setLoadError(errorMessage(err)));
+    // Without preferences the composer still works, with plain defaults.
     api('getPreferences')
       .then(setPreferences)
-      .catch(() => undefined);
+      .catch(() => setPreferences({ repositories: [], harness: '', models: {}, settings: {} }));
   }, [loadRepos]);
 
   // A task opened by URL before the list has it (or one the list no longer shows).

@@ -41,19 +41,22 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       setModel(pref.model);
     }
   };
+  // First defaults once the lists arrive: the most recent repository, then the agent and model
+  // remembered for it (else the last agent used, else Claude Code).
   useEffect(() => {
     if (repo || repos.length === 0) return;
-    const first = recent.find((p) => repos.some((r) => r.name === p.name))?.name ?? repos[0]!.name;
-    applyRepo(first);
+    applyRepo(recent.find((p) => repos.some((r) => r.name === p.name))?.name ?? repos[0]!.name);
     // Only when the list first arrives.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [repos, recent]);
   useEffect(() => {
-    if (harness || harnesses.length === 0) return;
-    const preferred = preferences?.harness && harnesses.some((h) => h.name === preferences.harness) ? preferences.harness : harnesses.find((h) => h.name === 'claude')?.name ?? harnesses[0]!.name;
+    if (harness || harnesses.length === 0 || preferences === null) return;
+    const known = (h: string | undefined) => (h && harnesses.some((x) => x.name === h) ? h : undefined);
+    const forRepo = recent.find((p) => p.name === repo);
+    const preferred = known(forRepo?.harness) ?? known(preferences.harness) ?? known('claude') ?? harnesses[0]!.name;
     setHarness(preferred);
-    setModel(preferences?.models[preferred] ?? '');
-  }, [harnesses, preferences, harness]);
+    setModel(forRepo && forRepo.harness === preferred ? forRepo.model : (preferences.models[preferred] ?? ''));
+  }, [harnesses, preferences, harness, recent, repo]);
   useEffect(() => {
     if (!repo) return;
     const ac = new AbortController();
