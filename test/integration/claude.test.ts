@@ -32,12 +32,16 @@ test('harness = claude: init, toolUse, toolResult, text, result; the file is in 
   // Start the API stub in the container as soon as it exists (Claude Code retries until it answers).
   const rt = await DockerRuntime.open({ configDir: env.d.configDir });
   try {
+    // A deadline, not a count of tries: on a loaded machine each listing can take a while.
     let handle;
-    for (let i = 0; i < 400 && !handle; i++) {
+    for (const deadline = Date.now() + 90_000; !handle && Date.now() < deadline; ) {
       handle = (await rt.list()).find((c) => c.taskId === task.id && c.state === 'running');
-      if (!handle) await new Promise((r) => setTimeout(r, 25));
+      if (handle) break;
+      const t = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>();
+      assert.notEqual(t.state, 'failed', `the task failed before its container ran: ${t.error}`);
+      await new Promise((r) => setTimeout(r, 25));
     }
-    assert.ok(handle, 'container appeared');
+    assert.ok(handle, 'container appeared within 90 s');
     await rt.writeFile(handle, '/tmp/anthropic-stub.mjs', STUB, 0o644);
     await rt.exec(handle, 'setsid nohup node /tmp/anthropic-stub.mjs >/tmp/stub.out 2>&1 < /dev/null &');
 
