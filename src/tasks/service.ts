@@ -24,7 +24,7 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import type { ContainerHandle, ContainerRuntime } from '../containers/index.js';
+import { parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -32,7 +32,7 @@ import { git, type RepoRegistry } from './repos.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { Task, type TaskHeader } from './task.js';
-import { replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
 
 const ACTIVE = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
 const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
@@ -62,23 +62,6 @@ export interface TaskServiceDeps {
 }
 
 type ListListener = (event: TaskListEvent) => void;
-
-const emptySummary = (title: string, model: string): Summary => ({
-  title,
-  costUSD: 0,
-  durationMs: 0,
-  numTurns: 0,
-  tokens: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
-  activeInputTokens: 0,
-  diffStat: [],
-  result: '',
-  error: '',
-  sessionId: '',
-  agentVersion: '',
-  model,
-  planContent: '',
-  container: '',
-});
 
 function titleOf(prompt: string): string {
   const first = prompt.trim().split('\n')[0] ?? '';
@@ -712,17 +695,6 @@ export class TaskService {
     timer.unref();
     this.diffTimers.set(task.id, timer);
   }
-}
-
-function parseNumstat(text: string): DiffStatEntry[] {
-  return text
-    .split('\n')
-    .filter((l) => l.includes('\t'))
-    .map((line) => {
-      const [a, d, ...rest] = line.split('\t');
-      const binary = a === '-' && d === '-';
-      return { path: rest.join('\t'), added: binary ? 0 : Number(a), deleted: binary ? 0 : Number(d), binary };
-    });
 }
 
 function baseCommitOf(task: Task): string {

@@ -64,6 +64,24 @@ export interface Summary {
 
 const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 });
 
+/** The summary of a task nothing has happened in yet. */
+export const emptySummary = (title: string, model: string): Summary => ({
+  title,
+  costUSD: 0,
+  durationMs: 0,
+  numTurns: 0,
+  tokens: zeroUsage(),
+  activeInputTokens: 0,
+  diffStat: [],
+  result: '',
+  error: '',
+  sessionId: '',
+  agentVersion: '',
+  model,
+  planContent: '',
+  container: '',
+});
+
 type Rec = Record<string, unknown>;
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -80,22 +98,7 @@ export class Transcript {
   relayBytes = 0;
   hasTrailer = false;
   containerId = '';
-  readonly summary: Summary = {
-    title: '',
-    costUSD: 0,
-    durationMs: 0,
-    numTurns: 0,
-    tokens: zeroUsage(),
-    activeInputTokens: 0,
-    diffStat: [],
-    result: '',
-    error: '',
-    sessionId: '',
-    agentVersion: '',
-    model: '',
-    planContent: '',
-    container: '',
-  };
+  readonly summary: Summary = emptySummary('', '');
   private parser: AgentParser | null = null;
   private now = '';
   private parsedAt = '';

@@ -13,12 +13,35 @@ import { Transcript } from './Transcript';
 import { Banner } from './Banner';
 
 
+/** The actions that ask first: what the dialog says and the route it calls. */
+const CONFIRMS = {
+  purge: {
+    title: 'Purge this task?',
+    message: 'The container and everything in it that was not synced are deleted. The transcript stays.',
+    confirmLabel: 'Purge',
+    danger: true,
+    route: 'taskPurge',
+  },
+  stop: {
+    title: 'Stop this task?',
+    message: 'The agent finishes its current step and the container stops. You can revive it later.',
+    confirmLabel: 'Stop',
+    route: 'taskStop',
+  },
+  clear: {
+    title: 'Clear the context?',
+    message: 'The agent starts a new session in the same container; the files stay.',
+    confirmLabel: 'Clear context',
+    route: 'taskClearContext',
+  },
+} as const;
+
 export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses: readonly HarnessInfo[]; inputRef: React.RefObject<HTMLTextAreaElement | null> }) {
   const events = useTaskEvents(task.id);
   const [error, setError] = useState('');
   const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
   const [sending, setSending] = useState(false);
-  const [confirm, setConfirm] = useState<null | 'purge' | 'stop' | 'clear'>(null);
+  const [confirm, setConfirm] = useState<keyof typeof CONFIRMS | null>(null);
   const [sync, setSync] = useState<SyncResp | null>(null);
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
@@ -201,31 +224,14 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           Send
         </button>
       </form>
-      <Confirm
-        open={confirm === 'purge'}
-        title="Purge this task?"
-        message="The container and everything in it that was not synced are deleted. The transcript stays."
-        confirmLabel="Purge"
-        danger
-        onConfirm={() => void act('purge', () => api('taskPurge', { params: { id: task.id } }))}
-        onClose={() => setConfirm(null)}
-      />
-      <Confirm
-        open={confirm === 'stop'}
-        title="Stop this task?"
-        message="The agent finishes its current step and the container stops. You can revive it later."
-        confirmLabel="Stop"
-        onConfirm={() => void act('stop', () => api('taskStop', { params: { id: task.id } }))}
-        onClose={() => setConfirm(null)}
-      />
-      <Confirm
-        open={confirm === 'clear'}
-        title="Clear the context?"
-        message="The agent starts a new session in the same container; the files stay."
-        confirmLabel="Clear context"
-        onConfirm={() => void act('clear', () => api('taskClearContext', { params: { id: task.id } }))}
-        onClose={() => setConfirm(null)}
-      />
+      {confirm && (
+        <Confirm
+          open
+          {...CONFIRMS[confirm]}
+          onConfirm={() => void act(confirm, () => api(CONFIRMS[confirm].route, { params: { id: task.id } }))}
+          onClose={() => setConfirm(null)}
+        />
+      )}
       <Dialog open={sudoPassword !== null} title="Sudo password" onClose={() => setSudoPassword(null)}>
         <p>
           The password of <code>user</code> in this task&apos;s container (for <code>sudo</code>):
