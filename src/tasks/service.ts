@@ -230,14 +230,14 @@ export class TaskService {
     return this.find(id, caller).dto();
   }
 
-  /** Opens a task's log and replays it (historical tasks load lazily, on first use). */
+  /**
+   * Replays a task's log if nothing has yet (historical tasks load lazily, on first use) and opens
+   * it for writing. Safe to call again: every operation calls it, also on a task a reader loaded
+   * (loadOnly) or whose log adoption closed.
+   */
   private async open(task: Task): Promise<void> {
-    const path = logPath(this.deps.cacheDir, task.id);
-    if (!task.transcript) {
-      task.transcript = await replayLog(path, this.deps.harnesses);
-    }
-    // A reader may have replayed the log already (loadOnly) without opening it for writing.
-    task.log ??= await TaskLog.open(path);
+    await this.loadOnly(task);
+    task.log ??= await TaskLog.open(logPath(this.deps.cacheDir, task.id));
   }
 
   private closeTask(task: Task): void {
@@ -481,14 +481,10 @@ export class TaskService {
     return new TaskError('CONFLICT', `cannot ${action} a task in state ${task.state}`, { state: task.state });
   }
 
-  private async live(task: Task): Promise<void> {
-    if (!task.transcript) await this.open(task);
-  }
-
   input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (!ACTIVE.has(task.state)) throw this.conflict(task, 'send input to');
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
       if (!task.session?.alive) {
@@ -511,7 +507,7 @@ export class TaskService {
   restart(id: string, prompt: Prompt | undefined, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'restart');
       const plan = task.transcript!.summary.planContent;
       const p = prompt && (prompt.text.trim() || prompt.images?.length) ? prompt : plan ? { text: `Execute this plan:\n\n${plan}` } : null;
@@ -525,7 +521,7 @@ export class TaskService {
   clearContext(id: string, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'clear the context of');
       await this.endSession(task);
       task.setState('starting');
@@ -536,7 +532,7 @@ export class TaskService {
   compact(id: string, instructions: string | undefined, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
       if (!ACTIVE.has(task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
       const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
@@ -558,7 +554,7 @@ export class TaskService {
   stop(id: string, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (!ACTIVE.has(task.state)) throw this.conflict(task, 'stop');
       task.setState('stopping');
       await this.endSession(task);
@@ -571,7 +567,7 @@ export class TaskService {
   revive(id: string, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (task.state !== 'stopped') throw this.conflict(task, 'revive');
       if (!task.handle) throw new TaskError('CONFLICT', 'the container of this task is gone', { state: task.state, relay: 'no_container' });
       const runtime = this.deps.runtime();
@@ -595,7 +591,7 @@ export class TaskService {
   purge(id: string, caller: Caller | null): Promise<void> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       if (![...ACTIVE, 'stopping', 'stopped', 'failed'].includes(task.state)) throw this.conflict(task, 'purge');
       if (task.transcript!.hasTrailer) return; // exactly once
       task.setState('purging');
@@ -644,7 +640,7 @@ export class TaskService {
   sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
     const task = this.find(id, caller);
     return task.serial(async () => {
-      await this.live(task);
+      await this.open(task);
       const repo = task.meta.repos[0];
       if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
       if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });

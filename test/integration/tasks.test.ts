@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, SyncResp, Task } from '../../src/api/index.js';
+import Dockerode from 'dockerode';
 import { DockerRuntime } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -250,5 +251,24 @@ describe('tasks with the fake agent', () => {
     assert.ok(!env.d.logs.text.includes(password), 'the password is not logged');
     assert.ok(!(await env.api('GET', `/api/v1/tasks/${id}`)).body.includes(password), 'nor part of the task');
     assert.equal((await env.api('POST', `/api/v1/tasks/${id}/purge`)).status, 200);
+  });
+
+  test('a task whose container vanished while the daemon was down fails, and can still be purged', async () => {
+    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'short lived' } });
+    assert.equal(created.status, 200, created.body);
+    const id = created.json<Task>().id;
+    const stateOf = async () => (await env.api('GET', `/api/v1/tasks/${id}`)).json<Task>();
+    for (let i = 0; i < 600 && (await stateOf()).state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 50));
+    await env.d.daemon.close();
+    const docker = new Dockerode();
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } })) await docker.getContainer(c.Id).remove({ force: true });
+    await env.restart();
+    // Adoption runs in the background after start-up.
+    let t = await stateOf();
+    for (let i = 0; i < 600 && t.state !== 'failed'; i++, t = await stateOf()) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.state, 'failed', JSON.stringify(t));
+    const purge = await env.api('POST', `/api/v1/tasks/${id}/purge`);
+    assert.equal(purge.status, 200, purge.body);
+    assert.equal((await stateOf()).state, 'purged');
   });
 });
