@@ -5,4 +5,5 @@ export * from './auth.js';
 export * from './events.js';
 export * from './tasks.js';
 export * from './routes.js';
+export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';

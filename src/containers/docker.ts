@@ -334,9 +334,9 @@ export class DockerRuntime implements ContainerRuntime {
     await this.writeFile(h, `${HOME}/.env`, renderEnvFile(env), 0o600);
   }
 
-  async sudoPassword(h: ContainerHandle): Promise<string | null> {
-    const info = await this.call(`inspect container ${h.name}`, () => this.docker.getContainer(h.id).inspect());
-    return decodeLabels(info.Config.Labels)?.sudoPassword ?? null;
+  /** Read from the handle's labels (every handle carries them): no Engine API call. */
+  sudoPassword(h: ContainerHandle): Promise<string | null> {
+    return Promise.resolve(decodeLabels(h.labels)?.sudoPassword ?? null);
   }
 
   async stats(h: ContainerHandle): Promise<ContainerStats> {

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { unquoteGitPath } from '../api/index.js';
 import { ContainerError } from './errors.js';
 import type { DiffStatEntry } from './types.js';
 
@@ -76,6 +77,7 @@ export function parseNumstat(text: string): DiffStatEntry[] {
     .map((line) => {
       const [a, d, ...rest] = line.split('\t');
       const binary = a === '-' && d === '-';
-      return { path: rest.join('\t'), added: binary ? 0 : Number(a), deleted: binary ? 0 : Number(d), binary };
+      // Git quotes unusual paths ("dir/\303\251.txt"); every consumer wants the real name.
+      return { path: unquoteGitPath(rest.join('\t')), added: binary ? 0 : Number(a), deleted: binary ? 0 : Number(d), binary };
     });
 }

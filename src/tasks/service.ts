@@ -401,7 +401,8 @@ export class TaskService {
         await Promise.all([
           Object.keys(env).length ? runtime.injectEnv(handle, env) : Promise.resolve(),
           conn.run(deployCommand(a.relay), { stdin: a.relay.content }),
-          conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }),
+          // Only the fake harness runs the fake agent.
+          meta.harness === 'fake' ? conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }) : Promise.resolve(),
         ]);
         this.phase(task, 'prepare', t, 'environment and relay in place');
       };

@@ -71,6 +71,9 @@ export class Task {
 
   private publish(events: EventMessage[]): void {
     if (events.length) for (const l of this.listeners) l(events);
+    // Text deltas are most of a session's lines and change nothing in the task's summary, so the
+    // task list (a serialised comparison per call) need not hear of them.
+    if (events.length > 0 && events.every((e) => e.kind === 'textDelta')) return;
     this.onChange(this, events);
   }
 
@@ -98,10 +101,6 @@ export class Task {
     const history = afterId > 0 ? events.slice(afterId) : replayFilter(events);
     this.listeners.add(listener);
     return { history, unsubscribe: () => this.listeners.delete(listener) };
-  }
-
-  get subscriberCount(): number {
-    return this.listeners.size;
   }
 
   dto(): TaskDto {

@@ -1,5 +1,6 @@
 // A test client for server-sent events: collects events, waits for conditions, resumes by id.
 import { request, type ClientRequest } from 'node:http';
+import { SseParser } from '../../web/src/lib/sse.js';
 
 export interface SseEvent {
   id?: number;
@@ -20,7 +21,8 @@ export class SseClient {
 
   constructor(url: string, headers: Record<string, string> = {}) {
     this.done = new Promise((r) => (this.resolveDone = r));
-    let buffer = '';
+    // The web UI's parser: the tests read streams the way the UI does.
+    const parser = new SseParser();
     this.req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       this.status = res.statusCode ?? 0;
       res.setEncoding('utf8');
@@ -29,25 +31,8 @@ export class SseClient {
           this.body += chunk;
           return;
         }
-        buffer += chunk;
-        let sep: number;
-        while ((sep = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, sep);
-          buffer = buffer.slice(sep + 2);
-          const ev: SseEvent = { event: 'message', data: undefined };
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const i = line.indexOf(':');
-            const field = i < 0 ? line : line.slice(0, i);
-            const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-            if (field === 'id') ev.id = Number(value);
-            else if (field === 'event') ev.event = value;
-            else if (field === 'data') data += value;
-          }
-          if (!data && ev.id === undefined && ev.event === 'message') continue;
-          ev.data = data ? JSON.parse(data) : undefined;
-          this.events.push(ev);
+        for (const m of parser.push(chunk)) {
+          this.events.push({ ...(m.id !== undefined ? { id: Number(m.id) } : {}), event: m.event, data: m.data ? JSON.parse(m.data) : undefined });
         }
         this.check();
       });

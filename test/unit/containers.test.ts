@@ -113,4 +113,6 @@ test('numstat parsing: text, binary, tabs in names', () => {
     { path: 'dir/with\ttab', added: 0, deleted: 2, binary: false },
   ]);
   assert.deepEqual(parseNumstat(''), []);
+  // Git quotes unusual names (core.quotePath): the entries carry the real ones.
+  assert.deepEqual(parseNumstat('1\t0\t"caf\\303\\251 \\"x\\".txt"\n'), [{ path: 'café "x".txt', added: 1, deleted: 0, binary: false }]);
 });

@@ -19,7 +19,7 @@ import typescript from 'highlight.js/lib/languages/typescript';
 import xml from 'highlight.js/lib/languages/xml';
 import yaml from 'highlight.js/lib/languages/yaml';
 import type { DiffStatEntry } from '../../../src/api/index.js';
-import { displayPath, languageOf, parseUnifiedDiff, splitHighlightedLines, splitRows, unquoteGitPath } from '../lib/diff';
+import { displayPath, languageOf, parseUnifiedDiff, splitHighlightedLines, splitRows } from '../lib/diff';
 import type { DiffFile, DiffHunk, DiffLine } from '../lib/diff';
 import './diff.css';
 
@@ -219,7 +219,7 @@ export function DiffView({ diff, files, mode, onModeChange }: DiffViewProps) {
 /** Parsed files in patch order, each with its numstat entry; stat-only files (no patch text) last. */
 function buildEntries(parsed: DiffFile[], files: DiffStatEntry[]): Entry[] {
   const stats = new Map<string, DiffStatEntry>();
-  for (const s of files) stats.set(unquoteGitPath(s.path), s);
+  for (const s of files) stats.set(s.path, s);
   const used = new Set<string>();
   const keys = new Set<string>();
   const uniqueKey = (path: string) => {
