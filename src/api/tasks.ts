@@ -7,6 +7,25 @@ export const TaskState = z
   .meta({ id: 'TaskState' });
 export type TaskState = z.infer<typeof TaskState>;
 
+/** States in which the agent has a live session (it takes input; it can be stopped). */
+export const LIVE_STATES: readonly TaskState[] = ['running', 'waiting', 'asking', 'has_plan'];
+const IDLE_LIVE: readonly TaskState[] = ['waiting', 'asking', 'has_plan'];
+/**
+ * The states each action accepts; any other answers 409. The task service enforces them and the
+ * web UI shows a button only where its action would be accepted.
+ */
+export const ACTION_STATES = {
+  input: LIVE_STATES,
+  compact: LIVE_STATES,
+  stop: LIVE_STATES,
+  restart: IDLE_LIVE,
+  clearContext: IDLE_LIVE,
+  revive: ['stopped'],
+  purge: [...LIVE_STATES, 'stopping', 'stopped', 'failed'],
+} as const satisfies Record<string, readonly TaskState[]>;
+export type TaskAction = keyof typeof ACTION_STATES;
+export const canDo = (action: TaskAction, state: TaskState): boolean => (ACTION_STATES[action] as readonly TaskState[]).includes(state);
+
 export const HarnessName = z.enum(['claude', 'codex', 'gemini', 'fake']).meta({ id: 'HarnessName' });
 export type HarnessName = z.infer<typeof HarnessName>;
 

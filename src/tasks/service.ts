@@ -12,6 +12,7 @@ import type {
   TaskListEvent,
   TaskState,
 } from '../api/index.js';
+import { canDo, LIVE_STATES } from '../api/index.js';
 import {
   aliveCommand,
   assetPaths,
@@ -34,7 +35,7 @@ import { AgentSession } from './session.js';
 import { Task, type TaskHeader } from './task.js';
 import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
 
-const ACTIVE = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
+const ACTIVE = new Set<TaskState>(LIVE_STATES);
 const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
@@ -486,7 +487,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!ACTIVE.has(task.state)) throw this.conflict(task, 'send input to');
+      if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
       if (!task.session?.alive) {
         if (!task.handle || task.handle.state !== 'running') {
@@ -509,7 +510,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'restart');
+      if (!canDo('restart', task.state)) throw this.conflict(task, 'restart');
       const plan = task.transcript!.summary.planContent;
       const p = prompt && (prompt.text.trim() || prompt.images?.length) ? prompt : plan ? { text: `Execute this plan:\n\n${plan}` } : null;
       if (!p) throw new TaskError('BAD_REQUEST', 'no prompt and no plan to execute');
@@ -523,7 +524,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!['waiting', 'asking', 'has_plan'].includes(task.state)) throw this.conflict(task, 'clear the context of');
+      if (!canDo('clearContext', task.state)) throw this.conflict(task, 'clear the context of');
       await this.endSession(task);
       task.setState('starting');
       await this.startSession(task, this.deps.runtime(), { reason: 'clear' });
@@ -535,7 +536,7 @@ export class TaskService {
     return task.serial(async () => {
       await this.open(task);
       if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
-      if (!ACTIVE.has(task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
+      if (!canDo('compact', task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
       const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
       if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
       task.session.write(data);
@@ -556,7 +557,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!ACTIVE.has(task.state)) throw this.conflict(task, 'stop');
+      if (!canDo('stop', task.state)) throw this.conflict(task, 'stop');
       task.setState('stopping');
       await this.endSession(task);
       if (task.handle) await this.deps.runtime().stop(task.handle);
@@ -569,7 +570,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (task.state !== 'stopped') throw this.conflict(task, 'revive');
+      if (!canDo('revive', task.state)) throw this.conflict(task, 'revive');
       if (!task.handle) throw new TaskError('CONFLICT', 'the container of this task is gone', { state: task.state, relay: 'no_container' });
       const runtime = this.deps.runtime();
       task.setState('provisioning');
@@ -593,7 +594,7 @@ export class TaskService {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (![...ACTIVE, 'stopping', 'stopped', 'failed'].includes(task.state)) throw this.conflict(task, 'purge');
+      if (!canDo('purge', task.state)) throw this.conflict(task, 'purge');
       if (task.transcript!.hasTrailer) return; // exactly once
       task.setState('purging');
       await this.endSession(task);

@@ -1,7 +1,7 @@
 // Replays a task log into events and task metadata. Deterministic: the same lines give the same
 // events with the same ids, which is what lets Last-Event-ID survive daemon restarts. Live tasks
 // feed it each line as it is logged; historical ones replay the file.
-import type { DiffStatEntry, EventBody, EventMessage, HarnessName, TaskState, Usage } from '../api/index.js';
+import { LIVE_STATES, type DiffStatEntry, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
 
@@ -26,7 +26,7 @@ const RELAY_EXIT_PREFIX = '{"type":"caic_relay_exit"';
 
 export const MAX_TOOL_INPUT_BYTES = 16 * 1024;
 export const MAX_TOOL_RESULT_CHARS = 64 * 1024;
-const AGENT_STATES = new Set<TaskState>(['running', 'waiting', 'asking', 'has_plan']);
+const AGENT_STATES = new Set<TaskState>(LIVE_STATES);
 
 export interface TaskMetaRecord {
   type: 'caic_meta';

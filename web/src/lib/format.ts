@@ -1,5 +1,6 @@
 // Small display helpers shared by the views: money, durations, task states, URL slugs.
-import type { DiffStatEntry, TaskState } from '../../../src/api/index.js';
+import { canDo, LIVE_STATES, type TaskState } from '../../../src/api/tasks.js';
+import type { DiffStatEntry } from '../../../src/api/index.js';
 
 export function formatCost(usd: number): string {
   if (!usd) return '$0';
@@ -62,25 +63,13 @@ const LABELS: Record<TaskState, string> = {
 export const stateTone = (s: TaskState): StateTone => TONES[s];
 export const stateLabel = (s: TaskState): string => LABELS[s];
 
-/** States in which the agent has a live session that takes input. */
-export const LIVE_STATES: readonly TaskState[] = ['running', 'waiting', 'asking', 'has_plan'];
-/** States a task leaves by itself (shown as in progress). */
-export const BUSY_STATES: readonly TaskState[] = ['pending', 'branching', 'provisioning', 'starting', 'running', 'stopping', 'purging'];
-
-// The same rules as the task service (src/tasks/service.ts): buttons appear only when the action
-// would be accepted; a race still gets a clear 409 message from the server.
-export function canStop(s: TaskState): boolean {
-  return LIVE_STATES.includes(s);
-}
-export function canRevive(s: TaskState): boolean {
-  return s === 'stopped';
-}
-export function canPurge(s: TaskState): boolean {
-  return [...LIVE_STATES, 'stopping', 'stopped', 'failed'].includes(s);
-}
-export function canRestart(s: TaskState): boolean {
-  return s === 'waiting' || s === 'asking' || s === 'has_plan';
-}
+// Buttons appear only where the task service would accept the action (its rules live in src/api);
+// a race still gets a clear 409 message from the server.
+export { LIVE_STATES };
+export const canStop = (s: TaskState): boolean => canDo('stop', s);
+export const canRevive = (s: TaskState): boolean => canDo('revive', s);
+export const canPurge = (s: TaskState): boolean => canDo('purge', s);
+export const canRestart = (s: TaskState): boolean => canDo('restart', s);
 
 export function diffTotals(files: readonly DiffStatEntry[]): { files: number; added: number; deleted: number } {
   let added = 0;

@@ -54,7 +54,6 @@ export interface TranscriptState {
   /** Indexes of tool items by toolUseId, to attach results. */
   tools: ReadonlyMap<string, number>;
   subagents: ReadonlyMap<string, number>;
-  diffStat: DiffStatEntry[] | null;
   /** Count of events applied (for tests and the bench). */
   events: number;
   /** Live events whose id was not the next one: a lost event (always 0 unless something broke). */
@@ -70,7 +69,6 @@ export const emptyTranscript: TranscriptState = {
   streamingAt: -1,
   tools: new Map(),
   subagents: new Map(),
-  diffStat: null,
   events: 0,
   gaps: 0,
 };
@@ -90,7 +88,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
   let items: Item[] | null = null;
   let tools: Map<string, number> | null = null;
   let subagents: Map<string, number> | null = null;
-  let { lastId, todos, usage, contextWindow, streamingAt, diffStat } = state;
+  let { lastId, todos, usage, contextWindow, streamingAt } = state;
   let applied = 0;
   let gaps = state.gaps;
   const list = (): Item[] => (items ??= state.items.slice());
@@ -174,7 +172,6 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
         push({ key, type: 'result', ev: e, diffStat: null });
         break;
       case 'diffStat': {
-        diffStat = e.files;
         // Attach to the latest result card so it can show what changed in that turn.
         for (let i = list().length - 1; i >= 0; i--) {
           const it = list()[i]!;
@@ -236,7 +233,6 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     streamingAt,
     tools: tools ?? state.tools,
     subagents: subagents ?? state.subagents,
-    diffStat,
     events: state.events + applied,
     gaps,
   };

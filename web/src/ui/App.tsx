@@ -45,9 +45,9 @@ export function App() {
   if (boot.phase === 'error')
     return (
       <div className="boot">
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           Cannot reach the caic server: {boot.message}
-        </div>
+        </Banner>
         <button type="button" onClick={() => location.reload()}>
           Retry
         </button>
@@ -91,7 +91,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
       navigate(taskPath(after.id, after.title));
     };
   }, []);
-  const list = useTaskList(true, notify);
+  const list = useTaskList(notify);
 
   const loadRepos = useCallback(() => {
     api('listRepos')
@@ -129,8 +129,8 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
 
   // Keyboard: n new task, j/k or arrows move between tasks, i focuses the input, Esc goes back,
   // Shift+Delete purges the selected task (after confirmation), ? shows the list.
-  const tasksRef = useRef<Task[]>([]);
-  tasksRef.current = orderedTasks(list.tasks);
+  const tasksRef = useRef(list.tasks);
+  tasksRef.current = list.tasks;
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -139,7 +139,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
         if (e.key === 'Escape') (e.target as HTMLElement).blur();
         return;
       }
-      const ordered = tasksRef.current;
+      const ordered = orderedTasks(tasksRef.current);
       const at = ordered.findIndex((t) => t.id === routeId);
       const go = (i: number) => {
         const t = ordered[Math.max(0, Math.min(ordered.length - 1, i))];
@@ -206,9 +206,9 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
             </Banner>
           )}
           {!config.capabilities.dockerAvailable && (
-            <div className="banner warn" role="status">
+            <Banner tone="warn">
               The container engine does not answer: tasks cannot start until Docker runs.
-            </div>
+            </Banner>
           )}
           {route.page === 'home' && <Composer ref={composerRef} repos={repos} harnesses={harnesses} preferences={preferences} onReposChanged={loadRepos} gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')} />}
           {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} onPreferences={setPreferences} />}

@@ -7,6 +7,7 @@ import { api, errorMessage } from './client';
 import { Dialog } from './Dialog';
 import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate } from './router';
+import { Banner } from './Banner';
 
 interface Props {
   repos: Repo[];
@@ -186,9 +187,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         </p>
       )}
       {error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           {error}
-        </div>
+        </Banner>
       )}
       <CloneDialog
         open={cloneOpen}
@@ -234,9 +235,9 @@ function CloneDialog({ open, onClose, onCloned }: { open: boolean; onClose: () =
           <input aria-label="Folder under the root" value={path} onChange={(e) => setPath(e.target.value)} placeholder="owner/repo" />
         </label>
         {error && (
-          <div className="banner bad" role="alert">
+          <Banner tone="bad">
             {error}
-          </div>
+          </Banner>
         )}
         <div className="row end">
           <button type="button" onClick={onClose}>

@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog> element (focus trap, Esc, backdrop) and a confirm helper.
 import { useEffect, useRef, type ReactNode } from 'react';
 
-export function Dialog(props: { open: boolean; title: string; onClose: () => void; children: ReactNode; wide?: boolean }) {
+export function Dialog(props: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
@@ -10,7 +10,7 @@ export function Dialog(props: { open: boolean; title: string; onClose: () => voi
     if (!props.open && d.open) d.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} className={props.wide ? 'dialog wide' : 'dialog'} aria-label={props.title} onClose={props.onClose} onCancel={props.onClose}>
+    <dialog ref={ref} className="dialog" aria-label={props.title} onClose={props.onClose} onCancel={props.onClose}>
       {props.open && (
         <>
           <header className="dialog-head">

@@ -6,6 +6,7 @@ import { taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
 import { DiffView, type DiffMode } from './DiffView';
 import { navigate } from './router';
+import { Banner } from './Banner';
 
 const MODE_KEY = 'caic.diffMode';
 
@@ -42,9 +43,9 @@ export function DiffPage({ task }: { task: Task }) {
         </div>
       </header>
       {error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           {error}
-        </div>
+        </Banner>
       )}
       {!diff && !error && <p className="muted pad">Loading the diff…</p>}
       {diff && diff.files.length === 0 && <p className="muted pad">No changes yet.</p>}

@@ -1,5 +1,6 @@
 // The sign-in page when the server has login configured: one button per provider.
 import type { AuthProvider } from '../../../src/api/index.js';
+import { Banner } from './Banner';
 
 const LABEL: Record<AuthProvider, string> = { github: 'GitHub', gitlab: 'GitLab' };
 
@@ -9,9 +10,9 @@ export function Login({ providers, error }: { providers: AuthProvider[]; error?:
       <h1>caic</h1>
       <p className="muted">Coding agents in containers. Sign in to continue.</p>
       {error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           {error}
-        </div>
+        </Banner>
       )}
       <div className="stack">
         {providers.map((p) => (

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import type { Preferences, ServerConfigResp, UserResp } from '../../../src/api/index.js';
 import { api, errorMessage } from './client';
 import { navigate } from './router';
+import { Banner } from './Banner';
 
 export const NOTIFY_KEY = 'caic.notify';
 
@@ -40,9 +41,9 @@ export function Settings({ preferences, config, user, onPreferences }: { prefere
       </header>
       <div className="stack pad">
         {error && (
-          <div className="banner bad" role="alert">
+          <Banner tone="bad">
             {error}
-          </div>
+          </Banner>
         )}
         <label className="check">
           <input type="checkbox" checked={notify} disabled={typeof Notification === 'undefined'} onChange={(e) => void toggleNotify(e.target.checked)} /> Notify me when a task waits for me

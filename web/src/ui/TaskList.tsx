@@ -1,6 +1,6 @@
 // The task list: live tasks grouped by repository, newest first, each with its state, cost,
 // duration, diff summary and quick actions; finished (purged) tasks collapse into a history group.
-import { memo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import type { Task } from '../../../src/api/index.js';
 import { canPurge, canRevive, canStop, diffTotals, formatCost, formatDuration, stateLabel, stateTone, taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
@@ -94,7 +94,7 @@ const TaskCard = memo(function TaskCard({ task, selected, onError }: { task: Tas
 export function TaskList({ tasks, selectedId, loaded }: { tasks: Map<string, Task>; selectedId: string | undefined; loaded: boolean }) {
   const [error, setError] = useState('');
   const [showDone, setShowDone] = useState(false);
-  const { active, done } = groupTasks(tasks.values());
+  const { active, done } = useMemo(() => groupTasks(tasks.values()), [tasks]);
   return (
     <nav className="task-list" aria-label="Tasks" data-testid="task-list" data-loaded={loaded}>
       {error && (

@@ -1,5 +1,5 @@
 // One task: header with its state and actions, the live transcript, the todo panel and the input box.
-import { useMemo, useRef, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { HarnessInfo, SyncResp, Task } from '../../../src/api/index.js';
 import { canPurge, canRestart, canRevive, canStop, formatCost, formatDuration, formatTokens, LIVE_STATES, stateLabel, stateTone, taskPath } from '../lib/format';
 import { openAsk } from '../lib/transcript';
@@ -165,14 +165,14 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
         </div>
       </header>
       {disconnected && (
-        <div className="banner warn" role="status" data-testid="reconnecting">
+        <Banner tone="warn" testId="reconnecting">
           Disconnected{events.connection.error ? ` (${events.connection.error})` : ''} — reconnecting…
-        </div>
+        </Banner>
       )}
       {events.fatal && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           {events.fatal}
-        </div>
+        </Banner>
       )}
       {error && (
         <Banner tone="bad" onDismiss={() => setError('')}>
@@ -180,9 +180,9 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
         </Banner>
       )}
       {task.error && (
-        <div className="banner bad" role="alert">
+        <Banner tone="bad">
           {task.error}
-        </div>
+        </Banner>
       )}
       <div className="task-body">
         <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} />
@@ -252,7 +252,6 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
 
 function SyncResult({ result, busy, onForce }: { result: SyncResp; busy: boolean; onForce: () => void }) {
   const [sure, setSure] = useState(false);
-  const focus = useRef<HTMLButtonElement>(null);
   if (result.status === 'empty') return <p>Nothing to sync: the branch has no changes.</p>;
   if (result.status === 'synced')
     return (
@@ -274,7 +273,7 @@ function SyncResult({ result, busy, onForce }: { result: SyncResp; busy: boolean
         <input type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} /> I checked these findings; push anyway
       </label>
       <div className="row end">
-        <button ref={focus} type="button" className="danger" disabled={!sure || busy} onClick={onForce}>
+        <button type="button" className="danger" disabled={!sure || busy} onClick={onForce}>
           {busy ? 'Pushing…' : 'Force push'}
         </button>
       </div>

@@ -19,7 +19,7 @@ export interface CardContext {
 
 type Of<T extends Item['type']> = Extract<Item, { type: T }>;
 
-function toolSummary(name: string, input: unknown): string {
+function toolSummary(input: unknown): string {
   const i = (input ?? {}) as Record<string, unknown>;
   const pick = (k: string) => (typeof i[k] === 'string' ? (i[k]) : '');
   const s =
@@ -52,7 +52,7 @@ const ToolCard = memo(function ToolCard({ item, ctx }: { item: Of<'tool'>; ctx: 
       <button type="button" className="tool-head" aria-expanded={open} onClick={() => setOpen(!open)}>
         <span className={`dot ${status}`} aria-hidden="true" />
         <span className="tool-name">{item.name}</span>
-        <span className="tool-summary">{toolSummary(item.name, item.input)}</span>
+        <span className="tool-summary">{toolSummary(item.input)}</span>
         <span className="tool-time">{item.result ? formatDuration(item.result.durationMs) : '…'}</span>
       </button>
       {open && (

@@ -2,6 +2,8 @@
 // reconnecting with Last-Event-ID and exposing their connection state for the banner.
 import { useEffect, useReducer, useRef, useState } from 'react';
 import type { EventMessage, Task, TaskListEvent } from '../../../src/api/index.js';
+import { routes } from '../../../src/api/routes.js';
+import { routeUrl } from '../lib/api';
 import { openStream, type StreamState } from '../lib/sse';
 import { applyEvents, emptyTranscript, type TranscriptState } from '../lib/transcript';
 
@@ -34,40 +36,40 @@ export interface TaskListStore {
   connection: Connection;
 }
 
-export function useTaskList(enabled: boolean, onChange?: (before: Task | undefined, after: Task) => void): TaskListStore {
+/** The task list, live. `onChange` hears every task that changed (for notifications). */
+export function useTaskList(onChange?: (before: Task | undefined, after: Task) => void): TaskListStore {
   const [store, setStore] = useState<TaskListStore>({ tasks: new Map(), loaded: false, connection: { state: 'connecting' } });
   const active = useActive();
   const changeRef = useRef(onChange);
   changeRef.current = onChange;
+  // The current list, read outside state updaters (which must stay pure: React may run them twice).
+  const tasksRef = useRef(store.tasks);
   useEffect(() => {
-    if (!enabled || !active) return;
+    if (!active) return;
     const stream = openStream({
-      url: '/api/v1/tasks/events',
+      url: routeUrl(routes.taskListEvents.path),
       onState: (state, error) => setStore((s) => ({ ...s, connection: error ? { state, error } : { state } })),
       onMessage: (msg) => {
         const ev = JSON.parse(msg.data) as TaskListEvent;
-        setStore((s) => {
-          const tasks = new Map(s.tasks);
-          if (ev.type === 'snapshot') {
-            tasks.clear();
-            for (const t of ev.tasks) tasks.set(t.id, t);
-          } else if (ev.type === 'upsert') {
-            changeRef.current?.(s.tasks.get(ev.task.id), ev.task);
-            tasks.set(ev.task.id, ev.task);
-          } else if (ev.type === 'patch') {
-            const before = tasks.get(ev.id);
-            if (before) {
-              const after = { ...before, ...ev.fields };
-              changeRef.current?.(before, after);
-              tasks.set(ev.id, after);
-            }
-          } else tasks.delete(ev.id);
-          return { ...s, tasks, loaded: true };
-        });
+        const tasks = ev.type === 'snapshot' ? new Map<string, Task>() : new Map(tasksRef.current);
+        if (ev.type === 'snapshot') for (const t of ev.tasks) tasks.set(t.id, t);
+        else if (ev.type === 'upsert') {
+          changeRef.current?.(tasks.get(ev.task.id), ev.task);
+          tasks.set(ev.task.id, ev.task);
+        } else if (ev.type === 'patch') {
+          const before = tasks.get(ev.id);
+          if (before) {
+            const after = { ...before, ...ev.fields };
+            changeRef.current?.(before, after);
+            tasks.set(ev.id, after);
+          }
+        } else tasks.delete(ev.id);
+        tasksRef.current = tasks;
+        setStore((s) => ({ ...s, tasks, loaded: true }));
       },
     });
     return () => stream.close();
-  }, [enabled, active]);
+  }, [active]);
   return store;
 }
 
@@ -79,7 +81,7 @@ export interface TaskEventsStore {
   fatal?: string;
 }
 
-type Action = { type: 'events'; events: EventMessage[]; live: boolean } | { type: 'ready' } | { type: 'conn'; connection: Connection } | { type: 'fatal'; message: string } | { type: 'reset' };
+type Action = { type: 'events'; events: EventMessage[]; live: boolean } | { type: 'ready' } | { type: 'conn'; connection: Connection } | { type: 'fatal'; message: string };
 
 function reducer(s: TaskEventsStore, a: Action): TaskEventsStore {
   switch (a.type) {
@@ -93,8 +95,6 @@ function reducer(s: TaskEventsStore, a: Action): TaskEventsStore {
       return { ...s, connection: a.connection };
     case 'fatal':
       return { ...s, fatal: a.message };
-    case 'reset':
-      return initialEvents;
   }
 }
 
@@ -107,16 +107,9 @@ const initialEvents: TaskEventsStore = { transcript: emptyTranscript, ready: fal
 export function useTaskEvents(id: string): TaskEventsStore {
   const [store, dispatch] = useReducer(reducer, initialEvents);
   const active = useActive();
+  // Survives a pause (hidden page, offline): the stream resumes after it. A new task is a new
+  // component (TaskView is keyed by task id), so this never carries over between tasks.
   const lastIdRef = useRef(0);
-  const idRef = useRef(id);
-  if (idRef.current !== id) {
-    idRef.current = id;
-    lastIdRef.current = 0;
-  }
-  useEffect(() => {
-    dispatch({ type: 'reset' });
-    lastIdRef.current = 0;
-  }, [id]);
   useEffect(() => {
     if (!active) return;
     let pending: EventMessage[] = [];
@@ -131,7 +124,7 @@ export function useTaskEvents(id: string): TaskEventsStore {
       dispatch({ type: 'events', events: batch, live });
     };
     const stream = openStream({
-      url: `/api/v1/tasks/${encodeURIComponent(id)}/events`,
+      url: routeUrl(routes.taskEvents.path, { id }),
       lastEventId: lastIdRef.current,
       onState: (state, error) => dispatch({ type: 'conn', connection: error ? { state, error } : { state } }),
       onFatal: (_status, message) => dispatch({ type: 'fatal', message }),
