@@ -173,7 +173,6 @@ export const UsageResp = z
   .object({ providers: z.array(z.object({ name: z.string(), detail: z.unknown() })) })
   .meta({ id: 'UsageResp', description: 'Quota usage per agent provider (empty until a provider is configured).' });
 
-export const EventsHeaders = z.object({ 'last-event-id': z.string().regex(/^\d+$/).optional() });
 
 /** Task list stream: a snapshot, then changes. */
 export const TaskListEvent = z

@@ -108,7 +108,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
     }
     let t = Date.now();
-    const name = await this.freeName(containerName(spec.repos[0]?.name, spec.repos[0]?.branch, spec.taskId));
+    let name = containerName(spec.repos[0]?.name, spec.repos[0]?.branch, spec.taskId);
     // A fresh host key for every container: no container can impersonate another's sshd.
     const hostKey = generateEd25519(`caic-host-${name}`);
     const hostKeyFingerprint = fingerprint(hostKey.publicKey);
@@ -128,11 +128,12 @@ export class DockerRuntime implements ContainerRuntime {
       ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.pidsLimit !== undefined ? { pidsLimit: spec.pidsLimit } : {}),
     });
-    // The name check above can race another launch for the same repo and branch: on a conflict
-    // the next candidate gets a random suffix.
+    // The name may be taken (a leftover container, a parallel launch for the same repo and branch):
+    // on a conflict the next candidate gets a random suffix.
     let container: Dockerode.Container | undefined;
     for (let attempt = 0; !container; attempt++) {
       const candidate = attempt === 0 ? name : `${name.replace(/-[0-9a-f]{8}$/, '')}-${randomBytes(4).toString('hex')}`;
+      name = candidate;
       options._query.name = candidate;
       options._body.Hostname = candidate.slice(0, 63);
       container = await this.call(`create container ${candidate}`, async () => {
@@ -171,18 +172,6 @@ export class DockerRuntime implements ContainerRuntime {
       await container.remove({ force: true, v: true }).catch(() => undefined);
       throw err;
     }
-  }
-
-  private async freeName(base: string): Promise<string> {
-    for (const candidate of [base, `${base}-${randomBytes(4).toString('hex')}`]) {
-      try {
-        await this.docker.getContainer(candidate).inspect();
-      } catch (err) {
-        if ((err as DockerErrorLike).statusCode === 404) return candidate;
-        throw err;
-      }
-    }
-    throw new ContainerError(`container name ${base} and its fallback are both taken`);
   }
 
   async stop(h: ContainerHandle): Promise<void> {

@@ -5,6 +5,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Repo } from '../api/index.js';
 import { TaskError } from './errors.js';
+import { SerialQueue } from './serial.js';
 
 const execFileP = promisify(execFile);
 const MAX_DEPTH = 3;
@@ -90,19 +91,10 @@ export async function discoverRepos(root: string): Promise<string[]> {
   return found.sort();
 }
 
-/** Serialises work per repository (branch numbering, syncs) without blocking other repositories. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 export class RepoRegistry {
   private repos = new Map<string, RepoInfo>();
-  private readonly locks = new Map<string, Mutex>();
+  /** Work per repository (branch numbering, syncs) runs in order without blocking other repositories. */
+  private readonly locks = new Map<string, SerialQueue>();
   private readonly lastBranch = new Map<string, number>();
 
   constructor(readonly root: string) {}
@@ -123,8 +115,8 @@ export class RepoRegistry {
     return repo;
   }
 
-  lock(name: string): Mutex {
-    return this.locks.get(name) ?? this.locks.set(name, new Mutex()).get(name)!;
+  lock(name: string): SerialQueue {
+    return this.locks.get(name) ?? this.locks.set(name, new SerialQueue()).get(name)!;
   }
 
   async branches(name: string): Promise<{ name: string; remote: string }[]> {

@@ -7,6 +7,7 @@ import type { ContainerHandle } from '../containers/index.js';
 import { escapeRelayLine, type TaskLog } from './log.js';
 import type { AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
+import { SerialQueue } from './serial.js';
 
 /** Clock records are written at most this often; event timestamps have this resolution. */
 const CLOCK_RESOLUTION_MS = 50;
@@ -30,7 +31,7 @@ export class Task {
   handle: ContainerHandle | null = null;
   private readonly listeners = new Set<EventListener>();
   private lastClockMs = 0;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     readonly id: string,
@@ -49,9 +50,7 @@ export class Task {
 
   /** Operations on one task run one at a time, in order. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
   private write(line: Buffer): EventMessage[] {

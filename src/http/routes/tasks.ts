@@ -3,29 +3,32 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes } from '../../api/index.js';
 import type { Caller, TaskService } from '../../tasks/index.js';
-import type { EventMessage } from '../../api/index.js';
+import type { EventMessage, TaskListEvent } from '../../api/index.js';
 import { openSse, sseFrame } from '../sse.js';
 import { routeOptions } from './define.js';
 
-/** Every subscriber of a task gets the same event objects: serialise each once. */
-const frames = new WeakMap<EventMessage, string>();
-function frameOf(e: EventMessage): string {
+/**
+ * Every subscriber gets the same event objects (a task's events, task-list changes): serialise
+ * each once. Task events carry their id as the SSE id.
+ */
+const frames = new WeakMap<object, string>();
+function frameOf(e: EventMessage | TaskListEvent): string {
   let f = frames.get(e);
   if (f === undefined) {
-    f = sseFrame(e, { id: e.id });
+    f = sseFrame(e, 'id' in e && typeof e.id === 'number' ? { id: e.id } : {});
     frames.set(e, f);
   }
   return f;
 }
 
-export function callerOf(req: FastifyRequest): Caller | null {
+function callerOf(req: FastifyRequest): Caller | null {
   return req.user ? { id: req.user.id, username: req.user.username } : null;
 }
 
 function lastEventId(req: FastifyRequest): number {
   const header = req.headers['last-event-id'];
   const value = Array.isArray(header) ? header[0] : header;
-  const n = Number(value ?? (req.query as { lastEventId?: string } | undefined)?.lastEventId ?? 0);
+  const n = Number(value ?? 0);
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
@@ -41,7 +44,7 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
     ...routeOptions(routes.taskListEvents),
     handler: (req, reply) => {
       const sse = openSse(req, reply);
-      const { snapshot, unsubscribe } = service.subscribeList(callerOf(req), (event) => sse.send(event));
+      const { snapshot, unsubscribe } = service.subscribeList(callerOf(req), (event) => sse.sendFrame(frameOf(event)));
       sse.onClose(unsubscribe);
       sse.send({ type: 'snapshot', tasks: snapshot });
     },
