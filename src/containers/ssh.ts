@@ -284,26 +284,28 @@ export function connectSsh(target: SshTarget, readyTimeoutMs = 5_000): Promise<S
 }
 
 /**
- * True once something on the port speaks SSH. docker-proxy accepts TCP before sshd listens, so a
- * successful connect alone proves nothing.
+ * What answers on the port: `banner` once sshd speaks SSH; `closed` when the connection is refused
+ * or dropped (docker-proxy accepts TCP before sshd listens, so a connect alone proves nothing);
+ * `silent` when it stays open without a banner for `timeoutMs` (sshd is there but slow: under
+ * load it re-executes itself for each connection before it greets).
  */
-export function probeBanner(port: number, timeoutMs = 500): Promise<boolean> {
+export function probeBanner(port: number, timeoutMs = 500): Promise<'banner' | 'closed' | 'silent'> {
   return new Promise((resolve) => {
     const sock = tcpConnect({ host: '127.0.0.1', port });
     let buf = '';
-    const done = (ok: boolean) => {
+    const done = (r: 'banner' | 'closed' | 'silent') => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(ok);
+      resolve(r);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => done('silent'), timeoutMs);
     sock.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
-      if (buf.startsWith('SSH-2.0-')) done(true);
-      else if (buf.length >= 8) done(false);
+      if (buf.startsWith('SSH-2.0-')) done('banner');
+      else if (buf.length >= 8) done('closed');
     });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
+    sock.on('error', () => done('closed'));
+    sock.on('close', () => done('closed'));
   });
 }
 
@@ -323,12 +325,22 @@ export async function waitForSsh(target: SshTarget, opts: WaitOptions = {}): Pro
   let delay = 10;
   let lastError = 'no SSH banner yet';
   let bannerAt: number | undefined;
+  // A silent sshd is slow, not absent: abandoning its connection after a fixed 500 ms only piles
+  // up more half-started sshd children on a loaded machine, so each silent probe waits longer.
+  let probeMs = 500;
   while (Date.now() < deadline) {
     if (opts.signal?.aborted) throw new ContainerError(`waiting for sshd in ${target.label} was aborted`);
     if (bannerAt === undefined) {
-      if (await probeBanner(target.port, Math.min(500, Math.max(50, deadline - Date.now())))) {
+      const r = await probeBanner(target.port, Math.min(probeMs, Math.max(50, deadline - Date.now())));
+      if (r === 'banner') {
         bannerAt = Date.now();
         opts.onPhase?.('sshBanner', bannerAt - start);
+        continue;
+      }
+      if (r === 'closed') lastError = `port ${target.port} closed the connection without a banner (sshd not listening yet?)`;
+      if (r === 'silent') {
+        lastError = `sshd accepted but sent no banner within ${probeMs} ms`;
+        probeMs = Math.min(8_000, probeMs * 2);
         continue;
       }
     } else {

@@ -66,7 +66,7 @@ export async function floorRun(docker: Dockerode, keys: { fingerprint: string; p
   const port = Number(info.NetworkSettings.Ports['22/tcp']![0]!.HostPort);
   mark('inspect');
   let delay = 10;
-  while (!(await probeBanner(port))) {
+  while ((await probeBanner(port)) !== 'banner') {
     await sleep(delay);
     delay = Math.min(100, delay * 2);
   }
