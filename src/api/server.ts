@@ -20,6 +20,7 @@ export const ServerConfigResp = z
     version: z.string(),
     authEnabled: z.boolean().describe('True when a login provider is configured; then /api/v1 needs a session.'),
     authProviders: z.array(AuthProvider).describe('Login providers to offer, empty in no-auth mode.'),
+    root: z.string().describe('The directory repositories are looked for under (absolute); empty when login is on and the caller is not signed in.'),
     capabilities: z.object({
       tailscaleAvailable: z.boolean(),
       gitHubAppEnabled: z.boolean(),

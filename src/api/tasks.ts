@@ -20,13 +20,15 @@ export const ACTION_STATES = {
   stop: LIVE_STATES,
   restart: IDLE_LIVE,
   clearContext: IDLE_LIVE,
+  interrupt: LIVE_STATES,
+  rename: [...LIVE_STATES, 'pending', 'branching', 'provisioning', 'starting', 'stopping', 'stopped', 'purging', 'purged', 'failed'],
   revive: ['stopped'],
   purge: [...LIVE_STATES, 'stopping', 'stopped', 'failed'],
 } as const satisfies Record<string, readonly TaskState[]>;
 export type TaskAction = keyof typeof ACTION_STATES;
 export const canDo = (action: TaskAction, state: TaskState): boolean => (ACTION_STATES[action] as readonly TaskState[]).includes(state);
 
-export const HarnessName = z.enum(['claude', 'codex', 'gemini', 'fake']).meta({ id: 'HarnessName' });
+export const HarnessName = z.enum(['claude', 'codex', 'gemini', 'opencode', 'fake']).meta({ id: 'HarnessName' });
 export type HarnessName = z.infer<typeof HarnessName>;
 
 export const TaskId = z.string().regex(/^[0-9a-z]{10,40}$/, 'not a task id');
@@ -153,7 +155,21 @@ export const RepoQuery = z.object({ repo: RepoName });
 export const RepoBranchesResp = z.object({ branches: z.array(z.object({ name: z.string(), remote: z.string() })) }).meta({ id: 'RepoBranchesResp' });
 
 export const HarnessInfo = z
-  .object({ name: HarnessName, models: z.array(z.string()), supportsImages: z.boolean(), supportsCompact: z.boolean(), contextWindow: z.number().int() })
+  .object({
+    name: HarnessName,
+    models: z.array(z.string()),
+    defaultModel: z.string(),
+    supportsImages: z.boolean(),
+    supportsCompact: z.boolean(),
+    supportsInterrupt: z.boolean(),
+    contextWindow: z.number().int(),
+    installed: z.boolean().describe('The agent CLI is in the configured image (image labels, else one probe per image id).'),
+    version: z.string().describe('The installed CLI version when known, else empty.'),
+    credentials: z.boolean().describe('Credentials the agent needs are configured ([harness.<name>.env] or the environment).'),
+    ready: z.boolean().describe('installed and credentials: a task with this agent can start.'),
+    reason: z.string().describe('Why the agent cannot run; empty when ready.'),
+    fix: z.string().describe('What to do about it (a command or a config key); empty when ready.'),
+  })
   .meta({ id: 'HarnessInfo' });
 export type HarnessInfo = z.infer<typeof HarnessInfo>;
 
@@ -169,9 +185,29 @@ export const Preferences = z
 export type Preferences = z.infer<typeof Preferences>;
 export const UpdatePreferencesReq = z.object({ settings: z.record(z.string(), z.unknown()) }).meta({ id: 'UpdatePreferencesReq' });
 
+export const UsagePeriod = z
+  .object({
+    start: z.string().describe('First day of the period, YYYY-MM-DD (UTC).'),
+    costUSD: z.number(),
+    tokens: Usage,
+    agentMs: z.number().describe('Time agents spent working (sum of turn durations).'),
+    turns: z.number().int(),
+    tasks: z.number().int().describe('Tasks with activity in the period.'),
+  })
+  .meta({ id: 'UsagePeriod' });
+export type UsagePeriod = z.infer<typeof UsagePeriod>;
 export const UsageResp = z
-  .object({ providers: z.array(z.object({ name: z.string(), detail: z.unknown() })) })
-  .meta({ id: 'UsageResp', description: 'Quota usage per agent provider (empty until a provider is configured).' });
+  .object({
+    days: z.array(UsagePeriod).describe('The last 14 days, oldest first (UTC days), including days without activity.'),
+    weeks: z.array(UsagePeriod).describe('The last 8 weeks (starting Monday, UTC), oldest first.'),
+  })
+  .meta({ id: 'UsageResp', description: "The caller's agent cost, tokens and time per day and per week, from the task logs." });
+export type UsageResp = z.infer<typeof UsageResp>;
+
+export const RenameTaskReq = z
+  .object({ title: z.string().trim().min(1, 'the title is empty').max(200) })
+  .meta({ id: 'RenameTaskReq' });
+export type RenameTaskReq = z.infer<typeof RenameTaskReq>;
 
 
 /** Task list stream: a snapshot, then changes. */

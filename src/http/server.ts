@@ -98,6 +98,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       version: deps.version,
       authEnabled: deps.sessions !== null,
       authProviders: [...deps.providers.keys()],
+      root: deps.tasks?.repos.root ?? '',
       capabilities: {
         tailscaleAvailable: Boolean(config.env('TAILSCALE_API_KEY')),
         gitHubAppEnabled: Boolean(config.values.github.app.id),

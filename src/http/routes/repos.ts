@@ -13,15 +13,31 @@ export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; pr
 
   r.route({ ...routeOptions(routes.listRepos), handler: () => deps.repos.list().map(strip) });
   r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });
+  r.route({ ...routeOptions(routes.rescanRepos), handler: async () => (await deps.repos.scan(), deps.repos.list().map(strip)) });
   r.route({ ...routeOptions(routes.repoBranches), handler: async (req) => ({ branches: await deps.repos.branches(req.query.repo) }) });
   r.route({
     ...routeOptions(routes.harnesses),
     handler: () =>
       [...HARNESSES.values()]
-        .map((h) => ({ name: h.name, models: [...h.models], supportsImages: h.supportsImages, supportsCompact: h.supportsCompact, contextWindow: h.contextWindow(h.defaultModel) }))
+        // Interim (issue 9): readiness comes from the image probe once it lands.
+        .map((h) => ({
+          name: h.name,
+          models: [...h.models],
+          defaultModel: h.defaultModel,
+          supportsImages: h.supportsImages,
+          supportsCompact: h.supportsCompact,
+          supportsInterrupt: false,
+          contextWindow: h.contextWindow(h.defaultModel),
+          installed: true,
+          version: '',
+          credentials: true,
+          ready: true,
+          reason: '',
+          fix: '',
+        }))
         .sort((a, b) => a.name.localeCompare(b.name)),
   });
   r.route({ ...routeOptions(routes.getPreferences), handler: (req) => deps.preferences.get(req.user?.id ?? DEFAULT_USER) });
   r.route({ ...routeOptions(routes.setPreferences), handler: (req) => deps.preferences.setSettings(req.user?.id ?? DEFAULT_USER, req.body.settings) });
-  r.route({ ...routeOptions(routes.usage), handler: () => ({ providers: [] }) });
+  r.route({ ...routeOptions(routes.usage), handler: () => ({ days: [], weeks: [] }) });
 }
