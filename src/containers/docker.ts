@@ -7,10 +7,11 @@ import { ensureClientKey, type ClientKey } from './client-key.js';
 import { buildCreateOptions } from './create-options.js';
 import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
-import { deleteRefs, fetchFromContainer, git, parseNumstat, pushToContainer, type BridgeTarget } from './git.js';
+import { deleteRefs, fetchFromContainer, git, parseNumstat, type BridgeTarget } from './git.js';
 import { DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
+import { prepareRepo, type RepoPackage } from './repo-delivery.js';
 import type { AdoptedContainer, ContainerRuntime } from './runtime.js';
 import { fingerprint, generateEd25519, generateSudoPassword } from './secrets.js';
 import { waitForSsh, type SshConnection } from './ssh.js';
@@ -28,6 +29,8 @@ import type {
 } from './types.js';
 
 const HOME = '/home/user';
+/** uid and gid of `user` in the agent image. */
+const USER_ID = 1000;
 const STOP_TIMEOUT_S = 5;
 
 export interface DockerRuntimeOptions {
@@ -349,31 +352,58 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /**
-   * Pushes the task branch and its base commit into /home/user/src/<name>, checks the branch out
-   * and makes it track `origin/<baseBranch>`, so `git diff @{upstream}` inside shows the work.
+   * Host side of a repository delivery (no container needed yet): both commits resolved, their
+   * objects packed, the work tree listed. Dispose of what it returns when it is not delivered.
    */
-  async pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void> {
-    const path = repoDir(spec.name);
+  async packRepo(spec: PushSpec): Promise<RepoPackage> {
+    const dir = repoDir(spec.name);
     for (const ref of [spec.branch, spec.baseBranch]) if (!isGitRefName(ref)) throw new ContainerError(`invalid branch name "${ref}"`);
-    const conn = await this.connect(h);
-    const baseSha = (await git(spec.hostRepo, ['rev-parse', '--verify', `${spec.baseRef ?? spec.branch}^{commit}`])).trim();
-    await conn.run(`git init -q ${shellQuote(path)}`);
-    await pushToContainer(spec.hostRepo, this.bridge(h), path, [
-      `+refs/heads/${spec.branch}:refs/heads/${spec.branch}`,
-      `+${baseSha}:refs/remotes/origin/${spec.baseBranch}`,
-    ]);
-    const q = shellQuote;
-    const script = [
-      'set -e',
-      `cd ${q(path)}`,
-      `git checkout -q -f ${q(spec.branch)}`,
-      `git config caic.base ${baseSha}`,
-      `git config remote.origin.fetch '+refs/heads/*:refs/remotes/origin/*'`,
-      spec.originUrl ? `git config remote.origin.url ${q(spec.originUrl)}` : '',
-      `git config branch.${spec.branch}.remote origin`,
-      `git config branch.${spec.branch}.merge ${q(`refs/heads/${spec.baseBranch}`)}`,
-    ].filter(Boolean);
-    await conn.run(script.join('\n'));
+    const baseRef = spec.baseRef ?? `refs/heads/${spec.branch}`;
+    if (!isGitRefName(baseRef)) throw new ContainerError(`invalid base "${baseRef}"`);
+    return prepareRepo({
+      hostRepo: spec.hostRepo,
+      dir,
+      branch: spec.branch,
+      baseBranch: spec.baseBranch,
+      baseRef,
+      ...(spec.originUrl ? { originUrl: spec.originUrl } : {}),
+      uid: USER_ID,
+      gid: USER_ID,
+    });
+  }
+
+  /**
+   * Puts a packed repository into /home/user/src/<name> (Docker unpacks the archive while sshd
+   * comes up), then builds its index over SSH. The branch is checked out and tracks
+   * `origin/<baseBranch>`, so `git diff @{upstream}` inside shows the work; `caic.base` is the base.
+   */
+  async deliverRepo(h: ContainerHandle, pkg: RepoPackage, onPhase?: (phase: string, ms: number) => void): Promise<void> {
+    let t = Date.now();
+    const conn = this.connect(h);
+    conn.catch(() => undefined); // reported below, after the archive
+    try {
+      // A failing archive (git, a vanished file) destroys the request with its own error.
+      await this.docker.getContainer(h.id).putArchive(pkg.tar(), { path: '/' });
+    } catch (err) {
+      const e = err as DockerErrorLike;
+      throw new ContainerError(`cannot deliver the repository to ${h.name}: ${e.json?.message ?? e.message}`);
+    }
+    onPhase?.('archive', Date.now() - t);
+    const ready = await conn;
+    t = Date.now();
+    const r = await ready.exec(pkg.finishCommand, { stdin: pkg.finishStdin });
+    onPhase?.('index', Date.now() - t);
+    if (r.code !== 0) throw new ContainerError(`cannot set up the repository in ${h.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+
+  /** `packRepo` then `deliverRepo`. */
+  async pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void> {
+    const pkg = await this.packRepo(spec);
+    try {
+      await this.deliverRepo(h, pkg);
+    } finally {
+      await pkg.dispose();
+    }
   }
 
   /** Fetches the container's branch into `refs/remotes/<container>/<branch>` on the host. */

@@ -1,4 +1,5 @@
-// Host-side git: push into and fetch from a container through the ext:: bridge; numstat parsing.
+// Host-side git: fetch from a container through the ext:: bridge (delivery goes in as an archive,
+// see repo-delivery.ts); numstat parsing.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -47,15 +48,6 @@ function bridgeEnv(t: BridgeTarget): NodeJS.ProcessEnv {
     // Never prompt: there is no terminal behind the daemon.
     GIT_TERMINAL_PROMPT: '0',
   };
-}
-
-/** Force-pushes refspecs into the container's repository, skipping host hooks and tags. */
-export async function pushToContainer(hostRepo: string, target: BridgeTarget, containerRepo: string, refspecs: string[]): Promise<void> {
-  await git(
-    hostRepo,
-    ['-c', 'protocol.ext.allow=always', 'push', '--quiet', '--no-verify', '--no-follow-tags', '--force', extUrl(containerRepo), ...refspecs],
-    bridgeEnv(target),
-  );
 }
 
 export async function fetchFromContainer(hostRepo: string, target: BridgeTarget, containerRepo: string, refspecs: string[]): Promise<void> {

@@ -22,3 +22,4 @@ export {
   ONLINE_BASE_IMAGE,
 } from './images.js';
 export { parseNumstat } from './git.js';
+export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-delivery.js';

@@ -1,4 +1,5 @@
 // The interface the task engine uses to run task containers; DockerRuntime implements it.
+import type { RepoPackage } from './repo-delivery.js';
 import type { SshConnection } from './ssh.js';
 import type {
   ContainerHandle,
@@ -27,6 +28,17 @@ export interface ContainerRuntime {
   exec(h: ContainerHandle, command: string, opts?: ExecOptions): Promise<ExecResult>;
   spawn(h: ContainerHandle, command: string, opts?: { cwd?: string }): Promise<SpawnedProcess>;
   writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode?: number): Promise<void>;
+  /**
+   * Host side of delivering a repository (no container needed): commits resolved, objects packed,
+   * the tree listed. `dispose()` what it returns once delivered or abandoned.
+   */
+  packRepo(spec: PushSpec): Promise<RepoPackage>;
+  /**
+   * Puts a packed repository into the container (a Docker archive, no git transport), then builds
+   * its index over SSH: branch checked out, upstream `origin/<base>`, `caic.base` set.
+   */
+  deliverRepo(h: ContainerHandle, pkg: RepoPackage, onPhase?: (phase: string, ms: number) => void): Promise<void>;
+  /** `packRepo` + `deliverRepo`. */
   pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void>;
   fetchRepo(h: ContainerHandle, spec: FetchSpec): Promise<{ ref: string; sha: string }>;
   diff(h: ContainerHandle, repo: string, opts?: { patch?: boolean; path?: string }): Promise<DiffResult>;

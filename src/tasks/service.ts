@@ -25,7 +25,7 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
+import { parseNumstat, type ContainerHandle, type ContainerRuntime, type SshConnection } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -363,29 +363,14 @@ export class TaskService {
       }
       task.setState('provisioning');
       const started = Date.now();
-      // The branch and the container come up in parallel; the push needs both.
-      const [base, handle] = await Promise.all([
-        repo ? this.deps.repos.createBranch(repo.name, branch, repo.baseBranch) : Promise.resolve(null),
-        runtime.launch({
-          taskId: task.id,
-          harness: meta.harness,
-          repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
-          sudo: meta.sudo,
-          ...(this.deps.image ? { image: this.deps.image } : {}),
-          onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
-        }),
-      ]);
-      task.handle = handle;
-      if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
-      task.record({ type: 'caic_container', name: handle.name, id: handle.id });
-      this.phase(task, 'provision', started, `container ${handle.name} running`);
-      const conn = await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
-      // The push, the environment and the relay are independent: they go in parallel.
-      const push = async () => {
-        if (!repo || !base) return;
+      const info = repo ? this.deps.repos.get(repo.name) : null;
+      // The branch and the container come up in parallel; the repository is packed on the host as
+      // soon as the branch exists, while the container still starts.
+      const branched = repo ? this.deps.repos.createBranch(repo.name, branch, repo.baseBranch) : Promise.resolve(null);
+      const packed = branched.then(async (base) => {
+        if (!repo || !base || !info) return null;
         const t = Date.now();
-        const info = this.deps.repos.get(repo.name);
-        await runtime.pushRepo(handle, {
+        const pkg = await runtime.packRepo({
           hostRepo: info.path,
           name: repo.name.split('/').pop()!,
           branch,
@@ -393,9 +378,44 @@ export class TaskService {
           baseRef: base.baseCommit,
           ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}),
         });
-        task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `pushed ${branch} (base ${base.baseCommit.slice(0, 10)})` });
+        task.record({ type: 'caic_log', phase: 'pack', durationMs: Date.now() - t, message: `packed ${branch} (${pkg.files} files)` });
+        return pkg;
+      });
+      const launched = runtime.launch({
+        taskId: task.id,
+        harness: meta.harness,
+        repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
+        sudo: meta.sudo,
+        ...(this.deps.image ? { image: this.deps.image } : {}),
+        onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
+      });
+      // Settled together, so a failure of one never leaves the other's container or package behind.
+      const [b, l, p] = await Promise.allSettled([branched, launched, packed]);
+      if (l.status === 'fulfilled') task.handle = l.value;
+      const pkg = p.status === 'fulfilled' ? p.value : null;
+      const failed = [b, l, p].find((r) => r.status === 'rejected');
+      if (failed) {
+        await pkg?.dispose();
+        throw failed.reason;
+      }
+      const base = b.status === 'fulfilled' ? b.value : null;
+      const handle = task.handle!;
+      if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
+      task.record({ type: 'caic_container', name: handle.name, id: handle.id });
+      this.phase(task, 'provision', started, `container ${handle.name} running`);
+      const connected = runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
+      // The repository goes in while sshd comes up; then the environment and the relay, in parallel.
+      const push = async () => {
+        if (!pkg) return;
+        const t = Date.now();
+        try {
+          await runtime.deliverRepo(handle, pkg, (phase, ms) => task.record({ type: 'caic_log', phase: `push.${phase}`, durationMs: ms, message: `repository ${phase}` }));
+        } finally {
+          await pkg.dispose();
+        }
+        task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `delivered ${branch} (base ${pkg.baseSha.slice(0, 10)}, ${pkg.files} files)` });
       };
-      const prepare = async () => {
+      const prepare = async (conn: SshConnection) => {
         const t = Date.now();
         const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
         const a = assets();
@@ -407,7 +427,7 @@ export class TaskService {
         ]);
         this.phase(task, 'prepare', t, 'environment and relay in place');
       };
-      await Promise.all([push(), prepare()]);
+      await Promise.all([push(), connected.then(prepare)]);
       task.setState('starting');
       await this.startSession(task, runtime, { reason: 'start', prompt });
     } catch (err) {

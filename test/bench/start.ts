@@ -1,9 +1,15 @@
 // npm run bench:start — container start latency: (a) the floor (minimal dockerode create+start of an
 // image with baked keys, banner, ssh2 handshake, first exec), (b) our launch+connect+first exec
-// with the full hardened profile, (c) (b) plus pushing a 1,000-file repository. Medians of five
-// runs after a warm-up, per phase, and the ratio (b)/(a).
+// with the full hardened profile, (c) (b) plus delivering a 1,000-file repository the way a task
+// start does (packed during the launch, put in while sshd comes up). In (c)'s container, the same
+// repository is then delivered again by caic and pushed by plain git over OpenSSH (the push floor),
+// alternately first. Medians of five runs after a warm-up, with the spread.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import {
   buildTar,
@@ -12,15 +18,17 @@ import {
   fingerprint,
   generateEd25519,
   probeBanner,
+  type ContainerHandle,
   type DockerRuntime,
 } from '../../src/containers/index.js';
 import { makeHostRepo, RUN_LABEL, testRuntime } from '../helpers/containers.js';
+import { machine, median, ratios, sleep, spread, summary } from './lib.js';
 
+export { median } from './lib.js';
+const execFileP = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FLOOR_IMAGE = 'caic-bench-floor:latest';
 type Phases = Record<string, number>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The floor's image: the agent image with a host key and authorized key baked in (what md does). */
 export async function buildFloorImage(docker: Dockerode): Promise<{ fingerprint: string; privateKey: string }> {
@@ -82,33 +90,60 @@ export async function floorRun(docker: Dockerode, keys: { fingerprint: string; p
   return p;
 }
 
-export async function oursRun(rt: DockerRuntime, runId: string, repo?: string): Promise<Phases> {
+/**
+ * caic's launch + connect + first exec; with a repository, delivered as a task start does it:
+ * packed on the host during the launch, put into the container while sshd comes up.
+ */
+export async function oursRun(rt: DockerRuntime, runId: string, repo?: string, keep?: (h: ContainerHandle) => Promise<void>): Promise<Phases> {
   const p: Phases = {};
   const start = performance.now();
   const repos = repo ? [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] : [];
+  const packed = repo
+    ? rt.packRepo({ hostRepo: repo, name: 'proj', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' }).then((pkg) => {
+        p.pack = performance.now() - start;
+        return pkg;
+      })
+    : null;
   const h = await rt.launch({ taskId: `bench-${randomBytes(4).toString('hex')}`, harness: 'fake', repos, labels: { [RUN_LABEL]: runId }, onPhase: (name, ms) => (p[name] = ms) });
+  const launched = performance.now();
+  const delivered = packed?.then(async (pkg) => {
+    try {
+      await rt.deliverRepo(h, pkg);
+    } finally {
+      await pkg.dispose();
+    }
+    p.deliver1000 = performance.now() - launched;
+  });
   await rt.connect(h, { onPhase: (name, ms) => (p[name] = ms) });
-  let t = performance.now();
+  const t = performance.now();
   const r = await rt.exec(h, 'echo ready');
   if (r.stdout !== 'ready\n') throw new Error('ours: first exec failed');
   p.firstExec = performance.now() - t;
-  if (repo) {
-    t = performance.now();
-    await rt.pushRepo(h, { hostRepo: repo, name: 'proj', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
-    p.push1000 = performance.now() - t;
-  }
+  await delivered;
   p.total = performance.now() - start;
+  if (keep) await keep(h);
   await rt.purge(h);
   return p;
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+/** Plain git over OpenSSH into a running container: `git init`, `git push`, `git checkout`, each over its own ssh. */
+export async function pushFloor(rt: DockerRuntime, h: ContainerHandle, keyFile: string, repo: string, dir: string, scratch: string): Promise<number> {
+  const hostKey = (await rt.exec(h, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).stdout.trim().split(' ').slice(0, 2).join(' ');
+  const knownHosts = join(scratch, `known_hosts-${h.sshPort}`);
+  await writeFile(knownHosts, `[127.0.0.1]:${h.sshPort} ${hostKey}\n`);
+  const ssh = ['-F', '/dev/null', '-i', keyFile, '-p', String(h.sshPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'];
+  const start = performance.now();
+  await execFileP('ssh', [...ssh, 'user@127.0.0.1', `git init -q ${dir}`]);
+  await execFileP('git', ['push', '-q', '--no-verify', `ssh://user@127.0.0.1:${h.sshPort}${dir}`, 'refs/heads/caic-1:refs/heads/caic-1', 'main:refs/remotes/origin/main'], {
+    cwd: repo,
+    env: { ...process.env, GIT_SSH_COMMAND: `ssh ${ssh.join(' ')}` },
+  });
+  await execFileP('ssh', [...ssh, 'user@127.0.0.1', `cd ${dir} && git checkout -q -f caic-1 && git branch -q -u origin/main`]);
+  return performance.now() - start;
 }
 
 function table(title: string, runs: Phases[]): Phases {
-  const names = Object.keys(runs[0]!);
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r)))];
   const med: Phases = Object.fromEntries(names.map((n) => [n, median(runs.map((r) => r[n] ?? 0))]));
   console.log(`\n${title}`);
   for (const n of names) console.log(`  ${n.padEnd(14)} ${med[n]!.toFixed(0).padStart(6)} ms   (runs: ${runs.map((r) => (r[n] ?? 0).toFixed(0)).join(', ')})`);
@@ -120,23 +155,61 @@ async function main(): Promise<void> {
   const docker = t.docker;
   const floorKeys = await buildFloorImage(docker);
   const repo = await makeHostRepo(t.dir.path, 1000);
+  const keyFile = join(t.dir.path, 'config', 'ssh', 'id_ed25519');
+  let round = 0;
+  const pushes: { ours: number; floor: number }[] = [];
+  // In (c)'s container: caic's delivery alone and the OpenSSH push floor, alternately first.
+  const compare = async (h: ContainerHandle) => {
+    const n = round++;
+    const ours = async () => {
+      const s = performance.now();
+      await t.rt.pushRepo(h, { hostRepo: repo, name: `again${n}`, branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+      return performance.now() - s;
+    };
+    const floor = () => pushFloor(t.rt, h, keyFile, repo, `/home/user/src/floor${n}`, t.dir.path);
+    if (n % 2) {
+      const f = await floor();
+      pushes.push({ floor: f, ours: await ours() });
+    } else {
+      const o = await ours();
+      pushes.push({ ours: o, floor: await floor() });
+    }
+  };
   // Warm-up: page cache, image layers, JIT.
   await floorRun(docker, floorKeys, t.runId);
   await oursRun(t.rt, t.runId);
-  await oursRun(t.rt, t.runId, repo);
+  await oursRun(t.rt, t.runId, repo, compare);
+  pushes.length = 0;
   const floor: Phases[] = [];
   const ours: Phases[] = [];
-  const withPush: Phases[] = [];
+  const withRepo: Phases[] = [];
   for (let i = 0; i < RUNS; i++) {
     // Interleaved so machine noise hits all three alike.
     floor.push(await floorRun(docker, floorKeys, t.runId));
     ours.push(await oursRun(t.rt, t.runId));
-    withPush.push(await oursRun(t.rt, t.runId, repo));
+    withRepo.push(await oursRun(t.rt, t.runId, repo, compare));
   }
-  const a = table('(a) floor: minimal create + start + banner + handshake + first exec', floor);
-  const b = table('(b) caic launch + connect + first exec (hardened, fresh host key)', ours);
-  table('(c) (b) + push of a 1,000-file repository', withPush);
-  console.log(`\nratio (b)/(a) = ${(b.total! / a.total!).toFixed(3)}  (target <= 1.25; ${RUNS} runs after a warm-up, medians)`);
+  table('(a) floor: minimal create + start + banner + handshake + first exec', floor);
+  table('(b) caic launch + connect + first exec (hardened, fresh host key)', ours);
+  table('(c) (b) + delivery of a 1,000-file repository (packed during launch, put in during the SSH wait)', withRepo);
+  const ba = ratios(ours.map((r) => r.total!), floor.map((r) => r.total!));
+  const ca = ratios(withRepo.map((r) => r.total!), floor.map((r) => r.total!));
+  const push = ratios(pushes.map((p) => p.ours), pushes.map((p) => p.floor));
+  console.log('\nrepository of 1,000 files into a running container, same container, alternately first:');
+  console.log(`  caic delivery (pack + archive + index)        ${spread(pushes.map((p) => p.ours))} ms`);
+  console.log(`  plain git over OpenSSH (init, push, checkout) ${spread(pushes.map((p) => p.floor))} ms`);
+  console.log(`\nratio (b)/(a) = ${spread(ba, 3)}  (target <= 1.25; pairwise, median [min–max] of ${RUNS} runs after a warm-up)`);
+  console.log(`ratio (c)/(a) = ${spread(ca, 3)}  (with the repository)`);
+  console.log(`ratio delivery / OpenSSH push = ${spread(push, 3)}`);
+  console.log(`(${machine()})`);
+  summary('bench:start', {
+    'b/a': spread(ba, 2),
+    'c/a': spread(ca, 2),
+    'push/openssh': spread(push, 2),
+    'a_ms': spread(floor.map((r) => r.total!)),
+    'b_ms': spread(ours.map((r) => r.total!)),
+    'c_ms': spread(withRepo.map((r) => r.total!)),
+  });
   await docker.getImage(FLOOR_IMAGE).remove({ force: true }).catch(() => undefined);
 }
 

@@ -1,0 +1,230 @@
+// Repository delivery into a container (host pack + Docker archive + index inside): refs, content,
+// ownership, what must never go in, awkward trees, and failures that say what failed.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { EventMessage, Task } from '../../src/api/index.js';
+import Dockerode from 'dockerode';
+import type { ContainerHandle } from '../../src/containers/index.js';
+import { testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { SseClient } from '../helpers/sse.js';
+import { taskEnv } from '../helpers/task-env.js';
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+const gitIn = (cwd: string, input: string, ...args: string[]) => execFileSync('git', args, { cwd, input }).toString().trim();
+const commit = (cwd: string, msg: string) => git(cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', msg);
+
+async function newRepo(dir: string, name: string): Promise<string> {
+  const repo = join(dir, name);
+  await mkdir(repo, { recursive: true });
+  git(repo, 'init', '-q', '-b', 'main');
+  return repo;
+}
+
+describe('repository delivery', () => {
+  let t: TestRuntime;
+  let h: ContainerHandle;
+  const sh = async (cmd: string) => {
+    const r = await t.rt.exec(h, cmd);
+    assert.equal(r.code, 0, `${cmd}\n${r.stderr}`);
+    return r.stdout;
+  };
+  before(async () => {
+    t = await testRuntime();
+    h = await t.launch();
+  });
+  after(() => t[Symbol.asyncDispose]());
+
+  test('branch, upstream, caic.base, origin/<base>, history and a work tree as checkout writes it', async () => {
+    const repo = await newRepo(t.dir.path, 'content');
+    const long = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(70)}.txt`;
+    await mkdir(join(repo, long, '..'), { recursive: true });
+    await mkdir(join(repo, 'dir', 'sub'), { recursive: true });
+    await writeFile(join(repo, 'README.md'), '# content\n');
+    await writeFile(join(repo, 'target.txt'), 'the target\n');
+    await writeFile(join(repo, 'run.sh'), '#!/bin/sh\necho run\n');
+    await chmod(join(repo, 'run.sh'), 0o755);
+    await symlink('target.txt', join(repo, 'link'));
+    await writeFile(join(repo, 'dir', 'sub', 'é ü.txt'), 'unicode name\n');
+    await writeFile(join(repo, long), 'a long path\n');
+    await writeFile(join(repo, 'empty'), '');
+    await writeFile(join(repo, 'blob.bin'), randomBytes(3000));
+    git(repo, 'add', '-A');
+    commit(repo, 'first');
+    const base = git(repo, 'rev-parse', 'HEAD').trim();
+    await writeFile(join(repo, 'README.md'), '# content\n\nmore\n');
+    await writeFile(join(repo, 'dir', 'added.txt'), 'added\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'second');
+    git(repo, 'branch', 'caic-3');
+    const tip = git(repo, 'rev-parse', 'HEAD').trim();
+    git(repo, 'reset', '-q', '--hard', base); // main is the base; the task branch is one ahead
+
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'content', branch: 'caic-3', baseBranch: 'main', baseRef: base, originUrl: 'https://example.com/o/content "x".git' });
+    const cd = 'cd ~/src/content && ';
+    assert.equal(await sh(`${cd}git rev-parse --abbrev-ref HEAD @{upstream} && git rev-parse HEAD origin/main && git config caic.base && git remote get-url origin`),
+      `caic-3\norigin/main\n${tip}\n${base}\n${base}\nhttps://example.com/o/content "x".git\n`);
+    assert.equal(await sh(`${cd}git status --porcelain --untracked-files=all`), '', 'a clean work tree');
+    assert.equal(await sh(`${cd}git log --format=%H`), git(repo, 'log', '--format=%H', tip));
+    assert.equal(await sh(`${cd}git for-each-ref --format='%(refname)'`), 'refs/heads/caic-3\nrefs/remotes/origin/main\n');
+    await sh(`${cd}git fsck --full --strict --no-dangling`);
+    // The index is what checkout would have written: every path, mode and blob.
+    const index = join(t.dir.path, 'content.index');
+    execFileSync('git', ['read-tree', tip], { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: index } });
+    assert.equal(await sh(`${cd}git ls-files -s`), execFileSync('git', ['ls-files', '-s'], { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: index } }).toString());
+    assert.equal(await sh(`${cd}stat -c '%a' run.sh README.md && readlink link && cat link && cat 'dir/sub/é ü.txt' ${long}`), '755\n644\ntarget.txt\nthe target\nunicode name\na long path\n');
+    assert.equal(await sh(`${cd}sha256sum blob.bin | cut -d' ' -f1`), `${createHash('sha256').update(await readFile(join(repo, 'blob.bin'))).digest('hex')}\n`);
+    const diff = await t.rt.diff(h, 'content');
+    assert.deepEqual(diff.stat.map((s) => s.path).sort(), ['README.md', 'dir/added.txt'], 'the diff base is caic.base');
+    await sh(`${cd}echo change >> README.md && git commit -qam 'inside' && git status --porcelain`);
+  });
+
+  test('everything belongs to the user with checkout modes; nothing of the host .git goes in', async () => {
+    const repo = await newRepo(t.dir.path, 'private');
+    const secret = `SECRET${randomBytes(6).toString('hex')}`;
+    await writeFile(join(repo, 'app.js'), 'console.log(1)\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'app');
+    git(repo, 'checkout', '-qb', 'other');
+    await writeFile(join(repo, 'leak.txt'), `${secret}\n`);
+    git(repo, 'add', '-A');
+    commit(repo, 'not for the container');
+    const leakBlob = git(repo, 'rev-parse', 'HEAD:leak.txt').trim();
+    git(repo, 'checkout', '-q', 'main');
+    git(repo, 'tag', 'v1');
+    git(repo, 'branch', 'caic-1');
+    // Host-only things: a hook, credentials and headers in the config, attributes, a stash-like ref.
+    await writeFile(join(repo, '.git', 'hooks', 'post-checkout'), `#!/bin/sh\ntouch /tmp/hook-ran-${secret}\n`);
+    await chmod(join(repo, '.git', 'hooks', 'post-checkout'), 0o755);
+    git(repo, 'config', 'credential.helper', `store --file=/tmp/${secret}`);
+    git(repo, 'config', 'http.extraHeader', `Authorization: Bearer ${secret}`);
+    await writeFile(join(repo, '.git', 'info', 'attributes'), `* ${secret}\n`);
+    git(repo, 'update-ref', 'refs/caic-private/x', 'other');
+
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'private', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    const cd = 'cd ~/src/private && ';
+    assert.equal(await sh(`find ~/src/private \\( ! -user user -o ! -group user \\) -print`), '', 'owned by user:user');
+    assert.equal(await sh(`find ~/src/private -type d ! -perm 755 -print`), '');
+    assert.equal(await sh(`${cd}find . -path ./.git -prune -o -type f ! -perm 644 -print`), '');
+    assert.equal(await sh(`${cd}find .git/objects/pack -type f ! -perm 444 -print`), '');
+    assert.equal(await sh(`${cd}ls -A .git/hooks`), '', 'no hooks');
+    assert.equal((await t.rt.exec(h, `grep -rl ${secret} ~/src/private /tmp || true`)).stdout, '', 'no secret anywhere, no hook ran');
+    assert.equal(await sh(`${cd}git for-each-ref --format='%(refname)'`), 'refs/heads/caic-1\nrefs/remotes/origin/main\n', 'no tags, no other refs');
+    assert.notEqual((await t.rt.exec(h, `${cd}git cat-file -e ${leakBlob}`)).code, 0, 'objects of other branches stay on the host');
+    const config = await sh(`${cd}git config --local --list`);
+    assert.doesNotMatch(config, /credential|extraheader|remote\.origin\.url/i);
+  });
+
+  test('submodules, LFS pointers, attributes that change checkout, and a large file', async () => {
+    const repo = await newRepo(t.dir.path, 'awkward');
+    const lfsPointer = 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n';
+    await writeFile(join(repo, '.gitattributes'), '*.psd filter=lfs diff=lfs merge=lfs -text\ncrlf.txt text eol=crlf\nident.txt ident\n*.keep export-ignore\n');
+    await writeFile(join(repo, 'art.psd'), lfsPointer);
+    await writeFile(join(repo, 'crlf.txt'), 'one\ntwo\n');
+    await writeFile(join(repo, 'ident.txt'), 'id: $Id$\n');
+    await writeFile(join(repo, 'stays.keep'), 'export-ignore has no say here\n');
+    const large = randomBytes(24 * 1024 * 1024);
+    await writeFile(join(repo, 'large.raw'), large);
+    await writeFile(join(repo, '.gitmodules'), '[submodule "lib"]\n\tpath = lib\n\turl = https://example.com/lib.git\n');
+    git(repo, 'add', '-A');
+    const subCommit = 'a'.repeat(40);
+    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${subCommit},lib`);
+    commit(repo, 'awkward');
+    git(repo, 'branch', 'caic-1');
+    const identBlob = git(repo, 'rev-parse', 'HEAD:ident.txt').trim();
+
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'awkward', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    const cd = 'cd ~/src/awkward && ';
+    assert.equal(await sh(`${cd}git status --porcelain --untracked-files=all`), '');
+    assert.equal(await sh(`${cd}find lib | sort && git submodule status`), `lib\n-${subCommit} lib\n`, 'an empty, uninitialised submodule');
+    assert.equal(await sh(`${cd}cat art.psd`), lfsPointer, 'the pointer, as checkout without git-lfs writes it');
+    assert.equal(await sh(`${cd}od -An -c crlf.txt | tr -s ' '`), ' o n e \\r \\n t w o \\r \\n\n', 'eol=crlf applied');
+    assert.equal(await sh(`${cd}cat ident.txt`), `id: $Id: ${identBlob} $\n`, 'ident applied');
+    assert.equal(await sh(`${cd}cat stays.keep`), 'export-ignore has no say here\n');
+    assert.equal(await sh(`${cd}sha256sum large.raw | cut -d' ' -f1`), `${createHash('sha256').update(large).digest('hex')}\n`);
+  });
+
+  test('trees git would not check out are refused, and nothing lands outside the repository', async () => {
+    const repo = await newRepo(t.dir.path, 'hostile');
+    const blob = gitIn(repo, 'pwned\n', 'hash-object', '-w', '--stdin');
+    const target = gitIn(repo, '/tmp/caic-escape', 'hash-object', '-w', '--stdin');
+    const deliver = async (tree: string, name: string) => {
+      const c = gitIn(repo, '', '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', tree, '-m', name);
+      git(repo, 'update-ref', `refs/heads/${name}`, c);
+      return t.rt.pushRepo(h, { hostRepo: repo, name, branch: name, baseBranch: name, baseRef: c });
+    };
+    const dotGit = gitIn(repo, `100644 blob ${blob}\thooks\n`, 'mktree');
+    await assert.rejects(deliver(gitIn(repo, `040000 tree ${dotGit}\t.git\n100644 blob ${blob}\tok\n`, 'mktree'), 'dotgit'), /refusing to deliver .*"\.git\/hooks", which git itself would not check out/);
+    await assert.rejects(deliver(gitIn(repo, `040000 tree ${dotGit}\t.GIT\n`, 'mktree'), 'dotgit2'), /"\.GIT\/hooks"/);
+    await assert.rejects(deliver(gitIn(repo, `100644 blob ${blob}\t..\n`, 'mktree'), 'dotdot'), /refusing to deliver .*"\.\."/);
+    // A symlink and a directory of the same name: the file below must not follow the link.
+    const inner = gitIn(repo, `100644 blob ${blob}\tpwned\n`, 'mktree');
+    await assert.rejects(deliver(gitIn(repo, `120000 blob ${target}\tesc\n040000 tree ${inner}\tesc\n`, 'mktree'), 'twice'), /cannot deliver the repository to .*"esc\/pwned" lies below the file or symlink "esc"/);
+    assert.equal((await t.rt.exec(h, 'ls -A /tmp/caic-escape 2>&1; ls ~/src/dotgit ~/src/dotdot 2>&1 | grep -c "No such file"')).stdout, 'ls: cannot access \'/tmp/caic-escape\': No such file or directory\n2\n');
+  });
+
+  test('a failed delivery says what failed and never hangs', async () => {
+    const repo = await newRepo(t.dir.path, 'fails');
+    await writeFile(join(repo, 'a.txt'), 'a\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'a');
+    git(repo, 'branch', 'caic-1');
+    await assert.rejects(t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'no-such-ref' }), /git rev-parse in .*fails failed: .*no-such-ref/);
+    await assert.rejects(t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-9', baseBranch: 'main' }), /git rev-parse in .*failed/);
+    // The package's files are gone before Docker reads them: the archive fails, the request is cut.
+    const pkg = await t.rt.packRepo({ hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    await pkg.dispose();
+    await assert.rejects(t.rt.deliverRepo(h, pkg), /cannot deliver the repository to caic-.*ENOENT/);
+    // A container that is gone.
+    const gone = await t.launch();
+    await t.docker.getContainer(gone.id).remove({ force: true });
+    const pkg2 = await t.rt.packRepo({ hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    try {
+      await assert.rejects(t.rt.deliverRepo(gone, pkg2), /cannot deliver the repository to caic-.*no such container/i);
+    } finally {
+      await pkg2.dispose();
+    }
+  });
+});
+
+describe('repository delivery in a task start', () => {
+  test('a repository that cannot be packed fails the task with the reason, and its container goes', async () => {
+    await using env = await taskEnv({ files: 3 });
+    // Corrupt one object of the repository: the branch is created, packing its objects fails.
+    const repo = join(env.root, 'proj');
+    const sha = git(repo, 'rev-parse', 'HEAD:file1.txt').trim();
+    // Every object loose (a local clone has them so already), then one blob's file replaced by garbage.
+    execFileSync('sh', ['-c', 'mkdir ../packs && for p in .git/objects/pack/*.pack; do [ -f "$p" ] || continue; mv "$p" ../packs/ && git unpack-objects -q < "../packs/${p##*/}"; done'], { cwd: repo });
+    const loose = join(repo, '.git', 'objects', sha.slice(0, 2), sha.slice(2));
+    await rm(loose);
+    await writeFile(loose, 'not zlib');
+    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
+    assert.equal(created.status, 200, created.body);
+    const task = created.json<Task>();
+    const sse = new SseClient(`${env.d.url}/api/v1/tasks/${task.id}/events`);
+    try {
+      await sse.waitFor((ev) => ev.some((e) => (e.data as EventMessage | undefined)?.kind === 'error'), 60_000, 'the setup error');
+      const error = sse.messages<EventMessage>().find((e) => e.kind === 'error') as { message?: string } | undefined;
+      assert.match(String(error?.message), /git pack-objects in .*proj failed/);
+      let state = '';
+      for (let i = 0; i < 200 && state !== 'failed'; i++) {
+        state = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>().state;
+        if (state !== 'failed') await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(state, 'failed');
+      // The container is removed right after the state is recorded.
+      const docker = new Dockerode();
+      let left = -1;
+      for (let i = 0; i < 200 && left !== 0; i++) {
+        left = (await docker.listContainers({ all: true, filters: { label: [`caic=${task.id}`] } })).length;
+        if (left) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(left, 0, 'the container was removed');
+    } finally {
+      sse.close();
+    }
+  });
+});
