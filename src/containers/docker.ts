@@ -29,8 +29,6 @@ import type {
 } from './types.js';
 
 const HOME = '/home/user';
-/** uid and gid of `user` in the agent image. */
-const USER_ID = 1000;
 const STOP_TIMEOUT_S = 5;
 
 export interface DockerRuntimeOptions {
@@ -359,41 +357,46 @@ export class DockerRuntime implements ContainerRuntime {
     const dir = repoDir(spec.name);
     for (const ref of [spec.branch, spec.baseBranch]) if (!isGitRefName(ref)) throw new ContainerError(`invalid branch name "${ref}"`);
     const baseRef = spec.baseRef ?? `refs/heads/${spec.branch}`;
-    if (!isGitRefName(baseRef)) throw new ContainerError(`invalid base "${baseRef}"`);
+    const branchRef = spec.branchRef ?? `refs/heads/${spec.branch}`;
+    for (const ref of [baseRef, branchRef]) if (!isGitRefName(ref)) throw new ContainerError(`invalid commit "${ref}"`);
     return prepareRepo({
       hostRepo: spec.hostRepo,
       dir,
       branch: spec.branch,
+      branchRef,
       baseBranch: spec.baseBranch,
       baseRef,
       ...(spec.originUrl ? { originUrl: spec.originUrl } : {}),
-      uid: USER_ID,
-      gid: USER_ID,
     });
   }
 
   /**
-   * Puts a packed repository into /home/user/src/<name> (Docker unpacks the archive while sshd
-   * comes up), then builds its index over SSH. The branch is checked out and tracks
-   * `origin/<baseBranch>`, so `git diff @{upstream}` inside shows the work; `caic.base` is the base.
+   * Unpacks a packed repository into /home/user/src/<name> over the pooled SSH connection (tar as
+   * the user, so ownership and modes are the user's) and builds its index, in one command. The
+   * branch is checked out and tracks `origin/<baseBranch>`; `caic.base` is the base commit.
    */
   async deliverRepo(h: ContainerHandle, pkg: RepoPackage, onPhase?: (phase: string, ms: number) => void): Promise<void> {
-    let t = Date.now();
-    const conn = this.connect(h);
-    conn.catch(() => undefined); // reported below, after the archive
+    const conn = await this.connect(h);
+    const t = Date.now();
+    const tar = pkg.tar();
+    // A failing archive (git, a vanished file) ends the command instead of leaving tar waiting.
+    const abort = new AbortController();
+    let tarError: Error | undefined;
+    tar.on('error', (err: Error) => {
+      tarError = err;
+      abort.abort();
+    });
+    let r;
     try {
-      // A failing archive (git, a vanished file) destroys the request with its own error.
-      await this.docker.getContainer(h.id).putArchive(pkg.tar(), { path: '/' });
+      r = await conn.exec(pkg.command, { stdin: tar, signal: abort.signal });
     } catch (err) {
-      const e = err as DockerErrorLike;
-      throw new ContainerError(`cannot deliver the repository to ${h.name}: ${e.json?.message ?? e.message}`);
+      throw new ContainerError(`cannot deliver the repository to ${h.name}: ${(tarError ?? (err as Error)).message}`);
+    } finally {
+      // A command that ended early leaves the archive unread: stop it (and its git process).
+      tar.destroy();
     }
-    onPhase?.('archive', Date.now() - t);
-    const ready = await conn;
-    t = Date.now();
-    const r = await ready.exec(pkg.finishCommand, { stdin: pkg.finishStdin });
-    onPhase?.('index', Date.now() - t);
-    if (r.code !== 0) throw new ContainerError(`cannot set up the repository in ${h.name}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.code !== 0) throw new ContainerError(`cannot deliver the repository to ${h.name}: ${(r.stderr || r.stdout || `exit ${r.code ?? r.signal}`).trim().split('\n').slice(-3).join(' | ')}`);
+    onPhase?.('deliver', Date.now() - t);
   }
 
   /** `packRepo` then `deliverRepo`. */

@@ -1,13 +1,16 @@
-// Repository delivery without a git transport: the host writes a tar of a new repository (one pack
-// of the task's commits with its index, refs and config written here, the work tree from the
-// commit's blobs), Docker unpacks it into the container, and one command inside builds the index.
+// Repository delivery without a git transport. The host builds, once per commit, a snapshot: one
+// pack of the commits' objects with its index and the work tree from their blobs, as the body of a
+// tar on disk. Each task's archive is a few files written here (HEAD, config, refs: nothing copied
+// from the host's .git) followed by that body; one SSH command in the container unpacks it as the
+// user and builds the index. Tasks started from the same commit share the snapshot.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
 import { shellQuote } from './env-file.js';
 import { ContainerError } from './errors.js';
@@ -27,22 +30,18 @@ export interface RepoDeliverySpec {
   baseRef: string;
   /** Set as `remote.origin.url` (https form, no credentials). */
   originUrl?: string;
-  /** Owner of everything delivered (the container's user). */
-  uid: number;
-  gid: number;
 }
 
-/** What the host prepared; deliver it with `tar()` and `finishCommand`, then `dispose()`. */
+/** What the host prepared: run `command` in the container with `tar()` on its stdin, then `dispose()`. */
 export interface RepoPackage {
   readonly branchSha: string;
   readonly baseSha: string;
   /** Files of the work tree in the archive. */
   readonly files: number;
-  /** The tar for putArchive (extraction root `/`); may be read once. */
+  /** The archive, paths relative to the repository directory; one reader per call. */
   tar(): Readable;
-  /** The shell command that finishes the repository inside (index), and what it reads on stdin. */
-  readonly finishCommand: string;
-  readonly finishStdin: Buffer;
+  /** Creates the directory (refusing one that exists), unpacks stdin as the user, builds the index. */
+  readonly command: string;
   dispose(): Promise<void>;
 }
 
@@ -56,6 +55,10 @@ interface TreeEntry {
 /** Attributes under which checkout writes bytes other than the blob's (or runs a filter). */
 const CONVERTING_ATTRS = ['eol', 'ident', 'working-tree-encoding', 'filter'];
 const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** In .git while the delivery runs: the paths `git checkout-index` writes inside. */
+const CHECKOUT_LIST = 'caic-checkout';
+/** Blobs up to this size are read whole; larger ones stream. */
+const WHOLE_BLOB = 1024 * 1024;
 const DEFAULT_EXCLUDE = `# git ls-files --others --exclude-from=.git/info/exclude
 # Lines that start with '#' are comments.
 `;
@@ -132,110 +135,230 @@ function gitBuffer(cwd: string, args: string[], env: NodeJS.ProcessEnv, stdin?: 
   });
 }
 
+/** A snapshot stays this long after its last package is disposed (the next task from the same commit). */
+const KEEP_MS = 60_000;
+/** The two zero blocks that end a tar. */
+const END_OF_TAR = 1024;
+
+interface Snapshot {
+  dir: string;
+  /** Tar entries of the pack and the work tree, ending with the end-of-archive blocks. */
+  body: string;
+  files: number;
+  users: number;
+  timer?: NodeJS.Timeout;
+}
+
+const snapshots = new Map<string, Promise<Snapshot>>();
+const live = new Set<string>();
+// Snapshots hold repository content: never left in the temporary directory by a daemon that exits.
+process.once('exit', () => {
+  for (const dir of live) rmSync(dir, { recursive: true, force: true });
+});
+
+async function acquire(hostRepo: string, branchSha: string, baseSha: string): Promise<{ snap: Snapshot; release: () => void }> {
+  const key = `${hostRepo}\0${branchSha}\0${baseSha}`;
+  const start = () => {
+    const p = buildSnapshot(hostRepo, branchSha, baseSha);
+    snapshots.set(key, p);
+    // A failed build is not kept: the next task tries again.
+    p.catch(() => snapshots.get(key) === p && snapshots.delete(key));
+    return p;
+  };
+  let pending = snapshots.get(key) ?? start();
+  let snap = await pending;
+  // A kept snapshot whose file went away (a temporary-directory cleaner) is built again.
+  if (!(await stat(snap.body).then(() => true, () => false))) {
+    if (snapshots.get(key) === pending) {
+      snapshots.delete(key);
+      live.delete(snap.dir);
+      void rm(snap.dir, { recursive: true, force: true });
+    }
+    pending = snapshots.get(key) ?? start();
+    snap = await pending;
+  }
+  snap.users++;
+  clearTimeout(snap.timer);
+  let released = false;
+  return {
+    snap,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--snap.users > 0) return;
+      snap.timer = setTimeout(() => {
+        if (snap.users > 0 || snapshots.get(key) !== pending) return;
+        snapshots.delete(key);
+        live.delete(snap.dir);
+        void rm(snap.dir, { recursive: true, force: true });
+      }, KEEP_MS);
+      snap.timer.unref();
+    },
+  };
+}
+
 /**
- * Host side: resolves both commits, packs every object they reach (pack + index, as git writes
- * them into a repository), lists the tree, and finds paths the container must check out itself.
+ * Packs every object the two commits reach (pack + index, as git writes them into a repository),
+ * lists the tree, finds paths the container must check out itself, and writes the tar body.
  */
-export async function prepareRepo(spec: RepoDeliverySpec): Promise<RepoPackage> {
-  const tmp = await mkdtemp(join(tmpdir(), 'caic-repo-'));
+async function buildSnapshot(hostRepo: string, branchSha: string, baseSha: string): Promise<Snapshot> {
+  const dir = await mkdtemp(join(tmpdir(), 'caic-repo-'));
+  live.add(dir);
   try {
-    // Both are commit-ish names of ours (a validated branch, a commit id): never options.
-    const [branchSha, baseSha] = (await git(spec.hostRepo, ['rev-parse', `${spec.branchRef ?? `refs/heads/${spec.branch}`}^{commit}`, `${spec.baseRef}^{commit}`])).trim().split('\n') as [string, string];
     const [packHash, tree] = await Promise.all([
-      gitBuffer(spec.hostRepo, ['pack-objects', '--revs', '--quiet', '--delta-base-offset', join(tmp, 'pack')], process.env, Buffer.from(`${branchSha}\n${baseSha}\n`)),
-      gitBuffer(spec.hostRepo, ['ls-tree', '-r', '-z', '--full-tree', branchSha], process.env),
+      gitBuffer(hostRepo, ['pack-objects', '--revs', '--quiet', '--delta-base-offset', join(dir, 'pack')], process.env, Buffer.from(`${branchSha}\n${baseSha}\n`)),
+      gitBuffer(hostRepo, ['ls-tree', '-r', '-z', '--full-tree', branchSha], process.env),
     ]);
     const hash = packHash.toString().trim();
-    const packFiles = (await readdir(tmp)).filter((f) => f.startsWith(`pack-${hash}.`)).sort();
-    const sizes = await Promise.all(packFiles.map(async (f) => (await stat(join(tmp, f))).size));
+    const packFiles = (await readdir(dir)).filter((f) => f.startsWith(`pack-${hash}.`)).sort();
     const { entries, undecodable } = parseTree(tree);
     for (const e of entries) {
-      if (e.path.split('/').some(badComponent)) throw new ContainerError(`refusing to deliver ${spec.hostRepo}: the tree holds the path "${e.path}", which git itself would not check out`);
+      if (e.path.split('/').some(badComponent)) throw new ContainerError(`refusing to deliver ${hostRepo}: the tree holds the path "${e.path}", which git itself would not check out`);
     }
     const inside: Buffer[] = [...undecodable];
     let skip = new Set<string>();
     if (entries.some((e) => e.path === '.gitattributes' || e.path.endsWith('/.gitattributes'))) {
-      skip = await convertedPaths(spec.hostRepo, branchSha, entries.filter((e) => e.mode !== '160000').map((e) => e.path), tmp);
+      skip = await convertedPaths(hostRepo, branchSha, entries.filter((e) => e.mode !== '160000').map((e) => e.path), dir);
       for (const p of skip) inside.push(Buffer.from(p));
     }
     const work = entries.filter((e) => !skip.has(e.path));
-    // The index from HEAD, then stat data from the files Docker wrote (no reflog entry, no ORIG_HEAD).
-    const finish = ['set -e', `cd ${shellQuote(spec.dir)}`, 'git read-tree HEAD'];
-    if (inside.length) finish.push('git checkout-index -f -z --stdin');
-    finish.push('git update-index -q --refresh >/dev/null');
-    return {
-      branchSha,
-      baseSha,
-      files: work.filter((e) => e.mode !== '160000').length,
-      finishCommand: finish.join('\n'),
-      finishStdin: Buffer.concat(inside.map((p) => Buffer.concat([p, Buffer.from([0])]))),
-      tar: () => Readable.from(writeTar(spec, { branchSha, baseSha, tmp, packFiles, sizes, work }), { objectMode: false }),
-      dispose: () => rm(tmp, { recursive: true, force: true }),
-    };
+    const body = join(dir, 'body.tar');
+    await pipeline(Readable.from(writeBody(hostRepo, dir, packFiles, work, inside)), createWriteStream(body, { mode: 0o600 }));
+    // The pack is in the body now; its own files are not needed any more.
+    await Promise.all(packFiles.map((f) => rm(join(dir, f), { force: true })));
+    return { dir, body, files: work.filter((e) => e.mode !== '160000').length, users: 0 };
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
+    live.delete(dir);
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
-interface TarPlan {
-  branchSha: string;
-  baseSha: string;
-  tmp: string;
-  packFiles: string[];
-  sizes: number[];
-  work: TreeEntry[];
+/** Host side of one task's delivery: the commits resolved, the snapshot built (or shared). */
+export async function prepareRepo(spec: RepoDeliverySpec): Promise<RepoPackage> {
+  const branchRef = spec.branchRef ?? `refs/heads/${spec.branch}`;
+  // Commit ids need no look-up (the task engine passes the ones it just created the branch at).
+  const [branchSha, baseSha] = [branchRef, spec.baseRef].every((r) => /^[0-9a-f]{40}$/.test(r))
+    ? [branchRef, spec.baseRef]
+    : // Both are names of ours (a validated branch, a commit-ish the caller checked): never options.
+      ((await git(spec.hostRepo, ['rev-parse', `${branchRef}^{commit}`, `${spec.baseRef}^{commit}`])).trim().split('\n') as [string, string]);
+  const head = await headTar(spec, branchSha, baseSha);
+  const { snap, release } = await acquire(spec.hostRepo, branchSha, baseSha);
+  const dir = shellQuote(spec.dir);
+  // mkdir without -p: a directory that exists already is an error, never merged into. The index
+  // comes from HEAD, its stat data from the files tar wrote (no reflog entry, no ORIG_HEAD).
+  const command = [
+    'set -e',
+    `mkdir -p -- "$(dirname -- ${dir})"`,
+    `mkdir -- ${dir}`,
+    `tar -x -f - -C ${dir}`,
+    `cd ${dir}`,
+    'git read-tree HEAD',
+    `if [ -f .git/${CHECKOUT_LIST} ]; then git checkout-index -f -z --stdin < .git/${CHECKOUT_LIST}; rm -f .git/${CHECKOUT_LIST}; fi`,
+    'git update-index -q --refresh >/dev/null',
+  ].join('\n');
+  let disposed = false;
+  return {
+    branchSha,
+    baseSha,
+    files: snap.files,
+    command,
+    tar: () => {
+      if (disposed) throw new ContainerError('this repository package was already disposed');
+      return Readable.from(concat(head, snap.body));
+    },
+    dispose: () => {
+      disposed = true;
+      release();
+      return Promise.resolve();
+    },
+  };
 }
 
-/** The archive: .git first (written here, nothing copied from the host's .git), then the work tree. */
-function writeTar(spec: RepoDeliverySpec, plan: TarPlan): AsyncIterable<Buffer> {
-  const p = pack();
-  const mtime = new Date();
-  const owner = { uid: spec.uid, gid: spec.gid, uname: 'user', gname: 'user', mtime };
-  const root = spec.dir.replace(/^\/+/, '').replace(/\/+$/, '');
-  const add = (header: Parameters<Pack['entry']>[0], content?: string | Buffer) =>
-    new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (content === undefined) p.entry({ ...owner, ...header }, cb);
-      else p.entry({ ...owner, ...header }, content, cb);
-    });
-  const dir = (path: string) => add({ name: `${root}${path ? `/${path}` : ''}`, type: 'directory', mode: 0o755 });
-  const file = (path: string, content: string | Buffer, mode = 0o644) => add({ name: `${root}/${path}`, mode }, content);
+async function* concat(head: Buffer, body: string): AsyncGenerator<Buffer> {
+  yield head;
+  yield* createReadStream(body, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>;
+}
 
+/** The task's own entries (directories of .git, HEAD, config, refs), without the end-of-archive blocks. */
+async function headTar(spec: RepoDeliverySpec, branchSha: string, baseSha: string): Promise<Buffer> {
+  const { branch, baseBranch } = spec;
+  const config = [
+    '[core]',
+    '\trepositoryformatversion = 0',
+    '\tfilemode = true',
+    '\tbare = false',
+    '\tlogallrefupdates = true',
+    '[remote "origin"]',
+    ...(spec.originUrl ? [`\turl = ${configValue(spec.originUrl)}`] : []),
+    '\tfetch = +refs/heads/*:refs/remotes/origin/*',
+    `[branch ${configValue(branch)}]`,
+    '\tremote = origin',
+    `\tmerge = ${configValue(`refs/heads/${baseBranch}`)}`,
+    '[caic]',
+    `\tbase = ${baseSha}`,
+    '',
+  ].join('\n');
+  const refs = [`${branchSha} refs/heads/${branch}`, `${baseSha} refs/remotes/origin/${baseBranch}`].sort((a, b) => (a.slice(41) < b.slice(41) ? -1 : 1));
+  const dirs = ['.git', '.git/hooks', '.git/info', '.git/objects', '.git/objects/info', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
+  const entries: ArchiveFile[] = [
+    ...dirs.map((name) => ({ name, dir: true as const })),
+    { name: '.git/HEAD', content: `ref: refs/heads/${branch}\n` },
+    { name: '.git/config', content: config },
+    { name: '.git/packed-refs', content: `# pack-refs with: peeled fully-peeled sorted \n${refs.join('\n')}\n` },
+    { name: '.git/description', content: 'Unnamed repository; edit this file to name it for gitweb.\n' },
+    { name: '.git/info/exclude', content: DEFAULT_EXCLUDE },
+  ];
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve, reject) => {
+    p.on('end', resolve);
+    p.on('error', reject);
+  });
+  const mtime = new Date();
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if ('dir' in e) p.entry({ name: e.name, type: 'directory', mode: 0o755, mtime }, cb);
+      else p.entry({ name: e.name, mode: 0o644, mtime }, e.content, cb);
+    });
+  }
+  p.finalize();
+  await ended;
+  const all = Buffer.concat(chunks);
+  return all.subarray(0, all.length - END_OF_TAR);
+}
+
+type ArchiveFile = { name: string; dir: true } | { name: string; content: string };
+
+/** The snapshot's entries: the pack, the work tree, the list of paths checked out inside; then the end. */
+async function* writeBody(hostRepo: string, dir: string, packFiles: string[], work: TreeEntry[], inside: Buffer[]): AsyncGenerator<Buffer> {
+  const p = pack();
+  let failure: Error | undefined;
+  p.on('error', (err: Error) => (failure ??= err));
+  const mtime = new Date();
   const produce = async () => {
-    const { branch, baseBranch } = spec;
-    await dir('');
-    for (const d of ['.git', '.git/hooks', '.git/info', '.git/objects', '.git/objects/info', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags']) await dir(d);
-    await file('.git/HEAD', `ref: refs/heads/${branch}\n`);
-    const config = [
-      '[core]',
-      '\trepositoryformatversion = 0',
-      '\tfilemode = true',
-      '\tbare = false',
-      '\tlogallrefupdates = true',
-      '[remote "origin"]',
-      ...(spec.originUrl ? [`\turl = ${configValue(spec.originUrl)}`] : []),
-      '\tfetch = +refs/heads/*:refs/remotes/origin/*',
-      `[branch ${configValue(branch)}]`,
-      '\tremote = origin',
-      `\tmerge = ${configValue(`refs/heads/${baseBranch}`)}`,
-      '[caic]',
-      `\tbase = ${plan.baseSha}`,
-      '',
-    ];
-    await file('.git/config', config.join('\n'));
-    const refs = [`${plan.branchSha} refs/heads/${branch}`, `${plan.baseSha} refs/remotes/origin/${baseBranch}`].sort((a, b) => (a.slice(41) < b.slice(41) ? -1 : 1));
-    await file('.git/packed-refs', `# pack-refs with: peeled fully-peeled sorted \n${refs.join('\n')}\n`);
-    await file('.git/description', 'Unnamed repository; edit this file to name it for gitweb.\n');
-    await file('.git/info/exclude', DEFAULT_EXCLUDE);
-    for (const [i, f] of plan.packFiles.entries()) {
-      await streamEntry(p, { ...owner, name: `${root}/.git/objects/pack/${f}`, mode: 0o444, size: plan.sizes[i]! }, createReadStream(join(plan.tmp, f)));
+    for (const f of packFiles) {
+      const { size } = await stat(join(dir, f));
+      await streamEntry(p, { mtime, name: `.git/objects/pack/${f}`, mode: 0o444, size }, createReadStream(join(dir, f)));
     }
-    await writeWorkTree(spec, plan.work, root, owner, p, dir);
+    const later = await writeWorkTree(hostRepo, work, mtime, p);
+    const list = Buffer.concat([...inside, ...later].flatMap((x) => [x, Buffer.from([0])]));
+    if (list.length) await new Promise<void>((resolve, reject) => p.entry({ name: `.git/${CHECKOUT_LIST}`, mode: 0o644, mtime }, list, (err) => (err ? reject(err) : resolve())));
     p.finalize();
   };
-  produce().catch((err: unknown) => p.destroy(err instanceof Error ? err : new Error(String(err))));
-  return p as unknown as AsyncIterable<Buffer>;
+  const producing = produce().catch((err: unknown) => {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+    p.destroy(failure);
+  });
+  try {
+    for await (const chunk of p as unknown as AsyncIterable<Buffer>) yield chunk;
+  } catch (err) {
+    throw failure ?? err;
+  }
+  await producing;
+  if (failure) throw failure;
 }
 
 /** Streams one tar entry's content from `source` with backpressure. */
@@ -254,16 +377,11 @@ async function streamEntry(p: Pack, header: Parameters<Pack['entry']>[0], source
 
 /**
  * The work tree as checkout writes it (blobs as they are, executable bits, symlinks, an empty
- * directory per submodule), owned by the container's user. Blobs stream from one `git cat-file`.
+ * directory per submodule). Blobs come from one `git cat-file`. Returns paths left to checkout
+ * inside (a symlink whose target a tar header cannot carry).
  */
-async function writeWorkTree(
-  spec: RepoDeliverySpec,
-  work: TreeEntry[],
-  root: string,
-  owner: { uid: number; gid: number; uname: string; gname: string; mtime: Date },
-  p: Pack,
-  dir: (path: string) => Promise<void>,
-): Promise<void> {
+async function writeWorkTree(hostRepo: string, work: TreeEntry[], mtime: Date, p: Pack): Promise<Buffer[]> {
+  const later: Buffer[] = [];
   const dirs = new Set<string>(['']);
   /** Paths written as files or symlinks: nothing may go below them (a symlink must not redirect a later entry). */
   const leaves = new Set<string>();
@@ -271,20 +389,27 @@ async function writeWorkTree(
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const d = parts.slice(0, i).join('/');
-      if (leaves.has(d)) throw new ContainerError(`refusing to deliver ${spec.hostRepo}: "${path}" lies below the file or symlink "${d}"`);
+      if (leaves.has(d)) throw new ContainerError(`refusing to deliver ${hostRepo}: "${path}" lies below the file or symlink "${d}"`);
       if (!dirs.has(d)) {
         dirs.add(d);
         await dir(d);
       }
     }
-    if (leaves.has(path) || dirs.has(path)) throw new ContainerError(`refusing to deliver ${spec.hostRepo}: the tree holds "${path}" twice`);
+    if (leaves.has(path) || dirs.has(path)) throw new ContainerError(`refusing to deliver ${hostRepo}: the tree holds "${path}" twice`);
   };
+  const dir = (name: string) => entry({ name, type: 'directory', mode: 0o755, mtime });
+  function entry(header: Parameters<Pack['entry']>[0], content?: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (content) p.entry(header, content, cb);
+      else p.entry(header, cb);
+    });
+  }
   const blobs = work.filter((e) => e.mode !== '160000');
-  const cat = blobs.length ? catFile(spec.hostRepo, blobs.map((e) => e.sha)) : null;
+  const cat = blobs.length ? catFile(hostRepo, blobs.map((e) => e.sha)) : null;
   try {
     for (const e of work) {
       await ensureParents(e.path);
-      const name = `${root}/${e.path}`;
       if (e.mode === '160000') {
         dirs.add(e.path);
         await dir(e.path);
@@ -292,19 +417,28 @@ async function writeWorkTree(
       }
       leaves.add(e.path);
       const size = await cat!.next(e.sha);
+      const mode = e.mode === '100755' ? 0o755 : 0o644;
       if (e.mode === '120000') {
         const target = await cat!.readAll(size);
-        await new Promise<void>((resolve, reject) =>
-          p.entry({ ...owner, name, type: 'symlink', linkname: target.toString('utf8'), mode: 0o777 }, (err) => (err ? reject(err) : resolve())),
-        );
+        let linkname: string;
+        try {
+          linkname = FATAL_UTF8.decode(target);
+        } catch {
+          later.push(Buffer.from(e.path));
+          continue;
+        }
+        await entry({ name: e.path, type: 'symlink', linkname, mode: 0o777, mtime });
+      } else if (size <= WHOLE_BLOB) {
+        await entry({ name: e.path, mode, mtime }, await cat!.readAll(size));
       } else {
-        await streamEntry(p, { ...owner, name, mode: e.mode === '100755' ? 0o755 : 0o644, size }, cat!.body(size));
+        await streamEntry(p, { name: e.path, mode, size, mtime }, cat!.body(size));
       }
     }
     await cat?.close();
   } finally {
     cat?.kill();
   }
+  return later;
 }
 
 /** One `git cat-file --batch` for every blob, read in the order asked. */
@@ -350,10 +484,12 @@ function catFile(cwd: string, shas: string[]) {
       while (!buf.length) await fill();
       buf = buf.subarray(1);
     },
+    /** The object's bytes in one buffer (small objects), then its trailing newline consumed. */
     async readAll(size: number): Promise<Buffer> {
-      const parts: Buffer[] = [];
-      for await (const c of this.body(size)) parts.push(c);
-      return Buffer.concat(parts);
+      while (buf.length <= size) await fill();
+      const out = buf.subarray(0, size);
+      buf = buf.subarray(size + 1);
+      return out;
     },
     async close(): Promise<void> {
       const code = await exited;

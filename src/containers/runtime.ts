@@ -34,8 +34,8 @@ export interface ContainerRuntime {
    */
   packRepo(spec: PushSpec): Promise<RepoPackage>;
   /**
-   * Puts a packed repository into the container (a Docker archive, no git transport), then builds
-   * its index over SSH: branch checked out, upstream `origin/<base>`, `caic.base` set.
+   * Unpacks a packed repository into the container over SSH (no git transport) and builds its
+   * index: branch checked out, upstream `origin/<base>`, `caic.base` set.
    */
   deliverRepo(h: ContainerHandle, pkg: RepoPackage, onPhase?: (phase: string, ms: number) => void): Promise<void>;
   /** `packRepo` + `deliverRepo`. */

@@ -99,8 +99,10 @@ export interface PushSpec {
   hostRepo: string;
   /** Directory name in the container (/home/user/src/<name>). */
   name: string;
-  /** Branch to push and check out. */
+  /** Branch to create and check out in the container. */
   branch: string;
+  /** Commit-ish on the host the branch points at (default `refs/heads/<branch>`). */
+  branchRef?: string;
   /** The base branch; its commit (`baseRef`) becomes `origin/<baseBranch>` and the diff base. */
   baseBranch: string;
   /** Commit-ish on the host the branch started from (default: `branch` itself). */

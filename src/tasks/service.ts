@@ -25,7 +25,7 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { parseNumstat, type ContainerHandle, type ContainerRuntime, type SshConnection } from '../containers/index.js';
+import { parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -374,6 +374,8 @@ export class TaskService {
           hostRepo: info.path,
           name: repo.name.split('/').pop()!,
           branch,
+          // The branch was just created at the base commit: both are known, nothing to look up.
+          branchRef: base.baseCommit,
           baseBranch: repo.baseBranch,
           baseRef: base.baseCommit,
           ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}),
@@ -403,31 +405,31 @@ export class TaskService {
       if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
       task.record({ type: 'caic_container', name: handle.name, id: handle.id });
       this.phase(task, 'provision', started, `container ${handle.name} running`);
-      const connected = runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
-      // The repository goes in while sshd comes up; then the environment and the relay, in parallel.
-      const push = async () => {
-        if (!pkg) return;
-        const t = Date.now();
-        try {
-          await runtime.deliverRepo(handle, pkg, (phase, ms) => task.record({ type: 'caic_log', phase: `push.${phase}`, durationMs: ms, message: `repository ${phase}` }));
-        } finally {
-          await pkg.dispose();
-        }
-        task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `delivered ${branch} (base ${pkg.baseSha.slice(0, 10)}, ${pkg.files} files)` });
-      };
-      const prepare = async (conn: SshConnection) => {
-        const t = Date.now();
-        const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
-        const a = assets();
-        await Promise.all([
-          Object.keys(env).length ? runtime.injectEnv(handle, env) : Promise.resolve(),
-          conn.run(deployCommand(a.relay), { stdin: a.relay.content }),
-          // Only the fake harness runs the fake agent.
-          meta.harness === 'fake' ? conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }) : Promise.resolve(),
-        ]);
-        this.phase(task, 'prepare', t, 'environment and relay in place');
-      };
-      await Promise.all([push(), connected.then(prepare)]);
+      try {
+        const conn = await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
+        // The repository, the environment and the relay are independent: they go in parallel.
+        const push = async () => {
+          if (!pkg) return;
+          const t = Date.now();
+          await runtime.deliverRepo(handle, pkg);
+          task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `delivered ${branch} (base ${pkg.baseSha.slice(0, 10)}, ${pkg.files} files)` });
+        };
+        const prepare = async () => {
+          const t = Date.now();
+          const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+          const a = assets();
+          await Promise.all([
+            Object.keys(env).length ? runtime.injectEnv(handle, env) : Promise.resolve(),
+            conn.run(deployCommand(a.relay), { stdin: a.relay.content }),
+            // Only the fake harness runs the fake agent.
+            meta.harness === 'fake' ? conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }) : Promise.resolve(),
+          ]);
+          this.phase(task, 'prepare', t, 'environment and relay in place');
+        };
+        await Promise.all([push(), prepare()]);
+      } finally {
+        await pkg?.dispose();
+      }
       task.setState('starting');
       await this.startSession(task, runtime, { reason: 'start', prompt });
     } catch (err) {

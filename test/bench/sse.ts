@@ -1,9 +1,11 @@
 // npm run bench:sse — 1,000 SSE subscribers on one task while the fake agent streams 200 events/s:
 // delivery latency from the agent writing an event (inside the container) to each client
-// receiving it, and the daemon's CPU. The daemon runs as its own process on its own core.
+// receiving it, and the daemon's CPU; against a floor in the same run: a minimal node:http SSE
+// server (sse-floor.ts) sending the same frames at the same pace to the same 1,000 clients.
+// Both servers run as their own process on CPU 1, the clients in this process on CPU 0; rounds
+// alternate A B B A so drift hits both alike.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { cpus } from 'node:os';
@@ -12,28 +14,102 @@ import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import type { Task } from '../../src/api/index.js';
 import { http } from '../helpers/http.js';
-import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
+import { tempDir } from '../helpers/tmp.js';
+import { machine, median, percentile, processCpu, ratios, rssMb, sleep, spread, summary } from './lib.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./sse-floor.js', import.meta.url));
 const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
-/** utime + stime of a process, in seconds (from /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** `node args…` on CPU 1 when pinning works. */
+function spawnPinned(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(PINNED ? 'taskset' : process.execPath, [...(PINNED ? ['-c', '1', process.execPath] : []), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
+function waitForLine(p: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    p.stdout!.on('data', (d: Buffer) => d.toString().includes(text) && resolve());
+    p.once('exit', (code) => reject(new Error(`process exited (${code}) before "${text}"`)));
+  });
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+interface RunResult {
+  latencies: Float64Array;
+  seconds: number;
+  serverCpu: number;
+  clientCpu: number;
+  /** One delta frame as it arrived (the floor's template). */
+  frame: string;
+}
+
+/** Connects the clients, starts the stream once all are ready, times every stamped delta. */
+async function runClients(url: string, serverPid: number, start: () => Promise<void>): Promise<RunResult> {
+  const latencies = new Float64Array(CLIENTS * EVENTS);
+  let samples = 0;
+  let ready = 0;
+  let frame = '';
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const done: Promise<void>[] = [];
+  for (let c = 0; c < CLIENTS; c++) {
+    done.push(
+      new Promise<void>((resolve) => {
+        const req = request(url, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
+          res.setEncoding('utf8');
+          // Cheap on purpose: the clients share a core and must not become the bottleneck.
+          const stamp = /"textDelta","text":"\d+@(\d+) "/g;
+          let rest = '';
+          let got = 0;
+          let isReady = false;
+          res.on('data', (chunk: string) => {
+            const now = Date.now();
+            const text = rest + chunk;
+            if (!isReady && text.includes('event: ready')) {
+              isReady = true;
+              ready++;
+            }
+            stamp.lastIndex = 0;
+            let end = 0;
+            for (let m = stamp.exec(text); m; m = stamp.exec(text)) {
+              if (!frame && c === 0) {
+                const from = text.lastIndexOf('\n\n', m.index) + 2;
+                frame = text.slice(from, text.indexOf('\n\n', m.index) + 2);
+              }
+              latencies[samples++] = now - Number(m[1]);
+              end = stamp.lastIndex;
+              got++;
+            }
+            // Keep a tail that may hold a stamp cut in two (never one already counted).
+            rest = text.slice(Math.max(end, text.length - 64));
+            if (got >= EVENTS) {
+              req.destroy();
+              resolve();
+            }
+          });
+        });
+        req.on('error', () => resolve());
+        req.end();
+      }),
+    );
+  }
+  const deadline = Date.now() + 60_000;
+  while (ready < CLIENTS) {
+    if (Date.now() > deadline) throw new Error(`only ${ready} of ${CLIENTS} clients got ready`);
+    await sleep(50);
+  }
+  const cpu0 = processCpu(serverPid).self;
+  const self0 = process.cpuUsage();
+  const t0 = Date.now();
+  await start();
+  await Promise.all(done);
+  const seconds = (Date.now() - t0) / 1000;
+  const self = process.cpuUsage(self0);
+  agent.destroy();
+  return { latencies: latencies.subarray(0, samples), seconds, serverCpu: processCpu(serverPid).self - cpu0, clientCpu: (self.user + self.system) / 1e6, frame };
 }
 
 async function main(): Promise<void> {
@@ -42,13 +118,13 @@ async function main(): Promise<void> {
   const configDir = join(dir.path, 'config');
   await mkdir(configDir, { recursive: true });
   await writeFile(join(configDir, 'config.toml'), `[core]\nroot = "${dir.path}"\n[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
-  const daemon: ChildProcess = spawn(PINNED ? 'taskset' : process.execPath, [...(PINNED ? ['-c', '1', process.execPath] : []), ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), CLI, '--config-dir', configDir, '--log-level', 'warn'], {
-    env: { ...process.env, XDG_CACHE_HOME: join(dir.path, 'cache') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) => daemon.stdout!.on('data', (d: Buffer) => d.toString().includes('listening on') && resolve()));
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const daemon = spawnPinned([...prof, CLI, '--config-dir', configDir, '--log-level', 'warn'], { ...process.env, XDG_CACHE_HOME: join(dir.path, 'cache') });
+  await waitForLine(daemon, 'listening on');
   const url = `http://127.0.0.1:${port}`;
   let taskId = '';
+  let floor: ChildProcess | undefined;
+  let floorUrl = '';
   try {
     const created = await http(`${url}/api/v1/tasks`, {
       method: 'POST',
@@ -56,73 +132,76 @@ async function main(): Promise<void> {
       body: JSON.stringify({ repos: [], harness: 'fake', prompt: { text: 'hello' } }),
     });
     taskId = created.json<Task>().id;
-    while ((await http(`${url}/api/v1/tasks/${taskId}`)).json<Task>().state !== 'waiting') await new Promise((r) => setTimeout(r, 100));
-
-    // Subscribers: one connection each, parsing just enough to time the stamped deltas.
-    const latencies = new Float64Array(CLIENTS * EVENTS);
-    let samples = 0;
-    let ready = 0;
-    const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-    const done: Promise<void>[] = [];
-    for (let c = 0; c < CLIENTS; c++) {
-      done.push(
-        new Promise<void>((resolve) => {
-          const req = request(`${url}/api/v1/tasks/${taskId}/events`, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
-            res.setEncoding('utf8');
-            // Cheap on purpose: the clients share a core and must not become the bottleneck.
-            const stamp = /"textDelta","text":"\d+@(\d+) "/g;
-            let rest = '';
-            let got = 0;
-            let isReady = false;
-            res.on('data', (chunk: string) => {
-              const now = Date.now();
-              const text = rest + chunk;
-              if (!isReady && text.includes('event: ready')) {
-                isReady = true;
-                ready++;
-              }
-              stamp.lastIndex = 0;
-              let end = 0;
-              for (let m = stamp.exec(text); m; m = stamp.exec(text)) {
-                latencies[samples++] = now - Number(m[1]);
-                end = stamp.lastIndex;
-                got++;
-              }
-              // Keep a tail that may hold a stamp cut in two (never one already counted).
-              rest = text.slice(Math.max(end, text.length - 64));
-              if (got >= EVENTS) {
-                req.destroy();
-                resolve();
-              }
-            });
-          });
-          req.on('error', () => resolve());
-          req.end();
-        }),
-      );
+    const waiting = async () => {
+      const deadline = Date.now() + 120_000;
+      while ((await http(`${url}/api/v1/tasks/${taskId}`)).json<Task>().state !== 'waiting') {
+        if (Date.now() > deadline) throw new Error('the task never became idle');
+        await sleep(100);
+      }
+    };
+    await waiting();
+    let template = '';
+    const ours = async (): Promise<RunResult> => {
+      await waiting();
+      const r = await runClients(`${url}/api/v1/tasks/${taskId}/events`, daemon.pid!, async () => {
+        await http(`${url}/api/v1/tasks/${taskId}/input`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ prompt: { text: `FAKE_LONG ${EVENTS} ${RATE} stamp` } }),
+        });
+      });
+      template ||= r.frame.replace(/^id: \d+/m, 'id: @ID@').replace(/"text":"\d+@\d+ "/, '"text":"@TEXT@"');
+      return r;
+    };
+    const theFloor = async (): Promise<RunResult> => {
+      if (!floor) {
+        const floorPort = await freePort();
+        floor = spawnPinned([FLOOR, String(floorPort), Buffer.from(template).toString('base64')]);
+        await waitForLine(floor, 'listening');
+        floorUrl = `http://127.0.0.1:${floorPort}`;
+      }
+      return runClients(`${floorUrl}/events`, floor.pid!, async () => {
+        await http(`${floorUrl}/start?n=${EVENTS}&rate=${RATE}`);
+      });
+    };
+    const runs: { ours: RunResult; floor: RunResult }[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      // A B, then B A: neither side always runs on a warmer machine.
+      if (i % 2 === 0) {
+        const o = await ours();
+        runs.push({ ours: o, floor: await theFloor() });
+      } else {
+        const f = await theFloor();
+        runs.push({ floor: f, ours: await ours() });
+      }
+      const last = runs[runs.length - 1]!;
+      for (const [name, r] of [['caic ', last.ours], ['floor', last.floor]] as const) {
+        console.log(
+          `round ${i + 1} ${name}: p50 ${percentile(r.latencies, 50).toFixed(0)} ms  p99 ${percentile(r.latencies, 99).toFixed(0)} ms  max ${percentile(r.latencies, 100).toFixed(0)} ms  ` +
+            `server CPU ${((r.serverCpu / r.seconds) * 100).toFixed(0)}%  clients CPU ${((r.clientCpu / r.seconds) * 100).toFixed(0)}%  (${r.latencies.length} deliveries in ${r.seconds.toFixed(1)} s)`,
+        );
+      }
     }
-    while (ready < CLIENTS) await new Promise((r) => setTimeout(r, 50));
-    const cpu0 = cpuSeconds(daemon.pid!);
-    const self0 = process.cpuUsage();
-    const t0 = Date.now();
-    await http(`${url}/api/v1/tasks/${taskId}/input`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: { text: `FAKE_LONG ${EVENTS} ${RATE} stamp` } }),
+    const p99 = (side: 'ours' | 'floor') => runs.map((r) => percentile(r[side].latencies, 99));
+    const p50 = (side: 'ours' | 'floor') => runs.map((r) => percentile(r[side].latencies, 50));
+    const cpu = (side: 'ours' | 'floor') => runs.map((r) => (r[side].serverCpu / r[side].seconds) * 100);
+    const r99 = ratios(p99('ours'), p99('floor'));
+    console.log(`\n${CLIENTS} subscribers × ${EVENTS} events at ${RATE}/s, ${ROUNDS} rounds of each (A B B A …)`);
+    console.log(`caic   p50 ${spread(p50('ours'))} ms  p99 ${spread(p99('ours'))} ms  server CPU ${spread(cpu('ours'))}% of a core; daemon RSS ${rssMb(daemon.pid!).toFixed(0)} MB`);
+    console.log(`floor  p50 ${spread(p50('floor'))} ms  p99 ${spread(p99('floor'))} ms  server CPU ${spread(cpu('floor'))}%`);
+    console.log(`p99 caic / floor = ${spread(r99, 2)}  (target <= 1.25; absolute p99 target <= 50 ms; median ${median(p99('ours')).toFixed(0)} ms)`);
+    console.log(`(${machine()}; ${PINNED ? 'servers on CPU 1, clients on CPU 0' : 'not pinned'})`);
+    summary('bench:sse', {
+      clients: CLIENTS,
+      'p99/floor': spread(r99, 2),
+      p99_ms: spread(p99('ours')),
+      floor_p99_ms: spread(p99('floor')),
+      p50_ms: spread(p50('ours')),
+      cpu_pct: spread(cpu('ours')),
+      floor_cpu_pct: spread(cpu('floor')),
     });
-    await Promise.all(done);
-    const seconds = (Date.now() - t0) / 1000;
-    const cpu = cpuSeconds(daemon.pid!) - cpu0;
-    const self = process.cpuUsage(self0);
-    const clientCpu = (self.user + self.system) / 1e6;
-    const sorted = latencies.subarray(0, samples).sort();
-    console.log(`${CLIENTS} subscribers × ${EVENTS} events at ${RATE}/s (${samples} deliveries in ${seconds.toFixed(1)} s)`);
-    console.log(`delivery latency  p50 ${percentile(sorted, 50).toFixed(0)} ms   p99 ${percentile(sorted, 99).toFixed(0)} ms   max ${sorted[sorted.length - 1]!.toFixed(0)} ms   (target p99 <= 50 ms)`);
-    console.log(`daemon CPU ${((cpu / seconds) * 100).toFixed(0)}% of one core over the run; RSS ${rssMb(daemon.pid!).toFixed(0)} MB`);
-    console.log(`clients (this process) CPU ${((clientCpu / seconds) * 100).toFixed(0)}% of one core`);
-    console.log(`(node ${process.version}, ${PINNED ? 'daemon on CPU 1, clients on CPU 0' : 'not pinned'})`);
-    agent.destroy();
   } finally {
+    floor?.kill('SIGTERM');
     if (taskId) await http(`${url}/api/v1/tasks/${taskId}/purge`, { method: 'POST' }).catch(() => undefined);
     daemon.kill('SIGTERM');
     await once(daemon, 'exit');

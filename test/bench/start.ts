@@ -51,7 +51,8 @@ export async function buildFloorImage(docker: Dockerode): Promise<{ fingerprint:
   return { fingerprint: fingerprint(host.publicKey), privateKey: client.privateKey };
 }
 
-export async function floorRun(docker: Dockerode, keys: { fingerprint: string; privateKey: string }, runId: string): Promise<Phases> {
+/** The floor; `keep` leaves the container for the caller to remove (many floors at once). */
+export async function floorRun(docker: Dockerode, keys: { fingerprint: string; privateKey: string }, runId: string, opts: { keep?: boolean } = {}): Promise<Phases> {
   const p: Phases = {};
   let t = performance.now();
   const mark = (name: string) => {
@@ -86,7 +87,7 @@ export async function floorRun(docker: Dockerode, keys: { fingerprint: string; p
   mark('firstExec');
   p.total = performance.now() - start;
   conn.close();
-  await container.remove({ force: true });
+  if (!opts.keep) await container.remove({ force: true });
   return p;
 }
 

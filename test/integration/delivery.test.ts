@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
@@ -126,7 +126,7 @@ describe('repository delivery', () => {
     await writeFile(join(repo, 'crlf.txt'), 'one\ntwo\n');
     await writeFile(join(repo, 'ident.txt'), 'id: $Id$\n');
     await writeFile(join(repo, 'stays.keep'), 'export-ignore has no say here\n');
-    const large = randomBytes(24 * 1024 * 1024);
+    const large = randomBytes(6 * 1024 * 1024); // streamed: above the size read whole
     await writeFile(join(repo, 'large.raw'), large);
     await writeFile(join(repo, '.gitmodules'), '[submodule "lib"]\n\tpath = lib\n\turl = https://example.com/lib.git\n');
     git(repo, 'add', '-A');
@@ -162,31 +162,87 @@ describe('repository delivery', () => {
     await assert.rejects(deliver(gitIn(repo, `100644 blob ${blob}\t..\n`, 'mktree'), 'dotdot'), /refusing to deliver .*"\.\."/);
     // A symlink and a directory of the same name: the file below must not follow the link.
     const inner = gitIn(repo, `100644 blob ${blob}\tpwned\n`, 'mktree');
-    await assert.rejects(deliver(gitIn(repo, `120000 blob ${target}\tesc\n040000 tree ${inner}\tesc\n`, 'mktree'), 'twice'), /cannot deliver the repository to .*"esc\/pwned" lies below the file or symlink "esc"/);
+    await assert.rejects(deliver(gitIn(repo, `120000 blob ${target}\tesc\n040000 tree ${inner}\tesc\n`, 'mktree'), 'twice'), /refusing to deliver .*"esc\/pwned" lies below the file or symlink "esc"/);
     assert.equal((await t.rt.exec(h, 'ls -A /tmp/caic-escape 2>&1; ls ~/src/dotgit ~/src/dotdot 2>&1 | grep -c "No such file"')).stdout, 'ls: cannot access \'/tmp/caic-escape\': No such file or directory\n2\n');
   });
 
-  test('a failed delivery says what failed and never hangs', async () => {
+  test('a failed delivery says what failed and never hangs', { timeout: 120_000 }, async () => {
     const repo = await newRepo(t.dir.path, 'fails');
     await writeFile(join(repo, 'a.txt'), 'a\n');
+    await writeFile(join(repo, 'big.raw'), randomBytes(4 * 1024 * 1024)); // more than the pipes between git and the archive hold
     git(repo, 'add', '-A');
     commit(repo, 'a');
     git(repo, 'branch', 'caic-1');
     await assert.rejects(t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'no-such-ref' }), /git rev-parse in .*fails failed: .*no-such-ref/);
     await assert.rejects(t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-9', baseBranch: 'main' }), /git rev-parse in .*failed/);
-    // The package's files are gone before Docker reads them: the archive fails, the request is cut.
-    const pkg = await t.rt.packRepo({ hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
-    await pkg.dispose();
-    await assert.rejects(t.rt.deliverRepo(h, pkg), /cannot deliver the repository to caic-.*ENOENT/);
-    // A container that is gone.
-    const gone = await t.launch();
-    await t.docker.getContainer(gone.id).remove({ force: true });
-    const pkg2 = await t.rt.packRepo({ hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    // The snapshot on the host vanishes (a temp cleaner) before the archive is read: the command
+    // ends with that error instead of leaving tar waiting for the rest.
+    const scratch = join(t.dir.path, 'tmp-cut');
+    await mkdir(scratch);
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = scratch;
+    let pkg;
     try {
-      await assert.rejects(t.rt.deliverRepo(gone, pkg2), /cannot deliver the repository to caic-.*no such container/i);
+      pkg = await t.rt.packRepo({ hostRepo: repo, name: 'cut', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
     } finally {
-      await pkg2.dispose();
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
     }
+    for (const d of await readdir(scratch)) await rm(join(scratch, d, 'body.tar'));
+    await assert.rejects(t.rt.deliverRepo(h, pkg), /cannot deliver the repository to caic-.*ENOENT/);
+    await pkg.dispose();
+    await assert.rejects(t.rt.deliverRepo(h, pkg), /already disposed/);
+    // Delivered once; a second delivery to the same directory is refused, never merged into it.
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    await assert.rejects(t.rt.pushRepo(h, { hostRepo: repo, name: 'fails', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' }), /cannot deliver the repository to caic-.*File exists/);
+    assert.equal(await sh('cd ~/src/fails && git status --porcelain && git rev-parse --abbrev-ref HEAD'), 'caic-1\n');
+    // The refused archive was never read to its end: its git process must not linger.
+    const gitChildren = () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(process.pid), '-x', 'git']).toString().trim();
+      } catch {
+        return ''; // pgrep exits 1 when nothing matches
+      }
+    };
+    let lingering = gitChildren();
+    for (let i = 0; i < 100 && lingering; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      lingering = gitChildren();
+    }
+    assert.equal(lingering, '', 'no git process left behind');
+    // A container that is not running.
+    await assert.rejects(t.rt.pushRepo({ ...h, id: `${h.id}-stopped`, state: 'exited', sshPort: 0 }, { hostRepo: repo, name: 'fails2', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' }), /is not running/);
+  });
+
+  test('tasks from the same commit share one snapshot; a daemon that exits leaves none behind', async () => {
+    const repo = await newRepo(t.dir.path, 'shared');
+    await writeFile(join(repo, 'a.txt'), 'a\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'a');
+    git(repo, 'branch', 'caic-1');
+    git(repo, 'branch', 'caic-2');
+    const scratch = join(t.dir.path, 'tmp-shared');
+    await mkdir(scratch);
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = scratch;
+    try {
+      const [one, two] = await Promise.all(['caic-1', 'caic-2'].map((branch) => t.rt.packRepo({ hostRepo: repo, name: branch, branch, baseBranch: 'main', baseRef: 'main' })));
+      assert.equal((await readdir(scratch)).length, 1, 'one snapshot for both');
+      await Promise.all([t.rt.deliverRepo(h, one!), t.rt.deliverRepo(h, two!)]);
+      assert.equal(await sh('cd ~/src/caic-1 && git rev-parse --abbrev-ref HEAD && cd ~/src/caic-2 && git rev-parse --abbrev-ref HEAD && git status --porcelain'), 'caic-1\ncaic-2\n');
+      await one!.dispose();
+      await two!.dispose();
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    // A process that packs and exits (kept snapshots included) removes its snapshots.
+    const child = join(t.dir.path, 'tmp-child');
+    await mkdir(child);
+    const module = new URL('../../src/containers/repo-delivery.js', import.meta.url).href;
+    const script = `const m = await import(${JSON.stringify(module)}); const p = await m.prepareRepo({ hostRepo: ${JSON.stringify(repo)}, dir: '/x', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' }); if ((await import('node:fs')).readdirSync(process.env.TMPDIR).length !== 1) process.exit(3); await p.dispose();`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: child } });
+    assert.deepEqual(await readdir(child), []);
   });
 });
 
