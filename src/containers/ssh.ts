@@ -258,8 +258,6 @@ export function connectSsh(target: SshTarget, readyTimeoutMs = 5_000): Promise<S
     };
     client.once('ready', () => {
       settled = true;
-      // Small request/response exchanges: Nagle plus delayed ACKs would add ~40 ms to some of them.
-      client.setNoDelay(true);
       resolve(new SshConnection(client, target));
     });
     client.on('error', (err) => fail(err));
@@ -280,6 +278,10 @@ export function connectSsh(target: SshTarget, readyTimeoutMs = 5_000): Promise<S
         return false;
       },
     });
+    // Small request/response exchanges, the handshake's included: Nagle plus delayed ACKs add ~40 ms
+    // to each round trip whose packet leaves in two writes (ssh2 without its native binding, as on
+    // a Node it was not built for, writes a packet's ciphertext and its tag separately).
+    client.setNoDelay(true);
   });
 }
 

@@ -139,7 +139,16 @@ export async function pushFloor(rt: DockerRuntime, h: ContainerHandle, keyFile: 
     cwd: repo,
     env: { ...process.env, GIT_SSH_COMMAND: `ssh ${ssh.join(' ')}` },
   });
-  await execFileP('ssh', [...ssh, 'user@127.0.0.1', `cd ${dir} && git checkout -q -f caic-1 && git branch -q -u origin/main`]);
+  // The same end state as caic's: branch checked out, upstream origin/main, caic.base.
+  const setup = [
+    `cd ${dir}`,
+    'git checkout -q -f caic-1',
+    "git config remote.origin.fetch '+refs/heads/*:refs/remotes/origin/*'",
+    'git config branch.caic-1.remote origin',
+    'git config branch.caic-1.merge refs/heads/main',
+    'git config caic.base "$(git rev-parse origin/main)"',
+  ].join(' && ');
+  await execFileP('ssh', [...ssh, 'user@127.0.0.1', setup]);
   return performance.now() - start;
 }
 
