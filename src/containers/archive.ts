@@ -4,7 +4,8 @@ import { pack } from 'tar-stream';
 export interface ArchiveEntry {
   /** Path relative to the extraction root ('/'), e.g. `etc/ssh/ssh_host_ed25519_key`. */
   path: string;
-  content: string | Buffer;
+  /** File content; absent for a directory. */
+  content?: string | Buffer;
   mode: number;
   uid?: number;
   gid?: number;
@@ -20,9 +21,12 @@ export async function buildTar(entries: ArchiveEntry[]): Promise<Buffer> {
   });
   const mtime = new Date();
   for (const e of entries) {
-    await new Promise<void>((resolve, reject) =>
-      p.entry({ name: e.path, mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, mtime }, e.content, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => {
+      const header = { name: e.path, mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, mtime };
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (e.content === undefined) p.entry({ ...header, type: 'directory' }, cb);
+      else p.entry(header, e.content, cb);
+    });
   }
   p.finalize();
   await done;

@@ -29,6 +29,8 @@ import type {
 } from './types.js';
 
 const HOME = '/home/user';
+/** uid and gid of `user` in the agent image. */
+const USER_ID = 1000;
 const STOP_TIMEOUT_S = 5;
 
 export interface DockerRuntimeOptions {
@@ -51,6 +53,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function repoDir(name: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') throw new ContainerError(`invalid repository name "${name}"`);
   return `${HOME}/src/${name}`;
+}
+
+/**
+ * Entries for files of the user's (LaunchSpec.files), with every directory between /home/user and
+ * them, so none is created root-owned by the archive's extraction.
+ */
+function userFiles(files: NonNullable<LaunchSpec['files']>): ArchiveEntry[] {
+  const dirs = new Set<string>();
+  const out: ArchiveEntry[] = [];
+  for (const f of files) {
+    const rel = f.path.startsWith(`${HOME}/`) ? f.path.slice(1) : '';
+    if (!rel || rel.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new ContainerError(`cannot place "${f.path}": files go under ${HOME}`);
+    const parts = rel.split('/');
+    for (let i = 3; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (dirs.has(dir)) continue;
+      dirs.add(dir);
+      out.push({ path: dir, mode: 0o755, uid: USER_ID, gid: USER_ID });
+    }
+    out.push({ path: rel, content: f.content, mode: f.mode, uid: USER_ID, gid: USER_ID });
+  }
+  return out;
 }
 
 function isGitRefName(name: string): boolean {
@@ -108,6 +132,7 @@ export class DockerRuntime implements ContainerRuntime {
     for (const k of Object.keys(spec.labels ?? {})) {
       if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
     }
+    const placed = userFiles(spec.files ?? []);
     let t = Date.now();
     let name = containerName(spec.repos[0]?.name, spec.repos[0]?.branch, spec.taskId);
     // A fresh host key for every container: no container can impersonate another's sshd.
@@ -155,9 +180,10 @@ export class DockerRuntime implements ContainerRuntime {
       const files: ArchiveEntry[] = [
         { path: 'etc/ssh/ssh_host_ed25519_key', content: hostKey.privateKey, mode: 0o600 },
         { path: 'etc/ssh/ssh_host_ed25519_key.pub', content: `${hostKey.publicKey}\n`, mode: 0o644 },
-        { path: 'home/user/.ssh/authorized_keys', content: `${this.key.publicKey}\n`, mode: 0o600, uid: 1000, gid: 1000 },
+        { path: 'home/user/.ssh/authorized_keys', content: `${this.key.publicKey}\n`, mode: 0o600, uid: USER_ID, gid: USER_ID },
       ];
       if (sudoPassword) files.push({ path: 'etc/caic/sudo_password', content: sudoPassword, mode: 0o600 });
+      files.push(...placed);
       await this.call(`deliver keys to ${name}`, async () => container.putArchive(await buildTar(files), { path: '/' }));
       phase('deliver', Date.now() - t);
       t = Date.now();

@@ -27,6 +27,11 @@ export interface LaunchSpec {
   pidsLimit?: number;
   /** Extra labels (must not start with `caic`); tests mark their containers with one. */
   labels?: Record<string, string>;
+  /**
+   * Files put in place with the host key, before the container starts (no SSH round trip later):
+   * absolute paths under /home/user, owned by the user, with their directories.
+   */
+  files?: { path: string; content: string | Buffer; mode: number }[];
   /** Progress: each phase of the launch with its duration. */
   onPhase?: (phase: string, ms: number) => void;
   signal?: AbortSignal;

@@ -383,11 +383,15 @@ export class TaskService {
         task.record({ type: 'caic_log', phase: 'pack', durationMs: Date.now() - t, message: `packed ${branch} (${pkg.files} files)` });
         return pkg;
       });
+      const a = assets();
       const launched = runtime.launch({
         taskId: task.id,
         harness: meta.harness,
         repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
         sudo: meta.sudo,
+        // The relay (and, for the fake harness only, the fake agent) go in with the host key: no
+        // deploy round trips after the handshake.
+        files: [a.relay, ...(meta.harness === 'fake' ? [a.fakeAgent] : [])].map((x) => ({ path: x.path, content: x.content, mode: 0o644 })),
         ...(this.deps.image ? { image: this.deps.image } : {}),
         onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
       });
@@ -406,7 +410,7 @@ export class TaskService {
       task.record({ type: 'caic_container', name: handle.name, id: handle.id });
       this.phase(task, 'provision', started, `container ${handle.name} running`);
       try {
-        const conn = await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
+        await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
         // The repository, the environment and the relay are independent: they go in parallel.
         const push = async () => {
           if (!pkg) return;
@@ -417,14 +421,9 @@ export class TaskService {
         const prepare = async () => {
           const t = Date.now();
           const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
-          const a = assets();
-          await Promise.all([
-            Object.keys(env).length ? runtime.injectEnv(handle, env) : Promise.resolve(),
-            conn.run(deployCommand(a.relay), { stdin: a.relay.content }),
-            // Only the fake harness runs the fake agent.
-            meta.harness === 'fake' ? conn.run(deployCommand(a.fakeAgent), { stdin: a.fakeAgent.content }) : Promise.resolve(),
-          ]);
-          this.phase(task, 'prepare', t, 'environment and relay in place');
+          // Tokens go over SSH into ~/.env (0600), never with the container's creation.
+          if (Object.keys(env).length) await runtime.injectEnv(handle, env);
+          this.phase(task, 'prepare', t, 'environment in place');
         };
         await Promise.all([push(), prepare()]);
       } finally {

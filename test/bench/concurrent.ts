@@ -8,6 +8,7 @@
 // whatever else runs on the machine.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,8 @@ import { buildFloorImage, floorRun } from './start.js';
 const N = Number(process.env.BENCH_TASKS ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FILES = Number(process.env.BENCH_FILES ?? 1000);
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The daemon to measure; BENCH_CLI points at another build (an A/B of two versions). */
+const CLI = process.env.BENCH_CLI ?? fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const created = new Set<string>();
 
@@ -36,6 +38,30 @@ interface Side {
   cpu: number;
   /** CPU seconds of dockerd + containerd over the same span (shared with the machine). */
   engine: number;
+  /** CPU seconds inside the containers (sshd, the relay and agent, tar, git), read when the round ends. */
+  inside: number;
+}
+
+/** CPU seconds a container has used, from its cgroup (v1 or v2); NaN when unreadable. */
+function containerCpu(id: string): number {
+  const tries: [string, (t: string) => number][] = [
+    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+  ];
+  for (const [path, parse] of tries) {
+    try {
+      return parse(readFileSync(path, 'utf8'));
+    } catch {
+      /* next layout */
+    }
+  }
+  return NaN;
+}
+
+async function insideCpu(docker: Dockerode, label: string): Promise<number> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  return list.reduce((sum, c) => sum + containerCpu(c.Id), 0);
 }
 
 /** dockerd + containerd CPU seconds (readable for any user from /proc). */
@@ -81,9 +107,10 @@ async function floors(keys: string, runId: string): Promise<Side> {
   const r = JSON.parse(out) as { times: number[]; cpu: number };
   // The floors' containers go after the measurement (the tasks' purge is not timed either).
   const docker = new Dockerode();
+  const inside = await insideCpu(docker, `${RUN_LABEL}=${runId}`);
   const mine = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
   await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-  return { times: r.times, cpu: r.cpu, engine };
+  return { times: r.times, cpu: r.cpu, engine, inside };
 }
 
 async function tasks(url: string, daemonPid: number, withRepo: boolean): Promise<Side> {
@@ -111,8 +138,10 @@ async function tasks(url: string, daemonPid: number, withRepo: boolean): Promise
   );
   const after = processCpu(daemonPid);
   const engine = engineCpu() - e0;
+  const docker = new Dockerode();
+  const inside = (await Promise.all(times.map((t) => insideCpu(docker, `caic=${t.id}`)))).reduce((a, b) => a + b, 0);
   await Promise.all(times.map((t) => http(`${url}/api/v1/tasks/${t.id}/purge`, { method: 'POST' })));
-  return { times: times.map((t) => t.ms), cpu: after.self + after.children - before.self - before.children, engine };
+  return { times: times.map((t) => t.ms), cpu: after.self + after.children - before.self - before.children, engine, inside };
 }
 
 async function main(): Promise<void> {
@@ -158,8 +187,9 @@ async function main(): Promise<void> {
       const cpuFloor = floor.map((s) => s.cpu / N);
       const label = withRepo ? `with a ${FILES}-file repository` : 'without a repository';
       console.log(`\n${N} starts at once, ${label} (${ROUNDS} rounds, alternating which side goes first)`);
-      console.log(`  caic  median ${spread(med(ours))} ms  slowest ${spread(slow(ours))} ms  CPU/start ${spread(cpuOurs, 3)} s  engine CPU/start ${spread(ours.map((s) => s.engine / N), 3)} s`);
-      console.log(`  floor median ${spread(med(floor))} ms  slowest ${spread(slow(floor))} ms  CPU/start ${spread(cpuFloor, 3)} s  engine CPU/start ${spread(floor.map((s) => s.engine / N), 3)} s`);
+      const per = (s: Side[], k: 'engine' | 'inside') => spread(s.map((x) => x[k] / N), 3);
+      console.log(`  caic  median ${spread(med(ours))} ms  slowest ${spread(slow(ours))} ms  CPU/start: daemon ${spread(cpuOurs, 3)} s, engine ${per(ours, 'engine')} s, in the container ${per(ours, 'inside')} s`);
+      console.log(`  floor median ${spread(med(floor))} ms  slowest ${spread(slow(floor))} ms  CPU/start: client ${spread(cpuFloor, 3)} s, engine ${per(floor, 'engine')} s, in the container ${per(floor, 'inside')} s`);
       console.log(`  ratio median ${spread(rMed, 2)}  slowest ${spread(rSlow, 2)}  (target <= 1.25)   CPU caic/floor ${spread(cpuOurs.map((x, i) => x / cpuFloor[i]!), 2)}`);
       const k = withRepo ? 'repo' : 'bare';
       Object.assign(lines, {
@@ -167,6 +197,8 @@ async function main(): Promise<void> {
         [`${k}_slowest/floor`]: spread(rSlow, 2),
         [`${k}_cpu_s`]: spread(cpuOurs, 3),
         [`floor_cpu_s`]: spread(cpuFloor, 3),
+        [`${k}_container_cpu_s`]: spread(ours.map((x) => x.inside / N), 3),
+        [`floor_container_cpu_s`]: spread(floor.map((x) => x.inside / N), 3),
       });
     }
     console.log(`(${machine()}; daemon CPU includes the git processes it waited for)`);

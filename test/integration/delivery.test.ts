@@ -244,6 +244,16 @@ describe('repository delivery', () => {
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TMPDIR: child } });
     assert.deepEqual(await readdir(child), []);
   });
+
+  test('files placed with the host key belong to the user, directories included; paths outside home are refused', async () => {
+    const withFiles = await t.launch({ files: [{ path: '/home/user/.caic/bin/tool-1.mjs', content: 'export {}\n', mode: 0o644 }, { path: '/home/user/.caic/bin/other.txt', content: 'x', mode: 0o600 }] });
+    const r = await t.rt.exec(withFiles, 'stat -c "%U %a %n" ~/.caic ~/.caic/bin ~/.caic/bin/tool-1.mjs ~/.caic/bin/other.txt && cat ~/.caic/bin/tool-1.mjs && mkdir ~/.caic/sessions');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'user 755 /home/user/.caic\nuser 755 /home/user/.caic/bin\nuser 644 /home/user/.caic/bin/tool-1.mjs\nuser 600 /home/user/.caic/bin/other.txt\nexport {}\n');
+    for (const path of ['/etc/cron.d/x', '/home/user/../root/x', '/home/userx/y']) {
+      await assert.rejects(t.launch({ files: [{ path, content: 'x', mode: 0o644 }] }), /files go under \/home\/user/);
+    }
+  });
 });
 
 describe('repository delivery in a task start', () => {
