@@ -22,7 +22,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The daemon to measure; BENCH_CLI points at another build (an A/B of two versions). */
+const CLI = process.env.BENCH_CLI ?? fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./sse-floor.js', import.meta.url));
 const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
