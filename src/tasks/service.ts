@@ -122,10 +122,12 @@ export class TaskService {
       this.deps.logger.warn({ err: (err as Error).message }, 'not adopting containers: no container runtime');
       return;
     }
+    // The tasks the logs held: one created while the list below is under way is not an orphan.
+    const loaded = [...this.tasks.values()];
     const containers = await runtime.list();
     const byTask = new Map(containers.map((c) => [c.taskId, c]));
     await Promise.all(
-      [...this.tasks.values()].map(async (task) => {
+      loaded.map(async (task) => {
         if (task.header.hasTrailer || FINAL.has(task.state)) return;
         const handle = byTask.get(task.id);
         await task.serial(async () => {
