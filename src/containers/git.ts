@@ -69,9 +69,11 @@ export function containerRefPrefix(containerName: string): string {
   return `refs/remotes/${containerName}/`;
 }
 
-/** Deletes a ref, or every ref under a prefix ending in `/` (e.g. refs/remotes/<container>/). */
-export async function deleteRefs(hostRepo: string, prefix: string): Promise<number> {
-  const refs = (await git(hostRepo, ['for-each-ref', '--format=%(refname)', prefix])).split('\n').filter(Boolean);
+/** Deletes refs: each pattern is a ref or a prefix ending in `/` (e.g. refs/remotes/<container>/). */
+export async function deleteRefs(hostRepo: string, patterns: string | string[]): Promise<number> {
+  const list = typeof patterns === 'string' ? [patterns] : patterns;
+  if (!list.length) return 0;
+  const refs = (await git(hostRepo, ['for-each-ref', '--format=%(refname)', ...list])).split('\n').filter(Boolean);
   if (!refs.length) return 0;
   // One git process for all of them (update-ref --stdin), not one per ref.
   await git(hostRepo, ['update-ref', '--stdin'], undefined, refs.map((r) => `delete ${r}\n`).join(''));

@@ -662,16 +662,29 @@ export class TaskService {
   }
 
   /**
-   * Removes the host refs syncs fetched from the task's container (`refs/remotes/<container>/`):
-   * a sync removes its own, this catches one a crash left behind. The work they held is in the
-   * remote (and its tracking ref) when it was synced, in the container until the purge otherwise.
+   * Removes the host refs syncs fetched from the task's container (`refs/remotes/<container>/`),
+   * and those of any other container that a crash or an older caic left in the repository: a sync
+   * deletes its own, so a `refs/remotes/caic-*` that no configured remote owns is a leftover. The
+   * work such a ref held is in the remote (and its tracking ref) when it was synced, else in the
+   * container, which the fetch copied it from.
    */
   private async dropFetchedRefs(task: Task): Promise<void> {
     const repo = task.meta.repos[0];
-    const name = task.handle?.name || task.transcript?.summary.container || task.header.summary.container;
+    const own = task.handle?.name || task.transcript?.summary.container || task.header.summary.container;
     const path = repo && this.deps.repos.list().find((r) => r.name === repo.name)?.path;
-    if (!name || !path) return;
-    await deleteRefs(path, containerRefPrefix(name)).catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'removing fetched refs failed'));
+    if (!repo || !path) return;
+    await this.deps.repos
+      .lock(repo.name)
+      .run(async () => {
+        const remotes = new Set((await git(path, ['remote'])).split('\n').filter(Boolean));
+        const names = new Set(own ? [own] : []);
+        for (const ref of (await git(path, ['for-each-ref', '--format=%(refname)', 'refs/remotes/'])).split('\n')) {
+          const name = ref.split('/')[2] ?? '';
+          if (name.startsWith('caic-') && !remotes.has(name)) names.add(name);
+        }
+        await deleteRefs(path, [...names].map(containerRefPrefix));
+      })
+      .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'removing fetched refs failed'));
   }
 
   /** Writes the result trailer (once) and closes the log. */

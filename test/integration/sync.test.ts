@@ -80,14 +80,19 @@ describe('sync without login', () => {
     assert.match(git(env.origin, 'show', 'caic-1:config.ini'), /AKIA/);
   });
 
-  test('purge removes a container ref a crash left behind', async () => {
+  test("purge removes container refs a crash or an older caic left behind, and nothing of the user's", async () => {
     const t = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>();
     const sha = git(host, 'rev-parse', 'refs/remotes/origin/caic-1').trim();
     git(host, 'update-ref', `refs/remotes/${t.container}/caic-1`, sha);
     git(host, 'update-ref', `refs/remotes/${t.container}/other`, sha);
-    assert.equal(containerRefs(host).length, 2);
+    git(host, 'update-ref', 'refs/remotes/caic-proj-caic-99-0a1b2c3d/caic-99', sha); // a task purged long ago
+    // The user's own remote, even one named like ours, is theirs.
+    git(host, 'remote', 'add', 'caic-mirror', env.origin);
+    git(host, 'update-ref', 'refs/remotes/caic-mirror/main', sha);
+    git(host, 'update-ref', 'refs/remotes/upstream-gone/main', sha);
+    assert.equal(containerRefs(host).length, 5);
     assert.equal((await env.api('POST', `/api/v1/tasks/${task.id}/purge`)).status, 200);
-    assert.deepEqual(containerRefs(host), [], 'no refs/remotes/<container>/ left after purge');
+    assert.deepEqual(containerRefs(host), ['refs/remotes/caic-mirror/main', 'refs/remotes/upstream-gone/main'], 'no refs/remotes/<container>/ left after purge');
     assert.equal(git(host, 'rev-parse', 'refs/remotes/origin/caic-1').trim(), sha, 'the remote-tracking ref stays');
   });
 });
