@@ -159,6 +159,17 @@ describe('web UI build present', () => {
     assert.equal((await get(`${d.url}/healthz`)).status, 200);
   });
 
+  test('a malformed URL is a 400 envelope with the security headers, never the UI and never the path echoed', async () => {
+    for (const path of ['/%c0%ae%c0%ae/etc/passwd', '/assets/%E0%A4%A.js', '/task/%ff%fe<script>']) {
+      const r = await get(`${d.url}${path}`, { headers: { accept: 'text/html' } });
+      assert.equal(r.status, 400, path);
+      assert.match(String(r.headers['content-type']), /^application\/json/, path);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+      assert.equal(r.headers['referrer-policy'], 'no-referrer', path);
+      assert.deepEqual(json(r), { error: { code: 'BAD_REQUEST', message: 'the URL is malformed (invalid percent-encoding)' } }, path);
+    }
+  });
+
   test('revalidation: an unchanged index.html answers 304', async () => {
     const first = await get(`${d.url}/`);
     const etag = String(first.headers.etag);
@@ -182,6 +193,10 @@ describe('web UI files still pass the IP gate', () => {
       assert.equal(json<Envelope>(r).error.code, 'FORBIDDEN', path);
       assert.equal((await get(`${d.url}${path}`)).status, 200, `${path} from a local client`);
     }
+    // A malformed URL does not get past the gate either.
+    const bad = await get(`${d.url}/%c0%ae%c0%ae/etc/passwd`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    assert.equal(bad.status, 403);
+    assert.equal(json<Envelope>(bad).error.code, 'FORBIDDEN');
   });
 });
 
