@@ -123,10 +123,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         })
       : null;
   // Edits of users.json while we run take effect at once (deleting a user ends their sessions).
-  users.watch((event) => {
-    if (event.kind === 'reloaded') logger.info({ users: event.users, file: users.path }, 'users.json changed on disk; reloaded');
-    else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
-  });
+  if (sessions) {
+    users.watch((event) => {
+      if (event.kind === 'reloaded') logger.info({ users: event.users, file: users.path }, 'users.json changed on disk; reloaded');
+      else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
+    });
+  }
   const repos = new RepoRegistry(config.values.core.root);
   await repos.scan();
   const preferences = await PreferenceStore.open(config.configDir);

@@ -37,6 +37,8 @@ export function installEdge(app: FastifyInstance, opts: AuthStepOptions & { gate
 export function createFrameworkErrorHandler(gate: Gate) {
   const gateStep = createGateStep(gate);
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
+    // No onResponse hook runs out here: the access line is promised before anything answers.
+    reply.server.accessLog?.noteError(reply, true);
     if (!gateStep(req, reply)) return;
     applySecurityHeaders(req, reply);
     if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') sendError(reply, 'BAD_REQUEST', 'a path segment of the URL is too long');

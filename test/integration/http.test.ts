@@ -293,6 +293,10 @@ describe('requests refused before routing get the edge too', () => {
     const expect = await rawRequest(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: magic\r\n\r\n');
     assert.equal(expect.status, 200);
     assert.equal(expect.headers['x-content-type-options'], 'nosniff');
+    // Answered outside routing, yet each gets its one access line (this daemon logs at debug).
+    for (const [what, path] of urlProbes) {
+      assert.equal(d.logs.find('request').filter((l) => l.path === path && l.status === 400).length, 1, `${what}: one access line`);
+    }
     const lines = d.logs.find('request refused by the HTTP layer');
     assert.deepEqual(
       lines.map((l) => l.status),
