@@ -4,6 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { codeForStatus, errorBody, statusOfCode, type ErrorCode } from '../api/index.js';
 import { ContainerError, DockerUnavailableError } from '../containers/index.js';
 import { TaskError } from '../tasks/index.js';
+import { pathOf } from './context.js';
 import { COMMON_SECURITY_HEADERS, htmlHeaders } from './headers.js';
 
 /**
@@ -56,6 +57,11 @@ export function sendErrorPage(req: FastifyRequest, reply: FastifyReply, code: Er
   return htmlHeaders(reply.code(statusOfCode[code])).send(page);
 }
 
+/** A path is repeated in an answer only when it is short and plain; anything else is not reflected. */
+function echoablePath(path: string): string {
+  return /^\/[\w\-./@+~%]{0,120}$/.test(path) ? path : '(this path)';
+}
+
 const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported content type; send application/json',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'request body is empty but content-type is application/json',
@@ -93,6 +99,6 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimit: number, no
   // One handler for every unmatched request, so the fallback and the 404 envelope cannot disagree on order.
   app.setNotFoundHandler((req, reply) => {
     if (notFoundFallback?.(req, reply)) return reply;
-    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${echoablePath(pathOf(req.url))}`);
   });
 }

@@ -143,6 +143,10 @@ describe('web UI build present', () => {
       const body = json<Envelope>(r);
       assert.equal(body.error.code, 'NOT_FOUND', path);
     }
+    // A long or odd path is not repeated in the answer.
+    const long = await get(`${d.url}/api/v1/tasks/${'z'.repeat(300)}`);
+    assert.deepEqual(json(long), { error: { code: 'NOT_FOUND', message: 'no route for GET (this path)' } });
+    assert.deepEqual(json(await get(`${d.url}/api/v1/nope`)), { error: { code: 'NOT_FOUND', message: 'no route for GET /api/v1/nope' } });
     // Other methods on UI paths are not the UI's: the envelope, not index.html.
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await get(`${d.url}/task/@abc+slug`, { method });
