@@ -73,7 +73,7 @@ function methodNotAllowed(app: FastifyInstance): void {
  * Only requests: a long response such as an event stream is not bounded. Node checks the clocks
  * every `checkIntervalMs`, so a request can outlive its bound by that much.
  */
-export function requestTimeouts(requestTimeoutSeconds: number): { requestMs: number; headersMs: number; checkIntervalMs: number } {
+function requestTimeouts(requestTimeoutSeconds: number): { requestMs: number; headersMs: number; checkIntervalMs: number } {
   const requestMs = requestTimeoutSeconds * 1000;
   return {
     requestMs,

@@ -5,7 +5,7 @@ import { OneTimeStore } from './one-time.js';
 import { constantTimeEqual } from './state-cookie.js';
 
 /** Long enough for the app to come to the foreground and call back; short enough to be useless later. */
-export const HANDOFF_CODE_TTL_SECONDS = 60;
+const HANDOFF_CODE_TTL_SECONDS = 60;
 const MAX_PENDING_CODES = 10_000;
 
 /** BASE64URL(SHA-256(verifier)): the S256 transform. */

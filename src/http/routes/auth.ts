@@ -34,7 +34,6 @@ export interface AuthRoutesOptions {
    */
   legacyAppLoginUntil: number | null;
   logger: Logger;
-  now?: () => number;
 }
 
 export function toUserResp(user: StoredUser): UserResp {
@@ -44,12 +43,10 @@ export function toUserResp(user: StoredUser): UserResp {
 export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { providers, sessions, users, sessionSecret, externalUrl, logger } = opts;
-  const now = opts.now ?? Date.now;
-  const clock = opts.now ? { now: opts.now } : {};
-  const states = new LoginStates(sessionSecret, clock);
-  const handoff = new AppHandoff(clock);
+  const states = new LoginStates(sessionSecret);
+  const handoff = new AppHandoff();
   const legacyUntil = opts.legacyAppLoginUntil;
-  const legacyAllowed = () => legacyUntil !== null && now() < legacyUntil;
+  const legacyAllowed = () => legacyUntil !== null && Date.now() < legacyUntil;
   const legacyRefused = () =>
     `this app signs in without code_challenge (PKCE S256), which this server refuses${
       legacyUntil === null ? '' : ` since ${new Date(legacyUntil).toISOString().slice(0, 10)}`
