@@ -8,6 +8,7 @@ import { RepoRegistry, TaskError } from '../../src/tasks/index.js';
 import { RepoTree } from '../../src/tasks/repo-tree.js';
 import { userPathError } from '../../src/tasks/user-path.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
@@ -157,8 +158,7 @@ describe('discovery', () => {
     const stop = repos.watch(20);
     try {
       await makeRepo(join(dir.path, 'appears'));
-      const deadline = Date.now() + 10_000;
-      while (!names(repos).includes('appears') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until(() => names(repos).includes('appears'), 'the background check to find the repository', 10_000);
       assert.deepEqual(names(repos), ['appears']);
     } finally {
       stop();
