@@ -253,7 +253,7 @@ describe('containers on a real engine', () => {
     await t.docker.getContainer(h.id).kill();
     let value: DieEvent | undefined;
     for (let next = await first; !next.done; next = await events.next()) {
-      if ((next.value).id === h.id) {
+      if (next.value.id === h.id) {
         value = next.value;
         break;
       }
