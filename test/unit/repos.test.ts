@@ -142,6 +142,8 @@ describe('discovery', () => {
     // The same with a directory modified just before it was listed: its mtime is not trusted.
     const racy = join(dir.path, 'racy');
     await mkdir(join(racy, 'group'), { recursive: true });
+    const now = new Date(); // whole milliseconds, so that putting the mtime back below is exact
+    await utimes(join(racy, 'group'), now, now);
     const fresh = new RepoTree(racy);
     await fresh.rescan();
     const listedAt = await stat(join(racy, 'group'));
