@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { AuthProvider } from '../api/index.js';
 import { UserError } from './errors.js';
 import { localizeAddr, type ListenAddr } from './listen-addr.js';
-import { defaultCacheDir, resolvePath, startDirectory } from './paths.js';
+import { defaultCacheDir, defaultRoot, resolvePath, startDirectory } from './paths.js';
 import { ConfigFileSchema, NAMED_ORIGINS, type ConfigFile, type NamedOrigin } from './schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -176,7 +176,7 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
 
   // Unset, the root is where the user started caic (what the README promises); a path written in
   // the file is read like every other path in it, from the config directory.
-  values.core.root = values.core.root === '' ? startDir : resolvePath(configDir, values.core.root);
+  values.core.root = values.core.root === '' ? defaultRoot(startDir) : resolvePath(configDir, values.core.root);
 
   let listen: ListenAddr;
   try {

@@ -39,3 +39,12 @@ export function startDirectory(env: Env = process.env, cwd = process.cwd()): str
   const init = env.INIT_CWD;
   return init && isAbsolute(init) ? init : cwd;
 }
+
+/**
+ * `[core] root` when the file does not set it: the start directory, except the file-system root,
+ * which is where a service manager starts a process that names no directory (searching /proc and
+ * /usr finds nothing and costs); the home directory then.
+ */
+export function defaultRoot(startDir: string, home = homedir()): string {
+  return resolve(startDir) === resolve('/') ? home : startDir;
+}

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigFileSchema, configKeyPaths, loadConfig, startDirectory, UserError, type Config } from '../../src/config/index.js';
+import { ConfigFileSchema, configKeyPaths, defaultRoot, loadConfig, startDirectory, UserError, type Config } from '../../src/config/index.js';
 import { buildCountryMmdb } from '../helpers/mmdb-writer.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -82,6 +83,9 @@ describe('defaults', () => {
     assert.equal(loadConfig({ configDir, env: {} }).values.core.root, process.cwd());
     assert.equal(startDirectory({ INIT_CWD: '/from/npm' }, '/checkout'), '/from/npm');
     assert.equal(startDirectory({}, '/here'), '/here');
+    // A service started in / (no working directory named) looks in the home directory instead.
+    assert.equal(loadConfig({ configDir, env: {}, startDir: '/' }).values.core.root, homedir());
+    assert.equal(defaultRoot('/srv/x', '/home/me'), '/srv/x');
     await writeFile(join(configDir, 'config.toml'), '[core]\nroot = ""\n');
     assert.equal(loadConfig({ configDir, env: {}, startDir: started }).values.core.root, started, '"" means not set');
   });
