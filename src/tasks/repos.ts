@@ -29,12 +29,32 @@ export async function git(cwd: string, args: string[], timeoutMs = 120_000, env:
       cwd,
       timeout: timeoutMs,
       maxBuffer: 256 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...env },
+      // Nobody can answer a prompt in a daemon: no password prompt, and ssh fails on an unknown
+      // host key or a passphrase instead of waiting for the timeout.
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes', ...env },
     });
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
     throw new Error(`git ${args[0]}: ${(e.stderr ?? e.message).trim().split('\n').slice(-2).join(' | ')}`, { cause: err });
+  }
+}
+
+/**
+ * A remote URL as the API shows it: credentials written into it (`https://user:token@host/…`) are
+ * left out, since every signed-in user can list repositories.
+ */
+export function publicRemoteUrl(url: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    // Not parseable as a URL but shaped like one: drop everything up to the last @ of the authority.
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
   }
 }
 
@@ -70,7 +90,7 @@ async function defaultBranch(path: string, remote: string): Promise<string> {
 /** Reads what the UI shows of a repository. The root itself may be the repository: it is then named after its directory. */
 export async function describeRepo(root: string, path: string): Promise<RepoInfo> {
   const remote = await defaultRemote(path);
-  const remoteURL = remote ? (await git(path, ['remote', 'get-url', remote]).catch(() => '')).trim() : '';
+  const remoteURL = publicRemoteUrl(remote ? (await git(path, ['remote', 'get-url', remote]).catch(() => '')).trim() : '');
   return {
     name: relative(root, path).split(sep).join('/') || basename(path),
     path,

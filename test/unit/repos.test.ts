@@ -5,6 +5,7 @@ import { mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { RepoRegistry, TaskError } from '../../src/tasks/index.js';
+import { publicRemoteUrl } from '../../src/tasks/repos.js';
 import { RepoTree } from '../../src/tasks/repo-tree.js';
 import { userPathError } from '../../src/tasks/user-path.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -259,4 +260,19 @@ test('file-system errors on user paths map to refusals; other errors pass throug
   assert.equal(userPathError(io, 'x'), io, 'an I/O error is ours: it stays a 500');
   const plain = new Error('no errno');
   assert.equal(userPathError(plain, 'x'), plain);
+});
+
+test('credentials written into a remote URL never reach the repository list', async () => {
+  await using dir = await tempDir('caic-repos-');
+  const path = join(dir.path, 'r');
+  await makeRepo(path);
+  git(path, 'remote', 'add', 'origin', 'https://someone:ghp_secretvalue123@github.com/o/r.git');
+  const r = new RepoRegistry(dir.path);
+  await r.scan();
+  const [repo] = r.list();
+  assert.equal(repo?.remoteURL, 'https://github.com/o/r.git');
+  assert.equal(repo?.forge, 'github');
+  assert.equal(publicRemoteUrl('git@github.com:o/r.git'), 'git@github.com:o/r.git');
+  assert.equal(publicRemoteUrl('ssh://git:pw@host:22/x'), 'ssh://host:22/x');
+  assert.equal(publicRemoteUrl('https://tok@[bad/x'), 'https://[bad/x');
 });
