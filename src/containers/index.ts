@@ -21,5 +21,5 @@ export {
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
 } from './images.js';
-export { parseNumstat } from './git.js';
+export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
 export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-delivery.js';
