@@ -12,6 +12,7 @@ import { startDaemon } from '../../src/daemon.js';
 import { SessionManager } from '../../src/http/index.js';
 import { writeCountryMmdb } from '../helpers/mmdb-writer.js';
 import { tempDir } from '../helpers/tmp.js';
+import { spread, summary } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP_S = 3;
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
     `(${ROUNDS} rounds × ${DURATION_S} s per variant, ${CONNECTIONS} connections, node ${process.version}, ` +
       `${PINNED ? 'load generator on CPU 0, servers on CPU 1' : 'not pinned'})`,
   );
+  summary('bench:gate', { 'gated/bare': spread(ratios, 3), 'per_cpu': spread(cpuRatios, 3), bare_rps: spread(rps.bare), gated_rps: spread(rps.gated) });
 }
 
 if (process.argv[2] === 'serve') void child(process.argv[3] as Variant);

@@ -13,7 +13,7 @@ import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
-import { median } from './start.js';
+import { median, spread, summary } from './lib.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100);
 const MB_PER_TASK = Number(process.env.BENCH_MB_PER_TASK ?? 10.24);
@@ -138,7 +138,8 @@ async function main(): Promise<void> {
     };
     console.log(`daemon start → /readyz 200: ${readyMs.toFixed(0)} ms with ${listed} tasks listed   (target <= 1000 ms; includes Node start-up)`);
     await new Promise((r) => setTimeout(r, 500));
-    console.log(`RSS with ${listed} idle tasks: ${rss().toFixed(0)} MB   (target <= 150 MB)`);
+    const idleRss = rss();
+    console.log(`RSS with ${listed} idle tasks: ${idleRss.toFixed(0)} MB   (target <= 150 MB)`);
 
     const t0 = performance.now();
     const sse = new SseClient(`${url}/api/v1/tasks/${ids[1]}/events`);
@@ -147,7 +148,16 @@ async function main(): Promise<void> {
     const events = sse.events.length;
     sse.close();
     console.log(`replay over SSE (load + stream every event): ${((bytes / TASKS) / 1024 / 1024 / s).toFixed(0)} MB/s, ${events} events in ${s.toFixed(2)} s`);
-    console.log(`RSS after replaying one task: ${rss().toFixed(0)} MB`);
+    const after = rss();
+    console.log(`RSS after replaying one task: ${after.toFixed(0)} MB`);
+    summary('bench:restart', {
+      replay_mbs: spread(rates),
+      'replay/floor': spread(ratios, 2),
+      ready_ms: Math.round(readyMs),
+      idle_rss_mb: Math.round(idleRss),
+      sse_replay_mbs: Math.round(bytes / TASKS / 1024 / 1024 / s),
+      rss_after_mb: Math.round(after),
+    });
   } finally {
     daemon.kill('SIGTERM');
     await once(daemon, 'exit');

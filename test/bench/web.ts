@@ -13,7 +13,7 @@ import { CHROMIUM_PATH } from '../helpers/browser.js';
 import { http } from '../helpers/http.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
-import { median } from './start.js';
+import { median, spread, summary } from './lib.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
@@ -141,6 +141,14 @@ async function main(): Promise<void> {
     console.log(`open a task of ${shown} events until rendered: median ${median(openMs).toFixed(0)} ms [${fmt(openMs)}]   (budget <= 1500 ms)`);
     console.log(`  longest main-thread task while opening: median ${median(openLong).toFixed(0)} ms [${fmt(openLong)}]`);
     console.log(`scrolling it top to bottom in 40 frames: longest task median ${median(scrollLong).toFixed(0)} ms [${fmt(scrollLong)}] (budget: none > 100 ms); slowest frame median ${median(scrollMaxFrame).toFixed(0)} ms [${fmt(scrollMaxFrame)}]`);
+    summary('bench:web', {
+      js_kb_gzip: Math.round((js.gzip / 1024) * 10) / 10,
+      list_ms: spread(listMs),
+      open_ms: spread(openMs),
+      open_longest_task_ms: spread(openLong),
+      scroll_longest_task_ms: spread(scrollLong),
+      scroll_slowest_frame_ms: spread(scrollMaxFrame),
+    });
   } finally {
     await browser.close();
     daemon.kill('SIGTERM');
