@@ -77,6 +77,19 @@ function userFiles(files: NonNullable<LaunchSpec['files']>): ArchiveEntry[] {
   return out;
 }
 
+/** A URL for the container's `origin`: whatever user or token was written into it stays on the host. */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.href;
+  } catch {
+    throw new ContainerError('the origin URL is not a URL');
+  }
+}
+
 function isGitRefName(name: string): boolean {
   return /^[A-Za-z0-9._/-]+$/.test(name) && !name.includes('..') && !name.startsWith('-') && !name.endsWith('/');
 }
@@ -392,7 +405,7 @@ export class DockerRuntime implements ContainerRuntime {
       branchRef,
       baseBranch: spec.baseBranch,
       baseRef,
-      ...(spec.originUrl ? { originUrl: spec.originUrl } : {}),
+      ...(spec.originUrl ? { originUrl: withoutCredentials(spec.originUrl) } : {}),
     });
   }
 

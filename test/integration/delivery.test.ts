@@ -104,7 +104,7 @@ describe('repository delivery', () => {
     await writeFile(join(repo, '.git', 'info', 'attributes'), `* ${secret}\n`);
     git(repo, 'update-ref', 'refs/caic-private/x', 'other');
 
-    await t.rt.pushRepo(h, { hostRepo: repo, name: 'private', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' });
+    await t.rt.pushRepo(h, { hostRepo: repo, name: 'private', branch: 'caic-1', baseBranch: 'main', baseRef: 'main', originUrl: `https://someone:${secret}@example.com/o/private.git` });
     const cd = 'cd ~/src/private && ';
     assert.equal(await sh(`find ~/src/private \\( ! -user user -o ! -group user \\) -print`), '', 'owned by user:user');
     assert.equal(await sh(`find ~/src/private -type d ! -perm 755 -print`), '');
@@ -115,7 +115,8 @@ describe('repository delivery', () => {
     assert.equal(await sh(`${cd}git for-each-ref --format='%(refname)'`), 'refs/heads/caic-1\nrefs/remotes/origin/main\n', 'no tags, no other refs');
     assert.notEqual((await t.rt.exec(h, `${cd}git cat-file -e ${leakBlob}`)).code, 0, 'objects of other branches stay on the host');
     const config = await sh(`${cd}git config --local --list`);
-    assert.doesNotMatch(config, /credential|extraheader|remote\.origin\.url/i);
+    assert.doesNotMatch(config, /credential|extraheader/i);
+    assert.equal(await sh(`${cd}git remote get-url origin`), 'https://example.com/o/private.git\n', 'no user or token in the origin URL');
   });
 
   test('submodules, LFS pointers, attributes that change checkout, and a large file', async () => {
