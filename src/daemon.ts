@@ -218,7 +218,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       clearInterval(retry);
       lists.forEach((l) => l.stop());
       await app.close();
-      tasks.close();
+      await tasks.close();
       closeRuntime();
       logger.flush();
     },

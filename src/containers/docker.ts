@@ -381,9 +381,10 @@ export class DockerRuntime implements ContainerRuntime {
     const path = repoDir(spec.name);
     if (!isGitRefName(spec.branch)) throw new ContainerError(`invalid branch name "${spec.branch}"`);
     if (spec.commitMessage !== undefined) {
-      await (await this.connect(h)).run(
-        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git commit -q --no-verify -m ${shellQuote(spec.commitMessage)})`,
-      );
+      // The message (a prompt, an agent's summary) is an argument, never command-line text.
+      await (await this.connect(h)).run(`cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git commit -q --no-verify -m "$1")`, {
+        args: [spec.commitMessage],
+      });
     }
     const ref = `refs/remotes/${h.name}/${spec.branch}`;
     await fetchFromContainer(spec.hostRepo, this.bridge(h), path, [`+refs/heads/${spec.branch}:${ref}`]);
@@ -396,7 +397,9 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async diff(h: ContainerHandle, repo: string, opts: { patch?: boolean; path?: string } = {}): Promise<DiffResult> {
     const path = repoDir(repo);
-    const only = opts.path ? ` -- ${shellQuote(opts.path)}` : '';
+    // The path is an argument ("$1"), never command-line text, and a literal path: no pathspec
+    // magic (`:(glob)`, `*`) widens it.
+    const only = opts.path !== undefined ? ' -- "$1"' : '';
     const script = [
       'set -e',
       `cd ${shellQuote(path)}`,
@@ -405,10 +408,10 @@ export class DockerRuntime implements ContainerRuntime {
       '[ -f .git/index ] && cp .git/index "$dir/index"',
       'export GIT_INDEX_FILE="$dir/index" GIT_OPTIONAL_LOCKS=0',
       'git add -A .',
-      `git diff --cached --no-renames --numstat "$base"${only}`,
-      opts.patch ? `printf '\\0'; git diff --cached --no-renames "$base"${only}` : '',
+      `git --literal-pathspecs diff --cached --no-renames --numstat "$base"${only}`,
+      opts.patch ? `printf '\\0'; git --literal-pathspecs diff --cached --no-renames "$base"${only}` : '',
     ].filter(Boolean);
-    const out = await (await this.connect(h)).run(script.join('\n'));
+    const out = await (await this.connect(h)).run(script.join('\n'), { args: opts.path !== undefined ? [opts.path] : [] });
     const nul = out.indexOf('\0');
     const stat = parseNumstat(nul >= 0 ? out.slice(0, nul) : out);
     return opts.patch ? { stat, patch: nul >= 0 ? out.slice(nul + 1) : '' } : { stat };
