@@ -419,8 +419,15 @@ export class DockerRuntime implements ContainerRuntime {
 
   // ---- events ----------------------------------------------------------------------------
 
+  /**
+   * Die events of our containers. The stream is opened again whenever it ends or breaks (the
+   * engine restarted, a proxy dropped it), from the time of the last event seen: an event during
+   * the gap is delivered late, not lost.
+   */
   async *dieEvents(signal?: AbortSignal): AsyncIterable<DieEvent> {
     let since = Math.floor(Date.now() / 1000);
+    let lastNano = 0;
+    let connections = 0;
     while (!signal?.aborted) {
       let stream: NodeJS.ReadableStream;
       try {
@@ -433,6 +440,7 @@ export class DockerRuntime implements ContainerRuntime {
         await sleep(1_000);
         continue;
       }
+      this.opts.logger?.debug({ since, connections: ++connections }, 'watching docker events');
       const onAbort = () => (stream as unknown as { destroy(): void }).destroy();
       // An abort while the request was pending would never fire the listener below.
       if (signal?.aborted) {
@@ -450,6 +458,11 @@ export class DockerRuntime implements ContainerRuntime {
             buffer = buffer.slice(nl + 1);
             if (!line) continue;
             const ev = JSON.parse(line) as DockerEvent;
+            // `since` is inclusive: after a reconnect, events already delivered come again. A
+            // repeated old die would stop a task that was revived since.
+            const nano = ev.timeNano ?? (ev.time ?? 0) * 1e9;
+            if (nano <= lastNano) continue;
+            lastNano = nano;
             since = Math.max(since, ev.time ?? since);
             const attrs = ev.Actor?.Attributes ?? {};
             const exit = attrs.exitCode;
@@ -462,6 +475,7 @@ export class DockerRuntime implements ContainerRuntime {
             };
           }
         }
+        if (!signal?.aborted) this.opts.logger?.warn('docker events stream ended; reconnecting');
       } catch (err) {
         if (!signal?.aborted) this.opts.logger?.warn({ err: (err as Error).message }, 'docker events stream broke; reconnecting');
       } finally {
@@ -475,6 +489,7 @@ export class DockerRuntime implements ContainerRuntime {
 interface DockerEvent {
   id?: string;
   time?: number;
+  timeNano?: number;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
 }
 

@@ -35,7 +35,9 @@ export interface TaskEnv extends AsyncDisposable {
 }
 
 /** The Docker engine on its socket (never through a DOCKER_HOST a test points elsewhere). */
-export const hostDocker = () => new Dockerode({ socketPath: '/var/run/docker.sock' });
+export const hostDocker = () =>
+  // docker-modem lets DOCKER_HOST's host win over an explicit socket path unless host is cleared.
+  new Dockerode({ socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http' } as unknown as Dockerode.DockerOptions);
 
 /** Runs `cmd` under sh in a container and collects its output. */
 export async function dockerExec(docker: Dockerode, containerId: string, cmd: string, user = 'root'): Promise<{ code: number; output: string }> {
