@@ -147,7 +147,7 @@ export class Transcript {
     const raw = line.charCodeAt(0) === 0x20 ? line.slice(1) : line;
     this.relayBytes += raw.length + 1;
     if (!raw) return [];
-    if (raw.startsWith(RELAY_EXIT_PREFIX)) return this.agentExit(parseLine(raw));
+    if (raw.startsWith(RELAY_EXIT_PREFIX)) return this.agentExit(parseLine(ascii ? raw : decodeLine(raw)));
     const parser = this.ensureParser();
     const bodies = parser.parseBinary?.(raw) ?? parser.parse(ascii ? raw : decodeLine(raw));
     if (parser.sessionId) this.summary.sessionId = parser.sessionId;

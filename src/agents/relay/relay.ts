@@ -30,6 +30,28 @@ const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
 const LINGER_MS = 60 * 60 * 1000;
 /** How much of the agent's stderr (and of relay.log) explains a failure. */
 const TAIL_BYTES = 2048;
+/** How the relay's own exit record begins. */
+const EXIT_PREFIX = Buffer.from('{"type":"caic_relay_exit"');
+const SPACE = Buffer.from(' ');
+
+/**
+ * Whole lines from the agent (or the client) with every line that begins like the relay's exit
+ * record shifted by one space: only the relay writes a real one, so an agent cannot end its own
+ * session in the daemon's eyes (which would fail its task and remove its container).
+ */
+function escapeForged(data: Buffer): Buffer {
+  let at = data.indexOf(EXIT_PREFIX);
+  if (at < 0) return data;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (; at >= 0; at = data.indexOf(EXIT_PREFIX, at + 1)) {
+    if (at > 0 && data[at - 1] !== 10) continue;
+    parts.push(data.subarray(from, at), SPACE);
+    from = at;
+  }
+  parts.push(data.subarray(from));
+  return Buffer.concat(parts);
+}
 
 interface Args {
   command: string;
@@ -193,7 +215,7 @@ function runDaemon(args: Args): void {
     }
     stdoutRest = Buffer.from(data.subarray(nl + 1));
     data = data.subarray(0, nl + 1);
-    append(Buffer.from(data));
+    append(Buffer.from(escapeForged(data)));
   });
   // The agent's last stderr bytes go into the exit record when it ends badly: why it failed.
   let stderrTail = Buffer.alloc(0);
@@ -215,7 +237,7 @@ function runDaemon(args: Args): void {
   };
 
   agent.on('close', (code, signal) => {
-    if (stdoutRest.length) append(Buffer.concat([stdoutRest, Buffer.from('\n')]));
+    if (stdoutRest.length) append(escapeForged(Buffer.concat([stdoutRest, Buffer.from('\n')])));
     append(exitRecord(spawnError ? null : code, signal, spawnError));
     note(`agent exited (code ${code}, signal ${signal})`);
     agentDone = true;
@@ -244,6 +266,7 @@ function runDaemon(args: Args): void {
 
   let stdinLine = Buffer.alloc(0);
   const fromClient = (chunk: Buffer) => {
+    if (agentDone) return; // nobody reads it any more: neither sent nor logged
     const nul = chunk.indexOf(0);
     const data = nul >= 0 ? chunk.subarray(0, nul) : chunk;
     if (data.length && !agent.stdin!.writableEnded) {
@@ -252,7 +275,7 @@ function runDaemon(args: Args): void {
         let all = Buffer.concat([stdinLine, data]);
         const nl = all.lastIndexOf(10);
         if (nl >= 0) {
-          append(Buffer.from(all.subarray(0, nl + 1)));
+          append(Buffer.from(escapeForged(all.subarray(0, nl + 1))));
           all = all.subarray(nl + 1);
         }
         stdinLine = Buffer.from(all);
