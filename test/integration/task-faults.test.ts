@@ -194,6 +194,7 @@ describe('task faults', () => {
     // The launch ran in parallel with the failed branch: its container must be created and destroyed.
     const events = await env.docker.getEvents({ since, filters: { type: ['container'], label: [`caic=${t.id}`] } as never });
     const seen: string[] = [];
+    const destroy = () => (events as unknown as { destroy(): void }).destroy();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no destroy event for the task container; saw ${seen.join(',')}`)), 60_000);
       let buf = '';
@@ -208,10 +209,13 @@ describe('task faults', () => {
           resolve();
         }
       });
-    });
-    (events as unknown as { destroy(): void }).destroy();
+    }).finally(destroy);
     assert.equal(await env.container(t.id), undefined);
+    // A failed task is purged for real (also with its log closed), and stays purged.
     assert.equal((await post(t.id, 'purge')).status, 200);
+    assert.equal((await env.task(t.id)).state, 'purged');
+    await env.restart();
+    assert.equal((await env.task(t.id)).state, 'purged');
   });
 
   test('revive of a container removed behind caic: refused with the reason; purge still works', async () => {
