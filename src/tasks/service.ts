@@ -366,6 +366,7 @@ export class TaskService {
 
   async toolInput(id: string, toolUseId: string, caller: Caller | null): Promise<{ toolUseId: string; input: unknown }> {
     const task = this.find(id, caller);
+    // A task from before a restart is replayed on first use, as for its event stream.
     if (!task.transcript) await task.serial(() => this.loadOnly(task));
     const t = task.transcript;
     if (t?.toolInputs.has(toolUseId)) return { toolUseId, input: t.toolInputs.get(toolUseId) };

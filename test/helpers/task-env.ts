@@ -80,7 +80,8 @@ export async function taskEnv(
   const root = join(dir.path, 'root');
   const origin = await makeOriginAndClone(dir.path, root, 'proj', opts.files ?? 20);
   const image = opts.image ? `image = "${opts.image}"\n` : '';
-  const config = `[core]\nroot = "${root}"\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
+  // file:// clones of the local origin: the tests' stand-in for a forge.
+  const config = `[core]\nroot = "${root}"\nallow_local_clone = true\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
   const docker = hostDocker();
   const env: TaskEnv = {
     d: await startTestDaemon(config, { dir, logLevel: 'debug', ...opts.daemon }),

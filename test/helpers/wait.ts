@@ -1,4 +1,14 @@
-// Waiting in tests: every wait has a deadline, and a wait that runs out fails with what it last saw.
+// Waiting in tests: every wait has a deadline, and a wait that runs out fails with what it waited
+// for (and what it last saw), never falls through.
+export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 30_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
 
 export interface WaitOptions {
   /** Give up after this long (default 30 s). */
