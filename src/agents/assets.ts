@@ -65,6 +65,7 @@ export function attachCommand(relay: string, dir: string, offset: number): strin
   return `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset ${offset}`;
 }
 
+/** Exit 0: the relay runs its agent; 3: the agent ended, the relay holds its output; else no relay. */
 export function aliveCommand(relay: string, dir: string): string {
   return `node ${shellQuote(relay)} alive --dir ${shellQuote(dir)}`;
 }

@@ -87,6 +87,11 @@ export class TaskLog {
     this.fd = null;
   }
 
+  /** Closed for good (daemon shutdown). */
+  get isSealed(): boolean {
+    return this.sealed;
+  }
+
   /** Daemon shutdown: closed for good, so nothing late from this process lands after a successor's lines. */
   seal(): void {
     this.close();

@@ -181,7 +181,9 @@ export class TaskService {
     const a = assets();
     await conn.run(deployCommand(a.relay), { stdin: a.relay.content });
     const dir = sessionDir(t.session);
-    const alive = t.session > 0 && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
+    // Attach only to an agent that runs: one that ended cannot take input, and what its relay
+    // still holds (up to the exit record) is read below like a dead relay's.
+    const alive = t.session > 0 && !t.agentExited && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
     if (alive) {
       // Everything the relay wrote after our offset arrives first: zero loss, no duplicates.
       this.attachSession(task, await runtime.spawn(handle, attachCommand(a.relay.path, dir, t.relayBytes)));
@@ -685,22 +687,37 @@ export class TaskService {
   input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
     return this.operate(id, caller, 'input', 'send input to', async (task) => {
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
-      if (!task.session?.alive) {
+      if (!this.takesInput(task)) {
         if (!task.handle || task.handle.state !== 'running') {
           throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
         }
         // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+        this.dropEndedSession(task);
         const runtime = this.deps.runtime();
         await this.reattach(task, runtime, task.handle);
         if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
-        if (!task.session?.alive) {
+        if (!this.takesInput(task)) {
+          this.dropEndedSession(task);
           const resume = task.transcript!.summary.sessionId;
           await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
           return;
         }
       }
-      await this.sendPrompt(task, task.session, prompt);
+      await this.sendPrompt(task, task.session!, prompt);
     });
+  }
+
+  /** The agent session is there and its agent has not ended (its exit record not yet seen). */
+  private takesInput(task: Task): boolean {
+    return task.session?.alive === true && !task.transcript?.agentExited;
+  }
+
+  /** A session whose agent ended: its channel closes by itself; a new one takes over. */
+  private dropEndedSession(task: Task): void {
+    const session = task.session;
+    if (!session) return;
+    session.ending = true;
+    task.session = null;
   }
 
   restart(id: string, prompt: Prompt | undefined, caller: Caller | null): Promise<void> {
@@ -725,10 +742,10 @@ export class TaskService {
   compact(id: string, instructions: string | undefined, caller: Caller | null): Promise<void> {
     return this.operate(id, caller, null, 'compact', (task) => {
       if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
-      if (!canDo('compact', task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
+      if (!canDo('compact', task.state) || !this.takesInput(task)) throw this.conflict(task, 'compact');
       const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
       if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
-      task.session.write(data);
+      task.session!.write(data);
       task.setState('running');
       return Promise.resolve();
     });

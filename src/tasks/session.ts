@@ -10,6 +10,7 @@ export class AgentSession {
   private stderr = '';
   /** We asked the channel to end (shutdown, detach): its end is expected, not a lost stream. */
   ending = false;
+  private detached = false;
   /** Resolves when the channel closes: the agent ended, or the client was detached or killed. */
   readonly done: Promise<{ code: number | null; signal?: string }>;
 
@@ -19,6 +20,7 @@ export class AgentSession {
     onStderr: (text: string) => void,
   ) {
     proc.stdout.on('data', (chunk: Buffer) => {
+      if (this.detached) return; // the daemon is going: the next one reads these bytes again
       let data = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
       let from = 0;
       for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, from)) {
@@ -73,6 +75,7 @@ export class AgentSession {
   /** Leaves the agent running (daemon shutdown): EOF on the attach client only detaches it. */
   detach(): void {
     this.ending = true;
+    this.detached = true;
     this.proc.stdin.end();
   }
 }

@@ -85,8 +85,12 @@ export class Task {
     this.publish(events);
   }
 
-  /** Appends a line that came through the relay. */
+  /**
+   * Appends a line that came through the relay. After shutdown (the log sealed) it is dropped: the
+   * relay's byte offset did not move, so the next daemon gets it again when it reattaches.
+   */
   relayLine(line: Buffer): void {
+    if (this.log?.isSealed) return;
     const before = this.transcript?.state;
     const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
     // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail

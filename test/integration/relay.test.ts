@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,24 @@ test('an agent that exits while nobody is attached is replayed to the next clien
   await writer.waitFor('caic_relay_exit');
   assert.equal(await writer.exited, 0);
   assert.equal(writer.out(), '{"got":"abc"}\npartial-no-newline\n{"type":"caic_relay_exit","code":0,"signal":null}\n', 'no stdin echo with --no-log-stdin; a partial last line is terminated');
+});
+
+test('alive: 0 while the agent runs, 3 once it ended and only its output waits for a client, 1 when gone', async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, 'relay');
+  const status = () => spawnSync(process.execPath, [RELAY, 'alive', '--dir', dir]).status;
+  // The agent ends once the file `go` appears: after its client is gone, so the relay keeps its output.
+  const c = client(['serve-attach', '--dir', dir, '--cwd', tmp.path, '--no-log-stdin', '--', 'sh', '-c', 'echo "{\\"n\\":1}"; until [ -e go ]; do sleep 0.02; done']);
+  await waitUntil(status, (s) => s === 0, { timeoutMs: DEADLINE_MS, what: 'the relay running its agent' });
+  await c.waitFor('"n":1');
+  c.proc.kill('SIGKILL');
+  await c.exited;
+  await writeFile(join(tmp.path, 'go'), '');
+  await waitUntil(status, (s) => s === 3, { timeoutMs: DEADLINE_MS, what: 'the relay holding an ended agent' });
+  const reader = client(['attach', '--dir', dir, '--offset', '0']);
+  await reader.waitFor('caic_relay_exit');
+  assert.equal(await reader.exited, 0);
+  await waitUntil(status, (s) => s === 1, { timeoutMs: DEADLINE_MS, what: 'the relay gone' });
 });
 
 test('an agent binary that is not there: the exit record says so, the relay ends', async () => {

@@ -54,6 +54,10 @@ describe('adoption after a daemon restart', () => {
     s.close();
     const killed = await env.execIn(t.id, "pkill -KILL -f '^node /home/user/.caic/bin/[f]ake-agent-' && echo killed", 'user');
     assert.match(killed.output, /killed/);
+    // The relay holds the ended agent's output until a client reads it. Frozen here, it would take
+    // an attach and never answer: the daemon must read what it holds instead of attaching to it.
+    const relay = "'^node /home/user/.caic/bin/[r]elay-[0-9a-f]*.mjs daemon'";
+    await env.execIn(t.id, `until [ -e /home/user/.caic/sessions/1/agent-ended ]; do sleep 0.05; done; pkill -STOP -f ${relay}`, 'user');
     await env.restart();
     const waiting = await env.waitState(t.id, 'waiting');
     assert.match(waiting.error, /killed by SIGKILL/);
@@ -65,6 +69,7 @@ describe('adoption after a daemon restart', () => {
     await again.waitFor(() => results(again) >= 1, 30_000, 'a turn of the resumed session');
     const session = again.messages<EventMessage>().filter((e) => e.kind === 'system' && e.subtype === 'session_start').at(-1);
     assert.match(JSON.stringify(session), /"reason":"resume","resume":"[0-9a-f-]{36}"/);
+    await env.execIn(t.id, `pkill -CONT -f ${relay}`, 'user');
   });
 
   test('adoption that fails: the task waits with the reason; once the cause is gone input reaches the running agent', async () => {

@@ -5,7 +5,8 @@
 //   relay serve-attach --dir D --cwd C [--no-log-stdin] -- <argv>   start the agent, then attach
 //   relay daemon --dir D --cwd C [--no-log-stdin] -- <argv>         start the agent only (caller detaches it)
 //   relay attach --dir D [--offset N] [--wait MS] [--pid P]         replay output.jsonl from N, then live
-//   relay alive --dir D                                             exit 0 when the relay runs
+//   relay alive --dir D                                             exit 0 when the relay runs its agent,
+//                                                                   3 when it only holds an ended agent's output
 //
 // D/output.jsonl gets every agent stdout line (and, unless --no-log-stdin, every complete line the
 // client wrote to the agent's stdin), append-only; D/relay.log the agent's stderr and the relay's
@@ -26,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 const SOCKET = 'relay.sock';
 const OUTPUT = 'output.jsonl';
 const RELAY_LOG = 'relay.log';
+/** Written when the agent has ended: a relay still up then only holds output for a client. */
+const AGENT_ENDED = 'agent-ended';
 const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
 const LINGER_MS = 60 * 60 * 1000;
 /** How much of the agent's stderr (and of relay.log) explains a failure. */
@@ -241,6 +244,7 @@ function runDaemon(args: Args): void {
     append(exitRecord(spawnError ? null : code, signal, spawnError));
     note(`agent exited (code ${code}, signal ${signal})`);
     agentDone = true;
+    writeFileSync(join(args.dir, AGENT_ENDED), '');
     if (client?.live) finish(client);
     else setTimeout(shutdown, LINGER_MS).unref();
   });
@@ -460,7 +464,7 @@ function main(): void {
       attach(args.dir, args.offset, Date.now() + args.waitMs, args.pid);
       return;
     case 'alive':
-      process.exit(relayAlive(args.dir) ? 0 : 1);
+      process.exit(!relayAlive(args.dir) ? 1 : existsSync(join(args.dir, AGENT_ENDED)) ? 3 : 0);
       return;
     default:
       throw new Error(`unknown command ${args.command}`);
