@@ -1,7 +1,7 @@
 // The composition root: config → logger → state files → gate → auth → Fastify → listen.
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { HARNESSES } from './agents/index.js';
+import { HARNESSES, HarnessReadiness } from './agents/index.js';
 import {
   ensurePrivateDir,
   loadConfig,
@@ -135,6 +135,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   // A function, so TypeScript does not narrow `runtime` to null from its initialiser.
   const closeRuntime = () => runtime?.close();
+  const readiness = new HarnessReadiness({
+    harnesses: HARNESSES,
+    image: config.values.core.image,
+    docker: () => runtime?.docker ?? null,
+    env: (h) => config.values.harness[h].env,
+    logger,
+  });
   const tasks = new TaskService({
     cacheDir: config.cacheDir,
     repos,
@@ -148,6 +155,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     authEnabled: config.authProviders.length > 0,
     image: config.values.core.image,
     harnessEnv: (h) => ({ ...config.values.harness[h].env }),
+    readiness: (h) => readiness.check(h),
     gitHubToken: (caller) => {
       const user = caller ? users.get(caller.id) : undefined;
       if (user?.provider === 'github' && user.accessToken) return user.accessToken;
@@ -165,7 +173,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sessionSecret: settings.sessionSecret,
     sessions,
     providers: buildProviders(config),
-    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null },
+    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list() },
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
@@ -219,6 +227,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       lists.forEach((l) => l.stop());
       await app.close();
       tasks.close();
+      readiness.close();
       closeRuntime();
       logger.flush();
     },

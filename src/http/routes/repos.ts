@@ -1,13 +1,12 @@
-// Routes: repositories, harnesses, preferences and usage.
+// Routes: repositories, harnesses (their readiness comes from src/agents/readiness.ts), preferences and usage.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { routes } from '../../api/index.js';
-import { HARNESSES } from '../../agents/index.js';
+import { routes, type HarnessInfo } from '../../api/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../../config/index.js';
 import type { RepoRegistry } from '../../tasks/index.js';
 import { routeOptions } from './define.js';
 
-export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore }): void {
+export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore; harnesses: () => Promise<HarnessInfo[]> }): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const strip = ({ path: _path, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
 
@@ -15,28 +14,7 @@ export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; pr
   r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });
   r.route({ ...routeOptions(routes.rescanRepos), handler: async () => (await deps.repos.scan(), deps.repos.list().map(strip)) });
   r.route({ ...routeOptions(routes.repoBranches), handler: async (req) => ({ branches: await deps.repos.branches(req.query.repo) }) });
-  r.route({
-    ...routeOptions(routes.harnesses),
-    handler: () =>
-      [...HARNESSES.values()]
-        // Interim (issue 9): readiness comes from the image probe once it lands.
-        .map((h) => ({
-          name: h.name,
-          models: [...h.models],
-          defaultModel: h.defaultModel,
-          supportsImages: h.supportsImages,
-          supportsCompact: h.supportsCompact,
-          supportsInterrupt: false,
-          contextWindow: h.contextWindow(h.defaultModel),
-          installed: true,
-          version: '',
-          credentials: true,
-          ready: true,
-          reason: '',
-          fix: '',
-        }))
-        .sort((a, b) => a.name.localeCompare(b.name)),
-  });
+  r.route({ ...routeOptions(routes.harnesses), handler: () => deps.harnesses() });
   r.route({ ...routeOptions(routes.getPreferences), handler: (req) => deps.preferences.get(req.user?.id ?? DEFAULT_USER) });
   r.route({ ...routeOptions(routes.setPreferences), handler: (req) => deps.preferences.setSettings(req.user?.id ?? DEFAULT_USER, req.body.settings) });
   r.route({ ...routeOptions(routes.usage), handler: () => ({ days: [], weeks: [] }) });
