@@ -106,7 +106,11 @@ export class HarnessReadiness {
   private async held(): Promise<ImageAgents> {
     const docker = this.deps.docker();
     if (!docker) return { imageId: null, exists: false, agents: {} };
-    this.watch(docker);
+    // Listening first: a change between the look and the subscription would go unnoticed. (Bounded:
+    // an engine that does not answer gets the TTL instead.)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.watch(docker), new Promise<void>((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
     const ttl = this.deps.unwatchedTtlMs ?? 10_000;
     if (this.current && (this.watching || Date.now() - this.current.at < ttl)) return this.current.held;
     this.inflight ??= this.look(docker).finally(() => (this.inflight = null));
@@ -116,6 +120,7 @@ export class HarnessReadiness {
   private async look(docker: Dockerode): Promise<ImageAgents> {
     const at = Date.now();
     const generation = this.generation;
+    this.deps.logger?.debug({ image: this.deps.image }, 'looking at the agent image');
     const info = await imageInfo(docker, this.deps.image).catch(() => undefined);
     if (info === undefined) return { imageId: null, exists: false, agents: {} };
     let held: ImageAgents;
@@ -139,13 +144,34 @@ export class HarnessReadiness {
     return held;
   }
 
-  /** Image events (a build, a tag, a removal) make the next look go to Docker again. */
-  private watch(docker: Dockerode): void {
-    if (this.watcher) return;
+  /**
+   * Image events (a build, a tag, a removal) make the next look go to Docker again; so does a
+   * reconnection (events may have been missed). Resolves once the stream is up, or has failed once.
+   */
+  private watch(docker: Dockerode): Promise<void> {
+    if (this.watcher) return this.firstConnect;
     this.watcher = new AbortController();
-    void watchImages(docker, this.watcher.signal, (connected) => {
-      this.watching = connected;
+    let settle!: () => void;
+    this.firstConnect = new Promise<void>((r) => (settle = r));
+    let connectedBefore = false;
+    void watchImages(docker, this.watcher.signal, (what) => {
+      if (what === 'lost') {
+        this.watching = false;
+        settle();
+        return;
+      }
+      if (what === 'connected') {
+        this.watching = true;
+        settle();
+        if (!connectedBefore) {
+          connectedBefore = true;
+          return;
+        }
+      }
       this.invalidate();
     });
+    return this.firstConnect;
   }
+
+  private firstConnect: Promise<void> = Promise.resolve();
 }

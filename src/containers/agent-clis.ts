@@ -248,21 +248,24 @@ export function parseProbe(out: string, asked: readonly AgentCli[]): Partial<Rec
   return found;
 }
 
+export type ImageWatchEvent = 'connected' | 'event' | 'lost';
+
 /**
- * Calls `onChange` on every image event (tag, untag, delete, load, import, pull) until `signal`
- * aborts; reconnects by itself. `onChange(false)` says the stream is down (events may be missed).
+ * Reports Docker's image events (tag, untag, delete, load, import, pull) until `signal` aborts, and
+ * whether the stream is up: after 'lost', changes may go unreported until the next 'connected'.
+ * Reconnects by itself.
  */
-export async function watchImages(docker: Dockerode, signal: AbortSignal, onChange: (connected: boolean) => void): Promise<void> {
+export async function watchImages(docker: Dockerode, signal: AbortSignal, on: (what: ImageWatchEvent) => void): Promise<void> {
   while (!signal.aborted) {
     let stream: NodeJS.ReadableStream | undefined;
     try {
       stream = await docker.getEvents({ filters: { type: ['image'] } } as unknown as Parameters<Dockerode['getEvents']>[0]);
-      onChange(true);
+      on('connected');
       const onAbort = () => (stream as unknown as { destroy(): void }).destroy();
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) if (chunk.includes(10)) onChange(true);
+        for await (const chunk of stream as AsyncIterable<Buffer>) if (chunk.includes(10)) on('event');
       } finally {
         signal.removeEventListener('abort', onAbort);
       }
@@ -270,7 +273,7 @@ export async function watchImages(docker: Dockerode, signal: AbortSignal, onChan
       /* the engine went away: reconnect below */
     }
     if (signal.aborted) return;
-    onChange(false);
+    on('lost');
     await new Promise((r) => setTimeout(r, 2_000).unref());
   }
 }

@@ -20,4 +20,4 @@ export {
   ONLINE_BASE_IMAGE,
 } from './images.js';
 export { parseNumstat } from './git.js';
-export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, parseProbe, probeAgents, tarballName, watchImages, type AgentCli } from './agent-clis.js';
+export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageWatchEvent } from './agent-clis.js';
