@@ -102,8 +102,11 @@ export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun>
   }
 }
 
-/** Per real-CLI test: a hang fails the test instead of the suite. */
-export const REAL_AGENT_TIMEOUT_MS = 330_000;
+/**
+ * Per real-CLI test, so a hang fails the test instead of the suite: the waits below add up to
+ * 90 s for the container, 150 s for the first turn, 90 + 30 s for the interrupted one.
+ */
+export const REAL_AGENT_TIMEOUT_MS = 400_000;
 
 const isResult = (e: EventMessage | undefined): e is Extract<EventMessage, { kind: 'result' }> => e?.kind === 'result';
 
@@ -131,8 +134,9 @@ export async function writeThenInterrupt(run: RealAgentRun, o: RealAgentOptions 
   assert.ok(toolResult?.kind === 'toolResult' && !toolResult.isError, JSON.stringify(toolResult));
   const result = first.find(isResult)!;
   assert.ok(!result.isError && result.result.includes(o.file), JSON.stringify(result));
-  const diff = (await env.api('GET', `/api/v1/tasks/${task.id}/diff`)).json<{ files: { path: string }[] }>();
+  const diff = (await env.api('GET', `/api/v1/tasks/${task.id}/diff`)).json<{ files: { path: string }[]; diff: string }>();
   assert.deepEqual(diff.files.map((f) => f.path), [o.file]);
+  assert.match(diff.diff, /^\+# \w+ was here$/m, 'what the agent wrote');
 
   // The second turn streams for about 20 s unless interrupted.
   const sent = await env.api('POST', `/api/v1/tasks/${task.id}/input`, { prompt: { text: 'STUB_SLOW: tell me a long story.' } });
