@@ -45,6 +45,8 @@ export interface Harness {
   readonly supportsImages: boolean;
   readonly supportsCompact: boolean;
   readonly supportsInterrupt: boolean;
+  /** How long a new session may take to accept its first prompt (start-up and handshake). */
+  readonly readyTimeoutMs: number;
   /** Credentials it needs, or null when it needs none (the fake agent). */
   readonly credentials: CredentialSpec | null;
   /** Context window in tokens for a model. */

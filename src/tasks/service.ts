@@ -74,6 +74,8 @@ function titleOf(prompt: string): string {
 
 export class TaskService {
   private readonly tasks = new Map<string, Task>();
+  /** Tasks read from logs at startup: the ones adoption is for. */
+  private readonly fromLogs = new Set<string>();
   private readonly listListeners = new Set<{ caller: Caller | null; fn: ListListener }>();
   private readonly lastSent = new Map<string, string>();
   /** Aborted on close: ends the die-event watcher (also one that starts after close). */
@@ -103,6 +105,7 @@ export class TaskService {
       const harness = this.deps.harnesses.get(header.meta.harness);
       if (!harness) return;
       this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
+      this.fromLogs.add(header.meta.id);
     } catch (err) {
       this.deps.logger.warn({ path, err: (err as Error).message }, 'skipping unreadable task log');
     }
@@ -124,8 +127,11 @@ export class TaskService {
     }
     const containers = await runtime.list();
     const byTask = new Map(containers.map((c) => [c.taskId, c]));
+    // Only tasks from before the restart: one created since (the server listens meanwhile) has a
+    // container the listing above may predate, and is this daemon's own.
+    const loaded = [...this.fromLogs].map((id) => this.tasks.get(id)).filter((t): t is Task => t !== undefined);
     await Promise.all(
-      [...this.tasks.values()].map(async (task) => {
+      loaded.map(async (task) => {
         if (task.header.hasTrailer || FINAL.has(task.state)) return;
         const handle = byTask.get(task.id);
         await task.serial(async () => {
@@ -487,7 +493,7 @@ export class TaskService {
 
   /** Writes a prompt once the agent can take it (JSON-RPC harnesses finish a handshake first). */
   private async sendPrompt(task: Task, session: AgentSession, prompt: Prompt): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + task.harness.readyTimeoutMs;
     for (;;) {
       const parser = task.transcript!.agentParser;
       const data = parser ? task.harness.encodePrompt(prompt, parser) : null;

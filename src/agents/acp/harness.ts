@@ -5,7 +5,7 @@ import { AcpParser, type AcpDialect } from './parser.js';
 
 const rpc = (o: Record<string, unknown>) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 
-type AcpHarnessSpec = Omit<Harness, 'logStdin' | 'handshake' | 'encodePrompt' | 'encodeCompact' | 'encodeInterrupt' | 'newParser' | 'supportsInterrupt' | 'supportsCompact'> & {
+type AcpHarnessSpec = Omit<Harness, 'logStdin' | 'handshake' | 'encodePrompt' | 'encodeCompact' | 'encodeInterrupt' | 'newParser' | 'supportsInterrupt' | 'supportsCompact' | 'readyTimeoutMs'> & {
   dialect: AcpDialect;
 };
 
@@ -14,6 +14,9 @@ export function acpHarness(spec: AcpHarnessSpec): Harness {
     ...spec,
     supportsCompact: false,
     supportsInterrupt: true,
+    // A Node bundle (Gemini CLI) or a Bun binary with its database (OpenCode) to start, then three
+    // answered steps: measured 4 to 20 s, far more on a loaded machine.
+    readyTimeoutMs: 120_000,
     // JSON-RPC requests are not conversation: caic records the prompts itself.
     logStdin: false,
     // The rest of the handshake (session, model) follows the agent's answers: the parser queues it.

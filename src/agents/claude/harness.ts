@@ -31,6 +31,7 @@ export const claudeHarness: Harness = {
   supportsImages: true,
   supportsCompact: true,
   supportsInterrupt: true,
+  readyTimeoutMs: 30_000,
   credentials: CLAUDE_CREDENTIALS,
   contextWindow: () => CLAUDE_CONTEXT_WINDOW,
   argv: (o) => [

@@ -44,6 +44,8 @@ export const codexHarness: Harness = {
   supportsImages: true,
   supportsCompact: true,
   supportsInterrupt: true,
+  // Login, then the app server's start-up and thread: seconds, more on a loaded machine.
+  readyTimeoutMs: 60_000,
   credentials: { anyOf: ['OPENAI_API_KEY'], fix: 'set OPENAI_API_KEY in [harness.codex.env]' },
   contextWindow: () => CONTEXT,
   argv: () => ['sh', '-c', LAUNCH],

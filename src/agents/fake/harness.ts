@@ -10,6 +10,7 @@ export const fakeHarness: Harness = {
   supportsImages: true,
   supportsCompact: true,
   supportsInterrupt: true,
+  readyTimeoutMs: 30_000,
   credentials: null,
   contextWindow: () => 200_000,
   argv: (o, assets) => ['node', assets.fakeAgent, '--model', o.model, ...(o.resumeSessionId ? ['--resume', o.resumeSessionId] : [])],
