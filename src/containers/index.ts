@@ -19,5 +19,5 @@ export {
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
 } from './images.js';
-export { parseNumstat } from './git.js';
+export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
 export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageWatchEvent } from './agent-clis.js';

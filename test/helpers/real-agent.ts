@@ -45,7 +45,8 @@ const tomlString = (v: string) => JSON.stringify(v);
 /** Starts the task and the stub; returns once the container runs. */
 export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun> {
   const env = await taskEnv({
-    extraConfig: [`[harness.${o.harness}.env]`, ...Object.entries(o.env).map(([k, v]) => `${k} = ${tomlString(v)}`), ''].join('\n'),
+    // The keys are for the stub in the container: no title requests from the host with them.
+    extraConfig: ['[titles]', 'provider = "off"', `[harness.${o.harness}.env]`, ...Object.entries(o.env).map(([k, v]) => `${k} = ${tomlString(v)}`), ''].join('\n'),
     image: o.image,
   });
   let rt: DockerRuntime | undefined;

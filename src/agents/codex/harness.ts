@@ -26,7 +26,6 @@ const OPT_OUT = [
   'item/reasoning/textDelta',
   'item/plan/delta',
   'turn/diff/updated',
-  'thread/name/updated',
   'thread/readState/changed',
   'account/rateLimits/updated',
   'remoteControl/status/changed',

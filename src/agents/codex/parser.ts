@@ -11,12 +11,14 @@ const zero = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreationInput
 const PLAN_STATUS: Record<string, string> = { pending: 'pending', inProgress: 'in_progress', completed: 'completed' };
 
 /** Notifications that carry nothing to show or act on. */
-const IGNORED = new Set(['item/commandExecution/outputDelta', 'item/reasoning/summaryPartAdded', 'item/reasoning/textDelta', 'item/plan/delta', 'turn/diff/updated', 'account/rateLimits/updated', 'remoteControl/status/changed', 'thread/name/updated', 'thread/readState/changed', 'serverRequest/resolved', 'mcpServer/startupStatus/updated', 'skills/changed', 'item/fileChange/outputDelta', 'item/fileChange/patchUpdated', 'item/commandExecution/terminalInteraction', 'hook/started', 'hook/completed']);
+const IGNORED = new Set(['item/commandExecution/outputDelta', 'item/reasoning/summaryPartAdded', 'item/reasoning/textDelta', 'item/plan/delta', 'turn/diff/updated', 'account/rateLimits/updated', 'remoteControl/status/changed', 'thread/readState/changed', 'serverRequest/resolved', 'mcpServer/startupStatus/updated', 'skills/changed', 'item/fileChange/outputDelta', 'item/fileChange/patchUpdated', 'item/commandExecution/terminalInteraction', 'hook/started', 'hook/completed']);
 
 export class CodexParser implements AgentParser {
   threadId = '';
   /** The turn in progress ('' between turns): what turn/interrupt names. */
   turnId = '';
+  /** The thread's name once Codex gives it one (`thread/name/updated`): a title for the task. */
+  title = '';
   private nextId = FIRST_PROMPT_ID;
   private turns = 0;
   private lastText = '';
@@ -105,6 +107,10 @@ export class CodexParser implements AgentParser {
           },
         ];
       }
+      case 'thread/name/updated':
+        // A cleared name (null) keeps the last one: the task keeps a title.
+        this.title = str(params.threadName) || this.title;
+        return [];
       case 'error': {
         const err = asObject(params.error);
         const message = [str(err?.message, 'codex reported an error'), str(err?.additionalDetails)].filter(Boolean).join(': ');

@@ -3,10 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes, type HarnessInfo } from '../../api/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../../config/index.js';
-import type { RepoRegistry } from '../../tasks/index.js';
+import type { RepoRegistry, TaskService } from '../../tasks/index.js';
 import { routeOptions } from './define.js';
 
-export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore; harnesses: () => Promise<HarnessInfo[]> }): void {
+export function repoRoutes(
+  app: FastifyInstance,
+  deps: { repos: RepoRegistry; preferences: PreferenceStore; service: TaskService; harnesses: () => Promise<HarnessInfo[]> },
+): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   // The host path and the registry's bookkeeping stay on the server.
   const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
@@ -18,5 +21,5 @@ export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; pr
   r.route({ ...routeOptions(routes.harnesses), handler: () => deps.harnesses() });
   r.route({ ...routeOptions(routes.getPreferences), handler: (req) => deps.preferences.get(req.user?.id ?? DEFAULT_USER) });
   r.route({ ...routeOptions(routes.setPreferences), handler: (req) => deps.preferences.setSettings(req.user?.id ?? DEFAULT_USER, req.body.settings) });
-  r.route({ ...routeOptions(routes.usage), handler: () => ({ days: [], weeks: [] }) });
+  r.route({ ...routeOptions(routes.usage), handler: (req) => deps.service.usage(req.user ? { id: req.user.id, username: req.user.username } : null) });
 }
