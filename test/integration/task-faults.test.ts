@@ -2,11 +2,13 @@
 // connection, a relay that dies, operations whose spawn fails, provisioning and revive failures.
 // Every one must end in a state from which stop or purge work, with the real reason in the transcript.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
 import { ContainerError, DockerRuntime } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
-import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
+import { hostDocker, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { hostRecords, loggedStates } from '../helpers/task-log.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -78,18 +80,6 @@ describe('task faults', () => {
     assert.equal((await post(t.id, 'purge')).status, 409);
     await env.restart();
     assert.equal((await env.task(t.id)).state, 'purged', 'still purged after a restart');
-  });
-
-  test('an agent binary missing from the image: failed, with the spawn error in the transcript', async () => {
-    // caic-agent:latest has no Claude Code: the relay cannot spawn `claude`.
-    const r = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'claude', prompt: { text: 'hi' } });
-    assert.equal(r.status, 200, r.body);
-    const t = r.json<Task>();
-    const failed = await env.waitState(t.id, 'failed');
-    assert.match(failed.error, /"claude" is not installed in this container \(spawn claude ENOENT\)/);
-    assert.ok(!(await loggedStates(env.d.cacheDir, t.id)).includes('waiting'), 'never waiting');
-    assert.equal((await post(t.id, 'purge')).status, 200);
-    assert.equal((await env.task(t.id)).state, 'purged');
   });
 
   test('diff?path with a NUL or control character is refused at the schema; the agent stream goes on', async () => {
@@ -251,5 +241,28 @@ describe('a relay that cannot start', () => {
     assert.ok(!(await loggedStates(env.d.cacheDir, t.id)).includes('waiting'), 'never waiting');
     await waitUntil(() => env.container(t.id), (c) => c === undefined, { what: 'the container removed' });
     assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+  });
+});
+
+describe('an agent binary the image claims but lacks', () => {
+  test('failed, with the spawn error in the transcript, never waiting', async () => {
+    // The image's label says Claude Code is there (so the readiness check lets the task start), the
+    // binary is not: the relay's spawn error must reach the task.
+    const tag = `caic-test-engine-liar:${randomBytes(4).toString('hex')}`;
+    execFileSync('docker', ['build', '-q', '--label', 'caic.claude-code=0.0.0-test', '-t', tag, '-'], { input: 'FROM caic-agent:latest\n', stdio: ['pipe', 'ignore', 'pipe'] });
+    try {
+      await using env = await taskEnv({ image: tag, extraConfig: '[harness.claude.env]\nANTHROPIC_API_KEY = "sk-ant-test-0000000000000000"\n' });
+      const r = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'claude', prompt: { text: 'hi' } });
+      assert.equal(r.status, 200, r.body);
+      const t = r.json<Task>();
+      const failed = await env.waitState(t.id, 'failed');
+      assert.match(failed.error, /"claude" is not installed in this container \(spawn claude ENOENT\)/);
+      assert.ok(!(await loggedStates(env.d.cacheDir, t.id)).includes('waiting'), 'never waiting');
+      await waitUntil(() => env.container(t.id), (c) => c === undefined, { what: 'the container removed' });
+      assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+      assert.equal((await env.task(t.id)).state, 'purged');
+    } finally {
+      await hostDocker().getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
   });
 });
