@@ -96,7 +96,7 @@ describe('task isolation between signed-in users', () => {
         `${def.method} ${def.path}: bob cannot tell alice's task from no task`,
       );
     }
-    for (const name of ['getTask', 'taskEvents', 'taskInput', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword']) {
+    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword']) {
       assert.ok(covered.includes(name), `${name} was checked`);
     }
     assert.ok(!(await env.api('GET', '/api/v1/tasks', undefined, as(bob))).json<Task[]>().some((t) => t.id === task.id), 'not in his list');
