@@ -5,6 +5,7 @@ import type {
   CreateTaskReq,
   DiffStatEntry,
   EventMessage,
+  HarnessInfo,
   HarnessName,
   Prompt,
   SyncResp,
@@ -13,7 +14,7 @@ import type {
   TaskState,
   UsageResp,
 } from '../api/index.js';
-import { canDo, LIVE_STATES } from '../api/index.js';
+import { canDo, LIVE_STATES, type TaskAction } from '../api/index.js';
 import {
   aliveCommand,
   assetPaths,
@@ -21,6 +22,7 @@ import {
   attachCommand,
   deployCommand,
   readOutputCommand,
+  relayLogCommand,
   serveAttachCommand,
   sessionDir,
   type Harness,
@@ -28,21 +30,26 @@ import {
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
 import { containerRefPrefix, deleteRefs, parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
+import { withBackoff } from './backoff.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
+import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
 import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
-const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
+/** A cut relay stream is reattached for this long (with backoff) before the task waits for input. */
+const RELINK_DEADLINE_MS = 60_000;
+/** Each reattach attempt waits this long for sshd. */
+const RELINK_CONNECT_MS = 5_000;
 
 export interface Caller {
   id: string;
@@ -64,6 +71,8 @@ export interface TaskServiceDeps {
   harnessEnv: (harness: HarnessName) => Record<string, string>;
   /** Token to inject when a task asks for one (the caller's OAuth token, else the PAT). */
   gitHubToken: (caller: Caller | null) => string | undefined;
+  /** Whether an agent can run here (installed in the image, credentials); cached, no Docker call per task. */
+  readiness?: (harness: HarnessName) => Promise<HarnessInfo | null>;
   /** Names new tasks from their prompt (a small model); absent: the prompt's first line stays. */
   titleModel?: TitleModel | null;
   /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
@@ -79,6 +88,8 @@ export class TaskService {
   /** Aborted on close: ends the die-event watcher (also one that starts after close). */
   private readonly stopping = new AbortController();
   private closed = false;
+  /** Preference writes still in flight (creating a task does not wait for them; close does). */
+  private readonly pendingWrites = new Set<Promise<void>>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -144,10 +155,16 @@ export class TaskService {
               return;
             }
             await this.reattach(task, runtime, handle);
+            // The daemon went down in the middle of an operation: the task rests where it really is.
+            if (TRANSIENT.has(task.state)) await this.settle(task, `the daemon restarted while the task was ${task.state}`);
           } catch (err) {
-            this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'adoption failed');
-            task.record({ type: 'caic_error', message: `could not reattach after restart: ${(err as Error).message}` });
-            if (ACTIVE.has(task.state)) task.setState('waiting');
+            this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'adoption failed');
+            if (!task.transcript) return;
+            if (ACTIVE.has(task.state)) {
+              // The agent may well run on: input tries to reach it again.
+              task.record({ type: 'caic_error', message: `could not reattach after restart: ${errorText(err)}` });
+              task.setState('waiting');
+            } else if (TRANSIENT.has(task.state)) await this.settle(task, `could not reattach after restart: ${errorText(err)}`);
           }
         });
       }),
@@ -155,17 +172,29 @@ export class TaskService {
     this.watchDeaths(runtime);
   }
 
-  private async reattach(task: Task, runtime: ContainerRuntime, handle: ContainerHandle): Promise<void> {
+  /**
+   * Connects a task to its agent's relay again. Relay alive → attach at the byte offset already
+   * logged (what the agent wrote meanwhile arrives first, nothing twice). Relay gone → read what it
+   * left; an end it did not explain (no exit record) gets the attach client's stderr and the tail
+   * of relay.log as its error; the task comes to rest.
+   */
+  private async reattach(task: Task, runtime: ContainerRuntime, handle: ContainerHandle, lost?: AgentSession): Promise<void> {
     const t = task.transcript!;
     const conn = await runtime.connect(handle);
     const a = assets();
     await conn.run(deployCommand(a.relay), { stdin: a.relay.content });
     const dir = sessionDir(t.session);
-    const alive = t.session > 0 && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
+    // Attach only to an agent that runs: one that ended cannot take input, and what its relay
+    // still holds (up to the exit record) is read below like a dead relay's.
+    const alive = t.session > 0 && !t.agentExited && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
     if (alive) {
       // Everything the relay wrote after our offset arrives first: zero loss, no duplicates.
       this.attachSession(task, await runtime.spawn(handle, attachCommand(a.relay.path, dir, t.relayBytes)));
-      task.record({ type: 'caic_log', message: `reattached to the running agent at byte ${t.relayBytes}`, phase: 'reattach' });
+      task.record({
+        type: 'caic_log',
+        message: `${lost ? 'the connection to the agent was lost; ' : ''}reattached to the running agent at byte ${t.relayBytes}`,
+        phase: 'reattach',
+      });
       return;
     }
     if (t.session > 0) {
@@ -178,9 +207,52 @@ export class TaskService {
         task.relayLine(rest.subarray(from, nl));
         from = nl + 1;
       }
+      if (!t.agentExited && (lost || t.relayBytes > 0)) {
+        // The relay ended without an exit record (it crashed, or never came up): what it left says why.
+        const log = (await conn.exec(relayLogCommand(dir), { maxBuffer: 8 * 1024 }).catch(() => null))?.stdout.trim() ?? '';
+        const why = [lost?.stderrTail ?? '', log ? `relay.log:\n${log}` : ''].filter(Boolean).join('\n');
+        task.record({ type: 'caic_error', message: `the agent relay stopped${why ? `:\n${why}` : ' without a trace'}` });
+      }
     }
-    if (ACTIVE.has(task.state) || SETUP.has(task.state)) task.setState('waiting');
-    task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+    if (task.state === 'failed') return this.discard(task);
+    // Asking, has_plan and waiting are resting states already (input resumes the agent).
+    if (task.state === 'running' || TRANSIENT.has(task.state)) await this.rest(task);
+    if (ACTIVE.has(task.state)) task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+  }
+
+  /** Brings a task to its resting state (settle.ts); a failed task keeps nothing running. */
+  private async rest(task: Task, error?: string): Promise<void> {
+    const state = restingState(task);
+    task.setState(state, state === 'failed' ? error ?? (task.transcript?.summary.error || 'the task could not start its agent') : undefined);
+    if (state === 'failed') await this.discard(task);
+  }
+
+  /** A failure midway: the reason goes into the transcript, and the task comes to rest. */
+  private async settle(task: Task, message: string): Promise<void> {
+    // Failed already: the transcript explained it (an agent that could not start).
+    if (task.state !== 'failed') {
+      task.record({ type: 'caic_error', message });
+      await this.rest(task, message);
+    } else await this.discard(task);
+  }
+
+  /**
+   * A failed task keeps nothing running: its agent session is dropped, its container removed (when
+   * that fails the handle stays, so purge tries again), its log's descriptor given back.
+   */
+  private async discard(task: Task): Promise<void> {
+    const session = task.session;
+    task.session = null;
+    session?.detach();
+    if (task.handle) {
+      try {
+        await this.deps.runtime().purge(task.handle);
+        task.handle = null;
+      } catch (err) {
+        task.record({ type: 'caic_log', phase: 'cleanup', message: `removing the container failed (purge tries again): ${errorText(err)}` });
+      }
+    }
+    this.closeTask(task);
   }
 
   private watchDeaths(runtime: ContainerRuntime): void {
@@ -190,26 +262,34 @@ export class TaskService {
       for await (const ev of runtime.dieEvents(signal)) {
         const task = this.tasks.get(ev.taskId);
         if (!task || !task.transcript) continue;
-        void task.serial(() => {
-          if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
-          task.session = null;
-          if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
-          task.record({ type: 'caic_log', message: `container exited (code ${ev.exitCode ?? '?'})`, phase: 'die' });
-          task.setState('stopped');
-          return Promise.resolve();
-        });
+        void task
+          .serial(() => {
+            if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
+            const session = task.session;
+            task.session = null;
+            if (session) session.ending = true;
+            if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
+            task.record({ type: 'caic_log', message: `container exited (code ${ev.exitCode ?? '?'})`, phase: 'die' });
+            task.setState('stopped');
+            return Promise.resolve();
+          })
+          .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'handling a container exit failed'));
       }
     })().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'die-event watcher ended'));
   }
 
-  /** Daemon shutdown: agents keep running (detached), logs are closed. */
-  close(): void {
+  /** Daemon shutdown: agents keep running (detached), logs are closed, preference writes land. */
+  async close(): Promise<void> {
     this.closed = true;
     this.stopping.abort();
+    // A refresh due after close would reach for containers nobody watches any more.
+    for (const timer of this.diffTimers.values()) clearTimeout(timer);
+    this.diffTimers.clear();
     for (const task of this.tasks.values()) {
       task.session?.detach();
-      task.log?.close();
+      task.log?.seal();
     }
+    await Promise.all([...this.pendingWrites]);
   }
 
   // ---- queries -----------------------------------------------------------------------------
@@ -218,10 +298,10 @@ export class TaskService {
     return !this.deps.authEnabled || !task.meta.owner || task.meta.owner === caller?.id;
   }
 
+  /** Someone else's task answers exactly like a task that does not exist: ids do not leak. */
   private find(id: string, caller: Caller | null): Task {
     const task = this.tasks.get(id);
-    if (!task) throw new TaskError('NOT_FOUND', `no task ${id}`);
-    if (!this.visible(task, caller)) throw new TaskError('FORBIDDEN', 'this task belongs to someone else');
+    if (!task || !this.visible(task, caller)) throw new TaskError('NOT_FOUND', `no task ${id}`);
     return task;
   }
 
@@ -246,9 +326,9 @@ export class TaskService {
     task.log ??= await TaskLog.open(logPath(this.deps.cacheDir, task.id));
   }
 
+  /** Gives a finished task's log descriptor back (a later record opens it again). */
   private closeTask(task: Task): void {
     task.log?.close();
-    task.log = null;
   }
 
   async subscribe(
@@ -324,6 +404,17 @@ export class TaskService {
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
+    // An agent that cannot start is refused before anything starts, with what to do about it.
+    const ready = await this.deps.readiness?.(harness.name);
+    if (ready && !ready.ready) {
+      throw new TaskError('CONFLICT', `${harness.name} cannot run: ${ready.reason}. Fix: ${ready.fix}`, {
+        harness: harness.name,
+        installed: ready.installed,
+        credentials: ready.credentials,
+        reason: ready.reason,
+        fix: ready.fix,
+      });
+    }
     const repoReq = req.repos[0];
     const repo = repoReq ? this.deps.repos.get(repoReq.name) : null;
     const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
@@ -349,9 +440,24 @@ export class TaskService {
     this.tasks.set(id, task);
     task.record(meta as unknown as { type: string });
     this.nameTask(task, req.prompt.text);
-    if (repo) await this.deps.preferences.recordUse(caller?.id ?? DEFAULT_USER, { name: repo.name, baseBranch }, harness.name, model).catch(() => undefined);
-    void task.serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined));
+    if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
+    void task
+      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined))
+      .catch((err: unknown) => this.deps.logger.error({ task: task.id, err: errorText(err) }, 'task setup could not be recorded'));
     return task.dto();
+  }
+
+  /**
+   * Remembers the choices for the composer. In memory at once (the next preferences read sees
+   * them); the file write goes on in the background, so a burst of creates is answered at once,
+   * and close() waits for it, so nothing is lost on shutdown.
+   */
+  private rememberUse(caller: Caller | null, repo: { name: string; baseBranch: string }, harness: HarnessName, model: string): void {
+    const write = this.deps.preferences
+      .recordUse(caller?.id ?? DEFAULT_USER, repo, harness, model)
+      .catch((err: unknown) => this.deps.logger.warn({ err: errorText(err) }, 'could not save preferences'))
+      .finally(() => this.pendingWrites.delete(write));
+    this.pendingWrites.add(write);
   }
 
   /** Asks the title model in the background; the agent's own title and a rename still win over it. */
@@ -404,10 +510,10 @@ export class TaskService {
   }
 
   private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined): Promise<void> {
-    const runtime = this.deps.runtime();
     const meta = task.meta;
     const repo = meta.repos[0];
     try {
+      const runtime = this.deps.runtime();
       let branch = '';
       if (repo) {
         task.setState('branching');
@@ -485,12 +591,10 @@ export class TaskService {
       task.setState('starting');
       await this.startSession(task, runtime, { reason: 'start', prompt });
     } catch (err) {
-      const message = (err as Error).message;
+      const message = errorText(err);
       this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');
-      task.record({ type: 'caic_error', message });
-      task.setState('failed', message);
-      if (task.handle) await runtime.purge(task.handle).catch(() => undefined);
-      this.finish(task);
+      // No agent ever ran: the task fails and its container goes (settle.ts).
+      await this.settle(task, message);
     }
   }
 
@@ -510,33 +614,74 @@ export class TaskService {
     const argv = task.harness.argv(startOpts, assetPaths());
     const proc = await runtime.spawn(handle, serveAttachCommand(assetPaths().relay, sessionDir(n), startOpts.cwd, task.harness.logStdin, argv));
     const session = this.attachSession(task, proc);
-    for (const line of task.harness.handshake(startOpts)) session.write(line);
+    for (const line of task.harness.handshake(startOpts, task.transcript!.agentParser!)) session.write(line);
     if (opts.prompt) await this.sendPrompt(task, session, opts.prompt);
     else task.setState('waiting');
   }
 
   private attachSession(task: Task, proc: Awaited<ReturnType<ContainerRuntime['spawn']>>): AgentSession {
-    const session = new AgentSession(
+    // What a replay of the log queued was answered by the session that saw it live.
+    task.transcript?.agentParser?.drain?.();
+    const session: AgentSession = new AgentSession(
       proc,
-      (line) => task.relayLine(line),
+      (line) => {
+        task.relayLine(line);
+        // The agent's requests and the handshake's next steps, answered as they come.
+        for (const reply of task.transcript?.agentParser?.drain?.() ?? []) session.write(reply);
+      },
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
     );
     task.session = session;
-    void session.done.then(() => {
-      if (task.session !== session) return;
-      task.session = null;
-      // The agent's own exit leaves a relay_exit record first; anything else lost the relay.
-      if (!this.closed && task.state === 'running' && task.log) {
-        task.record({ type: 'caic_log', phase: 'relay', message: 'lost the connection to the agent relay; send input to reconnect' });
-        task.setState('waiting');
-      }
-    });
+    void session.done.then(() => this.sessionEnded(task, session));
     return session;
+  }
+
+  /**
+   * The relay's stream ended without us asking. The agent's own exit leaves its exit record first
+   * (the transcript has moved the task on; a failed one is cleaned up). Anything else cut the
+   * stream (a dropped SSH connection, a killed channel): it is reattached at its byte offset, with
+   * backoff, and the task keeps its state meanwhile; only when that cannot work does it rest.
+   */
+  private sessionEnded(task: Task, session: AgentSession): void {
+    if (task.session !== session || session.ending || this.closed) return;
+    task.session = null;
+    if (task.transcript?.agentExited) {
+      if (task.state === 'failed') void task.serial(() => this.discard(task)).catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'cleanup failed'));
+      return;
+    }
+    void this.relink(task, session);
+  }
+
+  private async relink(task: Task, lost: AgentSession): Promise<void> {
+    const wanted = () => !this.closed && task.session === null && task.transcript !== null && (ACTIVE.has(task.state) || task.state === 'starting');
+    const r = await withBackoff(
+      async () => {
+        const runtime = this.deps.runtime();
+        const handle = task.handle;
+        if (!handle || handle.state !== 'running') return; // the die watcher moves it on
+        // Outside the task's queue: waiting for sshd must not hold up stop or purge.
+        await runtime.connect(handle, { deadlineMs: RELINK_CONNECT_MS, signal: this.stopping.signal });
+        await task.serial(async () => {
+          if (wanted() && task.handle) await this.reattach(task, runtime, task.handle, lost);
+        });
+      },
+      { deadlineMs: RELINK_DEADLINE_MS, wanted, signal: this.stopping.signal },
+    );
+    if (r.ok || r.reason === 'unwanted') return;
+    await task
+      .serial(() => {
+        if (wanted()) {
+          task.record({ type: 'caic_error', message: `lost the connection to the agent relay: ${errorText(r.error)}; send input to reconnect` });
+          if (task.state === 'running' || task.state === 'starting') task.setState('waiting');
+        }
+        return Promise.resolve();
+      })
+      .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'relink failed'));
   }
 
   /** Writes a prompt once the agent can take it (JSON-RPC harnesses finish a handshake first). */
   private async sendPrompt(task: Task, session: AgentSession, prompt: Prompt): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + task.harness.readyTimeoutMs;
     for (;;) {
       const parser = task.transcript!.agentParser;
       const data = parser ? task.harness.encodePrompt(prompt, parser) : null;
@@ -557,34 +702,64 @@ export class TaskService {
     return new TaskError('CONFLICT', `cannot ${action} a task in state ${task.state}`, { state: task.state });
   }
 
-  input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
+  /**
+   * One operation on one task: in the task's queue, its log open (also a finished task's, whose
+   * descriptor was given back), the state checked against the action's rules. A failure that
+   * leaves the task in a transient state (starting, stopping, ...) brings it to rest where it
+   * really is (settle.ts), with the reason in the transcript, so stop and purge always work after.
+   */
+  private operate<T>(id: string, caller: Caller | null, action: TaskAction | null, verb: string, fn: (task: Task) => Promise<T>): Promise<T> {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+      if (action && !canDo(action, task.state)) throw this.conflict(task, verb);
+      try {
+        return await fn(task);
+      } catch (err) {
+        if (TRANSIENT.has(task.state)) await this.settle(task, `could not ${verb} the task: ${errorText(err)}`);
+        throw err;
+      }
+    });
+  }
+
+  input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
+    return this.operate(id, caller, 'input', 'send input to', async (task) => {
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
-      if (!task.session?.alive) {
+      if (!this.takesInput(task)) {
         if (!task.handle || task.handle.state !== 'running') {
           throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
         }
         // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+        this.dropEndedSession(task);
         const runtime = this.deps.runtime();
         await this.reattach(task, runtime, task.handle);
-        if (!task.session?.alive) {
+        if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+        if (!this.takesInput(task)) {
+          this.dropEndedSession(task);
           const resume = task.transcript!.summary.sessionId;
           await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
           return;
         }
       }
-      await this.sendPrompt(task, task.session, prompt);
+      await this.sendPrompt(task, task.session!, prompt);
     });
   }
 
+  /** The agent session is there and its agent has not ended (its exit record not yet seen). */
+  private takesInput(task: Task): boolean {
+    return task.session?.alive === true && !task.transcript?.agentExited;
+  }
+
+  /** A session whose agent ended: its channel closes by itself; a new one takes over. */
+  private dropEndedSession(task: Task): void {
+    const session = task.session;
+    if (!session) return;
+    session.ending = true;
+    task.session = null;
+  }
+
   restart(id: string, prompt: Prompt | undefined, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('restart', task.state)) throw this.conflict(task, 'restart');
+    return this.operate(id, caller, 'restart', 'restart', async (task) => {
       const plan = task.transcript!.summary.planContent;
       const p = prompt && (prompt.text.trim() || prompt.images?.length) ? prompt : plan ? { text: `Execute this plan:\n\n${plan}` } : null;
       if (!p) throw new TaskError('BAD_REQUEST', 'no prompt and no plan to execute');
@@ -595,10 +770,7 @@ export class TaskService {
   }
 
   clearContext(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('clearContext', task.state)) throw this.conflict(task, 'clear the context of');
+    return this.operate(id, caller, 'clearContext', 'clear the context of', async (task) => {
       await this.endSession(task);
       task.setState('starting');
       await this.startSession(task, this.deps.runtime(), { reason: 'clear' });
@@ -606,15 +778,30 @@ export class TaskService {
   }
 
   compact(id: string, instructions: string | undefined, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
+    return this.operate(id, caller, null, 'compact', (task) => {
       if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
-      if (!canDo('compact', task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
+      if (!canDo('compact', task.state) || !this.takesInput(task)) throw this.conflict(task, 'compact');
       const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
       if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
-      task.session.write(data);
+      task.session!.write(data);
       task.setState('running');
+      return Promise.resolve();
+    });
+  }
+
+  /**
+   * Stops the agent's current turn; the session and the container stay. 'idle' when no turn was
+   * running (it ended meanwhile): nothing to stop.
+   */
+  interrupt(id: string, caller: Caller | null): Promise<'interrupted' | 'idle'> {
+    return this.operate(id, caller, 'interrupt', 'interrupt', (task) => {
+      if (!task.harness.supportsInterrupt) throw new TaskError('CONFLICT', `${task.harness.name} cannot be interrupted`, { state: task.state });
+      if (task.state !== 'running' || !this.takesInput(task)) return Promise.resolve('idle' as const);
+      const data = task.harness.encodeInterrupt(task.transcript!.agentParser!);
+      if (data === null) return Promise.resolve('idle' as const);
+      task.session!.write(data);
+      task.record({ type: 'caic_log', phase: 'interrupt', message: 'interrupt sent to the agent' });
+      return Promise.resolve('interrupted' as const);
     });
   }
 
@@ -628,10 +815,7 @@ export class TaskService {
   }
 
   stop(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('stop', task.state)) throw this.conflict(task, 'stop');
+    return this.operate(id, caller, 'stop', 'stop', async (task) => {
       task.setState('stopping');
       await this.endSession(task);
       if (task.handle) await this.deps.runtime().stop(task.handle);
@@ -641,47 +825,47 @@ export class TaskService {
   }
 
   revive(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('revive', task.state)) throw this.conflict(task, 'revive');
+    return this.operate(id, caller, 'revive', 'revive', async (task) => {
       if (!task.handle) throw new TaskError('CONFLICT', 'the container of this task is gone', { state: task.state, relay: 'no_container' });
       const runtime = this.deps.runtime();
       task.setState('provisioning');
-      try {
-        const started = Date.now();
-        task.handle = await runtime.revive(task.handle);
-        await runtime.connect(task.handle);
-        this.phase(task, 'revive', started, `container ${task.handle.name} running again`);
-        task.setState('starting');
-        const resume = task.transcript!.summary.sessionId;
-        await this.startSession(task, runtime, { reason: 'revive', ...(resume ? { resume } : {}) });
-      } catch (err) {
-        task.record({ type: 'caic_error', message: `revive failed: ${(err as Error).message}` });
-        task.setState('stopped');
-        throw new TaskError('CONFLICT', `revive failed: ${(err as Error).message}`);
-      }
+      const started = Date.now();
+      task.handle = await runtime.revive(task.handle);
+      await runtime.connect(task.handle);
+      this.phase(task, 'revive', started, `container ${task.handle.name} running again`);
+      task.setState('starting');
+      const resume = task.transcript!.summary.sessionId;
+      await this.startSession(task, runtime, { reason: 'revive', ...(resume ? { resume } : {}) });
     });
   }
 
+  /**
+   * Removes the container (also one a failed task left behind) and the host refs fetched from it,
+   * then writes the trailer. When removing fails the task comes back to rest and purge can be
+   * tried again; it never answers `purged` for a task that is not.
+   */
   purge(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('purge', task.state)) throw this.conflict(task, 'purge');
-      if (task.transcript!.hasTrailer) return; // exactly once
+    return this.operate(id, caller, 'purge', 'purge', async (task) => {
       task.setState('purging');
       await this.endSession(task);
-      if (task.handle) {
-        await this.deps.runtime().purge(task.handle).catch((err: unknown) => {
-          task.record({ type: 'caic_error', message: `removing the container failed: ${(err as Error).message}` });
-        });
-      }
+      const handle = task.handle ?? (await this.leftover(task));
+      // Failing to remove the container fails the purge (the task comes back to rest, purgeable).
+      if (handle) await this.deps.runtime().purge(handle);
       await this.dropFetchedRefs(task);
       task.handle = null;
       task.setState('purged');
       this.finish(task);
     });
+  }
+
+  /** A container of this task the daemon holds no handle for (a failed task after a restart). */
+  private async leftover(task: Task): Promise<ContainerHandle | null> {
+    try {
+      return (await this.deps.runtime().list()).find((c) => c.taskId === task.id) ?? null;
+    } catch (err) {
+      task.record({ type: 'caic_log', phase: 'purge', message: `could not look for a leftover container: ${errorText(err)}` });
+      return null;
+    }
   }
 
   /**
@@ -740,9 +924,7 @@ export class TaskService {
   }
 
   sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
+    return this.operate(id, caller, null, 'sync', async (task) => {
       const repo = task.meta.repos[0];
       if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
       if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });
@@ -793,7 +975,8 @@ export class TaskService {
     if (this.closed || this.diffTimers.has(task.id)) return;
     const timer = setTimeout(() => {
       this.diffTimers.delete(task.id);
-      void task.serial(() => this.refreshDiffStat(task));
+      if (this.closed) return;
+      void task.serial(() => this.refreshDiffStat(task)).catch(() => undefined);
     }, 300);
     timer.unref();
     this.diffTimers.set(task.id, timer);
