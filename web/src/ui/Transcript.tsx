@@ -1,11 +1,12 @@
 // The task's transcript, virtualized: only the cards near the viewport are in the DOM, so a
-// 10,000-event session scrolls like a short one. Follows the bottom while the user is there.
+// 10,000-event session scrolls like a short one. Follows the bottom while the user is there; a new
+// question from the agent is scrolled into view wherever the user was.
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { TranscriptState } from '../lib/transcript';
 import { Card, type CardContext } from './cards';
 
-export function Transcript({ transcript, ctx, ready }: { transcript: TranscriptState; ctx: CardContext; ready: boolean }) {
+export function Transcript({ transcript, ctx, ready, focusKey }: { transcript: TranscriptState; ctx: CardContext; ready: boolean; focusKey?: string | undefined }) {
   const scroller = useRef<HTMLDivElement>(null);
   const items = transcript.items;
   const [atBottom, setAtBottom] = useState(true);
@@ -22,6 +23,16 @@ export function Transcript({ transcript, ctx, ready }: { transcript: TranscriptS
   useLayoutEffect(() => {
     if (stick.current && items.length > 0) v.scrollToIndex(items.length - 1, { align: 'end' });
   }, [items, v]);
+
+  // An open question is shown once when it appears (the user may be reading far above).
+  const focused = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (!focusKey || focused.current === focusKey) return;
+    const at = items.findIndex((it) => it.key === focusKey);
+    if (at < 0) return;
+    focused.current = focusKey;
+    v.scrollToIndex(at, { align: 'start' });
+  }, [focusKey, items, v]);
 
   useEffect(() => {
     const el = scroller.current;
