@@ -270,6 +270,12 @@ describe('web UI: task pages', { timeout: 400_000 }, () => {
     await browser.screenshot(page, 'failed-phone');
     assert.equal(await page.getByText(error).count(), 1, 'once on a phone too');
     await page.setViewportSize(DESKTOP);
+
+    // The server remembers the base branch it was given; the composer does not offer it again.
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await page.getByLabel('Repository', { exact: true }).fill('proj');
+    const base = page.getByLabel('Base branch', { exact: true });
+    await until('the base branch to fall back to one that exists', async () => (await base.inputValue()) === 'main');
   });
 
   test('an unknown task address says not found instead of loading forever', async () => {

@@ -33,7 +33,8 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
   const [repo, setRepo] = useState('');
   const [baseBranch, setBaseBranch] = useState('');
-  const [branches, setBranches] = useState<string[]>([]);
+  const [branches, setBranches] = useState<{ repo: string; names: string[] }>({ repo: '', names: [] });
+  const [baseTyped, setBaseTyped] = useState(false);
   const [harness, setHarness] = useState('');
   const [model, setModel] = useState('');
   const [sudo, setSudo] = useState(false);
@@ -57,6 +58,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
     const pref = recent.find((r) => r.name === name);
     const r = repos.find((x) => x.name === name);
     setBaseBranch(pref?.baseBranch || r?.baseBranch || '');
+    setBaseTyped(false);
     if (preferences !== null) chooseAgent(name);
   };
   // First defaults once the lists arrive: the most recent repository, then the agent and model
@@ -76,10 +78,16 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
     if (!repo) return;
     const ac = new AbortController();
     api('repoBranches', { query: { repo } }, { signal: ac.signal })
-      .then((r) => setBranches(r.branches.map((b) => b.name)))
-      .catch(() => setBranches([]));
+      .then((r) => setBranches({ repo, names: [...new Set(r.branches.map((b) => b.name))] }))
+      .catch(() => setBranches({ repo, names: [] }));
     return () => ac.abort();
   }, [repo]);
+  // A remembered base branch that is gone (or never was: a task failed on it) is not offered again;
+  // one the user typed stays as typed.
+  useEffect(() => {
+    if (baseTyped || branches.repo !== repo || branches.names.length === 0 || !baseBranch || branches.names.includes(baseBranch)) return;
+    setBaseBranch(repos.find((x) => x.name === repo)?.baseBranch ?? '');
+  }, [baseTyped, branches, repo, repos, baseBranch]);
 
   const h = harnesses.find((x) => x.name === harness);
   const unavailable = harnesses.filter((x) => !x.ready);
@@ -160,9 +168,18 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         </label>
         <label className="field">
           <span>Base branch</span>
-          <input list="caic-branches" aria-label="Base branch" value={baseBranch} onChange={(e) => setBaseBranch(e.target.value)} placeholder="default branch" />
+          <input
+            list="caic-branches"
+            aria-label="Base branch"
+            value={baseBranch}
+            onChange={(e) => {
+              setBaseBranch(e.target.value);
+              setBaseTyped(true);
+            }}
+            placeholder="default branch"
+          />
           <datalist id="caic-branches">
-            {branches.map((b) => (
+            {(branches.repo === repo ? branches.names : []).map((b) => (
               <option key={b} value={b} />
             ))}
           </datalist>
