@@ -2,13 +2,14 @@
 // what was seen to go wrong from outside: the start card, choices remembered without a reload,
 // streamed text shown twice, question cards (no running tool row, answers kept, scrolled into
 // view), todos after Clear context, sync lines, a purged task's diff, tasks without a repository,
-// a failed task's error, unknown task addresses, renaming and interrupting.
+// a failed task's error, unknown task addresses; and agent readiness in the composer, renaming,
+// interrupting and usage in Settings.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Dockerode from 'dockerode';
 import type { Page } from 'playwright-core';
-import type { Task } from '../../src/api/index.js';
+import type { HarnessInfo, Task } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { makeOriginAndClone, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
@@ -56,6 +57,15 @@ describe('web UI: task pages', { timeout: 400_000 }, () => {
       return t.numTurns > before && t.state === 'waiting';
     });
     await caughtUp();
+  };
+  /** Like turn(), for task `id` and through the API. */
+  const turn2 = async (id: string, text: string) => {
+    const before = (await getTask(id)).numTurns;
+    assert.equal((await env.api('POST', `/api/v1/tasks/${id}/input`, { prompt: { text } })).status, 200);
+    await until(`the turn on ${text}`, async () => {
+      const t = await getTask(id);
+      return t.numTurns > before && t.state === 'waiting';
+    });
   };
   const scrollTranscript = (to: 'top' | 'bottom' | number) =>
     transcript().evaluate((el: Scroller, where) => {
@@ -284,5 +294,97 @@ describe('web UI: task pages', { timeout: 400_000 }, () => {
       await page.getByTestId('task-not-found').waitFor({ timeout: WAIT });
       assert.equal(await page.getByText('Loading the task…').count(), 0, path);
     }
+  });
+
+  test('the composer offers agents that can run and says why the others cannot, and how to fix it', async () => {
+    const harnesses = (await env.api('GET', '/api/v1/server/harnesses')).json<HarnessInfo[]>();
+    const off = harnesses.filter((h) => !h.ready);
+    assert.ok(off.length > 0, 'the test image lacks some agent CLIs (Claude Code is only in caic-agent-claude)');
+    assert.ok(off.every((h) => h.reason && h.fix), 'each agent that cannot run says why and how to fix it');
+    await page.goto(env.d.url);
+    await page.waitForSelector('[data-testid="composer"]');
+    const select = page.getByLabel('Agent', { exact: true });
+    await until('an agent chosen', async () => (await select.inputValue()) !== '');
+    const chosen = await select.inputValue();
+    assert.ok(harnesses.find((h) => h.name === chosen)?.ready, 'the composer starts with an agent that can run');
+    const list = page.getByTestId('agents-off');
+    await list.locator('summary').click();
+    for (const h of off) {
+      assert.ok(await select.locator(`option[value="${h.name}"]`).isDisabled(), `${h.name} is not offered`);
+      const text = await list.innerText();
+      assert.ok(text.includes(h.reason) && text.includes(h.fix), `${h.name}: reason and fix shown`);
+    }
+    await browser.screenshot(page, 'composer-desktop');
+    await page.setViewportSize(PHONE);
+    await browser.screenshot(page, 'composer-phone');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  test('a task can be renamed; the list and the header show the full title on hover', async () => {
+    const res = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'to be renamed' } });
+    const id = res.json<Task>().id;
+    await until('the task to wait', async () => (await getTask(id)).state === 'waiting');
+    await page.goto(`${env.d.url}/task/@${id}+to-be-renamed`);
+    await waitState('waiting');
+    const title = 'A much longer title that the task list has to cut short with an ellipsis, shown whole on hover';
+    await page.getByRole('button', { name: 'Rename the task' }).click();
+    const box = page.getByLabel('Task title', { exact: true });
+    await box.fill(title);
+    await box.press('Enter');
+    await page.locator('h1.task-title', { hasText: title }).waitFor({ timeout: WAIT });
+    assert.equal((await getTask(id)).title, title);
+    await page.waitForURL(/\+a-much-longer-title/);
+    const card = page.locator(`[data-testid="task-item"][data-id="${id}"] .task-card-title`);
+    await until('the list to show the new title', async () => (await card.getAttribute('title')) === title);
+    assert.equal(await page.locator('h1.task-title').getAttribute('title'), title);
+  });
+
+  test('Interrupt (button or Esc) stops the running turn; the task keeps going; Esc then goes back', async () => {
+    const res = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'to be interrupted' } });
+    const id = res.json<Task>().id;
+    await until('the task to wait', async () => (await getTask(id)).state === 'waiting');
+    await page.goto(`${env.d.url}/task/@${id}+to-be-interrupted`);
+    await waitState('waiting');
+    await page.getByRole('button', { name: 'Keyboard shortcuts' }).click();
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).getByText(/Interrupt the agent/).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor({ state: 'hidden' });
+
+    const box = page.getByLabel('Message to the agent', { exact: true });
+    await box.fill('FAKE_LONG 3000 50');
+    await box.press('Enter');
+    await waitState('running');
+    await toolbar().getByRole('button', { name: /Interrupt/ }).waitFor();
+    const streaming = page.locator('.msg.agent.streaming');
+    await until('streamed pieces', async () => / 20 /.test((await streaming.count()) ? ((await streaming.textContent()) ?? '') : ''));
+    await box.press('Escape');
+    await waitState('waiting');
+    const t = await getTask(id);
+    assert.notEqual(t.result, 'Streamed 3000 events.', 'the turn did not run to its end');
+    assert.equal(await toolbar().getByRole('button', { name: /Interrupt/ }).count(), 0, 'nothing left to interrupt');
+
+    await turn2(id, 'after the interrupt');
+    await page.getByText('You said: after the interrupt').waitFor({ timeout: WAIT });
+
+    // The button does the same.
+    await box.fill('FAKE_LONG 3000 50');
+    await box.press('Enter');
+    await waitState('running');
+    await toolbar().getByRole('button', { name: /Interrupt/ }).click();
+    await waitState('waiting');
+
+    // Nothing running: Esc leaves the message box, then goes back to the list.
+    await box.focus();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await page.waitForURL(`${env.d.url}/`);
+  });
+
+  test('Settings shows the agents’ cost, tokens and time per day and week', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const usage = page.getByTestId('usage');
+    await usage.waitFor({ timeout: WAIT });
+    assert.match(await usage.innerText(), /\$0\.\d+/, 'the fake agent’s turns cost something');
+    await browser.screenshot(page, 'usage-desktop');
   });
 });
