@@ -14,6 +14,7 @@ import {
   type Config,
 } from './config/index.js';
 import {
+  allowedByProviders,
   buildProviders,
   buildServer,
   Gate,
@@ -113,10 +114,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await Promise.all(lists.map((l) => l.start(opts.originListWaitMs ?? 3_000)));
 
   const hostLock = new HostLock(config.externalUrl, (url) => logger.info({ url }, 'external URL locked to the first hostname seen'));
+  const providers = buildProviders(config);
   const sessions =
     config.authProviders.length > 0
-      ? new SessionManager(settings.sessionSecret, users, { ttlSeconds: config.values.server.session_ttl_days * 86_400 })
+      ? new SessionManager(settings.sessionSecret, users, {
+          ttlSeconds: config.values.server.session_ttl_days * 86_400,
+          isAllowed: allowedByProviders(providers),
+        })
       : null;
+  // Edits of users.json while we run take effect at once (deleting a user ends their sessions).
+  if (sessions) {
+    users.watch((event) => {
+      if (event.kind === 'reloaded') logger.info({ users: event.users, file: users.path }, 'users.json changed on disk; reloaded');
+      else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
+    });
+  }
   const repos = new RepoRegistry(config.values.core.root);
   await repos.scan();
   const preferences = await PreferenceStore.open(config.configDir);
@@ -164,7 +176,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     users,
     sessionSecret: settings.sessionSecret,
     sessions,
-    providers: buildProviders(config),
+    providers,
     tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null },
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
@@ -179,6 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await app.listen({ host, port, listenTextResolver: (address) => `bound ${address}` });
   } catch (err) {
     lists.forEach((l) => l.stop());
+    users.close();
     await app.close();
     throw listenError(err, host, port);
   }
@@ -217,6 +230,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async close() {
       clearInterval(retry);
       lists.forEach((l) => l.stop());
+      users.close();
       await app.close();
       tasks.close();
       closeRuntime();

@@ -1,7 +1,7 @@
 // The route table: every HTTP route's method, path, access level and zod schemas, used by the
 // Fastify server, the OpenAPI document (android-api/openapi.json) and, later, the web client.
 import { z } from 'zod';
-import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, StatusResp, UserResp } from './auth.js';
+import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, StatusResp, UserResp } from './auth.js';
 import { EventMessage } from './events.js';
 import {
   CloneRepoReq,
@@ -88,18 +88,28 @@ export const routes = {
     params: AuthProviderParams,
     querystring: AuthStartQuery,
     redirect: true,
-    errors: ['NOT_FOUND'],
+    errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authCallback: {
     method: 'GET',
     path: '/api/v1/auth/:provider/callback',
-    summary: 'OAuth callback: checks state, exchanges the code, issues the session, redirects to / or caic://auth.',
+    summary: 'OAuth callback: checks state, exchanges the code, issues the session, redirects to / or caic://auth?code=.',
     tag: 'auth',
     access: 'public',
     params: AuthProviderParams,
     querystring: AuthCallbackQuery,
     redirect: true,
     errors: ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND'],
+  },
+  authToken: {
+    method: 'POST',
+    path: '/api/v1/auth/token',
+    summary: 'The app redeems the one-time code of caic://auth?code= with its PKCE code_verifier for a session token.',
+    tag: 'auth',
+    access: 'public',
+    body: AuthTokenReq,
+    response: AuthTokenResp,
+    errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authMe: {
     method: 'GET',

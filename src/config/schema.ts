@@ -9,6 +9,12 @@ export const DEFAULT_OPENAI_IP_LISTS = [
   'https://openai.com/chatgpt-agents.json',
 ];
 
+/**
+ * App builds that predate the PKCE-bound hand-off (no code_challenge) may still sign in before
+ * this day (00:00 UTC); after it, such a start is refused. About three months after the change.
+ */
+const LEGACY_APP_LOGIN_UNTIL = '2027-03-01';
+
 const str = (def = '') => z.string().default(def);
 const strList = (def: string[] = []) => z.array(z.string()).default(def);
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -41,6 +47,12 @@ export const ConfigFileSchema = z.strictObject({
     openai_ip_lists: strList(DEFAULT_OPENAI_IP_LISTS),
     body_limit: z.int().min(1024).max(1 << 30).default(1 << 20),
     session_ttl_days: z.int().min(1).max(365).default(30),
+    request_timeout_seconds: z.int().min(1).max(3600).default(60),
+    legacy_app_login_until: z
+      .string()
+      .regex(/^(\d{4}-\d{2}-\d{2})?$/, 'must be a date like "2027-03-01", or "" to refuse at once')
+      .refine((v) => v === '' || !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), 'must be a real date')
+      .default(LEGACY_APP_LOGIN_UNTIL),
   }),
   github: table({
     url: str('https://github.com'),

@@ -1,6 +1,8 @@
 // users.json: people who signed in with OAuth, with their provider tokens (0600, atomic writes).
+// The file is the truth: edits made while the daemon runs are picked up and never overwritten.
+import { watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ulid } from 'ulid';
 import { z } from 'zod';
 import { AuthProvider } from '../api/index.js';
@@ -37,9 +39,24 @@ export interface ProviderIdentity {
   tokenExpiresAt?: string;
 }
 
+/** What a look at the file found, when it changed something. */
+export type UsersFileEvent = { kind: 'reloaded'; users: number } | { kind: 'invalid'; message: string };
+
+/** Polling interval where the file system cannot be watched (some network and container mounts). */
+const POLL_MS = 2_000;
+
 export class UserStore {
-  private readonly byId = new Map<string, StoredUser>();
-  private writes: Promise<void> = Promise.resolve();
+  private byId = new Map<string, StoredUser>();
+  private gen = 0;
+  /** The file's text as last read or written by us: any other text is someone else's edit. */
+  private known: string | null = null;
+  /** Why the file on disk cannot be used, or null. While set no user is known and saves are refused. */
+  private broken: string | null = null;
+  /** Reads and writes of the file, one at a time, so an edit is never lost between a read and a write. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private syncQueued = false;
+  private watcher: FSWatcher | null = null;
+  private polling = false;
 
   private constructor(
     readonly path: string,
@@ -58,27 +75,19 @@ export class UserStore {
       text = await readFile(store.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${store.path}: cannot read: ${(err as Error).message}`);
-      await store.persist();
+      await store.write();
       return store;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new UserError(`${store.path}: not valid JSON`);
-    }
-    const parsed = UsersFile.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new UserError(`${store.path}: ${issue.path.join('.')}: ${issue.message}`);
-    }
+    const parsed = store.parse(text);
+    if (typeof parsed === 'string') throw new UserError(`${store.path}: ${parsed}`);
     await tightenFileMode(store.path);
-    for (const user of parsed.data.users) {
-      store.byId.set(user.id, user);
-      store.onSecret(user.accessToken);
-      store.onSecret(user.refreshToken);
-    }
+    store.adopt(text, parsed);
     return store;
+  }
+
+  /** Changes whenever the set of users or any user changes: caches keyed on it stay exact. */
+  get generation(): number {
+    return this.gen;
   }
 
   get(id: string): StoredUser | undefined {
@@ -90,39 +99,166 @@ export class UserStore {
   }
 
   /** Creates or updates the user for (provider, providerId) and saves the file. */
-  async upsert(identity: ProviderIdentity): Promise<StoredUser> {
+  upsert(identity: ProviderIdentity): Promise<StoredUser> {
     this.onSecret(identity.accessToken);
     if (identity.refreshToken) this.onSecret(identity.refreshToken);
-    const now = this.now().toISOString();
-    const existing = this.list().find((u) => u.provider === identity.provider && u.providerId === identity.providerId);
-    const user: StoredUser = {
-      id: existing?.id ?? ulid().toLowerCase(),
-      provider: identity.provider,
-      providerId: identity.providerId,
-      username: identity.username,
-      avatarURL: identity.avatarURL,
-      accessToken: identity.accessToken,
-      refreshToken: identity.refreshToken ?? '',
-      tokenExpiresAt: identity.tokenExpiresAt ?? '',
-      createdAt: existing?.createdAt ?? now,
-      lastLoginAt: now,
+    return this.change(() => {
+      const now = this.now().toISOString();
+      const existing = this.list().find((u) => u.provider === identity.provider && u.providerId === identity.providerId);
+      const user: StoredUser = {
+        id: existing?.id ?? ulid().toLowerCase(),
+        provider: identity.provider,
+        providerId: identity.providerId,
+        username: identity.username,
+        avatarURL: identity.avatarURL,
+        accessToken: identity.accessToken,
+        refreshToken: identity.refreshToken ?? '',
+        tokenExpiresAt: identity.tokenExpiresAt ?? '',
+        createdAt: existing?.createdAt ?? now,
+        lastLoginAt: now,
+      };
+      this.byId.set(user.id, user);
+      return user;
+    });
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.change(() => this.byId.delete(id));
+  }
+
+  /**
+   * Picks up edits of the file made while the daemon runs (a user deleted by hand ends their
+   * sessions at once). `report` hears of every reload and of a file that became unusable.
+   */
+  watch(report: (event: UsersFileEvent) => void): void {
+    const schedule = () => {
+      if (this.syncQueued) return;
+      this.syncQueued = true;
+      void this.serial(async () => {
+        this.syncQueued = false;
+        const event = await this.sync();
+        if (event) report(event);
+      }).catch((err: unknown) => report({ kind: 'invalid', message: (err as Error).message }));
     };
-    this.byId.set(user.id, user);
-    await this.persist();
-    return user;
+    const poll = () => {
+      this.watcher?.close();
+      this.watcher = null;
+      if (this.polling) return;
+      this.polling = true;
+      watchFile(this.path, { interval: POLL_MS, persistent: false }, schedule);
+    };
+    // The directory, not the file: editors and our own writes replace the file by a rename.
+    try {
+      const name = basename(this.path);
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
+        if (file === null || file === name) schedule();
+      });
+      this.watcher.on('error', poll);
+    } catch {
+      poll();
+    }
   }
 
-  async delete(id: string): Promise<boolean> {
-    const had = this.byId.delete(id);
-    if (had) await this.persist();
-    return had;
+  /** Stops watching the file. */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.polling) unwatchFile(this.path);
+    this.polling = false;
   }
 
-  /** Writes are chained so concurrent logins never interleave partial states. */
-  private persist(): Promise<void> {
-    const snapshot = `${JSON.stringify({ users: this.list() }, null, 2)}\n`;
-    const write = this.writes.then(() => writeFileAtomic(this.path, snapshot));
-    this.writes = write.catch(() => {});
-    return write;
+  /** Reads the file again now (the watcher does this by itself); resolves once done. */
+  reload(): Promise<UsersFileEvent | null> {
+    return this.serial(() => this.sync());
+  }
+
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Every save first reads the file: an edit made by hand since our last read wins over what we
+   * had in memory, and an unusable file is never overwritten.
+   */
+  private change<T>(mutate: () => T): Promise<T> {
+    return this.serial(async () => {
+      await this.sync();
+      if (this.broken) throw new UserError(`${this.path}: ${this.broken}; fix the file (or remove it), then sign in again`);
+      const result = mutate();
+      this.gen++;
+      await this.write();
+      return result;
+    });
+  }
+
+  private async write(): Promise<void> {
+    const text = `${JSON.stringify({ users: this.list() }, null, 2)}\n`;
+    await writeFileAtomic(this.path, text);
+    this.known = text;
+  }
+
+  /** Brings memory in line with the file; null when nothing changed. */
+  private async sync(): Promise<UsersFileEvent | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return this.fail(`cannot read: ${(err as Error).message}`);
+      // Deleting the file deletes every user; the next save creates it again.
+      if (this.known === null && this.byId.size === 0 && !this.broken) return null;
+      this.broken = null;
+      this.known = null;
+      this.byId = new Map();
+      this.gen++;
+      return { kind: 'reloaded', users: 0 };
+    }
+    if (text === this.known && !this.broken) return null;
+    const parsed = this.parse(text);
+    if (typeof parsed === 'string') return this.fail(parsed);
+    await tightenFileMode(this.path).catch(() => false);
+    this.adopt(text, parsed);
+    return { kind: 'reloaded', users: this.byId.size };
+  }
+
+  /** Fails closed: while the file cannot be read, nobody is signed in (sessions come back with a good file). */
+  private fail(message: string): UsersFileEvent | null {
+    const already = this.broken === message;
+    this.broken = message;
+    this.known = null;
+    if (this.byId.size > 0) {
+      this.byId = new Map();
+      this.gen++;
+    }
+    return already ? null : { kind: 'invalid', message };
+  }
+
+  private parse(text: string): StoredUser[] | string {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return 'not valid JSON';
+    }
+    const parsed = UsersFile.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return `${issue.path.join('.')}: ${issue.message}`;
+    }
+    return parsed.data.users;
+  }
+
+  private adopt(text: string, users: StoredUser[]): void {
+    const byId = new Map<string, StoredUser>();
+    for (const user of users) {
+      byId.set(user.id, user);
+      this.onSecret(user.accessToken);
+      this.onSecret(user.refreshToken);
+    }
+    this.byId = byId;
+    this.known = text;
+    this.broken = null;
+    this.gen++;
   }
 }

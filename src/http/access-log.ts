@@ -32,10 +32,18 @@ export class AccessLog {
     if (!this.starts.has(req)) this.starts.set(req, req.raw.socket.bytesWritten);
   }
 
-  /** An error answer is on its way: make sure it gets a line even when routine lines are off. */
-  noteError(reply: FastifyReply): void {
+  /** Replies whose line is already promised by a close listener. */
+  private readonly promised = new WeakSet<FastifyReply>();
+
+  /**
+   * An error answer is on its way: make sure it gets a line even when routine lines are off.
+   * `unrouted`: answered outside routing (a bad URL), where Fastify runs no onResponse hook.
+   */
+  noteError(reply: FastifyReply, unrouted = false): void {
     this.noteStart(reply.request);
-    if (!this.routine) reply.raw.once('close', () => this.write(reply.request, reply));
+    if ((this.routine && !unrouted) || this.promised.has(reply)) return;
+    this.promised.add(reply);
+    reply.raw.once('close', () => this.write(reply.request, reply));
   }
 
   write(req: FastifyRequest, reply: FastifyReply): void {

@@ -4,12 +4,22 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { codeForStatus, errorBody, statusOfCode, type ErrorCode } from '../api/index.js';
 import { ContainerError, DockerUnavailableError } from '../containers/index.js';
 import { TaskError } from '../tasks/index.js';
+import { pathOf } from './context.js';
 import { COMMON_SECURITY_HEADERS, htmlHeaders } from './headers.js';
+
+/**
+ * A refusal that leaves a request body unread closes the connection: otherwise Node reads and
+ * discards the rest of the body to keep the connection alive, for as long as the client drips it.
+ */
+function closeIfBodyUnread(reply: FastifyReply): void {
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
+}
 
 /** Every error answer leaves through here: JSON envelope, security headers, an access line. */
 function sendEnvelope(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // Set here too: the gate may refuse a request before the security headers are applied.
   reply.headers(COMMON_SECURITY_HEADERS);
+  closeIfBodyUnread(reply);
   reply.server.accessLog?.noteError(reply);
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
@@ -42,8 +52,14 @@ function wantsHtml(req: FastifyRequest): boolean {
 export function sendErrorPage(req: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
   if (!wantsHtml(req)) return sendError(reply, code, message);
   const page = htmlPage('Sign-in failed', `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a href="/">Back to caic</a></p>`);
+  closeIfBodyUnread(reply);
   reply.server.accessLog?.noteError(reply);
   return htmlHeaders(reply.code(statusOfCode[code])).send(page);
+}
+
+/** A path is repeated in an answer only when it is short and plain; anything else is not reflected. */
+function echoablePath(path: string): string {
+  return /^\/[\w\-./@+~%]{0,120}$/.test(path) ? path : '(this path)';
 }
 
 const FASTIFY_MESSAGES: Record<string, string> = {
@@ -83,6 +99,6 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimit: number, no
   // One handler for every unmatched request, so the fallback and the 404 envelope cannot disagree on order.
   app.setNotFoundHandler((req, reply) => {
     if (notFoundFallback?.(req, reply)) return reply;
-    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    return sendError(reply, 'NOT_FOUND', `no route for ${req.method} ${echoablePath(pathOf(req.url))}`);
   });
 }

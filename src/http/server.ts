@@ -11,7 +11,7 @@ import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import type { Gate } from './gate/index.js';
 import { installRequireUser } from './auth/hooks.js';
-import { installEdge } from './edge.js';
+import { createClientErrorHandler, createFrameworkErrorHandler, installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { installSse } from './sse.js';
 import { DEFAULT_WEB_DIR, serveWebUi, spaFallback, webUiDir } from './static.js';
@@ -41,6 +41,11 @@ export interface ServerDeps {
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
 
+/** `legacy_app_login_until` as ms since the epoch (00:00 UTC of that day); null when empty. */
+function legacyUntil(date: string): number | null {
+  return date === '' ? null : Date.parse(`${date}T00:00:00Z`);
+}
+
 const ALL_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Known paths answer 405 (with Allow) for methods they do not implement, instead of a bare 404. */
@@ -63,9 +68,24 @@ function methodNotAllowed(app: FastifyInstance): void {
   }
 }
 
+/**
+ * How long a client may take to send a request: the whole request, and its headers (at most 10 s).
+ * Only requests: a long response such as an event stream is not bounded. Node checks the clocks
+ * every `checkIntervalMs`, so a request can outlive its bound by that much.
+ */
+function requestTimeouts(requestTimeoutSeconds: number): { requestMs: number; headersMs: number; checkIntervalMs: number } {
+  const requestMs = requestTimeoutSeconds * 1000;
+  return {
+    requestMs,
+    headersMs: Math.min(10_000, requestMs),
+    checkIntervalMs: Math.min(5_000, Math.max(250, Math.floor(requestMs / 4))),
+  };
+}
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
   const bodyLimit = config.values.server.body_limit;
+  const timeouts = requestTimeouts(config.values.server.request_timeout_seconds);
   // Typed as Fastify's base logger so the app keeps the default instance type plugins expect.
   const baseLogger: FastifyBaseLogger = logger;
   const app = Fastify({
@@ -79,7 +99,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+      // A missing Host is refused by the edge (envelope, security headers) rather than by Node.
+      requireHostHeader: false,
+    },
+    // Malformed requests and bad URLs, which Node and the router answer before any hook, get the edge too.
+    clientErrorHandler: createClientErrorHandler(deps.gate, logger),
+    frameworkErrors: createFrameworkErrorHandler(deps.gate),
   });
+  // An `Expect` other than 100-continue would get Node's bare 417; the expectation is ignored
+  // instead (RFC 9110 §10.1.1 allows it), so the request meets the edge like any other.
+  app.server.on('checkExpectation', (req, res) => app.routing(req, res));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -114,6 +147,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     users: deps.users,
     sessionSecret: deps.sessionSecret,
     externalUrl: config.externalUrl,
+    legacyAppLoginUntil: legacyUntil(config.values.server.legacy_app_login_until),
     logger,
   });
   if (deps.tasks) {

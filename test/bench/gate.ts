@@ -67,7 +67,7 @@ allowed_users = ["bench"]
   const settings = await loadOrCreateSettings(configDir);
   const users = await UserStore.open(configDir);
   const user = await users.upsert({ provider: 'github', providerId: '1', username: 'bench', avatarURL: '', accessToken: 'gho_bench' });
-  const { token } = await new SessionManager(settings.sessionSecret, users, { ttlSeconds: 3600 }).issue(user);
+  const { token } = await new SessionManager(settings.sessionSecret, users, { ttlSeconds: 3600, isAllowed: () => true }).issue(user);
   const daemon = await startDaemon({
     configDir,
     cacheDir: join(dir.path, 'cache'),

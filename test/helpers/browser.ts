@@ -49,15 +49,23 @@ export interface TestBrowser extends AsyncDisposable {
  * the browser. Pages from newPage are tabs of that context (use one launchBrowser() per user
  * when a test needs separate cookie jars).
  */
-export async function launchBrowser(): Promise<TestBrowser> {
+export interface LaunchOptions {
+  /** Extra Chromium flags (e.g. `--host-resolver-rules` to reach a test origin by its name). */
+  args?: string[];
+  /** Accept the test's self-signed certificates. */
+  ignoreHTTPSErrors?: boolean;
+}
+
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrowser> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} is missing: run npm run env:browser`);
   const profile = await tempDir('caic-chromium-');
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile.path, {
       executablePath: CHROMIUM_PATH,
-      args: FLAGS,
+      args: [...FLAGS, ...(opts.args ?? [])],
       timeout: 30_000,
+      ...(opts.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}),
     });
   } catch (err) {
     await profile[Symbol.asyncDispose]();

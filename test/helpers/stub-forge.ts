@@ -27,12 +27,19 @@ allowed_users = ${JSON.stringify(allowedUsers)}
 `;
 }
 
+/** How the token or user endpoint misbehaves: HTML instead of JSON, an HTTP error, or a cut connection. */
+export type StubFailure = { kind: 'html'; status: number } | { kind: 'status'; status: number; body?: unknown } | { kind: 'reset' };
+
 export interface StubForge {
   url: string;
   /** The user the next authorization approves. */
   user: StubUser;
   /** When set, the authorize step redirects back with ?error=<this> instead of a code. */
   denyWith: string | null;
+  /** Misbehaviour of the OAuth token and user endpoints (both providers); null answers normally. */
+  fail: { token?: StubFailure; user?: StubFailure } | null;
+  /** Raw JSON members appended to a successful token answer (values JSON.stringify cannot write, e.g. 1e400). */
+  tokenExtra: string;
   /** Status the meta and OpenAI endpoints answer (200 serves the lists below). */
   listStatus: number;
   githubHooks: string[];
@@ -41,6 +48,17 @@ export interface StubForge {
   /** Access tokens issued so far (to check they never reach logs). */
   issuedTokens: string[];
   close(): Promise<void>;
+}
+
+/** Answers as the failure says; false when there is no failure to play. */
+function misbehave(req: IncomingMessage, res: ServerResponse, failure: StubFailure | undefined): boolean {
+  if (!failure) return false;
+  if (failure.kind === 'reset') req.socket.destroy();
+  else if (failure.kind === 'html') {
+    res.writeHead(failure.status, { 'content-type': 'text/html' });
+    res.end('<html><body><h1>Unicorn!</h1>This page is taking too long to load.</body></html>');
+  } else send(res, failure.status, failure.body ?? { message: 'Server Error' });
+  return true;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -65,6 +83,8 @@ export async function startStubForge(): Promise<StubForge> {
     url: '',
     user: { id: 1001, username: 'Octocat', avatarURL: 'https://avatars.example/1001' },
     denyWith: null,
+    fail: null,
+    tokenExtra: '',
     listStatus: 200,
     githubHooks: ['192.30.252.0/22', '185.199.108.0/22', '140.82.112.0/20', '2a0a:a440::/29'],
     openaiPrefixes: [{ ipv4Prefix: '23.102.140.112/28' }, { ipv6Prefix: '2603:1030:a::/48' }],
@@ -95,6 +115,7 @@ export async function startStubForge(): Promise<StubForge> {
 
   async function token(req: IncomingMessage, res: ServerResponse, gitlab: boolean): Promise<void> {
     const form = await readForm(req);
+    if (misbehave(req, res, stub.fail?.token)) return;
     const client = gitlab ? CLIENT.gitlab : CLIENT.github;
     const grant = codes.get(form.get('code') ?? '');
     codes.delete(form.get('code') ?? '');
@@ -118,10 +139,13 @@ export async function startStubForge(): Promise<StubForge> {
       stub.issuedTokens.push(refresh);
       return send(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 7200, refresh_token: refresh, scope: 'api read_user', created_at: Math.floor(Date.now() / 1000) });
     }
-    return send(res, 200, { access_token: access, token_type: 'bearer', scope: 'repo,read:user' });
+    const answer = JSON.stringify({ access_token: access, token_type: 'bearer', scope: 'repo,read:user' });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(stub.tokenExtra ? `${answer.slice(0, -1)},${stub.tokenExtra}}` : answer);
   }
 
   function user(req: IncomingMessage, res: ServerResponse, gitlab: boolean): void {
+    if (misbehave(req, res, stub.fail?.user)) return;
     const auth = req.headers.authorization ?? '';
     const u = tokens.get(auth.replace(/^Bearer /i, ''));
     if (!u) return send(res, 401, { message: gitlab ? '401 Unauthorized' : 'Bad credentials' });

@@ -143,6 +143,10 @@ describe('web UI build present', () => {
       const body = json<Envelope>(r);
       assert.equal(body.error.code, 'NOT_FOUND', path);
     }
+    // A long or odd path is not repeated in the answer.
+    const long = await get(`${d.url}/api/v1/tasks/${'z'.repeat(300)}`);
+    assert.deepEqual(json(long), { error: { code: 'NOT_FOUND', message: 'no route for GET (this path)' } });
+    assert.deepEqual(json(await get(`${d.url}/api/v1/nope`)), { error: { code: 'NOT_FOUND', message: 'no route for GET /api/v1/nope' } });
     // Other methods on UI paths are not the UI's: the envelope, not index.html.
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await get(`${d.url}/task/@abc+slug`, { method });
@@ -157,6 +161,17 @@ describe('web UI build present', () => {
     assert.equal(cfg.status, 200);
     assert.match(String(cfg.headers['content-type']), /^application\/json/);
     assert.equal((await get(`${d.url}/healthz`)).status, 200);
+  });
+
+  test('a malformed URL is a 400 envelope with the security headers, never the UI and never the path echoed', async () => {
+    for (const path of ['/%c0%ae%c0%ae/etc/passwd', '/assets/%E0%A4%A.js', '/task/%ff%fe<script>']) {
+      const r = await get(`${d.url}${path}`, { headers: { accept: 'text/html' } });
+      assert.equal(r.status, 400, path);
+      assert.match(String(r.headers['content-type']), /^application\/json/, path);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+      assert.equal(r.headers['referrer-policy'], 'no-referrer', path);
+      assert.deepEqual(json(r), { error: { code: 'BAD_REQUEST', message: 'the URL is malformed (invalid percent-encoding)' } }, path);
+    }
   });
 
   test('revalidation: an unchanged index.html answers 304', async () => {
@@ -182,6 +197,10 @@ describe('web UI files still pass the IP gate', () => {
       assert.equal(json<Envelope>(r).error.code, 'FORBIDDEN', path);
       assert.equal((await get(`${d.url}${path}`)).status, 200, `${path} from a local client`);
     }
+    // A malformed URL does not get past the gate either.
+    const bad = await get(`${d.url}/%c0%ae%c0%ae/etc/passwd`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    assert.equal(bad.status, 403);
+    assert.equal(json<Envelope>(bad).error.code, 'FORBIDDEN');
   });
 });
 

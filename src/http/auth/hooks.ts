@@ -50,7 +50,13 @@ export interface AuthStepOptions {
  */
 export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
   return (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    if (!hostLock.check(effectiveHost(req), isHttps(req) ? 'https' : 'http')) {
+    const host = effectiveHost(req);
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check is off so that this answer, too, comes from the edge.
+    if (host === undefined && req.raw.httpVersion === '1.1') {
+      sendError(reply, 'BAD_REQUEST', 'missing Host header');
+      return;
+    }
+    if (!hostLock.check(host, isHttps(req) ? 'https' : 'http')) {
       sendError(reply, 'FORBIDDEN', 'invalid host: this server answers a different hostname');
       return;
     }

@@ -1,7 +1,7 @@
 // OAuth 2.0 authorization-code clients for GitHub and GitLab (endpoints from config, so tests use a local stub).
 import { z } from 'zod';
 import type { AuthProvider } from '../../api/index.js';
-import { VERSION, type Config } from '../../config/index.js';
+import { VERSION, type Config, type StoredUser } from '../../config/index.js';
 
 const HTTP_TIMEOUT_MS = 10_000;
 
@@ -17,10 +17,14 @@ export interface ProviderProfile {
   avatarURL: string;
 }
 
-/** A failed step of the flow; `status` is what our callback answers. */
+/**
+ * A failed step of the flow; `status` is what our callback answers. Whatever the provider does
+ * (unreachable, not JSON, an HTTP error, a malformed answer) is a failed sign-in (401), never a
+ * 5xx of ours; 403 is for users the server does not allow.
+ */
 export class OAuthError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 500,
+    readonly status: 400 | 401 | 403,
     message: string,
   ) {
     super(message);
@@ -36,13 +40,34 @@ export interface OAuthProvider {
   isAllowed(username: string): boolean;
 }
 
+// Only access_token has to be right; a malformed optional field is treated as absent.
 const TokenResponse = z.object({
-  access_token: z.string().min(1).optional(),
-  refresh_token: z.string().optional(),
-  expires_in: z.number().optional(),
-  error: z.string().optional(),
-  error_description: z.string().optional(),
+  access_token: z.string().min(1).max(8192).optional().catch(undefined),
+  refresh_token: z.string().max(8192).optional().catch(undefined),
+  expires_in: z.unknown().optional(),
+  error: z.string().optional().catch(undefined),
 });
+
+/** An OAuth error code is a short ASCII word; anything else the provider sends is not repeated. */
+function errorCodeOf(json: unknown): string | undefined {
+  const parsed = TokenResponse.safeParse(json);
+  const error = parsed.success ? parsed.data.error : undefined;
+  return error && /^[\w.-]{1,64}$/.test(error) ? error : undefined;
+}
+
+/** Providers announce lifetimes up to hours or months; beyond ten years is nonsense. */
+const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 86_400;
+
+/**
+ * The access token's expiry from the provider's `expires_in` (seconds), or undefined when the
+ * value is absent or not a sane positive number: a negative, huge, non-finite or non-numeric
+ * value is ignored rather than allowed to throw.
+ */
+export function expiryFrom(expiresIn: unknown, nowMs: number): string | undefined {
+  const n = typeof expiresIn === 'string' && /^\d{1,12}$/.test(expiresIn) ? Number(expiresIn) : expiresIn;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > MAX_EXPIRES_IN_SECONDS) return undefined;
+  return new Date(nowMs + Math.round(n * 1000)).toISOString();
+}
 
 interface Endpoints {
   name: AuthProvider;
@@ -60,23 +85,32 @@ interface Endpoints {
 const GitHubUser = z.object({ id: z.number(), login: z.string(), avatar_url: z.string().default('') });
 const GitLabUser = z.object({ id: z.number(), username: z.string(), avatar_url: z.string().nullable().default('') });
 
-async function request(url: string, init: RequestInit, what: string): Promise<unknown> {
+/** Why fetch failed, without the URL or anything else that could carry a secret. */
+function unreachableReason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: unknown } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${HTTP_TIMEOUT_MS / 1000} s`;
+  const code = e.cause?.code;
+  return typeof code === 'string' && /^[A-Z_]{2,32}$/.test(code) ? code : 'connection failed';
+}
+
+async function request(provider: AuthProvider, url: string, init: RequestInit, what: string): Promise<unknown> {
   let res: Response;
+  let text: string;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+    text = await res.text();
   } catch (err) {
-    throw new OAuthError(500, `${what}: provider unreachable (${(err as Error).message})`);
+    throw new OAuthError(401, `${what}: ${provider} could not be reached (${unreachableReason(err)}); try again later`);
   }
   let json: unknown;
   try {
-    json = await res.json();
+    json = JSON.parse(text);
   } catch {
-    throw new OAuthError(res.ok ? 500 : 401, `${what}: provider answered HTTP ${res.status} without JSON`);
+    throw new OAuthError(401, `${what}: ${provider} answered HTTP ${res.status} with something other than JSON`);
   }
   if (!res.ok) {
-    const parsed = TokenResponse.safeParse(json);
-    const detail = parsed.success && parsed.data.error ? `: ${parsed.data.error}` : '';
-    throw new OAuthError(401, `${what}: provider answered HTTP ${res.status}${detail}`);
+    const error = errorCodeOf(json);
+    throw new OAuthError(401, `${what}: ${provider} answered HTTP ${res.status}${error ? `: ${error}` : ''}`);
   }
   return json;
 }
@@ -111,6 +145,7 @@ class Provider implements OAuthProvider {
 
   async exchange(code: string, redirectUri: string): Promise<ProviderTokens> {
     const json = await request(
+      this.name,
       this.ep.token,
       {
         method: 'POST',
@@ -126,21 +161,23 @@ class Provider implements OAuthProvider {
       'token exchange',
     );
     const parsed = TokenResponse.safeParse(json);
-    if (!parsed.success) throw new OAuthError(500, 'token exchange: unexpected answer from the provider');
+    if (!parsed.success) throw new OAuthError(401, `token exchange: unexpected answer from ${this.name}`);
     // GitHub reports a bad code with HTTP 200 and an `error` field.
     if (parsed.data.error || !parsed.data.access_token) {
-      throw new OAuthError(401, `token exchange refused: ${parsed.data.error ?? 'no access token'}`);
+      throw new OAuthError(401, `token exchange refused: ${errorCodeOf(json) ?? (parsed.data.error ? 'provider error' : 'no access token')}`);
     }
     const { access_token, refresh_token, expires_in } = parsed.data;
+    const expiresAt = expiryFrom(expires_in, Date.now());
     return {
       accessToken: access_token,
       ...(refresh_token ? { refreshToken: refresh_token } : {}),
-      ...(expires_in ? { expiresAt: new Date(Date.now() + expires_in * 1000).toISOString() } : {}),
+      ...(expiresAt ? { expiresAt } : {}),
     };
   }
 
   async profile(tokens: ProviderTokens): Promise<ProviderProfile> {
     const json = await request(
+      this.name,
       this.ep.user,
       {
         headers: {
@@ -154,13 +191,21 @@ class Provider implements OAuthProvider {
     try {
       return this.ep.parseUser(json);
     } catch {
-      throw new OAuthError(500, 'profile: unexpected answer from the provider');
+      throw new OAuthError(401, `profile: unexpected answer from ${this.name}`);
     }
   }
 
   isAllowed(username: string): boolean {
     return this.allowed.has(username.toLowerCase());
   }
+}
+
+/**
+ * Whether a stored user may still use the server: their provider is configured and lists them in
+ * `allowed_users`. Checked on every session, so taking a name off the list ends its sessions.
+ */
+export function allowedByProviders(providers: ReadonlyMap<AuthProvider, OAuthProvider>): (user: StoredUser) => boolean {
+  return (user) => providers.get(user.provider)?.isAllowed(user.username) ?? false;
 }
 
 function trimSlash(url: string): string {

@@ -1,4 +1,5 @@
-// Session tokens: HS256 JWTs (jose) signed with the session secret; fixed lifetime, no refresh.
+// Session tokens: HS256 JWTs (jose) signed with the session secret; fixed lifetime, no refresh;
+// valid only while their user is in users.json and still allowed to sign in.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import type { StoredUser, UserStore } from '../../config/index.js';
@@ -15,17 +16,44 @@ export interface SessionClaims {
   exp: number;
 }
 
+interface Verified {
+  sub: string;
+  exp: number;
+  /** The user as of `generation` of the user store (null: gone or no longer allowed). */
+  user: StoredUser | null;
+  generation: number;
+}
+
+export interface SessionOptions {
+  ttlSeconds: number;
+  /**
+   * Whether a stored user may still use the server (their provider is configured and lists them
+   * in `allowed_users`): a user taken off the list loses their sessions.
+   */
+  isAllowed: (user: StoredUser) => boolean;
+  now?: () => number;
+}
+
 export class SessionManager {
   private readonly key: KeyObject;
-  /** token → expiry (s). Browsers resend the same token on every request; its signature was checked once. */
-  private readonly verified = new Map<string, { sub: string; exp: number }>();
+  /**
+   * Browsers resend the same token on every request: its signature was checked once, and its user
+   * is looked up again only when users.json changed since (the store's generation).
+   */
+  private readonly verified = new Map<string, Verified>();
 
   constructor(
     secret: Buffer,
     private readonly users: UserStore,
-    private readonly opts: { ttlSeconds: number; now?: () => number },
+    private readonly opts: SessionOptions,
   ) {
     this.key = createSecretKey(secret);
+  }
+
+  /** The user with this id if they exist and are still allowed, else null. */
+  userById(id: string): StoredUser | null {
+    const user = this.users.get(id);
+    return user && this.opts.isAllowed(user) ? user : null;
   }
 
   private nowSeconds(): number {
@@ -59,10 +87,15 @@ export class SessionManager {
       this.verified.delete(token);
       return null;
     }
-    return this.users.get(hit.sub) ?? null;
+    const generation = this.users.generation;
+    if (hit.generation !== generation) {
+      hit.user = this.userById(hit.sub);
+      hit.generation = generation;
+    }
+    return hit.user;
   }
 
-  /** The user a token belongs to, or null: bad signature, other algorithm, expired, or user gone. */
+  /** The user a token belongs to, or null: bad signature, other algorithm, expired, user gone or not allowed. */
   async verify(token: string): Promise<StoredUser | null> {
     if (token.length > MAX_TOKEN_LENGTH) return null;
     const hit = this.cached(token);
@@ -85,7 +118,8 @@ export class SessionManager {
       // Drop the oldest entry (Map iterates in insertion order).
       this.verified.delete(this.verified.keys().next().value!);
     }
-    this.verified.set(token, { sub, exp });
-    return this.users.get(sub) ?? null;
+    const user = this.userById(sub);
+    this.verified.set(token, { sub, exp, user, generation: this.users.generation });
+    return user;
   }
 }

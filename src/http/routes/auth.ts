@@ -1,17 +1,18 @@
-// Routes: OAuth login start/callback for GitHub and GitLab, the current user, logout.
+// Routes: OAuth login start/callback for GitHub and GitLab, the app's code redemption, the current user, logout.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes, type AuthProvider, type UserResp } from '../../api/index.js';
-import type { StoredUser, UserStore } from '../../config/index.js';
+import { UserError, type StoredUser, type UserStore } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import {
-  checkState,
-  newState,
+  AppHandoff,
+  LoginStates,
   OAuthError,
   SESSION_COOKIE,
   STATE_COOKIE,
   STATE_MAX_AGE_SECONDS,
   type OAuthProvider,
+  type PendingLogin,
   type SessionManager,
 } from '../auth/index.js';
 import { presentedToken, readCookie } from '../auth/hooks.js';
@@ -27,6 +28,11 @@ export interface AuthRoutesOptions {
   sessionSecret: Buffer;
   /** Explicit https external URL (required by config whenever a provider exists). */
   externalUrl: URL | null;
+  /**
+   * Until this time (ms since the epoch) an app may still sign in without a PKCE challenge and
+   * get the token in the deep link (old app builds); null refuses that at once.
+   */
+  legacyAppLoginUntil: number | null;
   logger: Logger;
 }
 
@@ -37,6 +43,14 @@ export function toUserResp(user: StoredUser): UserResp {
 export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { providers, sessions, users, sessionSecret, externalUrl, logger } = opts;
+  const states = new LoginStates(sessionSecret);
+  const handoff = new AppHandoff();
+  const legacyUntil = opts.legacyAppLoginUntil;
+  const legacyAllowed = () => legacyUntil !== null && Date.now() < legacyUntil;
+  const legacyRefused = () =>
+    `this app signs in without code_challenge (PKCE S256), which this server refuses${
+      legacyUntil === null ? '' : ` since ${new Date(legacyUntil).toISOString().slice(0, 10)}`
+    }; update the caic app`;
   const secureState = externalUrl?.protocol === 'https:';
   const redirectUri = (provider: AuthProvider) => `${externalUrl?.origin ?? ''}/api/v1/auth/${provider}/callback`;
   const secureSession = (req: FastifyRequest) => secureState || isHttps(req);
@@ -46,7 +60,11 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     handler: (req, reply) => {
       const provider = providers.get(req.params.provider);
       if (!provider || !sessions) return sendError(reply, 'NOT_FOUND', `login with ${req.params.provider} is not configured`);
-      const { state, cookie } = newState(sessionSecret, req.query.return === 'app' ? 'app' : 'web');
+      const { return: returnTo = 'web', code_challenge: codeChallenge, code_challenge_method: method } = req.query;
+      if (codeChallenge && returnTo !== 'app') return sendErrorPage(req, reply, 'BAD_REQUEST', 'code_challenge is only used with return=app');
+      if (codeChallenge && method !== 'S256') return sendErrorPage(req, reply, 'BAD_REQUEST', 'code_challenge_method must be S256');
+      if (returnTo === 'app' && !codeChallenge && !legacyAllowed()) return sendErrorPage(req, reply, 'BAD_REQUEST', legacyRefused());
+      const { state, cookie } = states.begin({ returnTo, ...(codeChallenge ? { codeChallenge } : {}) });
       reply.setCookie(STATE_COOKIE, cookie, {
         path: '/',
         httpOnly: true,
@@ -66,17 +84,18 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
       const provider = providers.get(req.params.provider);
       if (!provider || !sessions) return sendError(reply, 'NOT_FOUND', `login with ${req.params.provider} is not configured`);
       const { code, state, error, error_description } = req.query;
+      // The state first: without it, nothing else in this request is from a sign-in we started.
+      const login = states.finish(readCookie(req, STATE_COOKIE), state);
+      if (!login) {
+        logger.info({ provider: provider.name }, 'login state check failed');
+        return sendErrorPage(req, reply, 'BAD_REQUEST', 'login state mismatch or expired; start the sign-in again');
+      }
       if (error) {
         logger.info({ provider: provider.name, error }, 'login refused by provider');
         return sendErrorPage(req, reply, 'FORBIDDEN', `${provider.name} did not authorize the login: ${error_description ?? error}`);
       }
-      const returnTo = checkState(sessionSecret, readCookie(req, STATE_COOKIE), state);
-      if (!returnTo) {
-        logger.info({ provider: provider.name }, 'login state check failed');
-        return sendErrorPage(req, reply, 'BAD_REQUEST', 'login state mismatch or expired; start the sign-in again');
-      }
       if (!code) return sendErrorPage(req, reply, 'BAD_REQUEST', 'missing authorization code');
-      return finishLogin(req, reply, provider, code, returnTo);
+      return finishLogin(req, reply, provider, code, login);
     },
   });
 
@@ -85,7 +104,7 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     reply: FastifyReply,
     provider: OAuthProvider,
     code: string,
-    returnTo: 'web' | 'app',
+    login: PendingLogin,
   ): Promise<FastifyReply> {
     let user: StoredUser;
     try {
@@ -105,14 +124,25 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
         ...(tokens.expiresAt ? { tokenExpiresAt: tokens.expiresAt } : {}),
       });
     } catch (err) {
+      if (err instanceof UserError) {
+        logger.error({ provider: provider.name, err: err.message }, 'login failed: users.json unusable');
+        return sendErrorPage(req, reply, 'SERVICE_UNAVAILABLE', `sign-in is unavailable: ${err.message}`);
+      }
       if (!(err instanceof OAuthError)) throw err;
       logger.warn({ provider: provider.name, err: err.message }, 'login failed');
-      const code = err.status === 400 ? 'BAD_REQUEST' : err.status === 401 ? 'UNAUTHORIZED' : err.status === 403 ? 'FORBIDDEN' : 'INTERNAL_ERROR';
+      const code = err.status === 400 ? 'BAD_REQUEST' : err.status === 403 ? 'FORBIDDEN' : 'UNAUTHORIZED';
       return sendErrorPage(req, reply, code, `sign-in with ${provider.name} failed: ${err.message}`);
     }
+    logger.info({ provider: provider.name, username: user.username, returnTo: login.returnTo }, 'login');
+    if (login.returnTo === 'app' && login.codeChallenge) {
+      // Only the app holding the verifier can turn this code into a session (POST /api/v1/auth/token).
+      return reply.redirect(`caic://auth?code=${handoff.issue(user.id, login.codeChallenge)}`, 302);
+    }
     const { token } = await sessions!.issue(user);
-    logger.info({ provider: provider.name, username: user.username, returnTo }, 'login');
-    if (returnTo === 'app') return reply.redirect(`caic://auth?token=${encodeURIComponent(token)}`, 302);
+    if (login.returnTo === 'app') {
+      logger.warn({ username: user.username }, 'app sign-in without code_challenge (old app build): token handed to whichever app owns caic://');
+      return reply.redirect(`caic://auth?token=${encodeURIComponent(token)}`, 302);
+    }
     reply.setCookie(SESSION_COOKIE, token, {
       path: '/',
       httpOnly: true,
@@ -122,6 +152,23 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     });
     return reply.redirect('/', 302);
   }
+
+  r.route({
+    ...routeOptions(routes.authToken),
+    handler: async (req, reply) => {
+      if (!sessions) return sendError(reply, 'NOT_FOUND', 'login is not configured');
+      const redeemed = handoff.redeem(req.body.code, req.body.code_verifier);
+      if ('error' in redeemed) {
+        logger.info({ reason: redeemed.error }, 'app sign-in code refused');
+        return sendError(reply, 'BAD_REQUEST', redeemed.error);
+      }
+      const user = sessions.userById(redeemed.userId);
+      if (!user) return sendError(reply, 'BAD_REQUEST', 'this user can no longer sign in here');
+      const { token, expiresAt } = await sessions.issue(user);
+      reply.header('cache-control', 'no-store');
+      return { token, expiresAt: expiresAt.toISOString(), user: toUserResp(user) };
+    },
+  });
 
   r.route({
     ...routeOptions(routes.authMe),
