@@ -32,7 +32,9 @@ export function DiffPage({ task }: { task: Task }) {
           <button type="button" className="icon back" aria-label="Back to the task" onClick={() => navigate(taskPath(task.id, task.title))}>
             ←
           </button>
-          <h1 className="task-title">Diff · {task.title}</h1>
+          <h1 className="task-title" title={task.title}>
+            Diff · {task.title}
+          </h1>
         </div>
         <div className="muted small">
           {task.repos.map((r) => (
