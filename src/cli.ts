@@ -14,7 +14,7 @@ import {
   ONLINE_BASE_IMAGE,
 } from './containers/index.js';
 import { startDaemon } from './daemon.js';
-import { LOG_LEVELS, type LogLevel } from './log/index.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache] [--claude-code]
@@ -27,6 +27,8 @@ makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it witho
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} (default: [debug] log_level, else info)
+  --log-format FORMAT pretty (readable lines) or json (one object per line); default: pretty
+                      when stdout is a terminal, else json
   --print-url         print the URL the daemon would serve, check the port is free, and exit
   --version           print the version and exit
   -h, --help          show this help
@@ -46,6 +48,7 @@ function parse() {
       options: {
         'config-dir': { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         'print-url': { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -86,6 +89,8 @@ async function main(): Promise<void> {
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
   }
+  const logFormat = values['log-format'] ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) fail(`--log-format must be one of ${LOG_FORMATS.join(', ')}`, 2);
   const configDir = values['config-dir'] ?? defaultConfigDir();
 
   if (values['print-url']) {
@@ -96,8 +101,13 @@ async function main(): Promise<void> {
     return;
   }
 
-  const daemon = await startDaemon({ configDir, ...(logLevel ? { logLevel: logLevel as LogLevel } : {}) });
-  process.stdout.write(`caic ${VERSION} listening on ${daemon.url}\n`);
+  const daemon = await startDaemon({
+    configDir,
+    logFormat: logFormat as LogFormat,
+    logColor: Boolean(process.stdout.isTTY),
+    ...(logLevel ? { logLevel: logLevel as LogLevel } : {}),
+  });
+  process.stdout.write(`caic ${VERSION} listening on ${daemon.url}\n${repositoriesLine(daemon.repos.root, daemon.repos.list().map((r) => r.name))}\n`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -124,6 +134,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** What a newcomer needs to see at start: where repositories are looked for, and what was found. */
+function repositoriesLine(root: string, names: string[]): string {
+  if (names.length === 0) return `no git repositories under ${root} yet: clone or create one there (it appears without a restart), or set [core] root`;
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '');
+  return `${names.length} git ${names.length === 1 ? 'repository' : 'repositories'} under ${root}: ${shown}`;
 }
 
 /** `caic image build`: streams the build steps to the terminal. */

@@ -1,4 +1,5 @@
 // The composition root: config → logger → state files → gate → auth → Fastify → listen.
+import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { HARNESSES } from './agents/index.js';
@@ -27,7 +28,7 @@ import {
   type ServerDeps,
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
-import { createLogger, type Logger, type LogLevel } from './log/index.js';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { RepoRegistry, TaskService } from './tasks/index.js';
 
 export interface DaemonOptions {
@@ -37,6 +38,12 @@ export interface DaemonOptions {
   /** Overrides `[debug] log_level`. */
   logLevel?: LogLevel;
   logDestination?: DestinationStream;
+  /** `json` (default) or `pretty` (readable lines for a terminal; see createLogger). */
+  logFormat?: LogFormat;
+  /** Colours in pretty lines. */
+  logColor?: boolean;
+  /** The directory the command was started from: `[core] root` when the file does not set it (default: startDirectory()). */
+  startDir?: string;
   /** Overrides the port of `[server] http` (tests use 0 for a free port). */
   port?: number;
   /** How long startup may wait for remote origin lists (GitHub meta, OpenAI). */
@@ -53,6 +60,7 @@ export interface Daemon {
   app: FastifyInstance;
   logger: Logger;
   tasks: TaskService;
+  repos: RepoRegistry;
   close(): Promise<void>;
 }
 
@@ -69,10 +77,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     configDir: opts.configDir,
     ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.startDir ? { startDir: opts.startDir } : {}),
   });
   const { logger, masker } = createLogger({
     level: opts.logLevel ?? config.values.debug.log_level,
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+    ...(opts.logFormat ? { format: opts.logFormat } : {}),
+    ...(opts.logColor !== undefined ? { colorize: opts.logColor } : {}),
   });
   masker.add(...config.secrets);
 
@@ -129,8 +140,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
     });
   }
-  const repos = new RepoRegistry(config.values.core.root);
+  const { root } = config.values.core;
+  const repos = new RepoRegistry(root, { allowLocalClone: config.values.core.allow_local_clone });
   await repos.scan();
+  if (!existsSync(root)) logger.warn({ root }, 'the repository root does not exist (yet); repositories created there will appear');
+  const stopRepoWatch = repos.watch();
   const preferences = await PreferenceStore.open(config.configDir);
   // Docker may come up after caic: the daemon serves anyway and connects when it can.
   let runtime: DockerRuntime | null = null;
@@ -191,6 +205,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await app.listen({ host, port, listenTextResolver: (address) => `bound ${address}` });
   } catch (err) {
     lists.forEach((l) => l.stop());
+    stopRepoWatch();
     users.close();
     await app.close();
     throw listenError(err, host, port);
@@ -218,6 +233,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       auth: config.authProviders.length ? config.authProviders : 'off',
       allowOrigins: config.values.server.allow_origins,
       geoDb: config.geoDbPath,
+      root,
+      repositories: repos.list().length,
     },
     'caic listening',
   );
@@ -227,8 +244,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     app,
     logger,
     tasks,
+    repos,
     async close() {
       clearInterval(retry);
+      stopRepoWatch();
       lists.forEach((l) => l.stop());
       users.close();
       await app.close();

@@ -183,7 +183,37 @@ export const Preferences = z
   })
   .meta({ id: 'Preferences' });
 export type Preferences = z.infer<typeof Preferences>;
-export const UpdatePreferencesReq = z.object({ settings: z.record(z.string(), z.unknown()) }).meta({ id: 'UpdatePreferencesReq' });
+/** Bounds of a settings block: it is kept in memory for every user and written to one shared file. */
+export const MAX_SETTINGS_DEPTH = 8;
+export const MAX_SETTINGS_BYTES = 64 * 1024;
+
+/** Nesting depth of a JSON value (a scalar is 0), counted without recursion and abandoned once past `limit`. */
+function jsonDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) max = depth + 1;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
+export const Settings = z
+  .record(z.string().max(200), z.unknown())
+  .superRefine((value, ctx) => {
+    if (jsonDepth(value, MAX_SETTINGS_DEPTH) > MAX_SETTINGS_DEPTH) {
+      ctx.addIssue({ code: 'custom', message: `must be nested at most ${MAX_SETTINGS_DEPTH} levels deep` });
+      return;
+    }
+    if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_SETTINGS_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_SETTINGS_BYTES} bytes as JSON` });
+    }
+  })
+  .describe(`Free-form client settings (JSON object), at most ${MAX_SETTINGS_DEPTH} levels deep and ${MAX_SETTINGS_BYTES} bytes.`);
+export const UpdatePreferencesReq = z.object({ settings: Settings }).meta({ id: 'UpdatePreferencesReq' });
 
 export const UsagePeriod = z
   .object({

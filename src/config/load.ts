@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { AuthProvider } from '../api/index.js';
 import { UserError } from './errors.js';
 import { localizeAddr, type ListenAddr } from './listen-addr.js';
-import { defaultCacheDir, resolvePath } from './paths.js';
+import { defaultCacheDir, defaultRoot, resolvePath, startDirectory } from './paths.js';
 import { ConfigFileSchema, NAMED_ORIGINS, type ConfigFile, type NamedOrigin } from './schema.js';
 
 type Env = Record<string, string | undefined>;
@@ -49,6 +49,8 @@ export interface LoadOptions {
   configDir: string;
   cacheDir?: string;
   env?: Env;
+  /** Where `[core] root` defaults to: the directory the command was started from (see startDirectory). */
+  startDir?: string;
 }
 
 /** An error about one key; carries the dotted path so the message names it. */
@@ -166,13 +168,15 @@ function isReadable(path: string): boolean {
 const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL|AUTH/i;
 const SECRET_ENV_FALLBACKS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'GEMINI_API_KEY', 'TAILSCALE_API_KEY'];
 
-function validate(values: ConfigFile, configDir: string, cacheDir: string, file: string | null, processEnv: Env): Config {
+function validate(values: ConfigFile, configDir: string, cacheDir: string, file: string | null, processEnv: Env, startDir: string): Config {
   const env = (name: string): string | undefined => {
     const v = values.core.env[name] ?? processEnv[name];
     return v === '' ? undefined : v;
   };
 
-  values.core.root = resolvePath(configDir, values.core.root);
+  // Unset, the root is where the user started caic (what the README promises); a path written in
+  // the file is read like every other path in it, from the config directory.
+  values.core.root = values.core.root === '' ? defaultRoot(startDir) : resolvePath(configDir, values.core.root);
 
   let listen: ListenAddr;
   try {
@@ -303,7 +307,7 @@ export function loadConfig(opts: LoadOptions): Config {
     throw new UserError(`${path}${line ? `:${line}` : ''}: ${message}`);
   }
   try {
-    return validate(parsed.data, configDir, cacheDir, text === null ? null : path, processEnv);
+    return validate(parsed.data, configDir, cacheDir, text === null ? null : path, processEnv, opts.startDir ?? startDirectory(processEnv));
   } catch (err) {
     if (err instanceof KeyError) {
       const line = text === null ? undefined : findKeyLine(text, err.key.split('.'));

@@ -1,4 +1,4 @@
-// XDG base directories and path helpers (`~` expansion, resolution against the config dir).
+// XDG base directories and path helpers (`~` expansion, resolution against the config dir, the start directory).
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -28,4 +28,23 @@ export function defaultConfigDir(env: Env = process.env): string {
 
 export function defaultCacheDir(env: Env = process.env): string {
   return xdgDir(env, 'XDG_CACHE_HOME', '.cache');
+}
+
+/**
+ * The directory the user started caic from. Under `npm start` (also `npm --prefix <checkout>
+ * start`) the process runs in the checkout, and npm passes the directory it was invoked from as
+ * INIT_CWD; otherwise it is the working directory.
+ */
+export function startDirectory(env: Env = process.env, cwd = process.cwd()): string {
+  const init = env.INIT_CWD;
+  return init && isAbsolute(init) ? init : cwd;
+}
+
+/**
+ * `[core] root` when the file does not set it: the start directory, except the file-system root,
+ * which is where a service manager starts a process that names no directory (searching /proc and
+ * /usr finds nothing and costs); the home directory then.
+ */
+export function defaultRoot(startDir: string, home = homedir()): string {
+  return resolve(startDir) === resolve('/') ? home : startDir;
 }

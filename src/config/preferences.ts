@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { Settings } from '../api/index.js';
 import { UserError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 
@@ -12,7 +13,7 @@ const UserPrefs = z.object({
   repositories: z.array(RepoPref).default([]),
   harness: z.string().default(''),
   models: z.record(z.string(), z.string()).default({}),
-  settings: z.record(z.string(), z.unknown()).default({}),
+  settings: Settings.default({}),
 });
 export type UserPreferences = z.infer<typeof UserPrefs>;
 const File = z.object({ version: z.literal(1), users: z.record(z.string(), UserPrefs) });
@@ -20,12 +21,24 @@ const File = z.object({ version: z.literal(1), users: z.record(z.string(), UserP
 /** No-auth mode keeps one set of preferences under this key. */
 export const DEFAULT_USER = 'default';
 
+interface Change {
+  user: string;
+  apply: (prefs: UserPreferences) => void;
+  done: (err?: Error) => void;
+}
+
+/**
+ * Readers see only what is on disk: a change is applied to a copy, validated, written, and only
+ * then becomes the shared state. Changes that arrive while a write is in flight go out together
+ * in the next write, so a burst of task starts costs two writes, not one each.
+ */
 export class PreferenceStore {
-  private writes: Promise<void> = Promise.resolve();
+  private queue: Change[] = [];
+  private writing = false;
 
   private constructor(
     readonly path: string,
-    private readonly users: Record<string, UserPreferences>,
+    private users: Readonly<Record<string, UserPreferences>>,
   ) {}
 
   static async open(configDir: string): Promise<PreferenceStore> {
@@ -53,30 +66,65 @@ export class PreferenceStore {
   }
 
   /** Moves a repository to the front of the recent list and remembers the harness and model used. */
-  async recordUse(user: string, repo: { name: string; baseBranch: string }, harness: string, model: string, now = new Date()): Promise<void> {
-    const prefs = this.users[user] ?? UserPrefs.parse({});
-    prefs.repositories = [
-      { name: repo.name, baseBranch: repo.baseBranch, harness, model, lastUsed: now.toISOString() },
-      ...prefs.repositories.filter((r) => r.name !== repo.name),
-    ].slice(0, MAX_RECENT);
-    prefs.harness = harness;
-    prefs.models[harness] = model;
-    this.users[user] = prefs;
-    await this.persist();
+  recordUse(user: string, repo: { name: string; baseBranch: string }, harness: string, model: string, now = new Date()): Promise<void> {
+    return this.change(user, (prefs) => {
+      prefs.repositories = [
+        { name: repo.name, baseBranch: repo.baseBranch, harness, model, lastUsed: now.toISOString() },
+        ...prefs.repositories.filter((r) => r.name !== repo.name),
+      ].slice(0, MAX_RECENT);
+      prefs.harness = harness;
+      prefs.models[harness] = model;
+    });
   }
 
   async setSettings(user: string, settings: Record<string, unknown>): Promise<UserPreferences> {
-    const prefs = this.users[user] ?? UserPrefs.parse({});
-    prefs.settings = settings;
-    this.users[user] = prefs;
-    await this.persist();
+    await this.change(user, (prefs) => {
+      prefs.settings = settings;
+    });
     return this.get(user);
   }
 
-  private persist(): Promise<void> {
-    const text = `${JSON.stringify({ version: 1, users: this.users }, null, 2)}\n`;
-    const write = this.writes.then(() => writeFileAtomic(this.path, text));
-    this.writes = write.catch(() => undefined);
-    return write;
+  private change(user: string, apply: (prefs: UserPreferences) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ user, apply, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      const next: Record<string, UserPreferences> = { ...this.users };
+      const applied: Change[] = [];
+      for (const change of batch) {
+        const prefs = structuredClone(next[change.user] ?? UserPrefs.parse({}));
+        try {
+          change.apply(prefs);
+        } catch (err) {
+          change.done(err as Error);
+          continue;
+        }
+        // The store's own schema again: a caller that skipped the wire validation cannot poison the file.
+        const checked = UserPrefs.safeParse(prefs);
+        if (!checked.success) {
+          change.done(new UserError(`preferences: ${checked.error.issues[0]!.path.join('.')}: ${checked.error.issues[0]!.message}`));
+          continue;
+        }
+        // A copy, so nothing the caller still holds is shared with what readers see.
+        next[change.user] = structuredClone(checked.data);
+        applied.push(change);
+      }
+      if (applied.length === 0) continue;
+      try {
+        await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, users: next }, null, 2)}\n`);
+      } catch (err) {
+        applied.forEach((c) => c.done(err as Error));
+        continue;
+      }
+      this.users = next;
+      applied.forEach((c) => c.done());
+    }
+    this.writing = false;
   }
 }

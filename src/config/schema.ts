@@ -33,7 +33,9 @@ const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
 
 export const ConfigFileSchema = z.strictObject({
   core: table({
-    root: str('.'),
+    /** '' = the directory caic was started from (see load.ts); a relative path is taken from the config directory. */
+    root: str(''),
+    allow_local_clone: z.boolean().default(false),
     runtime: z.enum(['', 'docker', 'podman']).default(''),
     image: str('caic-agent:latest'),
     env: envTable,

@@ -127,11 +127,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installErrorHandlers(app, bodyLimit, webDir ? spaFallback : undefined);
 
   serverRoutes(app, {
-    serverConfig: () => ({
+    serverConfig: (req) => ({
       version: deps.version,
       authEnabled: deps.sessions !== null,
       authProviders: [...deps.providers.keys()],
-      root: deps.tasks?.repos.root ?? '',
+      // A host path is for someone who may use it: anyone in no-auth mode, else a signed-in user.
+      root: deps.sessions === null || req.user ? (deps.tasks?.repos.root ?? '') : '',
       capabilities: {
         tailscaleAvailable: Boolean(config.env('TAILSCALE_API_KEY')),
         gitHubAppEnabled: Boolean(config.values.github.app.id),

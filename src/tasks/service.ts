@@ -289,8 +289,10 @@ export class TaskService {
     for (const l of this.listListeners) if (this.visible(task, l.caller)) l.fn(event);
   }
 
-  toolInput(id: string, toolUseId: string, caller: Caller | null): { toolUseId: string; input: unknown } {
+  async toolInput(id: string, toolUseId: string, caller: Caller | null): Promise<{ toolUseId: string; input: unknown }> {
     const task = this.find(id, caller);
+    // A task from before a restart is replayed on first use, as for its event stream.
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
     const t = task.transcript;
     if (t?.toolInputs.has(toolUseId)) return { toolUseId, input: t.toolInputs.get(toolUseId) };
     const ev = t?.events.find((e) => e.kind === 'toolUse' && e.toolUseId === toolUseId);

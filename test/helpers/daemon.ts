@@ -33,6 +33,8 @@ export async function startTestDaemon(
     logLevel: opts.logLevel ?? 'debug',
     logDestination: logs,
     port: 0,
+    // Not the test runner's working directory (the checkout, itself a repository).
+    startDir: opts.startDir ?? dir.path,
     originListWaitMs: opts.originListWaitMs ?? 2_000,
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),

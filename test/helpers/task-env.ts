@@ -40,7 +40,8 @@ export async function taskEnv(opts: { files?: number; extraConfig?: string; imag
   const root = join(dir.path, 'root');
   const origin = await makeOriginAndClone(dir.path, root, 'proj', opts.files ?? 20);
   const image = opts.image ? `image = "${opts.image}"\n` : '';
-  const config = `[core]\nroot = "${root}"\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
+  // file:// clones of the local origin: the tests' stand-in for a forge.
+  const config = `[core]\nroot = "${root}"\nallow_local_clone = true\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
   const env: TaskEnv = {
     d: await startTestDaemon(config, { dir, logLevel: 'debug' }),
     dir,

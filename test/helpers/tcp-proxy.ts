@@ -4,13 +4,17 @@ import { createConnection, createServer, type AddressInfo, type Socket } from 'n
 
 export interface TcpProxy extends AsyncDisposable {
   url: string;
+  /** Connections accepted so far. */
+  readonly connections: number;
   /** Destroys every connection open now; returns how many there were. */
   cut(): number;
 }
 
 export async function startTcpProxy(target: URL): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  let connections = 0;
   const server = createServer((client) => {
+    connections++;
     const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
     open.add(client);
     open.add(upstream);
@@ -29,6 +33,9 @@ export async function startTcpProxy(target: URL): Promise<TcpProxy> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    get connections() {
+      return connections;
+    },
     cut() {
       const n = open.size / 2;
       for (const s of [...open]) s.destroy();

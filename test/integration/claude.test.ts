@@ -12,7 +12,8 @@ import { CLAUDE_TEST_IMAGE } from '../tools/env-docker.js';
 
 const STUB = readFileSync(fileURLToPath(new URL('../../../test/fixtures/anthropic-stub.mjs', import.meta.url)), 'utf8');
 
-test('harness = claude: init, toolUse, toolResult, text, result; the file is in the diff', async () => {
+// Its own budget: up to 90 s for the container and 120 s for Claude Code's answer on a loaded machine.
+test('harness = claude: init, toolUse, toolResult, text, result; the file is in the diff', { timeout: 300_000 }, async () => {
   await using env = await taskEnv({
     extraConfig: [
       '[harness.claude.env]',

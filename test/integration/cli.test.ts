@@ -6,9 +6,11 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { http } from '../helpers/http.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -91,30 +93,109 @@ test('config mistakes exit non-zero with one line naming the file and key', asyn
 
   const badLevel = run(dir, ['--log-level', 'loud']);
   assert.equal(badLevel.code, 2);
+  const badFormat = run(dir, ['--log-format', 'xml']);
+  assert.equal(badFormat.code, 2);
+  assert.match(badFormat.stderr, /^caic: --log-format must be one of json, pretty\n$/);
+});
+
+/** A running `caic serve`: its output so far, and a way to wait for a line. */
+function serve(dir: TempDir, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: opts.cwd ?? dir.path, env: { ...env(dir), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
+  return {
+    child,
+    out,
+    /** Waits until stdout matches; fails at once if the process exits first. */
+    async waitFor(pattern: RegExp): Promise<void> {
+      await until(() => {
+        if (child.exitCode !== null) assert.fail(`exited early (${child.exitCode}): ${out.stderr}${out.stdout}`);
+        return pattern.test(out.stdout);
+      }, `${pattern} on stdout`);
+    },
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    },
+  };
+}
+
+const git = (cwd: string, ...args: string[]) => spawnSync('git', args, { cwd, encoding: 'utf8' });
+async function makeRepo(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+  git(path, 'init', '-q', '-b', 'main');
+  await writeFile(join(path, 'README.md'), '# r\n');
+  git(path, 'add', '-A');
+  git(path, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'first');
+}
+
+test('started in a directory holding a repository, caic lists it; one created later appears without a restart', async () => {
+  await using dir = await tempDir();
+  const work = join(dir.path, 'src');
+  await makeRepo(join(work, 'myrepo'));
+  const port = await freePort();
+  const cfg = await configDir(dir, `[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
+  await using caic = serve(dir, ['--config-dir', cfg], { cwd: work });
+  await caic.waitFor(/git repositor/);
+  assert.match(caic.out.stdout, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}\\n1 git repository under ${work}: myrepo\\n`));
+  const api = (path: string) => http(`http://127.0.0.1:${port}${path}`);
+  assert.deepEqual((await api('/api/v1/server/repos')).json<{ name: string }[]>().map((r) => r.name), ['myrepo']);
+  assert.equal((await api('/api/v1/server/config')).json<{ root: string }>().root, work);
+
+  await makeRepo(join(work, 'later'));
+  // The daemon's own check (every 5 s), no rescan asked for.
+  const names = await until(async () => {
+    const listed = (await api('/api/v1/server/repos')).json<{ name: string }[]>().map((r) => r.name);
+    return listed.length === 2 && listed;
+  }, 'the new repository in the list', 30_000, 250);
+  assert.deepEqual(names, ['later', 'myrepo']);
+});
+
+test('under npm the root is where npm was run (INIT_CWD), not the checkout it runs in', async () => {
+  await using dir = await tempDir();
+  const work = join(dir.path, 'src');
+  const checkout = join(dir.path, 'checkout');
+  await makeRepo(join(work, 'mine'));
+  await makeRepo(checkout);
+  const port = await freePort();
+  const cfg = await configDir(dir, `[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
+  await using caic = serve(dir, ['--config-dir', cfg], { cwd: checkout, env: { INIT_CWD: work } });
+  await caic.waitFor(/git repositor/);
+  assert.match(caic.out.stdout, new RegExp(`1 git repository under ${work}: mine\\n`));
+  assert.deepEqual((await http(`http://127.0.0.1:${port}/api/v1/server/repos`)).json<{ name: string }[]>().map((r) => r.name), ['mine']);
+});
+
+test('an empty root says what to do; --log-format pretty writes readable lines', async () => {
+  await using dir = await tempDir();
+  const empty = join(dir.path, 'empty');
+  await mkdir(empty);
+  const port = await freePort();
+  const cfg = await configDir(dir, `[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
+  await using caic = serve(dir, ['--config-dir', cfg, '--log-format', 'pretty'], { cwd: empty });
+  await caic.waitFor(/INFO: caic listening/);
+  assert.match(caic.out.stdout, new RegExp(`no git repositories under ${empty} yet: clone or create one there`));
+  const logLines = caic.out.stdout.split('\n').filter((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] [A-Z]+: /.test(l));
+  assert.ok(logLines.length >= 2, caic.out.stdout);
+  assert.ok(!caic.out.stdout.split('\n').some((l) => l.startsWith('{')), 'no JSON lines');
+  assert.match(caic.out.stdout, new RegExp(`INFO: caic listening \\{"url":"http://127\\.0\\.0\\.1:${port}".*"root":"${empty}","repositories":0\\}`));
+  assert.doesNotMatch(caic.out.stdout, /\[3\d(;\d+)?m/, 'no colours when stdout is not a terminal');
 });
 
 test('serve prints the URL, answers, and exits 0 on SIGTERM', async () => {
   await using dir = await tempDir();
   const port = await freePort();
   const cfg = await configDir(dir, `[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--config-dir', cfg], { env: env(dir), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  try {
-    while (!out.includes('listening on')) {
-      if (child.exitCode !== null) assert.fail(`exited early: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.match(out, new RegExp(`caic \\d+\\.\\d+\\.\\d+ listening on http://127\\.0\\.0\\.1:${port}\\n`));
-    assert.equal((await http(`http://127.0.0.1:${port}/healthz`)).status, 200);
-    child.kill('SIGTERM');
-    const [code] = (await once(child, 'exit')) as [number];
-    assert.equal(code, 0, err);
-    assert.match(out, /"msg":"stopped"/);
-    assert.equal(err, '');
-  } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  await using caic = serve(dir, ['--config-dir', cfg]);
+  await caic.waitFor(/listening on/);
+  assert.match(caic.out.stdout, new RegExp(`caic \\d+\\.\\d+\\.\\d+ listening on http://127\\.0\\.0\\.1:${port}\\n`));
+  assert.match(caic.out.stdout, /^\{"level":30,/m, 'JSON log lines when stdout is not a terminal');
+  assert.equal((await http(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  caic.child.kill('SIGTERM');
+  const [code] = (await once(caic.child, 'exit')) as [number];
+  assert.equal(code, 0, caic.out.stderr);
+  assert.match(caic.out.stdout, /"msg":"stopped"/);
+  assert.equal(caic.out.stderr, '');
 });

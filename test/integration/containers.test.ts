@@ -17,6 +17,8 @@ import {
   type DieEvent,
 } from '../../src/containers/index.js';
 import { makeHostRepo, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const git = (repo: string, ...args: string[]) => execFileSync('git', args, { cwd: repo }).toString();
 
@@ -67,7 +69,8 @@ describe('containers on a real engine', () => {
     assert.match(caps.stdout, /NoNewPrivs:\s+1/);
     assert.match(caps.stdout, /CapBnd:\s+00000000000400c0/, 'bounding set: SETGID, SETUID, SYS_CHROOT');
     const sshd = await t.rt.exec(plain, 'sshd -T 2>/dev/null | grep -E "^(passwordauthentication|permitrootlogin)" || grep -hE "^(PasswordAuthentication|PermitRootLogin)" /etc/ssh/sshd_config.d/caic.conf');
-    assert.match(sshd.stdout, /PasswordAuthentication no|passwordauthentication no/i);
+    assert.match(sshd.stdout, /^passwordauthentication no$/im);
+    assert.match(sshd.stdout, /^permitrootlogin no$/im);
   });
 
   test('exec streams output as it is produced, with stdin, exit codes, cwd and stderr', async () => {
@@ -89,18 +92,12 @@ describe('containers on a real engine', () => {
     assert.equal((await t.rt.exec(plain, 'pwd', { cwd: '/tmp' })).stdout, '/tmp\n');
     await assert.rejects(t.rt.exec(plain, 'sleep 30', { timeoutMs: 200 }), /timed out after 200 ms/);
     const ac = new AbortController();
-    const aborted = t.rt.exec(plain, 'sleep 31 & sleep 32; echo never', { signal: ac.signal });
-    setTimeout(() => ac.abort(), 100);
+    // Aborted once the background child exists: the line after it says so.
+    const aborted = t.rt.exec(plain, 'sleep 31 & echo started; sleep 32; echo never', { signal: ac.signal, onStdout: () => ac.abort() });
     await assert.rejects(aborted, /aborted/);
-    // A signal aborted before the command started (on a slow machine the 100 ms above can be that).
-    await assert.rejects(t.rt.exec(plain, 'sleep 33', { signal: AbortSignal.abort() }), /aborted/);
+    await assert.rejects(t.rt.exec(plain, 'sleep 33', { signal: AbortSignal.abort() }), /aborted/, 'a signal aborted before the command started');
     // The whole process group goes, background children included.
-    let left = '?';
-    for (let i = 0; i < 50 && left !== '0'; i++) {
-      left = (await t.rt.exec(plain, 'pgrep -c -x sleep || true')).stdout.trim();
-      if (left !== '0') await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(left, '0', 'no sleep process survives');
+    await until(async () => (await t.rt.exec(plain, 'pgrep -c -x sleep || true')).stdout.trim() === '0', 'no sleep process left', 10_000, 100);
   });
 
   test('many concurrent commands on one connection each report their own exit status', async () => {
@@ -128,14 +125,16 @@ describe('containers on a real engine', () => {
   });
 
   test('a host key mismatch is refused at once, never retried', async () => {
-    const forged = { ...plain, id: `${plain.id}-forged`, hostKeyFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
-    const started = Date.now();
+    // Through a proxy that counts connections: one banner probe, one handshake, nothing more.
+    await using proxy = await startTcpProxy(new URL(`ssh://127.0.0.1:${plain.sshPort}`));
+    const port = Number(new URL(proxy.url).port);
+    const forged = { ...plain, id: `${plain.id}-forged`, sshPort: port, hostKeyFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
     await assert.rejects(t.rt.connect(forged, { deadlineMs: 20_000 }), (err: Error) => {
       assert.ok(err instanceof HostKeyMismatchError, String(err));
       assert.match(err.message, /does not match the one pinned/);
       return true;
     });
-    assert.ok(Date.now() - started < 10_000, 'fails on the first handshake, not at the deadline');
+    assert.equal(proxy.connections, 2, 'fails on the first handshake, not at the deadline');
   });
 
   test('~/.env: 0600, loaded by shells; the token never reaches inspect, labels, env or logs', async () => {
@@ -245,13 +244,23 @@ describe('containers on a real engine', () => {
     const h = await t.launch();
     const stats = await t.rt.stats(h);
     assert.ok(stats.memoryBytes > 0 && stats.pids > 0, JSON.stringify(stats));
+    // Events are read from the moment the iterator starts (Docker replays them `since` then), so
+    // the kill may come before the stream is open. Other tests' containers die too: wait for ours.
     const ac = new AbortController();
+    const timeout = setTimeout(() => ac.abort(), 30_000);
     const events = t.rt.dieEvents(ac.signal)[Symbol.asyncIterator]();
-    const next = events.next();
-    await new Promise((r) => setTimeout(r, 200)); // let the events stream open
+    const first = events.next();
     await t.docker.getContainer(h.id).kill();
-    const value = (await next).value as DieEvent;
+    let value: DieEvent | undefined;
+    for (let next = await first; !next.done; next = await events.next()) {
+      if (next.value.id === h.id) {
+        value = next.value;
+        break;
+      }
+    }
+    clearTimeout(timeout);
     ac.abort();
+    assert.ok(value, 'a die event for the killed container within 30 s');
     assert.equal(value.id, h.id);
     assert.equal(value.taskId, h.taskId);
     assert.equal(value.name, h.name);

@@ -1,17 +1,20 @@
 // The daemon over real sockets: error envelopes, security headers, the gate with trusted proxies,
 // host lock, malformed requests, and how long a client may take to send one.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { openSse, type SseStream } from '../../src/http/sse.js';
-import { startTestDaemon } from '../helpers/daemon.js';
-import { http } from '../helpers/http.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cookiePair, http } from '../helpers/http.js';
 import { writeCountryMmdb } from '../helpers/mmdb-writer.js';
 import { RawConnection, rawRequest, type RawAnswer } from '../helpers/raw-http.js';
 import { SseClient } from '../helpers/sse.js';
-import { CLIENT } from '../helpers/stub-forge.js';
+import { CLIENT, githubLoginToml, startStubForge } from '../helpers/stub-forge.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
 const LOCAL_ONLY = '[server]\nallow_origins = ["local"]\n';
@@ -94,7 +97,8 @@ describe('basics and error envelopes', () => {
     assert.equal((await http(`${d.url}/api/nope`)).status, 404);
     const denied = await d.daemon.app.inject({ url: '/healthz', remoteAddress: '198.51.100.9' });
     assert.equal(denied.statusCode, 403);
-    await new Promise((r) => setTimeout(r, 50));
+    // The access line is written when the response has finished, which the client may see first.
+    await until(() => d.logs.find('request').length >= 2, 'two access lines');
     const lines = d.logs.find('request');
     assert.deepEqual(
       lines.map((l) => [l.path, l.status, l.level]),
@@ -236,7 +240,7 @@ test('close() stops accepting but finishes requests in flight', async () => {
     const pending = http(`${d.url}/api/v1/test/slow`);
     await inHandler;
     const closing = d.daemon.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => !d.daemon.app.server.listening, 'the listener to close');
     await assert.rejects(http(`${d.url}/healthz`), /ECONNREFUSED|ECONNRESET|socket hang up/);
     release();
     const res = await pending;
@@ -246,6 +250,137 @@ test('close() stops accepting but finishes requests in flight', async () => {
   } finally {
     await d.dir[Symbol.asyncDispose]();
   }
+});
+
+describe('repositories, preferences and tool inputs through the API', () => {
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  async function makeRepo(path: string): Promise<void> {
+    await mkdir(path, { recursive: true });
+    git(path, 'init', '-q', '-b', 'main');
+    await writeFile(join(path, 'a.txt'), 'a\n');
+    git(path, 'add', '-A');
+    git(path, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'first');
+  }
+  const post = (d: TestDaemon, path: string, body: unknown) =>
+    http(`${d.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  test('the resolved root is in the server config; a repository added later shows after a rescan', async () => {
+    await using dir = await tempDir();
+    const started = join(dir.path, 'work');
+    await makeRepo(join(started, 'first'));
+    await using d = await startTestDaemon(LOCAL_ONLY, { startDir: started });
+    assert.equal((await http(`${d.url}/api/v1/server/config`)).json<{ root: string }>().root, started);
+    assert.deepEqual((await http(`${d.url}/api/v1/server/repos`)).json<{ name: string }[]>().map((r) => r.name), ['first']);
+    const listening = d.logs.find('caic listening')[0]!;
+    assert.deepEqual([listening.root, listening.repositories], [started, 1]);
+
+    await makeRepo(join(started, 'group', 'second'));
+    const scan = await post(d, '/api/v1/server/repos/scan', {});
+    assert.equal(scan.status, 200, scan.body);
+    assert.deepEqual(scan.json<{ name: string }[]>().map((r) => r.name), ['first', 'group/second']);
+    const listed = (await http(`${d.url}/api/v1/server/repos`)).json<Record<string, unknown>[]>();
+    assert.deepEqual(Object.keys(listed[0]!).sort(), ['baseBranch', 'forge', 'name', 'remote', 'remoteURL'], 'no host path, no bookkeeping');
+  });
+
+  test('with login on, the root is shown to signed-in callers only', async () => {
+    const stub = await startStubForge();
+    try {
+      await using dir = await tempDir();
+      const started = join(dir.path, 'work');
+      await using d = await startTestDaemon(`[server]\nallow_origins = ["local"]\nexternal_url = "https://caic.test"\n${githubLoginToml(stub, ['octocat'])}`, {
+        startDir: started,
+        dir,
+      });
+      const anonymous = (await http(`${d.url}/api/v1/server/config`, { headers: { host: 'caic.test' } })).json<{ root: string; authEnabled: boolean }>();
+      assert.deepEqual([anonymous.authEnabled, anonymous.root], [true, '']);
+      assert.ok(!JSON.stringify(anonymous).includes(dir.path), 'no host path for a visitor');
+      const start = await http(`${d.url}/api/v1/auth/github/start`, { headers: { host: 'caic.test' } });
+      const approve = await http(String(start.headers.location));
+      const cb = new URL(String(approve.headers.location));
+      const done = await http(`${d.url}${cb.pathname}${cb.search}`, { headers: { host: 'caic.test', cookie: cookiePair(start.setCookies[0]!) } });
+      const session = cookiePair(done.setCookies.find((c) => c.startsWith('caic_session='))!);
+      const signedIn = (await http(`${d.url}/api/v1/server/config`, { headers: { host: 'caic.test', cookie: session } })).json<{ root: string }>();
+      assert.equal(signedIn.root, started);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('cloning: bad targets and local sources are refused with 4xx envelopes, never a 500', async () => {
+    await using dir = await tempDir();
+    const root = join(dir.path, 'root');
+    await makeRepo(join(dir.path, 'origin'));
+    await mkdir(root);
+    await writeFile(join(root, 'file.txt'), 'x');
+    await using d = await startTestDaemon(LOCAL_ONLY, { startDir: root });
+    const cases: [unknown, number, RegExp][] = [
+      [{ url: 'https://forge.invalid/o/r.git', path: 'd'.repeat(256) }, 400, /name too long/],
+      [{ url: `https://forge.invalid/o/${'n'.repeat(256)}` }, 400, /name too long/],
+      [{ url: 'https://forge.invalid/o/r.git', path: 'file.txt/r' }, 400, /not a directory/],
+      [{ url: `file://${join(dir.path, 'origin')}` }, 403, /allow_local_clone/],
+      [{ url: join(dir.path, 'origin') }, 400, /url must be/],
+      [{ url: 'https://forge.invalid/o/r.git', path: '.git' }, 400, /invalid body|not searched/],
+    ];
+    for (const [body, status, message] of cases) {
+      const r = await post(d, '/api/v1/server/repos', body);
+      assert.equal(r.status, status, `${JSON.stringify(body).slice(0, 90)} → ${r.status} ${r.body.slice(0, 200)}`);
+      assert.match(r.json<Envelope>().error.message, message);
+      assert.ok(!r.body.includes(root), 'the host path is not echoed');
+    }
+    assert.equal(d.logs.find('request failed').length, 0, 'nothing was an internal error');
+    const allowed = await startTestDaemon('[server]\nallow_origins = ["local"]\n[core]\nallow_local_clone = true\n', { startDir: root });
+    try {
+      const r = await post(allowed, '/api/v1/server/repos', { url: `file://${join(dir.path, 'origin')}`, path: 'copy' });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json<{ name: string }>().name, 'copy');
+    } finally {
+      await allowed[Symbol.asyncDispose]();
+    }
+  });
+
+  test('preferences: a value nested 5,000 deep is a 400 that breaks nobody; a write is read back', async () => {
+    await using d = await startTestDaemon(LOCAL_ONLY);
+    const deep = `{"settings":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`;
+    const refused = await http(`${d.url}/api/v1/server/preferences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(refused.json<Envelope>().error.message, /settings: must be nested at most 8 levels deep/);
+    const big = await post(d, '/api/v1/server/preferences', { settings: { blob: 'x'.repeat(70 * 1024) } });
+    assert.equal(big.status, 400, big.body);
+    assert.equal((await http(`${d.url}/api/v1/server/preferences`)).status, 200, 'reads still work');
+
+    const set = await post(d, '/api/v1/server/preferences', { settings: { theme: 'dark', panes: { left: 30 } } });
+    assert.equal(set.status, 200, set.body);
+    const back = (await http(`${d.url}/api/v1/server/preferences`)).json<{ settings: unknown; repositories: unknown[] }>();
+    assert.deepEqual(back.settings, { theme: 'dark', panes: { left: 30 } });
+    assert.deepEqual(back.repositories, []);
+    assert.equal(d.logs.find('request failed').length, 0);
+  });
+
+  test('the tool-input route answers the full input of a tool call, also for a task from before a restart', async () => {
+    await using dir = await tempDir();
+    const cacheDir = join(dir.path, 'cache');
+    await mkdir(join(cacheDir, 'tasks'), { recursive: true });
+    const id = '01jtoolinput0000000000000a';
+    const sid = '5d1e6b4a-0c1f-4f39-9a51-2a3b1c7f0e11';
+    const big = { file_path: 'big.txt', content: 'x'.repeat(20 * 1024) };
+    const small = { command: 'ls -la' };
+    const lines = [
+      { type: 'caic_meta', version: 1, id, title: 'T', prompt: 'p', repos: [], harness: 'claude', model: 'sonnet', sudo: false, owner: '', ownerName: '', createdAt: '2026-11-01T00:00:00.000Z' },
+      { type: 'assistant', message: { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_big', name: 'Write', input: big }] }, session_id: sid },
+      { type: 'assistant', message: { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_small', name: 'Bash', input: small }] }, session_id: sid },
+      { type: 'caic_state', state: 'failed' },
+    ];
+    await writeFile(join(cacheDir, 'tasks', `${id}.jsonl`), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    await using d = await startTestDaemon(LOCAL_ONLY, { dir, cacheDir });
+    const tool = (toolUseId: string) => http(`${d.url}/api/v1/tasks/${id}/tool/${toolUseId}`);
+    const first = await tool('toolu_big');
+    assert.equal(first.status, 200, first.body);
+    assert.deepEqual(first.json(), { toolUseId: 'toolu_big', input: big });
+    assert.deepEqual((await tool('toolu_small')).json(), { toolUseId: 'toolu_small', input: small });
+    const missing = await tool('toolu_nope');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json<Envelope>().error.code, 'NOT_FOUND');
+  });
 });
 
 /** The edge's marks on an error answer: the JSON envelope with this code and the security headers. */

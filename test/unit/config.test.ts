@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigFileSchema, configKeyPaths, loadConfig, UserError, type Config } from '../../src/config/index.js';
+import { ConfigFileSchema, configKeyPaths, defaultRoot, loadConfig, startDirectory, UserError, type Config } from '../../src/config/index.js';
 import { buildCountryMmdb } from '../helpers/mmdb-writer.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -64,8 +65,34 @@ describe('defaults', () => {
   test('relative paths resolve against the config dir and ~ expands', async () => {
     const c = await load('[core]\nroot = "repos"\n');
     assert.ok(c.values.core.root.endsWith('/cfg/repos'), c.values.core.root);
+    const dot = await load('[core]\nroot = "."\n');
+    assert.ok(dot.values.core.root.endsWith('/cfg'), 'a path written in the file is read from the file\'s directory');
     const home = await load('[core]\nroot = "~/src"\n');
     assert.ok(home.values.core.root.endsWith('/src') && !home.values.core.root.includes('~'));
+  });
+
+  test('without [core] root, repositories are looked for where the command was started', async () => {
+    await using dir = await tempDir();
+    const configDir = join(dir.path, 'cfg');
+    await mkdir(configDir);
+    const started = join(dir.path, 'where-i-was');
+    assert.equal(loadConfig({ configDir, env: {}, startDir: started }).values.core.root, started);
+    // Under `npm start` the process runs in the checkout; npm says where it was invoked in INIT_CWD.
+    assert.equal(loadConfig({ configDir, env: { INIT_CWD: started } }).values.core.root, started);
+    assert.equal(loadConfig({ configDir, env: { INIT_CWD: 'relative/ignored' } }).values.core.root, process.cwd());
+    assert.equal(loadConfig({ configDir, env: {} }).values.core.root, process.cwd());
+    assert.equal(startDirectory({ INIT_CWD: '/from/npm' }, '/checkout'), '/from/npm');
+    assert.equal(startDirectory({}, '/here'), '/here');
+    // A service started in / (no working directory named) looks in the home directory instead.
+    assert.equal(loadConfig({ configDir, env: {}, startDir: '/' }).values.core.root, homedir());
+    assert.equal(defaultRoot('/srv/x', '/home/me'), '/srv/x');
+    await writeFile(join(configDir, 'config.toml'), '[core]\nroot = ""\n');
+    assert.equal(loadConfig({ configDir, env: {}, startDir: started }).values.core.root, started, '"" means not set');
+  });
+
+  test('cloning from the local disk is off unless allowed', async () => {
+    assert.equal((await load(null)).values.core.allow_local_clone, false);
+    assert.equal((await load('[core]\nallow_local_clone = true\n')).values.core.allow_local_clone, true);
   });
 
   test('the geo database is picked up from the config dir when present', async () => {

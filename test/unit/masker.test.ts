@@ -39,3 +39,22 @@ test('the logger masks messages, fields and error stacks, and redacts auth heade
   assert.ok(!capture.text.includes('xyz.abc.def'));
   assert.ok(!capture.text.includes('caic_session=abc'));
 });
+
+test('pretty log lines are readable, one per record, and masked like JSON ones', () => {
+  const capture = new LogCapture();
+  const { logger, masker } = createLogger({ level: 'debug', destination: capture, format: 'pretty' });
+  const secret = 'glpat-PRETTYSECRETSECRET9z';
+  masker.add(secret);
+  logger.info({ url: 'http://127.0.0.1:2242', token: secret }, `listening with ${secret}`);
+  logger.error({ err: new Error(`failed with ${secret}`) }, 'boom');
+  logger.info({ req: { headers: { authorization: 'Bearer xyz.abc.def' } } }, 'headers');
+  const text = capture.text;
+  assert.ok(!text.includes('PRETTYSECRETSECRET'), text);
+  assert.ok(text.includes('****ET9z'), 'masked to the last 4 characters');
+  assert.ok(!text.includes('xyz.abc.def'));
+  const first = capture.lines[0]!;
+  assert.doesNotMatch(first, /^\{/, 'not JSON');
+  assert.match(first, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening with \*\*\*\*ET9z \{"url":"http:\/\/127\.0\.0\.1:2242","token":"\*\*\*\*ET9z"\}$/);
+  assert.ok(capture.lines.some((l) => /ERROR: boom/.test(l)));
+  assert.doesNotMatch(text, /\[3\d(;\d+)?m/, 'no colour codes unless asked for');
+});

@@ -9,11 +9,12 @@ import { routeOptions } from './define.js';
 
 export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore }): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const strip = ({ path: _path, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
+  // The host path and the registry's bookkeeping stay on the server.
+  const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
 
   r.route({ ...routeOptions(routes.listRepos), handler: () => deps.repos.list().map(strip) });
   r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });
-  r.route({ ...routeOptions(routes.rescanRepos), handler: async () => (await deps.repos.scan(), deps.repos.list().map(strip)) });
+  r.route({ ...routeOptions(routes.rescanRepos), handler: async () => (await deps.repos.scan('full'), deps.repos.list().map(strip)) });
   r.route({ ...routeOptions(routes.repoBranches), handler: async (req) => ({ branches: await deps.repos.branches(req.query.repo) }) });
   r.route({
     ...routeOptions(routes.harnesses),

@@ -1,11 +1,12 @@
 // Routes: /healthz, /readyz and the public /api/v1/server/config capability document.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes, type ServerConfigResp } from '../../api/index.js';
 import { routeOptions } from './define.js';
 
 export interface ServerRoutesOptions {
-  serverConfig: () => ServerConfigResp;
+  /** The capability document for this caller (public: some fields only for a signed-in caller). */
+  serverConfig: (req: FastifyRequest) => ServerConfigResp;
   /** Named readiness checks; each answers "ok" or why it is not ready. */
   readiness: () => Promise<Record<string, string>>;
 }
@@ -22,5 +23,5 @@ export function serverRoutes(app: FastifyInstance, opts: ServerRoutesOptions): v
       return reply.code((ok ? 200 : 503) as 200).send({ status: ok ? 'ok' : 'unavailable', checks });
     },
   });
-  r.route({ ...routeOptions(routes.serverConfig), handler: () => opts.serverConfig() });
+  r.route({ ...routeOptions(routes.serverConfig), handler: (req) => opts.serverConfig(req) });
 }
