@@ -161,8 +161,15 @@ function Usage() {
   if (!usage.weeks.some((w) => w.turns > 0 || w.costUSD > 0)) return <p className="muted" data-testid="usage-empty">No agent activity in the last eight weeks.</p>;
   const maxCost = Math.max(...usage.days.map((d) => d.costUSD), 0);
   const tokens = (p: UsageResp['days'][number]) => p.tokens.inputTokens + p.tokens.outputTokens + p.tokens.cacheReadInputTokens + p.tokens.cacheCreationInputTokens;
+  const week = usage.weeks.at(-1);
   return (
     <div className="usage stack" data-testid="usage">
+      {week && (
+        <p className="usage-summary">
+          This week: <strong>{formatCost(week.costUSD)}</strong>, {formatTokens(tokens(week))} tokens, {formatDuration(week.agentMs)} of agent time, {week.turns} turn{week.turns === 1 ? '' : 's'} in{' '}
+          {week.tasks} task{week.tasks === 1 ? '' : 's'}.
+        </p>
+      )}
       <div className="usage-days" role="img" aria-label="Cost per day, last 14 days">
         {usage.days.map((d) => (
           <div key={d.start} className="usage-day" title={`${d.start}: ${formatCost(d.costUSD)}, ${formatTokens(tokens(d))} tokens, ${formatDuration(d.agentMs)} agent time`}>
@@ -171,32 +178,34 @@ function Usage() {
           </div>
         ))}
       </div>
-      <table className="table">
-        <thead>
-          <tr>
-            <th>Week of</th>
-            <th>Cost</th>
-            <th>Tokens (in / out)</th>
-            <th>Agent time</th>
-            <th>Turns</th>
-            <th>Tasks</th>
-          </tr>
-        </thead>
-        <tbody>
-          {[...usage.weeks].reverse().map((w) => (
-            <tr key={w.start}>
-              <td>{w.start}</td>
-              <td>{formatCost(w.costUSD)}</td>
-              <td>
-                {formatTokens(w.tokens.inputTokens + w.tokens.cacheReadInputTokens + w.tokens.cacheCreationInputTokens)} / {formatTokens(w.tokens.outputTokens)}
-              </td>
-              <td>{formatDuration(w.agentMs)}</td>
-              <td>{w.turns}</td>
-              <td>{w.tasks}</td>
+      <div className="table-scroll">
+        <table className="table usage-table">
+          <thead>
+            <tr>
+              <th>Week of</th>
+              <th>Cost</th>
+              <th>Tokens (in / out)</th>
+              <th>Agent time</th>
+              <th>Turns</th>
+              <th>Tasks</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {[...usage.weeks].reverse().map((w) => (
+              <tr key={w.start} className={w.turns === 0 && w.costUSD === 0 ? 'muted' : undefined}>
+                <td>{w.start}</td>
+                <td>{formatCost(w.costUSD)}</td>
+                <td>
+                  {formatTokens(w.tokens.inputTokens + w.tokens.cacheReadInputTokens + w.tokens.cacheCreationInputTokens)} / {formatTokens(w.tokens.outputTokens)}
+                </td>
+                <td>{formatDuration(w.agentMs)}</td>
+                <td>{w.turns}</td>
+                <td>{w.tasks}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }
