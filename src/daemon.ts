@@ -5,6 +5,7 @@ import type { DestinationStream } from 'pino';
 import { HARNESSES } from './agents/index.js';
 import {
   ensurePrivateDir,
+  gitIdentityOf,
   loadConfig,
   loadOrCreateSettings,
   PreferenceStore,
@@ -29,7 +30,7 @@ import {
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
-import { RepoRegistry, TaskService } from './tasks/index.js';
+import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -159,6 +160,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return false;
     }
   };
+  // Task titles from a small model when a key is at hand ([titles]).
+  const titleConfig = resolveTitleModel(config.values.titles, (p) => {
+    const d = TITLE_DEFAULTS[p];
+    return config.values.harness[d.harness].env[d.keyName] || config.env(d.keyName);
+  });
+  if (titleConfig) logger.info({ provider: titleConfig.provider, model: titleConfig.model }, 'task titles from a model');
+  const titleModel = titleConfig ? new TitleModel(titleConfig, (err) => logger.warn({ err }, 'title generation failed')) : null;
   // A function, so TypeScript does not narrow `runtime` to null from its initialiser.
   const closeRuntime = () => runtime?.close();
   const tasks = new TaskService({
@@ -178,6 +186,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const user = caller ? users.get(caller.id) : undefined;
       if (user?.provider === 'github' && user.accessToken) return user.accessToken;
       return config.values.github.pat.token || undefined;
+    },
+    titleModel,
+    gitIdentity: (caller) => {
+      const user = caller ? users.get(caller.id) : undefined;
+      return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
   });
   await tasks.load();

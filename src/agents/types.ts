@@ -13,6 +13,8 @@ export interface AgentParser {
   parseBinary?(line: string): EventBody[] | null;
   /** Session id as the agent reported it (for --resume), '' until known. */
   readonly sessionId: string;
+  /** The name the agent gave its session (a title for the task), '' or absent until it gives one. */
+  readonly title?: string;
   /** True once the agent can take a prompt (JSON-RPC harnesses finish a handshake first). */
   readonly ready: boolean;
 }

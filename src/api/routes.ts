@@ -183,7 +183,7 @@ export const routes = {
     params: TaskIdParams,
     body: RenameTaskReq,
     response: Task,
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'CONFLICT'],
   },
   taskInput: {
     method: 'POST',

@@ -235,7 +235,15 @@ export const UsageResp = z
 export type UsageResp = z.infer<typeof UsageResp>;
 
 export const RenameTaskReq = z
-  .object({ title: z.string().trim().min(1, 'the title is empty').max(200) })
+  .object({
+    title: z
+      .string()
+      .trim()
+      .min(1, 'the title is empty')
+      .max(200)
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, 'the title has control characters (one line of text)'),
+  })
   .meta({ id: 'RenameTaskReq' });
 export type RenameTaskReq = z.infer<typeof RenameTaskReq>;
 

@@ -6,7 +6,7 @@ export { localizeAddr, urlForListen, type ListenAddr } from './listen-addr.js';
 export { defaultConfigDir, defaultCacheDir, expandHome, resolvePath, startDirectory, defaultRoot } from './paths.js';
 export { ensurePrivateDir, writeFileAtomic, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './files.js';
 export { loadOrCreateSettings, SETTINGS_FILE_NAME, type Settings } from './settings.js';
-export { UserStore, USERS_FILE_NAME, type StoredUser, type ProviderIdentity, type UsersFileEvent } from './users.js';
+export { UserStore, USERS_FILE_NAME, gitIdentityOf, type StoredUser, type ProviderIdentity, type UsersFileEvent } from './users.js';
 export { UserError } from './errors.js';
 export { VERSION } from './version.js';
 export { PreferenceStore, DEFAULT_USER, type UserPreferences } from './preferences.js';

@@ -166,7 +166,7 @@ function isReadable(path: string): boolean {
 }
 
 const SECRET_ENV_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL|AUTH/i;
-const SECRET_ENV_FALLBACKS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'GEMINI_API_KEY', 'TAILSCALE_API_KEY'];
+const SECRET_ENV_FALLBACKS = ['GITHUB_TOKEN', 'GITLAB_TOKEN', 'GEMINI_API_KEY', 'TAILSCALE_API_KEY', 'ANTHROPIC_API_KEY', 'OPENAI_API_KEY'];
 
 function validate(values: ConfigFile, configDir: string, cacheDir: string, file: string | null, processEnv: Env, startDir: string): Config {
   const env = (name: string): string | undefined => {
@@ -242,6 +242,7 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
   if (values.github.app.private_key_pem) values.github.app.private_key_pem = resolvePath(configDir, values.github.app.private_key_pem);
   const vg = values['voice-gateway'];
   if (vg.url) parseUrl('voice-gateway.url', vg.url);
+  if (values.titles.url) parseUrl('titles.url', values.titles.url);
   if (vg.signing_private_key_pem) vg.signing_private_key_pem = resolvePath(configDir, vg.signing_private_key_pem);
 
   const secrets = [

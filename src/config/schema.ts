@@ -80,6 +80,11 @@ export const ConfigFileSchema = z.strictObject({
       ReturnType<typeof table<{ env: typeof envTable }>>
     >,
   ),
+  titles: table({
+    provider: z.enum(['auto', 'anthropic', 'openai', 'gemini', 'off']).default('auto'),
+    model: str(),
+    url: str(),
+  }),
   'voice-gateway': table({
     url: str(),
     instance_id: str(),

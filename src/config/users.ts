@@ -18,6 +18,9 @@ const StoredUser = z.object({
   providerId: z.string(),
   username: z.string(),
   avatarURL: z.string().default(''),
+  /** Profile name and email as the provider gave them at the last login ('' when it did not). */
+  name: z.string().default(''),
+  email: z.string().default(''),
   accessToken: z.string().default(''),
   refreshToken: z.string().default(''),
   /** ISO time the access token expires, '' when the provider did not say. */
@@ -34,9 +37,22 @@ export interface ProviderIdentity {
   providerId: string;
   username: string;
   avatarURL: string;
+  name?: string;
+  email?: string;
   accessToken: string;
   refreshToken?: string;
   tokenExpiresAt?: string;
+}
+
+/**
+ * Who a user's commits are by: the profile's name (else the username) and email, else the
+ * provider's no-reply address (`<id>+<login>@users.noreply.github.com`,
+ * `<id>-<username>@users.noreply.gitlab.com`, with the instance's host for self-hosted ones).
+ */
+export function gitIdentityOf(user: StoredUser, webUrls: { github: string; gitlab: string }): { name: string; email: string } {
+  const host = URL.parse(user.provider === 'gitlab' ? webUrls.gitlab : webUrls.github)?.hostname ?? 'localhost';
+  const noreply = user.provider === 'gitlab' ? `${user.providerId}-${user.username}@users.noreply.${host}` : `${user.providerId}+${user.username}@users.noreply.${host}`;
+  return { name: user.name || user.username, email: user.email || noreply };
 }
 
 /** What a look at the file found, when it changed something. */
@@ -111,6 +127,8 @@ export class UserStore {
         providerId: identity.providerId,
         username: identity.username,
         avatarURL: identity.avatarURL,
+        name: identity.name ?? '',
+        email: identity.email ?? '',
         accessToken: identity.accessToken,
         refreshToken: identity.refreshToken ?? '',
         tokenExpiresAt: identity.tokenExpiresAt ?? '',

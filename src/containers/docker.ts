@@ -7,7 +7,7 @@ import { ensureClientKey, type ClientKey } from './client-key.js';
 import { buildCreateOptions } from './create-options.js';
 import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
-import { deleteRefs, fetchFromContainer, git, parseNumstat, pushToContainer, type BridgeTarget } from './git.js';
+import { containerRefPrefix, deleteRefs, fetchFromContainer, git, parseNumstat, pushToContainer, type BridgeTarget } from './git.js';
 import { DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
@@ -209,7 +209,7 @@ export class DockerRuntime implements ContainerRuntime {
         if ((err as DockerErrorLike).statusCode !== 404) throw err;
       }
     });
-    for (const repo of opts.hostRepos ?? []) await deleteRefs(repo, `refs/remotes/${h.name}/`);
+    for (const repo of opts.hostRepos ?? []) await deleteRefs(repo, containerRefPrefix(h.name));
   }
 
   async list(): Promise<ContainerHandle[]> {
@@ -380,12 +380,16 @@ export class DockerRuntime implements ContainerRuntime {
   async fetchRepo(h: ContainerHandle, spec: FetchSpec): Promise<{ ref: string; sha: string }> {
     const path = repoDir(spec.name);
     if (!isGitRefName(spec.branch)) throw new ContainerError(`invalid branch name "${spec.branch}"`);
-    if (spec.commitMessage !== undefined) {
+    if (spec.commit) {
+      const { message, author } = spec.commit;
+      // The ident goes through -c (shell-quoted); the caller has removed control characters.
+      const who = `-c user.name=${shellQuote(author.name)} -c user.email=${shellQuote(author.email)}`;
       await (await this.connect(h)).run(
-        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git commit -q --no-verify -m ${shellQuote(spec.commitMessage)})`,
+        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git ${who} commit -q --no-verify --cleanup=verbatim -F -)`,
+        { stdin: message.endsWith('\n') ? message : `${message}\n` },
       );
     }
-    const ref = `refs/remotes/${h.name}/${spec.branch}`;
+    const ref = `${containerRefPrefix(h.name)}${spec.branch}`;
     await fetchFromContainer(spec.hostRepo, this.bridge(h), path, [`+refs/heads/${spec.branch}:${ref}`]);
     return { ref, sha: (await git(spec.hostRepo, ['rev-parse', ref])).trim() };
   }

@@ -26,9 +26,11 @@ export function extUrl(containerRepoPath: string): string {
   return `ext::${extEscape(process.execPath)} ${extEscape(BRIDGE)} %S ${extEscape(containerRepoPath)}`;
 }
 
-export async function git(cwd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+export async function git(cwd: string, args: string[], env?: NodeJS.ProcessEnv, input?: string): Promise<string> {
   try {
-    const { stdout } = await execFileP('git', args, { cwd, env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+    const run = execFileP('git', args, { cwd, env: env ?? process.env, maxBuffer: 64 * 1024 * 1024 });
+    if (input !== undefined) run.child.stdin?.end(input);
+    const { stdout } = await run;
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
@@ -62,10 +64,19 @@ export async function fetchFromContainer(hostRepo: string, target: BridgeTarget,
   await git(hostRepo, ['-c', 'protocol.ext.allow=always', 'fetch', '--quiet', '--no-tags', extUrl(containerRepo), ...refspecs], bridgeEnv(target));
 }
 
-/** Deletes every ref under `prefix` (e.g. refs/remotes/<container>/). */
-export async function deleteRefs(hostRepo: string, prefix: string): Promise<number> {
-  const refs = (await git(hostRepo, ['for-each-ref', '--format=%(refname)', prefix])).split('\n').filter(Boolean);
-  for (const ref of refs) await git(hostRepo, ['update-ref', '-d', ref]);
+/** Where a sync fetches a container's branches on the host: `refs/remotes/<container>/`. */
+export function containerRefPrefix(containerName: string): string {
+  return `refs/remotes/${containerName}/`;
+}
+
+/** Deletes refs: each pattern is a ref or a prefix ending in `/` (e.g. refs/remotes/<container>/). */
+export async function deleteRefs(hostRepo: string, patterns: string | string[]): Promise<number> {
+  const list = typeof patterns === 'string' ? [patterns] : patterns;
+  if (!list.length) return 0;
+  const refs = (await git(hostRepo, ['for-each-ref', '--format=%(refname)', ...list])).split('\n').filter(Boolean);
+  if (!refs.length) return 0;
+  // One git process for all of them (update-ref --stdin), not one per ref.
+  await git(hostRepo, ['update-ref', '--stdin'], undefined, refs.map((r) => `delete ${r}\n`).join(''));
   return refs.length;
 }
 

@@ -21,4 +21,4 @@ export {
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
 } from './images.js';
-export { parseNumstat } from './git.js';
+export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';

@@ -113,8 +113,11 @@ export interface FetchSpec {
   hostRepo: string;
   name: string;
   branch: string;
-  /** When set, uncommitted work in the container is committed first with this message. */
-  commitMessage?: string;
+  /**
+   * When set, uncommitted work in the container is committed first, with this message (sent on
+   * stdin, never on a command line) and this author and committer.
+   */
+  commit?: { message: string; author: { name: string; email: string } };
 }
 
 export interface ContainerStats {

@@ -2,6 +2,9 @@
 export { TaskService, type Caller, type TaskServiceDeps } from './service.js';
 export { RepoRegistry, type RepoInfo } from './repos.js';
 export { TaskError } from './errors.js';
+export { TitleModel, resolveTitleModel, titleFromPrompt, TITLE_DEFAULTS, type TitleModelConfig } from './titles.js';
+export { commitMessage, commitAuthor, FALLBACK_IDENTITY, type GitIdentity } from './commit.js';
+export { aggregateUsage, type UsageDay } from './usage.js';
 export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
 export { Transcript, HOST_RECORDS, replayLog, replayFilter } from './transcript.js';
 export { logPath, logDir, readLogBatches, decodeLine, escapeRelayLine } from './log.js';

@@ -11,6 +11,7 @@ import type {
   Task as TaskDto,
   TaskListEvent,
   TaskState,
+  UsageResp,
 } from '../api/index.js';
 import { canDo, LIVE_STATES } from '../api/index.js';
 import {
@@ -25,15 +26,18 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
+import { containerRefPrefix, deleteRefs, parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
+import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { Task, type TaskHeader } from './task.js';
+import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
 import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
 const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
@@ -60,14 +64,13 @@ export interface TaskServiceDeps {
   harnessEnv: (harness: HarnessName) => Record<string, string>;
   /** Token to inject when a task asks for one (the caller's OAuth token, else the PAT). */
   gitHubToken: (caller: Caller | null) => string | undefined;
+  /** Names new tasks from their prompt (a small model); absent: the prompt's first line stays. */
+  titleModel?: TitleModel | null;
+  /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
+  gitIdentity?: (caller: Caller | null) => Partial<GitIdentity> | null;
 }
 
 type ListListener = (event: TaskListEvent) => void;
-
-function titleOf(prompt: string): string {
-  const first = prompt.trim().split('\n')[0] ?? '';
-  return first.length > 80 ? `${first.slice(0, 77)}…` : first || 'Untitled task';
-}
 
 export class TaskService {
   private readonly tasks = new Map<string, Task>();
@@ -119,10 +122,12 @@ export class TaskService {
       this.deps.logger.warn({ err: (err as Error).message }, 'not adopting containers: no container runtime');
       return;
     }
+    // The tasks the logs held: one created while the list below is under way is not an orphan.
+    const loaded = [...this.tasks.values()];
     const containers = await runtime.list();
     const byTask = new Map(containers.map((c) => [c.taskId, c]));
     await Promise.all(
-      [...this.tasks.values()].map(async (task) => {
+      loaded.map(async (task) => {
         if (task.header.hasTrailer || FINAL.has(task.state)) return;
         const handle = byTask.get(task.id);
         await task.serial(async () => {
@@ -327,7 +332,7 @@ export class TaskService {
       type: 'caic_meta',
       version: 1,
       id,
-      title: titleOf(req.prompt.text),
+      title: titleFromPrompt(req.prompt.text),
       prompt: req.prompt.text,
       repos: repo ? [{ name: repo.name, baseBranch, branch: '' }] : [],
       harness: harness.name,
@@ -337,15 +342,61 @@ export class TaskService {
       ownerName: caller?.username ?? '',
       createdAt: new Date().toISOString(),
     };
-    const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0 };
+    const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0, usage: [] };
     const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
     task.transcript = new Transcript(this.deps.harnesses);
     task.log = await TaskLog.open(logPath(this.deps.cacheDir, id));
     this.tasks.set(id, task);
     task.record(meta as unknown as { type: string });
+    this.nameTask(task, req.prompt.text);
     if (repo) await this.deps.preferences.recordUse(caller?.id ?? DEFAULT_USER, { name: repo.name, baseBranch }, harness.name, model).catch(() => undefined);
     void task.serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined));
     return task.dto();
+  }
+
+  /** Asks the title model in the background; the agent's own title and a rename still win over it. */
+  private nameTask(task: Task, prompt: string): void {
+    const model = this.deps.titleModel;
+    if (!model || !prompt.trim()) return;
+    void model
+      .title(prompt, this.stopping.signal)
+      .then((title) => {
+        if (title && task.log) task.record({ type: 'caic_title', title, by: 'model' });
+      })
+      .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'recording the title failed'));
+  }
+
+  /** A user's title: a `caic_title` record that no generated title replaces (also on finished tasks). */
+  async rename(id: string, title: string, caller: Caller | null): Promise<TaskDto> {
+    const task = this.find(id, caller);
+    if (!canDo('rename', task.state)) throw this.conflict(task, 'rename');
+    const rec = { type: 'caic_title', title: cleanTitle(title), by: 'user' };
+    if (!rec.title) throw new TaskError('BAD_REQUEST', 'the title is empty');
+    if (task.log && task.transcript) task.record(rec);
+    else {
+      await task.serial(async () => {
+        const closed = !task.log;
+        await this.open(task);
+        task.record(rec);
+        if (closed) this.closeTask(task);
+      });
+    }
+    return task.dto();
+  }
+
+  private readonly usageReplays = new UsageReplayCache(async (id) => [...(await replayLog(logPath(this.deps.cacheDir, id), this.deps.harnesses)).usage.values()]);
+
+  /**
+   * The caller's agent usage per day and week (every task in no-auth mode): live tasks count as
+   * their results are logged, finished ones from their trailer; only logs that predate usage in
+   * the trailer are replayed, once.
+   */
+  async usage(caller: Caller | null, now = new Date()): Promise<UsageResp> {
+    const mine = [...this.tasks.values()].filter((t) => !this.deps.authEnabled || (caller !== null && t.meta.owner === caller.id));
+    const days = await Promise.all(
+      mine.map((t): Promise<readonly UsageDay[]> => Promise.resolve(t.transcript ? [...t.transcript.usage.values()] : (t.header.usage ?? this.usageReplays.daysOf(t.id)))),
+    );
+    return aggregateUsage(days, now);
   }
 
   private phase(task: Task, phase: string, started: number, message?: string): void {
@@ -600,23 +651,49 @@ export class TaskService {
       if (task.transcript!.hasTrailer) return; // exactly once
       task.setState('purging');
       await this.endSession(task);
-      const repo = task.meta.repos[0];
       if (task.handle) {
-        await this.deps.runtime().purge(task.handle, { hostRepos: repo ? [this.deps.repos.get(repo.name).path] : [] }).catch((err: unknown) => {
+        await this.deps.runtime().purge(task.handle).catch((err: unknown) => {
           task.record({ type: 'caic_error', message: `removing the container failed: ${(err as Error).message}` });
         });
       }
+      await this.dropFetchedRefs(task);
       task.handle = null;
       task.setState('purged');
       this.finish(task);
     });
   }
 
+  /**
+   * Removes the host refs syncs fetched from the task's container (`refs/remotes/<container>/`),
+   * and those of any other container that a crash or an older caic left in the repository: a sync
+   * deletes its own, so a `refs/remotes/caic-*` that no configured remote owns is a leftover. The
+   * work such a ref held is in the remote (and its tracking ref) when it was synced, else in the
+   * container, which the fetch copied it from.
+   */
+  private async dropFetchedRefs(task: Task): Promise<void> {
+    const repo = task.meta.repos[0];
+    const own = task.handle?.name || task.transcript?.summary.container || task.header.summary.container;
+    const path = repo && this.deps.repos.list().find((r) => r.name === repo.name)?.path;
+    if (!repo || !path) return;
+    await this.deps.repos
+      .lock(repo.name)
+      .run(async () => {
+        const remotes = new Set((await git(path, ['remote'])).split('\n').filter(Boolean));
+        const names = new Set(own ? [own] : []);
+        for (const ref of (await git(path, ['for-each-ref', '--format=%(refname)', 'refs/remotes/'])).split('\n')) {
+          const name = ref.split('/')[2] ?? '';
+          if (name.startsWith('caic-') && !remotes.has(name)) names.add(name);
+        }
+        await deleteRefs(path, [...names].map(containerRefPrefix));
+      })
+      .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'removing fetched refs failed'));
+  }
+
   /** Writes the result trailer (once) and closes the log. */
   private finish(task: Task): void {
     const t = task.transcript;
     if (!t || t.hasTrailer) return;
-    task.record({ type: 'caic_result', state: task.state, summary: t.summary, lastEventId: t.lastEventId + 1 });
+    task.record({ type: 'caic_result', state: task.state, summary: t.summary, usage: [...t.usage.values()], lastEventId: t.lastEventId + 1 });
     this.closeTask(task);
   }
 
@@ -674,36 +751,41 @@ export class TaskService {
       const info = this.deps.repos.get(repo.name);
       if (!info.remote) throw new TaskError('CONFLICT', `${repo.name} has no remote to push to`);
       const base = baseCommitOf(task);
+      const author = await commitAuthor(this.deps.gitIdentity?.(caller) ?? null, info.path);
       return this.deps.repos.lock(repo.name).run(async () => {
         const fetched = await this.deps.runtime().fetchRepo(task.handle!, {
           hostRepo: info.path,
           name: repo.name.split('/').pop()!,
           branch: repo.branch,
-          commitMessage: `caic: ${task.dto().title}`,
+          commit: { message: commitMessage(task.transcript!.summary.result, task.dto().title), author },
         });
-        const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, fetched.sha])) : [];
-        if (!base || fetched.sha === base || diffStat.length === 0) {
-          const resp: SyncResp = { status: 'empty', branch: repo.branch, diffStat, safetyIssues: [] };
-          task.record({ type: 'caic_sync', ...resp });
-          return resp;
+        // The fetched ref is only a handle for this sync: the push leaves the work in the remote
+        // and its tracking ref; a blocked or empty sync needs nothing kept on the host.
+        try {
+          return await this.syncFetched(task, info, fetched.sha, base, force);
+        } finally {
+          await deleteRefs(info.path, fetched.ref).catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'removing the fetched ref failed'));
         }
-        const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, fetched.sha]);
-        const binaries = await Promise.all(
-          diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${fetched.sha}:${d.path}`]).catch(() => '0')).trim()) })),
-        );
-        const issues = scan(patch, binaries);
-        if (issues.length && !force) {
-          const resp: SyncResp = { status: 'blocked', branch: repo.branch, diffStat, safetyIssues: issues };
-          task.record({ type: 'caic_sync', ...resp });
-          return resp;
-        }
-        await git(info.path, ['push', '--quiet', '--no-verify', '--force', info.remote, `${fetched.sha}:refs/heads/${repo.branch}`], 5 * 60_000);
-        const resp: SyncResp = { status: 'synced', branch: repo.branch, diffStat, safetyIssues: issues };
-        task.record({ type: 'caic_sync', ...resp });
-        task.record({ type: 'caic_diff_stat', files: diffStat });
-        return resp;
       });
     });
+  }
+
+  /** Diff, safety scan and push of a fetched commit (under the repository's lock). */
+  private async syncFetched(task: Task, info: { path: string; remote: string }, sha: string, base: string, force: boolean): Promise<SyncResp> {
+    const branch = task.meta.repos[0]!.branch;
+    const done = (resp: SyncResp): SyncResp => (task.record({ type: 'caic_sync', ...resp }), resp);
+    const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, sha])) : [];
+    if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [] });
+    const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, sha]);
+    const binaries = await Promise.all(
+      diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${sha}:${d.path}`]).catch(() => '0')).trim()) })),
+    );
+    const issues = scan(patch, binaries);
+    if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues });
+    await git(info.path, ['push', '--quiet', '--no-verify', '--force', info.remote, `${sha}:refs/heads/${branch}`], 5 * 60_000);
+    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues });
+    task.record({ type: 'caic_diff_stat', files: diffStat });
+    return resp;
   }
 
   private readonly diffTimers = new Map<string, NodeJS.Timeout>();
@@ -739,6 +821,7 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
   let summary = emptySummary(meta.title, meta.model);
   let hasTrailer = false;
   let lastEventId = 0;
+  let usage: UsageDay[] | null = null;
   let clock = meta.createdAt;
   for (const line of ht.tail) {
     if (!line.startsWith('{"type":"caic_')) continue;
@@ -755,10 +838,17 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
         hasTrailer = true;
         if (rec.summary) summary = rec.summary as Summary;
         lastEventId = Number(rec.lastEventId ?? lastEventId);
+        usage = parseUsageDays(rec.usage);
+      }
+      // A title given after the last state record (a rename of a finished task, say).
+      if (rec.type === 'caic_title' && typeof rec.title === 'string') {
+        const title = cleanTitle(rec.title);
+        const by = titleSource(rec.by);
+        if (title && titleWins(by, summary.titleBy ?? 'prompt')) summary = { ...summary, title, titleBy: by };
       }
     } catch {
       /* a cut line */
     }
   }
-  return { meta, state, stateAt, summary, hasTrailer, lastEventId };
+  return { meta, state, stateAt, summary, hasTrailer, lastEventId, usage };
 }

@@ -8,6 +8,7 @@ import { escapeRelayLine, type TaskLog } from './log.js';
 import type { AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
 import { SerialQueue } from './serial.js';
+import type { UsageDay } from './usage.js';
 
 /** Clock records are written at most this often; event timestamps have this resolution. */
 const CLOCK_RESOLUTION_MS = 50;
@@ -22,6 +23,8 @@ export interface TaskHeader {
   summary: Summary;
   hasTrailer: boolean;
   lastEventId: number;
+  /** Per-day usage from the trailer; null when the log has none (then a replay tells). */
+  usage: UsageDay[] | null;
 }
 
 export class Task {

@@ -4,6 +4,8 @@
 import { LIVE_STATES, type DiffStatEntry, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
+import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
+import { addUsage, utcDay, type UsageDay } from './usage.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
 export const HOST_RECORDS = new Set([
@@ -19,6 +21,7 @@ export const HOST_RECORDS = new Set([
   'caic_branch',
   'caic_result',
   'caic_sync',
+  'caic_title',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -47,6 +50,8 @@ export interface TaskMetaRecord {
 /** What a task list shows; also written into state records so a log's tail is enough to list it. */
 export interface Summary {
   title: string;
+  /** Where the title came from (absent in logs written before titles had sources: the prompt). */
+  titleBy?: TitleSource;
   costUSD: number;
   durationMs: number;
   numTurns: number;
@@ -67,6 +72,7 @@ const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreation
 /** The summary of a task nothing has happened in yet. */
 export const emptySummary = (title: string, model: string): Summary => ({
   title,
+  titleBy: 'prompt',
   costUSD: 0,
   durationMs: 0,
   numTurns: 0,
@@ -105,6 +111,13 @@ export class Transcript {
   private parsedMs = 0;
   private costBefore = 0;
   private costSession = 0;
+  /** A compaction or context clear happened since the last result: the agent may restart its cost total. */
+  private costMayReset = false;
+  /** When the current turn started (ms; 0 unknown): the turn's duration when the agent reports none. */
+  private turnStartMs = 0;
+  private agentTitle = '';
+  /** Cost, tokens, agent time and turns per UTC day, from each result as it is logged. */
+  readonly usage = new Map<string, UsageDay>();
   private turnAsk = false;
   private turnPlan = false;
   private readonly toolStarts = new Map<string, number>();
@@ -150,6 +163,7 @@ export class Transcript {
     const parser = this.ensureParser();
     const bodies = parser.parseBinary?.(raw) ?? parser.parse(ascii ? raw : decodeLine(raw));
     if (parser.sessionId) this.summary.sessionId = parser.sessionId;
+    if (parser.title && parser.title !== this.agentTitle) this.setTitle((this.agentTitle = parser.title), 'agent');
     // A tool input can only exceed the stream limit when its line does.
     this.longLine = raw.length > MAX_TOOL_INPUT_BYTES;
     let n = 0;
@@ -175,6 +189,15 @@ export class Transcript {
     this.stateAt = this.now;
   }
 
+  /** A title from `by` replaces the current one unless that came from a higher source. */
+  private setTitle(title: string, by: TitleSource): void {
+    const s = this.summary;
+    const clean = cleanTitle(title);
+    if (!clean || !titleWins(by, s.titleBy ?? 'prompt')) return;
+    s.title = clean;
+    s.titleBy = by;
+  }
+
   private emit(bodies: EventBody[]): EventMessage[] {
     // Bodies are fresh objects from the parser or from here: stamping them in place spares a copy.
     for (const b of bodies) {
@@ -192,6 +215,7 @@ export class Transcript {
       case 'caic_meta': {
         this.meta = rec as unknown as TaskMetaRecord;
         s.title = this.meta.title;
+        s.titleBy = 'prompt';
         s.model = this.meta.model;
         this.tick(this.meta.createdAt);
         this.stateAt = this.now;
@@ -207,6 +231,8 @@ export class Transcript {
         this.ensureParser();
         this.costBefore += this.costSession;
         this.costSession = 0;
+        this.costMayReset = false;
+        this.agentTitle = '';
         this.turnAsk = this.turnPlan = false;
         if (rec.reason === 'restart' || rec.reason === 'clear') s.planContent = '';
         return this.emit([{ kind: 'system', subtype: 'session_start', detail: { n: this.session, reason: rec.reason, resume: rec.resume ?? '' } }]);
@@ -230,6 +256,7 @@ export class Transcript {
         return this.emit([{ kind: 'diffStat', files: s.diffStat }]);
       case 'caic_user_input':
         if (AGENT_STATES.has(this.state)) this.setState('running');
+        this.turnStartMs = this.nowMs;
         return this.emit([{ kind: 'userInput', text: text(rec.text), images: Number(rec.images ?? 0) }]);
       case 'caic_error':
         s.error = text(rec.message);
@@ -251,6 +278,9 @@ export class Transcript {
         return [];
       case 'caic_sync':
         return this.emit([{ kind: 'system', subtype: 'sync', detail: rec }]);
+      case 'caic_title':
+        this.setTitle(text(rec.title), titleSource(rec.by));
+        return [];
       default:
         return [];
     }
@@ -309,12 +339,30 @@ export class Transcript {
             : body.content;
         return { ...body, content, durationMs };
       }
+      case 'userInput':
+        this.turnStartMs = this.nowMs;
+        return body;
+      case 'system':
+        if (body.subtype === 'compact_boundary' || body.subtype === 'context_cleared') this.costMayReset = true;
+        return body;
       case 'usage':
         s.activeInputTokens = body.usage.inputTokens + body.usage.cacheReadInputTokens + body.usage.cacheCreationInputTokens;
         return body;
       case 'result': {
-        this.costSession = Math.max(this.costSession, body.costUSD);
+        const costBefore = s.costUSD;
+        // The reported cost is the session's running total (spec §3.2). It may start again from
+        // zero after a compaction or a context clear; otherwise a lower value (an error result
+        // reporting 0, say) is not a reset, and the total never goes down.
+        if (this.costMayReset && body.costUSD < this.costSession) {
+          this.costBefore += this.costSession;
+          this.costSession = body.costUSD;
+        } else this.costSession = Math.max(this.costSession, body.costUSD);
+        this.costMayReset = false;
         s.costUSD = Math.round((this.costBefore + this.costSession) * 1e6) / 1e6;
+        // Agents that report no duration (Codex, Gemini) get the time since the turn's prompt.
+        const durationMs = body.durationMs > 0 ? body.durationMs : this.turnStartMs ? Math.max(0, this.nowMs - this.turnStartMs) : 0;
+        this.turnStartMs = 0;
+        addUsage(this.usage, utcDay(this.now), { costUSD: s.costUSD - costBefore, tokens: body.usage, agentMs: durationMs, turns: 1 });
         s.tokens = {
           inputTokens: s.tokens.inputTokens + body.usage.inputTokens,
           outputTokens: s.tokens.outputTokens + body.usage.outputTokens,
@@ -322,7 +370,7 @@ export class Transcript {
           cacheReadInputTokens: s.tokens.cacheReadInputTokens + body.usage.cacheReadInputTokens,
         };
         s.numTurns += 1;
-        s.durationMs += body.durationMs;
+        s.durationMs += durationMs;
         s.result = body.result;
         if (AGENT_STATES.has(this.state)) this.setState(this.turnAsk ? 'asking' : this.turnPlan ? 'has_plan' : 'waiting');
         this.turnAsk = this.turnPlan = false;

@@ -8,6 +8,9 @@ export interface StubUser {
   id: number;
   username: string;
   avatarURL?: string;
+  /** Profile name and public email (GitHub answers null when unset). */
+  name?: string;
+  email?: string;
 }
 
 export const CLIENT = {
@@ -149,8 +152,10 @@ export async function startStubForge(): Promise<StubForge> {
     const auth = req.headers.authorization ?? '';
     const u = tokens.get(auth.replace(/^Bearer /i, ''));
     if (!u) return send(res, 401, { message: gitlab ? '401 Unauthorized' : 'Bad credentials' });
-    if (gitlab) return send(res, 200, { id: u.id, username: u.username, name: u.username, state: 'active', avatar_url: u.avatarURL ?? null });
-    return send(res, 200, { login: u.username, id: u.id, node_id: 'MDQ6VXNlcjE=', avatar_url: u.avatarURL ?? '', type: 'User' });
+    if (gitlab) {
+      return send(res, 200, { id: u.id, username: u.username, name: u.name ?? u.username, state: 'active', avatar_url: u.avatarURL ?? null, public_email: u.email ?? '', commit_email: u.email ?? null });
+    }
+    return send(res, 200, { login: u.username, id: u.id, node_id: 'MDQ6VXNlcjE=', avatar_url: u.avatarURL ?? '', type: 'User', name: u.name ?? null, email: u.email ?? null });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

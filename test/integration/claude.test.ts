@@ -16,6 +16,9 @@ const STUB = readFileSync(fileURLToPath(new URL('../../../test/fixtures/anthropi
 test('harness = claude: init, toolUse, toolResult, text, result; the file is in the diff', { timeout: 300_000 }, async () => {
   await using env = await taskEnv({
     extraConfig: [
+      // The key below is for the stub in the container: no title requests from the host.
+      '[titles]',
+      'provider = "off"',
       '[harness.claude.env]',
       'ANTHROPIC_BASE_URL = "http://127.0.0.1:8765"',
       'ANTHROPIC_API_KEY = "sk-ant-test-0000000000000000"',

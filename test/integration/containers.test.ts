@@ -195,9 +195,15 @@ describe('containers on a real engine', () => {
     assert.deepEqual(onePath.stat.map((s) => s.path), ['added.txt']);
     assert.equal((await t.rt.exec(h, 'cd ~/src/proj && git status --porcelain | sort')).stdout, ' D dir2/file2.txt\n?? added.txt\n?? blob.bin\n', 'the real index is untouched');
 
-    const fetched = await t.rt.fetchRepo(h, { hostRepo: repo, name: 'proj', branch: 'caic-1', commitMessage: 'caic: work in progress' });
+    // Author and message reach git as they are: no shell expansion, the message whole (on stdin).
+    const message = "Add files: it's `done` $(touch /tmp/pwned)\n\nSecond paragraph; \"quoted\"\n# not a comment";
+    const author = { name: "O'Neil $(id) `x`", email: 'oneil@example.com' };
+    const fetched = await t.rt.fetchRepo(h, { hostRepo: repo, name: 'proj', branch: 'caic-1', commit: { message, author } });
     assert.equal(fetched.ref, `refs/remotes/${h.name}/caic-1`);
-    assert.equal(git(repo, 'log', '--format=%s', fetched.ref).trim(), 'caic: work in progress\nedit\ninitial');
+    assert.equal(git(repo, 'log', '--format=%s', fetched.ref).trim(), "Add files: it's `done` $(touch /tmp/pwned)\nedit\ninitial");
+    assert.equal(git(repo, 'log', '-1', '--format=%B', fetched.ref), `${message}\n\n`);
+    assert.equal(git(repo, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', fetched.ref).trim(), "O'Neil $(id) `x` <oneil@example.com>|O'Neil $(id) `x` <oneil@example.com>");
+    assert.equal((await t.rt.exec(h, 'test -e /tmp/pwned; echo $?')).stdout.trim(), '1', 'nothing ran');
     assert.equal(git(repo, 'diff', '--numstat', 'main', fetched.ref).trim().split('\n').length, 4);
     assert.equal(git(repo, 'rev-parse', 'caic-1').trim(), git(repo, 'rev-parse', 'main').trim(), 'host branches untouched');
 

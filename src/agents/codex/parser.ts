@@ -8,6 +8,8 @@ export const FIRST_PROMPT_ID = 100;
 
 export class CodexParser implements AgentParser {
   threadId = '';
+  /** The thread's name once Codex gives it one (`thread/name/updated`): a title for the task. */
+  title = '';
   private nextId = FIRST_PROMPT_ID;
   private turns = 0;
   private lastText = '';
@@ -84,6 +86,10 @@ export class CodexParser implements AgentParser {
           },
         ];
       }
+      case 'thread/name/updated':
+        // A cleared name (null) keeps the last one: the task keeps a title.
+        this.title = str(params.threadName) || this.title;
+        return [];
       case 'error': {
         const message = str(asObject(params.error)?.message, 'codex reported an error');
         return params.willRetry === true ? [{ kind: 'system', subtype: 'retrying', detail: params }] : [{ kind: 'error', message }];

@@ -15,6 +15,9 @@ export interface ProviderProfile {
   providerId: string;
   username: string;
   avatarURL: string;
+  /** Display name and commit address from the profile ('' when the provider does not say). */
+  name: string;
+  email: string;
 }
 
 /**
@@ -82,8 +85,16 @@ interface Endpoints {
   parseUser: (json: unknown) => ProviderProfile;
 }
 
-const GitHubUser = z.object({ id: z.number(), login: z.string(), avatar_url: z.string().default('') });
-const GitLabUser = z.object({ id: z.number(), username: z.string(), avatar_url: z.string().nullable().default('') });
+const optText = z.string().nullish().transform((v) => v ?? '');
+const GitHubUser = z.object({ id: z.number(), login: z.string(), avatar_url: z.string().default(''), name: optText, email: optText });
+const GitLabUser = z.object({
+  id: z.number(),
+  username: z.string(),
+  avatar_url: z.string().nullable().default(''),
+  name: optText,
+  commit_email: optText,
+  public_email: optText,
+});
 
 /** Why fetch failed, without the URL or anything else that could carry a secret. */
 function unreachableReason(err: unknown): string {
@@ -231,7 +242,7 @@ export function buildProviders(config: Config): Map<AuthProvider, OAuthProvider>
           tokenParams: {},
           parseUser: (json) => {
             const u = GitHubUser.parse(json);
-            return { providerId: String(u.id), username: u.login, avatarURL: u.avatar_url };
+            return { providerId: String(u.id), username: u.login, avatarURL: u.avatar_url, name: u.name, email: u.email };
           },
         },
         github.oauth.client_id,
@@ -255,7 +266,7 @@ export function buildProviders(config: Config): Map<AuthProvider, OAuthProvider>
           tokenParams: { grant_type: 'authorization_code' },
           parseUser: (json) => {
             const u = GitLabUser.parse(json);
-            return { providerId: String(u.id), username: u.username, avatarURL: u.avatar_url ?? '' };
+            return { providerId: String(u.id), username: u.username, avatarURL: u.avatar_url ?? '', name: u.name, email: u.commit_email || u.public_email };
           },
         },
         gitlab.oauth.client_id,

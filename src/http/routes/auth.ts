@@ -119,6 +119,8 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
         providerId: profile.providerId,
         username: profile.username,
         avatarURL: profile.avatarURL,
+        name: profile.name,
+        email: profile.email,
         accessToken: tokens.accessToken,
         ...(tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
         ...(tokens.expiresAt ? { tokenExpiresAt: tokens.expiresAt } : {}),

@@ -4,10 +4,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes } from '../../api/index.js';
 import { HARNESSES } from '../../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../../config/index.js';
-import type { RepoRegistry } from '../../tasks/index.js';
+import type { RepoRegistry, TaskService } from '../../tasks/index.js';
 import { routeOptions } from './define.js';
 
-export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore }): void {
+export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; preferences: PreferenceStore; service: TaskService }): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   // The host path and the registry's bookkeeping stay on the server.
   const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => repo;
@@ -40,5 +40,5 @@ export function repoRoutes(app: FastifyInstance, deps: { repos: RepoRegistry; pr
   });
   r.route({ ...routeOptions(routes.getPreferences), handler: (req) => deps.preferences.get(req.user?.id ?? DEFAULT_USER) });
   r.route({ ...routeOptions(routes.setPreferences), handler: (req) => deps.preferences.setSettings(req.user?.id ?? DEFAULT_USER, req.body.settings) });
-  r.route({ ...routeOptions(routes.usage), handler: () => ({ days: [], weeks: [] }) });
+  r.route({ ...routeOptions(routes.usage), handler: (req) => deps.service.usage(req.user ? { id: req.user.id, username: req.user.username } : null) });
 }

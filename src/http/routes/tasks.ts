@@ -39,6 +39,7 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
   r.route({ ...routeOptions(routes.listTasks), handler: (req) => service.list(callerOf(req)) });
   r.route({ ...routeOptions(routes.createTask), handler: (req) => service.create(req.body, callerOf(req)) });
   r.route({ ...routeOptions(routes.getTask), handler: (req) => service.get(req.params.id, callerOf(req)) });
+  r.route({ ...routeOptions(routes.renameTask), handler: (req) => service.rename(req.params.id, req.body.title, callerOf(req)) });
 
   r.route({
     ...routeOptions(routes.taskListEvents),
