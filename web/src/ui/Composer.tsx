@@ -236,7 +236,8 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         </Banner>
       )}
       {unavailable.length > 0 && (
-        <details className="agents-off muted small" data-testid="agents-off">
+        // Open from the start when no real agent can run: that is what a newcomer must fix first.
+        <details className="agents-off muted small" data-testid="agents-off" open={harnesses.every((x) => !x.ready || x.name === 'fake')}>
           <summary>
             {unavailable.length} agent{unavailable.length === 1 ? '' : 's'} cannot run here
           </summary>
