@@ -2,10 +2,13 @@
 // Entry point of the `caic` command: parses arguments, runs the daemon, prints user errors as one line.
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
+import { join } from 'node:path';
+import { defaultCacheDir, defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
 import Dockerode from 'dockerode';
 import {
-  addClaudeCode,
+  addAgent,
+  AGENT_CLIS,
+  AGENT_RECIPES,
   buildAgentImage,
   buildOfflineBase,
   ContainerError,
@@ -17,12 +20,16 @@ import { startDaemon } from './daemon.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
-       caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache] [--claude-code]
+       caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
+                        [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
 \`caic image build\` builds the agent image (default base ${ONLINE_BASE_IMAGE}; --offline first
-makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it without a registry;
---claude-code adds Claude Code's native binary, fetched from the npm registry).
+makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it without a registry).
+--claude-code, --codex, --gemini and --opencode add that agent's CLI, fetched from the npm registry
+on this machine (the newest version, or the one --claude-code-version, --codex-version,
+--gemini-version or --opencode-version names; downloads are kept in $XDG_CACHE_HOME/caic/npm), and
+record its version in an image label, which GET /api/v1/server/harnesses reads.
 
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
@@ -56,7 +63,8 @@ function parse() {
         offline: { type: 'boolean' },
         tag: { type: 'string' },
         'no-cache': { type: 'boolean' },
-        'claude-code': { type: 'boolean' },
+        ...Object.fromEntries(AGENT_CLIS.map((a) => [AGENT_RECIPES[a].flag.slice(2), { type: 'boolean' as const }])),
+        ...Object.fromEntries(AGENT_CLIS.map((a) => [`${AGENT_RECIPES[a].flag.slice(2)}-version`, { type: 'string' as const }])),
       },
     });
   } catch (err) {
@@ -144,7 +152,16 @@ function repositoriesLine(root: string, names: string[]): string {
 }
 
 /** `caic image build`: streams the build steps to the terminal. */
-async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean; 'claude-code'?: boolean }): Promise<void> {
+async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean } & Record<string, unknown>): Promise<void> {
+  // The agents to add, checked before anything is built.
+  const agents: { agent: (typeof AGENT_CLIS)[number]; version?: string }[] = [];
+  for (const agent of AGENT_CLIS) {
+    const flag = AGENT_RECIPES[agent].flag.slice(2);
+    const pinned = values[`${flag}-version`];
+    if (pinned !== undefined && values[flag] !== true) throw new UserError(`--${flag}-version needs --${flag}`);
+    if (typeof pinned === 'string' && !/^[0-9A-Za-z.+-]{1,64}$/.test(pinned)) throw new UserError(`--${flag}-version: "${pinned}" is not a version`);
+    if (values[flag] === true) agents.push({ agent, ...(typeof pinned === 'string' ? { version: pinned } : {}) });
+  }
   const docker = new Dockerode();
   try {
     await docker.ping();
@@ -160,9 +177,11 @@ async function imageBuild(values: { base?: string; offline?: boolean; tag?: stri
     }
     const tag = await buildAgentImage(docker, { base, onProgress, ...(values.tag ? { tag: values.tag } : {}), ...(values['no-cache'] ? { noCache: true } : {}) });
     process.stdout.write(`built ${tag} on ${base}\n`);
-    if (values['claude-code']) {
-      const { version } = await addClaudeCode(docker, { base: tag, tag, onProgress });
-      process.stdout.write(`added Claude Code ${version} to ${tag}\n`);
+    // Each agent is a layer on the previous one, under the same tag; its label records the version.
+    const cacheDir = join(defaultCacheDir(), 'npm');
+    for (const { agent, version: pinned } of agents) {
+      const { version } = await addAgent(docker, agent, { base: tag, tag, cacheDir, onProgress, ...(pinned ? { version: pinned } : {}) });
+      process.stdout.write(`added ${AGENT_RECIPES[agent].title} ${version} to ${tag}\n`);
     }
   } catch (err) {
     if (err instanceof ContainerError) throw new UserError(err.message);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { HARNESSES } from './agents/index.js';
+import { HARNESSES, HarnessReadiness } from './agents/index.js';
 import {
   ensurePrivateDir,
   gitIdentityOf,
@@ -169,6 +169,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const titleModel = titleConfig ? new TitleModel(titleConfig, (err) => logger.warn({ err }, 'title generation failed')) : null;
   // A function, so TypeScript does not narrow `runtime` to null from its initialiser.
   const closeRuntime = () => runtime?.close();
+  const readiness = new HarnessReadiness({
+    harnesses: HARNESSES,
+    image: config.values.core.image,
+    docker: () => runtime?.docker ?? null,
+    env: (h) => config.values.harness[h].env,
+    logger,
+  });
   const tasks = new TaskService({
     cacheDir: config.cacheDir,
     repos,
@@ -182,6 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     authEnabled: config.authProviders.length > 0,
     image: config.values.core.image,
     harnessEnv: (h) => ({ ...config.values.harness[h].env }),
+    readiness: (h) => readiness.check(h),
     gitHubToken: (caller) => {
       const user = caller ? users.get(caller.id) : undefined;
       if (user?.provider === 'github' && user.accessToken) return user.accessToken;
@@ -204,7 +212,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sessionSecret: settings.sessionSecret,
     sessions,
     providers,
-    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null },
+    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list() },
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
@@ -265,6 +273,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       users.close();
       await app.close();
       tasks.close();
+      readiness.close();
       closeRuntime();
       logger.flush();
     },

@@ -17,6 +17,19 @@ export interface AgentParser {
   readonly title?: string;
   /** True once the agent can take a prompt (JSON-RPC harnesses finish a handshake first). */
   readonly ready: boolean;
+  /**
+   * Lines the agent is owed in answer to what was parsed (replies to its JSON-RPC requests, the
+   * next handshake step), taken by the live session, which writes them to the agent's stdin.
+   * A parser that replays a log leaves them untaken; the session drops what a replay queued.
+   */
+  drain?(): string[];
+}
+
+/** The credentials an agent needs in `[harness.<name>.env]`: any one of `anyOf` will do. */
+export interface CredentialSpec {
+  anyOf: readonly string[];
+  /** What to tell a user who has none. */
+  fix: string;
 }
 
 export interface StartOptions {
@@ -33,18 +46,25 @@ export interface Harness {
   readonly defaultModel: string;
   readonly supportsImages: boolean;
   readonly supportsCompact: boolean;
+  readonly supportsInterrupt: boolean;
+  /** How long a new session may take to accept its first prompt (start-up and handshake). */
+  readonly readyTimeoutMs: number;
+  /** Credentials it needs, or null when it needs none (the fake agent). */
+  readonly credentials: CredentialSpec | null;
   /** Context window in tokens for a model. */
   contextWindow(model: string): number;
   /** The agent's command line (argv[0] resolved in the container's PATH, or an absolute path). */
   argv(opts: StartOptions, assets: AssetPaths): string[];
   /** Whether the relay should log what caic writes to the agent's stdin (stream-json prompts). */
   readonly logStdin: boolean;
-  /** Lines to write when the session starts, before any prompt (JSON-RPC handshakes). */
-  handshake(opts: StartOptions): string[];
+  /** Lines to write when the session starts, before any prompt (JSON-RPC handshakes); `parser` is the session's. */
+  handshake(opts: StartOptions, parser: AgentParser): string[];
   /** A prompt as stdin bytes, or null while the parser is not ready (the caller retries). */
   encodePrompt(prompt: Prompt, parser: AgentParser): string | null;
   /** The compact command, or null when the harness cannot compact. */
   encodeCompact(instructions: string | undefined, parser: AgentParser): string | null;
+  /** What stops the current turn (the session stays), or null when the parser knows no turn runs. */
+  encodeInterrupt(parser: AgentParser): string | null;
   newParser(opts: { model: string }): AgentParser;
 }
 

@@ -1,11 +1,10 @@
 // Images: the offline base (debootstrap + import) and the agent image built from images/agent.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { arch, tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import { buildTar } from './archive.js';
 import { ContainerError } from './errors.js';
@@ -43,7 +42,7 @@ export async function imageInfo(docker: Dockerode, ref: string): Promise<Dockero
 }
 
 /** Streams Engine build/pull progress to `onProgress`; rejects on an error message in the stream. */
-function follow(docker: Dockerode, stream: NodeJS.ReadableStream, onProgress: Progress): Promise<void> {
+export function follow(docker: Dockerode, stream: NodeJS.ReadableStream, onProgress: Progress): Promise<void> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(
       stream,
@@ -86,14 +85,15 @@ export async function buildAgentImage(docker: Dockerode, opts: BuildAgentOptions
   return tag;
 }
 
-function run(cmd: string, args: string[], onProgress: Progress): Promise<void> {
+/** Runs a host command, its output lines going to `onProgress`. */
+export function run(cmd: string, args: string[], onProgress: Progress): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const relay = (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach(onProgress);
     child.stdout.on('data', relay);
     child.stderr.on('data', relay);
     child.on('error', (err) => reject(new ContainerError(`${cmd} could not run: ${err.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new ContainerError(`${cmd} exited with ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new ContainerError(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });
 }
 
@@ -151,48 +151,3 @@ export async function ensureAgentImage(
   return { tag, built: true };
 }
 
-const execFileP = promisify(execFile);
-/** Label recording the Claude Code version a layer added. */
-export const CLAUDE_CODE_LABEL = 'caic.claude-code';
-
-/**
- * Adds Claude Code to an image: its self-contained native binary comes from the npm registry
- * (`@anthropic-ai/claude-code-linux-<arch>`, fetched on the host with `npm pack`), so the build
- * needs no network. `cacheDir` keeps downloaded packages between builds.
- */
-export async function addClaudeCode(
-  docker: Dockerode,
-  opts: { base: string; tag: string; version?: string; cacheDir?: string; onProgress?: Progress },
-): Promise<{ tag: string; version: string }> {
-  const onProgress = opts.onProgress ?? (() => {});
-  const platform = `linux-${arch() === 'arm64' ? 'arm64' : 'x64'}`;
-  const pkg = `@anthropic-ai/claude-code-${platform}`;
-  const version = opts.version ?? (await execFileP('npm', ['view', pkg, 'version'], { encoding: 'utf8' })).stdout.trim();
-  const current = await imageInfo(docker, opts.tag);
-  const base = await imageInfo(docker, opts.base);
-  const labels = { [CLAUDE_CODE_LABEL]: version, [`${CLAUDE_CODE_LABEL}.base`]: base?.Id ?? opts.base };
-  if (current && Object.entries(labels).every(([k, v]) => current.Config?.Labels?.[k] === v)) return { tag: opts.tag, version };
-  const cacheDir = opts.cacheDir ?? join(tmpdir(), 'caic-npm-cache');
-  await mkdir(cacheDir, { recursive: true });
-  const tgz = join(cacheDir, `anthropic-ai-claude-code-${platform}-${version}.tgz`);
-  if (!(await stat(tgz).then(() => true, () => false))) {
-    onProgress(`downloading ${pkg}@${version} from the npm registry`);
-    await execFileP('npm', ['pack', `${pkg}@${version}`, '--pack-destination', cacheDir], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'caic-claude-'));
-  try {
-    await run('tar', ['-xzf', tgz, '-C', dir, 'package/claude'], onProgress);
-    await rename(join(dir, 'package', 'claude'), join(dir, 'claude'));
-    await writeFile(
-      join(dir, 'Dockerfile'),
-      `FROM ${opts.base}\nCOPY claude /usr/local/bin/claude\nRUN chmod 0755 /usr/local/bin/claude && /usr/local/bin/claude --version\n`,
-    );
-    onProgress(`adding Claude Code ${version} to ${opts.base} as ${opts.tag}`);
-    const context = spawn('tar', ['-C', dir, '-c', 'Dockerfile', 'claude'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const stream = await docker.buildImage(context.stdout, { t: opts.tag, labels, rm: true, forcerm: true });
-    await follow(docker, stream, onProgress);
-    return { tag: opts.tag, version };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}

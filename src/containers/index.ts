@@ -11,10 +11,8 @@ export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
 export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
 export { generateSudoPassword, generateEd25519, fingerprint } from './secrets.js';
 export {
-  addClaudeCode,
   buildAgentImage,
   buildOfflineBase,
-  CLAUDE_CODE_LABEL,
   ensureAgentImage,
   imageInfo,
   DEFAULT_IMAGE,
@@ -22,3 +20,4 @@ export {
   ONLINE_BASE_IMAGE,
 } from './images.js';
 export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
+export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageWatchEvent } from './agent-clis.js';

@@ -2,7 +2,7 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { routes, type AuthProvider, type HttpMethod } from '../api/index.js';
+import { routes, type AuthProvider, type HarnessInfo, type HttpMethod } from '../api/index.js';
 import type { Config, PreferenceStore, UserStore } from '../config/index.js';
 import type { RepoRegistry, TaskService } from '../tasks/index.js';
 import type { Logger } from '../log/index.js';
@@ -34,7 +34,7 @@ export interface ServerDeps {
   /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
   readiness?: () => Promise<Record<string, string>>;
   /** The task engine; absent in tests of the edge alone. */
-  tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean };
+  tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean; harnesses: () => Promise<HarnessInfo[]> };
   /** The built web UI to serve (default: the package's web/dist); without index.html, `/` is the status page. */
   webDir?: string;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */

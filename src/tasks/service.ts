@@ -5,6 +5,7 @@ import type {
   CreateTaskReq,
   DiffStatEntry,
   EventMessage,
+  HarnessInfo,
   HarnessName,
   Prompt,
   SyncResp,
@@ -64,6 +65,8 @@ export interface TaskServiceDeps {
   harnessEnv: (harness: HarnessName) => Record<string, string>;
   /** Token to inject when a task asks for one (the caller's OAuth token, else the PAT). */
   gitHubToken: (caller: Caller | null) => string | undefined;
+  /** Whether an agent can run here (installed in the image, credentials); cached, no Docker call per task. */
+  readiness?: (harness: HarnessName) => Promise<HarnessInfo | null>;
   /** Names new tasks from their prompt (a small model); absent: the prompt's first line stays. */
   titleModel?: TitleModel | null;
   /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
@@ -206,6 +209,9 @@ export class TaskService {
   close(): void {
     this.closed = true;
     this.stopping.abort();
+    // A refresh due after close would reach for containers nobody watches any more.
+    for (const timer of this.diffTimers.values()) clearTimeout(timer);
+    this.diffTimers.clear();
     for (const task of this.tasks.values()) {
       task.session?.detach();
       task.log?.close();
@@ -324,6 +330,17 @@ export class TaskService {
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
+    // An agent that cannot start is refused before anything starts, with what to do about it.
+    const ready = await this.deps.readiness?.(harness.name);
+    if (ready && !ready.ready) {
+      throw new TaskError('CONFLICT', `${harness.name} cannot run: ${ready.reason}. Fix: ${ready.fix}`, {
+        harness: harness.name,
+        installed: ready.installed,
+        credentials: ready.credentials,
+        reason: ready.reason,
+        fix: ready.fix,
+      });
+    }
     const repoReq = req.repos[0];
     const repo = repoReq ? this.deps.repos.get(repoReq.name) : null;
     const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
@@ -489,15 +506,21 @@ export class TaskService {
     const argv = task.harness.argv(startOpts, assetPaths());
     const proc = await runtime.spawn(handle, serveAttachCommand(assetPaths().relay, sessionDir(n), startOpts.cwd, task.harness.logStdin, argv));
     const session = this.attachSession(task, proc);
-    for (const line of task.harness.handshake(startOpts)) session.write(line);
+    for (const line of task.harness.handshake(startOpts, task.transcript!.agentParser!)) session.write(line);
     if (opts.prompt) await this.sendPrompt(task, session, opts.prompt);
     else task.setState('waiting');
   }
 
   private attachSession(task: Task, proc: Awaited<ReturnType<ContainerRuntime['spawn']>>): AgentSession {
-    const session = new AgentSession(
+    // What a replay of the log queued was answered by the session that saw it live.
+    task.transcript?.agentParser?.drain?.();
+    const session: AgentSession = new AgentSession(
       proc,
-      (line) => task.relayLine(line),
+      (line) => {
+        task.relayLine(line);
+        // The agent's requests and the handshake's next steps, answered as they come.
+        for (const reply of task.transcript?.agentParser?.drain?.() ?? []) session.write(reply);
+      },
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
     );
     task.session = session;
@@ -515,7 +538,7 @@ export class TaskService {
 
   /** Writes a prompt once the agent can take it (JSON-RPC harnesses finish a handshake first). */
   private async sendPrompt(task: Task, session: AgentSession, prompt: Prompt): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + task.harness.readyTimeoutMs;
     for (;;) {
       const parser = task.transcript!.agentParser;
       const data = parser ? task.harness.encodePrompt(prompt, parser) : null;
@@ -594,6 +617,25 @@ export class TaskService {
       if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
       task.session.write(data);
       task.setState('running');
+    });
+  }
+
+  /**
+   * Stops the agent's current turn; the session and the container stay. 'idle' when no turn was
+   * running (it ended meanwhile): nothing to stop.
+   */
+  interrupt(id: string, caller: Caller | null): Promise<'interrupted' | 'idle'> {
+    const task = this.find(id, caller);
+    return task.serial(async () => {
+      await this.open(task);
+      if (!canDo('interrupt', task.state)) throw this.conflict(task, 'interrupt');
+      if (!task.harness.supportsInterrupt) throw new TaskError('CONFLICT', `${task.harness.name} cannot be interrupted`, { state: task.state });
+      if (task.state !== 'running' || !task.session?.alive) return 'idle';
+      const data = task.harness.encodeInterrupt(task.transcript!.agentParser!);
+      if (data === null) return 'idle';
+      task.session.write(data);
+      task.record({ type: 'caic_log', phase: 'interrupt', message: 'interrupt sent to the agent' });
+      return 'interrupted';
     });
   }
 
@@ -795,6 +837,7 @@ export class TaskService {
     if (this.closed || this.diffTimers.has(task.id)) return;
     const timer = setTimeout(() => {
       this.diffTimers.delete(task.id);
+      if (this.closed) return;
       void task.serial(() => this.refreshDiffStat(task));
     }, 300);
     timer.unref();

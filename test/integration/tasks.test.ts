@@ -198,7 +198,8 @@ describe('tasks with the fake agent', () => {
       ['POST', '/api/v1/tasks', { repos: [{ name: '../etc' }], harness: 'fake', prompt: { text: 'x' } }, 400],
       ['POST', '/api/v1/tasks', { repos: [], harness: 'skynet', prompt: { text: 'x' } }, 400],
       ['POST', '/api/v1/tasks', { repos: [], harness: 'fake', model: 'gpt-99', prompt: { text: 'x' } }, 400],
-      ['POST', '/api/v1/tasks', { repos: [], harness: 'gemini', prompt: { text: 'x', images: [{ mediaType: 'image/png', data: 'AA==' }] } }, 400],
+      // An agent the image does not have (readiness, before anything starts).
+      ['POST', '/api/v1/tasks', { repos: [], harness: 'gemini', prompt: { text: 'x' } }, 409],
       ['POST', '/api/v1/tasks', { repos: [], harness: 'fake', prompt: { text: 'y'.repeat(600 * 1024) } }, 400],
       ['POST', '/api/v1/tasks', { repos: [], harness: 'fake', prompt: { text: '   ' } }, 400],
       ['GET', '/api/v1/tasks/NOT-AN-ID', undefined, 400],
@@ -228,7 +229,7 @@ describe('tasks with the fake agent', () => {
     const branches = (await env.api('GET', '/api/v1/server/repos/branches?repo=group/copy')).json<{ branches: { name: string; remote: string }[] }>();
     assert.ok(branches.branches.some((b) => b.name === 'caic-1' && b.remote === 'origin'), JSON.stringify(branches));
     const harnesses = (await env.api('GET', '/api/v1/server/harnesses')).json<{ name: string }[]>();
-    assert.deepEqual(harnesses.map((h) => h.name), ['claude', 'codex', 'fake', 'gemini']);
+    assert.deepEqual(harnesses.map((h) => h.name), ['claude', 'codex', 'fake', 'gemini', 'opencode']);
     const prefs = (await env.api('GET', '/api/v1/server/preferences')).json<{ repositories: { name: string; harness: string }[]; harness: string }>();
     assert.equal(prefs.repositories[0]?.name, 'proj');
     assert.equal(prefs.harness, 'fake');

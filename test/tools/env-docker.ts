@@ -5,10 +5,10 @@ import { openSync } from 'node:fs';
 import Dockerode from 'dockerode';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { addClaudeCode, ensureAgentImage, OFFLINE_BASE_IMAGE } from '../../src/containers/index.js';
+import { addAgent, AGENT_RECIPES, ensureAgentImage, OFFLINE_BASE_IMAGE, type AgentCli } from '../../src/containers/index.js';
+import { TEST_AGENTS } from './test-images.js';
 
-/** The agent image plus Claude Code, for the real-client test. */
-export const CLAUDE_TEST_IMAGE = 'caic-agent-claude:latest';
+export { CLAUDE_TEST_IMAGE, CODEX_TEST_IMAGE, GEMINI_TEST_IMAGE, OPENCODE_TEST_IMAGE } from './test-images.js';
 
 const DOCKERD_LOG = '/var/log/caic-dockerd.log';
 const say = (line: string) => process.stdout.write(`env:docker: ${line}\n`);
@@ -69,15 +69,13 @@ async function main(): Promise<void> {
   const started = Date.now();
   const { tag, built } = await ensureAgentImage(docker, { offline: true, onProgress: (line) => say(line) });
   say(built ? `built ${tag} in ${((Date.now() - started) / 1000).toFixed(1)} s` : `${tag} is up to date`);
-  // The real-client test runs Claude Code: its native binary comes from the npm registry.
-  const claudeStarted = Date.now();
-  const claude = await addClaudeCode(docker, {
-    base: tag,
-    tag: CLAUDE_TEST_IMAGE,
-    cacheDir: join(homedir(), '.cache', 'caic-test', 'npm'),
-    onProgress: (line) => say(line),
-  });
-  say(`${CLAUDE_TEST_IMAGE} has Claude Code ${claude.version} (${((Date.now() - claudeStarted) / 1000).toFixed(1)} s)`);
+  // The real-client tests run the agent CLIs, from the npm registry; downloads are kept between runs.
+  const cacheDir = join(homedir(), '.cache', 'caic-test', 'npm');
+  for (const [agent, { image, version }] of Object.entries(TEST_AGENTS) as [AgentCli, (typeof TEST_AGENTS)[AgentCli]][]) {
+    const t = Date.now();
+    const r = await addAgent(docker, agent, { base: tag, tag: image, version, cacheDir, onProgress: (line) => say(line) });
+    say(`${image} has ${AGENT_RECIPES[agent].title} ${r.version} (${r.built ? `built in ${((Date.now() - t) / 1000).toFixed(1)} s` : 'up to date'})`);
+  }
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -4,6 +4,8 @@ import type { AgentParser } from '../types.js';
 import { asObject, flattenContent, MAX_ERROR_LINE, num, parseLine, str, type Json } from '../util.js';
 
 const IGNORED_SYSTEM = new Set(['status', 'progress', 'turn_duration', 'hook_response']);
+/** What Claude Code records as the user's turn when one was interrupted (also `… for tool use]`). */
+const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;
 
 function usageOf(u: unknown) {
   const o = asObject(u) ?? {};
@@ -73,12 +75,14 @@ export class ClaudeParser implements AgentParser {
         return this.assistant(msg);
       case 'user':
         return this.user(msg);
-      case 'result':
+      case 'result': {
+        // An interrupt ends the turn as an error_during_execution whose terminal reason says so.
+        const interrupted = str(msg.terminal_reason).startsWith('aborted');
         return [
           {
             kind: 'result',
-            subtype: str(msg.subtype, 'success'),
-            isError: msg.is_error === true,
+            subtype: interrupted ? 'interrupted' : str(msg.subtype, 'success'),
+            isError: !interrupted && msg.is_error === true,
             result: str(msg.result),
             durationMs: num(msg.duration_ms),
             numTurns: num(msg.num_turns),
@@ -86,6 +90,12 @@ export class ClaudeParser implements AgentParser {
             usage: usageOf(msg.usage),
           },
         ];
+      }
+      case 'control_request':
+        // Our own request, logged with the rest of stdin; Claude Code's answer and its marker say the rest.
+        return [];
+      case 'control_response':
+        return [];
       case 'stream_event': {
         const ev = asObject(msg.event);
         const delta = asObject(ev?.delta);
@@ -167,7 +177,7 @@ export class ClaudeParser implements AgentParser {
 
   private user(msg: Json): EventBody[] {
     const content = asObject(msg.message)?.content;
-    if (typeof content === 'string') return [{ kind: 'userInput', text: content, images: 0 }];
+    if (typeof content === 'string') return INTERRUPTED.test(content) ? [{ kind: 'system', subtype: 'interrupted' }] : [{ kind: 'userInput', text: content, images: 0 }];
     const out: EventBody[] = [];
     let text = '';
     let images = 0;
@@ -179,8 +189,10 @@ export class ClaudeParser implements AgentParser {
       } else if (b.type === 'text') text += (text ? '\n' : '') + str(b.text);
       else if (b.type === 'image') images++;
     }
+    // Not the person's words.
+    if (INTERRUPTED.test(text) && !images) out.push({ kind: 'system', subtype: 'interrupted' });
     // Claude Code marks its own synthetic user messages; they are not the person's words.
-    if ((text || images) && msg.isSynthetic !== true) out.push({ kind: 'userInput', text, images });
+    else if ((text || images) && msg.isSynthetic !== true) out.push({ kind: 'userInput', text, images });
     return out;
   }
 }

@@ -5,7 +5,8 @@
 //   FAKE_DEMO  Bash/Write/Edit on real files in the working directory
 //   FAKE_ERROR an error result       FAKE_LONG <events> <per second> [stamp]  a long streamed run
 //              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
-// Anything else gets a streamed reply and a result with a small cost.
+// Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
+// (control_request) ends the running turn the way Claude Code does.
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,9 +23,16 @@ const cwd = process.cwd();
 let turns = 0;
 let totalCost = 0;
 let initSent = false;
+/** Set by an interrupt; the running turn stops at its next step. */
+let interrupted = false;
+
+class Interrupted extends Error {}
 
 const emit = (obj: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...obj, session_id: sessionId, uuid: randomUUID() })}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = async (ms: number) => {
+  await new Promise((r) => setTimeout(r, ms));
+  if (interrupted) throw new Interrupted();
+};
 const toolId = () => `toolu_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
 
@@ -119,7 +127,21 @@ async function demo(started: number): Promise<void> {
 
 async function handle(text: string): Promise<void> {
   init();
+  interrupted = false;
   const started = Date.now();
+  try {
+    await scenario(text, started);
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    // What Claude Code writes when a turn is interrupted.
+    emit({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: '[Request interrupted by user]' }] }, parent_tool_use_id: null });
+    emit({ type: 'result', subtype: 'error_during_execution', is_error: true, terminal_reason: 'aborted_streaming', duration_ms: Date.now() - started, duration_api_ms: 0, num_turns: ++turns, total_cost_usd: Math.round(totalCost * 1e6) / 1e6, usage: usage(0, 0) });
+  } finally {
+    interrupted = false;
+  }
+}
+
+async function scenario(text: string, started: number): Promise<void> {
   if (text.includes('FAKE_ASK')) {
     await streamText('I need a decision before I continue.');
     assistant([
@@ -171,6 +193,7 @@ async function handle(text: string): Promise<void> {
       emit({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, parent_tool_use_id: null });
       const due = t0 + (i + 1) * interval;
       if (due > Date.now()) await sleep(due - Date.now());
+      else if (interrupted) throw new Interrupted();
     }
     // Like Claude Code: the complete message repeats what the deltas streamed.
     assistant([{ type: 'text', text: pieces.join('') }]);
@@ -195,10 +218,25 @@ function promptText(line: string): string | null {
   }
 }
 
+/** A stream-json control request: answered at once, not queued behind the running turn. */
+function control(line: string): boolean {
+  let msg: { type?: string; request_id?: string; request?: { subtype?: string } };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+  } catch {
+    return false;
+  }
+  if (msg.type !== 'control_request') return false;
+  if (msg.request?.subtype === 'interrupt') interrupted = true;
+  emit({ type: 'control_response', response: { subtype: 'success', request_id: msg.request_id ?? '', response: { still_queued: [] } } });
+  return true;
+}
+
 // Turns run one at a time, in order, like Claude Code.
 let queue = Promise.resolve();
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
+  if (control(line)) return;
   const text = promptText(line);
   if (text === null) return;
   queue = queue.then(() => handle(text));

@@ -80,6 +80,7 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
     ...routeOptions(routes.taskCompact),
     handler: async (req) => (await service.compact(req.params.id, req.body.instructions, callerOf(req)), ok('compacting')),
   });
+  r.route({ ...routeOptions(routes.taskInterrupt), handler: async (req) => ok(await service.interrupt(req.params.id, callerOf(req))) });
   r.route({ ...routeOptions(routes.taskStop), handler: async (req) => (await service.stop(req.params.id, callerOf(req)), ok('stopped')) });
   r.route({ ...routeOptions(routes.taskRevive), handler: async (req) => (await service.revive(req.params.id, callerOf(req)), ok('running')) });
   r.route({ ...routeOptions(routes.taskPurge), handler: async (req) => (await service.purge(req.params.id, callerOf(req)), ok('purged')) });
