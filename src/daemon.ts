@@ -272,7 +272,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       lists.forEach((l) => l.stop());
       users.close();
       await app.close();
-      tasks.close();
+      await tasks.close();
       readiness.close();
       closeRuntime();
       logger.flush();

@@ -47,15 +47,17 @@ export function sessionDir(n: number): string {
 
 /**
  * Starts the relay daemon (in its own session: it outlives this SSH channel) and, in parallel, the
- * attach client that this channel runs; the client retries until the relay listens. Two Node
- * processes start at once instead of one after the other.
+ * attach client that this channel runs; the client retries until the relay listens, and gives up
+ * at once, with relay.log's tail on stderr, when the relay's pid (`$!`) dies first. Two Node
+ * processes start at once instead of one after the other. `setsid -w`: should setsid have to
+ * fork, `$!` still lives exactly as long as the relay.
  */
 export function serveAttachCommand(relay: string, dir: string, cwd: string, logStdin: boolean, argv: string[]): string {
   const daemon = ['node', relay, 'daemon', '--dir', dir, '--cwd', cwd, ...(logStdin ? [] : ['--no-log-stdin']), '--', ...argv].map(shellQuote).join(' ');
   return [
     `mkdir -p ${shellQuote(dir)}`,
-    `setsid ${daemon} </dev/null >/dev/null 2>>${shellQuote(`${dir}/relay.log`)} &`,
-    `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset 0 --wait 30000`,
+    `setsid -w ${daemon} </dev/null >/dev/null 2>>${shellQuote(`${dir}/relay.log`)} &`,
+    `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset 0 --wait 30000 --pid $!`,
   ].join('\n');
 }
 
@@ -63,6 +65,7 @@ export function attachCommand(relay: string, dir: string, offset: number): strin
   return `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset ${offset}`;
 }
 
+/** Exit 0: the relay runs its agent; 3: the agent ended, the relay holds its output; else no relay. */
 export function aliveCommand(relay: string, dir: string): string {
   return `node ${shellQuote(relay)} alive --dir ${shellQuote(dir)}`;
 }
@@ -70,4 +73,9 @@ export function aliveCommand(relay: string, dir: string): string {
 /** The bytes of output.jsonl from `offset` on (what a dead relay left unread). */
 export function readOutputCommand(dir: string, offset: number): string {
   return `tail -c +${offset + 1} ${shellQuote(`${dir}/output.jsonl`)} 2>/dev/null || true`;
+}
+
+/** The end of a session's relay.log (the relay's notes and the agent's stderr): why it stopped. */
+export function relayLogCommand(dir: string): string {
+  return `tail -c 2048 ${shellQuote(`${dir}/relay.log`)} 2>/dev/null || true`;
 }

@@ -126,7 +126,17 @@ export const SyncResp = z
   .meta({ id: 'SyncResp' });
 export type SyncResp = z.infer<typeof SyncResp>;
 
-export const DiffQuery = z.object({ path: z.string().max(4096).optional() });
+/**
+ * A path inside a task's repository, as a client names it. It reaches a command in the container
+ * (as an argument), so control characters, NUL first of all, are refused here.
+ */
+export const RepoFilePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+export const DiffQuery = z.object({ path: RepoFilePath.optional() });
 export const DiffResp = z.object({ files: z.array(DiffStatEntry), diff: z.string() }).meta({ id: 'DiffResp' });
 export type DiffResp = z.infer<typeof DiffResp>;
 export const SudoPasswordResp = z

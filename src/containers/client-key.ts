@@ -1,8 +1,9 @@
-// The daemon's own SSH identity (ed25519), created on first use in the config dir with mode 0600.
+// The daemon's own SSH identity (ed25519), created on first use (or when the one on disk is
+// unusable) in the config dir with mode 0600.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir, writeFileAtomic } from '../config/index.js';
-import { generateEd25519, type SshKeyPair } from './secrets.js';
+import { generateEd25519, isUsableEd25519, type SshKeyPair } from './secrets.js';
 
 export interface ClientKey extends SshKeyPair {
   /** Path of the private key file (the git bridge reads it). */
@@ -15,7 +16,10 @@ export async function ensureClientKey(configDir: string): Promise<ClientKey> {
   await ensurePrivateDir(dir);
   try {
     const [privateKey, publicKey] = await Promise.all([readFile(path, 'utf8'), readFile(`${path}.pub`, 'utf8')]);
-    return { path, privateKey, publicKey: publicKey.trim() };
+    const pair = { privateKey, publicKey: publicKey.trim() };
+    // A key an older caic generated broken (see generateEd25519) never reached any container:
+    // replacing it loses nothing, keeping it would fail every connection.
+    if (isUsableEd25519(pair)) return { path, ...pair };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -382,11 +382,10 @@ export class DockerRuntime implements ContainerRuntime {
     if (!isGitRefName(spec.branch)) throw new ContainerError(`invalid branch name "${spec.branch}"`);
     if (spec.commit) {
       const { message, author } = spec.commit;
-      // The ident goes through -c (shell-quoted); the caller has removed control characters.
-      const who = `-c user.name=${shellQuote(author.name)} -c user.email=${shellQuote(author.email)}`;
+      // Author and message come from users and agents: arguments ("$1"...), never command-line text.
       await (await this.connect(h)).run(
-        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git ${who} commit -q --no-verify --cleanup=verbatim -F -)`,
-        { stdin: message.endsWith('\n') ? message : `${message}\n` },
+        `cd ${shellQuote(path)} && git add -A && (git diff --cached --quiet || git -c "user.name=$1" -c "user.email=$2" commit -q --no-verify --cleanup=verbatim -m "$3")`,
+        { args: [author.name, author.email, message] },
       );
     }
     const ref = `${containerRefPrefix(h.name)}${spec.branch}`;
@@ -400,7 +399,9 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async diff(h: ContainerHandle, repo: string, opts: { patch?: boolean; path?: string } = {}): Promise<DiffResult> {
     const path = repoDir(repo);
-    const only = opts.path ? ` -- ${shellQuote(opts.path)}` : '';
+    // The path is an argument ("$1"), never command-line text, and a literal path: no pathspec
+    // magic (`:(glob)`, `*`) widens it.
+    const only = opts.path !== undefined ? ' -- "$1"' : '';
     const script = [
       'set -e',
       `cd ${shellQuote(path)}`,
@@ -409,10 +410,10 @@ export class DockerRuntime implements ContainerRuntime {
       '[ -f .git/index ] && cp .git/index "$dir/index"',
       'export GIT_INDEX_FILE="$dir/index" GIT_OPTIONAL_LOCKS=0',
       'git add -A .',
-      `git diff --cached --no-renames --numstat "$base"${only}`,
-      opts.patch ? `printf '\\0'; git diff --cached --no-renames "$base"${only}` : '',
+      `git --literal-pathspecs diff --cached --no-renames --numstat "$base"${only}`,
+      opts.patch ? `printf '\\0'; git --literal-pathspecs diff --cached --no-renames "$base"${only}` : '',
     ].filter(Boolean);
-    const out = await (await this.connect(h)).run(script.join('\n'));
+    const out = await (await this.connect(h)).run(script.join('\n'), { args: opts.path !== undefined ? [opts.path] : [] });
     const nul = out.indexOf('\0');
     const stat = parseNumstat(nul >= 0 ? out.slice(0, nul) : out);
     return opts.patch ? { stat, patch: nul >= 0 ? out.slice(nul + 1) : '' } : { stat };
@@ -420,8 +421,15 @@ export class DockerRuntime implements ContainerRuntime {
 
   // ---- events ----------------------------------------------------------------------------
 
+  /**
+   * Die events of our containers. The stream is opened again whenever it ends or breaks (the
+   * engine restarted, a proxy dropped it), from the time of the last event seen: an event during
+   * the gap is delivered late, not lost.
+   */
   async *dieEvents(signal?: AbortSignal): AsyncIterable<DieEvent> {
     let since = Math.floor(Date.now() / 1000);
+    let lastNano = 0;
+    let connections = 0;
     while (!signal?.aborted) {
       let stream: NodeJS.ReadableStream;
       try {
@@ -434,6 +442,7 @@ export class DockerRuntime implements ContainerRuntime {
         await sleep(1_000);
         continue;
       }
+      this.opts.logger?.debug({ since, connections: ++connections }, 'watching docker events');
       const onAbort = () => (stream as unknown as { destroy(): void }).destroy();
       // An abort while the request was pending would never fire the listener below.
       if (signal?.aborted) {
@@ -451,6 +460,11 @@ export class DockerRuntime implements ContainerRuntime {
             buffer = buffer.slice(nl + 1);
             if (!line) continue;
             const ev = JSON.parse(line) as DockerEvent;
+            // `since` is inclusive: after a reconnect, events already delivered come again. A
+            // repeated old die would stop a task that was revived since.
+            const nano = ev.timeNano ?? (ev.time ?? 0) * 1e9;
+            if (nano <= lastNano) continue;
+            lastNano = nano;
             since = Math.max(since, ev.time ?? since);
             const attrs = ev.Actor?.Attributes ?? {};
             const exit = attrs.exitCode;
@@ -463,6 +477,7 @@ export class DockerRuntime implements ContainerRuntime {
             };
           }
         }
+        if (!signal?.aborted) this.opts.logger?.warn('docker events stream ended; reconnecting');
       } catch (err) {
         if (!signal?.aborted) this.opts.logger?.warn({ err: (err as Error).message }, 'docker events stream broke; reconnecting');
       } finally {
@@ -476,6 +491,7 @@ export class DockerRuntime implements ContainerRuntime {
 interface DockerEvent {
   id?: string;
   time?: number;
+  timeNano?: number;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
 }
 

@@ -1,4 +1,5 @@
 // ~/.env in the container: validated names, single-quoted values, loaded by every bash.
+import { ContainerError } from './errors.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -6,8 +7,12 @@ export function isEnvName(name: string): boolean {
   return NAME.test(name);
 }
 
-/** POSIX single-quoting: the result is one shell word whatever the value holds. */
+/**
+ * POSIX single-quoting: the result is one shell word whatever the value holds, except a NUL byte,
+ * which no command line can carry (sshd drops the whole connection over one): refused here.
+ */
 export function shellQuote(value: string): string {
+  if (value.includes('\0')) throw new ContainerError('refusing to put a NUL byte on a command line');
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -20,9 +20,32 @@ export interface SshKeyPair {
   publicKey: string;
 }
 
+/** An ed25519 public key blob: string "ssh-ed25519" (4 + 11 bytes) and string key (4 + 32 bytes). */
+const ED25519_BLOB_BYTES = 51;
+
+/** The pair is well formed: the key parses and its public key has all its 32 bytes. */
+export function isUsableEd25519(pair: SshKeyPair): boolean {
+  const parsed = utils.parseKey(pair.privateKey);
+  if (parsed instanceof Error || Array.isArray(parsed)) return false;
+  try {
+    return publicKeyBlob(pair.publicKey).length === ED25519_BLOB_BYTES && parsed.getPublicSSH().equals(publicKeyBlob(pair.publicKey));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A fresh ed25519 pair in OpenSSH format. ssh2's generator strips leading zero bytes from the
+ * public key, so about one key in 256 comes out 31 bytes long and is refused everywhere (sshd
+ * will not load it as a host key, ssh2 will not parse it as a client key): such a pair is thrown
+ * away and another one made.
+ */
 export function generateEd25519(comment: string): SshKeyPair {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
+  for (;;) {
+    const generated = utils.generateKeyPairSync('ed25519', { comment });
+    const pair = { privateKey: generated.private, publicKey: generated.public };
+    if (isUsableEd25519(pair)) return pair;
+  }
 }
 
 /** The key blob of an OpenSSH public key line. */

@@ -15,6 +15,8 @@ interface OpenChannel {
   closed: Promise<{ code: number | null; signal?: string }>;
 }
 const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** How long sshd may take to open a channel; a stuck container must not hang a caller forever. */
+const CHANNEL_OPEN_MS = 30_000;
 /** Brackets the shell's PID on stderr (ASCII record separator: never in normal output). */
 const PID_MARK = '\x1ecaic-pid:';
 
@@ -35,6 +37,12 @@ const ALGORITHMS: ConnectConfig['algorithms'] = {
   compress: ['none'],
 };
 
+/**
+ * One pooled SSH connection to a container, shared by every command of its task (the agent's relay
+ * stream, diffs, syncs...). A command is one channel: whatever goes wrong with it (refused, slow to
+ * open, failing) fails that command alone. Nothing that would make sshd drop the connection itself
+ * (a NUL byte in a command line) is ever sent.
+ */
 export class SshConnection {
   private isClosed = false;
   private readonly closeListeners = new Set<() => void>();
@@ -49,7 +57,11 @@ export class SshConnection {
       for (const l of this.closeListeners) l();
     };
     client.on('close', onGone);
-    client.on('error', onGone);
+    // An error on the connection ends it: make sure it is really closed, so the pool reconnects.
+    client.on('error', () => {
+      onGone();
+      client.end();
+    });
   }
 
   get closed(): boolean {
@@ -72,8 +84,23 @@ export class SshConnection {
   private channel(command: string): Promise<OpenChannel> {
     return new Promise((resolve, reject) => {
       if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
-      this.client.exec(command, (err, ch) => {
+      // sshd reads the command as a C string and drops the whole connection over an embedded NUL.
+      if (command.includes('\0')) return reject(new ContainerError(`refusing to run a command with a NUL byte in ${this.target.label}`));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new ContainerError(`${this.target.label} did not open a channel within ${CHANNEL_OPEN_MS / 1000} s`));
+      }, CHANNEL_OPEN_MS);
+      const opened = (err: Error | undefined, ch: ClientChannel) => {
+        clearTimeout(timer);
+        if (timedOut) {
+          ch?.close();
+          return;
+        }
         if (err) return reject(new ContainerError(`cannot run a command in ${this.target.label}: ${err.message}`));
+        // A failing channel reports through its exit status and close; an 'error' must not escape.
+        ch.on('error', () => undefined);
+        ch.stderr.on('error', () => undefined);
         const exit: { code: number | null; signal?: string } = { code: null };
         ch.on('exit', (c: number | null, sig?: string) => {
           if (typeof c === 'number') exit.code = c;
@@ -81,7 +108,14 @@ export class SshConnection {
         });
         const closed = new Promise<{ code: number | null; signal?: string }>((r) => ch.once('close', () => r(exit)));
         resolve({ ch, closed });
-      });
+      };
+      try {
+        this.client.exec(command, opened);
+      } catch (err) {
+        // ssh2 throws at once when the socket is already gone.
+        clearTimeout(timer);
+        reject(new ContainerError(`cannot run a command in ${this.target.label}: ${(err as Error).message}`));
+      }
     });
   }
 
@@ -135,6 +169,14 @@ export class SshConnection {
 
   /** Runs a shell command as `user`; streams through the callbacks and collects the output. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (opts.args) {
+      if (opts.stdin !== undefined) throw new ContainerError('a command takes either args or stdin');
+      if (opts.args.some((a) => a.includes('\0'))) throw new ContainerError('an argument cannot hold a NUL byte');
+      // bash reads the NUL-separated arguments from stdin into "$@" before the command runs.
+      const stdin = opts.args.map((a) => `${a}\0`).join('');
+      const { args: _args, ...rest } = opts;
+      return this.exec(`mapfile -d '' -t __caic_args; set -- "\${__caic_args[@]}"; unset __caic_args\n${command}`, { ...rest, stdin });
+    }
     const { ch, closed, stderr, pid } = await this.start(command, opts.cwd);
     const max = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
     return new Promise<ExecResult>((resolve, reject) => {

@@ -53,6 +53,12 @@ export interface ExecOptions {
   /** Working directory inside the container. */
   cwd?: string;
   stdin?: string | Buffer | Readable;
+  /**
+   * Arguments for the command, as its positional parameters ("$1", "$@"): they travel on stdin,
+   * never on the command line, so no value (a path, a commit message) is ever shell text. Not
+   * together with `stdin`. Needs bash (the container user's shell).
+   */
+  args?: readonly string[];
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** Aborting closes the channel (and signals the process). */

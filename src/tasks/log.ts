@@ -44,6 +44,7 @@ export function logPath(cacheDir: string, taskId: string): string {
 
 export class TaskLog {
   private fd: number | null;
+  private sealed = false;
 
   private constructor(
     readonly path: string,
@@ -66,17 +67,35 @@ export class TaskLog {
   /**
    * Appends one line with a synchronous write: ordered, and in the kernel before the caller
    * publishes anything derived from it (a daemon killed with -9 loses nothing a client saw).
+   * A closed log opens again: closing only gives the descriptor back (finished tasks), it never
+   * makes a task unwritable.
    */
   append(line: Buffer | string): void {
-    if (this.fd === null) throw new Error(`task log ${this.path} is closed`);
+    if (this.fd === null) {
+      if (this.sealed) throw new Error(`task log ${this.path} is closed: the daemon is shutting down`);
+      this.fd = openSync(this.path, 'a', 0o600);
+      this.bytes = fstatSync(this.fd).size;
+    }
     const data = typeof line === 'string' ? Buffer.from(`${line}\n`) : Buffer.concat([line, Buffer.from('\n')]);
     writeSync(this.fd, data);
     this.bytes += data.length;
   }
 
+  /** Gives the descriptor back; the next append opens the file again. */
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+
+  /** Closed for good (daemon shutdown). */
+  get isSealed(): boolean {
+    return this.sealed;
+  }
+
+  /** Daemon shutdown: closed for good, so nothing late from this process lands after a successor's lines. */
+  seal(): void {
+    this.close();
+    this.sealed = true;
   }
 }
 

@@ -14,7 +14,7 @@ import type {
   TaskState,
   UsageResp,
 } from '../api/index.js';
-import { canDo, LIVE_STATES } from '../api/index.js';
+import { canDo, LIVE_STATES, type TaskAction } from '../api/index.js';
 import {
   aliveCommand,
   assetPaths,
@@ -22,6 +22,7 @@ import {
   attachCommand,
   deployCommand,
   readOutputCommand,
+  relayLogCommand,
   serveAttachCommand,
   sessionDir,
   type Harness,
@@ -29,21 +30,26 @@ import {
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
 import { containerRefPrefix, deleteRefs, parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
+import { withBackoff } from './backoff.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
+import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
 import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
-const SETUP = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting']);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
+/** A cut relay stream is reattached for this long (with backoff) before the task waits for input. */
+const RELINK_DEADLINE_MS = 60_000;
+/** Each reattach attempt waits this long for sshd. */
+const RELINK_CONNECT_MS = 5_000;
 
 export interface Caller {
   id: string;
@@ -82,6 +88,8 @@ export class TaskService {
   /** Aborted on close: ends the die-event watcher (also one that starts after close). */
   private readonly stopping = new AbortController();
   private closed = false;
+  /** Preference writes still in flight (creating a task does not wait for them; close does). */
+  private readonly pendingWrites = new Set<Promise<void>>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -147,10 +155,16 @@ export class TaskService {
               return;
             }
             await this.reattach(task, runtime, handle);
+            // The daemon went down in the middle of an operation: the task rests where it really is.
+            if (TRANSIENT.has(task.state)) await this.settle(task, `the daemon restarted while the task was ${task.state}`);
           } catch (err) {
-            this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'adoption failed');
-            task.record({ type: 'caic_error', message: `could not reattach after restart: ${(err as Error).message}` });
-            if (ACTIVE.has(task.state)) task.setState('waiting');
+            this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'adoption failed');
+            if (!task.transcript) return;
+            if (ACTIVE.has(task.state)) {
+              // The agent may well run on: input tries to reach it again.
+              task.record({ type: 'caic_error', message: `could not reattach after restart: ${errorText(err)}` });
+              task.setState('waiting');
+            } else if (TRANSIENT.has(task.state)) await this.settle(task, `could not reattach after restart: ${errorText(err)}`);
           }
         });
       }),
@@ -158,17 +172,29 @@ export class TaskService {
     this.watchDeaths(runtime);
   }
 
-  private async reattach(task: Task, runtime: ContainerRuntime, handle: ContainerHandle): Promise<void> {
+  /**
+   * Connects a task to its agent's relay again. Relay alive → attach at the byte offset already
+   * logged (what the agent wrote meanwhile arrives first, nothing twice). Relay gone → read what it
+   * left; an end it did not explain (no exit record) gets the attach client's stderr and the tail
+   * of relay.log as its error; the task comes to rest.
+   */
+  private async reattach(task: Task, runtime: ContainerRuntime, handle: ContainerHandle, lost?: AgentSession): Promise<void> {
     const t = task.transcript!;
     const conn = await runtime.connect(handle);
     const a = assets();
     await conn.run(deployCommand(a.relay), { stdin: a.relay.content });
     const dir = sessionDir(t.session);
-    const alive = t.session > 0 && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
+    // Attach only to an agent that runs: one that ended cannot take input, and what its relay
+    // still holds (up to the exit record) is read below like a dead relay's.
+    const alive = t.session > 0 && !t.agentExited && (await conn.exec(aliveCommand(a.relay.path, dir))).code === 0;
     if (alive) {
       // Everything the relay wrote after our offset arrives first: zero loss, no duplicates.
       this.attachSession(task, await runtime.spawn(handle, attachCommand(a.relay.path, dir, t.relayBytes)));
-      task.record({ type: 'caic_log', message: `reattached to the running agent at byte ${t.relayBytes}`, phase: 'reattach' });
+      task.record({
+        type: 'caic_log',
+        message: `${lost ? 'the connection to the agent was lost; ' : ''}reattached to the running agent at byte ${t.relayBytes}`,
+        phase: 'reattach',
+      });
       return;
     }
     if (t.session > 0) {
@@ -181,9 +207,52 @@ export class TaskService {
         task.relayLine(rest.subarray(from, nl));
         from = nl + 1;
       }
+      if (!t.agentExited && (lost || t.relayBytes > 0)) {
+        // The relay ended without an exit record (it crashed, or never came up): what it left says why.
+        const log = (await conn.exec(relayLogCommand(dir), { maxBuffer: 8 * 1024 }).catch(() => null))?.stdout.trim() ?? '';
+        const why = [lost?.stderrTail ?? '', log ? `relay.log:\n${log}` : ''].filter(Boolean).join('\n');
+        task.record({ type: 'caic_error', message: `the agent relay stopped${why ? `:\n${why}` : ' without a trace'}` });
+      }
     }
-    if (ACTIVE.has(task.state) || SETUP.has(task.state)) task.setState('waiting');
-    task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+    if (task.state === 'failed') return this.discard(task);
+    // Asking, has_plan and waiting are resting states already (input resumes the agent).
+    if (task.state === 'running' || TRANSIENT.has(task.state)) await this.rest(task);
+    if (ACTIVE.has(task.state)) task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+  }
+
+  /** Brings a task to its resting state (settle.ts); a failed task keeps nothing running. */
+  private async rest(task: Task, error?: string): Promise<void> {
+    const state = restingState(task);
+    task.setState(state, state === 'failed' ? error ?? (task.transcript?.summary.error || 'the task could not start its agent') : undefined);
+    if (state === 'failed') await this.discard(task);
+  }
+
+  /** A failure midway: the reason goes into the transcript, and the task comes to rest. */
+  private async settle(task: Task, message: string): Promise<void> {
+    // Failed already: the transcript explained it (an agent that could not start).
+    if (task.state !== 'failed') {
+      task.record({ type: 'caic_error', message });
+      await this.rest(task, message);
+    } else await this.discard(task);
+  }
+
+  /**
+   * A failed task keeps nothing running: its agent session is dropped, its container removed (when
+   * that fails the handle stays, so purge tries again), its log's descriptor given back.
+   */
+  private async discard(task: Task): Promise<void> {
+    const session = task.session;
+    task.session = null;
+    session?.detach();
+    if (task.handle) {
+      try {
+        await this.deps.runtime().purge(task.handle);
+        task.handle = null;
+      } catch (err) {
+        task.record({ type: 'caic_log', phase: 'cleanup', message: `removing the container failed (purge tries again): ${errorText(err)}` });
+      }
+    }
+    this.closeTask(task);
   }
 
   private watchDeaths(runtime: ContainerRuntime): void {
@@ -193,20 +262,24 @@ export class TaskService {
       for await (const ev of runtime.dieEvents(signal)) {
         const task = this.tasks.get(ev.taskId);
         if (!task || !task.transcript) continue;
-        void task.serial(() => {
-          if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
-          task.session = null;
-          if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
-          task.record({ type: 'caic_log', message: `container exited (code ${ev.exitCode ?? '?'})`, phase: 'die' });
-          task.setState('stopped');
-          return Promise.resolve();
-        });
+        void task
+          .serial(() => {
+            if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
+            const session = task.session;
+            task.session = null;
+            if (session) session.ending = true;
+            if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
+            task.record({ type: 'caic_log', message: `container exited (code ${ev.exitCode ?? '?'})`, phase: 'die' });
+            task.setState('stopped');
+            return Promise.resolve();
+          })
+          .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'handling a container exit failed'));
       }
     })().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'die-event watcher ended'));
   }
 
-  /** Daemon shutdown: agents keep running (detached), logs are closed. */
-  close(): void {
+  /** Daemon shutdown: agents keep running (detached), logs are closed, preference writes land. */
+  async close(): Promise<void> {
     this.closed = true;
     this.stopping.abort();
     // A refresh due after close would reach for containers nobody watches any more.
@@ -214,8 +287,9 @@ export class TaskService {
     this.diffTimers.clear();
     for (const task of this.tasks.values()) {
       task.session?.detach();
-      task.log?.close();
+      task.log?.seal();
     }
+    await Promise.all([...this.pendingWrites]);
   }
 
   // ---- queries -----------------------------------------------------------------------------
@@ -224,10 +298,10 @@ export class TaskService {
     return !this.deps.authEnabled || !task.meta.owner || task.meta.owner === caller?.id;
   }
 
+  /** Someone else's task answers exactly like a task that does not exist: ids do not leak. */
   private find(id: string, caller: Caller | null): Task {
     const task = this.tasks.get(id);
-    if (!task) throw new TaskError('NOT_FOUND', `no task ${id}`);
-    if (!this.visible(task, caller)) throw new TaskError('FORBIDDEN', 'this task belongs to someone else');
+    if (!task || !this.visible(task, caller)) throw new TaskError('NOT_FOUND', `no task ${id}`);
     return task;
   }
 
@@ -252,9 +326,9 @@ export class TaskService {
     task.log ??= await TaskLog.open(logPath(this.deps.cacheDir, task.id));
   }
 
+  /** Gives a finished task's log descriptor back (a later record opens it again). */
   private closeTask(task: Task): void {
     task.log?.close();
-    task.log = null;
   }
 
   async subscribe(
@@ -366,9 +440,24 @@ export class TaskService {
     this.tasks.set(id, task);
     task.record(meta as unknown as { type: string });
     this.nameTask(task, req.prompt.text);
-    if (repo) await this.deps.preferences.recordUse(caller?.id ?? DEFAULT_USER, { name: repo.name, baseBranch }, harness.name, model).catch(() => undefined);
-    void task.serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined));
+    if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
+    void task
+      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined))
+      .catch((err: unknown) => this.deps.logger.error({ task: task.id, err: errorText(err) }, 'task setup could not be recorded'));
     return task.dto();
+  }
+
+  /**
+   * Remembers the choices for the composer. In memory at once (the next preferences read sees
+   * them); the file write goes on in the background, so a burst of creates is answered at once,
+   * and close() waits for it, so nothing is lost on shutdown.
+   */
+  private rememberUse(caller: Caller | null, repo: { name: string; baseBranch: string }, harness: HarnessName, model: string): void {
+    const write = this.deps.preferences
+      .recordUse(caller?.id ?? DEFAULT_USER, repo, harness, model)
+      .catch((err: unknown) => this.deps.logger.warn({ err: errorText(err) }, 'could not save preferences'))
+      .finally(() => this.pendingWrites.delete(write));
+    this.pendingWrites.add(write);
   }
 
   /** Asks the title model in the background; the agent's own title and a rename still win over it. */
@@ -421,10 +510,10 @@ export class TaskService {
   }
 
   private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined): Promise<void> {
-    const runtime = this.deps.runtime();
     const meta = task.meta;
     const repo = meta.repos[0];
     try {
+      const runtime = this.deps.runtime();
       let branch = '';
       if (repo) {
         task.setState('branching');
@@ -433,8 +522,9 @@ export class TaskService {
       }
       task.setState('provisioning');
       const started = Date.now();
-      // The branch and the container come up in parallel; the push needs both.
-      const [base, handle] = await Promise.all([
+      // The branch and the container come up in parallel; the push needs both. Settled, not all():
+      // a container that comes up while the branch failed is still known, and removed below.
+      const [branched, launched] = await Promise.allSettled([
         repo ? this.deps.repos.createBranch(repo.name, branch, repo.baseBranch) : Promise.resolve(null),
         runtime.launch({
           taskId: task.id,
@@ -445,7 +535,11 @@ export class TaskService {
           onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
         }),
       ]);
-      task.handle = handle;
+      if (launched.status === 'fulfilled') task.handle = launched.value;
+      if (branched.status === 'rejected') throw branched.reason;
+      if (launched.status === 'rejected') throw launched.reason;
+      const base = branched.value;
+      const handle = launched.value;
       if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
       task.record({ type: 'caic_container', name: handle.name, id: handle.id });
       this.phase(task, 'provision', started, `container ${handle.name} running`);
@@ -481,12 +575,10 @@ export class TaskService {
       task.setState('starting');
       await this.startSession(task, runtime, { reason: 'start', prompt });
     } catch (err) {
-      const message = (err as Error).message;
+      const message = errorText(err);
       this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');
-      task.record({ type: 'caic_error', message });
-      task.setState('failed', message);
-      if (task.handle) await runtime.purge(task.handle).catch(() => undefined);
-      this.finish(task);
+      // No agent ever ran: the task fails and its container goes (settle.ts).
+      await this.settle(task, message);
     }
   }
 
@@ -524,16 +616,51 @@ export class TaskService {
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
     );
     task.session = session;
-    void session.done.then(() => {
-      if (task.session !== session) return;
-      task.session = null;
-      // The agent's own exit leaves a relay_exit record first; anything else lost the relay.
-      if (!this.closed && task.state === 'running' && task.log) {
-        task.record({ type: 'caic_log', phase: 'relay', message: 'lost the connection to the agent relay; send input to reconnect' });
-        task.setState('waiting');
-      }
-    });
+    void session.done.then(() => this.sessionEnded(task, session));
     return session;
+  }
+
+  /**
+   * The relay's stream ended without us asking. The agent's own exit leaves its exit record first
+   * (the transcript has moved the task on; a failed one is cleaned up). Anything else cut the
+   * stream (a dropped SSH connection, a killed channel): it is reattached at its byte offset, with
+   * backoff, and the task keeps its state meanwhile; only when that cannot work does it rest.
+   */
+  private sessionEnded(task: Task, session: AgentSession): void {
+    if (task.session !== session || session.ending || this.closed) return;
+    task.session = null;
+    if (task.transcript?.agentExited) {
+      if (task.state === 'failed') void task.serial(() => this.discard(task)).catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'cleanup failed'));
+      return;
+    }
+    void this.relink(task, session);
+  }
+
+  private async relink(task: Task, lost: AgentSession): Promise<void> {
+    const wanted = () => !this.closed && task.session === null && task.transcript !== null && (ACTIVE.has(task.state) || task.state === 'starting');
+    const r = await withBackoff(
+      async () => {
+        const runtime = this.deps.runtime();
+        const handle = task.handle;
+        if (!handle || handle.state !== 'running') return; // the die watcher moves it on
+        // Outside the task's queue: waiting for sshd must not hold up stop or purge.
+        await runtime.connect(handle, { deadlineMs: RELINK_CONNECT_MS, signal: this.stopping.signal });
+        await task.serial(async () => {
+          if (wanted() && task.handle) await this.reattach(task, runtime, task.handle, lost);
+        });
+      },
+      { deadlineMs: RELINK_DEADLINE_MS, wanted, signal: this.stopping.signal },
+    );
+    if (r.ok || r.reason === 'unwanted') return;
+    await task
+      .serial(() => {
+        if (wanted()) {
+          task.record({ type: 'caic_error', message: `lost the connection to the agent relay: ${errorText(r.error)}; send input to reconnect` });
+          if (task.state === 'running' || task.state === 'starting') task.setState('waiting');
+        }
+        return Promise.resolve();
+      })
+      .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'relink failed'));
   }
 
   /** Writes a prompt once the agent can take it (JSON-RPC harnesses finish a handshake first). */
@@ -559,34 +686,64 @@ export class TaskService {
     return new TaskError('CONFLICT', `cannot ${action} a task in state ${task.state}`, { state: task.state });
   }
 
-  input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
+  /**
+   * One operation on one task: in the task's queue, its log open (also a finished task's, whose
+   * descriptor was given back), the state checked against the action's rules. A failure that
+   * leaves the task in a transient state (starting, stopping, ...) brings it to rest where it
+   * really is (settle.ts), with the reason in the transcript, so stop and purge always work after.
+   */
+  private operate<T>(id: string, caller: Caller | null, action: TaskAction | null, verb: string, fn: (task: Task) => Promise<T>): Promise<T> {
     const task = this.find(id, caller);
     return task.serial(async () => {
       await this.open(task);
-      if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+      if (action && !canDo(action, task.state)) throw this.conflict(task, verb);
+      try {
+        return await fn(task);
+      } catch (err) {
+        if (TRANSIENT.has(task.state)) await this.settle(task, `could not ${verb} the task: ${errorText(err)}`);
+        throw err;
+      }
+    });
+  }
+
+  input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
+    return this.operate(id, caller, 'input', 'send input to', async (task) => {
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
-      if (!task.session?.alive) {
+      if (!this.takesInput(task)) {
         if (!task.handle || task.handle.state !== 'running') {
           throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
         }
         // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+        this.dropEndedSession(task);
         const runtime = this.deps.runtime();
         await this.reattach(task, runtime, task.handle);
-        if (!task.session?.alive) {
+        if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+        if (!this.takesInput(task)) {
+          this.dropEndedSession(task);
           const resume = task.transcript!.summary.sessionId;
           await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
           return;
         }
       }
-      await this.sendPrompt(task, task.session, prompt);
+      await this.sendPrompt(task, task.session!, prompt);
     });
   }
 
+  /** The agent session is there and its agent has not ended (its exit record not yet seen). */
+  private takesInput(task: Task): boolean {
+    return task.session?.alive === true && !task.transcript?.agentExited;
+  }
+
+  /** A session whose agent ended: its channel closes by itself; a new one takes over. */
+  private dropEndedSession(task: Task): void {
+    const session = task.session;
+    if (!session) return;
+    session.ending = true;
+    task.session = null;
+  }
+
   restart(id: string, prompt: Prompt | undefined, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('restart', task.state)) throw this.conflict(task, 'restart');
+    return this.operate(id, caller, 'restart', 'restart', async (task) => {
       const plan = task.transcript!.summary.planContent;
       const p = prompt && (prompt.text.trim() || prompt.images?.length) ? prompt : plan ? { text: `Execute this plan:\n\n${plan}` } : null;
       if (!p) throw new TaskError('BAD_REQUEST', 'no prompt and no plan to execute');
@@ -597,10 +754,7 @@ export class TaskService {
   }
 
   clearContext(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('clearContext', task.state)) throw this.conflict(task, 'clear the context of');
+    return this.operate(id, caller, 'clearContext', 'clear the context of', async (task) => {
       await this.endSession(task);
       task.setState('starting');
       await this.startSession(task, this.deps.runtime(), { reason: 'clear' });
@@ -608,15 +762,14 @@ export class TaskService {
   }
 
   compact(id: string, instructions: string | undefined, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
+    return this.operate(id, caller, null, 'compact', (task) => {
       if (!task.harness.supportsCompact) throw new TaskError('CONFLICT', `${task.harness.name} cannot compact`);
-      if (!canDo('compact', task.state) || !task.session?.alive) throw this.conflict(task, 'compact');
+      if (!canDo('compact', task.state) || !this.takesInput(task)) throw this.conflict(task, 'compact');
       const data = task.harness.encodeCompact(instructions, task.transcript!.agentParser!);
       if (data === null) throw new TaskError('CONFLICT', 'the agent is not ready');
-      task.session.write(data);
+      task.session!.write(data);
       task.setState('running');
+      return Promise.resolve();
     });
   }
 
@@ -625,17 +778,14 @@ export class TaskService {
    * running (it ended meanwhile): nothing to stop.
    */
   interrupt(id: string, caller: Caller | null): Promise<'interrupted' | 'idle'> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('interrupt', task.state)) throw this.conflict(task, 'interrupt');
+    return this.operate(id, caller, 'interrupt', 'interrupt', (task) => {
       if (!task.harness.supportsInterrupt) throw new TaskError('CONFLICT', `${task.harness.name} cannot be interrupted`, { state: task.state });
-      if (task.state !== 'running' || !task.session?.alive) return 'idle';
+      if (task.state !== 'running' || !this.takesInput(task)) return Promise.resolve('idle' as const);
       const data = task.harness.encodeInterrupt(task.transcript!.agentParser!);
-      if (data === null) return 'idle';
-      task.session.write(data);
+      if (data === null) return Promise.resolve('idle' as const);
+      task.session!.write(data);
       task.record({ type: 'caic_log', phase: 'interrupt', message: 'interrupt sent to the agent' });
-      return 'interrupted';
+      return Promise.resolve('interrupted' as const);
     });
   }
 
@@ -649,10 +799,7 @@ export class TaskService {
   }
 
   stop(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('stop', task.state)) throw this.conflict(task, 'stop');
+    return this.operate(id, caller, 'stop', 'stop', async (task) => {
       task.setState('stopping');
       await this.endSession(task);
       if (task.handle) await this.deps.runtime().stop(task.handle);
@@ -662,47 +809,47 @@ export class TaskService {
   }
 
   revive(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('revive', task.state)) throw this.conflict(task, 'revive');
+    return this.operate(id, caller, 'revive', 'revive', async (task) => {
       if (!task.handle) throw new TaskError('CONFLICT', 'the container of this task is gone', { state: task.state, relay: 'no_container' });
       const runtime = this.deps.runtime();
       task.setState('provisioning');
-      try {
-        const started = Date.now();
-        task.handle = await runtime.revive(task.handle);
-        await runtime.connect(task.handle);
-        this.phase(task, 'revive', started, `container ${task.handle.name} running again`);
-        task.setState('starting');
-        const resume = task.transcript!.summary.sessionId;
-        await this.startSession(task, runtime, { reason: 'revive', ...(resume ? { resume } : {}) });
-      } catch (err) {
-        task.record({ type: 'caic_error', message: `revive failed: ${(err as Error).message}` });
-        task.setState('stopped');
-        throw new TaskError('CONFLICT', `revive failed: ${(err as Error).message}`);
-      }
+      const started = Date.now();
+      task.handle = await runtime.revive(task.handle);
+      await runtime.connect(task.handle);
+      this.phase(task, 'revive', started, `container ${task.handle.name} running again`);
+      task.setState('starting');
+      const resume = task.transcript!.summary.sessionId;
+      await this.startSession(task, runtime, { reason: 'revive', ...(resume ? { resume } : {}) });
     });
   }
 
+  /**
+   * Removes the container (also one a failed task left behind) and the host refs fetched from it,
+   * then writes the trailer. When removing fails the task comes back to rest and purge can be
+   * tried again; it never answers `purged` for a task that is not.
+   */
   purge(id: string, caller: Caller | null): Promise<void> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
-      if (!canDo('purge', task.state)) throw this.conflict(task, 'purge');
-      if (task.transcript!.hasTrailer) return; // exactly once
+    return this.operate(id, caller, 'purge', 'purge', async (task) => {
       task.setState('purging');
       await this.endSession(task);
-      if (task.handle) {
-        await this.deps.runtime().purge(task.handle).catch((err: unknown) => {
-          task.record({ type: 'caic_error', message: `removing the container failed: ${(err as Error).message}` });
-        });
-      }
+      const handle = task.handle ?? (await this.leftover(task));
+      // Failing to remove the container fails the purge (the task comes back to rest, purgeable).
+      if (handle) await this.deps.runtime().purge(handle);
       await this.dropFetchedRefs(task);
       task.handle = null;
       task.setState('purged');
       this.finish(task);
     });
+  }
+
+  /** A container of this task the daemon holds no handle for (a failed task after a restart). */
+  private async leftover(task: Task): Promise<ContainerHandle | null> {
+    try {
+      return (await this.deps.runtime().list()).find((c) => c.taskId === task.id) ?? null;
+    } catch (err) {
+      task.record({ type: 'caic_log', phase: 'purge', message: `could not look for a leftover container: ${errorText(err)}` });
+      return null;
+    }
   }
 
   /**
@@ -784,9 +931,7 @@ export class TaskService {
   }
 
   sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
-    const task = this.find(id, caller);
-    return task.serial(async () => {
-      await this.open(task);
+    return this.operate(id, caller, null, 'sync', async (task) => {
       const repo = task.meta.repos[0];
       if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
       if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });
@@ -838,7 +983,7 @@ export class TaskService {
     const timer = setTimeout(() => {
       this.diffTimers.delete(task.id);
       if (this.closed) return;
-      void task.serial(() => this.refreshDiffStat(task));
+      void task.serial(() => this.refreshDiffStat(task)).catch(() => undefined);
     }, 300);
     timer.unref();
     this.diffTimers.set(task.id, timer);

@@ -1,9 +1,16 @@
 // One agent session as the daemon sees it: the SSH channel running `relay serve-attach`/`attach`.
 import type { SpawnedProcess } from '../containers/index.js';
 
+/** How much of the attach client's stderr is kept: it explains a relay that could not be reached. */
+const STDERR_TAIL = 2048;
+
 export class AgentSession {
   private rest = Buffer.alloc(0);
   private isEnded = false;
+  private stderr = '';
+  /** We asked the channel to end (shutdown, detach): its end is expected, not a lost stream. */
+  ending = false;
+  private detached = false;
   /** Resolves when the channel closes: the agent ended, or the client was detached or killed. */
   readonly done: Promise<{ code: number | null; signal?: string }>;
 
@@ -13,6 +20,7 @@ export class AgentSession {
     onStderr: (text: string) => void,
   ) {
     proc.stdout.on('data', (chunk: Buffer) => {
+      if (this.detached) return; // the daemon is going: the next one reads these bytes again
       let data = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
       let from = 0;
       for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, from)) {
@@ -23,7 +31,13 @@ export class AgentSession {
       // An unfinished line is not logged: after a reattach the relay replays it whole.
       this.rest = Buffer.from(data);
     });
-    proc.stderr.on('data', (d: Buffer) => onStderr(d.toString('utf8')));
+    proc.stderr.on('data', (d: Buffer) => {
+      const text = d.toString('utf8');
+      this.stderr = (this.stderr + text).slice(-STDERR_TAIL);
+      onStderr(text);
+    });
+    // A write racing the channel's close must not become an unhandled 'error': `done` reports the end.
+    proc.stdin.on('error', () => undefined);
     this.done = proc.wait().then((r) => {
       this.isEnded = true;
       return r;
@@ -34,8 +48,13 @@ export class AgentSession {
     return !this.isEnded;
   }
 
+  /** The last of what the attach client wrote to stderr (why it could not reach the relay). */
+  get stderrTail(): string {
+    return this.stderr.trim();
+  }
+
   write(data: string): void {
-    this.proc.stdin.write(data);
+    if (!this.isEnded) this.proc.stdin.write(data);
   }
 
   /**
@@ -43,6 +62,7 @@ export class AgentSession {
    * last lines arrive before the channel closes. Returns false when it did not end in time.
    */
   async shutdown(graceMs = 20_000): Promise<boolean> {
+    this.ending = true;
     if (this.isEnded) return true;
     this.proc.stdin.write(Buffer.from([0]));
     let timer: NodeJS.Timeout | undefined;
@@ -54,6 +74,8 @@ export class AgentSession {
 
   /** Leaves the agent running (daemon shutdown): EOF on the attach client only detaches it. */
   detach(): void {
+    this.ending = true;
+    this.detached = true;
     this.proc.stdin.end();
   }
 }

@@ -85,9 +85,17 @@ export class Task {
     this.publish(events);
   }
 
-  /** Appends a line that came through the relay. */
+  /**
+   * Appends a line that came through the relay. After shutdown (the log sealed) it is dropped: the
+   * relay's byte offset did not move, so the next daemon gets it again when it reattaches.
+   */
   relayLine(line: Buffer): void {
+    if (this.log?.isSealed) return;
+    const before = this.transcript?.state;
     const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
+    // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail
+    // must list the task as it is, also while nothing replays it (Docker down after a restart).
+    if (this.transcript && this.transcript.state !== before) this.recordState();
     this.publish(events);
   }
 
@@ -95,6 +103,12 @@ export class Task {
     const t = this.transcript;
     if (!t || (t.state === state && error === undefined)) return;
     this.record({ type: 'caic_state', state, ...(error !== undefined ? { error } : {}), summary: t.summary, lastEventId: t.lastEventId });
+  }
+
+  /** Writes the current state and summary (no events: replay derives the same state either way). */
+  private recordState(): void {
+    const t = this.transcript!;
+    this.write(Buffer.from(JSON.stringify({ type: 'caic_state', state: t.state, summary: t.summary, lastEventId: t.lastEventId })));
   }
 
   /** History after `afterId` plus a live subscription, taken atomically (no gap, no duplicate). */

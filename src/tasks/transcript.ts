@@ -28,6 +28,8 @@ export const HOST_RECORDS = new Set([
 const RELAY_EXIT_PREFIX = '{"type":"caic_relay_exit"';
 
 export const MAX_TOOL_INPUT_BYTES = 16 * 1024;
+/** The agent's stderr that an exit record may carry (the relay sends at most 2 KiB). */
+const MAX_EXIT_STDERR = 4 * 1024;
 export const MAX_TOOL_RESULT_CHARS = 64 * 1024;
 const AGENT_STATES = new Set<TaskState>(LIVE_STATES);
 
@@ -102,6 +104,10 @@ export class Transcript {
   /** Agent session number (1, 2, ...) and bytes read from its relay so far: the reattach offset. */
   session = 0;
   relayBytes = 0;
+  /** An agent of this task has started (said `init`) at least once: it has a session to go back to. */
+  agentStarted = false;
+  /** The current session's agent has ended: its relay wrote the exit record (nothing to reattach to). */
+  agentExited = false;
   hasTrailer = false;
   containerId = '';
   readonly summary: Summary = emptySummary('', '');
@@ -154,12 +160,7 @@ export class Transcript {
     const raw = line.charCodeAt(0) === 0x20 ? line.slice(1) : line;
     this.relayBytes += raw.length + 1;
     if (!raw) return [];
-    if (raw.startsWith(RELAY_EXIT_PREFIX)) {
-      const rec = parseLine(raw);
-      if (this.state === 'running') this.setState('waiting');
-      const detail = rec.ok ? { code: rec.value.code ?? null, signal: rec.value.signal ?? null } : {};
-      return this.emit([{ kind: 'system', subtype: 'agent_exit', detail }]);
-    }
+    if (raw.startsWith(RELAY_EXIT_PREFIX)) return this.agentExit(parseLine(ascii ? raw : decodeLine(raw)));
     const parser = this.ensureParser();
     const bodies = parser.parseBinary?.(raw) ?? parser.parse(ascii ? raw : decodeLine(raw));
     if (parser.sessionId) this.summary.sessionId = parser.sessionId;
@@ -172,6 +173,32 @@ export class Transcript {
       if (i) bodies[n++] = i;
     }
     if (n < bodies.length) bodies.length = n;
+    return this.emit(bodies);
+  }
+
+  /**
+   * The agent ended. One that never started (no `init` in any session: a missing binary, a crash,
+   * no credentials) leaves the task failed, with the relay's reason and the agent's last stderr
+   * as the error; one that did start leaves it waiting for input (which resumes its session).
+   */
+  private agentExit(rec: ReturnType<typeof parseLine>): EventMessage[] {
+    this.agentExited = true;
+    const v = rec.ok ? rec.value : {};
+    const code = typeof v.code === 'number' ? v.code : null;
+    const signal = typeof v.signal === 'string' ? v.signal : null;
+    let why = typeof v.error === 'string' ? v.error : signal ? `the agent was killed by ${signal}` : code !== null && code !== 0 ? `the agent exited with code ${code}` : '';
+    if (AGENT_STATES.has(this.state) || this.state === 'starting') {
+      if (!this.agentStarted) {
+        why ||= 'the agent exited before it started';
+        this.setState('failed');
+      } else if (this.state === 'running' || this.state === 'starting') this.setState('waiting');
+    }
+    const bodies: EventBody[] = [{ kind: 'system', subtype: 'agent_exit', detail: { code, signal } }];
+    if (why) {
+      const stderr = typeof v.stderr === 'string' ? v.stderr.slice(-MAX_EXIT_STDERR) : '';
+      this.summary.error = stderr ? `${why}\n${stderr}` : why;
+      bodies.push({ kind: 'error', message: this.summary.error });
+    }
     return this.emit(bodies);
   }
 
@@ -227,6 +254,7 @@ export class Transcript {
       case 'caic_session': {
         this.session = Number(rec.n);
         this.relayBytes = 0;
+        this.agentExited = false;
         this.parser = null;
         this.ensureParser();
         this.costBefore += this.costSession;
@@ -307,6 +335,7 @@ export class Transcript {
     }
     switch (body.kind) {
       case 'init':
+        this.agentStarted = true;
         s.sessionId = body.sessionId || s.sessionId;
         s.agentVersion = body.agentVersion || s.agentVersion;
         s.model = body.model || s.model;

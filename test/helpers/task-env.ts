@@ -1,12 +1,17 @@
 // A daemon with a repository root for task tests: a bare "origin" and a clone under the root,
 // and cleanup of every container the daemon's tasks created (also when a test fails).
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import Dockerode from 'dockerode';
+import type { Task, TaskState } from '../../src/api/index.js';
+import type { DaemonOptions } from '../../src/daemon.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { http, type HttpResponse } from './http.js';
 import { tempDir, type TempDir } from './tmp.js';
+import { waitUntil } from './wait.js';
 
 export interface TaskEnv extends AsyncDisposable {
   d: TestDaemon;
@@ -16,6 +21,39 @@ export interface TaskEnv extends AsyncDisposable {
   /** JSON request to the daemon. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResponse>;
   restart(): Promise<void>;
+  /** The Docker engine itself (its socket, whatever DOCKER_HOST the daemon under test uses). */
+  docker: Dockerode;
+  /** Creates a task (200 asserted). */
+  create(body: Record<string, unknown>, headers?: Record<string, string>): Promise<Task>;
+  task(id: string, headers?: Record<string, string>): Promise<Task>;
+  /** Waits (with a deadline) until the task is in `state`, and returns it. */
+  waitState(id: string, state: TaskState | TaskState[], opts?: { timeoutMs?: number; headers?: Record<string, string> }): Promise<Task>;
+  /** The task's container, if it has one. */
+  container(id: string): Promise<Dockerode.ContainerInfo | undefined>;
+  /** Runs a command in the task's container (as root unless `user` says otherwise). */
+  execIn(id: string, cmd: string, user?: string): Promise<{ code: number; output: string }>;
+}
+
+/** The Docker engine on its socket (never through a DOCKER_HOST a test points elsewhere). */
+export const hostDocker = () =>
+  // docker-modem lets DOCKER_HOST's host win over an explicit socket path unless host is cleared.
+  new Dockerode({ socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http' } as unknown as Dockerode.DockerOptions);
+
+/** Runs `cmd` under sh in a container and collects its output. */
+export async function dockerExec(docker: Dockerode, containerId: string, cmd: string, user = 'root'): Promise<{ code: number; output: string }> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', cmd], User: user, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  let output = '';
+  out.on('data', (d: Buffer) => (output += d.toString()));
+  docker.modem.demuxStream(stream, out, out);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+    stream.on('error', reject);
+  });
+  const info = await exec.inspect();
+  return { code: info.ExitCode ?? -1, output };
 }
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -35,15 +73,19 @@ export async function makeOriginAndClone(dir: string, root: string, name = 'proj
   return origin;
 }
 
-export async function taskEnv(opts: { files?: number; extraConfig?: string; image?: string } = {}): Promise<TaskEnv> {
+export async function taskEnv(
+  opts: { files?: number; extraConfig?: string; image?: string; daemon?: Partial<Omit<DaemonOptions, 'webDir'>> } = {},
+): Promise<TaskEnv> {
   const dir = await tempDir('caic-tasks-');
   const root = join(dir.path, 'root');
   const origin = await makeOriginAndClone(dir.path, root, 'proj', opts.files ?? 20);
   const image = opts.image ? `image = "${opts.image}"\n` : '';
   // file:// clones of the local origin: the tests' stand-in for a forge.
   const config = `[core]\nroot = "${root}"\nallow_local_clone = true\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
+  const docker = hostDocker();
   const env: TaskEnv = {
-    d: await startTestDaemon(config, { dir, logLevel: 'debug' }),
+    d: await startTestDaemon(config, { dir, logLevel: 'debug', ...opts.daemon }),
+    docker,
     dir,
     root,
     origin,
@@ -55,12 +97,36 @@ export async function taskEnv(opts: { files?: number; extraConfig?: string; imag
       }),
     async restart() {
       await env.d.daemon.close();
-      env.d = await startTestDaemon(config, { dir, logLevel: 'debug' });
+      env.d = await startTestDaemon(config, { dir, logLevel: 'debug', ...opts.daemon });
+    },
+    async create(body, headers) {
+      const r = await env.api('POST', '/api/v1/tasks', body, headers);
+      assert.equal(r.status, 200, r.body);
+      return r.json<Task>();
+    },
+    async task(id, headers) {
+      const r = await env.api('GET', `/api/v1/tasks/${id}`, undefined, headers);
+      assert.equal(r.status, 200, r.body);
+      return r.json<Task>();
+    },
+    async waitState(id, state, o = {}) {
+      const want = Array.isArray(state) ? state : [state];
+      const t = await waitUntil(() => env.task(id, o.headers), (x) => want.includes(x.state), { timeoutMs: o.timeoutMs ?? 60_000, what: `task ${id} in ${want.join('/')}` });
+      assert.ok(want.includes(t.state));
+      return t;
+    },
+    async container(id) {
+      return (await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } }))[0];
+    },
+    async execIn(id, cmd, user = 'root') {
+      const c = await env.container(id);
+      assert.ok(c, `task ${id} has a container`);
+      return dockerExec(docker, c.Id, cmd, user);
     },
     async [Symbol.asyncDispose]() {
-      const ids = env.d.daemon.tasks.list(null).map((t) => t.id);
+      // Every task this daemon ever logged (also other users' tasks, which list(null) hides).
+      const ids = (await readdir(join(env.d.cacheDir, 'tasks')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length));
       await env.d.daemon.close().catch(() => undefined);
-      const docker = new Dockerode();
       for (const id of ids) {
         const mine = await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } });
         await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import Fastify from 'fastify';
 import { installSse, openSse, sseFrame, type SseStream } from '../../src/http/sse.js';
 import { SseClient } from '../helpers/sse.js';
+import { waitUntil } from '../helpers/wait.js';
 
 test('a slow SSE client is disconnected; the others keep streaming', async () => {
   const app = Fastify();
@@ -24,11 +25,11 @@ test('a slow SSE client is disconnected; the others keep streaming', async () =>
     slow.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
     slow.pause();
     const fast = new SseClient(`http://127.0.0.1:${port}/events`);
-    for (let i = 0; i < 200 && streams.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(streams.length, 2);
+    await waitUntil(() => streams.length, (n) => n === 2, { timeoutMs: 10_000, what: 'both streams open' });
 
     // 64 KiB frames until the kernel buffers of the slow socket are full and its backlog passes
-    // the bound. Sending is synchronous: the publisher never waits for a client.
+    // the bound. Sending is synchronous: the publisher never waits for a client; the test lets the
+    // reading client catch up every 4 frames, so only the one that does not read falls behind.
     const payload = 'x'.repeat(64 * 1024);
     let sent = 0;
     const deadline = Date.now() + 30_000;
@@ -36,7 +37,7 @@ test('a slow SSE client is disconnected; the others keep streaming', async () =>
       sent++;
       const frame = sseFrame({ n: sent, payload }, { id: sent });
       for (const s of streams) s.sendFrame(frame);
-      if (sent % 4 === 0) await new Promise((r) => setTimeout(r, 10)); // let the fast client read
+      if (sent % 4 === 0) await fast.waitFor((ev) => ev.length >= sent, 30_000, `frame ${sent} at the reading client`);
     }
     const [slowStream, fastStream] = streams as [SseStream, SseStream];
     assert.ok(slowStream.closed, `the slow client was cut off (after ${sent} frames)`);

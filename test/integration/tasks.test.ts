@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import type { EventMessage, SyncResp, Task } from '../../src/api/index.js';
-import Dockerode from 'dockerode';
+import type { EventMessage, SyncResp, Task, TaskState } from '../../src/api/index.js';
 import { DockerRuntime } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -19,16 +18,9 @@ describe('tasks with the fake agent', () => {
   const results = () => stream.messages<EventMessage>().filter((e) => e.kind === 'result').length;
   const state = async () => (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>().state;
   /** Waits for a state, then for the stream to hold every event up to it (SSE writes are batched). */
-  const waitState = async (want: string) => {
-    for (let i = 0; i < 300; i++) {
-      const t = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>();
-      if (t.state === want) {
-        await stream.waitFor((ev) => ev.some((e) => (e.id ?? 0) >= t.lastEventId), 10_000, `event ${t.lastEventId} on the stream`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`task never reached ${want} (is ${await state()})`);
+  const waitState = async (want: TaskState) => {
+    const t = await env.waitState(task.id, want, { timeoutMs: 30_000 });
+    await stream.waitFor((ev) => ev.some((e) => (e.id ?? 0) >= t.lastEventId), 10_000, `event ${t.lastEventId} on the stream`);
   };
   const send = async (text: string) => {
     const r = await env.api('POST', `/api/v1/tasks/${task.id}/input`, { prompt: { text } });
@@ -237,13 +229,12 @@ describe('tasks with the fake agent', () => {
     assert.deepEqual(set.json<{ settings: unknown }>().settings, { theme: 'dark' });
   });
 
-  test('the sudo password reaches the owner of a sudo task only, never a log', async () => {
+  // That only its owner gets it is checked with two signed-in users in task-isolation.test.ts.
+  test('the sudo password is given for a sudo task only, and never logged', async () => {
     const plain = await env.api('GET', `/api/v1/tasks/${task.id}/sudo-password`);
     assert.equal(plain.status, 404, plain.body);
-    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'with sudo' }, sudo: true });
-    assert.equal(created.status, 200, created.body);
-    const id = created.json<Task>().id;
-    for (let i = 0; i < 600 && (await env.api('GET', `/api/v1/tasks/${id}`)).json<Task>().state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 50));
+    const id = (await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'with sudo' }, sudo: true })).id;
+    await env.waitState(id, 'waiting');
     const r = await env.api('GET', `/api/v1/tasks/${id}/sudo-password`);
     assert.equal(r.status, 200, r.body);
     assert.equal(r.headers['cache-control'], 'no-store');
@@ -255,21 +246,16 @@ describe('tasks with the fake agent', () => {
   });
 
   test('a task whose container vanished while the daemon was down fails, and can still be purged', async () => {
-    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'short lived' } });
-    assert.equal(created.status, 200, created.body);
-    const id = created.json<Task>().id;
-    const stateOf = async () => (await env.api('GET', `/api/v1/tasks/${id}`)).json<Task>();
-    for (let i = 0; i < 600 && (await stateOf()).state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 50));
+    const id = (await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'short lived' } })).id;
+    await env.waitState(id, 'waiting');
     await env.d.daemon.close();
-    const docker = new Dockerode();
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } })) await docker.getContainer(c.Id).remove({ force: true });
+    for (const c of await env.docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } })) await env.docker.getContainer(c.Id).remove({ force: true });
     await env.restart();
     // Adoption runs in the background after start-up.
-    let t = await stateOf();
-    for (let i = 0; i < 600 && t.state !== 'failed'; i++, t = await stateOf()) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(t.state, 'failed', JSON.stringify(t));
+    const t = await env.waitState(id, 'failed');
+    assert.match(t.error, /container of this task is gone/);
     const purge = await env.api('POST', `/api/v1/tasks/${id}/purge`);
     assert.equal(purge.status, 200, purge.body);
-    assert.equal((await stateOf()).state, 'purged');
+    assert.equal((await env.task(id)).state, 'purged');
   });
 });

@@ -293,11 +293,11 @@ test("a restarted daemon lists the latest title from the log's tail; a rename af
   const renamed = await service.rename(id, 'Renamed after purge', null);
   assert.equal(renamed.title, 'Renamed after purge');
   assert.equal(renamed.state, 'purged');
-  service.close();
+  await service.close();
   service = await offlineService(dir.path);
   assert.equal(service.get(id, null).title, 'Renamed after purge', 'from the tail, after the trailer');
   await assert.rejects(service.rename('01jzzzzzzzzzzzzzzzzzzzzzzz', 'x', null), /no task/);
-  service.close();
+  await service.close();
 
   // A log from before titles had sources (no titleBy): a generated title still replaces the prompt.
   const old = '01jbbbbbbbbbbbbbbbbbbbbbbb';
@@ -308,5 +308,5 @@ test("a restarted daemon lists the latest title from the log's tail; a rename af
   );
   service = await offlineService(dir.path);
   assert.equal(service.get(old, null).title, 'Demo run');
-  service.close();
+  await service.close();
 });

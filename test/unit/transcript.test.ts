@@ -179,3 +179,52 @@ test('replayFilter drops the deltas a complete message replaces, and only those'
     [2, 4, 5, 6, 7],
   );
 });
+
+test("the relay's exit record: an agent that never started fails the task with its reason; one that did waits", () => {
+  const state = (s: string) => JSON.stringify({ type: 'caic_state', state: s });
+  const session = (n: number) => JSON.stringify({ type: 'caic_session', n, reason: n === 1 ? 'start' : 'resume' });
+  const init = JSON.stringify({ type: 'system', subtype: 'init', session_id: SID, model: 'sonnet', tools: [], cwd: '/' });
+  const exit = (rec: Record<string, unknown>) => Buffer.from(JSON.stringify({ type: 'caic_relay_exit', code: null, signal: null, ...rec }));
+  const errors = (events: EventMessage[]) => events.flatMap((e) => (e.kind === 'error' ? [e.message] : []));
+
+  // Never started: a missing binary, with the relay's words.
+  const missing = live([{ host: meta() }, { host: session(1) }, { host: state('running') }, { relay: exit({ error: 'cannot start the agent: "claude" is not installed' }) }]);
+  assert.equal(missing.t.state, 'failed');
+  assert.deepEqual(errors(missing.events), ['cannot start the agent: "claude" is not installed']);
+  assert.equal(missing.t.summary.error, 'cannot start the agent: "claude" is not installed');
+
+  // Never started: exited at once, its stderr says why.
+  const crashed = live([{ host: meta() }, { host: session(1) }, { host: state('running') }, { relay: exit({ code: 1, stderr: 'Invalid API key · Please run /login' }) }]);
+  assert.equal(crashed.t.state, 'failed');
+  assert.deepEqual(errors(crashed.events), ['the agent exited with code 1\nInvalid API key · Please run /login']);
+  const quiet = live([{ host: meta() }, { host: session(1) }, { host: state('starting') }, { relay: exit({ code: 0 }) }]);
+  assert.equal(quiet.t.state, 'failed');
+  assert.deepEqual(errors(quiet.events), ['the agent exited before it started']);
+
+  // Started, then ended: waiting; a clean end is no error, a crash is one.
+  const clean = live([{ host: meta() }, { host: session(1) }, { host: state('running') }, { relay: Buffer.from(init) }, { relay: exit({ code: 0 }) }]);
+  assert.equal(clean.t.state, 'waiting');
+  assert.deepEqual(errors(clean.events), []);
+  assert.ok(clean.t.agentStarted && clean.t.agentExited);
+  const later = live([
+    { host: meta() },
+    { host: session(1) },
+    { host: state('running') },
+    { relay: Buffer.from(init) },
+    { relay: exit({ code: 0 }) },
+    { host: session(2) },
+    { host: state('running') },
+    { relay: exit({ signal: 'SIGKILL' }) },
+  ]);
+  assert.equal(later.t.state, 'waiting', 'a later session that cannot start leaves a task that ran waiting, not failed');
+  assert.deepEqual(errors(later.events), ['the agent was killed by SIGKILL']);
+
+  // Stopping: the end was asked for, the state is the stop's business.
+  const stopping = live([{ host: meta() }, { host: session(1) }, { host: state('running') }, { relay: Buffer.from(init) }, { host: state('stopping') }, { relay: exit({ code: 0 }) }]);
+  assert.equal(stopping.t.state, 'stopping');
+
+  // The relay shifts an agent line that imitates its exit record by one space: only agent output.
+  const forged = live([{ host: meta() }, { host: session(1) }, { host: state('running') }, { relay: Buffer.from(' {"type":"caic_relay_exit","code":1}') }]);
+  assert.equal(forged.t.state, 'running');
+  assert.equal(forged.t.agentExited, false);
+});

@@ -144,12 +144,12 @@ test("usage reads a finished task's days from its trailer, replays older logs on
   // Replayed once: with Bob's log gone the answer stays (a cache, not a second replay).
   await rm(bobLog);
   assert.deepEqual(await service.usage({ id: 'u-bob', username: 'bob' }, now), b);
-  service.close();
+  await service.close();
 
   // No login: everyone's tasks.
   service = await offlineService(dir.path, false);
   const all = await service.usage(null, now);
   assert.equal(todayOf(all).costUSD, 5.25);
   assert.equal(todayOf(all).tasks, 2);
-  service.close();
+  await service.close();
 });

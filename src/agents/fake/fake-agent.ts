@@ -5,6 +5,8 @@
 //   FAKE_DEMO  Bash/Write/Edit on real files in the working directory
 //   FAKE_ERROR an error result       FAKE_LONG <events> <per second> [stamp]  a long streamed run
 //              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
+//   FAKE_CRASH exits at once, before it says anything, with a reason on stderr (an agent that
+//              cannot start: no credentials, a broken install)
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
 // (control_request) ends the running turn the way Claude Code does.
 import { execSync } from 'node:child_process';
@@ -126,6 +128,10 @@ async function demo(started: number): Promise<void> {
 }
 
 async function handle(text: string): Promise<void> {
+  if (text.includes('FAKE_CRASH') && !initSent) {
+    process.stderr.write('fake agent: cannot start (FAKE_CRASH): no credentials configured\n', () => process.exit(3));
+    return;
+  }
   init();
   interrupted = false;
   const started = Date.now();

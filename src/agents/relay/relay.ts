@@ -4,15 +4,20 @@
 //
 //   relay serve-attach --dir D --cwd C [--no-log-stdin] -- <argv>   start the agent, then attach
 //   relay daemon --dir D --cwd C [--no-log-stdin] -- <argv>         start the agent only (caller detaches it)
-//   relay attach --dir D [--offset N] [--wait MS]                   replay output.jsonl from N, then live
-//   relay alive --dir D                                             exit 0 when the relay runs
+//   relay attach --dir D [--offset N] [--wait MS] [--pid P]         replay output.jsonl from N, then live
+//   relay alive --dir D                                             exit 0 when the relay runs its agent,
+//                                                                   3 when it only holds an ended agent's output
 //
 // D/output.jsonl gets every agent stdout line (and, unless --no-log-stdin, every complete line the
-// client wrote to the agent's stdin), append-only; D/relay.log the agent's stderr; D/pid the
-// relay's pid; D/relay.sock serves one client at a time (a new one replaces the old). A NUL byte
-// from the client closes the agent's stdin (a graceful end); EOF from the client only detaches.
-// When the agent exits the relay appends {"type":"caic_relay_exit",...} and, once a client has
-// read everything, exits.
+// client wrote to the agent's stdin), append-only; D/relay.log the agent's stderr and the relay's
+// own notes; D/pid the relay's pid; D/relay.sock serves one client at a time (a new one replaces
+// the old). A NUL byte from the client closes the agent's stdin (a graceful end); EOF from the
+// client only detaches. When the agent exits, or cannot be started, the relay appends
+// {"type":"caic_relay_exit","code":…,"signal":…} — with "error" (why the agent could not start,
+// or why the relay failed) and "stderr" (the agent's last stderr bytes) when it did not end well —
+// and, once a client has read everything, exits. An attach client that finds no relay running
+// (it died, or never came up) gives the client what output.jsonl holds from its offset, and the
+// tail of relay.log on stderr: a failure is always explained to whoever attached.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -21,8 +26,35 @@ import { fileURLToPath } from 'node:url';
 
 const SOCKET = 'relay.sock';
 const OUTPUT = 'output.jsonl';
+const RELAY_LOG = 'relay.log';
+/** Written when the agent has ended: a relay still up then only holds output for a client. */
+const AGENT_ENDED = 'agent-ended';
 const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
 const LINGER_MS = 60 * 60 * 1000;
+/** How much of the agent's stderr (and of relay.log) explains a failure. */
+const TAIL_BYTES = 2048;
+/** How the relay's own exit record begins. */
+const EXIT_PREFIX = Buffer.from('{"type":"caic_relay_exit"');
+const SPACE = Buffer.from(' ');
+
+/**
+ * Whole lines from the agent (or the client) with every line that begins like the relay's exit
+ * record shifted by one space: only the relay writes a real one, so an agent cannot end its own
+ * session in the daemon's eyes (which would fail its task and remove its container).
+ */
+function escapeForged(data: Buffer): Buffer {
+  let at = data.indexOf(EXIT_PREFIX);
+  if (at < 0) return data;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (; at >= 0; at = data.indexOf(EXIT_PREFIX, at + 1)) {
+    if (at > 0 && data[at - 1] !== 10) continue;
+    parts.push(data.subarray(from, at), SPACE);
+    from = at;
+  }
+  parts.push(data.subarray(from));
+  return Buffer.concat(parts);
+}
 
 interface Args {
   command: string;
@@ -31,12 +63,14 @@ interface Args {
   offset: number;
   /** attach: keep trying to connect this long (a relay starting in parallel). */
   waitMs: number;
+  /** attach: the pid of that relay, to give up at once when it dies before it listens. */
+  pid: number;
   logStdin: boolean;
   argv: string[];
 }
 
 function parseArgs(raw: string[]): Args {
-  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, waitMs: 5_000, logStdin: true, argv: [] };
+  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, waitMs: 5_000, pid: 0, logStdin: true, argv: [] };
   for (let i = 1; i < raw.length; i++) {
     const a = raw[i]!;
     if (a === '--') {
@@ -46,6 +80,7 @@ function parseArgs(raw: string[]): Args {
     else if (a === '--cwd') args.cwd = raw[++i] ?? '';
     else if (a === '--offset') args.offset = Number(raw[++i] ?? '0');
     else if (a === '--wait') args.waitMs = Number(raw[++i] ?? '0');
+    else if (a === '--pid') args.pid = Number(raw[++i] ?? '0');
     else if (a === '--no-log-stdin') args.logStdin = false;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -63,13 +98,41 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function relayAlive(dir: string): boolean {
+function pidOf(dir: string): number {
   try {
-    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim());
-    return existsSync(join(dir, SOCKET)) && pid > 0 && pidAlive(pid);
+    return Number(readFileSync(join(dir, 'pid'), 'utf8').trim()) || 0;
   } catch {
-    return false;
+    return 0;
   }
+}
+
+function relayAlive(dir: string): boolean {
+  const pid = pidOf(dir);
+  return existsSync(join(dir, SOCKET)) && pid > 0 && pidAlive(pid);
+}
+
+/** The last `bytes` of a file as text ('' when it cannot be read). */
+function fileTail(path: string, bytes = TAIL_BYTES): string {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, bytes));
+      const n = readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.subarray(0, n).toString('utf8').trim();
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** Why the agent could not be started, in words a person can act on. */
+function spawnFailure(command: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return `cannot start the agent: "${command}" is not installed in this container (${err.message})`;
+  if (err.code === 'EACCES') return `cannot start the agent: "${command}" is not executable (${err.message})`;
+  return `cannot start the agent: ${err.message}`;
 }
 
 // ---- the daemon: owns the agent and output.jsonl -----------------------------------------
@@ -82,7 +145,7 @@ function runDaemon(args: Args): void {
   } catch {
     /* no stale socket */
   }
-  const log = openSync(join(args.dir, 'relay.log'), 'a');
+  const log = openSync(join(args.dir, RELAY_LOG), 'a');
   const note = (msg: string) => writeSync(log, `${new Date().toISOString()} relay: ${msg}\n`);
   const out = openSync(join(args.dir, OUTPUT), 'a');
   const reader = openSync(join(args.dir, OUTPUT), 'r');
@@ -93,7 +156,13 @@ function runDaemon(args: Args): void {
   let agentDone = false;
 
   const agent: ChildProcess = spawn(args.argv[0]!, args.argv.slice(1), { cwd: args.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  note(`started agent pid ${agent.pid}: ${args.argv.join(' ')}`);
+  // A missing or unusable binary: 'error' comes first, then 'close' (which writes the exit record).
+  let spawnError: string | null = null;
+  agent.on('error', (err: NodeJS.ErrnoException) => {
+    spawnError ??= agent.pid === undefined ? spawnFailure(args.argv[0]!, err) : `agent process: ${err.message}`;
+    note(spawnError);
+  });
+  note(`started agent pid ${agent.pid ?? '(none)'}: ${args.argv.join(' ')}`);
   agent.stdin!.on('error', (err) => note(`agent stdin: ${err.message}`));
 
   /** Appends bytes to output.jsonl (synchronously, so the size we count is on disk) and forwards them. */
@@ -149,21 +218,59 @@ function runDaemon(args: Args): void {
     }
     stdoutRest = Buffer.from(data.subarray(nl + 1));
     data = data.subarray(0, nl + 1);
-    append(Buffer.from(data));
+    append(Buffer.from(escapeForged(data)));
   });
-  agent.stderr!.on('data', (chunk: Buffer) => writeSync(log, chunk));
+  // The agent's last stderr bytes go into the exit record when it ends badly: why it failed.
+  let stderrTail = Buffer.alloc(0);
+  agent.stderr!.on('data', (chunk: Buffer) => {
+    writeSync(log, chunk);
+    stderrTail = Buffer.concat([stderrTail, chunk]);
+    if (stderrTail.length > 2 * TAIL_BYTES) stderrTail = Buffer.from(stderrTail.subarray(stderrTail.length - TAIL_BYTES));
+  });
+
+  /** The exit record; `error` and `stderr` only when the agent did not end well. */
+  const exitRecord = (code: number | null, signal: string | null, error: string | null): Buffer => {
+    const rec: Record<string, unknown> = { type: 'caic_relay_exit', code, signal };
+    if (error) rec.error = error;
+    if (error || code !== 0 || signal) {
+      const text = stderrTail.subarray(Math.max(0, stderrTail.length - TAIL_BYTES)).toString('utf8').trim();
+      if (text) rec.stderr = text;
+    }
+    return Buffer.from(`${JSON.stringify(rec)}\n`);
+  };
 
   agent.on('close', (code, signal) => {
-    if (stdoutRest.length) append(Buffer.concat([stdoutRest, Buffer.from('\n')]));
-    append(Buffer.from(`${JSON.stringify({ type: 'caic_relay_exit', code, signal })}\n`));
+    if (stdoutRest.length) append(escapeForged(Buffer.concat([stdoutRest, Buffer.from('\n')])));
+    append(exitRecord(spawnError ? null : code, signal, spawnError));
     note(`agent exited (code ${code}, signal ${signal})`);
     agentDone = true;
+    writeFileSync(join(args.dir, AGENT_ENDED), '');
     if (client?.live) finish(client);
     else setTimeout(shutdown, LINGER_MS).unref();
   });
 
+  // A bug in the relay itself: say so where the client and the daemon look, then leave.
+  process.on('uncaughtException', (err) => {
+    note(`fatal: ${err.stack ?? err.message}`);
+    try {
+      if (!agentDone) {
+        agentDone = true;
+        append(exitRecord(null, null, `relay: ${err.message}`));
+      }
+      agent.kill('SIGKILL');
+    } catch {
+      /* leaving anyway */
+    }
+    const c = client;
+    if (c?.live) {
+      c.sock.end(() => shutdown(1));
+      setTimeout(() => shutdown(1), 1_000).unref();
+    } else shutdown(1);
+  });
+
   let stdinLine = Buffer.alloc(0);
   const fromClient = (chunk: Buffer) => {
+    if (agentDone) return; // nobody reads it any more: neither sent nor logged
     const nul = chunk.indexOf(0);
     const data = nul >= 0 ? chunk.subarray(0, nul) : chunk;
     if (data.length && !agent.stdin!.writableEnded) {
@@ -172,7 +279,7 @@ function runDaemon(args: Args): void {
         let all = Buffer.concat([stdinLine, data]);
         const nl = all.lastIndexOf(10);
         if (nl >= 0) {
-          append(Buffer.from(all.subarray(0, nl + 1)));
+          append(Buffer.from(escapeForged(all.subarray(0, nl + 1))));
           all = all.subarray(nl + 1);
         }
         stdinLine = Buffer.from(all);
@@ -227,7 +334,10 @@ function runDaemon(args: Args): void {
     sock.on('error', () => undefined);
   });
 
-  const shutdown = () => {
+  let down = false;
+  const shutdown = (code = 0) => {
+    if (down) return;
+    down = true;
     server.close();
     try {
       unlinkSync(join(args.dir, SOCKET));
@@ -236,7 +346,7 @@ function runDaemon(args: Args): void {
     }
     closeSync(out);
     closeSync(reader);
-    process.exit(0);
+    process.exit(code);
   };
   process.on('SIGTERM', () => {
     agent.kill('SIGTERM');
@@ -246,7 +356,48 @@ function runDaemon(args: Args): void {
 
 // ---- the client side: what the daemon's SSH channel runs ---------------------------------
 
-function attach(dir: string, offset: number, retryUntil = 0): void {
+/**
+ * No relay runs in `dir` (it died, or never came up): the client gets what output.jsonl holds from
+ * its offset (the exit record, when the relay wrote one), and stderr says why, with relay.log's tail.
+ */
+function relayGone(dir: string, offset: number, why: string): void {
+  const done = () => {
+    const log = fileTail(join(dir, RELAY_LOG));
+    process.stderr.write(`relay attach: ${why}${log ? `; relay.log ends with:\n${log}` : ''}\n`, () => process.exit(3));
+  };
+  let fd: number;
+  try {
+    fd = openSync(join(dir, OUTPUT), 'r');
+  } catch {
+    return done();
+  }
+  const buf = Buffer.alloc(64 * 1024);
+  let pos = offset;
+  const step = (): void => {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) {
+        closeSync(fd);
+        return done();
+      }
+      pos += n;
+      if (!process.stdout.write(Buffer.from(buf.subarray(0, n)))) {
+        process.stdout.once('drain', step);
+        return;
+      }
+    }
+  };
+  step();
+}
+
+/** The relay we wait for has died: its own pid (from `--pid`, or its pid file) is gone. */
+function relayDied(dir: string, pid: number): boolean {
+  const filed = pidOf(dir);
+  if (filed > 0) return !pidAlive(filed);
+  return pid > 0 && !pidAlive(pid);
+}
+
+function attach(dir: string, offset: number, retryUntil = 0, pid = 0): void {
   const sock = createConnection(join(dir, SOCKET));
   let connected = false;
   sock.on('connect', () => {
@@ -264,17 +415,21 @@ function attach(dir: string, offset: number, retryUntil = 0): void {
   });
   sock.on('end', () => process.exit(0));
   sock.on('error', (err: NodeJS.ErrnoException) => {
-    // A relay that has just bound its socket may not listen yet: try again for a while.
-    if (!connected && Date.now() < retryUntil && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) {
-      setTimeout(() => attach(dir, offset, retryUntil), 10);
-      return;
+    if (!connected && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) {
+      if (relayDied(dir, pid)) return relayGone(dir, offset, 'the relay is not running');
+      // A relay that has just bound its socket may not listen yet: try again for a while.
+      if (Date.now() < retryUntil) {
+        setTimeout(() => attach(dir, offset, retryUntil, pid), 10);
+        return;
+      }
+      return relayGone(dir, offset, `the relay did not come up (${err.message})`);
     }
     process.stderr.write(`relay attach: ${err.message}\n`);
     process.exit(2);
   });
 }
 
-async function serveAttach(args: Args): Promise<void> {
+function serveAttach(args: Args): void {
   if (!args.argv.length) throw new Error('serve-attach needs a command after --');
   mkdirSync(args.dir, { recursive: true });
   if (relayAlive(args.dir)) throw new Error(`a relay already runs in ${args.dir}`);
@@ -291,12 +446,7 @@ async function serveAttach(args: Args): Promise<void> {
     cwd: args.dir,
   });
   child.unref();
-  const deadline = Date.now() + 30_000;
-  while (!existsSync(join(args.dir, SOCKET))) {
-    if (Date.now() > deadline) throw new Error('the relay did not come up within 30 s');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  attach(args.dir, 0, deadline);
+  attach(args.dir, 0, Date.now() + 30_000, child.pid ?? 0);
 }
 
 function main(): void {
@@ -304,20 +454,17 @@ function main(): void {
   const args = parseArgs(raw);
   switch (args.command) {
     case 'serve-attach':
-      serveAttach(args).catch((err: Error) => {
-        process.stderr.write(`relay: ${err.message}\n`);
-        process.exit(1);
-      });
+      serveAttach(args);
       return;
     case '__daemon':
     case 'daemon':
       runDaemon(args);
       return;
     case 'attach':
-      attach(args.dir, args.offset, Date.now() + args.waitMs);
+      attach(args.dir, args.offset, Date.now() + args.waitMs, args.pid);
       return;
     case 'alive':
-      process.exit(relayAlive(args.dir) ? 0 : 1);
+      process.exit(!relayAlive(args.dir) ? 1 : existsSync(join(args.dir, AGENT_ENDED)) ? 3 : 0);
       return;
     default:
       throw new Error(`unknown command ${args.command}`);

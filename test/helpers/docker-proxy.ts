@@ -1,0 +1,69 @@
+// A TCP front for the Docker engine's socket that a test can take down and bring back on the same
+// port, or cut (every open connection dies, the event stream included): Docker "unavailable"
+// without touching the engine every other test on the machine uses. Point DOCKER_HOST at `host`.
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export interface DockerProxy extends AsyncDisposable {
+  /** `tcp://127.0.0.1:<port>`, for DOCKER_HOST. */
+  host: string;
+  /** Stops listening and drops every connection: the engine is unreachable. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  /** Drops every open connection; new ones keep working. Returns how many were cut. */
+  cut(): number;
+}
+
+export async function startDockerProxy(socketPath = '/var/run/docker.sock', listen = true): Promise<DockerProxy> {
+  const open = new Set<Socket>();
+  let server: Server | null = null;
+  let port = 0;
+  const serve = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = createServer((client) => {
+        const upstream = createConnection({ path: socketPath });
+        const pair = [client, upstream];
+        for (const sock of pair) open.add(sock);
+        const drop = () => {
+          for (const sock of pair) {
+            sock.destroy();
+            open.delete(sock);
+          }
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        port = (s.address() as AddressInfo).port;
+        server = s;
+        resolve();
+      });
+    });
+  const cut = () => {
+    const n = open.size / 2;
+    for (const sock of [...open]) sock.destroy();
+    open.clear();
+    return n;
+  };
+  const down = async () => {
+    const s = server;
+    server = null;
+    cut();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  // A port to come back to: taken once, then released while "down".
+  await serve();
+  if (!listen) await down();
+  return {
+    host: `tcp://127.0.0.1:${port}`,
+    down,
+    up: serve,
+    cut,
+    async [Symbol.asyncDispose]() {
+      await down();
+    },
+  };
+}
