@@ -282,7 +282,7 @@ export const routes = {
   taskDiff: {
     method: 'GET',
     path: '/api/v1/tasks/:id/diff',
-    summary: 'Unified diff of the task branch against its base, uncommitted work included.',
+    summary: 'Unified diff of the task branch against its base, uncommitted work included; without a running container, the branch as its last sync pushed it (409 when it was never synced).',
     tag: 'tasks',
     access: 'user',
     params: TaskIdParams,

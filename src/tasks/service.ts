@@ -906,9 +906,32 @@ export class TaskService {
     const task = this.find(id, caller);
     const repo = task.meta.repos[0];
     if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
-    if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });
+    if (!task.handle || task.handle.state !== 'running') return this.syncedDiff(task, path);
     const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!, { patch: true, ...(path ? { path } : {}) });
     return { files: r.stat, diff: r.patch ?? '' };
+  }
+
+  /**
+   * Without a running container, the host holds only what a sync pushed: the remote-tracking ref
+   * of the task branch. That is the diff then, never the host's local branch (which still points
+   * at the base and would claim "no changes"); with no such ref the answer says why.
+   */
+  private async syncedDiff(task: Task, path: string | undefined): Promise<{ files: DiffStatEntry[]; diff: string }> {
+    const repo = task.meta.repos[0]!;
+    const info = this.deps.repos.get(repo.name);
+    const base = baseCommitOf(task);
+    const ref = info.remote && repo.branch ? `refs/remotes/${info.remote}/${repo.branch}` : '';
+    const synced = ref && base ? (await git(info.path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '')).trim() : '';
+    if (!synced) {
+      const why = task.state === 'stopped' ? 'the task container is stopped (revive the task to see its changes)' : 'the task container is gone';
+      throw new TaskError('CONFLICT', `${why}, and its branch was never synced: the host holds none of its changes`, { state: task.state });
+    }
+    const only = path ? ['--', path] : [];
+    const [stat, patch] = await Promise.all([
+      git(info.path, ['diff', '--numstat', '--no-renames', base, synced, ...only]),
+      git(info.path, ['diff', '--no-color', '--no-renames', base, synced, ...only]),
+    ]);
+    return { files: parseNumstat(stat), diff: patch };
   }
 
   /** Refreshes the diff stat from the container after a turn; failures only log. */

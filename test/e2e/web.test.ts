@@ -85,6 +85,9 @@ describe('web UI', { timeout: 300_000 }, () => {
     await waitState('waiting');
     await browser.screenshot(page, 'task-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
+    // Taller cards at phone width move the content: the view still follows the bottom.
+    const fromBottom = () => transcript().evaluate((el: { scrollHeight: number; scrollTop: number; clientHeight: number }) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await until('the transcript to follow the bottom at phone width', async () => (await fromBottom()) < 48 && (await page.locator('.jump').count()) === 0);
     await browser.screenshot(page, 'task-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('link', { name: /^Diff \(2\)/ }).waitFor({ timeout: WAIT });

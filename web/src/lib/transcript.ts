@@ -1,6 +1,8 @@
 // The transcript reducer: folds a task's event stream into the items the task view shows (text
 // with its streaming deltas, tool calls joined with their results, asks, plans, results, the
 // provisioning phases). Pure and incremental: events are applied in batches, never re-read.
+// Also the pure helpers around it: answers to asks (formatted and read back), the text of
+// system lines, whether an error is already in the transcript.
 import type { DiffStatEntry, EventMessage, Usage } from '../../../src/api/index.js';
 
 type Ev<K extends EventMessage['kind']> = Extract<EventMessage, { kind: K }>;
@@ -24,13 +26,30 @@ export type Item =
       input: unknown;
       inputTruncated: boolean;
       result?: { content: string; isError: boolean; durationMs: number };
+      /** The turn or session ended without a result for this call: it no longer runs. */
+      ended?: boolean;
       ts: string;
     }
-  | { key: string; type: 'ask'; toolUseId: string; questions: AskQuestionView[]; answered: boolean; ts: string }
+  | {
+      key: string;
+      type: 'ask';
+      toolUseId: string;
+      questions: AskQuestionView[];
+      answered: boolean;
+      /** The user message that answered it (the card shows the choices it names). */
+      answer?: string;
+      ts: string;
+    }
   | { key: string; type: 'plan'; toolUseId: string; plan: string; ts: string }
   | { key: string; type: 'result'; ev: Ev<'result'>; diffStat: DiffStatEntry[] | null }
   | { key: string; type: 'error'; message: string; line?: string; ts: string }
-  | { key: string; type: 'provision'; phases: { message: string; phase?: string; durationMs?: number; ts: string }[]; done: boolean }
+  | {
+      key: string;
+      type: 'provision';
+      phases: { message: string; phase?: string; durationMs?: number; ts: string }[];
+      /** Ends at the first event that is not a start phase: `failed` when that is an error. */
+      status: 'running' | 'done' | 'failed';
+    }
   | { key: string; type: 'log'; message: string; ts: string }
   | { key: string; type: 'init'; model: string; agentVersion: string; sessionId: string; ts: string }
   | { key: string; type: 'system'; subtype: string; detail?: unknown; ts: string }
@@ -53,6 +72,10 @@ export interface TranscriptState {
   streamingAt: number;
   /** Indexes of tool items by toolUseId, to attach results. */
   tools: ReadonlyMap<string, number>;
+  /** Indexes of tool items still waiting for their result (closed when the turn ends). */
+  pendingTools: readonly number[];
+  /** Index of the start-progress card while it still collects phases, or -1. */
+  provisionAt: number;
   subagents: ReadonlyMap<string, number>;
   /** Count of events applied (for tests and the bench). */
   events: number;
@@ -68,6 +91,8 @@ export const emptyTranscript: TranscriptState = {
   contextWindow: 0,
   streamingAt: -1,
   tools: new Map(),
+  pendingTools: [],
+  provisionAt: -1,
   subagents: new Map(),
   events: 0,
   gaps: 0,
@@ -80,6 +105,9 @@ function isPlanTool(name: string): boolean {
   return name === 'ExitPlanMode' || name === 'exit_plan_mode';
 }
 
+/** Session starts that begin a new conversation (the old todos and context no longer apply). */
+const FRESH_SESSIONS = new Set(['clear', 'restart']);
+
 /**
  * Applies a batch of events. Returns the same state object when nothing changed (all duplicates),
  * else a new state sharing every untouched item.
@@ -88,19 +116,37 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
   let items: Item[] | null = null;
   let tools: Map<string, number> | null = null;
   let subagents: Map<string, number> | null = null;
-  let { lastId, todos, usage, contextWindow, streamingAt } = state;
+  let { lastId, todos, usage, contextWindow, streamingAt, pendingTools, provisionAt } = state;
   let applied = 0;
   let gaps = state.gaps;
   const list = (): Item[] => (items ??= state.items.slice());
   const toolMap = (): Map<string, number> => (tools ??= new Map(state.tools));
   const subMap = (): Map<string, number> => (subagents ??= new Map(state.subagents));
   const push = (item: Item): number => list().push(item) - 1;
+  // The agent's message in progress ends where the agent does something else. A user message is
+  // not such a thing: it is queued while the agent keeps streaming the same message.
   const endStream = () => {
     if (streamingAt >= 0) {
       const it = list()[streamingAt];
       if (it?.type === 'text') list()[streamingAt] = { ...it, streaming: false };
       streamingAt = -1;
     }
+  };
+  // The start card collects phases until the session starts or the agent speaks; an error ends it as failed.
+  const endProvision = (status: 'done' | 'failed') => {
+    if (provisionAt < 0) return;
+    const it = list()[provisionAt];
+    if (it?.type === 'provision') list()[provisionAt] = { ...it, status };
+    provisionAt = -1;
+  };
+  // A turn or session that ended leaves no tool call running, whether or not its result came.
+  const endTools = () => {
+    if (pendingTools.length === 0) return;
+    for (const at of pendingTools) {
+      const it = list()[at];
+      if (it?.type === 'tool' && !it.result) list()[at] = { ...it, ended: true };
+    }
+    pendingTools = [];
   };
 
   for (const e of events) {
@@ -110,6 +156,10 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     lastId = e.id;
     applied++;
     const key = String(e.id);
+    if (e.kind === 'error') endProvision('failed');
+    else if (e.kind !== 'log' && e.kind !== 'usage' && e.kind !== 'todo' && e.kind !== 'diffStat' && e.kind !== 'stats' && e.kind !== 'rateLimit' && (e.kind !== 'system' || e.subtype === 'session_start')) {
+      endProvision('done');
+    }
     switch (e.kind) {
       case 'textDelta': {
         const cur = streamingAt >= 0 ? list()[streamingAt] : undefined;
@@ -130,11 +180,10 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
         push({ key, type: 'thinking', text: e.text, ts: e.ts });
         break;
       case 'userInput':
-        endStream();
         // A user message answers any open question.
         for (let i = list().length - 1; i >= 0; i--) {
           const it = list()[i]!;
-          if (it.type === 'ask' && !it.answered) list()[i] = { ...it, answered: true };
+          if (it.type === 'ask' && !it.answered) list()[i] = { ...it, answered: true, answer: e.text };
           if (it.type === 'user') break;
         }
         push({ key, type: 'user', text: e.text, images: e.images, ts: e.ts });
@@ -148,18 +197,32 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
             break;
           }
         }
-        toolMap().set(e.toolUseId, push({ key, type: 'tool', toolUseId: e.toolUseId, name: e.name, input: e.input, inputTruncated: e.inputTruncated, ts: e.ts }));
+        {
+          const at = push({ key, type: 'tool', toolUseId: e.toolUseId, name: e.name, input: e.input, inputTruncated: e.inputTruncated, ts: e.ts });
+          toolMap().set(e.toolUseId, at);
+          pendingTools = [...pendingTools, at];
+        }
         break;
       case 'toolResult': {
         const at = (tools ?? state.tools).get(e.toolUseId);
         const it = at === undefined ? undefined : list()[at];
-        if (it?.type === 'tool') list()[at!] = { ...it, result: { content: e.content, isError: e.isError, durationMs: e.durationMs } };
+        if (it?.type === 'tool') {
+          list()[at!] = { ...it, result: { content: e.content, isError: e.isError, durationMs: e.durationMs } };
+          pendingTools = pendingTools.filter((p) => p !== at);
+        }
         break;
       }
-      case 'ask':
+      case 'ask': {
         endStream();
-        push({ key, type: 'ask', toolUseId: e.toolUseId, questions: e.questions, answered: false, ts: e.ts });
+        // The question takes the place of the tool call that asked it: one card, answered or not.
+        const at = (tools ?? state.tools).get(e.toolUseId);
+        const ask: Item = { key, type: 'ask', toolUseId: e.toolUseId, questions: e.questions, answered: false, ts: e.ts };
+        if (at !== undefined && list()[at]?.type === 'tool') {
+          list()[at] = ask;
+          pendingTools = pendingTools.filter((p) => p !== at);
+        } else push(ask);
         break;
+      }
       case 'todo':
         todos = e.todos;
         break;
@@ -169,6 +232,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
         break;
       case 'result':
         endStream();
+        endTools();
         push({ key, type: 'result', ev: e, diffStat: null });
         break;
       case 'diffStat': {
@@ -190,22 +254,25 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
       case 'log': {
         const phase = { message: e.message, ...(e.phase !== undefined ? { phase: e.phase } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}), ts: e.ts };
         if (e.phase && PROVISION_PHASES.test(e.phase)) {
-          const last = list().length - 1;
-          const it = list()[last];
-          if (it?.type === 'provision' && !it.done) list()[last] = { ...it, phases: [...it.phases, phase] };
-          else push({ key, type: 'provision', phases: [phase], done: false });
+          const it = provisionAt >= 0 ? list()[provisionAt] : undefined;
+          if (it?.type === 'provision') list()[provisionAt] = { ...it, phases: [...it.phases, phase] };
+          else provisionAt = push({ key, type: 'provision', phases: [phase], status: 'running' });
         } else push({ key, type: 'log', message: e.message, ts: e.ts });
         break;
       }
-      case 'init': {
+      case 'init':
         endStream();
-        const last = list().length - 1;
-        const it = list()[last];
-        if (it?.type === 'provision' && !it.done) list()[last] = { ...it, done: true };
         push({ key, type: 'init', model: e.model, agentVersion: e.agentVersion, sessionId: e.sessionId, ts: e.ts });
         break;
-      }
       case 'system':
+        if (e.subtype === 'session_start' || e.subtype === 'agent_exit') {
+          endStream();
+          endTools();
+        }
+        if (e.subtype === 'session_start' && FRESH_SESSIONS.has(String((e.detail as { reason?: unknown } | null)?.reason))) {
+          todos = [];
+          usage = null;
+        }
         // Session boundaries are worth a line; the rest (hooks, status) is noise in a transcript.
         if (['session_start', 'compact_boundary', 'agent_exit', 'sync'].includes(e.subtype)) push({ key, type: 'system', subtype: e.subtype, detail: e.detail, ts: e.ts });
         break;
@@ -232,6 +299,8 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     contextWindow,
     streamingAt,
     tools: tools ?? state.tools,
+    pendingTools,
+    provisionAt,
     subagents: subagents ?? state.subagents,
     events: state.events + applied,
     gaps,
@@ -257,4 +326,79 @@ export function formatAnswers(questions: readonly AskQuestionView[], answers: re
   });
   if (parts.length === 1) return parts[0]!.chosen;
   return parts.map(({ q, chosen }) => `${q.header ?? q.question}: ${chosen}`).join('\n');
+}
+
+export interface AskAnswer {
+  selected: string[];
+  other: string;
+}
+
+/**
+ * Reads the choices back from the message that answered an ask (what formatAnswers wrote, or
+ * anything the user typed instead): per question, the option labels it names and the rest as
+ * free text. An answered card shows them however often it is scrolled away and back, or reloaded.
+ */
+export function parseAnswers(questions: readonly AskQuestionView[], text: string): AskAnswer[] {
+  const lines = text.split('\n');
+  return questions.map((q, i) => {
+    let chosen = text;
+    if (questions.length > 1) {
+      const prefix = `${q.header ?? q.question}: `;
+      chosen = lines.find((l) => l.startsWith(prefix))?.slice(prefix.length) ?? (i === 0 ? text : '');
+    }
+    // Labels may hold ", " themselves: match whole labels, longest first, between separators.
+    let rest = `, ${chosen.trim()}, `;
+    const selected: string[] = [];
+    for (const o of [...q.options].sort((a, b) => b.label.length - a.label.length)) {
+      const at = rest.indexOf(`, ${o.label}, `);
+      if (at < 0 || !o.label) continue;
+      selected.push(o.label);
+      rest = rest.slice(0, at) + rest.slice(at + o.label.length + 2);
+    }
+    const order = q.options.map((o) => o.label);
+    selected.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return { selected: q.multiSelect ? selected : selected.slice(0, 1), other: rest.replace(/^(, )+|(, )+$/g, '').trim() };
+  });
+}
+
+/** The one line a system event gets in the transcript. */
+export function systemLine(subtype: string, detail: unknown): string {
+  const d = (detail ?? {}) as Record<string, unknown>;
+  switch (subtype) {
+    case 'session_start':
+      if (d.reason === 'start') return 'Session started';
+      if (d.reason === 'clear') return 'Context cleared: a new session started';
+      return `Session ${typeof d.n === 'number' ? d.n : ''} (${typeof d.reason === 'string' ? d.reason : ''})`;
+    case 'compact_boundary':
+      return 'Context compacted';
+    case 'agent_exit':
+      return 'The agent exited';
+    case 'sync': {
+      const branch = typeof d.branch === 'string' && d.branch ? ` ${d.branch}` : '';
+      const issues = Array.isArray(d.safetyIssues) ? d.safetyIssues.length : 0;
+      // The sync record carries its outcome: only `synced` pushed anything.
+      switch (d.status) {
+        case 'synced':
+          return `Synced to${branch || ' the branch'}${issues ? ` (forced past ${issues} finding${issues === 1 ? '' : 's'})` : ''}`;
+        case 'blocked':
+          return `Sync to${branch || ' the branch'} blocked: ${issues} finding${issues === 1 ? '' : 's'} (secrets or large binaries); nothing was pushed`;
+        case 'empty':
+          return `Nothing to sync to${branch || ' the branch'}: no changes`;
+        default:
+          return `Sync to${branch || ' the branch'}: ${typeof d.status === 'string' ? d.status : 'unknown outcome'}`;
+      }
+    }
+    default:
+      return subtype;
+  }
+}
+
+/** Whether the transcript already shows this error (then the page need not repeat it above). */
+export function showsError(state: TranscriptState, message: string): boolean {
+  if (!message) return false;
+  for (let i = state.items.length - 1; i >= 0; i--) {
+    const it = state.items[i]!;
+    if (it.type === 'error' && it.message === message) return true;
+  }
+  return false;
 }

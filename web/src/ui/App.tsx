@@ -3,6 +3,7 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import type { HarnessInfo, Preferences, Repo, ServerConfigResp, Task, UserResp } from '../../../src/api/index.js';
 import { ApiError } from '../lib/api';
+import { rememberTask, EMPTY_PREFERENCES } from '../lib/choices';
 import { stateLabel, taskPath, canPurge } from '../lib/format';
 import { api, errorMessage, UNAUTHORIZED_EVENT } from './client';
 import { Composer } from './Composer';
@@ -57,6 +58,22 @@ export function App() {
   return <Main config={boot.config} user={boot.user} />;
 }
 
+/** A task URL before its task is known: loading, or "not found" once the server said so. */
+function TaskPending({ missing }: { missing: boolean }) {
+  if (!missing) return <p className="muted pad">Loading the task…</p>;
+  return (
+    <div className="pad stack" data-testid="task-not-found">
+      <h1 className="task-title">Task not found</h1>
+      <p className="muted">No task of yours has this address: it may have been mistyped, or belong to someone else.</p>
+      <p>
+        <a href="/" onClick={(e) => onLinkClick(e, '/')}>
+          Back to the task list
+        </a>
+      </p>
+    </div>
+  );
+}
+
 function setFavicon(badge: boolean): void {
   const link = document.querySelector<HTMLLinkElement>('link[rel="icon"]');
   if (!link) return;
@@ -72,10 +89,13 @@ function isTyping(el: EventTarget | null): boolean {
 function Main({ config, user }: { config: ServerConfigResp; user: UserResp | null }) {
   const route = useRoute();
   const [repos, setRepos] = useState<Repo[]>([]);
+  const [reposLoaded, setReposLoaded] = useState(false);
   const [harnesses, setHarnesses] = useState<HarnessInfo[]>([]);
   const [preferences, setPreferences] = useState<Preferences | null>(null);
   const [loadError, setLoadError] = useState('');
   const [fetched, setFetched] = useState<Task | null>(null);
+  // The task id of the URL when the server does not know it (404): "not found", not "Loading".
+  const [missing, setMissing] = useState('');
   const [help, setHelp] = useState(false);
   const [purgeAsk, setPurgeAsk] = useState<Task | null>(null);
   const composerRef = useRef<HTMLTextAreaElement>(null);
@@ -93,11 +113,25 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
   }, []);
   const list = useTaskList(notify);
 
+  const gotRepos = useCallback((list: Repo[]) => {
+    setRepos(list);
+    setReposLoaded(true);
+  }, []);
   const loadRepos = useCallback(() => {
     api('listRepos')
-      .then(setRepos)
+      .then(gotRepos)
       .catch((err: unknown) => setLoadError(errorMessage(err)));
-  }, []);
+  }, [gotRepos]);
+  const rescan = useCallback(
+    () =>
+      api('rescanRepos').then((list) => {
+        gotRepos(list);
+        return list;
+      }),
+    [gotRepos],
+  );
+  // What the server records when a task starts, applied here too: the next new task starts from it.
+  const onCreated = useCallback((t: Task) => setPreferences((p) => rememberTask(p, t)), []);
   useEffect(() => {
     loadRepos();
     api('harnesses')
@@ -106,7 +140,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
     // Without preferences the composer still works, with plain defaults.
     api('getPreferences')
       .then(setPreferences)
-      .catch(() => setPreferences({ repositories: [], harness: '', models: {}, settings: {} }));
+      .catch(() => setPreferences(EMPTY_PREFERENCES));
   }, [loadRepos]);
 
   // A task opened by URL before the list has it (or one the list no longer shows).
@@ -116,7 +150,11 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
     if (!routeId || listed || !list.loaded) return;
     api('getTask', { params: { id: routeId } })
       .then(setFetched)
-      .catch((err: unknown) => setLoadError(errorMessage(err)));
+      .catch((err: unknown) => {
+        // Not a task id (400) or not a task of this user (404): say so instead of loading forever.
+        if (err instanceof ApiError && (err.status === 404 || err.status === 400)) setMissing(routeId);
+        else setLoadError(errorMessage(err));
+      });
   }, [routeId, listed, list.loaded]);
   const task = listed ?? (fetched?.id === routeId ? fetched : undefined);
 
@@ -127,8 +165,9 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
     setFavicon(waiting > 0);
   }, [waiting, task]);
 
-  // Keyboard: n new task, j/k or arrows move between tasks, i focuses the input, Esc goes back,
-  // Shift+Delete purges the selected task (after confirmation), ? shows the list.
+  // Keyboard: n new task, j/k or arrows move between tasks, i focuses the input, Esc leaves a text
+  // field or goes back (the task view takes it first to interrupt a running turn), Shift+Delete
+  // purges the selected task (after confirmation), ? shows the list.
   const tasksRef = useRef(list.tasks);
   tasksRef.current = list.tasks;
   useEffect(() => {
@@ -197,7 +236,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
       </header>
       <div className="layout">
         <aside className="sidebar">
-          <TaskList tasks={list.tasks} selectedId={routeId} loaded={list.loaded} />
+          <TaskList tasks={list.tasks} selectedId={routeId} loaded={list.loaded} page={route.page} />
         </aside>
         <main className="main">
           {loadError && (
@@ -210,16 +249,30 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
               The container engine does not answer: tasks cannot start until Docker runs.
             </Banner>
           )}
-          {route.page === 'home' && <Composer ref={composerRef} repos={repos} harnesses={harnesses} preferences={preferences} onReposChanged={loadRepos} gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')} />}
-          {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} onPreferences={setPreferences} />}
-          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} /> : <p className="muted pad">Loading the task…</p>)}
+          {route.page === 'home' && (
+            <Composer
+              ref={composerRef}
+              repos={repos}
+              reposLoaded={reposLoaded}
+              harnesses={harnesses}
+              preferences={preferences}
+              tasks={list.tasks}
+              root={config.root}
+              onReposChanged={loadRepos}
+              onRescan={rescan}
+              onCreated={onCreated}
+              gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')}
+            />
+          )}
+          {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} repos={repos} onRescan={rescan} onPreferences={setPreferences} />}
+          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} /> : <TaskPending missing={missing === routeId} />)}
           {route.page === 'diff' &&
             (task ? (
               <Suspense fallback={<p className="muted pad">Loading the diff viewer…</p>}>
                 <DiffPage task={task} />
               </Suspense>
             ) : (
-              <p className="muted pad">Loading the task…</p>
+              <TaskPending missing={missing === routeId} />
             ))}
         </main>
       </div>
@@ -231,7 +284,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
               ['j / ↓, k / ↑', 'Next / previous task'],
               ['i or /', 'Focus the message box'],
               ['Enter / Shift+Enter', 'Send / new line'],
-              ['Esc', 'Back'],
+              ['Esc', 'Interrupt the agent’s turn while it runs; otherwise leave the text box, or go back'],
               ['Shift+Delete', 'Purge the open task'],
             ].map(([k, v]) => (
               <tr key={k}>

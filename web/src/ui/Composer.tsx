@@ -1,7 +1,9 @@
 // The new-task form: prompt with images, repository and base branch (filterable), agent and model
-// remembered per repository, sudo and GitHub-token toggles, and a clone-a-repository dialog.
+// remembered per repository (only agents that can run here are offered first; the others say why
+// and how to fix it), sudo and GitHub-token toggles, and a clone-a-repository dialog.
 import { forwardRef, useEffect, useMemo, useState } from 'react';
-import type { HarnessInfo, Preferences, Repo } from '../../../src/api/index.js';
+import type { HarnessInfo, Preferences, Repo, Task } from '../../../src/api/index.js';
+import { failedAgents, pickAgent } from '../lib/choices';
 import { taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
 import { Dialog } from './Dialog';
@@ -11,17 +13,28 @@ import { Banner } from './Banner';
 
 interface Props {
   repos: Repo[];
+  /** False until the first repository list arrived. */
+  reposLoaded: boolean;
   harnesses: HarnessInfo[];
   preferences: Preferences | null;
+  tasks: ReadonlyMap<string, Task>;
+  /** The resolved directory repositories are looked for under. */
+  root: string;
   onReposChanged: () => void;
+  onRescan: () => Promise<unknown>;
+  onCreated: (task: Task) => void;
   gitHubAvailable: boolean;
 }
 
-export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer({ repos, harnesses, preferences, onReposChanged, gitHubAvailable }, ref) {
+export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer(
+  { repos, reposLoaded, harnesses, preferences, tasks, root, onReposChanged, onRescan, onCreated, gitHubAvailable },
+  ref,
+) {
   const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
   const [repo, setRepo] = useState('');
   const [baseBranch, setBaseBranch] = useState('');
-  const [branches, setBranches] = useState<string[]>([]);
+  const [branches, setBranches] = useState<{ repo: string; names: string[] }>({ repo: '', names: [] });
+  const [baseTyped, setBaseTyped] = useState(false);
   const [harness, setHarness] = useState('');
   const [model, setModel] = useState('');
   const [sudo, setSudo] = useState(false);
@@ -29,21 +42,27 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [cloneOpen, setCloneOpen] = useState(false);
+  const [scanning, setScanning] = useState(false);
 
   // Defaults: the most recently used repository and its remembered agent, model and base branch.
   const recent = useMemo(() => [...(preferences?.repositories ?? [])].sort((a, b) => b.lastUsed.localeCompare(a.lastUsed)), [preferences]);
+  const failed = useMemo(() => failedAgents(tasks.values()), [tasks]);
+  const chooseAgent = (forRepo: string) => {
+    const pick = pickAgent(harnesses, preferences, forRepo, failed);
+    if (!pick) return;
+    setHarness(pick.harness);
+    setModel(pick.model);
+  };
   const applyRepo = (name: string) => {
     setRepo(name);
     const pref = recent.find((r) => r.name === name);
     const r = repos.find((x) => x.name === name);
     setBaseBranch(pref?.baseBranch || r?.baseBranch || '');
-    if (pref?.harness && harnesses.some((h) => h.name === pref.harness)) {
-      setHarness(pref.harness);
-      setModel(pref.model);
-    }
+    setBaseTyped(false);
+    if (preferences !== null) chooseAgent(name);
   };
   // First defaults once the lists arrive: the most recent repository, then the agent and model
-  // remembered for it (else the last agent used, else Claude Code).
+  // remembered for it (else the last agent used, else Claude Code), among the agents that can run.
   useEffect(() => {
     if (repo || repos.length === 0) return;
     applyRepo(recent.find((p) => repos.some((r) => r.name === p.name))?.name ?? repos[0]!.name);
@@ -52,28 +71,36 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   }, [repos, recent]);
   useEffect(() => {
     if (harness || harnesses.length === 0 || preferences === null) return;
-    const known = (h: string | undefined) => (h && harnesses.some((x) => x.name === h) ? h : undefined);
-    const forRepo = recent.find((p) => p.name === repo);
-    const preferred = known(forRepo?.harness) ?? known(preferences.harness) ?? known('claude') ?? harnesses[0]!.name;
-    setHarness(preferred);
-    setModel(forRepo && forRepo.harness === preferred ? forRepo.model : (preferences.models[preferred] ?? ''));
-  }, [harnesses, preferences, harness, recent, repo]);
+    chooseAgent(repo);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [harnesses, preferences, harness, repo]);
   useEffect(() => {
     if (!repo) return;
     const ac = new AbortController();
     api('repoBranches', { query: { repo } }, { signal: ac.signal })
-      .then((r) => setBranches(r.branches.map((b) => b.name)))
-      .catch(() => setBranches([]));
+      .then((r) => setBranches({ repo, names: [...new Set(r.branches.map((b) => b.name))] }))
+      .catch(() => setBranches({ repo, names: [] }));
     return () => ac.abort();
   }, [repo]);
+  // A remembered base branch that is gone (or never was: a task failed on it) is not offered again;
+  // one the user typed stays as typed.
+  useEffect(() => {
+    if (baseTyped || branches.repo !== repo || branches.names.length === 0 || !baseBranch || branches.names.includes(baseBranch)) return;
+    setBaseBranch(repos.find((x) => x.name === repo)?.baseBranch ?? '');
+  }, [baseTyped, branches, repo, repos, baseBranch]);
 
   const h = harnesses.find((x) => x.name === harness);
+  const unavailable = harnesses.filter((x) => !x.ready);
   const submit = async () => {
     if (!prompt.text.trim()) {
       setError('Write what the agent should do.');
       return;
     }
     if (!harness) return;
+    if (h && !h.ready) {
+      setError(`${harness} cannot run here: ${h.reason || 'not ready'}.`);
+      return;
+    }
     setBusy(true);
     setError('');
     try {
@@ -89,11 +116,22 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
       setPrompt({ text: '', images: [] });
+      onCreated(task);
       navigate(taskPath(task.id, task.title));
     } catch (err) {
       setError(errorMessage(err));
     } finally {
       setBusy(false);
+    }
+  };
+  const rescan = async () => {
+    setScanning(true);
+    try {
+      await onRescan();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setScanning(false);
     }
   };
 
@@ -130,9 +168,18 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         </label>
         <label className="field">
           <span>Base branch</span>
-          <input list="caic-branches" aria-label="Base branch" value={baseBranch} onChange={(e) => setBaseBranch(e.target.value)} placeholder="default branch" />
+          <input
+            list="caic-branches"
+            aria-label="Base branch"
+            value={baseBranch}
+            onChange={(e) => {
+              setBaseBranch(e.target.value);
+              setBaseTyped(true);
+            }}
+            placeholder="default branch"
+          />
           <datalist id="caic-branches">
-            {branches.map((b) => (
+            {(branches.repo === repo ? branches.names : []).map((b) => (
               <option key={b} value={b} />
             ))}
           </datalist>
@@ -144,12 +191,15 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
             value={harness}
             onChange={(e) => {
               setHarness(e.target.value);
-              setModel(preferences?.models[e.target.value] ?? '');
+              const models = harnesses.find((x) => x.name === e.target.value)?.models ?? [];
+              const remembered = preferences?.models[e.target.value] ?? '';
+              setModel(models.includes(remembered) ? remembered : '');
             }}
           >
             {harnesses.map((x) => (
-              <option key={x.name} value={x.name}>
+              <option key={x.name} value={x.name} disabled={!x.ready} title={x.ready ? undefined : x.reason}>
                 {x.name}
+                {x.ready ? '' : ` — ${shortReason(x)}`}
               </option>
             ))}
           </select>
@@ -157,7 +207,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         <label className="field">
           <span>Model</span>
           <select aria-label="Model" value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">default</option>
+            <option value="">default{h?.defaultModel ? ` (${h.defaultModel})` : ''}</option>
             {(h?.models ?? []).map((m) => (
               <option key={m} value={m}>
                 {m}
@@ -176,15 +226,40 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         <button type="button" onClick={() => setCloneOpen(true)}>
           Clone…
         </button>
-        <button type="submit" className="primary" disabled={busy || !harness}>
+        <button type="submit" className="primary" disabled={busy || !harness || (h !== undefined && !h.ready)}>
           {busy ? 'Starting…' : 'Start task'}
         </button>
       </div>
-      {repos.length === 0 && (
-        <p className="muted small" role="note">
-          No git repository was found under the server&apos;s root folder (<code>[core] root</code> in config.toml; by default the folder caic was started in, searched three levels
-          deep). Clone one with <em>Clone…</em>, or start a task without a repository.
-        </p>
+      {h && !h.ready && (
+        <Banner tone="warn" testId="agent-not-ready">
+          <strong>{h.name}</strong> cannot run here: {h.reason || 'not ready'}.{h.fix && <> Fix: <code>{h.fix}</code></>}
+        </Banner>
+      )}
+      {unavailable.length > 0 && (
+        // Open from the start when no real agent can run: that is what a newcomer must fix first.
+        <details className="agents-off muted small" data-testid="agents-off" open={harnesses.every((x) => !x.ready || x.name === 'fake')}>
+          <summary>
+            {unavailable.length} agent{unavailable.length === 1 ? '' : 's'} cannot run here
+          </summary>
+          <ul>
+            {unavailable.map((x) => (
+              <li key={x.name}>
+                <strong>{x.name}</strong>: {x.reason || 'not ready'}.{x.fix && <> Fix: <code>{x.fix}</code></>}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      {reposLoaded && repos.length === 0 && (
+        <div className="muted small" role="note" data-testid="no-repos">
+          <p>
+            No git repository was found under <code>{root || 'the root folder'}</code> (searched three levels deep; <code>[core] root</code> in config.toml). Put or clone one there
+            and <em>Rescan</em>, clone one with <em>Clone…</em>, or start a task without a repository.
+          </p>
+          <button type="button" className="small" disabled={scanning} onClick={() => void rescan()}>
+            {scanning ? 'Rescanning…' : 'Rescan'}
+          </button>
+        </div>
       )}
       {error && (
         <Banner tone="bad">
@@ -202,6 +277,13 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
     </form>
   );
 });
+
+/** A few words for the agent menu; the full reason and the fix are listed under the form. */
+function shortReason(h: HarnessInfo): string {
+  if (!h.installed) return 'not installed';
+  if (!h.credentials) return 'no credentials';
+  return 'unavailable';
+}
 
 function CloneDialog({ open, onClose, onCloned }: { open: boolean; onClose: () => void; onCloned: (name: string) => void }) {
   const [url, setUrl] = useState('');

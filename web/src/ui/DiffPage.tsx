@@ -2,7 +2,7 @@
 // diff stat changes.
 import { useEffect, useState } from 'react';
 import type { DiffResp, Task } from '../../../src/api/index.js';
-import { taskPath } from '../lib/format';
+import { LIVE_STATES, taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
 import { DiffView, type DiffMode } from './DiffView';
 import { navigate } from './router';
@@ -32,7 +32,9 @@ export function DiffPage({ task }: { task: Task }) {
           <button type="button" className="icon back" aria-label="Back to the task" onClick={() => navigate(taskPath(task.id, task.title))}>
             ←
           </button>
-          <h1 className="task-title">Diff · {task.title}</h1>
+          <h1 className="task-title" title={task.title}>
+            Diff · {task.title}
+          </h1>
         </div>
         <div className="muted small">
           {task.repos.map((r) => (
@@ -40,6 +42,7 @@ export function DiffPage({ task }: { task: Task }) {
               {r.name} · {r.branch || '(no branch yet)'} against {r.baseBranch}
             </span>
           ))}
+          {!LIVE_STATES.includes(task.state) && diff && <span> · the container is not running: the branch as last synced</span>}
         </div>
       </header>
       {error && (

@@ -1,14 +1,36 @@
-// Settings: browser notifications, the remembered repositories/agents (from the preferences API)
-// and the server's capabilities.
-import { useState } from 'react';
-import type { Preferences, ServerConfigResp, UserResp } from '../../../src/api/index.js';
+// Settings: browser notifications, the remembered repositories/agents (from the preferences API),
+// where repositories are looked for (with a rescan), agent usage per day and week, and the
+// server's capabilities.
+import { useEffect, useState } from 'react';
+import type { Preferences, Repo, ServerConfigResp, UsageResp, UserResp } from '../../../src/api/index.js';
+import { formatCost, formatDuration, formatTokens } from '../lib/format';
 import { api, errorMessage } from './client';
 import { navigate } from './router';
 import { Banner } from './Banner';
 
 export const NOTIFY_KEY = 'caic.notify';
 
-export function Settings({ preferences, config, user, onPreferences }: { preferences: Preferences | null; config: ServerConfigResp; user: UserResp | null; onPreferences: (p: Preferences) => void }) {
+interface Props {
+  preferences: Preferences | null;
+  config: ServerConfigResp;
+  user: UserResp | null;
+  repos: Repo[];
+  onRescan: () => Promise<Repo[]>;
+  onPreferences: (p: Preferences) => void;
+}
+
+export function Settings({ preferences, config, user, repos, onRescan, onPreferences }: Props) {
+  const [scan, setScan] = useState<{ busy: boolean; found?: number }>({ busy: false });
+  const rescan = async () => {
+    setScan({ busy: true });
+    setError('');
+    try {
+      setScan({ busy: false, found: (await onRescan()).length });
+    } catch (err) {
+      setError(errorMessage(err));
+      setScan({ busy: false });
+    }
+  };
   const [notify, setNotify] = useState(() => localStorage.getItem(NOTIFY_KEY) === '1' && typeof Notification !== 'undefined' && Notification.permission === 'granted');
   const [error, setError] = useState('');
   const toggleNotify = async (on: boolean) => {
@@ -49,6 +71,25 @@ export function Settings({ preferences, config, user, onPreferences }: { prefere
           <input type="checkbox" checked={notify} disabled={typeof Notification === 'undefined'} onChange={(e) => void toggleNotify(e.target.checked)} /> Notify me when a task waits for me
           (needs HTTPS or localhost)
         </label>
+        <h2>Repositories</h2>
+        <div className="row" data-testid="repo-root">
+          <span>
+            Looked for under <code>{config.root || '(unknown)'}</code>, three levels deep: {repos.length} found.
+          </span>
+          <button type="button" className="small" disabled={scan.busy} onClick={() => void rescan()}>
+            {scan.busy ? 'Rescanning…' : 'Rescan'}
+          </button>
+          {scan.found !== undefined && (
+            <span className="muted small" role="status">
+              Rescanned: {scan.found} repositor{scan.found === 1 ? 'y' : 'ies'}.
+            </span>
+          )}
+        </div>
+        <p className="muted small">
+          Set <code>[core] root</code> in config.toml to look elsewhere. The server also rescans by itself; Rescan picks up a repository added just now.
+        </p>
+        <h2>Usage</h2>
+        <Usage />
         <h2>Recent repositories</h2>
         {(preferences?.repositories.length ?? 0) === 0 ? (
           <p className="muted">None yet: the agent and model you pick for a repository are remembered here.</p>
@@ -99,5 +140,72 @@ export function Settings({ preferences, config, user, onPreferences }: { prefere
         )}
       </div>
     </section>
+  );
+}
+
+/** Agent cost, tokens and working time per week and per day (the caller's tasks). */
+function Usage() {
+  const [usage, setUsage] = useState<UsageResp | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const ac = new AbortController();
+    api('usage', undefined, { signal: ac.signal })
+      .then(setUsage)
+      .catch((err: unknown) => {
+        if (!ac.signal.aborted) setError(errorMessage(err));
+      });
+    return () => ac.abort();
+  }, []);
+  if (error) return <p className="muted">Usage is not available: {error}</p>;
+  if (!usage) return <p className="muted">Loading usage…</p>;
+  if (!usage.weeks.some((w) => w.turns > 0 || w.costUSD > 0)) return <p className="muted" data-testid="usage-empty">No agent activity in the last eight weeks.</p>;
+  const maxCost = Math.max(...usage.days.map((d) => d.costUSD), 0);
+  const tokens = (p: UsageResp['days'][number]) => p.tokens.inputTokens + p.tokens.outputTokens + p.tokens.cacheReadInputTokens + p.tokens.cacheCreationInputTokens;
+  const week = usage.weeks.at(-1);
+  return (
+    <div className="usage stack" data-testid="usage">
+      {week && (
+        <p className="usage-summary">
+          This week: <strong>{formatCost(week.costUSD)}</strong>, {formatTokens(tokens(week))} tokens, {formatDuration(week.agentMs)} of agent time, {week.turns} turn{week.turns === 1 ? '' : 's'} in{' '}
+          {week.tasks} task{week.tasks === 1 ? '' : 's'}.
+        </p>
+      )}
+      <div className="usage-days" role="img" aria-label="Cost per day, last 14 days">
+        {usage.days.map((d) => (
+          <div key={d.start} className="usage-day" title={`${d.start}: ${formatCost(d.costUSD)}, ${formatTokens(tokens(d))} tokens, ${formatDuration(d.agentMs)} agent time`}>
+            <div className="usage-bar" style={{ height: `${maxCost > 0 ? Math.max(2, Math.round((d.costUSD / maxCost) * 100)) : 2}%` }} />
+            <span className="usage-label">{d.start.slice(8)}</span>
+          </div>
+        ))}
+      </div>
+      <div className="table-scroll">
+        <table className="table usage-table">
+          <thead>
+            <tr>
+              <th>Week of</th>
+              <th>Cost</th>
+              <th>Tokens (in / out)</th>
+              <th>Agent time</th>
+              <th>Turns</th>
+              <th>Tasks</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...usage.weeks].reverse().map((w) => (
+              <tr key={w.start} className={w.turns === 0 && w.costUSD === 0 ? 'muted' : undefined}>
+                <td>{w.start}</td>
+                <td>{formatCost(w.costUSD)}</td>
+                <td>
+                  {formatTokens(w.tokens.inputTokens + w.tokens.cacheReadInputTokens + w.tokens.cacheCreationInputTokens)} / {formatTokens(w.tokens.outputTokens)}
+                </td>
+                <td>{formatDuration(w.agentMs)}</td>
+                <td>{w.turns}</td>
+                <td>{w.tasks}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
   );
 }

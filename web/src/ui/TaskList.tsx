@@ -36,7 +36,9 @@ const TaskCard = memo(function TaskCard({ task, selected, onError }: { task: Tas
       <a href={href} onClick={(e) => onLinkClick(e, href)} aria-current={selected ? 'page' : undefined}>
         <span className={`state-dot ${stateTone(task.state)}`} aria-hidden="true" />
         <span className="task-card-main">
-          <span className="task-card-title">{task.title}</span>
+          <span className="task-card-title" title={task.title}>
+            {task.title}
+          </span>
           <span className="task-card-meta">
             <span className="state-label">{stateLabel(task.state)}</span>
             <span>
@@ -91,7 +93,7 @@ const TaskCard = memo(function TaskCard({ task, selected, onError }: { task: Tas
   );
 });
 
-export function TaskList({ tasks, selectedId, loaded }: { tasks: Map<string, Task>; selectedId: string | undefined; loaded: boolean }) {
+export function TaskList({ tasks, selectedId, loaded, page }: { tasks: Map<string, Task>; selectedId: string | undefined; loaded: boolean; page: string }) {
   const [error, setError] = useState('');
   const [showDone, setShowDone] = useState(false);
   const { active, done } = useMemo(() => groupTasks(tasks.values()), [tasks]);
@@ -102,7 +104,15 @@ export function TaskList({ tasks, selectedId, loaded }: { tasks: Map<string, Tas
           {error}
         </Banner>
       )}
-      {loaded && active.length === 0 && <p className="muted pad">No running tasks. Start one above.</p>}
+      {loaded && active.length === 0 && (
+        // Where the new-task form is depends on the layout: beside the list on a wide screen (on
+        // the home page), above it on a phone (the only page that shows the list there).
+        <p className="muted pad" data-testid="empty-list">
+          No running tasks.{' '}
+          <span className="wide-only">{page === 'home' ? 'Describe one in the form on the right and press Start task.' : 'Start one with + New task (n).'}</span>
+          <span className="narrow-only">Start one with the form above.</span>
+        </p>
+      )}
       {active.map(([repo, list]) => (
         <section key={repo} className="repo-group" aria-label={repo}>
           <h3 className="repo-name">{repo}</h3>

@@ -1,8 +1,10 @@
-// One task: header with its state and actions, the live transcript, the todo panel and the input box.
-import { useMemo, useState } from 'react';
+// One task: header with its state, title (renamable) and actions, the live transcript, the todo
+// panel and the input box. Esc interrupts the agent's running turn.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { HarnessInfo, SyncResp, Task } from '../../../src/api/index.js';
+import { canDo } from '../../../src/api/tasks.js';
 import { canPurge, canRestart, canRevive, canStop, formatCost, formatDuration, formatTokens, LIVE_STATES, stateLabel, stateTone, taskPath } from '../lib/format';
-import { openAsk } from '../lib/transcript';
+import { openAsk, showsError, type AskAnswer } from '../lib/transcript';
 import { api, errorMessage } from './client';
 import type { CardContext } from './cards';
 import { Confirm, Dialog } from './Dialog';
@@ -45,13 +47,44 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
   const [sync, setSync] = useState<SyncResp | null>(null);
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
+  const [renaming, setRenaming] = useState(false);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
+  const hasRepo = task.repos.length > 0;
+  // Without a live agent the container may be gone: the diff then comes from the last sync.
+  const synced = useMemo(() => events.transcript.items.some((i) => i.type === 'system' && i.subtype === 'sync' && (i.detail as { status?: unknown } | null)?.status === 'synced'), [events.transcript.items]);
+  const diffAvailable = hasRepo && (live || synced);
   const ask = openAsk(events.transcript);
+  const drafts = useRef(new Map<string, AskAnswer[]>()).current;
   const ctx: CardContext = useMemo(
-    () => ({ taskId: task.id, title: task.title, canAnswer: task.state === 'asking', canExecutePlan: task.state === 'has_plan', onError: setError }),
-    [task.id, task.title, task.state],
+    () => ({ taskId: task.id, title: task.title, canAnswer: task.state === 'asking', canExecutePlan: task.state === 'has_plan', failed: task.state === 'failed', drafts, onError: setError }),
+    [task.id, task.title, task.state, drafts],
   );
+  // Only a turn in progress can be interrupted; waiting, asking and plan states have none.
+  const canInterrupt = task.state === 'running' && canDo('interrupt', task.state) && harness?.supportsInterrupt === true;
+  const interrupt = useCallback(async () => {
+    setError('');
+    try {
+      await api('taskInterrupt', { params: { id: task.id } });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }, [task.id]);
+  // Esc while the agent works stops its turn (as in the agents' own terminals). Captured before the
+  // app's Esc (back); not while a dialog is open or another field (the rename box) has the focus.
+  useEffect(() => {
+    if (!canInterrupt) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) return;
+      if (document.querySelector('dialog[open]')) return;
+      const t = e.target as HTMLElement | null;
+      if (t && t !== inputRef.current && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+      e.preventDefault();
+      void interrupt();
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, [canInterrupt, interrupt, inputRef]);
 
   const act = async (name: string, fn: () => Promise<unknown>) => {
     setBusy(name);
@@ -95,7 +128,27 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           <button type="button" className="icon back" aria-label="Back to the task list" onClick={() => navigate('/')}>
             ←
           </button>
-          <h1 className="task-title">{task.title}</h1>
+          {renaming ? (
+            <RenameForm
+              title={task.title}
+              onDone={() => setRenaming(false)}
+              onSave={async (title) => {
+                const t = await api('renameTask', { params: { id: task.id }, body: { title } });
+                navigate(taskPath(t.id, t.title), true);
+              }}
+            />
+          ) : (
+            <>
+              <h1 className="task-title" title={task.title}>
+                {task.title}
+              </h1>
+              {canDo('rename', task.state) && (
+                <button type="button" className="icon" aria-label="Rename the task" title="Rename" onClick={() => setRenaming(true)}>
+                  ✎
+                </button>
+              )}
+            </>
+          )}
           <span className={`badge ${stateTone(task.state)}`} data-testid="task-state">
             {stateLabel(task.state)}
           </span>
@@ -120,10 +173,17 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           )}
         </div>
         <div className="actions" role="toolbar" aria-label="Task actions">
-          <a className="button" href={taskPath(task.id, task.title, true)} onClick={(e) => onLinkClick(e, taskPath(task.id, task.title, true))}>
-            Diff{task.diffStat.length ? ` (${task.diffStat.length})` : ''}
-          </a>
-          {live && (
+          {canInterrupt && (
+            <button type="button" onClick={() => void interrupt()} title="Stop the agent's current turn; the task keeps running (Esc)">
+              Interrupt <kbd>Esc</kbd>
+            </button>
+          )}
+          {diffAvailable && (
+            <a className="button" href={taskPath(task.id, task.title, true)} onClick={(e) => onLinkClick(e, taskPath(task.id, task.title, true))}>
+              Diff{task.diffStat.length ? ` (${task.diffStat.length})` : ''}
+            </a>
+          )}
+          {live && hasRepo && (
             <button type="button" disabled={busy !== ''} onClick={() => void doSync(false)}>
               {busy === 'sync' ? 'Syncing…' : 'Sync to branch'}
             </button>
@@ -179,13 +239,14 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           {error}
         </Banner>
       )}
-      {task.error && (
-        <Banner tone="bad">
+      {/* The error once: above only when the transcript does not already show it. */}
+      {task.error && events.ready && !showsError(events.transcript, task.error) && (
+        <Banner tone="bad" testId="task-error">
           {task.error}
         </Banner>
       )}
       <div className="task-body">
-        <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} />
+        <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} focusKey={ask?.key} />
         {todos.length > 0 && (
           <aside className="todos" aria-label="Todo list">
             <div className="label">
@@ -247,6 +308,61 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
         {sync && <SyncResult result={sync} busy={busy === 'sync'} onForce={() => void doSync(true)} />}
       </Dialog>
     </section>
+  );
+}
+
+function RenameForm({ title, onSave, onDone }: { title: string; onSave: (title: string) => Promise<void>; onDone: () => void }) {
+  const [value, setValue] = useState(title);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const save = async () => {
+    const next = value.trim();
+    if (!next || next === title) return onDone();
+    setBusy(true);
+    try {
+      await onSave(next);
+      onDone();
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      className="rename"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <input
+        aria-label="Task title"
+        value={value}
+        maxLength={200}
+        autoFocus
+        disabled={busy}
+        onChange={(e) => setValue(e.target.value)}
+        onFocus={(e) => e.target.select()}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            onDone();
+          }
+        }}
+      />
+      <button type="submit" className="primary small" disabled={busy || !value.trim()}>
+        Save
+      </button>
+      <button type="button" className="small" onClick={onDone}>
+        Cancel
+      </button>
+      {error && (
+        <span className="muted small" role="alert">
+          {error}
+        </span>
+      )}
+    </form>
   );
 }
 

@@ -1,8 +1,8 @@
 // One card per transcript item: text, thinking, tool calls, questions, plans, results, errors and
 // the provisioning progress.
 import { memo, useState } from 'react';
-import type { Item } from '../lib/transcript';
-import { formatAnswers } from '../lib/transcript';
+import type { AskAnswer, Item } from '../lib/transcript';
+import { formatAnswers, parseAnswers, systemLine } from '../lib/transcript';
 import { diffTotals, formatCost, formatDuration, taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
 import { Markdown } from './Markdown';
@@ -14,6 +14,13 @@ export interface CardContext {
   /** The task's state allows answering (asking) / executing a plan (has_plan). */
   canAnswer: boolean;
   canExecutePlan: boolean;
+  /** The task failed: a start card still collecting phases ended with it. */
+  failed: boolean;
+  /**
+   * Answers being chosen on ask cards, by item key: a card scrolled out of the virtual list is
+   * unmounted, and its choices must be there when it comes back.
+   */
+  drafts: Map<string, AskAnswer[]>;
   onError: (message: string) => void;
 }
 
@@ -34,7 +41,7 @@ const ToolCard = memo(function ToolCard({ item, ctx }: { item: Of<'tool'>; ctx: 
   const [open, setOpen] = useState(false);
   const [full, setFull] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(false);
-  const status = item.result ? (item.result.isError ? 'error' : 'ok') : 'running';
+  const status = item.result ? (item.result.isError ? 'error' : 'ok') : item.ended ? 'ended' : 'running';
   const loadFull = async () => {
     setLoading(true);
     try {
@@ -53,7 +60,9 @@ const ToolCard = memo(function ToolCard({ item, ctx }: { item: Of<'tool'>; ctx: 
         <span className={`dot ${status}`} aria-hidden="true" />
         <span className="tool-name">{item.name}</span>
         <span className="tool-summary">{toolSummary(item.input)}</span>
-        <span className="tool-time">{item.result ? formatDuration(item.result.durationMs) : '…'}</span>
+        <span className="tool-time" title={status === 'ended' ? 'Ended without a result' : undefined}>
+          {item.result ? formatDuration(item.result.durationMs) : status === 'ended' ? '–' : '…'}
+        </span>
       </button>
       {open && (
         <div className="tool-body">
@@ -77,7 +86,15 @@ const ToolCard = memo(function ToolCard({ item, ctx }: { item: Of<'tool'>; ctx: 
 });
 
 const AskCard = memo(function AskCard({ item, ctx }: { item: Of<'ask'>; ctx: CardContext }) {
-  const [answers, setAnswers] = useState(() => item.questions.map(() => ({ selected: [] as string[], other: '' })));
+  // Answered: the choices are read back from the answer, so they survive unmounting and reloads.
+  const [draft, setDraft] = useState<AskAnswer[]>(() => ctx.drafts.get(item.key) ?? item.questions.map(() => ({ selected: [], other: '' })));
+  const answers = item.answered && item.answer !== undefined ? parseAnswers(item.questions, item.answer) : draft;
+  const setAnswers = (update: (all: AskAnswer[]) => AskAnswer[]) =>
+    setDraft((all) => {
+      const next = update(all);
+      ctx.drafts.set(item.key, next);
+      return next;
+    });
   const [sending, setSending] = useState(false);
   const active = ctx.canAnswer && !item.answered;
   const ready = answers.every((a) => a.selected.length > 0 || a.other.trim() !== '');
@@ -139,7 +156,9 @@ const AskCard = memo(function AskCard({ item, ctx }: { item: Of<'ask'>; ctx: Car
           </button>
         </div>
       ) : (
-        <div className="muted small">{item.answered ? 'Answered' : 'No longer waiting for an answer'}</div>
+        <div className="muted small" data-testid="ask-status">
+          {item.answered ? 'Answered' : 'No longer waiting for an answer'}
+        </div>
       )}
     </form>
   );
@@ -195,16 +214,19 @@ function ResultCard({ item, ctx }: { item: Of<'result'>; ctx: CardContext }) {
   );
 }
 
-function ProvisionCard({ item }: { item: Of<'provision'> }) {
+const PROVISION_LABEL = { running: 'Starting', done: 'Started', failed: 'Start failed' } as const;
+
+function ProvisionCard({ item, ctx }: { item: Of<'provision'>; ctx: CardContext }) {
   const [open, setOpen] = useState(false);
+  const status = item.status === 'running' && ctx.failed ? 'failed' : item.status;
   const total = item.phases.reduce((a, p) => a + (p.durationMs ?? 0), 0);
   const last = item.phases[item.phases.length - 1];
   return (
-    <div className="card provision">
+    <div className="card provision" data-testid="provision" data-status={status}>
       <button type="button" className="tool-head" aria-expanded={open} onClick={() => setOpen(!open)}>
-        <span className={`dot ${item.done ? 'ok' : 'running'}`} aria-hidden="true" />
-        <span className="tool-name">{item.done ? 'Started' : 'Starting'}</span>
-        <span className="tool-summary">{item.done ? `${item.phases.length} steps` : last?.message}</span>
+        <span className={`dot ${status === 'done' ? 'ok' : status === 'failed' ? 'error' : 'running'}`} aria-hidden="true" />
+        <span className="tool-name">{PROVISION_LABEL[status]}</span>
+        <span className="tool-summary">{status === 'running' ? last?.message : `${item.phases.length} steps`}</span>
         <span className="tool-time">{formatDuration(total)}</span>
       </button>
       {open && (
@@ -267,7 +289,7 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
         </div>
       );
     case 'provision':
-      return <ProvisionCard item={item} />;
+      return <ProvisionCard item={item} ctx={ctx} />;
     case 'log':
       return <div className="line muted small">{item.message}</div>;
     case 'init':
@@ -287,19 +309,3 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
       );
   }
 });
-
-function systemLine(subtype: string, detail: unknown): string {
-  const d = (detail ?? {}) as Record<string, unknown>;
-  switch (subtype) {
-    case 'session_start':
-      return d.reason === 'start' ? 'Session started' : `Session ${typeof d.n === 'number' ? d.n : ''} (${typeof d.reason === 'string' ? d.reason : ''})`;
-    case 'compact_boundary':
-      return 'Context compacted';
-    case 'agent_exit':
-      return 'The agent exited';
-    case 'sync':
-      return `Synced${typeof d.branch === 'string' ? ` to ${d.branch}` : ''}`;
-    default:
-      return subtype;
-  }
-}
