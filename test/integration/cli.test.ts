@@ -175,7 +175,8 @@ test('an empty root says what to do; --log-format pretty writes readable lines',
   const port = await freePort();
   const cfg = await configDir(dir, `[server]\nhttp = ":${port}"\nallow_origins = ["local"]\n`);
   await using caic = serve(dir, ['--config-dir', cfg, '--log-format', 'pretty'], { cwd: empty });
-  await caic.waitFor(/INFO: caic listening/);
+  // The CLI's own lines follow the daemon's "caic listening" log line: wait for the last of them.
+  await caic.waitFor(/no git repositories under .* yet/);
   assert.match(caic.out.stdout, new RegExp(`no git repositories under ${empty} yet: clone or create one there`));
   const logLines = caic.out.stdout.split('\n').filter((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] [A-Z]+: /.test(l));
   assert.ok(logLines.length >= 2, caic.out.stdout);
