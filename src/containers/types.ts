@@ -31,10 +31,39 @@ export interface LaunchSpec {
    * Files put in place with the host key, before the container starts (no SSH round trip later):
    * absolute paths under /home/user, owned by the user, with their directories.
    */
-  files?: { path: string; content: string | Buffer; mode: number }[];
+  files?: LaunchFile[];
+  /**
+   * The agent's relay, started by the container's entrypoint at its first start, as the user, while
+   * sshd comes up: the session directory, then the command line. Placed with the host key, so it
+   * must hold no secret (the relay reads ~/.env, written over SSH, when it starts the agent).
+   */
+  boot?: string[];
   /** Progress: each phase of the launch with its duration. */
   onPhase?: (phase: string, ms: number) => void;
   signal?: AbortSignal;
+}
+
+/** A file placed with the host key before the container starts (under /home/user, the user's). */
+export interface LaunchFile {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+}
+
+/** A repository state as an image that task containers start from (DockerRuntime.repoImage). */
+export interface RepoImageResult {
+  /** The image to launch (LaunchSpec.image). */
+  image: string;
+  branchSha: string;
+  baseSha: string;
+  /** Files of the work tree. */
+  files: number;
+  /** This call loaded the image (the first task from this commit). */
+  built: boolean;
+  /** The task's own repository files (HEAD on its branch, config, refs), for LaunchSpec.files. */
+  place: LaunchFile[];
+  /** To run in the container before the agent starts (paths git checks out itself); null: nothing. */
+  prepare: string | null;
 }
 
 /** Everything needed to reach a container again; rebuilt from labels after a daemon restart. */
