@@ -8,7 +8,7 @@ import { buildCreateOptions } from './create-options.js';
 import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
 import { containerRefPrefix, deleteRefs, fetchFromContainer, git, parseNumstat, type BridgeTarget } from './git.js';
-import { DEFAULT_IMAGE } from './images.js';
+import { BOOT_LABEL, DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
 import { checkoutInsideCommand, prepareRepo, repoHeadFiles, resolveCommits, type RepoPackage } from './repo-delivery.js';
@@ -213,7 +213,8 @@ export class DockerRuntime implements ContainerRuntime {
       phase('inspect', Date.now() - t);
       const handle = this.handleFromInspect(info);
       if (!handle || !handle.sshPort) throw new ContainerError(`container ${name} started without a published SSH port`);
-      return handle;
+      // The container's labels include its image's: only an entrypoint that says so read the boot file.
+      return spec.boot ? { ...handle, booted: info.Config?.Labels?.[BOOT_LABEL] === '1' } : handle;
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
       throw err;
@@ -411,7 +412,16 @@ export class DockerRuntime implements ContainerRuntime {
     const r = opts.build ? await this.repoImages.ensure(parent, imageSpec) : await this.repoImages.find(parent, imageSpec);
     if (!r) return null;
     const delivery = { hostRepo: spec.hostRepo, dir, branch: spec.branch, baseBranch: spec.baseBranch, baseRef, ...(originUrl ? { originUrl } : {}) };
-    return { image: r.image, branchSha, baseSha, files: r.files, built: r.built, place: repoHeadFiles(delivery, branchSha, baseSha), prepare: r.checkoutInside ? checkoutInsideCommand(dir) : null };
+    return {
+      image: r.image,
+      branchSha,
+      baseSha,
+      files: r.files,
+      built: r.built,
+      place: repoHeadFiles(delivery, branchSha, baseSha),
+      prepare: r.checkoutInside ? checkoutInsideCommand(dir) : null,
+      release: r.release,
+    };
   }
 
   /** A push spec checked: names that are refs, the directory, the origin URL without credentials. */

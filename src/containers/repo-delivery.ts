@@ -63,6 +63,8 @@ const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const CHECKOUT_LIST = 'caic-checkout';
 /** Blobs up to this size are read whole; larger ones stream. */
 const WHOLE_BLOB = 1024 * 1024;
+/** The prefix of whiteout entries in an image layer (the OCI image spec's, and overlayfs's in Docker). */
+const WHITEOUT = '.wh.';
 /** uid and gid of `user` in the agent image. */
 const USER_ID = 1000;
 const DEFAULT_EXCLUDE = `# git ls-files --others --exclude-from=.git/info/exclude
@@ -288,7 +290,13 @@ export async function buildRepoLayer(spec: { hostRepo: string; dir: string; bran
     await rm(tmp, { recursive: true, force: true });
   };
   try {
-    const { packFiles, work, inside } = await collect(spec.hostRepo, spec.branchSha, spec.baseSha, tmp);
+    const collected = await collect(spec.hostRepo, spec.branchSha, spec.baseSha, tmp);
+    const { packFiles } = collected;
+    // A name that starts with `.wh.` is a whiteout in a layer (the engine would delete a sibling, or
+    // hide a directory's lower content, instead of creating it): git checks such paths out inside.
+    const whiteout = (e: TreeEntry) => e.path.split('/').some((c) => c.startsWith(WHITEOUT));
+    const work = collected.work.filter((e) => !whiteout(e));
+    const inside = [...collected.inside, ...collected.work.filter(whiteout).map((e) => Buffer.from(e.path))];
     const index = join(tmp, 'index');
     // Index format 2 with its checksum: whatever the host's git prefers, the container's older git reads it.
     await gitBuffer(spec.hostRepo, ['-c', 'index.version=2', '-c', 'index.skipHash=false', '-c', 'core.splitIndex=false', '-c', 'core.sparseCheckout=false', 'read-tree', spec.branchSha], { ...process.env, GIT_INDEX_FILE: index });
@@ -316,7 +324,7 @@ export async function buildRepoLayer(spec: { hostRepo: string; dir: string; bran
     const result = { checkoutInside: false };
     await pipeline(Readable.from(writeBody(spec.hostRepo, tmp, packFiles, work, inside, { prefix, owner: USER_ID, lead, result })), tap, createWriteStream(path, { mode: 0o600 }));
     await Promise.all([...packFiles.map((f) => rm(join(tmp, f), { force: true })), rm(index, { force: true })]);
-    return { path, diffId: `sha256:${hash.digest('hex')}`, size, files: work.filter((e) => e.mode !== '160000').length, checkoutInside: result.checkoutInside, dispose };
+    return { path, diffId: `sha256:${hash.digest('hex')}`, size, files: collected.work.filter((e) => e.mode !== '160000').length, checkoutInside: result.checkoutInside, dispose };
   } catch (err) {
     await dispose();
     throw err;

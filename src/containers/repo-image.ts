@@ -22,6 +22,8 @@ const LABELS = {
   commit: 'caic.repo.commit',
   files: 'caic.repo.files',
   checkout: 'caic.repo.checkout',
+  /** When it was loaded, in ms (the engine's own time has whole seconds only). */
+  built: 'caic.repo.built',
 };
 /** Repository images kept per host repository (besides any a container still uses). */
 export const KEEP_PER_REPO = 3;
@@ -45,6 +47,11 @@ export interface RepoImage {
   checkoutInside: boolean;
   /** This call loaded it (the first task from this commit). */
   built: boolean;
+  /**
+   * Lets eviction remove it again. Until then it is leased: a task that got it but has no container
+   * from it yet (the engine keeps only images a container uses) never sees it evicted by another.
+   */
+  release(): void;
 }
 
 const repoKey = (hostRepo: string) => createHash('sha256').update(hostRepo).digest('hex').slice(0, 32);
@@ -53,7 +60,9 @@ export class RepoImages {
   /** Directories above a repository, per parent image id and directory. */
   private readonly parents = new Map<string, Promise<ParentDir[]>>();
   /** Loads under way, per tag: tasks from the same commit wait for one load. */
-  private readonly building = new Map<string, Promise<RepoImage>>();
+  private readonly building = new Map<string, Promise<Omit<RepoImage, 'release'>>>();
+  /** Images handed out and not released yet, with their count: eviction leaves them. */
+  private readonly leases = new Map<string, number>();
 
   constructor(
     private readonly docker: Dockerode,
@@ -75,10 +84,31 @@ export class RepoImages {
   /** The image for this repository state on top of `parent`, or null when it was not made yet. */
   async find(parent: string, spec: RepoImageSpec): Promise<RepoImage | null> {
     const { tag } = await this.identify(parent, spec);
-    return this.existing(tag);
+    return this.leased(tag, () => this.existing(tag));
   }
 
-  private async existing(tag: string): Promise<RepoImage | null> {
+  /** Holds a lease on `tag` while `get` runs and, when it gives an image, until that is released. */
+  private async leased(tag: string, get: () => Promise<Omit<RepoImage, 'release'> | null>): Promise<RepoImage | null> {
+    this.leases.set(tag, (this.leases.get(tag) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.leases.get(tag) ?? 1) - 1;
+      if (n > 0) this.leases.set(tag, n);
+      else this.leases.delete(tag);
+    };
+    try {
+      const found = await get();
+      if (!found) release();
+      return found ? { ...found, release } : null;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async existing(tag: string): Promise<Omit<RepoImage, 'release'> | null> {
     try {
       const labels = (await this.docker.getImage(tag).inspect()).Config?.Labels ?? {};
       return { image: tag, files: Number(labels[LABELS.files] ?? 0), checkoutInside: labels[LABELS.checkout] === '1', built: false };
@@ -91,19 +121,22 @@ export class RepoImages {
   /** The image for this repository state on top of `parent`, loaded when it does not exist. */
   async ensure(parent: string, spec: RepoImageSpec): Promise<RepoImage> {
     const { info, tag } = await this.identify(parent, spec);
-    const found = await this.existing(tag);
-    if (found) return found;
-    let pending = this.building.get(tag);
-    if (!pending) {
-      pending = this.build(info, tag, spec).finally(() => this.building.delete(tag));
-      this.building.set(tag, pending);
-      return pending;
-    }
-    // Another task's load: this one did not build it.
-    return { ...(await pending), built: false };
+    const got = await this.leased(tag, async () => {
+      const found = await this.existing(tag);
+      if (found) return found;
+      let pending = this.building.get(tag);
+      if (!pending) {
+        pending = this.build(info, tag, spec).finally(() => this.building.delete(tag));
+        this.building.set(tag, pending);
+        return pending;
+      }
+      // Another task's load: this one did not build it.
+      return { ...(await pending), built: false };
+    });
+    return got!;
   }
 
-  private async build(parent: Dockerode.ImageInspectInfo, tag: string, spec: RepoImageSpec): Promise<RepoImage> {
+  private async build(parent: Dockerode.ImageInspectInfo, tag: string, spec: RepoImageSpec): Promise<Omit<RepoImage, 'release'>> {
     const parents = await this.parentDirs(parent.Id, spec.dir);
     const layer = await buildRepoLayer({ ...spec, parents });
     try {
@@ -114,6 +147,7 @@ export class RepoImages {
         [LABELS.parent]: parent.Id,
         [LABELS.commit]: spec.branchSha,
         [LABELS.files]: String(layer.files),
+        [LABELS.built]: String(Date.now()),
       };
       if (layer.checkoutInside) labels[LABELS.checkout] = '1';
       // The image configuration as the engine stores it: the parent's, one more layer, our labels.
@@ -192,13 +226,16 @@ export class RepoImages {
     }
   }
 
-  /** Removes this repository's older images beyond KEEP_PER_REPO; one a container uses is refused by the engine and stays. */
+  /**
+   * Removes this repository's older images beyond KEEP_PER_REPO; one a container uses is refused by
+   * the engine and stays, one handed out and not released yet (leased) is left.
+   */
   async evict(hostRepo: string, keep: string): Promise<void> {
     try {
       const images = await this.docker.listImages({ filters: { label: [`${REPO_IMAGE_LABEL}=${repoKey(hostRepo)}`] } });
       const old = images
-        .filter((i) => !(i.RepoTags ?? []).includes(keep))
-        .sort((a, b) => b.Created - a.Created)
+        .filter((i) => !(i.RepoTags ?? []).some((tag) => tag === keep || this.leases.has(tag)))
+        .sort((a, b) => builtAt(b) - builtAt(a))
         .slice(KEEP_PER_REPO - 1);
       for (const image of old) {
         await this.docker
@@ -213,6 +250,8 @@ export class RepoImages {
     }
   }
 }
+
+const builtAt = (i: Dockerode.ImageInfo) => Number(i.Labels?.[LABELS.built] ?? i.Created * 1000) || 0;
 
 /** Mode and owner of the first entry of a path's archive (the path itself), or null when it does not exist. */
 async function firstEntry(container: Dockerode.Container, path: string): Promise<{ mode: number; uid: number; gid: number } | null> {

@@ -64,6 +64,11 @@ export interface RepoImageResult {
   place: LaunchFile[];
   /** To run in the container before the agent starts (paths git checks out itself); null: nothing. */
   prepare: string | null;
+  /**
+   * Call once a container was created from it (or none will be): until then the image is leased,
+   * and the runtime's eviction of old repository images leaves it.
+   */
+  release(): void;
 }
 
 /** Everything needed to reach a container again; rebuilt from labels after a daemon restart. */
@@ -81,6 +86,12 @@ export interface ContainerHandle {
   /** Docker state: running, exited, created... */
   state: string;
   labels: Record<string, string>;
+  /**
+   * Only on the handle `launch` returns: the container's entrypoint started LaunchSpec.boot. False
+   * when the image's entrypoint does not know it (an image built before it did, without the
+   * `caic.boot` label): the caller then starts the relay itself.
+   */
+  booted?: boolean;
 }
 
 export interface ExecOptions {

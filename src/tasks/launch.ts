@@ -2,8 +2,8 @@
 // base) while the container already starts from the repository image of the commit the host has now
 // (found, or loaded once for that commit): its files come from an image layer, so the container
 // creates none. When the fetch moved the base, that container goes and one from the fetched commit
-// replaces it. When no image can be made, the container starts from the task image and the
-// repository goes in over SSH once sshd answers (DockerRuntime.deliverRepo).
+// replaces it. When no image can be made (or a container cannot start from it), the container starts
+// from the task image and the repository goes in over SSH once sshd answers (DockerRuntime.deliverRepo).
 import type { ContainerHandle, ContainerRuntime, LaunchFile, PushSpec, RepoImageResult, RepoPackage } from '../containers/index.js';
 import { errorText } from './settle.js';
 
@@ -70,7 +70,19 @@ export async function launchTaskContainer(deps: LaunchDeps, repo: TaskRepo | nul
     }
   };
   const launchFor = async (base: string, img: RepoImageResult | null): Promise<Launched> => {
-    if (img) return { handle: await deps.launch(img.image, img.place, img.prepare === null), baseCommit: base, delivery: null, prepare: img.prepare };
+    if (img) {
+      const t = Date.now();
+      try {
+        return { handle: await deps.launch(img.image, img.place, img.prepare === null), baseCommit: base, delivery: null, prepare: img.prepare };
+      } catch (err) {
+        // The image went between its look-up and the container's creation (removed by hand, or by
+        // another daemon's eviction), or the engine refused it: the task image still serves.
+        deps.log('image', Date.now() - t, `starting from the repository image failed (${errorText(err)}); the repository goes in over SSH`);
+        return launchFor(base, null);
+      } finally {
+        img.release();
+      }
+    }
     // Packed on the host while the container starts.
     const t = Date.now();
     const [p, l] = await Promise.allSettled([deps.runtime.packRepo(spec(base)), deps.launch(undefined, [], false)]);

@@ -594,7 +594,9 @@ export class TaskService {
         await pkg?.dispose();
       }
       task.setState('starting');
-      await this.startSession(task, runtime, { reason: 'start', prompt, boot: { n: session, waitStart: hasEnv || pkg !== null || launched.prepare !== null } });
+      // An image whose entrypoint does not start the relay (built before it did): started over SSH.
+      const boot = handle.booted ? { boot: { n: session, waitStart: hasEnv || pkg !== null || launched.prepare !== null } } : {};
+      await this.startSession(task, runtime, { reason: 'start', prompt, ...boot });
     } catch (err) {
       const message = errorText(err);
       this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');

@@ -186,3 +186,35 @@ test('attach to a relay that is gone: what output.jsonl holds, then relay.log on
   assert.equal(await waiting.exited, 3);
   assert.match(waiting.err(), /the relay is not running/);
 });
+
+test('--wait-start: the agent starts only when a client asks; --env-file: its variables reach the agent', async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, 'session');
+  const envFile = join(tmp.path, 'env');
+  await writeFile(envFile, "# comment\nTOKEN='it'\\''s \"quoted\" $HOME'\n");
+  // The agent prints what it got, then echoes its input.
+  const agent = ['bash', '-c', 'printf \'token=%s\\nbashenv=%s\\n\' "$TOKEN" "$BASH_ENV"; exec cat'];
+  const daemon = spawn(process.execPath, [RELAY, 'daemon', '--dir', dir, '--cwd', tmp.path, '--wait-start', '--env-file', envFile, '--', ...agent], {
+    stdio: 'ignore',
+    detached: true,
+    env: { ...process.env, TOKEN: 'not from the file', BASH_ENV: '/etc/caic-env.sh' },
+  });
+  try {
+    await waitAlive(dir, true);
+    // Listening, yet no agent: without --wait-start it would have started before the socket existed.
+    assert.doesNotMatch(readFileSync(join(dir, 'relay.log'), 'utf8'), /started agent/);
+    assert.equal(readFileSync(join(dir, 'output.jsonl'), 'utf8'), '');
+    const c = client(['attach', '--dir', dir, '--offset', '0', '--start']);
+    const out = await c.waitFor('bashenv=');
+    assert.equal(out.split('\n').slice(0, 2).join('\n'), `token=it's "quoted" $HOME\nbashenv=/etc/caic-env.sh`);
+    c.proc.stdin.write('\0');
+    assert.equal(await c.exited, 0);
+    await waitAlive(dir, false);
+  } finally {
+    try {
+      process.kill(-daemon.pid!, 'SIGKILL');
+    } catch {
+      /* ended */
+    }
+  }
+});

@@ -246,6 +246,36 @@ describe('task faults', () => {
   });
 });
 
+describe('an image whose entrypoint does not start the relay', () => {
+  test('(built before it did, no caic.boot label): the relay starts over SSH and the agent answers', async () => {
+    // The entrypoint of such an image never reads /etc/caic/boot: here a wrapper throws it away first.
+    const tag = `caic-test-old-entrypoint:${randomBytes(4).toString('hex')}`;
+    const dockerfile = [
+      'FROM caic-agent:latest',
+      'LABEL caic.boot=""',
+      "RUN printf '#!/bin/sh\\nrm -f /etc/caic/boot\\nexec /usr/local/sbin/caic-entrypoint \"$@\"\\n' > /usr/local/sbin/old-entrypoint && chmod 0755 /usr/local/sbin/old-entrypoint",
+      'ENTRYPOINT ["/usr/local/sbin/old-entrypoint"]',
+      '',
+    ].join('\n');
+    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+    try {
+      await using env = await taskEnv({ image: tag });
+      for (const repos of [[], [{ name: 'proj' }]]) {
+        const t = await env.create({ repos, harness: 'fake', prompt: { text: 'hello' } });
+        const s = new SseClient(`${env.d.url}/api/v1/tasks/${t.id}/events`);
+        try {
+          await s.waitFor((ev) => ev.some((e) => (e.data as EventMessage | undefined)?.kind === 'result'), 60_000, 'the agent to answer');
+        } finally {
+          s.close();
+        }
+        assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+      }
+    } finally {
+      await hostDocker().getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
+  });
+});
+
 describe('a relay that cannot start', () => {
   test('its error (the attach client stderr and relay.log) reaches the task, which fails', async () => {
     // No Node.js in the image: neither the relay (started by the container) nor an attach client can run.
