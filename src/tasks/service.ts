@@ -1,5 +1,6 @@
 // TaskService: creates tasks and drives them through their states (branch, container, relay,
 // agent), accepts input, stops/revives/purges, syncs, and adopts everything after a restart.
+import { basename } from 'node:path';
 import { ulid } from 'ulid';
 import type {
   CreateTaskReq,
@@ -35,12 +36,13 @@ import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
+import { isTaskState, parseMetaRecord, parseSummaryRecord } from './records.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
-import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+import { emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
@@ -110,7 +112,7 @@ export class TaskService {
 
   private async loadOne(path: string): Promise<void> {
     try {
-      const header = parseHeader(await readHeadAndTail(path));
+      const header = parseHeader(await readHeadAndTail(path), basename(path, '.jsonl'));
       const harness = this.deps.harnesses.get(header.meta.harness);
       if (!harness) return;
       this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
@@ -1011,14 +1013,13 @@ function baseCommitOf(task: Task): string {
 }
 
 /** A task as its log's first line and tail describe it, without a replay. */
-function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }): TaskHeader {
-  const meta = JSON.parse(ht.head) as TaskMetaRecord;
-  if (meta.type !== 'caic_meta') throw new Error('first line is not caic_meta');
+function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, fileId: string): TaskHeader {
+  const meta = parseMetaRecord(JSON.parse(ht.head), fileId);
   for (const line of ht.headLines) {
     if (!line.startsWith('{"type":"caic_branch"')) continue;
-    const rec = JSON.parse(line) as { repo: string; branch: string; baseCommit: string };
+    const rec = JSON.parse(line) as Record<string, unknown>;
     const repo = meta.repos.find((r) => r.name === rec.repo);
-    if (repo) Object.assign(repo, { branch: rec.branch, baseCommit: rec.baseCommit });
+    if (repo) Object.assign(repo, { branch: typeof rec.branch === 'string' ? rec.branch : '', baseCommit: typeof rec.baseCommit === 'string' ? rec.baseCommit : '' });
   }
   let state: TaskState = 'pending';
   let stateAt = meta.createdAt;
@@ -1032,16 +1033,16 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
     try {
       const rec = JSON.parse(line) as Record<string, unknown>;
       if (rec.type === 'caic_clock') clock = String(rec.ts);
-      if (rec.type === 'caic_state') {
-        state = rec.state as TaskState;
+      if (rec.type === 'caic_state' && isTaskState(rec.state)) {
+        state = rec.state;
         stateAt = clock;
-        if (rec.summary) summary = rec.summary as Summary;
-        lastEventId = Number(rec.lastEventId ?? lastEventId);
+        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
+        lastEventId = eventCount(rec.lastEventId, lastEventId);
       }
       if (rec.type === 'caic_result') {
         hasTrailer = true;
-        if (rec.summary) summary = rec.summary as Summary;
-        lastEventId = Number(rec.lastEventId ?? lastEventId);
+        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
+        lastEventId = eventCount(rec.lastEventId, lastEventId);
         usage = parseUsageDays(rec.usage);
       }
       // A title given after the last state record (a rename of a finished task, say).
@@ -1056,3 +1057,5 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
   }
   return { meta, state, stateAt, summary, hasTrailer, lastEventId, usage };
 }
+
+const eventCount = (v: unknown, fallback: number): number => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : fallback);
