@@ -29,7 +29,7 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { containerRefPrefix, deleteRefs, parseNumstat, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
+import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
@@ -533,7 +533,7 @@ export class TaskService {
         const t = Date.now();
         const pkg = await runtime.packRepo({
           hostRepo: info.path,
-          name: repo.name.split('/').pop()!,
+          name: repoDirName(repo.name),
           branch,
           // The branch was just created at the base commit: both are known, nothing to look up.
           branchRef: base.baseCommit,
@@ -548,7 +548,7 @@ export class TaskService {
       const launched = runtime.launch({
         taskId: task.id,
         harness: meta.harness,
-        repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
+        repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
         sudo: meta.sudo,
         // The relay (and, for the fake harness only, the fake agent) go in with the host key: no
         // deploy round trips after the handshake.
@@ -602,7 +602,7 @@ export class TaskService {
 
   private workdir(task: Task): string {
     const repo = task.meta.repos[0];
-    return repo ? `${HOME}/src/${repo.name.split('/').pop()}` : HOME;
+    return repo ? `${HOME}/src/${repoDirName(repo.name)}` : HOME;
   }
 
   /** Starts a new agent session under a new relay, sends the handshake and the prompt. */
@@ -909,7 +909,7 @@ export class TaskService {
     const repo = task.meta.repos[0];
     if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
     if (!task.handle || task.handle.state !== 'running') return this.syncedDiff(task, path);
-    const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!, { patch: true, ...(path ? { path } : {}) });
+    const r = await this.deps.runtime().diff(task.handle, repoDirName(repo.name), { patch: true, ...(path ? { path } : {}) });
     return { files: r.stat, diff: r.patch ?? '' };
   }
 
@@ -941,7 +941,7 @@ export class TaskService {
     const repo = task.meta.repos[0];
     if (!repo || !task.handle || task.handle.state !== 'running') return;
     try {
-      const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!);
+      const r = await this.deps.runtime().diff(task.handle, repoDirName(repo.name));
       if (JSON.stringify(r.stat) !== JSON.stringify(task.transcript?.summary.diffStat)) task.record({ type: 'caic_diff_stat', files: r.stat });
     } catch (err) {
       this.deps.logger.debug({ task: task.id, err: (err as Error).message }, 'diff stat refresh failed');
@@ -960,7 +960,7 @@ export class TaskService {
       return this.deps.repos.lock(repo.name).run(async () => {
         const fetched = await this.deps.runtime().fetchRepo(task.handle!, {
           hostRepo: info.path,
-          name: repo.name.split('/').pop()!,
+          name: repoDirName(repo.name),
           branch: repo.branch,
           commit: { message: commitMessage(task.transcript!.summary.result, task.dto().title), author },
         });
