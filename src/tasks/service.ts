@@ -632,6 +632,7 @@ export class TaskService {
         for (const reply of task.transcript?.agentParser?.drain?.() ?? []) session.write(reply);
       },
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
+      (bytes) => task.relayLineTooLong(bytes),
     );
     task.session = session;
     void session.done.then(() => this.sessionEnded(task, session));

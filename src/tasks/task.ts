@@ -5,7 +5,7 @@ import type { EventMessage, Task as TaskDto, TaskState } from '../api/index.js';
 import type { Harness } from '../agents/index.js';
 import type { ContainerHandle } from '../containers/index.js';
 import { escapeRelayLine, type TaskLog } from './log.js';
-import type { AgentSession } from './session.js';
+import { MAX_AGENT_LINE, type AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
 import { SerialQueue } from './serial.js';
 import type { UsageDay } from './usage.js';
@@ -90,6 +90,7 @@ export class Task {
    * relay's byte offset did not move, so the next daemon gets it again when it reattaches.
    */
   relayLine(line: Buffer): void {
+    if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
     if (this.log?.isSealed) return;
     const before = this.transcript?.state;
     const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
@@ -97,6 +98,15 @@ export class Task {
     // must list the task as it is, also while nothing replays it (Docker down after a restart).
     if (this.transcript && this.transcript.state !== before) this.recordState();
     this.publish(events);
+  }
+
+  /**
+   * A relay line too long to keep: only its size goes on record, which still moves the relay's
+   * byte offset past it (a reattach must not send it again).
+   */
+  relayLineTooLong(bytes: number): void {
+    if (this.log?.isSealed) return;
+    this.record({ type: 'caic_skipped', bytes });
   }
 
   setState(state: TaskState, error?: string): void {

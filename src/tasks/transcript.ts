@@ -4,6 +4,7 @@
 import { LIVE_STATES, type DiffStatEntry, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
+import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
 import { addCount, isTaskState, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
@@ -23,6 +24,7 @@ export const HOST_RECORDS = new Set([
   'caic_result',
   'caic_sync',
   'caic_title',
+  'caic_skipped',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -317,6 +319,12 @@ export class Transcript {
       case 'caic_title':
         this.setTitle(text(rec.title), titleSource(rec.by));
         return [];
+      case 'caic_skipped': {
+        // A relay line left out for its size: its bytes (and newline) still count toward the offset.
+        const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
+        this.relayBytes += bytes + 1;
+        return this.emit([{ kind: 'error', message: `the agent wrote a line of ${bytes} bytes, more than a line may have (${MAX_AGENT_LINE} bytes); it was left out` }]);
+      }
       default:
         return [];
     }
