@@ -134,11 +134,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           isAllowed: allowedByProviders(providers),
         })
       : null;
-  // Edits of users.json while we run take effect at once (deleting a user ends their sessions).
+  // Edits of users.json while we run take effect at once (deleting a user ends their sessions,
+  // their open event streams included).
+  let usersChanged = () => {};
   if (sessions) {
     users.watch((event) => {
       if (event.kind === 'reloaded') logger.info({ users: event.users, file: users.path }, 'users.json changed on disk; reloaded');
       else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
+      usersChanged();
     });
   }
   const { root } = config.values.core;
@@ -219,6 +222,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
   });
+  usersChanged = () => app.endRevokedSseStreams();
 
   const { host } = config.listen;
   const port = opts.port ?? config.listen.port;
