@@ -1,6 +1,7 @@
 // TaskService: creates tasks and drives them through their states (branch, container, relay,
 // agent), accepts input, stops/revives/purges, syncs, and adopts everything after a restart.
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import type {
   CreateTaskReq,
@@ -49,6 +50,8 @@ const ACTIVE = new Set<TaskState>(LIVE_STATES);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
 /** A cut relay stream is reattached for this long (with backoff) before the task waits for input. */
+/** The longest a task waits before attaching again to an agent whose output its log could not take. */
+const LOG_STALL_MAX_MS = 30_000;
 const RELINK_DEADLINE_MS = 60_000;
 /** Each reattach attempt waits this long for sshd. */
 const RELINK_CONNECT_MS = 5_000;
@@ -628,11 +631,18 @@ export class TaskService {
       proc,
       (line) => {
         task.relayLine(line);
+        task.logStalls = 0;
         // The agent's requests and the handshake's next steps, answered as they come.
         for (const reply of task.transcript?.agentParser?.drain?.() ?? []) session.write(reply);
       },
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
       (bytes) => task.relayLineTooLong(bytes),
+      // The log cannot take the line (a full disk): the relay keeps it, and the stream reattaches
+      // at the task's offset (with backoff) once the log can be written again.
+      (err) => {
+        task.logStalls++;
+        this.deps.logger.error({ task: task.id, err: errorText(err) }, 'agent output not taken; it waits in the container');
+      },
     );
     task.session = session;
     void session.done.then(() => this.sessionEnded(task, session));
@@ -657,6 +667,12 @@ export class TaskService {
 
   private async relink(task: Task, lost: AgentSession): Promise<void> {
     const wanted = () => !this.closed && task.session === null && task.transcript !== null && (ACTIVE.has(task.state) || task.state === 'starting');
+    // The log could not take the last session's lines: attaching again at once would only stop
+    // again (and log it), so each such stop waits longer first, up to 30 s.
+    if (task.logStalls > 0) {
+      const ms = Math.min(LOG_STALL_MAX_MS, 250 * 2 ** Math.min(task.logStalls - 1, 10));
+      if (!(await sleep(ms, true, { signal: this.stopping.signal }).catch(() => false))) return;
+    }
     const r = await withBackoff(
       async () => {
         const runtime = this.deps.runtime();

@@ -15,6 +15,8 @@ export class AgentSession {
   /** The unfinished line's pieces, joined once when its newline comes (a long line costs one copy, not one per chunk). */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** A line could not be taken: nothing more is read from this channel. */
+  private broken = false;
   private isEnded = false;
   private stderr = '';
   /** We asked the channel to end (shutdown, detach): its end is expected, not a lost stream. */
@@ -29,25 +31,23 @@ export class AgentSession {
     onStderr: (text: string) => void,
     /** A line longer than MAX_AGENT_LINE ended: its size in bytes (without the newline). */
     onTooLong: (bytes: number) => void,
+    /**
+     * A line could not be taken (its task log cannot be written): the session stops reading and
+     * ends its channel. The relay keeps the line, and the next attach at the task's offset gets it.
+     */
+    onBroken: (err: unknown) => void = () => {},
   ) {
     proc.stdout.on('data', (chunk: Buffer) => {
-      if (this.detached) return; // the daemon is going: the next one reads these bytes again
-      let from = 0;
-      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
-        const bytes = this.pendingBytes + nl - from;
-        if (bytes > MAX_AGENT_LINE) onTooLong(bytes);
-        else if (this.pending.length) onLine(Buffer.concat([...this.pending, chunk.subarray(from, nl)], bytes));
-        else onLine(Buffer.from(chunk.subarray(from, nl)));
+      if (this.detached || this.broken) return; // the daemon is going: the next one reads these bytes again
+      try {
+        this.take(chunk, onLine, onTooLong);
+      } catch (err) {
+        this.broken = true;
         this.pending = [];
         this.pendingBytes = 0;
-        from = nl + 1;
+        onBroken(err);
+        this.proc.kill();
       }
-      if (from === chunk.length) return;
-      // An unfinished line is not logged: after a reattach the relay replays it whole. Past the
-      // limit only its size is counted.
-      this.pendingBytes += chunk.length - from;
-      if (this.pendingBytes > MAX_AGENT_LINE) this.pending = [];
-      else this.pending.push(Buffer.from(chunk.subarray(from)));
     });
     proc.stderr.on('data', (d: Buffer) => {
       const text = d.toString('utf8');
@@ -60,6 +60,26 @@ export class AgentSession {
       this.isEnded = true;
       return r;
     });
+  }
+
+  /** Splits a chunk into lines: whole ones go to `onLine`, the unfinished rest waits for its newline. */
+  private take(chunk: Buffer, onLine: (line: Buffer) => void, onTooLong: (bytes: number) => void): void {
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
+      const bytes = this.pendingBytes + nl - from;
+      if (bytes > MAX_AGENT_LINE) onTooLong(bytes);
+      else if (this.pending.length) onLine(Buffer.concat([...this.pending, chunk.subarray(from, nl)], bytes));
+      else onLine(Buffer.from(chunk.subarray(from, nl)));
+      this.pending = [];
+      this.pendingBytes = 0;
+      from = nl + 1;
+    }
+    if (from === chunk.length) return;
+    // An unfinished line is not logged: after a reattach the relay replays it whole. Past the
+    // limit only its size is counted.
+    this.pendingBytes += chunk.length - from;
+    if (this.pendingBytes > MAX_AGENT_LINE) this.pending = [];
+    else this.pending.push(Buffer.from(chunk.subarray(from)));
   }
 
   get alive(): boolean {

@@ -32,6 +32,8 @@ export class Task {
   log: TaskLog | null = null;
   session: AgentSession | null = null;
   handle: ContainerHandle | null = null;
+  /** Sessions in a row that stopped because the log could not take their lines (a full disk): reattaching waits longer each time. */
+  logStalls = 0;
   private readonly listeners = new Set<EventListener>();
   private lastClockMs = 0;
   private readonly queue = new SerialQueue();
@@ -96,7 +98,14 @@ export class Task {
     const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
     // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail
     // must list the task as it is, also while nothing replays it (Docker down after a restart).
-    if (this.transcript && this.transcript.state !== before) this.recordState();
+    if (this.transcript && this.transcript.state !== before) {
+      // Best effort: the line is logged, and a replay derives the same state from it.
+      try {
+        this.recordState();
+      } catch {
+        /* the log could not take the state record; the next state change writes it again */
+      }
+    }
     this.publish(events);
   }
 

@@ -72,3 +72,26 @@ test('a line longer than MAX_AGENT_LINE is reported by its size and not kept; th
   assert.deepEqual(tooLong, [chunks * chunk.length + 4]);
   assert.deepEqual(lines, ['before', 'after']);
 });
+
+test('a line the task log cannot take stops the session quietly: reported once, channel ended, nothing more read', () => {
+  const p = fakeProcess();
+  let killed = 0;
+  p.kill = () => void killed++;
+  const taken: string[] = [];
+  const broken: unknown[] = [];
+  new AgentSession(
+    p,
+    (l) => {
+      if (l.toString() === 'two') throw new Error('ENOSPC');
+      taken.push(l.toString());
+    },
+    () => {},
+    () => assert.fail('not too long'),
+    (err) => broken.push(err),
+  );
+  p.stdout.emit('data', Buffer.from('one\ntwo\nthree\n'));
+  p.stdout.emit('data', Buffer.from('four\n'));
+  assert.deepEqual(taken, ['one']);
+  assert.equal(broken.length, 1);
+  assert.equal(killed, 1);
+});

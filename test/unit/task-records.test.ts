@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { Task, UsageResp } from '../../src/api/index.js';
+import { TaskLog, TaskLogError } from '../../src/tasks/log.js';
 import { offlineService } from '../helpers/offline-service.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -137,5 +138,19 @@ test('absurd numbers in an agent’s results: totals stay finite whole numbers, 
     }
   } finally {
     await service.close();
+  }
+});
+
+test('a task log the disk cannot take fails the append with a 503 that names the cause, and keeps its size', async () => {
+  // /dev/full: every write fails with ENOSPC, as on a full disk.
+  const log = await TaskLog.open('/dev/full');
+  try {
+    assert.throws(
+      () => log.append('{"type":"caic_clock","ts":"x"}'),
+      (err: unknown) => err instanceof TaskLogError && err.code === 'SERVICE_UNAVAILABLE' && /no space left on device/.test(err.message) && !err.message.includes('/dev'),
+    );
+    assert.equal(log.size, 0);
+  } finally {
+    log.close();
   }
 });
