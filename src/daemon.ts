@@ -8,6 +8,7 @@ import {
   gitIdentityOf,
   loadConfig,
   loadOrCreateSettings,
+  lockCacheDir,
   PreferenceStore,
   urlForListen,
   UserError,
@@ -204,6 +205,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
   });
+  // Before any task log is read: a second daemon on the same cache would fight this one for every agent.
+  const lock = await lockCacheDir(config.cacheDir);
   await tasks.load();
   const app = await buildServer({
     config,
@@ -233,6 +236,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     stopRepoWatch();
     users.close();
     await app.close();
+    await lock.release();
     throw listenError(err, host, port);
   }
   const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
@@ -279,6 +283,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await tasks.close();
       readiness.close();
       closeRuntime();
+      await lock.release();
       logger.flush();
     },
   };

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DiffResp, EventMessage, Repo, SyncResp, Task } from '../../src/api/index.js';
 import { makeOriginAndClone, taskEnv, type TaskEnv } from '../helpers/task-env.js';
+import { UserError } from '../../src/config/index.js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -88,6 +91,30 @@ describe('probe: a full disk', { timeout: 300_000 }, () => {
       assert.equal(deltas.length, 20_000);
     } finally {
       execFileSync('umount', ['-l', cache]);
+    }
+  });
+});
+
+describe('probe: one daemon per cache directory', () => {
+  test('a second daemon on the same cache directory is refused with what to do; once the first stops it starts', async () => {
+    await using dir = await tempDir('caic-lock-');
+    const cacheDir = join(dir.path, 'cache');
+    const first = await startTestDaemon('[server]\nallow_origins = ["local"]\n', { cacheDir, configDir: join(dir.path, 'a'), webDir: null });
+    let closed = false;
+    try {
+      await assert.rejects(
+        startTestDaemon('[server]\nallow_origins = ["local"]\n', { cacheDir, configDir: join(dir.path, 'b'), webDir: null }),
+        (err: Error) => err instanceof UserError && /another caic is running with the cache directory .*; stop it first, or give this one its own XDG_CACHE_HOME/.test(err.message),
+      );
+      // Another cache directory is another daemon's business.
+      await using other = await startTestDaemon('[server]\nallow_origins = ["local"]\n', { cacheDir: join(dir.path, 'cache2'), configDir: join(dir.path, 'c'), webDir: null });
+      assert.equal((await http(`${other.url}/healthz`)).status, 200);
+      await first.daemon.close();
+      closed = true;
+      await using second = await startTestDaemon('[server]\nallow_origins = ["local"]\n', { cacheDir, configDir: join(dir.path, 'b'), webDir: null });
+      assert.equal((await http(`${second.url}/healthz`)).status, 200);
+    } finally {
+      if (!closed) await first.daemon.close();
     }
   });
 });
