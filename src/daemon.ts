@@ -8,6 +8,7 @@ import {
   gitIdentityOf,
   loadConfig,
   loadOrCreateSettings,
+  lockCacheDir,
   PreferenceStore,
   urlForListen,
   UserError,
@@ -134,11 +135,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           isAllowed: allowedByProviders(providers),
         })
       : null;
-  // Edits of users.json while we run take effect at once (deleting a user ends their sessions).
+  // Edits of users.json while we run take effect at once (deleting a user ends their sessions,
+  // their open event streams included).
+  let usersChanged = () => {};
   if (sessions) {
     users.watch((event) => {
       if (event.kind === 'reloaded') logger.info({ users: event.users, file: users.path }, 'users.json changed on disk; reloaded');
       else logger.error({ file: users.path, problem: event.message }, 'users.json is unusable; nobody is signed in until it is fixed');
+      usersChanged();
     });
   }
   const { root } = config.values.core;
@@ -201,6 +205,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
   });
+  // Before any task log is read: a second daemon on the same cache would fight this one for every agent.
+  const lock = await lockCacheDir(config.cacheDir);
   await tasks.load();
   const app = await buildServer({
     config,
@@ -219,6 +225,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
   });
+  usersChanged = () => app.endRevokedSseStreams();
 
   const { host } = config.listen;
   const port = opts.port ?? config.listen.port;
@@ -229,6 +236,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     stopRepoWatch();
     users.close();
     await app.close();
+    await lock.release();
     throw listenError(err, host, port);
   }
   const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
@@ -275,6 +283,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await tasks.close();
       readiness.close();
       closeRuntime();
+      await lock.release();
       logger.flush();
     },
   };

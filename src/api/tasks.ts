@@ -35,12 +35,16 @@ export const TaskId = z.string().regex(/^[0-9a-z]{10,40}$/, 'not a task id');
 export const TaskIdParams = z.object({ id: TaskId });
 export const ToolParams = z.object({ id: TaskId, toolUseId: z.string().min(1).max(200) });
 
-/** A repository path relative to `[core] root`: no absolute paths, no `..`. */
+/**
+ * A repository path relative to `[core] root`, as discovery names it: no absolute path, no `.` or
+ * `..` component, no empty one, no control character. Spaces and non-ASCII letters are names too.
+ */
 export const RepoName = z
   .string()
   .min(1)
   .max(300)
-  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/, 'must be a repository path relative to the root');
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))(?!.*\/\/)(?!.*\/$)[^\u0000-\u001f\u007f]+$/, 'must be a repository path relative to the root');
 export const BranchName = z
   .string()
   .min(1)

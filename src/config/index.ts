@@ -8,5 +8,6 @@ export { ensurePrivateDir, writeFileAtomic, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE 
 export { loadOrCreateSettings, SETTINGS_FILE_NAME, type Settings } from './settings.js';
 export { UserStore, USERS_FILE_NAME, gitIdentityOf, type StoredUser, type ProviderIdentity, type UsersFileEvent } from './users.js';
 export { UserError } from './errors.js';
+export { lockCacheDir, type InstanceLock } from './instance-lock.js';
 export { VERSION } from './version.js';
 export { PreferenceStore, DEFAULT_USER, type UserPreferences } from './preferences.js';

@@ -6,7 +6,7 @@ export { buildTar, type ArchiveEntry } from './archive.js';
 export * from './types.js';
 export { ContainerError, HostKeyMismatchError, DockerUnavailableError } from './errors.js';
 export { buildCreateOptions, BASE_CAPABILITIES, SUDO_CAPABILITIES, defaultCpus, type CreateOptions } from './create-options.js';
-export { containerName, sanitizeName } from './naming.js';
+export { containerName, repoDirName, sanitizeName } from './naming.js';
 export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
 export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
 export { generateSudoPassword, generateEd25519, fingerprint } from './secrets.js';

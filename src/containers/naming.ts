@@ -17,3 +17,13 @@ export function containerName(repo: string | undefined, branch: string | undefin
   const parts = repo ? [sanitizeName(repo), sanitizeName(branch ?? taskId)] : ['task', sanitizeName(taskId)];
   return `caic-${parts.join('-')}`.slice(0, MAX_NAME).replace(/[-_.]+$/, '');
 }
+
+/**
+ * The directory under /home/user/src that holds a repository in its container: the last component
+ * of its name, as it is when Docker-safe characters make it up (every name before names could hold
+ * others), else sanitised ("My Project" → "My-Project").
+ */
+export function repoDirName(repoName: string): string {
+  const last = repoName.split('/').pop() ?? '';
+  return /^[A-Za-z0-9._-]+$/.test(last) && last !== '.' && last !== '..' ? last : sanitizeName(last);
+}

@@ -34,6 +34,14 @@ export function isUsableEd25519(pair: SshKeyPair): boolean {
   }
 }
 
+/** The public key line of a usable ed25519 private key (all 32 bytes of its public half), else null. */
+export function ed25519PublicKeyOf(privateKey: string, comment: string): string | null {
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error || Array.isArray(parsed) || parsed.type !== 'ssh-ed25519') return null;
+  const blob = parsed.getPublicSSH();
+  return blob.length === ED25519_BLOB_BYTES ? `ssh-ed25519 ${blob.toString('base64')} ${comment}` : null;
+}
+
 /**
  * A fresh ed25519 pair in OpenSSH format. ssh2's generator strips leading zero bytes from the
  * public key, so about one key in 256 comes out 31 bytes long and is refused everywhere (sshd

@@ -251,7 +251,9 @@ export class SshConnection {
     const r = await this.exec(command, opts);
     if (r.code !== 0) {
       const detail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-      throw new ContainerError(`command failed in ${this.target.label} (exit ${r.code ?? r.signal}): ${detail}`);
+      // No status at all: the channel closed under the command (its connection or container went).
+      const how = r.code !== null ? `exit ${r.code}` : r.signal ? `killed by ${r.signal}` : 'the connection closed before it ended';
+      throw new ContainerError(`command failed in ${this.target.label} (${how})${detail ? `: ${detail}` : ''}`);
     }
     return r.stdout;
   }

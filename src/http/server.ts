@@ -10,7 +10,7 @@ import { installAccessLog } from './access-log.js';
 import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import type { Gate } from './gate/index.js';
-import { installRequireUser } from './auth/hooks.js';
+import { installRequireUser, sessionHolds } from './auth/hooks.js';
 import { createClientErrorHandler, createFrameworkErrorHandler, installEdge } from './edge.js';
 import { landingPage } from './landing.js';
 import { installSse } from './sse.js';
@@ -121,7 +121,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
   installRequireUser(app, deps.sessions !== null);
-  installSse(app);
+  const sessions = deps.sessions;
+  installSse(app, sessions ? (req) => sessionHolds(req, sessions) : undefined);
   installAccessLog(app, logger);
   const webDir = webUiDir(deps.webDir);
   installErrorHandlers(app, bodyLimit, webDir ? spaFallback : undefined);

@@ -27,13 +27,33 @@ function scheduleFlush(flush: () => void): void {
 declare module 'fastify' {
   interface FastifyInstance {
     sseStreams: Set<SseStream>;
+    sseSessionCheck: SessionCheck | undefined;
+    /**
+     * Ends the open streams of signed-in users whose session no longer holds (the user was deleted
+     * from users.json or is no longer allowed, or the token expired). Every heartbeat does it too.
+     */
+    endRevokedSseStreams(): void;
   }
 }
 
-/** Open streams end when the server closes: otherwise shutdown would wait for them forever. */
-export function installSse(app: FastifyInstance): void {
+/** Whether the session a stream was opened with still holds. */
+export type SessionCheck = (req: FastifyRequest) => boolean | Promise<boolean>;
+
+/** The session check of each stream that was opened by a signed-in user. */
+const checks = new WeakMap<SseStream, () => void>();
+
+/**
+ * Open streams end when the server closes: otherwise shutdown would wait for them forever. With
+ * `sessionHolds` (login on), a stream also ends once its user's session does: a request is checked
+ * when it arrives, a stream lives on for days.
+ */
+export function installSse(app: FastifyInstance, sessionHolds?: SessionCheck): void {
   const streams = new Set<SseStream>();
   app.decorate('sseStreams', { getter: () => streams });
+  app.decorate('sseSessionCheck', { getter: () => sessionHolds });
+  app.decorate('endRevokedSseStreams', () => {
+    for (const s of streams) checks.get(s)?.();
+  });
   app.addHook('preClose', (done) => {
     for (const s of [...streams]) s.close();
     done();
@@ -115,7 +135,20 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, opts: { heartb
     }
     return true;
   };
-  const heartbeat = setInterval(() => write(': ping\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
+  const sessionHolds = req.user ? req.server.sseSessionCheck : undefined;
+  const recheck = sessionHolds
+    ? () => {
+        if (closed) return;
+        void Promise.resolve(sessionHolds(req)).then(
+          (holds) => holds || close(),
+          () => close(),
+        );
+      }
+    : undefined;
+  const heartbeat = setInterval(() => {
+    recheck?.();
+    write(': ping\n\n');
+  }, opts.heartbeatMs ?? HEARTBEAT_MS);
   heartbeat.unref();
   socket.on('close', close);
   write(': ok\n\n');
@@ -138,6 +171,7 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, opts: { heartb
   };
   const registry = req.server.sseStreams;
   registry.add(stream);
+  if (recheck) checks.set(stream, recheck);
   closers.push(() => registry.delete(stream));
   return stream;
 }

@@ -4,11 +4,11 @@
 // creates none. When the fetch moved the base, that container goes and one from the fetched commit
 // replaces it. When no image can be made (or a container cannot start from it), the container starts
 // from the task image and the repository goes in over SSH once sshd answers (DockerRuntime.deliverRepo).
-import type { ContainerHandle, ContainerRuntime, LaunchFile, PushSpec, RepoImageResult, RepoPackage } from '../containers/index.js';
+import { repoDirName, type ContainerHandle, type ContainerRuntime, type LaunchFile, type PushSpec, type RepoImageResult, type RepoPackage } from '../containers/index.js';
 import { errorText } from './settle.js';
 
 export interface TaskRepo {
-  /** Repository name in the registry (its last part is the directory in the container). */
+  /** Repository name in the registry (repoDirName of it is the directory in the container). */
   name: string;
   path: string;
   branch: string;
@@ -49,7 +49,7 @@ export async function launchTaskContainer(deps: LaunchDeps, repo: TaskRepo | nul
   if (!repo) return { handle: await deps.launch(undefined, [], true), baseCommit: null, delivery: null, prepare: null };
   const spec = (base: string): PushSpec => ({
     hostRepo: repo.path,
-    name: repo.name.split('/').pop()!,
+    name: repoDirName(repo.name),
     branch: repo.branch,
     // The branch is created at the base commit: both are known, nothing to look up.
     branchRef: base,

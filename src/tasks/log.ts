@@ -1,10 +1,11 @@
 // Task logs: one append-only JSONL file per task in <cache>/tasks/. Every line is written to the
 // file before anything derived from it reaches a client, so a `kill -9` loses nothing shown.
 import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_DIR_MODE } from '../config/index.js';
+import { TaskError } from './errors.js';
 
 export const LOG_DIR = 'tasks';
 
@@ -42,6 +43,18 @@ export function logPath(cacheDir: string, taskId: string): string {
   return join(logDir(cacheDir), `${taskId}.jsonl`);
 }
 
+const WRITE_FAILURES: Record<string, string> = { ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EIO: 'I/O error' };
+
+/**
+ * A task log that cannot be written (a full disk, say): nothing derived from the line may reach a
+ * client, so the operation that wanted it fails, with a 503 that says why (no host path).
+ */
+export class TaskLogError extends TaskError {
+  constructor(override readonly cause: NodeJS.ErrnoException) {
+    super('SERVICE_UNAVAILABLE', `the task log cannot be written (${WRITE_FAILURES[cause.code ?? ''] ?? cause.code ?? 'write failed'}); free space in caic's cache directory`);
+  }
+}
+
 export class TaskLog {
   private fd: number | null;
   private sealed = false;
@@ -77,7 +90,20 @@ export class TaskLog {
       this.bytes = fstatSync(this.fd).size;
     }
     const data = typeof line === 'string' ? Buffer.from(`${line}\n`) : Buffer.concat([line, Buffer.from('\n')]);
-    writeSync(this.fd, data);
+    let written = 0;
+    try {
+      while (written < data.length) written += writeSync(this.fd, data, written, data.length - written);
+    } catch (err) {
+      // All or nothing: a line cut short (a full disk) would run into the next one written.
+      if (written > 0) {
+        try {
+          ftruncateSync(this.fd, this.bytes);
+        } catch {
+          /* the next line then starts after the cut one, which a replay skips */
+        }
+      }
+      throw new TaskLogError(err as NodeJS.ErrnoException);
+    }
     this.bytes += data.length;
   }
 

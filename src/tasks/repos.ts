@@ -1,7 +1,7 @@
 // Repositories under [core] root: discovery kept current without a restart, default branch and remote, cloning, branch allocation.
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { lstat, mkdir, realpath, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Repo } from '../api/index.js';
 import { TaskError } from './errors.js';
@@ -311,7 +311,7 @@ export class RepoRegistry {
     if (!parts.every(isSearchedName)) {
       throw new TaskError('BAD_REQUEST', `${label}: hidden directories and build or dependency folders (node_modules, dist, ...) are not searched for repositories`);
     }
-    await this.checkTarget(target, parts, label);
+    const existing = await this.checkTarget(target, parts, label);
     const depth = req.depth ?? 1;
     const transports = ['http', 'https', 'ssh', ...(allowLocal ? ['file'] : [])].join(':');
     await onUserPath(label, () => mkdir(this.root, { recursive: true }));
@@ -321,6 +321,11 @@ export class RepoRegistry {
       });
     } catch (err) {
       await rm(target, { recursive: true, force: true }).catch(() => undefined);
+      // git made the directories leading to the target too: those it left empty go as well (only
+      // empty ones: a clone next to this one may be filling a sibling meanwhile).
+      for (let dir = dirname(target); dir !== existing && dir.startsWith(`${existing}${sep}`); dir = dirname(dir)) {
+        if (!(await rmdir(dir).then(() => true, () => false))) break;
+      }
       throw new TaskError('BAD_REQUEST', `clone failed: ${(err as Error).message}`);
     }
     await this.scan('changed');
@@ -329,8 +334,11 @@ export class RepoRegistry {
     return info;
   }
 
-  /** The clone target must not exist, nor be inside a repository, nor lead out of the root through a symbolic link. */
-  private async checkTarget(target: string, parts: string[], label: string): Promise<void> {
+  /**
+   * The clone target must not exist, nor be inside a repository, nor lead out of the root through a
+   * symbolic link. Returns the deepest directory on the way that exists already.
+   */
+  private async checkTarget(target: string, parts: string[], label: string): Promise<string> {
     const exists = (p: string) =>
       lstat(p).then(
         () => true,
@@ -350,5 +358,6 @@ export class RepoRegistry {
     const [realRoot, realDeepest] = await Promise.all([realpath(this.root).catch(() => this.root), realpath(deepest).catch(() => deepest)]);
     const inside = relative(realRoot, realDeepest);
     if (inside.startsWith('..') || isAbsolute(inside)) throw new TaskError('BAD_REQUEST', `${label}: leads out of the root through a symbolic link`);
+    return deepest;
   }
 }

@@ -1,5 +1,7 @@
 // TaskService: creates tasks and drives them through their states (branch, container, relay,
 // agent), accepts input, stops/revives/purges, syncs, and adopts everything after a restart.
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import type {
   CreateTaskReq,
@@ -32,7 +34,7 @@ import {
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { containerRefPrefix, deleteRefs, parseNumstat, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
+import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
 import { launchTaskContainer } from './launch.js';
@@ -40,18 +42,21 @@ import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
+import { isTaskState, parseMetaRecord, parseSummaryRecord } from './records.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
-import { emptySummary, replayLog, Transcript, type Summary, type TaskMetaRecord } from './transcript.js';
+import { emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
 /** A cut relay stream is reattached for this long (with backoff) before the task waits for input. */
+/** The longest a task waits before attaching again to an agent whose output its log could not take. */
+const LOG_STALL_MAX_MS = 30_000;
 const RELINK_DEADLINE_MS = 60_000;
 /** Each reattach attempt waits this long for sshd. */
 const RELINK_CONNECT_MS = 5_000;
@@ -117,7 +122,7 @@ export class TaskService {
 
   private async loadOne(path: string): Promise<void> {
     try {
-      const header = parseHeader(await readHeadAndTail(path));
+      const header = parseHeader(await readHeadAndTail(path), basename(path, '.jsonl'));
       const harness = this.deps.harnesses.get(header.meta.harness);
       if (!harness) return;
       this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
@@ -548,7 +553,7 @@ export class TaskService {
             runtime.launch({
               taskId: task.id,
               harness: meta.harness,
-              repos: repo ? [{ name: repo.name.split('/').pop()!, branch, baseBranch: repo.baseBranch }] : [],
+              repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
               sudo: meta.sudo,
               // The relay (and, for the fake harness only, the fake agent) go in with the host key,
               // and so do the repository's files of this task: no round trips after the handshake.
@@ -607,7 +612,7 @@ export class TaskService {
 
   private workdir(task: Task): string {
     const repo = task.meta.repos[0];
-    return repo ? `${HOME}/src/${repo.name.split('/').pop()}` : HOME;
+    return repo ? `${HOME}/src/${repoDirName(repo.name)}` : HOME;
   }
 
   /**
@@ -671,10 +676,18 @@ export class TaskService {
       proc,
       (line) => {
         task.relayLine(line);
+        task.logStalls = 0;
         // The agent's requests and the handshake's next steps, answered as they come.
         for (const reply of task.transcript?.agentParser?.drain?.() ?? []) session.write(reply);
       },
       (text) => this.deps.logger.debug({ task: task.id, stderr: text.trim() }, 'relay stderr'),
+      (bytes) => task.relayLineTooLong(bytes),
+      // The log cannot take the line (a full disk): the relay keeps it, and the stream reattaches
+      // at the task's offset (with backoff) once the log can be written again.
+      (err) => {
+        task.logStalls++;
+        this.deps.logger.error({ task: task.id, err: errorText(err) }, 'agent output not taken; it waits in the container');
+      },
     );
     task.session = session;
     void session.done.then(() => this.sessionEnded(task, session));
@@ -699,6 +712,12 @@ export class TaskService {
 
   private async relink(task: Task, lost: AgentSession): Promise<void> {
     const wanted = () => !this.closed && task.session === null && task.transcript !== null && (ACTIVE.has(task.state) || task.state === 'starting');
+    // The log could not take the last session's lines: attaching again at once would only stop
+    // again (and log it), so each such stop waits longer first, up to 30 s.
+    if (task.logStalls > 0) {
+      const ms = Math.min(LOG_STALL_MAX_MS, 250 * 2 ** Math.min(task.logStalls - 1, 10));
+      if (!(await sleep(ms, true, { signal: this.stopping.signal }).catch(() => false))) return;
+    }
     const r = await withBackoff(
       async () => {
         const runtime = this.deps.runtime();
@@ -952,7 +971,7 @@ export class TaskService {
     const repo = task.meta.repos[0];
     if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
     if (!task.handle || task.handle.state !== 'running') return this.syncedDiff(task, path);
-    const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!, { patch: true, ...(path ? { path } : {}) });
+    const r = await this.deps.runtime().diff(task.handle, repoDirName(repo.name), { patch: true, ...(path ? { path } : {}) });
     return { files: r.stat, diff: r.patch ?? '' };
   }
 
@@ -984,7 +1003,7 @@ export class TaskService {
     const repo = task.meta.repos[0];
     if (!repo || !task.handle || task.handle.state !== 'running') return;
     try {
-      const r = await this.deps.runtime().diff(task.handle, repo.name.split('/').pop()!);
+      const r = await this.deps.runtime().diff(task.handle, repoDirName(repo.name));
       if (JSON.stringify(r.stat) !== JSON.stringify(task.transcript?.summary.diffStat)) task.record({ type: 'caic_diff_stat', files: r.stat });
     } catch (err) {
       this.deps.logger.debug({ task: task.id, err: (err as Error).message }, 'diff stat refresh failed');
@@ -1003,7 +1022,7 @@ export class TaskService {
       return this.deps.repos.lock(repo.name).run(async () => {
         const fetched = await this.deps.runtime().fetchRepo(task.handle!, {
           hostRepo: info.path,
-          name: repo.name.split('/').pop()!,
+          name: repoDirName(repo.name),
           branch: repo.branch,
           commit: { message: commitMessage(task.transcript!.summary.result, task.dto().title), author },
         });
@@ -1056,14 +1075,13 @@ function baseCommitOf(task: Task): string {
 }
 
 /** A task as its log's first line and tail describe it, without a replay. */
-function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }): TaskHeader {
-  const meta = JSON.parse(ht.head) as TaskMetaRecord;
-  if (meta.type !== 'caic_meta') throw new Error('first line is not caic_meta');
+function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, fileId: string): TaskHeader {
+  const meta = parseMetaRecord(JSON.parse(ht.head), fileId);
   for (const line of ht.headLines) {
     if (!line.startsWith('{"type":"caic_branch"')) continue;
-    const rec = JSON.parse(line) as { repo: string; branch: string; baseCommit: string };
+    const rec = JSON.parse(line) as Record<string, unknown>;
     const repo = meta.repos.find((r) => r.name === rec.repo);
-    if (repo) Object.assign(repo, { branch: rec.branch, baseCommit: rec.baseCommit });
+    if (repo) Object.assign(repo, { branch: typeof rec.branch === 'string' ? rec.branch : '', baseCommit: typeof rec.baseCommit === 'string' ? rec.baseCommit : '' });
   }
   let state: TaskState = 'pending';
   let stateAt = meta.createdAt;
@@ -1077,16 +1095,16 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
     try {
       const rec = JSON.parse(line) as Record<string, unknown>;
       if (rec.type === 'caic_clock') clock = String(rec.ts);
-      if (rec.type === 'caic_state') {
-        state = rec.state as TaskState;
+      if (rec.type === 'caic_state' && isTaskState(rec.state)) {
+        state = rec.state;
         stateAt = clock;
-        if (rec.summary) summary = rec.summary as Summary;
-        lastEventId = Number(rec.lastEventId ?? lastEventId);
+        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
+        lastEventId = eventCount(rec.lastEventId, lastEventId);
       }
       if (rec.type === 'caic_result') {
         hasTrailer = true;
-        if (rec.summary) summary = rec.summary as Summary;
-        lastEventId = Number(rec.lastEventId ?? lastEventId);
+        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
+        lastEventId = eventCount(rec.lastEventId, lastEventId);
         usage = parseUsageDays(rec.usage);
       }
       // A title given after the last state record (a rename of a finished task, say).
@@ -1101,3 +1119,5 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }):
   }
   return { meta, state, stateAt, summary, hasTrailer, lastEventId, usage };
 }
+
+const eventCount = (v: unknown, fallback: number): number => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : fallback);

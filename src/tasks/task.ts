@@ -5,7 +5,7 @@ import type { EventMessage, Task as TaskDto, TaskState } from '../api/index.js';
 import type { Harness } from '../agents/index.js';
 import type { ContainerHandle } from '../containers/index.js';
 import { escapeRelayLine, type TaskLog } from './log.js';
-import type { AgentSession } from './session.js';
+import { MAX_AGENT_LINE, type AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
 import { SerialQueue } from './serial.js';
 import type { UsageDay } from './usage.js';
@@ -32,6 +32,8 @@ export class Task {
   log: TaskLog | null = null;
   session: AgentSession | null = null;
   handle: ContainerHandle | null = null;
+  /** Sessions in a row that stopped because the log could not take their lines (a full disk): reattaching waits longer each time. */
+  logStalls = 0;
   private readonly listeners = new Set<EventListener>();
   private lastClockMs = 0;
   private readonly queue = new SerialQueue();
@@ -90,13 +92,30 @@ export class Task {
    * relay's byte offset did not move, so the next daemon gets it again when it reattaches.
    */
   relayLine(line: Buffer): void {
+    if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
     if (this.log?.isSealed) return;
     const before = this.transcript?.state;
     const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
     // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail
     // must list the task as it is, also while nothing replays it (Docker down after a restart).
-    if (this.transcript && this.transcript.state !== before) this.recordState();
+    if (this.transcript && this.transcript.state !== before) {
+      // Best effort: the line is logged, and a replay derives the same state from it.
+      try {
+        this.recordState();
+      } catch {
+        /* the log could not take the state record; the next state change writes it again */
+      }
+    }
     this.publish(events);
+  }
+
+  /**
+   * A relay line too long to keep: only its size goes on record, which still moves the relay's
+   * byte offset past it (a reattach must not send it again).
+   */
+  relayLineTooLong(bytes: number): void {
+    if (this.log?.isSealed) return;
+    this.record({ type: 'caic_skipped', bytes });
   }
 
   setState(state: TaskState, error?: string): void {

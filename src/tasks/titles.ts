@@ -22,8 +22,14 @@ const UNTITLED = 'Untitled task';
  * no control characters, single spaces, at most MAX_TITLE_CHARS (cut at a word where it can).
  */
 export function cleanTitle(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').replace(/\s+/g, ' ').trim();
+  const flat = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
+    // Direction overrides and isolates would make a title read as something else in the list
+    // (an agent's or model's text is not trusted); a zero-width space or BOM hides nothing useful.
+    .replace(/[\u202a-\u202e\u2066-\u2069\u200b\ufeff]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (flat.length <= MAX_TITLE_CHARS) return flat;
   const cut = flat.slice(0, MAX_TITLE_CHARS - 1);
   const space = cut.lastIndexOf(' ');

@@ -4,7 +4,9 @@
 import { LIVE_STATES, type DiffStatEntry, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
+import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
+import { addCount, isTaskState, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
@@ -22,6 +24,7 @@ export const HOST_RECORDS = new Set([
   'caic_result',
   'caic_sync',
   'caic_title',
+  'caic_skipped',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -240,7 +243,13 @@ export class Transcript {
     const s = this.summary;
     switch (type) {
       case 'caic_meta': {
-        this.meta = rec as unknown as TaskMetaRecord;
+        // Listing checked this record already (a log that fails it is not listed); a replay that
+        // finds it otherwise (edited since) keeps what the listing read.
+        try {
+          this.meta = parseMetaRecord(rec);
+        } catch {
+          return [];
+        }
         s.title = this.meta.title;
         s.titleBy = 'prompt';
         s.model = this.meta.model;
@@ -266,7 +275,8 @@ export class Transcript {
         return this.emit([{ kind: 'system', subtype: 'session_start', detail: { n: this.session, reason: rec.reason, resume: rec.resume ?? '' } }]);
       }
       case 'caic_state': {
-        this.setState(rec.state as TaskState);
+        if (!isTaskState(rec.state)) return [];
+        this.setState(rec.state);
         if (typeof rec.error === 'string') s.error = rec.error;
         return [];
       }
@@ -309,6 +319,12 @@ export class Transcript {
       case 'caic_title':
         this.setTitle(text(rec.title), titleSource(rec.by));
         return [];
+      case 'caic_skipped': {
+        // A relay line left out for its size: its bytes (and newline) still count toward the offset.
+        const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
+        this.relayBytes += bytes + 1;
+        return this.emit([{ kind: 'error', message: `the agent wrote a line of ${bytes} bytes, more than a line may have (${MAX_AGENT_LINE} bytes); it was left out` }]);
+      }
       default:
         return [];
     }
@@ -361,7 +377,7 @@ export class Transcript {
       case 'toolResult': {
         const started = this.toolStarts.get(body.toolUseId);
         this.toolStarts.delete(body.toolUseId);
-        const durationMs = body.durationMs || (started !== undefined ? Math.max(0, this.nowMs - started) : 0);
+        const durationMs = reportedMs(body.durationMs) || (started !== undefined ? Math.max(0, this.nowMs - started) : 0);
         const content =
           body.content.length > MAX_TOOL_RESULT_CHARS
             ? `${body.content.slice(0, MAX_TOOL_RESULT_CHARS)}\n… [${body.content.length - MAX_TOOL_RESULT_CHARS} more characters]`
@@ -374,10 +390,15 @@ export class Transcript {
       case 'system':
         if (body.subtype === 'compact_boundary' || body.subtype === 'context_cleared') this.costMayReset = true;
         return body;
-      case 'usage':
-        s.activeInputTokens = body.usage.inputTokens + body.usage.cacheReadInputTokens + body.usage.cacheCreationInputTokens;
-        return body;
+      case 'usage': {
+        // Numbers an agent reports are bounded before they count: one absurd report (1e308 USD,
+        // negative or fractional tokens) must not turn a total into Infinity or break the API's schema.
+        const usage = reportedUsage(body.usage);
+        s.activeInputTokens = usage.inputTokens + usage.cacheReadInputTokens + usage.cacheCreationInputTokens;
+        return { ...body, usage, ...(body.contextWindow !== undefined ? { contextWindow: reportedCount(body.contextWindow) } : {}) };
+      }
       case 'result': {
+        body = { ...body, costUSD: reportedUSD(body.costUSD), durationMs: reportedMs(body.durationMs), numTurns: reportedCount(body.numTurns), usage: reportedUsage(body.usage) };
         const costBefore = s.costUSD;
         // The reported cost is the session's running total (spec §3.2). It may start again from
         // zero after a compaction or a context clear; otherwise a lower value (an error result
@@ -393,10 +414,10 @@ export class Transcript {
         this.turnStartMs = 0;
         addUsage(this.usage, utcDay(this.now), { costUSD: s.costUSD - costBefore, tokens: body.usage, agentMs: durationMs, turns: 1 });
         s.tokens = {
-          inputTokens: s.tokens.inputTokens + body.usage.inputTokens,
-          outputTokens: s.tokens.outputTokens + body.usage.outputTokens,
-          cacheCreationInputTokens: s.tokens.cacheCreationInputTokens + body.usage.cacheCreationInputTokens,
-          cacheReadInputTokens: s.tokens.cacheReadInputTokens + body.usage.cacheReadInputTokens,
+          inputTokens: addCount(s.tokens.inputTokens, body.usage.inputTokens),
+          outputTokens: addCount(s.tokens.outputTokens, body.usage.outputTokens),
+          cacheCreationInputTokens: addCount(s.tokens.cacheCreationInputTokens, body.usage.cacheCreationInputTokens),
+          cacheReadInputTokens: addCount(s.tokens.cacheReadInputTokens, body.usage.cacheReadInputTokens),
         };
         s.numTurns += 1;
         s.durationMs += durationMs;

@@ -31,9 +31,10 @@ export function addUsage(days: Map<string, UsageDay>, day: string, add: Omit<Usa
   let d = days.get(day);
   if (!d) days.set(day, (d = { day, costUSD: 0, tokens: zero(), agentMs: 0, turns: 0 }));
   d.costUSD = round(d.costUSD + num(add.costUSD));
-  for (const k of Object.keys(d.tokens) as (keyof Usage)[]) d.tokens[k] += num(add.tokens[k]);
+  // Counts stay whole numbers whatever a trailer says: the API's schema takes integers only.
+  for (const k of Object.keys(d.tokens) as (keyof Usage)[]) d.tokens[k] += Math.floor(num(add.tokens[k]));
   d.agentMs += num(add.agentMs);
-  d.turns += num(add.turns);
+  d.turns += Math.floor(num(add.turns));
 }
 
 /**

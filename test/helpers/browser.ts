@@ -84,6 +84,10 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       errors.set(page, seen);
       page.on('console', (msg) => {
         if (msg.type() !== 'error') return;
+        // Docker adding or removing an interface on this host (other tests start containers)
+        // makes Chromium abort requests in flight with ERR_NETWORK_CHANGED, as a phone changing
+        // networks would: the app asks again (GETs retry), and the flow's own checks still hold.
+        if (msg.text().includes('net::ERR_NETWORK_CHANGED')) return;
         const { url, lineNumber } = msg.location();
         seen.push(`console.error: ${msg.text()}${url ? ` (${url}:${lineNumber + 1})` : ''}`);
       });

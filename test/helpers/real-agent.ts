@@ -66,6 +66,7 @@ export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun>
     }
     assert.ok(handle, 'container appeared within 90 s');
     await rt.writeFile(handle, '/tmp/stub.mjs', fixture(o.stub.script), 0o644);
+    await rt.writeFile(handle, '/tmp/stub-http.mjs', fixture('stub-http.mjs'), 0o644);
     const stubEnv = Object.entries(o.stub.env ?? {}).map(([k, v]) => `${k}='${v}'`).join(' ');
     await rt.exec(handle, `${stubEnv} setsid nohup node /tmp/stub.mjs >/tmp/stub.out 2>&1 < /dev/null &`);
     const stream = new SseClient(`${env.d.url}/api/v1/tasks/${task.id}/events`);

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { cookieAttributes, cookiePair, http, type HttpResponse } from '../helpers/http.js';
+import { SseClient } from '../helpers/sse.js';
 import { CLIENT, githubLoginToml, startStubForge, type StubFailure, type StubForge } from '../helpers/stub-forge.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -439,6 +440,38 @@ describe('sessions end with their user', () => {
       assert.deepEqual((await storedUsers(d)).map((u) => u.username), ['GitLabber']);
       assert.equal((await me(alice)).status, 401);
       assert.equal(d.logs.find('users.json changed on disk; reloaded').length >= 1, true);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  test('deleting a user also ends the event streams they have open; other users’ streams go on', async () => {
+    await using dir = await tempDir();
+    const stub = await startStubForge();
+    try {
+      await using d = await startTestDaemon(configFor(stub), { dir, webDir: null });
+      const alice = await signIn(d, stub, { id: 1, username: 'octocat' });
+      const bob = await signIn(d, stub, { id: 2, username: 'GitLabber' });
+      const aliceId = (await http(`${d.url}/api/v1/auth/me`, { headers: { host: HOST, cookie: alice } })).json<{ id: string }>().id;
+      const open = async (cookie: string) => {
+        const s = new SseClient(`${d.url}/api/v1/tasks/events`, { host: HOST, cookie });
+        await s.waitFor((ev) => ev.some((e) => (e.data as { type?: string } | undefined)?.type === 'snapshot'), 10_000, 'the snapshot');
+        return s;
+      };
+      const [aliceStream, bobStream] = [await open(alice), await open(bob)];
+      let aliceEnded = false;
+      void aliceStream.done.then(() => (aliceEnded = true));
+      const path = join(d.configDir, 'users.json');
+      await writeFile(`${path}.edit`, JSON.stringify({ users: (await storedUsers(d)).filter((u) => u.id !== aliceId) }, null, 2));
+      await rename(`${path}.edit`, path);
+      await eventually('alice’s stream to end', () => Promise.resolve(aliceEnded));
+      // Bob's stream is still open: the server has not closed it (a closed stream ends the client).
+      assert.equal((await http(`${d.url}/api/v1/auth/me`, { headers: { host: HOST, cookie: bob } })).status, 200);
+      let bobEnded = false;
+      void bobStream.done.then(() => (bobEnded = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(bobEnded, false, 'bob’s stream goes on');
+      bobStream.close();
     } finally {
       await stub.close();
     }

@@ -81,10 +81,13 @@ describe('SSH channels on one pooled connection', () => {
     const first = await t.rt.connect(h);
     const cat = await t.rt.spawn(h, 'cat');
     await echo(cat, 'up');
+    const running = first.run('sleep 30').then(() => new Error('sleep 30 ended'), (err: Error) => err);
     // sshd's per-connection process, as the user: the connection drops, sshd itself stays.
     const killed = await dockerExec(t.docker, h.id, "pkill -f '^sshd: user@' && echo killed", 'user');
     assert.match(killed.output, /killed/);
     await within(cat.wait(), 10_000, 'the channel to end with its connection');
+    const err = await within(running, 10_000, 'the command on it to fail');
+    assert.match(err.message, /\(the connection closed before it ended\)$/);
     await waitUntil(() => first.closed, (c) => c, { timeoutMs: 10_000, what: 'the old connection to be closed' });
     assert.equal((await t.rt.exec(h, 'echo again')).stdout, 'again\n');
     assert.notEqual(await t.rt.connect(h), first, 'a new pooled connection');

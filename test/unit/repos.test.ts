@@ -217,6 +217,19 @@ describe('clone', () => {
     await assert.rejects(stat(join(dir.path, 'root', 'r')), /ENOENT/, 'nothing left behind');
   });
 
+  test('a failed clone into a new nested path leaves none of the directories git made for it', async () => {
+    await using dir = await tempDir();
+    const root = join(dir.path, 'root');
+    await mkdir(join(root, 'org', 'other'), { recursive: true });
+    const repos = new RepoRegistry(root);
+    // Nothing listens on port 1: git fails once it has made the target and its parents.
+    await refusal(repos.clone({ url: 'https://127.0.0.1:1/o/r.git', path: 'org/team/r' }), 'BAD_REQUEST', /clone failed/);
+    await assert.rejects(stat(join(root, 'org', 'team')), /ENOENT/, 'the directory made for the clone is gone');
+    assert.ok((await stat(join(root, 'org', 'other'))).isDirectory(), 'what was there before stays');
+    await refusal(repos.clone({ url: 'https://127.0.0.1:1/o/r.git', path: 'new/r' }), 'BAD_REQUEST', /clone failed/);
+    await assert.rejects(stat(join(root, 'new')), /ENOENT/);
+  });
+
   test('targets the search would not find, or that lead elsewhere, are refused before git runs', async () => {
     await using dir = await tempDir();
     const root = join(dir.path, 'root');

@@ -2,13 +2,13 @@
 // broken one (ssh2's generator drops a leading zero byte about once in 256 keys) is recognised,
 // and a broken daemon key on disk is replaced.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { ensurePrivateDir } from '../../src/config/index.js';
 import { ensureClientKey } from '../../src/containers/client-key.js';
-import { generateEd25519, isUsableEd25519, publicKeyBlob } from '../../src/containers/secrets.js';
+import { fingerprint, generateEd25519, isUsableEd25519, publicKeyBlob } from '../../src/containers/secrets.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const { utils } = ssh2;
@@ -52,4 +52,17 @@ test('a broken daemon key on disk is replaced; a good one is kept', async () => 
   assert.equal(await readFile(join(ssh, 'id_ed25519'), 'utf8'), key.privateKey, 'the new key is on disk');
   const again = await ensureClientKey(dir.path);
   assert.equal(again.privateKey, key.privateKey, 'a usable key is kept');
+});
+
+test('a daemon key whose .pub file was lost or edited keeps its private key; the .pub is written again from it', async () => {
+  await using dir = await tempDir('caic-keys-');
+  const key = await ensureClientKey(dir.path);
+  const pub = join(dir.path, 'ssh', 'id_ed25519.pub');
+  for (const damage of [() => rm(pub), () => writeFile(pub, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJunk someone\n'), () => writeFile(pub, '')]) {
+    await damage();
+    const again = await ensureClientKey(dir.path);
+    assert.equal(again.privateKey, key.privateKey, 'the key every container trusts is kept');
+    assert.equal(fingerprint(again.publicKey), fingerprint(key.publicKey));
+    assert.equal(fingerprint(await readFile(pub, 'utf8')), fingerprint(key.publicKey), 'the .pub on disk matches again');
+  }
 });

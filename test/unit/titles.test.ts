@@ -31,6 +31,8 @@ test('the provisional title is the first line without Markdown, one line, at mos
   assert.ok(long.length <= 80 && long.endsWith('…') && !long.includes('  '), long);
   assert.ok(!/\s…$/.test(long), 'cut at a word, no space before the ellipsis');
   assert.equal(cleanTitle('x'.repeat(200)).length, 80, 'a word longer than the limit is cut inside');
+  assert.equal(cleanTitle('invoice\u202Efdp.exe \u2067x\u2069\u200b\ufeff'), 'invoicefdp.exe x', 'no direction overrides or invisible characters');
+  assert.equal(cleanTitle('עברית \u200f👩\u200d💻'), 'עברית \u200f👩\u200d💻', 'right-to-left text, marks and emoji sequences stay');
 });
 
 test("a model's answer becomes a title: first line, no quotes, label or final period", () => {

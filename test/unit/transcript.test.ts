@@ -88,6 +88,19 @@ test('an agent cannot forge host records; the relay offset counts its exact byte
   assert.equal(logged.filter((l) => l.startsWith('{"type":"caic_')).length, 4);
 });
 
+test('a relay line left out for its size still moves the offset past it, and says so', () => {
+  const after = Buffer.from(delta('after'));
+  const { t, events } = live([
+    { host: meta() },
+    { host: JSON.stringify({ type: 'caic_session', n: 1, reason: 'start' }) },
+    { host: JSON.stringify({ type: 'caic_state', state: 'running' }) },
+    { host: JSON.stringify({ type: 'caic_skipped', bytes: 70_000_000 }) },
+    { relay: after },
+  ]);
+  assert.equal(t.relayBytes, 70_000_000 + 1 + after.length + 1);
+  assert.ok(events.some((e) => e.kind === 'error' && /a line of 70000000 bytes/.test(e.message)), JSON.stringify(events));
+});
+
 test('replaying the log gives the same events, ids and offsets as the live task', async () => {
   await using dir = await tempDir('caic-log-');
   const { t, events, log } = live([

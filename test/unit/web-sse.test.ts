@@ -146,3 +146,33 @@ test('the API client fills paths from the route table and turns error envelopes 
     await srv.close();
   }
 });
+
+test('a GET that fails without an answer is tried again; a POST or an aborted GET is not', async () => {
+  const calls: string[] = [];
+  let failures = 0;
+  // A fetch that rejects like a browser whose network changed under the request.
+  const flaky: typeof globalThis.fetch = (input, init) => {
+    calls.push(`${init?.method} ${input as string}`);
+    if (failures-- > 0) return Promise.reject(new TypeError('Failed to fetch'));
+    return Promise.resolve(new Response('[]', { status: 200, headers: { 'content-type': 'application/json' } }));
+  };
+  const api = createClient({ fetch: flaky, retryDelaysMs: [1, 1] });
+
+  failures = 2;
+  assert.deepEqual(await api('listTasks'), []);
+  assert.deepEqual(calls.splice(0), ['GET /api/v1/tasks', 'GET /api/v1/tasks', 'GET /api/v1/tasks']);
+
+  failures = 3; // more than the retries: the error reaches the caller
+  await assert.rejects(api('listTasks'), TypeError);
+  assert.equal(calls.splice(0).length, 3);
+
+  failures = 1; // a POST may have reached the server: never repeated
+  await assert.rejects(api('taskInput', { params: { id: 'abcdefghij' }, body: { prompt: { text: 'hi' } } }), TypeError);
+  assert.deepEqual(calls.splice(0), ['POST /api/v1/tasks/abcdefghij/input']);
+
+  failures = 1;
+  const ctl = new AbortController();
+  ctl.abort();
+  await assert.rejects(api('listTasks', undefined, { signal: ctl.signal }));
+  assert.equal(calls.splice(0).length, 1, 'an aborted GET is not asked again');
+});

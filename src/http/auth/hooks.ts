@@ -78,6 +78,15 @@ export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
   };
 }
 
+/**
+ * Whether the session a request came with still holds: its token has not expired and its user is
+ * still in users.json and allowed. Long-lived answers (event streams) ask again as they go.
+ */
+export async function sessionHolds(req: FastifyRequest, sessions: SessionManager): Promise<boolean> {
+  const token = presentedToken(req);
+  return token !== undefined && (await sessions.verify(token)) !== null;
+}
+
 /** The guard of protected routes: 401 unless the edge found a valid session. */
 export function requireUser(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
   if (req.user) return done();

@@ -46,6 +46,27 @@ export interface ClientOptions {
   token?: string;
   /** Called on a 401 so the app can show the login page. */
   onUnauthorized?: () => void;
+  /** Pauses before a GET that failed without an answer is tried again (tests shorten them). */
+  retryDelaysMs?: readonly number[];
+}
+
+/**
+ * A GET that fails before any answer (the fetch itself rejects: a phone moving between networks,
+ * Chromium's ERR_NETWORK_CHANGED when an interface comes up) is asked again after these pauses.
+ * Only GETs: a POST may have reached the server, and repeating it could start a second task.
+ */
+const GET_RETRY_DELAYS_MS = [250, 1000];
+
+async function fetchRetrying(doFetch: typeof globalThis.fetch, url: string, req: RequestInit, delays: readonly number[]): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await doFetch(url, req);
+    } catch (err) {
+      // An abort is the caller's wish, not a network failure.
+      if (attempt >= delays.length || req.signal?.aborted || (err as Error).name === 'AbortError') throw err;
+      await new Promise((r) => setTimeout(r, delays[attempt]));
+    }
+  }
 }
 
 export type ApiClient = <N extends RouteName>(name: N, args?: CallArgs<N>, init?: { signal?: AbortSignal }) => Promise<CallResult<N>>;
@@ -62,13 +83,9 @@ export function createClient(opts: ClientOptions = {}): ApiClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(a.body ?? {});
     }
-    const res = await doFetch(`${opts.base ?? ''}${routeUrl(route.path, a.params, a.query)}`, {
-      method: route.method,
-      headers,
-      body,
-      credentials: 'same-origin',
-      signal: init?.signal ?? null,
-    });
+    const url = `${opts.base ?? ''}${routeUrl(route.path, a.params, a.query)}`;
+    const req: RequestInit = { method: route.method, headers, body, credentials: 'same-origin', signal: init?.signal ?? null };
+    const res = route.method === 'GET' ? await fetchRetrying(doFetch, url, req, opts.retryDelaysMs ?? GET_RETRY_DELAYS_MS) : await doFetch(url, req);
     const text = await res.text();
     let json: unknown = undefined;
     try {

@@ -1,0 +1,115 @@
+// Reading the daemon's own records back from a task log, and bounding the numbers agents report:
+// a log is a file (cut by a crash, damaged, edited by hand) and an agent's output is whatever the
+// agent wrote, so both are checked before they become a task's state or part of an API answer.
+import { z } from 'zod';
+import { HarnessName, TaskId, TaskState, type Usage } from '../api/index.js';
+import type { Summary, TaskMetaRecord } from './transcript.js';
+
+/** The most any one agent report may add to a count (tokens, turns): far above any real turn. */
+const MAX_REPORTED_COUNT = 1e12;
+/** The most one agent report may state as a cost in USD. */
+const MAX_REPORTED_USD = 1e6;
+/** The most one agent report may state as a duration (about 115 days). */
+const MAX_REPORTED_MS = 1e10;
+
+/** A count an agent reported: a non-negative integer, at most MAX_REPORTED_COUNT. */
+export function reportedCount(v: number): number {
+  return Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), MAX_REPORTED_COUNT) : 0;
+}
+
+/** A cost an agent reported: finite, non-negative, bounded. */
+export function reportedUSD(v: number): number {
+  return Number.isFinite(v) && v > 0 ? Math.min(v, MAX_REPORTED_USD) : 0;
+}
+
+/** A duration an agent reported: finite, non-negative, bounded. */
+export function reportedMs(v: number): number {
+  return Number.isFinite(v) && v > 0 ? Math.min(v, MAX_REPORTED_MS) : 0;
+}
+
+export function reportedUsage(u: Usage): Usage {
+  return {
+    inputTokens: reportedCount(u.inputTokens),
+    outputTokens: reportedCount(u.outputTokens),
+    cacheCreationInputTokens: reportedCount(u.cacheCreationInputTokens),
+    cacheReadInputTokens: reportedCount(u.cacheReadInputTokens),
+  };
+}
+
+/** a + b for running totals, saturating where integers stop being exact. */
+export function addCount(a: number, b: number): number {
+  return Math.min(a + b, Number.MAX_SAFE_INTEGER);
+}
+
+const text = z.string().catch('');
+const count = z
+  .number()
+  .catch(0)
+  .transform((v) => (Number.isFinite(v) && v > 0 ? Math.min(Math.floor(v), Number.MAX_SAFE_INTEGER) : 0));
+const amount = z
+  .number()
+  .catch(0)
+  .transform((v) => (Number.isFinite(v) && v > 0 ? v : 0));
+
+const MetaRecord = z.object({
+  type: z.literal('caic_meta'),
+  version: z.literal(1).catch(1),
+  id: z.string().min(1),
+  title: text,
+  prompt: text,
+  repos: z.array(z.object({ name: z.string().min(1), baseBranch: text, branch: text, baseCommit: z.string().optional().catch(undefined) })),
+  harness: HarnessName,
+  model: text,
+  sudo: z.boolean().catch(false),
+  owner: text,
+  ownerName: text,
+  createdAt: z.iso.datetime(),
+});
+
+const UsageRecord = z.object({ inputTokens: count, outputTokens: count, cacheCreationInputTokens: count, cacheReadInputTokens: count });
+const SummaryRecord = z.object({
+  title: text,
+  titleBy: z.enum(['prompt', 'model', 'agent', 'user']).optional().catch(undefined),
+  costUSD: amount,
+  durationMs: amount,
+  numTurns: count,
+  tokens: UsageRecord.catch({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 }),
+  activeInputTokens: count,
+  diffStat: z.array(z.object({ path: z.string(), added: count, deleted: count, binary: z.boolean().catch(false) })).catch([]),
+  result: text,
+  error: text,
+  sessionId: text,
+  agentVersion: text,
+  model: text,
+  planContent: text,
+  container: text,
+});
+
+/**
+ * The task a caic_meta record describes, or an error saying what is wrong with it. With `fileId`
+ * (the log's file name without .jsonl) the record must name that task: a copied or edited log
+ * cannot take another task's place, nor lead a write outside the log directory.
+ */
+export function parseMetaRecord(rec: unknown, fileId?: string): TaskMetaRecord {
+  const r = MetaRecord.safeParse(rec);
+  if (!r.success) throw new Error(`not a valid caic_meta record: ${r.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ')}`);
+  if (fileId !== undefined) {
+    if (!TaskId.safeParse(fileId).success) throw new Error(`"${fileId}" is not a task id`);
+    if (r.data.id !== fileId) throw new Error(`its caic_meta names another task (${JSON.stringify(r.data.id.slice(0, 60))})`);
+  }
+  return r.data;
+}
+
+/** The summary a state record or trailer carries, field by field: a field it lacks keeps `fallback`'s value, one of the wrong kind reads as empty. */
+export function parseSummaryRecord(v: unknown, fallback: Summary): Summary {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return fallback;
+  const raw = v as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...fallback };
+  for (const k of Object.keys(fallback) as (keyof Summary)[]) if (raw[k] !== undefined) merged[k] = raw[k];
+  if (raw.titleBy !== undefined) merged.titleBy = raw.titleBy;
+  const s = SummaryRecord.parse(merged);
+  return { ...s, titleBy: s.titleBy ?? 'prompt' };
+}
+
+const STATES = new Set<string>(TaskState.options);
+export const isTaskState = (v: unknown): v is TaskState => typeof v === 'string' && STATES.has(v);
