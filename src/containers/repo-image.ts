@@ -51,7 +51,7 @@ export interface RepoImage {
    * Lets eviction remove it again. Until then it is leased: a task that got it but has no container
    * from it yet (the engine keeps only images a container uses) never sees it evicted by another.
    */
-  release(): void;
+  release: () => void;
 }
 
 const repoKey = (hostRepo: string) => createHash('sha256').update(hostRepo).digest('hex').slice(0, 32);
@@ -175,12 +175,12 @@ export class RepoImages {
           sink.on('finish', resolve);
           sink.on('error', reject);
         });
-        createReadStream(layer.path).pipe(sink as unknown as NodeJS.WritableStream);
+        createReadStream(layer.path).pipe(sink);
         await done;
         archive.finalize();
       })();
       writing.catch((err: unknown) => archive.destroy(err as Error));
-      const stream = await this.docker.loadImage(Readable.from(archive as unknown as AsyncIterable<Buffer>) as unknown as NodeJS.ReadableStream, { quiet: true });
+      const stream = await this.docker.loadImage(Readable.from(archive), { quiet: true });
       await follow(this.docker, stream, () => undefined);
       await writing;
       const made = await this.existing(tag);
@@ -257,7 +257,7 @@ const builtAt = (i: Dockerode.ImageInfo) => Number(i.Labels?.[LABELS.built] ?? i
 async function firstEntry(container: Dockerode.Container, path: string): Promise<{ mode: number; uid: number; gid: number } | null> {
   let stream: NodeJS.ReadableStream;
   try {
-    stream = (await container.getArchive({ path })) as NodeJS.ReadableStream;
+    stream = (await container.getArchive({ path }));
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return null;
     throw err;
@@ -276,7 +276,7 @@ async function firstEntry(container: Dockerode.Container, path: string): Promise
     });
     ex.on('error', (err) => (done ? undefined : reject(err)));
     ex.on('finish', () => (done ? undefined : resolve(null)));
-    stream.on('error', (err) => (done ? undefined : reject(err)));
+    stream.on('error', (err: Error) => (done ? undefined : reject(err)));
     stream.pipe(ex);
   });
 }

@@ -68,7 +68,7 @@ export interface RepoImageResult {
    * Call once a container was created from it (or none will be): until then the image is leased,
    * and the runtime's eviction of old repository images leaves it.
    */
-  release(): void;
+  release: () => void;
 }
 
 /** Everything needed to reach a container again; rebuilt from labels after a daemon restart. */

@@ -1,9 +1,10 @@
 // A task's container with its repository in place. The task branch is created (after a fetch of the
-// base) while the container already starts from the repository image of the commit the host has now
-// (found, or loaded once for that commit): its files come from an image layer, so the container
-// creates none. When the fetch moved the base, that container goes and one from the fetched commit
-// replaces it. When no image can be made (or a container cannot start from it), the container starts
-// from the task image and the repository goes in over SSH once sshd answers (DockerRuntime.deliverRepo).
+// base) while the container already starts from the repository image of the commit the host has now,
+// when one was made for that commit: its files come from an image layer, so the container creates
+// none. When the fetch moved the base, that container goes and one from the fetched commit replaces
+// it. The first task from a commit (or one whose container cannot start from the image) starts from
+// the task image, takes the repository over SSH once sshd answers (DockerRuntime.deliverRepo), and
+// makes the image for the tasks after it.
 import { repoDirName, type ContainerHandle, type ContainerRuntime, type LaunchFile, type PushSpec, type RepoImageResult, type RepoPackage } from '../containers/index.js';
 import { errorText } from './settle.js';
 
@@ -25,6 +26,11 @@ export interface Launched {
   delivery: RepoPackage | null;
   /** To run in the container before the agent starts (paths git checks out itself); null: nothing. */
   prepare: string | null;
+  /**
+   * With `delivery`: makes the repository image of this commit for the tasks that start from it
+   * later (call once this task is under way; its load would compete with this start).
+   */
+  warm: (() => Promise<void>) | null;
 }
 
 export interface LaunchDeps {
@@ -46,7 +52,7 @@ export interface LaunchDeps {
 }
 
 export async function launchTaskContainer(deps: LaunchDeps, repo: TaskRepo | null): Promise<Launched> {
-  if (!repo) return { handle: await deps.launch(undefined, [], true), baseCommit: null, delivery: null, prepare: null };
+  if (!repo) return { handle: await deps.launch(undefined, [], true), baseCommit: null, delivery: null, prepare: null, warm: null };
   const spec = (base: string): PushSpec => ({
     hostRepo: repo.path,
     name: repoDirName(repo.name),
@@ -57,23 +63,29 @@ export async function launchTaskContainer(deps: LaunchDeps, repo: TaskRepo | nul
     baseRef: base,
     ...(repo.originUrl ? { originUrl: repo.originUrl } : {}),
   });
-  /** The image of a commit, found or loaded; null when it cannot be made (the repository then goes over SSH). */
+  const image = deps.image ? { image: deps.image } : {};
+  /**
+   * The image of a commit when one was made already; null when not (the repository then goes over
+   * SSH: loading an image takes longer than that delivery, so only later tasks gain from it).
+   */
   const imageOf = async (base: string): Promise<RepoImageResult | null> => {
     const t = Date.now();
     try {
-      const img = (await deps.runtime.repoImage(spec(base), { build: true, ...(deps.image ? { image: deps.image } : {}) }))!;
-      deps.log('image', Date.now() - t, `repository image ${img.built ? 'loaded' : 'found'} (${img.files} files at ${base.slice(0, 10)})`);
+      const img = await deps.runtime.repoImage(spec(base), { build: false, ...image });
+      deps.log('image', Date.now() - t, img ? `repository image found (${img.files} files at ${base.slice(0, 10)})` : `no repository image of ${base.slice(0, 10)} yet; the repository goes in over SSH`);
       return img;
     } catch (err) {
       deps.log('image', Date.now() - t, `no repository image (${errorText(err)}); the repository goes in over SSH`);
       return null;
     }
   };
+  /** Made once per commit (tasks from it wait for one load), then left to eviction. */
+  const warm = (base: string) => async () => (await deps.runtime.repoImage(spec(base), { build: true, ...image }))?.release();
   const launchFor = async (base: string, img: RepoImageResult | null): Promise<Launched> => {
     if (img) {
       const t = Date.now();
       try {
-        return { handle: await deps.launch(img.image, img.place, img.prepare === null), baseCommit: base, delivery: null, prepare: img.prepare };
+        return { handle: await deps.launch(img.image, img.place, img.prepare === null), baseCommit: base, delivery: null, prepare: img.prepare, warm: null };
       } catch (err) {
         // The image went between its look-up and the container's creation (removed by hand, or by
         // another daemon's eviction), or the engine refused it: the task image still serves.
@@ -92,7 +104,7 @@ export async function launchTaskContainer(deps: LaunchDeps, repo: TaskRepo | nul
       throw p.status === 'rejected' ? p.reason : (l as PromiseRejectedResult).reason;
     }
     deps.log('pack', Date.now() - t, `packed ${repo.branch} (${p.value.files} files)`);
-    return { handle: l.value, baseCommit: base, delivery: p.value, prepare: null };
+    return { handle: l.value, baseCommit: base, delivery: p.value, prepare: null, warm: warm(base) };
   };
   const drop = async (l: Launched) => {
     await l.delivery?.dispose();

@@ -102,6 +102,8 @@ export class TaskService {
   private closed = false;
   /** Preference writes still in flight (creating a task does not wait for them; close does). */
   private readonly pendingWrites = new Set<Promise<void>>();
+  /** Repository images being made for later tasks (shutdown waits for them, so none is left half made). */
+  private readonly warming = new Set<Promise<void>>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -301,7 +303,7 @@ export class TaskService {
       task.session?.detach();
       task.log?.seal();
     }
-    await Promise.all([...this.pendingWrites]);
+    await Promise.all([...this.pendingWrites, ...this.warming]);
   }
 
   // ---- queries -----------------------------------------------------------------------------
@@ -602,6 +604,13 @@ export class TaskService {
       // An image whose entrypoint does not start the relay (built before it did): started over SSH.
       const boot = handle.booted ? { boot: { n: session, waitStart: hasEnv || pkg !== null || launched.prepare !== null } } : {};
       await this.startSession(task, runtime, { reason: 'start', prompt, ...boot });
+      // The first task from this commit: the next ones start from its image, made now that this one runs.
+      if (launched.warm && !this.closed) {
+        const warming = launched.warm()
+          .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'making the repository image failed'))
+          .finally(() => this.warming.delete(warming));
+        this.warming.add(warming);
+      }
     } catch (err) {
       const message = errorText(err);
       this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');

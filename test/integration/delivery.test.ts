@@ -342,6 +342,35 @@ describe('repository delivery in a task start', () => {
   });
 });
 
+describe('repository images in task starts', () => {
+  test('the first task from a commit takes the repository over SSH and makes the image; the next starts from it', async () => {
+    await using env = await taskEnv({ files: 20 });
+    const phases = async (id: string) => {
+      const sse = new SseClient(`${env.d.url}/api/v1/tasks/${id}/events`);
+      try {
+        await sse.waitFor((ev) => ev.some((e) => (e.data as EventMessage | undefined)?.kind === 'result'), 60_000, 'the agent to answer');
+        return sse.messages<EventMessage>().flatMap((e) => (e.kind === 'log' && e.phase ? [`${e.phase}: ${e.message ?? ''}`] : []));
+      } finally {
+        sse.close();
+      }
+    };
+    const first = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
+    const one = await phases(first.id);
+    assert.ok(one.some((p) => /^image: no repository image of \w+ yet/.test(p)), one.join('\n'));
+    assert.ok(one.some((p) => p.startsWith('push: ')), 'delivered over SSH');
+    const images = () => new Dockerode().listImages({ filters: { label: [`caic.repo.path=${join(env.root, 'proj')}`] } });
+    await waitUntil(images, (l) => l.length === 1, { what: 'the image made after the first task started' });
+    const second = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
+    const two = await phases(second.id);
+    assert.ok(two.some((p) => /^image: repository image found \(21 files/.test(p)), two.join('\n'));
+    assert.ok(!two.some((p) => p.startsWith('push: ')), 'nothing over SSH');
+    for (const [t, branch] of [[first, 'caic-1'], [second, 'caic-2']] as const) {
+      const r = await env.execIn(t.id, 'cd ~/src/proj && git rev-parse --abbrev-ref HEAD && git status --porcelain && ls | wc -l', 'user');
+      assert.equal(r.output, `${branch}\n21\n`);
+    }
+  });
+});
+
 describe('repository images', () => {
   let t: TestRuntime;
   before(async () => {
