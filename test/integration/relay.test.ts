@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -133,7 +134,7 @@ test('an agent binary that is not there: the exit record says so, the relay ends
   const c = client(['serve-attach', '--dir', dir, '--cwd', tmp.path, '--', 'caic-no-such-agent', '-p']);
   c.proc.stdin.write(prompt('hello?'));
   await c.waitFor('caic_relay_exit');
-  assert.equal(await c.exited, 0);
+  assert.equal(await c.exited, 0, c.err());
   const exit = JSON.parse(c.out().split('\n').find((l) => l.includes('caic_relay_exit'))!) as Record<string, unknown>;
   assert.deepEqual(exit, {
     type: 'caic_relay_exit',
@@ -143,6 +144,42 @@ test('an agent binary that is not there: the exit record says so, the relay ends
   });
   assert.match(readFileSync(join(dir, 'relay.log'), 'utf8'), /is not installed in this container/);
   await waitAlive(dir, false);
+});
+
+test('the relay that ends a client stays until the client closes: input sent after the end meets no reset', async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, 'relay');
+  // The agent ends at once; nobody is attached, so the relay keeps its output for the first client.
+  const daemon = spawn(process.execPath, [RELAY, 'daemon', '--dir', dir, '--cwd', tmp.path, '--', 'sh', '-c', 'exit 0'], { stdio: 'ignore', detached: true });
+  try {
+    // `alive` 3: the agent ended, the relay holds its output for a client.
+    const status = () => spawnSync(process.execPath, [RELAY, 'alive', '--dir', dir]).status;
+    await waitUntil(status, (st) => st === 3, { what: 'the relay holding the ended agent' });
+    const sock = createConnection({ path: join(dir, 'relay.sock'), allowHalfOpen: true });
+    const errors: string[] = [];
+    sock.on('error', (err) => errors.push(err.message));
+    let out = '';
+    sock.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = new Promise<void>((resolve) => sock.once('end', resolve));
+    sock.write('{"offset":0}\n');
+    await within(ended, 20_000, "the relay's end");
+    assert.match(out, /caic_relay_exit/);
+    // A client still typing when the end arrived (the daemon's channel, an attach client's stdin).
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => sock.write('input after the end\n', () => resolve()));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(errors, [], `no EPIPE or ECONNRESET: the relay read until the client closed (relay.log: ${readFileSync(join(dir, 'relay.log'), 'utf8')})`);
+    assert.equal(status(), 3, 'the relay waits for the client');
+    sock.end();
+    await waitUntil(status, (st) => st === 1, { what: 'the relay gone once the client closed' });
+  } finally {
+    try {
+      process.kill(-daemon.pid!, 'SIGKILL');
+    } catch {
+      /* ended */
+    }
+  }
 });
 
 test('an agent cannot forge the exit record: its imitation is shifted by one space', async () => {

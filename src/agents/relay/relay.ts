@@ -39,6 +39,8 @@ const RELAY_LOG = 'relay.log';
 const AGENT_ENDED = 'agent-ended';
 const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
 const LINGER_MS = 60 * 60 * 1000;
+/** After the end was sent, how long the relay waits for its client to close before it leaves. */
+const CLIENT_CLOSE_MS = 5_000;
 /** How much of the agent's stderr (and of relay.log) explains a failure. */
 const TAIL_BYTES = 2048;
 /** How the relay's own exit record begins. */
@@ -217,7 +219,11 @@ function runDaemon(args: Args): void {
 
   /** The agent is gone and this client has everything: end it and leave. */
   const finish = (c: NonNullable<typeof client>) => {
-    c.sock.end(() => shutdown());
+    // Our end, then wait for the client's: leaving while it still sends (input typed as the agent
+    // ended) would answer it with EPIPE or ECONNRESET instead of the end. Its bytes are dropped
+    // (fromClient). A client that never closes is not waited for long.
+    c.sock.once('close', () => shutdown());
+    c.sock.end(() => setTimeout(shutdown, CLIENT_CLOSE_MS).unref());
   };
 
   /** The exit record; `error` and `stderr` only when the agent did not end well. */
