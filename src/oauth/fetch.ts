@@ -1,6 +1,6 @@
 // Fetching Client ID Metadata Documents: https only, public addresses only, bounded in size and time.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 
@@ -28,6 +28,8 @@ export function isPublicAddress(ip: string): boolean {
  * is refused. No redirects are followed; oidc-provider adds the timeout and the body limit.
  */
 export function guardedFetch(opts: GuardedFetchOptions = {}) {
+  // Its own agent without keep-alive: a pooled socket (opened under another policy) would skip the address check.
+  const agent = new Agent({ keepAlive: false });
   return (input: string | URL, init: { method?: string; headers?: Headers; signal?: AbortSignal } = {}): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(String(input));
@@ -38,6 +40,7 @@ export function guardedFetch(opts: GuardedFetchOptions = {}) {
         url,
         {
           method: init.method ?? 'GET',
+          agent,
           headers,
           ...(init.signal ? { signal: init.signal } : {}),
           ...(opts.ca ? { ca: opts.ca } : {}),
