@@ -454,8 +454,11 @@ export class OAuthServer {
     return reply
       .code(status)
       .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'")
+      // No form-action: after consent the browser is redirected to the client's registered URI, which may be any scheme.
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
       .header('x-frame-options', 'DENY')
+      // With no-referrer, Chromium sends `Origin: null` for the form's POST, which the cross-site check refuses.
+      .header('referrer-policy', 'same-origin')
       .type('text/html; charset=utf-8')
       .send(html);
   }
