@@ -278,6 +278,26 @@ describe('OAuth authorization server', { timeout: 120_000 }, () => {
     assert.equal(await d.daemon.oauth!.verifier.verify(tokens.access_token), null, 'revoking the refresh token ends the grant');
   });
 
+  test('device authorization grant (RFC 8628): a code pair, then authorization_pending until someone consents', async () => {
+    const c = await register(t, {
+      client_name: 'CLI',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'none',
+    });
+    const res = await call(t, '/oauth/device_authorization', { method: 'POST', body: form({ client_id: c.client_id, scope: 'caic:tasks.read' }) });
+    assert.equal(res.status, 200, res.body);
+    const dev = res.json<{ device_code: string; user_code: string; verification_uri: string }>();
+    assert.equal(dev.verification_uri, `${ISSUER}/oauth/device`);
+    const poll = await token(t, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dev.device_code, client_id: c.client_id });
+    assert.equal(poll.status, 400);
+    assert.equal(poll.json<{ error: string }>().error, 'authorization_pending');
+    const page = await call(t, '/oauth/device', { jar: sessionJar() });
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Enter the code your device shows/);
+  });
+
   test('the verifier refuses expired, wrong-audience, foreign-issuer and foreign-key tokens', async () => {
     const c = await newClient();
     const tokens = await tokensFor(c.client_id);
