@@ -214,7 +214,8 @@ export class OAuthServer {
         // A public client may introspect or revoke only its own tokens.
         revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
         introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token?.clientId === client.clientId },
-        clientIdMetadataDocument: { enabled: true } as unknown as { enabled: false },
+        // Pinned to the draft this version implements: an update that changes it fails at start instead of drifting.
+        clientIdMetadataDocument: { enabled: true, ack: 'draft-02' } as unknown as { enabled: false },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => this.resource,
@@ -338,8 +339,7 @@ export class OAuthServer {
 
   /** Hands a request to oidc-provider as it came (its body unread), with forwarded headers set from the edge's verdict. */
   pass(req: FastifyRequest, reply: FastifyReply, url?: string): void {
-    const provider = this.oidc;
-    void provider;
+    void this.oidc; // built on first use
     const raw = req.raw as IncomingMessage & { caicIp?: string };
     raw.headers['x-forwarded-proto'] = this.opts.secureCookies || isHttps(req) ? 'https' : 'http';
     raw.headers['x-forwarded-host'] = effectiveHost(req) ?? '';
@@ -402,7 +402,8 @@ export class OAuthServer {
         redirectHost,
         scopes,
         username: account.name,
-        device: 'deviceCode' in details.params || details.prompt.name === 'consent' && !redirect,
+        // The device flow has no redirect: the person goes back to their device instead.
+        device: !redirect,
       }),
     );
   }
