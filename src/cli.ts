@@ -16,12 +16,14 @@ import {
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
 } from './containers/index.js';
+import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
 import { startDaemon } from './daemon.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
                         [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
+       caic audit verify [--config-dir DIR]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
 \`caic image build\` builds the agent image (default base ${ONLINE_BASE_IMAGE}; --offline first
@@ -30,6 +32,8 @@ makes ${OFFLINE_BASE_IMAGE} with debootstrap, needs root, and builds on it witho
 on this machine (the newest version, or the one --claude-code-version, --codex-version,
 --gemini-version or --opencode-version names; downloads are kept in $XDG_CACHE_HOME/caic/npm), and
 record its version in an image label, which GET /api/v1/server/harnesses reads.
+\`caic audit verify\` checks the hash chain of <config dir>/audit.jsonl and names the first
+record that was changed or removed (exit status 1).
 
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
   }
   const command = positionals.join(' ') || 'serve';
   if (command === 'image build') return imageBuild(values);
+  if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
   if (command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -149,6 +154,21 @@ function repositoriesLine(root: string, names: string[]): string {
   if (names.length === 0) return `no git repositories under ${root} yet: clone or create one there (it appears without a restart), or set [core] root`;
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '');
   return `${names.length} git ${names.length === 1 ? 'repository' : 'repositories'} under ${root}: ${shown}`;
+}
+
+/** `caic audit verify`: walks the audit log's hash chain. */
+async function auditVerify(path: string): Promise<void> {
+  let verdict;
+  try {
+    verdict = await verifyAuditFile(path);
+  } catch (err) {
+    fail(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no audit log (nothing was recorded yet)' : (err as Error).message}`);
+  }
+  if (verdict.ok) {
+    process.stdout.write(`${path}: ${verdict.records} records, chain intact\n`);
+    return;
+  }
+  fail(`${path}: record ${verdict.line} is broken: ${verdict.reason}; the ${verdict.records} records before it are intact`);
 }
 
 /** `caic image build`: streams the build steps to the terminal. */

@@ -1,11 +1,13 @@
 // The composition root: config → logger → state files → gate → auth → Fastify → listen.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { HARNESSES, HarnessReadiness } from './agents/index.js';
 import {
   ensurePrivateDir,
   gitIdentityOf,
+  isLoopbackHost,
   loadConfig,
   loadOrCreateSettings,
   lockCacheDir,
@@ -30,6 +32,8 @@ import {
   type ServerDeps,
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
+import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
+import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 
@@ -54,6 +58,8 @@ export interface DaemonOptions {
   extend?: ServerDeps['extend'];
   /** The web UI build to serve (see ServerDeps.webDir). */
   webDir?: string;
+  /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
+  oauthFetch?: GuardedFetchOptions;
 }
 
 export interface Daemon {
@@ -63,6 +69,9 @@ export interface Daemon {
   logger: Logger;
   tasks: TaskService;
   repos: RepoRegistry;
+  /** The OAuth authorization server; null with no login on a non-loopback listener. */
+  oauth: OAuthServer | null;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -207,6 +216,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   // Before any task log is read: a second daemon on the same cache would fight this one for every agent.
   const lock = await lockCacheDir(config.cacheDir);
+  const audit = new AuditLog(join(config.configDir, AUDIT_FILE_NAME), {
+    onError: (err) => logger.error({ err: err.message }, 'audit log write failed'),
+  });
+  // The authorization server for MCP clients. Without login it acts for the local user, which is
+  // only sound while nobody but this machine can reach the daemon.
+  const loginEnabled = config.authProviders.length > 0;
+  let boundUrl = '';
+  const oauth =
+    loginEnabled || isLoopbackHost(config.listen.host)
+      ? await OAuthServer.open({
+          configDir: config.configDir,
+          issuer: () => config.externalUrl?.origin ?? boundUrl,
+          secret: settings.sessionSecret,
+          loginEnabled,
+          providers: config.authProviders,
+          secureCookies: config.externalUrl?.protocol === 'https:',
+          audit,
+          logger,
+          ...(opts.oauthFetch ? { fetch: opts.oauthFetch } : {}),
+        })
+      : null;
+  if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');
   await tasks.load();
   const app = await buildServer({
     config,
@@ -224,6 +255,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }),
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
+    subsystems: oauth
+      ? [
+          async (app) => {
+            await oauth.register(app);
+            grantRoutes(app, oauth, loginEnabled);
+          },
+        ]
+      : [],
   });
   usersChanged = () => app.endRevokedSseStreams();
 
@@ -237,6 +276,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     users.close();
     await app.close();
     await lock.release();
+    audit.close();
     throw listenError(err, host, port);
   }
   const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
@@ -254,6 +294,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = urlForListen({ host, port: boundPort });
+  boundUrl = url;
   logger.info(
     {
       url,
@@ -274,12 +315,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
     tasks,
     repos,
+    oauth,
+    audit,
     async close() {
       clearInterval(retry);
       stopRepoWatch();
       lists.forEach((l) => l.stop());
       users.close();
       await app.close();
+      await oauth?.close();
+      audit.close();
       await tasks.close();
       readiness.close();
       closeRuntime();

@@ -19,6 +19,12 @@ export const AuthStartQuery = z.object({
     ),
   code_challenge: CodeChallenge.optional().describe('With return=app (required, unless legacy app sign-in is still allowed): the PKCE S256 challenge.'),
   code_challenge_method: z.literal('S256').optional().describe('Must be S256 when code_challenge is sent.'),
+  next: z
+    .string()
+    .max(512)
+    .regex(/^\/oauth\/[A-Za-z0-9/_-]+$/, 'must be a path under /oauth/ on this server')
+    .optional()
+    .describe('With return=web: where the browser goes after signing in (an OAuth authorization in progress); default /.'),
 });
 
 export const AuthCallbackQuery = z.object({

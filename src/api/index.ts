@@ -4,6 +4,7 @@ export * from './server.js';
 export * from './auth.js';
 export * from './events.js';
 export * from './tasks.js';
+export * from './oauth.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, StatusResp, UserResp } from './auth.js';
 import { EventMessage } from './events.js';
+import { GrantIdParams, OAuthGrantsResp } from './oauth.js';
 import {
   CloneRepoReq,
   CompactReq,
@@ -127,6 +128,25 @@ export const routes = {
     tag: 'auth',
     access: 'public',
     response: StatusResp,
+  },
+  oauthGrants: {
+    method: 'GET',
+    path: '/api/v1/oauth/grants',
+    summary: "Connected apps: the caller's OAuth grants (MCP clients), with their scopes and when they were last used.",
+    tag: 'oauth',
+    access: 'user',
+    response: OAuthGrantsResp,
+    errors: ['NOT_FOUND'],
+  },
+  oauthGrantRevoke: {
+    method: 'DELETE',
+    path: '/api/v1/oauth/grants/:id',
+    summary: 'Revoke a grant: its refresh and access tokens stop working at once.',
+    tag: 'oauth',
+    access: 'user',
+    params: GrantIdParams,
+    response: StatusResp,
+    errors: ['NOT_FOUND'],
   },
   listTasks: {
     method: 'GET',

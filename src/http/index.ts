@@ -2,3 +2,7 @@
 export { buildServer, type ServerDeps } from './server.js';
 export { Gate, RemoteCidrList, openGeoDb, parseGitHubMeta, parseOpenAiRanges, type GeoLookup } from './gate/index.js';
 export { allowedByProviders, buildProviders, HostLock, SessionManager, type OAuthProvider } from './auth/index.js';
+export { escapeHtml, htmlPage, sendError } from './errors.js';
+export { effectiveHost, isHttps } from './context.js';
+export { readCookie, CROSS_SITE_EXEMPT } from './auth/hooks.js';
+export { routeOptions } from './routes/define.js';

@@ -37,6 +37,8 @@ export interface ServerDeps {
   tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean; harnesses: () => Promise<HarnessInfo[]> };
   /** The built web UI to serve (default: the package's web/dist); without index.html, `/` is the status page. */
   webDir?: string;
+  /** Subsystems that register their own routes behind the edge hooks (the OAuth authorization server). */
+  subsystems?: ((app: FastifyInstance) => void | Promise<void>)[];
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -163,6 +165,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
     logger.info({ webDir: deps.webDir ?? DEFAULT_WEB_DIR }, 'web UI not built (no index.html): serving the status page at /');
   }
+  for (const register of deps.subsystems ?? []) await register(app);
   await deps.extend?.(app);
   methodNotAllowed(app);
   return app;

@@ -6,6 +6,12 @@ import type { HostLock } from './host-lock.js';
 import { SESSION_COOKIE, type SessionManager } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * OAuth endpoints that take no cookie authority (the client authenticates with what it sends:
+ * a code and its verifier, a refresh token, a registration token): browser-based MCP clients
+ * call them from their own origin, so the cross-site refusal does not apply.
+ */
+export const CROSS_SITE_EXEMPT = /^\/oauth\/(?:token|register|revoke|introspect|device_authorization)(?:[/?]|$)/;
 
 /** One cookie's value, parsed on demand (most API requests carry a bearer token and no cookies). */
 export function readCookie(req: FastifyRequest, name: string): string | undefined {
@@ -25,7 +31,7 @@ export function presentedToken(req: FastifyRequest): string | undefined {
  * no-auth mode on localhost, nothing else would stop a web page from driving the daemon.
  */
 export function isCrossSite(req: FastifyRequest): boolean {
-  if (SAFE_METHODS.has(req.method)) return false;
+  if (SAFE_METHODS.has(req.method) || CROSS_SITE_EXEMPT.test(req.url)) return false;
   if (req.headers['sec-fetch-site'] === 'cross-site') return true;
   const origin = req.headers.origin;
   if (origin === undefined) return false; // not a browser, or a same-origin navigation of an old browser

@@ -46,6 +46,8 @@ export interface PendingLogin {
   returnTo: ReturnTo;
   /** The app's PKCE S256 challenge (return=app from a current app build). */
   codeChallenge?: string;
+  /** return=web: a local path to go back to after signing in (an OAuth authorization request). */
+  next?: string;
 }
 
 /**

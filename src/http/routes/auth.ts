@@ -60,11 +60,12 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     handler: (req, reply) => {
       const provider = providers.get(req.params.provider);
       if (!provider || !sessions) return sendError(reply, 'NOT_FOUND', `login with ${req.params.provider} is not configured`);
-      const { return: returnTo = 'web', code_challenge: codeChallenge, code_challenge_method: method } = req.query;
+      const { return: returnTo = 'web', code_challenge: codeChallenge, code_challenge_method: method, next } = req.query;
+      if (next && returnTo !== 'web') return sendErrorPage(req, reply, 'BAD_REQUEST', 'next is only used with return=web');
       if (codeChallenge && returnTo !== 'app') return sendErrorPage(req, reply, 'BAD_REQUEST', 'code_challenge is only used with return=app');
       if (codeChallenge && method !== 'S256') return sendErrorPage(req, reply, 'BAD_REQUEST', 'code_challenge_method must be S256');
       if (returnTo === 'app' && !codeChallenge && !legacyAllowed()) return sendErrorPage(req, reply, 'BAD_REQUEST', legacyRefused());
-      const { state, cookie } = states.begin({ returnTo, ...(codeChallenge ? { codeChallenge } : {}) });
+      const { state, cookie } = states.begin({ returnTo, ...(codeChallenge ? { codeChallenge } : {}), ...(next ? { next } : {}) });
       reply.setCookie(STATE_COOKIE, cookie, {
         path: '/',
         httpOnly: true,
@@ -152,7 +153,8 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
       secure: secureSession(req),
       maxAge: sessions!.ttlSeconds,
     });
-    return reply.redirect('/', 302);
+    // `next` was checked to be a path under /oauth/ when the sign-in started (bound to the state).
+    return reply.redirect(login.next ?? '/', 302);
   }
 
   r.route({

@@ -1,8 +1,8 @@
 // Settings: browser notifications, the remembered repositories/agents (from the preferences API),
-// where repositories are looked for (with a rescan), agent usage per day and week, and the
-// server's capabilities.
+// where repositories are looked for (with a rescan), agent usage per day and week, connected apps
+// (OAuth grants of MCP clients, revocable) and the server's capabilities.
 import { useEffect, useState } from 'react';
-import type { Preferences, Repo, ServerConfigResp, UsageResp, UserResp } from '../../../src/api/index.js';
+import type { OAuthGrant, Preferences, Repo, ServerConfigResp, UsageResp, UserResp } from '../../../src/api/index.js';
 import { formatCost, formatDuration, formatTokens } from '../lib/format';
 import { api, errorMessage } from './client';
 import { navigate } from './router';
@@ -90,6 +90,8 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         </p>
         <h2>Usage</h2>
         <Usage />
+        <h2>Connected apps</h2>
+        <ConnectedApps />
         <h2>Recent repositories</h2>
         {(preferences?.repositories.length ?? 0) === 0 ? (
           <p className="muted">None yet: the agent and model you pick for a repository are remembered here.</p>
@@ -140,6 +142,59 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         )}
       </div>
     </section>
+  );
+}
+
+/** MCP clients (Claude, ChatGPT, editors) the caller allowed through OAuth; each can be revoked. */
+function ConnectedApps() {
+  const [grants, setGrants] = useState<OAuthGrant[] | null>(null);
+  const [error, setError] = useState('');
+  const load = (signal?: AbortSignal) =>
+    api('oauthGrants', undefined, signal ? { signal } : {})
+      .then((r) => setGrants(r.grants))
+      .catch((err: unknown) => {
+        if (!signal?.aborted) setError(errorMessage(err));
+      });
+  useEffect(() => {
+    const ac = new AbortController();
+    void load(ac.signal);
+    return () => ac.abort();
+  }, []);
+  const revoke = (g: OAuthGrant) => {
+    api('oauthGrantRevoke', { params: { id: g.id } })
+      .then(() => load())
+      .catch((err: unknown) => setError(errorMessage(err)));
+  };
+  if (error) return <p className="muted">Connected apps are not available: {error}</p>;
+  if (!grants) return <p className="muted">Loading connected apps…</p>;
+  if (grants.length === 0) return <p className="muted" data-testid="apps-empty">No app is connected. Apps such as Claude or ChatGPT connect at <code>/api/v1/mcp</code>.</p>;
+  return (
+    <table className="table" data-testid="connected-apps">
+      <thead>
+        <tr>
+          <th>App</th>
+          <th>May</th>
+          <th>Connected</th>
+          <th>Last used</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {grants.map((g) => (
+          <tr key={g.id}>
+            <td title={g.clientId}>{g.clientName}</td>
+            <td>{g.scopes.join(', ')}</td>
+            <td>{new Date(g.createdAt).toLocaleString()}</td>
+            <td>{g.lastUsedAt ? new Date(g.lastUsedAt).toLocaleString() : 'never'}</td>
+            <td>
+              <button type="button" onClick={() => revoke(g)} aria-label={`Revoke ${g.clientName}`}>
+                Revoke
+              </button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
