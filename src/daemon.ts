@@ -31,6 +31,7 @@ import {
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
+import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 
 export interface DaemonOptions {
@@ -54,6 +55,8 @@ export interface DaemonOptions {
   extend?: ServerDeps['extend'];
   /** The web UI build to serve (see ServerDeps.webDir). */
   webDir?: string;
+  /** The MCP endpoint's access-token verifier (the authorization server), audit sink and rate limit. */
+  mcp?: McpOptions;
 }
 
 export interface Daemon {
@@ -222,7 +225,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
-    ...(opts.extend ? { extend: opts.extend } : {}),
+    extend: async (app) => {
+      await registerMcp(app, {
+        ...opts.mcp,
+        services: { service: tasks, repos, preferences, harnesses: () => readiness.list() },
+        config,
+        users,
+        loginEnabled: sessions !== null,
+        version: VERSION,
+        logger,
+      });
+      await opts.extend?.(app);
+    },
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
   });
   usersChanged = () => app.endRevokedSseStreams();

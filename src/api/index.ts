@@ -7,3 +7,4 @@ export * from './tasks.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';
+export * from './mcp.js';

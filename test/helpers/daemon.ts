@@ -37,6 +37,7 @@ export async function startTestDaemon(
     startDir: opts.startDir ?? dir.path,
     originListWaitMs: opts.originListWaitMs ?? 2_000,
     ...(opts.extend ? { extend: opts.extend } : {}),
+    ...(opts.mcp ? { mcp: opts.mcp } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });
   return {

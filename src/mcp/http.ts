@@ -1,0 +1,210 @@
+// Mounts the MCP endpoint in Fastify: refusals (Origin, query tokens, 401, rate limit), sessions, Streamable HTTP.
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import rateLimit from '@fastify/rate-limit';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config, UserStore } from '../config/index.js';
+import { effectiveHost, isHttps, sendError } from '../http/index.js';
+import type { Logger } from '../log/index.js';
+import { ALL_SCOPES, bearerChallenge, MCP_PATH, resourceUrls, scopesOf, type AuditSink, type McpTokenVerifier, type Principal, type ResourceUrls } from './auth.js';
+import { createSession, type McpSession } from './server.js';
+import type { McpServices } from './tools.js';
+
+export interface McpOptions {
+  /** Verifies OAuth access tokens (the authorization server); without one, only the web session cookie is accepted when login is on. */
+  tokenVerifier?: McpTokenVerifier;
+  audit?: AuditSink;
+  /** Requests per window per caller (default 120 per minute). */
+  rateLimit?: { max: number; windowMs: number };
+}
+
+export interface McpDeps extends McpOptions {
+  services: McpServices;
+  config: Config;
+  users: UserStore;
+  /** Login is configured (sessions exist). */
+  loginEnabled: boolean;
+  version: string;
+  logger: Logger;
+}
+
+/** Sessions a client leaves open without using them are closed after this long. */
+const IDLE_MS = 30 * 60_000;
+/** Sessions one caller may hold; the least recently used goes first. */
+const MAX_SESSIONS_PER_SUBJECT = 32;
+const QUERY_CREDENTIALS = /[?&](access_token|token|bearer|authorization)=/i;
+
+interface Entry {
+  transport: StreamableHTTPServerTransport;
+  session: McpSession;
+  subject: string;
+  clientId: string;
+  lastUsed: number;
+  streams: number;
+}
+
+/** True for a bind address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+function rawJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
+
+/**
+ * Registers `/api/v1/mcp` (POST, GET, DELETE), or not at all when nobody could be trusted to call
+ * it: with no login, only a daemon on loopback serves MCP. Returns whether it was registered.
+ */
+export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<boolean> {
+  const { config, logger } = deps;
+  if (!deps.loginEnabled && !isLoopbackHost(config.listen.host)) {
+    logger.warn(
+      { listen: config.listen.host, path: MCP_PATH },
+      'MCP endpoint not registered: no login is configured and the daemon listens beyond loopback (configure [github.oauth] or [gitlab.oauth], or listen on 127.0.0.1)',
+    );
+    return false;
+  }
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const sessions = new Map<string, Entry>();
+  const bySubject = new Map<string, Set<string>>();
+
+  const originOf = (req: FastifyRequest) => config.externalUrl?.origin ?? `${isHttps(req) ? 'https' : 'http'}://${effectiveHost(req) ?? 'localhost'}`;
+  const urlsOf = (req: FastifyRequest): ResourceUrls => resourceUrls(originOf(req));
+
+  /** A browser page of another origin must not drive the endpoint (DNS rebinding, cross-site). */
+  const originAllowed = (req: FastifyRequest): boolean => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    if (origin === config.externalUrl?.origin) return true;
+    try {
+      return new URL(origin).host.toLowerCase() === (effectiveHost(req) ?? '').toLowerCase();
+    } catch {
+      return false;
+    }
+  };
+
+  const unauthorized = (req: FastifyRequest, reply: FastifyReply, message: string, error?: 'invalid_token' | 'invalid_request') => {
+    reply.header('www-authenticate', bearerChallenge(urlsOf(req), error ? { error, description: message } : {}));
+    return sendError(reply, 'UNAUTHORIZED', message);
+  };
+
+  /** Who is calling; answers the refusal itself and returns null when nobody may. */
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Principal | null> => {
+    if (!deps.loginEnabled) return { subject: `local:${req.client?.ip ?? ''}`, caller: null, clientId: 'local', scopes: ALL_SCOPES, via: 'none' };
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      // Only caic's own access tokens: a session token or anyone else's token fails verification.
+      const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(auth.trim());
+      if (!m) return unauthorized(req, reply, 'malformed Authorization header (expected Bearer)', 'invalid_request'), null;
+      const verified = deps.tokenVerifier ? await deps.tokenVerifier.verify(m[1]!, urlsOf(req).resource).catch(() => null) : null;
+      const user = verified ? deps.users.get(verified.userId) : undefined;
+      if (!verified || !user) return unauthorized(req, reply, 'access token invalid, expired, or not issued for this resource', 'invalid_token'), null;
+      return { subject: `user:${user.id}`, caller: { id: user.id, username: user.username }, clientId: verified.clientId, scopes: scopesOf(verified.scopes), via: 'token' };
+    }
+    // No Authorization header: the edge read the session cookie (same-origin web UI).
+    if (req.user) return { subject: `user:${req.user.id}`, caller: { id: req.user.id, username: req.user.username }, clientId: 'web', scopes: ALL_SCOPES, via: 'cookie' };
+    return unauthorized(req, reply, 'sign-in required: connect with OAuth'), null;
+  };
+
+  await app.register(rateLimit, { global: false, hook: 'preHandler' });
+
+  const closeEntry = (id: string) => {
+    const e = sessions.get(id);
+    if (!e) return;
+    sessions.delete(id);
+    bySubject.get(e.subject)?.delete(id);
+    e.session.close();
+    void e.transport.close().catch(() => undefined);
+  };
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, e] of sessions) if (e.streams === 0 && now - e.lastUsed > IDLE_MS) closeEntry(id);
+  }, 60_000);
+  sweep.unref();
+  app.addHook('preClose', (done) => {
+    clearInterval(sweep);
+    for (const id of [...sessions.keys()]) closeEntry(id);
+    done();
+  });
+
+  const newSession = (req: FastifyRequest, p: Principal): { transport: StreamableHTTPServerTransport; session: McpSession } => {
+    const mine = bySubject.get(p.subject) ?? bySubject.set(p.subject, new Set()).get(p.subject)!;
+    if (mine.size >= MAX_SESSIONS_PER_SUBJECT) {
+      const oldest = [...mine].map((id) => sessions.get(id)!).filter(Boolean).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (oldest?.transport.sessionId) closeEntry(oldest.transport.sessionId);
+    }
+    const session = createSession({ services: deps.services, version: deps.version, logger, ...(deps.audit ? { audit: deps.audit } : {}), urls: urlsOf(req) }, p);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      // Answers as plain JSON; notifications go on the client's GET stream.
+      enableJsonResponse: true,
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, session, subject: p.subject, clientId: p.clientId, lastUsed: Date.now(), streams: 0 });
+        mine.add(id);
+      },
+      onsessionclosed: (id) => closeEntry(id),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) closeEntry(transport.sessionId);
+      else session.close();
+    };
+    return { transport, session };
+  };
+
+  const { max, windowMs } = deps.rateLimit ?? { max: 120, windowMs: 60_000 };
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: MCP_PATH,
+    config: {
+      access: 'public', // authenticated below: OAuth tokens or the session cookie, never the session bearer
+      rateLimit: {
+        max,
+        timeWindow: windowMs,
+        keyGenerator: (req: FastifyRequest) => principals.get(req)?.subject ?? `ip:${req.client?.ip ?? ''}`,
+        errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+          Object.assign(new Error(`rate limit: at most ${max} requests per ${Math.round(windowMs / 1000)} s; retry in ${ctx.after}`), { statusCode: 429 }),
+      },
+    },
+    onRequest: async (req, reply) => {
+      if (QUERY_CREDENTIALS.test(req.url)) return unauthorized(req, reply, 'credentials in the URL are refused; send Authorization: Bearer', 'invalid_request');
+      if (!originAllowed(req)) return sendError(reply, 'FORBIDDEN', 'Origin not allowed for the MCP endpoint');
+      const p = await authenticate(req, reply);
+      if (!p) return reply;
+      principals.set(req, p);
+      // The SDK hands this to every handler as extra.authInfo; the token itself stays out.
+      (req.raw as typeof req.raw & { auth?: unknown }).auth = { token: '', clientId: p.clientId, scopes: [...p.scopes], extra: { principal: p } };
+    },
+    handler: async (req, reply) => {
+      const p = principals.get(req)!;
+      reply.hijack();
+      const res = reply.raw;
+      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
+      const header = req.headers['mcp-session-id'];
+      const sid = Array.isArray(header) ? header[0] : header;
+      if (sid !== undefined) {
+        const e = sessions.get(sid);
+        // Someone else's session answers like one that does not exist.
+        if (!e || e.subject !== p.subject || e.clientId !== p.clientId) return rawJson(res, 404, rpcError(-32001, 'session not found; initialize a new one'));
+        e.lastUsed = Date.now();
+        if (req.method === 'GET') {
+          e.streams++;
+          res.once('close', () => e.streams--);
+        }
+        return e.transport.handleRequest(req.raw, res, req.body);
+      }
+      if (req.method !== 'POST' || !isInitializeRequest(req.body)) return rawJson(res, 400, rpcError(-32000, 'no session: send initialize first (without Mcp-Session-Id)'));
+      const { transport, session } = newSession(req, p);
+      await session.server.connect(transport);
+      return transport.handleRequest(req.raw, res, req.body);
+    },
+  });
+  logger.info({ path: MCP_PATH, auth: deps.loginEnabled ? (deps.tokenVerifier ? 'oauth+cookie' : 'cookie') : 'none (loopback)' }, 'MCP endpoint registered');
+  return true;
+}
