@@ -45,6 +45,9 @@ export function summary(t: Task, taskNumber: number): McpTaskSummary {
   };
 }
 
+/** At least the JSON size of a summary: its text fields at their worst escaping (6 bytes per UTF-16 unit), plus the rest. */
+const upperBound = (s: McpTaskSummary) => 6 * (s.title.length + s.error.length + s.repo.length + s.branch.length + s.model.length + s.id.length) + 512;
+
 /** Sort key: active tasks first, newest first within each group; unique (the id breaks ties). */
 const keyOf = (t: Task) => `${RESTING.has(t.state) ? 1 : 0}:${t.id}`;
 function compare(a: Task, b: Task): number {
@@ -79,19 +82,23 @@ export function tasksPage(all: readonly Task[], cursor: string | undefined, limi
     });
     if (start < 0) start = sorted.length;
   }
-  const out: McpTaskSummary[] = [];
-  let bytes = 0;
+  const end = Math.min(sorted.length, start + limit);
+  let out = sorted.slice(start, end).map((t) => summary(t, numbers.get(t.id)!));
+  let i = end;
   let truncated = false;
-  let i = start;
-  for (; i < sorted.length && out.length < limit; i++) {
-    const s = summary(sorted[i]!, numbers.get(sorted[i]!.id)!);
-    const size = Buffer.byteLength(JSON.stringify(s)) + 1;
-    if (bytes + size > LIST_CAP_BYTES && out.length > 0) {
-      truncated = true;
-      break;
+  // Measured item by item only when a page could pass the cap (rare: the fields are short).
+  if (out.reduce((n, s) => n + upperBound(s), 0) > LIST_CAP_BYTES) {
+    let bytes = 0;
+    const kept: McpTaskSummary[] = [];
+    for (const s of out) {
+      const size = Buffer.byteLength(JSON.stringify(s)) + 1;
+      if (bytes + size > LIST_CAP_BYTES && kept.length > 0) break;
+      bytes += size;
+      kept.push(s);
     }
-    bytes += size;
-    out.push(s);
+    truncated = true;
+    out = kept;
+    i = start + kept.length;
   }
   const last = sorted[i - 1];
   const more = i < sorted.length && last !== undefined;
