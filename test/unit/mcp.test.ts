@@ -9,7 +9,8 @@ import { isLoopbackHost, registerMcp, TOOLS } from '../../src/mcp/index.js';
 import { summarizeArgs } from '../../src/mcp/audit.js';
 import { toolSchema } from '../../src/mcp/json-schema.js';
 import { cutText, LIST_CAP_BYTES, tasksPage } from '../../src/mcp/tasks-view.js';
-import type { McpServices } from '../../src/mcp/tools.js';
+import { TOOLS_BY_NAME, type McpServices } from '../../src/mcp/tools.js';
+import type { Principal } from '../../src/mcp/auth.js';
 import { LogCapture } from '../helpers/log-capture.js';
 
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
@@ -156,4 +157,37 @@ test('every tool schema is a self-contained object schema', () => {
       assert.ok(!JSON.stringify(s).includes('$ref'), `${t.name} ${io}`);
     }
   }
+});
+
+describe('task_create defaults', () => {
+  const run = async (prefs: object, repos: string[], args: Record<string, unknown>) => {
+    let sent: unknown;
+    const created = task('ffffffffff', 'pending');
+    const services = {
+      service: {
+        create: (req: unknown) => ((sent = req), Promise.resolve(created)),
+        list: () => [created],
+      },
+      preferences: { get: () => ({ repositories: [], harness: '', models: {}, settings: {}, ...prefs }) },
+      repos: { list: () => repos.map((name) => ({ name })) },
+      harnesses: () => Promise.resolve([]),
+    } as unknown as McpServices;
+    const def = TOOLS_BY_NAME.get('task_create')!;
+    const principal = { subject: 'local', caller: null, clientId: 'local', scopes: new Set(), via: 'none' } as unknown as Principal;
+    await def.run({ principal, services }, def.args.parse(args));
+    return sent;
+  };
+
+  test('repository, agent and model come from what the caller used last', async () => {
+    const prefs = { repositories: [{ name: 'web', baseBranch: 'main', harness: 'codex', model: 'gpt-5.5', lastUsed: '' }], harness: 'codex', models: { claude: 'opus' } };
+    assert.deepEqual(await run(prefs, ['api', 'web'], { prompt: 'hi' }), { repos: [{ name: 'web' }], harness: 'codex', model: 'gpt-5.5', prompt: { text: 'hi' } });
+    // Another agent than the repository's: that agent's own last model.
+    assert.deepEqual(await run(prefs, ['api', 'web'], { prompt: 'hi', harness: 'claude' }), { repos: [{ name: 'web' }], harness: 'claude', model: 'opus', prompt: { text: 'hi' } });
+  });
+
+  test('without preferences: the only repository and Claude Code; with several, the caller must say which', async () => {
+    assert.deepEqual(await run({}, ['only'], { prompt: 'hi' }), { repos: [{ name: 'only' }], harness: 'claude', prompt: { text: 'hi' } });
+    await assert.rejects(run({}, ['a', 'b'], { prompt: 'hi' }), /name a repository: one of a, b/);
+    assert.deepEqual(await run({}, [], { prompt: 'hi', baseBranch: 'dev' }), { repos: [], harness: 'claude', prompt: { text: 'hi' } });
+  });
 });
