@@ -134,6 +134,20 @@ describe('MCP with no login (loopback)', { timeout: 180_000 }, () => {
     assert.equal((pushed.structuredContent as { status: string }).status, 'synced');
   });
 
+  test('a push the safety scan blocks is an error result with the findings; force pushes it', async () => {
+    const w = await env.execIn(task.id, `cd ~/src/proj && printf 'aws_key = "%s"\\n' AKIAIOSFODNN7EXAMPLF > config.ini`, 'user');
+    assert.equal(w.code, 0, w.output);
+    const blocked = await mcp.call('task_push_branch_to_remote', { task: 1 });
+    assert.equal(blocked.isError, true, JSON.stringify(blocked));
+    assert.equal(blocked._meta?.['xyz.caic/error'], 'PUSH_BLOCKED');
+    const found = blocked.structuredContent as { status: string; safetyIssues: { file: string; kind: string }[] };
+    assert.equal(found.status, 'blocked');
+    assert.deepEqual(found.safetyIssues.map((i) => [i.file, i.kind]), [['config.ini', 'secret']]);
+    assert.match((blocked.content[0] as { text: string }).text, /secret in config\.ini/);
+    const forced = await mcp.call('task_push_branch_to_remote', { task: 1, force: true });
+    assert.equal((forced.structuredContent as { status: string }).status, 'synced', JSON.stringify(forced));
+  });
+
   test('purge over MCP', async () => {
     const purged = await mcp.call('task_purge', { task: 1 });
     assert.equal(purged.isError, undefined, JSON.stringify(purged));
