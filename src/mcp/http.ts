@@ -18,6 +18,8 @@ export interface McpOptions {
   audit?: AuditSink;
   /** Requests per window per caller (default 120 per minute). */
   rateLimit?: { max: number; windowMs: number };
+  /** How often open sessions check that their credentials still hold (default 60 s). */
+  recheckMs?: number;
 }
 
 export interface McpDeps extends McpOptions {
@@ -43,6 +45,13 @@ interface Entry {
   clientId: string;
   lastUsed: number;
   streams: number;
+  /** Whether the credentials that opened the session still hold (token not revoked or expired, user not deleted). */
+  holds: () => Promise<boolean>;
+}
+
+interface Authenticated {
+  principal: Principal;
+  holds: () => Promise<boolean>;
 }
 
 /** True for a bind address only this machine can reach. */
@@ -71,7 +80,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     );
     return false;
   }
-  const principals = new WeakMap<FastifyRequest, Principal>();
+  const principals = new WeakMap<FastifyRequest, Authenticated>();
   const sessions = new Map<string, Entry>();
   const bySubject = new Map<string, Set<string>>();
 
@@ -96,20 +105,36 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
   };
 
   /** Who is calling; answers the refusal itself and returns null when nobody may. */
-  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Principal | null> => {
-    if (!deps.loginEnabled) return { subject: `local:${req.client?.ip ?? ''}`, caller: null, clientId: 'local', scopes: ALL_SCOPES, via: 'none' };
+  const always = () => Promise.resolve(true);
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> => {
+    if (!deps.loginEnabled) return { principal: { subject: `local:${req.client?.ip ?? ''}`, caller: null, clientId: 'local', scopes: ALL_SCOPES, via: 'none' }, holds: always };
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       // Only caic's own access tokens: a session token or anyone else's token fails verification.
       const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(auth.trim());
       if (!m) return unauthorized(req, reply, 'malformed Authorization header (expected Bearer)', 'invalid_request'), null;
-      const verified = deps.tokenVerifier ? await deps.tokenVerifier.verify(m[1]!, urlsOf(req).resource).catch(() => null) : null;
+      const token = m[1]!;
+      const resource = urlsOf(req).resource;
+      const verify = async () => {
+        const v = deps.tokenVerifier ? await deps.tokenVerifier.verify(token, resource).catch(() => null) : null;
+        return v && deps.users.get(v.userId) ? v : null;
+      };
+      const verified = await verify();
       const user = verified ? deps.users.get(verified.userId) : undefined;
       if (!verified || !user) return unauthorized(req, reply, 'access token invalid, expired, or not issued for this resource', 'invalid_token'), null;
-      return { subject: `user:${user.id}`, caller: { id: user.id, username: user.username }, clientId: verified.clientId, scopes: scopesOf(verified.scopes), via: 'token' };
+      return {
+        principal: { subject: `user:${user.id}`, caller: { id: user.id, username: user.username }, clientId: verified.clientId, scopes: scopesOf(verified.scopes), via: 'token' },
+        holds: async () => (await verify())?.userId === user.id,
+      };
     }
     // No Authorization header: the edge read the session cookie (same-origin web UI).
-    if (req.user) return { subject: `user:${req.user.id}`, caller: { id: req.user.id, username: req.user.username }, clientId: 'web', scopes: ALL_SCOPES, via: 'cookie' };
+    const web = req.user;
+    if (web) {
+      return {
+        principal: { subject: `user:${web.id}`, caller: { id: web.id, username: web.username }, clientId: 'web', scopes: ALL_SCOPES, via: 'cookie' },
+        holds: () => Promise.resolve(deps.users.get(web.id) !== undefined),
+      };
+    }
     return unauthorized(req, reply, 'sign-in required: connect with OAuth'), null;
   };
 
@@ -123,10 +148,22 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     e.session.close();
     void e.transport.close().catch(() => undefined);
   };
+  // Idle sessions go; so do sessions whose credentials no longer hold (a revoked grant, a deleted
+  // user): their GET stream would otherwise go on telling a client about the user's tasks.
+  let rechecking = false;
   const sweep = setInterval(() => {
+    if (rechecking) return;
+    rechecking = true;
     const now = Date.now();
-    for (const [id, e] of sessions) if (e.streams === 0 && now - e.lastUsed > IDLE_MS) closeEntry(id);
-  }, 60_000);
+    const checks = [...sessions].map(async ([id, e]) => {
+      if (e.streams === 0 && now - e.lastUsed > IDLE_MS) return closeEntry(id);
+      if (!(await e.holds().catch(() => false))) {
+        logger.info({ client: e.clientId }, 'MCP session closed: its credentials no longer hold');
+        closeEntry(id);
+      }
+    });
+    void Promise.all(checks).finally(() => (rechecking = false));
+  }, deps.recheckMs ?? 60_000);
   sweep.unref();
   app.addHook('preClose', (done) => {
     clearInterval(sweep);
@@ -134,7 +171,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     done();
   });
 
-  const newSession = (req: FastifyRequest, p: Principal): { transport: StreamableHTTPServerTransport; session: McpSession } => {
+  const newSession = (req: FastifyRequest, { principal: p, holds }: Authenticated): { transport: StreamableHTTPServerTransport; session: McpSession } => {
     const mine = bySubject.get(p.subject) ?? bySubject.set(p.subject, new Set()).get(p.subject)!;
     if (mine.size >= MAX_SESSIONS_PER_SUBJECT) {
       const oldest = [...mine].map((id) => sessions.get(id)!).filter(Boolean).sort((a, b) => a.lastUsed - b.lastUsed)[0];
@@ -146,7 +183,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
       // Answers as plain JSON; notifications go on the client's GET stream.
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, session, subject: p.subject, clientId: p.clientId, lastUsed: Date.now(), streams: 0 });
+        sessions.set(id, { transport, session, subject: p.subject, clientId: p.clientId, lastUsed: Date.now(), streams: 0, holds });
         mine.add(id);
       },
       onsessionclosed: (id) => closeEntry(id),
@@ -167,7 +204,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
       rateLimit: {
         max,
         timeWindow: windowMs,
-        keyGenerator: (req: FastifyRequest) => principals.get(req)?.subject ?? `ip:${req.client?.ip ?? ''}`,
+        keyGenerator: (req: FastifyRequest) => principals.get(req)?.principal.subject ?? `ip:${req.client?.ip ?? ''}`,
         errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
           Object.assign(new Error(`rate limit: at most ${max} requests per ${Math.round(windowMs / 1000)} s; retry in ${ctx.after}`), { statusCode: 429 }),
       },
@@ -175,14 +212,16 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     onRequest: async (req, reply) => {
       if (QUERY_CREDENTIALS.test(req.url)) return unauthorized(req, reply, 'credentials in the URL are refused; send Authorization: Bearer', 'invalid_request');
       if (!originAllowed(req)) return sendError(reply, 'FORBIDDEN', 'Origin not allowed for the MCP endpoint');
-      const p = await authenticate(req, reply);
-      if (!p) return reply;
-      principals.set(req, p);
+      const a = await authenticate(req, reply);
+      if (!a) return reply;
+      principals.set(req, a);
+      const p = a.principal;
       // The SDK hands this to every handler as extra.authInfo; the token itself stays out.
       (req.raw as typeof req.raw & { auth?: unknown }).auth = { token: '', clientId: p.clientId, scopes: [...p.scopes], extra: { principal: p } };
     },
     handler: async (req, reply) => {
-      const p = principals.get(req)!;
+      const a = principals.get(req)!;
+      const p = a.principal;
       reply.hijack();
       const res = reply.raw;
       for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
@@ -200,7 +239,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
         return e.transport.handleRequest(req.raw, res, req.body);
       }
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) return rawJson(res, 400, rpcError(-32000, 'no session: send initialize first (without Mcp-Session-Id)'));
-      const { transport, session } = newSession(req, p);
+      const { transport, session } = newSession(req, a);
       await session.server.connect(transport);
       return transport.handleRequest(req.raw, res, req.body);
     },

@@ -65,9 +65,12 @@ export async function mcpClient(url: string, headers: Record<string, string> = {
  * signature, expiry and audience (the MCP resource URL), as the real verifier must.
  */
 export function testTokens(secret = crypto.getRandomValues(new Uint8Array(32))) {
+  /** Tokens the "authorization server" revoked (a grant deleted in Settings). */
+  const revoked = new Set<string>();
   const verifier: McpTokenVerifier = {
     async verify(token, resource) {
       const { jwtVerify } = await import('jose');
+      if (revoked.has(token)) return null;
       try {
         const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], audience: resource, requiredClaims: ['sub', 'exp'] });
         const str = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -85,5 +88,5 @@ export function testTokens(secret = crypto.getRandomValues(new Uint8Array(32))) 
       .setIssuedAt()
       .setExpirationTime(claims.expiresIn ?? '1h')
       .sign(secret);
-  return { verifier, mint };
+  return { verifier, mint, revoke: (token: string) => void revoked.add(token) };
 }

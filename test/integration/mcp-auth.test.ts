@@ -8,6 +8,7 @@ import { signIn } from '../helpers/login.js';
 import { mcpClient, testTokens } from '../helpers/mcp.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const HOST = 'caic.test';
 const RESOURCE = `https://${HOST}/api/v1/mcp`;
@@ -37,7 +38,7 @@ describe('MCP with login configured', { timeout: 180_000 }, () => {
     stub = await startStubForge();
     env = await taskEnv({
       extraConfig: `external_url = "https://${HOST}"\n${githubLoginToml(stub, ['alice', 'bob'])}`,
-      daemon: { mcp: { tokenVerifier: tokens.verifier, audit: { append: (r) => audit.push(r) } } },
+      daemon: { mcp: { tokenVerifier: tokens.verifier, audit: { append: (r) => audit.push(r) }, recheckMs: 100 } },
     });
     alice = await user({ id: 101, username: 'alice' });
     bob = await user({ id: 102, username: 'bob' });
@@ -120,6 +121,20 @@ describe('MCP with login configured', { timeout: 180_000 }, () => {
     const force = await c.call('task_push_branch_to_remote', { task: 1, force: true });
     assert.equal(force._meta?.['xyz.caic/error'], 'INSUFFICIENT_SCOPE');
     await assert.rejects(c.client.readResource({ uri: 'caic://usage' }), /caic:mcp.read/);
+  });
+
+  test('a session whose token is revoked is closed at the next recheck', async () => {
+    const token = await tokens.mint({ sub: bob.id, scope: ALL, aud: RESOURCE, clientId: 'revoked-client' });
+    const c = await mcpClient(env.d.url, { authorization: `Bearer ${token}` });
+    await c.client.subscribeResource({ uri: `caic://tasks/${bobTask.id}` });
+    const sid = c.transport.sessionId!;
+    // Another token of the same user and client may use the session while it exists.
+    const probeToken = await tokens.mint({ sub: bob.id, scope: 'caic:tasks.read', aud: RESOURCE, clientId: 'revoked-client' }); // not the same JWT
+    const probe = () => post({ authorization: `Bearer ${probeToken}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, { jsonrpc: '2.0', id: 9, method: 'ping' });
+    assert.equal((await probe()).status, 200);
+    tokens.revoke(token);
+    await waitUntil(probe, (r) => r.status === 404, { what: 'the session closed after its token was revoked', timeoutMs: 10_000, intervalMs: 100 });
+    await c.client.close().catch(() => undefined);
   });
 
   test('the web session cookie (same origin) is accepted with every tool', async () => {
