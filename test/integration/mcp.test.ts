@@ -148,6 +148,18 @@ describe('MCP with no login (loopback)', { timeout: 180_000 }, () => {
     assert.equal((forced.structuredContent as { status: string }).status, 'synced', JSON.stringify(forced));
   });
 
+  test('a patch over 32 KiB is cut, and the answer says so', async () => {
+    const w = await env.execIn(task.id, `cd ~/src/proj && seq 1 20000 > big.txt`, 'user');
+    assert.equal(w.code, 0, w.output);
+    const diff = await mcp.call('task_diff', { task: 1, path: 'big.txt' });
+    const d = diff.structuredContent as { files: { path: string; added: number }[]; diff: string; truncated: boolean };
+    assert.deepEqual(d.files.map((f) => [f.path, f.added]), [['big.txt', 20000]]);
+    assert.equal(d.truncated, true);
+    assert.equal(diff._meta?.['xyz.caic/truncated'], true);
+    assert.ok(Buffer.byteLength(d.diff) < 33 * 1024, `${Buffer.byteLength(d.diff)} bytes`);
+    assert.match(d.diff, /\[truncated: \d+ bytes in all\]$/);
+  });
+
   test('purge over MCP', async () => {
     const purged = await mcp.call('task_purge', { task: 1 });
     assert.equal(purged.isError, undefined, JSON.stringify(purged));
