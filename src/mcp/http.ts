@@ -138,7 +138,6 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     return unauthorized(req, reply, 'sign-in required: connect with OAuth'), null;
   };
 
-  await app.register(rateLimit, { global: false, hook: 'preHandler' });
 
   const closeEntry = (id: string) => {
     const e = sessions.get(id);
@@ -196,53 +195,58 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
   };
 
   const { max, windowMs } = deps.rateLimit ?? { max: 120, windowMs: 60_000 };
-  app.route({
-    method: ['GET', 'POST', 'DELETE'],
-    url: MCP_PATH,
-    config: {
-      access: 'public', // authenticated below: OAuth tokens or the session cookie, never the session bearer
-      rateLimit: {
-        max,
-        timeWindow: windowMs,
-        keyGenerator: (req: FastifyRequest) => principals.get(req)?.principal.subject ?? `ip:${req.client?.ip ?? ''}`,
-        errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
-          Object.assign(new Error(`rate limit: at most ${max} requests per ${Math.round(windowMs / 1000)} s; retry in ${ctx.after}`), { statusCode: 429 }),
+  // In a scope of its own: the rate limiter's decorators and hooks stay with this route (other
+  // parts of the daemon may register their own limiter).
+  await app.register(async (scope) => {
+    await scope.register(rateLimit, { global: false, hook: 'preHandler' });
+    scope.route({
+      method: ['GET', 'POST', 'DELETE'],
+      url: MCP_PATH,
+      config: {
+        access: 'public', // authenticated below: OAuth tokens or the session cookie, never the session bearer
+        rateLimit: {
+          max,
+          timeWindow: windowMs,
+          keyGenerator: (req: FastifyRequest) => principals.get(req)?.principal.subject ?? `ip:${req.client?.ip ?? ''}`,
+          errorResponseBuilder: (_req: FastifyRequest, ctx: { after: string; ttl: number }) =>
+            Object.assign(new Error(`rate limit: at most ${max} requests per ${Math.round(windowMs / 1000)} s; retry in ${ctx.after}`), { statusCode: 429 }),
+        },
       },
-    },
-    onRequest: async (req, reply) => {
-      if (QUERY_CREDENTIALS.test(req.url)) return unauthorized(req, reply, 'credentials in the URL are refused; send Authorization: Bearer', 'invalid_request');
-      if (!originAllowed(req)) return sendError(reply, 'FORBIDDEN', 'Origin not allowed for the MCP endpoint');
-      const a = await authenticate(req, reply);
-      if (!a) return reply;
-      principals.set(req, a);
-      const p = a.principal;
-      // The SDK hands this to every handler as extra.authInfo; the token itself stays out.
-      (req.raw as typeof req.raw & { auth?: unknown }).auth = { token: '', clientId: p.clientId, scopes: [...p.scopes], extra: { principal: p } };
-    },
-    handler: async (req, reply) => {
-      const a = principals.get(req)!;
-      const p = a.principal;
-      reply.hijack();
-      const res = reply.raw;
-      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
-      const header = req.headers['mcp-session-id'];
-      const sid = Array.isArray(header) ? header[0] : header;
-      if (sid !== undefined) {
-        const e = sessions.get(sid);
-        // Someone else's session answers like one that does not exist.
-        if (!e || e.subject !== p.subject || e.clientId !== p.clientId) return rawJson(res, 404, rpcError(-32001, 'session not found; initialize a new one'));
-        e.lastUsed = Date.now();
-        if (req.method === 'GET') {
-          e.streams++;
-          res.once('close', () => e.streams--);
+      onRequest: async (req, reply) => {
+        if (QUERY_CREDENTIALS.test(req.url)) return unauthorized(req, reply, 'credentials in the URL are refused; send Authorization: Bearer', 'invalid_request');
+        if (!originAllowed(req)) return sendError(reply, 'FORBIDDEN', 'Origin not allowed for the MCP endpoint');
+        const a = await authenticate(req, reply);
+        if (!a) return reply;
+        principals.set(req, a);
+        const p = a.principal;
+        // The SDK hands this to every handler as extra.authInfo; the token itself stays out.
+        (req.raw as typeof req.raw & { auth?: unknown }).auth = { token: '', clientId: p.clientId, scopes: [...p.scopes], extra: { principal: p } };
+      },
+      handler: async (req, reply) => {
+        const a = principals.get(req)!;
+        const p = a.principal;
+        reply.hijack();
+        const res = reply.raw;
+        for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v);
+        const header = req.headers['mcp-session-id'];
+        const sid = Array.isArray(header) ? header[0] : header;
+        if (sid !== undefined) {
+          const e = sessions.get(sid);
+          // Someone else's session answers like one that does not exist.
+          if (!e || e.subject !== p.subject || e.clientId !== p.clientId) return rawJson(res, 404, rpcError(-32001, 'session not found; initialize a new one'));
+          e.lastUsed = Date.now();
+          if (req.method === 'GET') {
+            e.streams++;
+            res.once('close', () => e.streams--);
+          }
+          return e.transport.handleRequest(req.raw, res, req.body);
         }
-        return e.transport.handleRequest(req.raw, res, req.body);
-      }
-      if (req.method !== 'POST' || !isInitializeRequest(req.body)) return rawJson(res, 400, rpcError(-32000, 'no session: send initialize first (without Mcp-Session-Id)'));
-      const { transport, session } = newSession(req, a);
-      await session.server.connect(transport);
-      return transport.handleRequest(req.raw, res, req.body);
-    },
+        if (req.method !== 'POST' || !isInitializeRequest(req.body)) return rawJson(res, 400, rpcError(-32000, 'no session: send initialize first (without Mcp-Session-Id)'));
+        const { transport, session } = newSession(req, a);
+        await session.server.connect(transport);
+        return transport.handleRequest(req.raw, res, req.body);
+      },
+    });
   });
   logger.info({ path: MCP_PATH, auth: deps.loginEnabled ? (deps.tokenVerifier ? 'oauth+cookie' : 'cookie') : 'none (loopback)' }, 'MCP endpoint registered');
   return true;
