@@ -195,8 +195,7 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
   };
 
   const { max, windowMs } = deps.rateLimit ?? { max: 120, windowMs: 60_000 };
-  // In a scope of its own: the rate limiter's decorators and hooks stay with this route (other
-  // parts of the daemon may register their own limiter).
+  // In a scope of its own, so the limiter's settings and hooks belong to this route alone.
   await app.register(async (scope) => {
     await scope.register(rateLimit, { global: false, hook: 'preHandler' });
     scope.route({
