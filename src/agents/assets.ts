@@ -61,8 +61,40 @@ export function serveAttachCommand(relay: string, dir: string, cwd: string, logS
   ].join('\n');
 }
 
-export function attachCommand(relay: string, dir: string, offset: number): string {
-  return `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset ${offset}`;
+/** `wait`: keep trying while the relay comes up (ms); `start`: ask a relay started with --wait-start to start its agent. */
+export function attachCommand(relay: string, dir: string, offset: number, opts: { waitMs?: number; start?: boolean } = {}): string {
+  const extra = `${opts.waitMs ? ` --wait ${opts.waitMs}` : ''}${opts.start ? ' --start' : ''}`;
+  return `exec node ${shellQuote(relay)} attach --dir ${shellQuote(dir)} --offset ${offset}${extra}`;
+}
+
+/** Where a session's relay listens (the daemon reaches it over SSH, see SshConnection.openSocket). */
+export function relaySocket(dir: string): string {
+  return `${dir}/relay.sock`;
+}
+
+/**
+ * The first line a client sends the relay: the byte offset to replay from and, for a relay started
+ * with --wait-start, whether to start its agent now.
+ */
+export function relayHeader(offset: number, start = false): string {
+  return `${JSON.stringify(start ? { offset, start } : { offset })}\n`;
+}
+
+/** Exit 3 when the session's relay has a pid file and that process is gone (it died); 0 otherwise. */
+export function relayDeadCommand(dir: string): string {
+  return `p=$(cat ${shellQuote(`${dir}/pid`)} 2>/dev/null) || exit 0; kill -0 "$p" 2>/dev/null || exit 3`;
+}
+
+/** The file of variables the daemon writes over SSH; a relay started at boot reads it when it starts the agent. */
+export const ENV_FILE = '/home/user/.env';
+
+/**
+ * LaunchSpec.boot for a session's relay: the session directory, then the relay's command line. The
+ * container's entrypoint starts it at the first start; with `waitStart` it starts the agent only
+ * when the daemon's first client says so (after ~/.env, or the repository, went in over SSH).
+ */
+export function bootCommand(relay: string, dir: string, cwd: string, logStdin: boolean, waitStart: boolean, argv: string[]): string[] {
+  return [dir, 'node', relay, 'daemon', '--dir', dir, '--cwd', cwd, ...(logStdin ? [] : ['--no-log-stdin']), ...(waitStart ? ['--wait-start'] : []), '--env-file', ENV_FILE, '--', ...argv];
 }
 
 /** Exit 0: the relay runs its agent; 3: the agent ended, the relay holds its output; else no relay. */

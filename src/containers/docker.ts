@@ -8,10 +8,11 @@ import { buildCreateOptions } from './create-options.js';
 import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
 import { containerRefPrefix, deleteRefs, fetchFromContainer, git, parseNumstat, type BridgeTarget } from './git.js';
-import { DEFAULT_IMAGE } from './images.js';
+import { BOOT_LABEL, DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
-import { prepareRepo, type RepoPackage } from './repo-delivery.js';
+import { checkoutInsideCommand, prepareRepo, repoHeadFiles, resolveCommits, type RepoPackage } from './repo-delivery.js';
+import { RepoImages } from './repo-image.js';
 import type { AdoptedContainer, ContainerRuntime } from './runtime.js';
 import { fingerprint, generateEd25519, generateSudoPassword } from './secrets.js';
 import { waitForSsh, type SshConnection } from './ssh.js';
@@ -25,6 +26,7 @@ import type {
   FetchSpec,
   LaunchSpec,
   PushSpec,
+  RepoImageResult,
   SpawnedProcess,
 } from './types.js';
 
@@ -97,6 +99,7 @@ function isGitRefName(name: string): boolean {
 export class DockerRuntime implements ContainerRuntime {
   private readonly pool = new Map<string, Promise<SshConnection>>();
   private readonly image: string;
+  private readonly repoImages: RepoImages;
 
   private constructor(
     readonly docker: Dockerode,
@@ -105,6 +108,7 @@ export class DockerRuntime implements ContainerRuntime {
     private readonly rootlessPodman: boolean,
   ) {
     this.image = opts.image ?? DEFAULT_IMAGE;
+    this.repoImages = new RepoImages(docker, opts.logger);
   }
 
   /** Connects to the engine (a clear error when it does not answer) and loads the client key. */
@@ -146,6 +150,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
     }
     const placed = userFiles(spec.files ?? []);
+    if (spec.boot?.some((a) => a.includes('\0'))) throw new ContainerError('the boot command line cannot hold a NUL byte');
     let t = Date.now();
     let name = containerName(spec.repos[0]?.name, spec.repos[0]?.branch, spec.taskId);
     // A fresh host key for every container: no container can impersonate another's sshd.
@@ -196,6 +201,7 @@ export class DockerRuntime implements ContainerRuntime {
         { path: 'home/user/.ssh/authorized_keys', content: `${this.key.publicKey}\n`, mode: 0o600, uid: USER_ID, gid: USER_ID },
       ];
       if (sudoPassword) files.push({ path: 'etc/caic/sudo_password', content: sudoPassword, mode: 0o600 });
+      if (spec.boot) files.push({ path: 'etc/caic/boot', content: Buffer.concat(spec.boot.map((a) => Buffer.from(`${a}\0`))), mode: 0o600 });
       files.push(...placed);
       await this.call(`deliver keys to ${name}`, async () => container.putArchive(await buildTar(files), { path: '/' }));
       phase('deliver', Date.now() - t);
@@ -207,7 +213,8 @@ export class DockerRuntime implements ContainerRuntime {
       phase('inspect', Date.now() - t);
       const handle = this.handleFromInspect(info);
       if (!handle || !handle.sshPort) throw new ContainerError(`container ${name} started without a published SSH port`);
-      return handle;
+      // The container's labels include its image's: only an entrypoint that says so read the boot file.
+      return spec.boot ? { ...handle, booted: info.Config?.Labels?.[BOOT_LABEL] === '1' } : handle;
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
       throw err;
@@ -355,6 +362,10 @@ export class DockerRuntime implements ContainerRuntime {
     return (await this.connect(h)).spawn(command, opts);
   }
 
+  async openSocket(h: ContainerHandle, path: string): Promise<SpawnedProcess> {
+    return (await this.connect(h)).openSocket(path);
+  }
+
   async writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode = 0o600): Promise<void> {
     await (await this.connect(h)).writeFile(path, data, mode);
   }
@@ -389,24 +400,47 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /**
-   * Host side of a repository delivery (no container needed yet): both commits resolved, their
-   * objects packed, the work tree listed. Dispose of what it returns when it is not delivered.
+   * The repository at the spec's commits as an image on top of the task image (`opts.image`, else
+   * the runtime's): found, or, with `build`, loaded now (once per commit; tasks from the same
+   * commit wait for the same load). Null when it does not exist and `build` is false.
    */
-  async packRepo(spec: PushSpec): Promise<RepoPackage> {
+  async repoImage(spec: PushSpec, opts: { build: boolean; image?: string }): Promise<RepoImageResult | null> {
+    const { dir, branchRef, baseRef, originUrl } = this.checkPush(spec);
+    const [branchSha, baseSha] = await resolveCommits(spec.hostRepo, branchRef, baseRef);
+    const parent = opts.image ?? this.image;
+    const imageSpec = { hostRepo: spec.hostRepo, dir, branchSha, baseSha };
+    const r = opts.build ? await this.repoImages.ensure(parent, imageSpec) : await this.repoImages.find(parent, imageSpec);
+    if (!r) return null;
+    const delivery = { hostRepo: spec.hostRepo, dir, branch: spec.branch, baseBranch: spec.baseBranch, baseRef, ...(originUrl ? { originUrl } : {}) };
+    return {
+      image: r.image,
+      branchSha,
+      baseSha,
+      files: r.files,
+      built: r.built,
+      place: repoHeadFiles(delivery, branchSha, baseSha),
+      prepare: r.checkoutInside ? checkoutInsideCommand(dir) : null,
+      release: r.release,
+    };
+  }
+
+  /** A push spec checked: names that are refs, the directory, the origin URL without credentials. */
+  private checkPush(spec: PushSpec): { dir: string; branchRef: string; baseRef: string; originUrl?: string } {
     const dir = repoDir(spec.name);
     for (const ref of [spec.branch, spec.baseBranch]) if (!isGitRefName(ref)) throw new ContainerError(`invalid branch name "${ref}"`);
     const baseRef = spec.baseRef ?? `refs/heads/${spec.branch}`;
     const branchRef = spec.branchRef ?? `refs/heads/${spec.branch}`;
     for (const ref of [baseRef, branchRef]) if (!isGitRefName(ref)) throw new ContainerError(`invalid commit "${ref}"`);
-    return prepareRepo({
-      hostRepo: spec.hostRepo,
-      dir,
-      branch: spec.branch,
-      branchRef,
-      baseBranch: spec.baseBranch,
-      baseRef,
-      ...(spec.originUrl ? { originUrl: withoutCredentials(spec.originUrl) } : {}),
-    });
+    return { dir, branchRef, baseRef, ...(spec.originUrl ? { originUrl: withoutCredentials(spec.originUrl) } : {}) };
+  }
+
+  /**
+   * Host side of a repository delivery (no container needed yet): both commits resolved, their
+   * objects packed, the work tree listed. Dispose of what it returns when it is not delivered.
+   */
+  async packRepo(spec: PushSpec): Promise<RepoPackage> {
+    const { dir, branchRef, baseRef, originUrl } = this.checkPush(spec);
+    return prepareRepo({ hostRepo: spec.hostRepo, dir, branch: spec.branch, branchRef, baseBranch: spec.baseBranch, baseRef, ...(originUrl ? { originUrl } : {}) });
   }
 
   /**

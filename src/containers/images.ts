@@ -14,6 +14,11 @@ export const OFFLINE_BASE_IMAGE = 'caic-base:bookworm';
 export const ONLINE_BASE_IMAGE = 'debian:bookworm-slim';
 /** Label on the agent image: hash of its build context and base, so a stale image is rebuilt. */
 export const CONTEXT_LABEL = 'caic.context';
+/**
+ * Label of an agent image whose entrypoint starts the relay of /etc/caic/boot (LaunchSpec.boot).
+ * Images built before it (and images made otherwise) lack it: their tasks' relays start over SSH.
+ */
+export const BOOT_LABEL = 'caic.boot';
 const BASE_PACKAGES = ['openssh-server', 'git', 'sudo', 'ca-certificates', 'nodejs', 'procps', 'bash'];
 
 export const AGENT_CONTEXT_DIR = fileURLToPath(new URL('../../../images/agent/', import.meta.url));

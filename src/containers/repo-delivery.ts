@@ -1,15 +1,19 @@
-// Repository delivery without a git transport. The host builds, once per commit, a snapshot: one
-// pack of the commits' objects with its index and the work tree from their blobs, as the body of a
-// tar on disk. Each task's archive is a few files written here (HEAD, config, refs: nothing copied
-// from the host's .git) followed by that body; one SSH command in the container unpacks it as the
-// user and builds the index. Tasks started from the same commit share the snapshot.
+// Repository delivery without a git transport. The host reads, once per commit, one pack of the
+// commits' objects with its index and the work tree from their blobs, and writes them as a tar:
+// - as an image layer (buildRepoLayer): the repository under /home/user/src/<name> with its index,
+//   loaded once per commit as an image that task containers start from (repo-image.ts); each task
+//   adds only its own few files (HEAD, config, refs: repoHeadFiles) with the host key;
+// - as the body of an archive that one SSH command unpacks into a running container (prepareRepo),
+//   after a few files written here: the way when no image can be made.
+// Nothing is copied from the host's .git. Tasks started from the same commit share the snapshot.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
 import { shellQuote } from './env-file.js';
@@ -59,6 +63,10 @@ const FATAL_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const CHECKOUT_LIST = 'caic-checkout';
 /** Blobs up to this size are read whole; larger ones stream. */
 const WHOLE_BLOB = 1024 * 1024;
+/** The prefix of whiteout entries in an image layer (the OCI image spec's, and overlayfs's in Docker). */
+const WHITEOUT = '.wh.';
+/** uid and gid of `user` in the agent image. */
+const USER_ID = 1000;
 const DEFAULT_EXCLUDE = `# git ls-files --others --exclude-from=.git/info/exclude
 # Lines that start with '#' are comments.
 `;
@@ -197,33 +205,45 @@ async function acquire(hostRepo: string, branchSha: string, baseSha: string): Pr
   };
 }
 
+/** What a snapshot is made of: the pack files in `dir`, the tree entries tar carries, paths git writes inside. */
+interface Collected {
+  packFiles: string[];
+  work: TreeEntry[];
+  inside: Buffer[];
+}
+
 /**
  * Packs every object the two commits reach (pack + index, as git writes them into a repository),
- * lists the tree, finds paths the container must check out itself, and writes the tar body.
+ * lists the tree, and finds paths the container must check out itself.
  */
+async function collect(hostRepo: string, branchSha: string, baseSha: string, dir: string): Promise<Collected> {
+  const [packHash, tree] = await Promise.all([
+    gitBuffer(hostRepo, ['pack-objects', '--revs', '--quiet', '--delta-base-offset', join(dir, 'pack')], process.env, Buffer.from(`${branchSha}\n${baseSha}\n`)),
+    gitBuffer(hostRepo, ['ls-tree', '-r', '-z', '--full-tree', branchSha], process.env),
+  ]);
+  const hash = packHash.toString().trim();
+  const packFiles = (await readdir(dir)).filter((f) => f.startsWith(`pack-${hash}.`)).sort();
+  const { entries, undecodable } = parseTree(tree);
+  for (const e of entries) {
+    if (e.path.split('/').some(badComponent)) throw new ContainerError(`refusing to deliver ${hostRepo}: the tree holds the path "${e.path}", which git itself would not check out`);
+  }
+  const inside: Buffer[] = [...undecodable];
+  let skip = new Set<string>();
+  if (entries.some((e) => e.path === '.gitattributes' || e.path.endsWith('/.gitattributes'))) {
+    skip = await convertedPaths(hostRepo, branchSha, entries.filter((e) => e.mode !== '160000').map((e) => e.path), dir);
+    for (const p of skip) inside.push(Buffer.from(p));
+  }
+  return { packFiles, work: entries.filter((e) => !skip.has(e.path)), inside };
+}
+
+/** Writes the snapshot's SSH archive body; the pack files are not needed after that. */
 async function buildSnapshot(hostRepo: string, branchSha: string, baseSha: string): Promise<Snapshot> {
   const dir = await mkdtemp(join(tmpdir(), 'caic-repo-'));
   live.add(dir);
   try {
-    const [packHash, tree] = await Promise.all([
-      gitBuffer(hostRepo, ['pack-objects', '--revs', '--quiet', '--delta-base-offset', join(dir, 'pack')], process.env, Buffer.from(`${branchSha}\n${baseSha}\n`)),
-      gitBuffer(hostRepo, ['ls-tree', '-r', '-z', '--full-tree', branchSha], process.env),
-    ]);
-    const hash = packHash.toString().trim();
-    const packFiles = (await readdir(dir)).filter((f) => f.startsWith(`pack-${hash}.`)).sort();
-    const { entries, undecodable } = parseTree(tree);
-    for (const e of entries) {
-      if (e.path.split('/').some(badComponent)) throw new ContainerError(`refusing to deliver ${hostRepo}: the tree holds the path "${e.path}", which git itself would not check out`);
-    }
-    const inside: Buffer[] = [...undecodable];
-    let skip = new Set<string>();
-    if (entries.some((e) => e.path === '.gitattributes' || e.path.endsWith('/.gitattributes'))) {
-      skip = await convertedPaths(hostRepo, branchSha, entries.filter((e) => e.mode !== '160000').map((e) => e.path), dir);
-      for (const p of skip) inside.push(Buffer.from(p));
-    }
-    const work = entries.filter((e) => !skip.has(e.path));
+    const { packFiles, work, inside } = await collect(hostRepo, branchSha, baseSha, dir);
     const body = join(dir, 'body.tar');
-    await pipeline(Readable.from(writeBody(hostRepo, dir, packFiles, work, inside)), createWriteStream(body, { mode: 0o600 }));
+    await pipeline(Readable.from(writeBody(hostRepo, dir, packFiles, work, inside, { prefix: '', owner: null, lead: [] })), createWriteStream(body, { mode: 0o600 }));
     // The pack is in the body now; its own files are not needed any more.
     await Promise.all(packFiles.map((f) => rm(join(dir, f), { force: true })));
     return { dir, body, files: work.filter((e) => e.mode !== '160000').length, users: 0 };
@@ -234,14 +254,104 @@ async function buildSnapshot(hostRepo: string, branchSha: string, baseSha: strin
   }
 }
 
+/** A directory above the repository as the image has it, so the layer keeps its owner and mode. */
+export interface ParentDir {
+  /** Path relative to /, without a trailing slash: `home`, `home/user`, `home/user/src`. */
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** An image layer holding one repository state, written to a private temporary file. */
+export interface RepoLayer {
+  path: string;
+  /** `sha256:<hex>` of the uncompressed tar: the layer's DiffID. */
+  diffId: string;
+  size: number;
+  files: number;
+  /** Some paths are left to `git checkout-index` in the container (checkoutInsideCommand). */
+  checkoutInside: boolean;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The repository as an image layer: `dir` (e.g. /home/user/src/proj, opaque: nothing of a lower
+ * layer shows through) with the work tree, the pack, the index (built from the commit on the host,
+ * without stat data: git compares the files' contents on first use, as after `git read-tree`), and
+ * `.git` without HEAD, config and refs, which each task adds (repoHeadFiles). Everything belongs to
+ * the user; `parents` are the image's own directories above `dir`, written unchanged.
+ */
+export async function buildRepoLayer(spec: { hostRepo: string; dir: string; branchSha: string; baseSha: string; parents: ParentDir[] }): Promise<RepoLayer> {
+  const tmp = await mkdtemp(join(tmpdir(), 'caic-layer-'));
+  live.add(tmp);
+  const dispose = async () => {
+    live.delete(tmp);
+    await rm(tmp, { recursive: true, force: true });
+  };
+  try {
+    const collected = await collect(spec.hostRepo, spec.branchSha, spec.baseSha, tmp);
+    const { packFiles } = collected;
+    // A name that starts with `.wh.` is a whiteout in a layer (the engine would delete a sibling, or
+    // hide a directory's lower content, instead of creating it): git checks such paths out inside.
+    const whiteout = (e: TreeEntry) => e.path.split('/').some((c) => c.startsWith(WHITEOUT));
+    const work = collected.work.filter((e) => !whiteout(e));
+    const inside = [...collected.inside, ...collected.work.filter(whiteout).map((e) => Buffer.from(e.path))];
+    const index = join(tmp, 'index');
+    // Index format 2 with its checksum: whatever the host's git prefers, the container's older git reads it.
+    await gitBuffer(spec.hostRepo, ['-c', 'index.version=2', '-c', 'index.skipHash=false', '-c', 'core.splitIndex=false', '-c', 'core.sparseCheckout=false', 'read-tree', spec.branchSha], { ...process.env, GIT_INDEX_FILE: index });
+    const prefix = `${spec.dir.replace(/^\/+/, '')}/`;
+    const mtime = new Date();
+    const lead: LeadEntry[] = [
+      ...spec.parents.map((d) => ({ name: `${d.path}/`, dir: true as const, mode: d.mode, uid: d.uid, gid: d.gid, mtime })),
+      { name: prefix, dir: true, mode: 0o755, uid: USER_ID, gid: USER_ID, mtime },
+      // An opaque directory: what a lower layer may hold at this path stays hidden.
+      { name: `${prefix}.wh..wh..opq`, content: Buffer.alloc(0), mode: 0o644, uid: USER_ID, gid: USER_ID, mtime },
+      ...GIT_DIRS.map((d) => ({ name: `${prefix}${d}/`, dir: true as const, mode: 0o755, uid: USER_ID, gid: USER_ID, mtime })),
+      ...STATIC_GIT_FILES.map((f) => ({ name: `${prefix}${f.name}`, content: Buffer.from(f.content), mode: 0o644, uid: USER_ID, gid: USER_ID, mtime })),
+      { name: `${prefix}.git/index`, file: index, mode: 0o644, uid: USER_ID, gid: USER_ID, mtime },
+    ];
+    const path = join(tmp, 'layer.tar');
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const result = { checkoutInside: false };
+    await pipeline(Readable.from(writeBody(spec.hostRepo, tmp, packFiles, work, inside, { prefix, owner: USER_ID, lead, result })), tap, createWriteStream(path, { mode: 0o600 }));
+    await Promise.all([...packFiles.map((f) => rm(join(tmp, f), { force: true })), rm(index, { force: true })]);
+    return { path, diffId: `sha256:${hash.digest('hex')}`, size, files: collected.work.filter((e) => e.mode !== '160000').length, checkoutInside: result.checkoutInside, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** Run in the repository before the agent starts, when the layer left paths to git (checkoutInside). */
+export function checkoutInsideCommand(dir: string): string {
+  const d = shellQuote(dir);
+  return `cd ${d} && if [ -f .git/${CHECKOUT_LIST} ]; then git checkout-index -f -z --stdin < .git/${CHECKOUT_LIST} && rm -f .git/${CHECKOUT_LIST}; fi`;
+}
+
+/** Both commits as ids: ids pass as they are, names are looked up. */
+export async function resolveCommits(hostRepo: string, branchRef: string, baseRef: string): Promise<[string, string]> {
+  if ([branchRef, baseRef].every((r) => /^[0-9a-f]{40}$/.test(r))) return [branchRef, baseRef];
+  // Both are names of ours (a validated branch, a commit-ish the caller checked): never options.
+  return (await git(hostRepo, ['rev-parse', `${branchRef}^{commit}`, `${baseRef}^{commit}`])).trim().split('\n') as [string, string];
+}
+
+/** A task's own files of its repository (HEAD, config, refs), placed with the host key before the start. */
+export function repoHeadFiles(spec: RepoDeliverySpec, branchSha: string, baseSha: string): { path: string; content: string; mode: number }[] {
+  return headFiles(spec, branchSha, baseSha).map((f) => ({ path: `${spec.dir}/${f.name}`, content: f.content, mode: 0o644 }));
+}
+
 /** Host side of one task's delivery: the commits resolved, the snapshot built (or shared). */
 export async function prepareRepo(spec: RepoDeliverySpec): Promise<RepoPackage> {
-  const branchRef = spec.branchRef ?? `refs/heads/${spec.branch}`;
-  // Commit ids need no look-up (the task engine passes the ones it just created the branch at).
-  const [branchSha, baseSha] = [branchRef, spec.baseRef].every((r) => /^[0-9a-f]{40}$/.test(r))
-    ? [branchRef, spec.baseRef]
-    : // Both are names of ours (a validated branch, a commit-ish the caller checked): never options.
-      ((await git(spec.hostRepo, ['rev-parse', `${branchRef}^{commit}`, `${spec.baseRef}^{commit}`])).trim().split('\n') as [string, string]);
+  const [branchSha, baseSha] = await resolveCommits(spec.hostRepo, spec.branchRef ?? `refs/heads/${spec.branch}`, spec.baseRef);
   const head = await headTar(spec, branchSha, baseSha);
   const { snap, release } = await acquire(spec.hostRepo, branchSha, baseSha);
   const dir = shellQuote(spec.dir);
@@ -280,8 +390,16 @@ async function* concat(head: Buffer, body: string): AsyncGenerator<Buffer> {
   yield* createReadStream(body, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>;
 }
 
-/** The task's own entries (directories of .git, HEAD, config, refs), without the end-of-archive blocks. */
-async function headTar(spec: RepoDeliverySpec, branchSha: string, baseSha: string): Promise<Buffer> {
+/** The .git directories a repository needs before its first use. */
+const GIT_DIRS = ['.git', '.git/hooks', '.git/info', '.git/objects', '.git/objects/info', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
+/** Files of .git that are the same in every repository. */
+const STATIC_GIT_FILES = [
+  { name: '.git/description', content: 'Unnamed repository; edit this file to name it for gitweb.\n' },
+  { name: '.git/info/exclude', content: DEFAULT_EXCLUDE },
+];
+
+/** The files of .git that belong to one task: HEAD on its branch, config with upstream, origin and caic.base, the refs. */
+function headFiles(spec: RepoDeliverySpec, branchSha: string, baseSha: string): { name: string; content: string }[] {
   const { branch, baseBranch } = spec;
   const config = [
     '[core]',
@@ -300,14 +418,19 @@ async function headTar(spec: RepoDeliverySpec, branchSha: string, baseSha: strin
     '',
   ].join('\n');
   const refs = [`${branchSha} refs/heads/${branch}`, `${baseSha} refs/remotes/origin/${baseBranch}`].sort((a, b) => (a.slice(41) < b.slice(41) ? -1 : 1));
-  const dirs = ['.git', '.git/hooks', '.git/info', '.git/objects', '.git/objects/info', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
-  const entries: ArchiveFile[] = [
-    ...dirs.map((name) => ({ name, dir: true as const })),
+  return [
     { name: '.git/HEAD', content: `ref: refs/heads/${branch}\n` },
     { name: '.git/config', content: config },
     { name: '.git/packed-refs', content: `# pack-refs with: peeled fully-peeled sorted \n${refs.join('\n')}\n` },
-    { name: '.git/description', content: 'Unnamed repository; edit this file to name it for gitweb.\n' },
-    { name: '.git/info/exclude', content: DEFAULT_EXCLUDE },
+  ];
+}
+
+/** The task's own entries (directories of .git, HEAD, config, refs), without the end-of-archive blocks. */
+async function headTar(spec: RepoDeliverySpec, branchSha: string, baseSha: string): Promise<Buffer> {
+  const entries: ArchiveFile[] = [
+    ...GIT_DIRS.map((name) => ({ name, dir: true as const })),
+    ...headFiles(spec, branchSha, baseSha),
+    ...STATIC_GIT_FILES,
   ];
   const p = pack();
   const chunks: Buffer[] = [];
@@ -332,20 +455,42 @@ async function headTar(spec: RepoDeliverySpec, branchSha: string, baseSha: strin
 
 type ArchiveFile = { name: string; dir: true } | { name: string; content: string };
 
-/** The snapshot's entries: the pack, the work tree, the list of paths checked out inside; then the end. */
-async function* writeBody(hostRepo: string, dir: string, packFiles: string[], work: TreeEntry[], inside: Buffer[]): AsyncGenerator<Buffer> {
+/** An entry written before the snapshot's own: a directory, content, or a file's bytes. */
+type LeadEntry = { name: string; mode: number; uid: number; gid: number; mtime: Date } & ({ dir: true } | { content: Buffer } | { file: string });
+
+interface BodyOptions {
+  /** Prepended to every path of the snapshot (`home/user/src/proj/` for a layer; '' for the SSH body). */
+  prefix: string;
+  /** Owner of every entry of the snapshot; null: root's (tar run as the user makes them the user's). */
+  owner: number | null;
+  lead: LeadEntry[];
+  /** Set when paths were left to `git checkout-index` inside. */
+  result?: { checkoutInside: boolean };
+}
+
+/** The snapshot's entries: the lead, the pack, the work tree, the list of paths checked out inside; then the end. */
+async function* writeBody(hostRepo: string, dir: string, packFiles: string[], work: TreeEntry[], inside: Buffer[], opts: BodyOptions): AsyncGenerator<Buffer> {
   const p = pack();
   let failure: Error | undefined;
   p.on('error', (err: Error) => (failure ??= err));
   const mtime = new Date();
+  const owner = opts.owner === null ? {} : { uid: opts.owner, gid: opts.owner };
+  const out = outOf(p, (h) => ({ ...h, name: `${opts.prefix}${h.name}`, ...owner }));
   const produce = async () => {
+    for (const e of opts.lead) {
+      const h = { name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime };
+      if ('dir' in e) await out.raw({ ...h, type: 'directory' });
+      else if ('content' in e) await out.raw(h, e.content);
+      else await streamEntry(p, { ...h, size: (await stat(e.file)).size }, createReadStream(e.file));
+    }
     for (const f of packFiles) {
       const { size } = await stat(join(dir, f));
-      await streamEntry(p, { mtime, name: `.git/objects/pack/${f}`, mode: 0o444, size }, createReadStream(join(dir, f)));
+      await out.stream({ mtime, name: `.git/objects/pack/${f}`, mode: 0o444, size }, createReadStream(join(dir, f)));
     }
-    const later = await writeWorkTree(hostRepo, work, mtime, p);
+    const later = await writeWorkTree(hostRepo, work, mtime, out);
     const list = Buffer.concat([...inside, ...later].flatMap((x) => [x, Buffer.from([0])]));
-    if (list.length) await new Promise<void>((resolve, reject) => p.entry({ name: `.git/${CHECKOUT_LIST}`, mode: 0o644, mtime }, list, (err) => (err ? reject(err) : resolve())));
+    if (list.length) await out.entry({ name: `.git/${CHECKOUT_LIST}`, mode: 0o644, mtime }, list);
+    if (opts.result) opts.result.checkoutInside = list.length > 0;
     p.finalize();
   };
   const producing = produce().catch((err: unknown) => {
@@ -359,6 +504,26 @@ async function* writeBody(hostRepo: string, dir: string, packFiles: string[], wo
   }
   await producing;
   if (failure) throw failure;
+}
+
+type Header = Parameters<Pack['entry']>[0];
+
+/** Where the snapshot's entries go: a tar pack, each header passed through `map` (prefix, owner). */
+interface Out {
+  entry(header: Header, content?: Buffer): Promise<void>;
+  stream(header: Header, source: AsyncIterable<Buffer>): Promise<void>;
+  /** An entry as it is, without `map`. */
+  raw(header: Header, content?: Buffer): Promise<void>;
+}
+
+function outOf(p: Pack, map: (h: Header) => Header): Out {
+  const raw = (header: Header, content?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (content) p.entry(header, content, cb);
+      else p.entry(header, cb);
+    });
+  return { raw, entry: (h, content) => raw(map(h), content), stream: (h, source) => streamEntry(p, map(h), source) };
 }
 
 /** Streams one tar entry's content from `source` with backpressure. */
@@ -380,7 +545,7 @@ async function streamEntry(p: Pack, header: Parameters<Pack['entry']>[0], source
  * directory per submodule). Blobs come from one `git cat-file`. Returns paths left to checkout
  * inside (a symlink whose target a tar header cannot carry).
  */
-async function writeWorkTree(hostRepo: string, work: TreeEntry[], mtime: Date, p: Pack): Promise<Buffer[]> {
+async function writeWorkTree(hostRepo: string, work: TreeEntry[], mtime: Date, out: Out): Promise<Buffer[]> {
   const later: Buffer[] = [];
   const dirs = new Set<string>(['']);
   /** Paths written as files or symlinks: nothing may go below them (a symlink must not redirect a later entry). */
@@ -397,14 +562,8 @@ async function writeWorkTree(hostRepo: string, work: TreeEntry[], mtime: Date, p
     }
     if (leaves.has(path) || dirs.has(path)) throw new ContainerError(`refusing to deliver ${hostRepo}: the tree holds "${path}" twice`);
   };
-  const dir = (name: string) => entry({ name, type: 'directory', mode: 0o755, mtime });
-  function entry(header: Parameters<Pack['entry']>[0], content?: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (content) p.entry(header, content, cb);
-      else p.entry(header, cb);
-    });
-  }
+  const dir = (name: string) => out.entry({ name, type: 'directory', mode: 0o755, mtime });
+  const entry = (header: Header, content?: Buffer) => out.entry(header, content);
   const blobs = work.filter((e) => e.mode !== '160000');
   const cat = blobs.length ? catFile(hostRepo, blobs.map((e) => e.sha)) : null;
   try {
@@ -431,7 +590,7 @@ async function writeWorkTree(hostRepo: string, work: TreeEntry[], mtime: Date, p
       } else if (size <= WHOLE_BLOB) {
         await entry({ name: e.path, mode, mtime }, await cat!.readAll(size));
       } else {
-        await streamEntry(p, { name: e.path, mode, size, mtime }, cat!.body(size));
+        await out.stream({ name: e.path, mode, size, mtime }, cat!.body(size));
       }
     }
     await cat?.close();

@@ -11,6 +11,7 @@ import type {
   FetchSpec,
   LaunchSpec,
   PushSpec,
+  RepoImageResult,
   SpawnedProcess,
 } from './types.js';
 
@@ -27,6 +28,8 @@ export interface ContainerRuntime {
   connect(h: ContainerHandle, opts?: { deadlineMs?: number; signal?: AbortSignal; onPhase?: (phase: string, ms: number) => void }): Promise<SshConnection>;
   exec(h: ContainerHandle, command: string, opts?: ExecOptions): Promise<ExecResult>;
   spawn(h: ContainerHandle, command: string, opts?: { cwd?: string }): Promise<SpawnedProcess>;
+  /** A byte stream to a Unix socket in the container, over SSH (no process started); fails when nothing listens. */
+  openSocket(h: ContainerHandle, path: string): Promise<SpawnedProcess>;
   writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode?: number): Promise<void>;
   /**
    * Host side of delivering a repository (no container needed): commits resolved, objects packed,
@@ -38,6 +41,12 @@ export interface ContainerRuntime {
    * index: branch checked out, upstream `origin/<base>`, `caic.base` set.
    */
   deliverRepo(h: ContainerHandle, pkg: RepoPackage, onPhase?: (phase: string, ms: number) => void): Promise<void>;
+  /**
+   * The repository at the spec's commits as an image on top of the task image, found or (with
+   * `build`) loaded once per commit: a container launched from it has the repository in place with
+   * no file created inside. Null when it does not exist and `build` is false.
+   */
+  repoImage(spec: PushSpec, opts: { build: boolean; image?: string }): Promise<RepoImageResult | null>;
   /** `packRepo` + `deliverRepo`. */
   pushRepo(h: ContainerHandle, spec: PushSpec): Promise<void>;
   fetchRepo(h: ContainerHandle, spec: FetchSpec): Promise<{ ref: string; sha: string }>;

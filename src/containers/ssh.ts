@@ -272,6 +272,44 @@ export class SshConnection {
     };
   }
 
+  /**
+   * A byte stream to a Unix socket in the container (direct-streamlocal: sshd connects to it as the
+   * user), shaped like a spawned process whose stderr stays empty: the agent's relay without an
+   * attach process in between. Fails at once when nothing listens there.
+   */
+  openSocket(path: string): Promise<SpawnedProcess> {
+    return new Promise((resolve, reject) => {
+      if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new ContainerError(`${this.target.label} did not open a channel within ${CHANNEL_OPEN_MS / 1000} s`));
+      }, CHANNEL_OPEN_MS);
+      try {
+        this.client.openssh_forwardOutStreamLocal(path, (err, ch) => {
+          clearTimeout(timer);
+          if (timedOut) {
+            ch?.close();
+            return;
+          }
+          if (err) return reject(new ContainerError(`cannot reach ${path} in ${this.target.label}: ${err.message}`));
+          ch.on('error', () => undefined);
+          // The other end finished (the relay ended its client): finish ours, so sshd closes the channel.
+          ch.once('end', () => ch.end());
+          const closed = new Promise<{ code: number | null }>((r) => ch.once('close', () => r({ code: 0 })));
+          const stdout = new PassThrough();
+          ch.pipe(stdout);
+          const stderr = new PassThrough();
+          stderr.end();
+          resolve({ stdin: ch, stdout, stderr, wait: () => closed, kill: () => ch.close() });
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new ContainerError(`cannot reach ${path} in ${this.target.label}: ${(err as Error).message}`));
+      }
+    });
+  }
+
   /** Writes a file atomically (temp file + rename) with the given mode; data goes over stdin. */
   async writeFile(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
     const p = shellQuote(path);

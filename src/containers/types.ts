@@ -31,10 +31,44 @@ export interface LaunchSpec {
    * Files put in place with the host key, before the container starts (no SSH round trip later):
    * absolute paths under /home/user, owned by the user, with their directories.
    */
-  files?: { path: string; content: string | Buffer; mode: number }[];
+  files?: LaunchFile[];
+  /**
+   * The agent's relay, started by the container's entrypoint at its first start, as the user, while
+   * sshd comes up: the session directory, then the command line. Placed with the host key, so it
+   * must hold no secret (the relay reads ~/.env, written over SSH, when it starts the agent).
+   */
+  boot?: string[];
   /** Progress: each phase of the launch with its duration. */
   onPhase?: (phase: string, ms: number) => void;
   signal?: AbortSignal;
+}
+
+/** A file placed with the host key before the container starts (under /home/user, the user's). */
+export interface LaunchFile {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+}
+
+/** A repository state as an image that task containers start from (DockerRuntime.repoImage). */
+export interface RepoImageResult {
+  /** The image to launch (LaunchSpec.image). */
+  image: string;
+  branchSha: string;
+  baseSha: string;
+  /** Files of the work tree. */
+  files: number;
+  /** This call loaded the image (the first task from this commit). */
+  built: boolean;
+  /** The task's own repository files (HEAD on its branch, config, refs), for LaunchSpec.files. */
+  place: LaunchFile[];
+  /** To run in the container before the agent starts (paths git checks out itself); null: nothing. */
+  prepare: string | null;
+  /**
+   * Call once a container was created from it (or none will be): until then the image is leased,
+   * and the runtime's eviction of old repository images leaves it.
+   */
+  release: () => void;
 }
 
 /** Everything needed to reach a container again; rebuilt from labels after a daemon restart. */
@@ -52,6 +86,12 @@ export interface ContainerHandle {
   /** Docker state: running, exited, created... */
   state: string;
   labels: Record<string, string>;
+  /**
+   * Only on the handle `launch` returns: the container's entrypoint started LaunchSpec.boot. False
+   * when the image's entrypoint does not know it (an image built before it did, without the
+   * `caic.boot` label): the caller then starts the relay itself.
+   */
+  booted?: boolean;
 }
 
 export interface ExecOptions {

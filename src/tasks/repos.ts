@@ -264,15 +264,24 @@ export class RepoRegistry {
     if (repo.remote) {
       fetched = await git(repo.path, ['fetch', '--quiet', repo.remote, baseBranch], 60_000).then(() => true, () => false);
     }
+    const sha = await this.baseCommit(name, baseBranch);
+    if (!sha) throw new TaskError('BAD_REQUEST', `branch "${baseBranch}" does not exist in ${name}`);
+    await git(repo.path, ['branch', '--no-track', branch, sha]);
+    return { baseCommit: sha, fetched };
+  }
+
+  /**
+   * The commit a task branch would start from as the host has it now (no fetch): `<remote>/<base>`,
+   * else the local branch; null when neither exists. A task start guesses with it while the fetch runs.
+   */
+  async baseCommit(name: string, baseBranch: string): Promise<string | null> {
+    const repo = this.get(name);
     const candidates = [...(repo.remote ? [`refs/remotes/${repo.remote}/${baseBranch}`] : []), `refs/heads/${baseBranch}`];
     for (const ref of candidates) {
       const sha = (await git(repo.path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '')).trim();
-      if (sha) {
-        await git(repo.path, ['branch', '--no-track', branch, sha]);
-        return { baseCommit: sha, fetched };
-      }
+      if (sha) return sha;
     }
-    throw new TaskError('BAD_REQUEST', `branch "${baseBranch}" does not exist in ${name}`);
+    return null;
   }
 
   /**

@@ -22,17 +22,22 @@ import {
   assetPaths,
   assets,
   attachCommand,
+  bootCommand,
   deployCommand,
   readOutputCommand,
+  relayDeadCommand,
+  relayHeader,
   relayLogCommand,
+  relaySocket,
   serveAttachCommand,
   sessionDir,
   type Harness,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
-import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime } from '../containers/index.js';
+import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
+import { launchTaskContainer } from './launch.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -55,6 +60,8 @@ const LOG_STALL_MAX_MS = 30_000;
 const RELINK_DEADLINE_MS = 60_000;
 /** Each reattach attempt waits this long for sshd. */
 const RELINK_CONNECT_MS = 5_000;
+/** A relay the container started is connected to directly for this long; then through an attach client. */
+const RELAY_SOCKET_MS = 30_000;
 
 export interface Caller {
   id: string;
@@ -95,6 +102,8 @@ export class TaskService {
   private closed = false;
   /** Preference writes still in flight (creating a task does not wait for them; close does). */
   private readonly pendingWrites = new Set<Promise<void>>();
+  /** Repository images being made for later tasks (shutdown waits for them, so none is left half made). */
+  private readonly warming = new Set<Promise<void>>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -294,7 +303,7 @@ export class TaskService {
       task.session?.detach();
       task.log?.seal();
     }
-    await Promise.all([...this.pendingWrites]);
+    await Promise.all([...this.pendingWrites, ...this.warming]);
   }
 
   // ---- queries -----------------------------------------------------------------------------
@@ -528,54 +537,48 @@ export class TaskService {
       task.setState('provisioning');
       const started = Date.now();
       const info = repo ? this.deps.repos.get(repo.name) : null;
-      // The branch and the container come up in parallel; the repository is packed on the host as
-      // soon as the branch exists, while the container still starts.
-      const branched = repo ? this.deps.repos.createBranch(repo.name, branch, repo.baseBranch) : Promise.resolve(null);
-      const packed = branched.then(async (base) => {
-        if (!repo || !base || !info) return null;
-        const t = Date.now();
-        const pkg = await runtime.packRepo({
-          hostRepo: info.path,
-          name: repoDirName(repo.name),
-          branch,
-          // The branch was just created at the base commit: both are known, nothing to look up.
-          branchRef: base.baseCommit,
-          baseBranch: repo.baseBranch,
-          baseRef: base.baseCommit,
-          ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}),
-        });
-        task.record({ type: 'caic_log', phase: 'pack', durationMs: Date.now() - t, message: `packed ${branch} (${pkg.files} files)` });
-        return pkg;
-      });
+      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+      const hasEnv = Object.keys(env).length > 0;
+      // The first session's relay starts with the container (its entrypoint), and so does the agent
+      // when nothing has to go in over SSH before it: no secrets to write, the repository complete.
+      const session = task.transcript!.session + 1;
+      const startOpts = { model: task.dto().model, cwd: this.workdir(task) };
+      const argv = task.harness.argv(startOpts, assetPaths());
       const a = assets();
-      const launched = runtime.launch({
-        taskId: task.id,
-        harness: meta.harness,
-        repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
-        sudo: meta.sudo,
-        // The relay (and, for the fake harness only, the fake agent) go in with the host key: no
-        // deploy round trips after the handshake.
-        files: [a.relay, ...(meta.harness === 'fake' ? [a.fakeAgent] : [])].map((x) => ({ path: x.path, content: x.content, mode: 0o644 })),
-        ...(this.deps.image ? { image: this.deps.image } : {}),
-        onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
-      });
-      // Settled together, so a failure of one never leaves the other's container or package behind.
-      const [b, l, p] = await Promise.allSettled([branched, launched, packed]);
-      if (l.status === 'fulfilled') task.handle = l.value;
-      const pkg = p.status === 'fulfilled' ? p.value : null;
-      const failed = [b, l, p].find((r) => r.status === 'rejected');
-      if (failed) {
-        await pkg?.dispose();
-        throw failed.reason;
-      }
-      const base = b.status === 'fulfilled' ? b.value : null;
-      const handle = task.handle!;
-      if (repo && base) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: base.baseCommit });
-      task.record({ type: 'caic_container', name: handle.name, id: handle.id });
-      this.phase(task, 'provision', started, `container ${handle.name} running`);
+      const launched = await launchTaskContainer(
+        {
+          runtime,
+          ...(this.deps.image ? { image: this.deps.image } : {}),
+          guessBase: () => this.deps.repos.baseCommit(repo!.name, repo!.baseBranch),
+          createBranch: async () => (await this.deps.repos.createBranch(repo!.name, branch, repo!.baseBranch)).baseCommit,
+          launch: (image, place, complete) =>
+            runtime.launch({
+              taskId: task.id,
+              harness: meta.harness,
+              repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
+              sudo: meta.sudo,
+              // The relay (and, for the fake harness only, the fake agent) go in with the host key,
+              // and so do the repository's files of this task: no round trips after the handshake.
+              files: [...[a.relay, ...(meta.harness === 'fake' ? [a.fakeAgent] : [])].map((x) => ({ path: x.path, content: x.content, mode: 0o644 })), ...place],
+              boot: bootCommand(a.relay.path, sessionDir(session), startOpts.cwd, task.harness.logStdin, hasEnv || !complete, argv),
+              ...(image ? { image } : this.deps.image ? { image: this.deps.image } : {}),
+              onPhase: (phase, ms) => task.record({ type: 'caic_log', phase: `container.${phase}`, durationMs: ms, message: `container ${phase}` }),
+            }),
+          discard: (handle) => runtime.purge(handle),
+          log: (phase, ms, message) => task.record({ type: 'caic_log', phase, durationMs: ms, message }),
+        },
+        repo && info ? { name: repo.name, path: info.path, branch, baseBranch: repo.baseBranch, ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}) } : null,
+      );
+      const handle = launched.handle;
+      task.handle = handle;
+      const pkg = launched.delivery;
       try {
+        if (repo && launched.baseCommit) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: launched.baseCommit });
+        task.record({ type: 'caic_container', name: handle.name, id: handle.id });
+        this.phase(task, 'provision', started, `container ${handle.name} running`);
         await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
-        // The repository, the environment and the relay are independent: they go in parallel.
+        // The repository (when it could not come with the image), the environment and what git
+        // checks out itself are independent: they go in parallel.
         const push = async () => {
           if (!pkg) return;
           const t = Date.now();
@@ -583,10 +586,14 @@ export class TaskService {
           task.record({ type: 'caic_log', phase: 'push', durationMs: Date.now() - t, message: `delivered ${branch} (base ${pkg.baseSha.slice(0, 10)}, ${pkg.files} files)` });
         };
         const prepare = async () => {
+          if (!hasEnv && !launched.prepare) return;
           const t = Date.now();
-          const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
           // Tokens go over SSH into ~/.env (0600), never with the container's creation.
-          if (Object.keys(env).length) await runtime.injectEnv(handle, env);
+          if (hasEnv) await runtime.injectEnv(handle, env);
+          if (launched.prepare) {
+            const r = await runtime.exec(handle, launched.prepare);
+            if (r.code !== 0) throw new TaskError('CONFLICT', `checking out the repository failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+          }
           this.phase(task, 'prepare', t, 'environment in place');
         };
         await Promise.all([push(), prepare()]);
@@ -594,7 +601,16 @@ export class TaskService {
         await pkg?.dispose();
       }
       task.setState('starting');
-      await this.startSession(task, runtime, { reason: 'start', prompt });
+      // An image whose entrypoint does not start the relay (built before it did): started over SSH.
+      const boot = handle.booted ? { boot: { n: session, waitStart: hasEnv || pkg !== null || launched.prepare !== null } } : {};
+      await this.startSession(task, runtime, { reason: 'start', prompt, ...boot });
+      // The first task from this commit: the next ones start from its image, made now that this one runs.
+      if (launched.warm && !this.closed) {
+        const warming = launched.warm()
+          .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'making the repository image failed'))
+          .finally(() => this.warming.delete(warming));
+        this.warming.add(warming);
+      }
     } catch (err) {
       const message = errorText(err);
       this.deps.logger.warn({ task: task.id, err: message }, 'task setup failed');
@@ -608,20 +624,58 @@ export class TaskService {
     return repo ? `${HOME}/src/${repoDirName(repo.name)}` : HOME;
   }
 
-  /** Starts a new agent session under a new relay, sends the handshake and the prompt. */
-  private async startSession(task: Task, runtime: ContainerRuntime, opts: { reason: string; prompt?: Prompt; resume?: string }): Promise<void> {
+  /**
+   * Starts a new agent session under a new relay, sends the handshake and the prompt. `boot`: the
+   * relay of session `n` was started by the container's entrypoint (waiting for `start` when
+   * `waitStart`); the daemon only connects to its socket.
+   */
+  private async startSession(
+    task: Task,
+    runtime: ContainerRuntime,
+    opts: { reason: string; prompt?: Prompt; resume?: string; boot?: { n: number; waitStart: boolean } },
+  ): Promise<void> {
     const t = task.transcript!;
     const handle = task.handle!;
     const n = t.session + 1;
+    if (opts.boot && opts.boot.n !== n) throw new TaskError('CONFLICT', `the container's relay is session ${opts.boot.n}, not ${n}`);
     task.record({ type: 'caic_session', n, reason: opts.reason, ...(opts.resume ? { resume: opts.resume } : {}) });
     const model = task.dto().model;
     const startOpts = { model, cwd: this.workdir(task), ...(opts.resume ? { resumeSessionId: opts.resume } : {}) };
-    const argv = task.harness.argv(startOpts, assetPaths());
-    const proc = await runtime.spawn(handle, serveAttachCommand(assetPaths().relay, sessionDir(n), startOpts.cwd, task.harness.logStdin, argv));
+    const started = Date.now();
+    let proc: SpawnedProcess;
+    if (opts.boot) {
+      proc = await this.openRelay(runtime, handle, sessionDir(n), opts.boot.waitStart);
+      this.phase(task, 'attach', started, `attached to the relay${opts.boot.waitStart ? ', agent started' : ''}`);
+    } else {
+      const argv = task.harness.argv(startOpts, assetPaths());
+      proc = await runtime.spawn(handle, serveAttachCommand(assetPaths().relay, sessionDir(n), startOpts.cwd, task.harness.logStdin, argv));
+    }
     const session = this.attachSession(task, proc);
     for (const line of task.harness.handshake(startOpts, task.transcript!.agentParser!)) session.write(line);
     if (opts.prompt) await this.sendPrompt(task, session, opts.prompt);
     else task.setState('waiting');
+  }
+
+  /**
+   * Connects to a relay the container started (its socket, over SSH: no process in between), from
+   * byte 0, asking it to start its agent when it waits for that. The relay may still be coming up:
+   * tried again while its pid lives; a relay that died (or never listens) is left to an attach
+   * client, which explains it from relay.log.
+   */
+  private async openRelay(runtime: ContainerRuntime, handle: ContainerHandle, dir: string, start: boolean): Promise<SpawnedProcess> {
+    const started = Date.now();
+    for (let tries = 1; Date.now() - started < RELAY_SOCKET_MS; tries++) {
+      try {
+        const proc = await runtime.openSocket(handle, relaySocket(dir));
+        proc.stdin.write(relayHeader(0, start));
+        return proc;
+      } catch {
+        if (tries % 20 === 0 && (await runtime.exec(handle, relayDeadCommand(dir))).code === 3) break;
+        // One channel open per try, answered at once: a short pause costs nothing.
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    return runtime.spawn(handle, attachCommand(assetPaths().relay, dir, 0, { waitMs: 30_000, start }));
   }
 
   private attachSession(task: Task, proc: Awaited<ReturnType<ContainerRuntime['spawn']>>): AgentSession {

@@ -12,6 +12,14 @@ import { tempDir, type TempDir } from './tmp.js';
 
 export const RUN_LABEL = 'test.caic.run';
 
+/** Removes the repository images made from host repositories under `dir` (a test's own). */
+export async function removeRepoImages(docker: Dockerode, dir: string): Promise<void> {
+  const images = await docker.listImages({ filters: { label: ['caic.repo.path'] } }).catch(() => []);
+  const mine = images.filter((i) => (i.Labels?.['caic.repo.path'] ?? '').startsWith(`${dir}/`));
+  // Containers of the test are gone by now; an image still in use is someone else's problem to report.
+  for (const i of mine) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
+}
+
 export interface TestRuntime extends AsyncDisposable {
   rt: DockerRuntime;
   docker: Dockerode;
@@ -57,6 +65,7 @@ export async function testRuntime(): Promise<TestRuntime> {
       for (const r of opened) r.close();
       const mine = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
       await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+      await removeRepoImages(docker, dir.path);
       await dir[Symbol.asyncDispose]();
     },
   };

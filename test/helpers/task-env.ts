@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Task, TaskState } from '../../src/api/index.js';
 import type { DaemonOptions } from '../../src/daemon.js';
+import { removeRepoImages } from './containers.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { http, type HttpResponse } from './http.js';
 import { tempDir, type TempDir } from './tmp.js';
@@ -131,6 +132,7 @@ export async function taskEnv(
         const mine = await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } });
         await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
       }
+      await removeRepoImages(docker, dir.path);
       await dir[Symbol.asyncDispose]();
     },
   };

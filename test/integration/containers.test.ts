@@ -18,7 +18,8 @@ import {
 } from '../../src/containers/index.js';
 import { makeHostRepo, testRuntime, type TestRuntime } from '../helpers/containers.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { until } from '../helpers/wait.js';
+import { until, waitUntil } from '../helpers/wait.js';
+import { assets, bootCommand, relayHeader, relaySocket } from '../../src/agents/index.js';
 
 const git = (repo: string, ...args: string[]) => execFileSync('git', args, { cwd: repo }).toString();
 
@@ -210,6 +211,35 @@ describe('containers on a real engine', () => {
     await t.rt.purge(h, { hostRepos: [repo] });
     assert.equal(git(repo, 'for-each-ref', `refs/remotes/${h.name}/`), '', 'host-side refs removed');
     await assert.rejects(t.docker.getContainer(h.id).inspect(), /no such container/i);
+  });
+
+  test('a relay given with the launch starts with the container, as the user in an SSH session environment, once; its socket is reached over SSH', async () => {
+    const relay = assets().relay;
+    const dir = '/home/user/.caic/sessions/1';
+    // The agent prints who and where it is, then echoes its input.
+    const agent = ['bash', '-c', 'printf \'{"uid":"%s","home":"%s","path":"%s","bashenv":"%s","hostname":"%s","cwd":"%s"}\\n\' "$(id -u)" "$HOME" "$PATH" "$BASH_ENV" "$(printenv HOSTNAME)" "$PWD"; exec cat'];
+    const h = await t.launch({ files: [{ path: relay.path, content: relay.content, mode: 0o644 }], boot: bootCommand(relay.path, dir, '/home/user', true, false, agent) });
+    await assert.rejects(t.rt.openSocket(h, '/home/user/nothing.sock'), /cannot reach \/home\/user\/nothing\.sock/);
+    const proc = await waitUntil(() => t.rt.openSocket(h, relaySocket(dir)).catch(() => null), (p) => p !== null, { what: 'the relay listening' });
+    proc!.stdin.write(relayHeader(0));
+    let out = '';
+    proc!.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => out.includes('\n'), 'the agent line', 20_000);
+    assert.deepEqual(JSON.parse(out.split('\n')[0]!), { uid: '1000', home: '/home/user', path: '/usr/local/bin:/usr/bin:/bin:/usr/games', bashenv: '/etc/caic-env.sh', hostname: '', cwd: '/home/user' });
+    proc!.stdin.write(`${JSON.stringify({ type: 'user', text: 'echo' })}\n`);
+    await until(() => out.split('\n').length > 3, 'the echo (and the input logged before it)', 20_000);
+    proc!.stdin.write('\0');
+    await proc!.wait();
+    // Once: the command line is gone from the container, and a revive starts no relay.
+    await t.rt.stop(h);
+    const again = await t.rt.revive(h);
+    assert.equal((await t.rt.exec(again, `pgrep -u user -x node || echo none; cat ${dir}/relay.log | grep -c 'started agent'`)).stdout, 'none\n1\n');
+    const inbox = await t.docker.getContainer(h.id).exec({ Cmd: ['sh', '-c', 'ls -A /etc/caic'], User: 'root', AttachStdout: true });
+    const stream = await inbox.start({ hijack: true, stdin: false });
+    let listing = '';
+    stream.on('data', (d: Buffer) => (listing += d.toString('latin1')));
+    await new Promise((r) => stream.on('end', r));
+    assert.equal(listing.replace(/[\s\S]{8}/, '').trim(), '', 'nothing left in /etc/caic');
   });
 
   test('stop and revive keep files and the host key; a restarted daemon adopts by label', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -133,7 +134,7 @@ test('an agent binary that is not there: the exit record says so, the relay ends
   const c = client(['serve-attach', '--dir', dir, '--cwd', tmp.path, '--', 'caic-no-such-agent', '-p']);
   c.proc.stdin.write(prompt('hello?'));
   await c.waitFor('caic_relay_exit');
-  assert.equal(await c.exited, 0);
+  assert.equal(await c.exited, 0, c.err());
   const exit = JSON.parse(c.out().split('\n').find((l) => l.includes('caic_relay_exit'))!) as Record<string, unknown>;
   assert.deepEqual(exit, {
     type: 'caic_relay_exit',
@@ -143,6 +144,42 @@ test('an agent binary that is not there: the exit record says so, the relay ends
   });
   assert.match(readFileSync(join(dir, 'relay.log'), 'utf8'), /is not installed in this container/);
   await waitAlive(dir, false);
+});
+
+test('the relay that ends a client stays until the client closes: input sent after the end meets no reset', async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, 'relay');
+  // The agent ends at once; nobody is attached, so the relay keeps its output for the first client.
+  const daemon = spawn(process.execPath, [RELAY, 'daemon', '--dir', dir, '--cwd', tmp.path, '--', 'sh', '-c', 'exit 0'], { stdio: 'ignore', detached: true });
+  try {
+    // `alive` 3: the agent ended, the relay holds its output for a client.
+    const status = () => spawnSync(process.execPath, [RELAY, 'alive', '--dir', dir]).status;
+    await waitUntil(status, (st) => st === 3, { what: 'the relay holding the ended agent' });
+    const sock = createConnection({ path: join(dir, 'relay.sock'), allowHalfOpen: true });
+    const errors: string[] = [];
+    sock.on('error', (err) => errors.push(err.message));
+    let out = '';
+    sock.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = new Promise<void>((resolve) => sock.once('end', resolve));
+    sock.write('{"offset":0}\n');
+    await within(ended, 20_000, "the relay's end");
+    assert.match(out, /caic_relay_exit/);
+    // A client still typing when the end arrived (the daemon's channel, an attach client's stdin).
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => sock.write('input after the end\n', () => resolve()));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(errors, [], `no EPIPE or ECONNRESET: the relay read until the client closed (relay.log: ${readFileSync(join(dir, 'relay.log'), 'utf8')})`);
+    assert.equal(status(), 3, 'the relay waits for the client');
+    sock.end();
+    await waitUntil(status, (st) => st === 1, { what: 'the relay gone once the client closed' });
+  } finally {
+    try {
+      process.kill(-daemon.pid!, 'SIGKILL');
+    } catch {
+      /* ended */
+    }
+  }
 });
 
 test('an agent cannot forge the exit record: its imitation is shifted by one space', async () => {
@@ -185,4 +222,36 @@ test('attach to a relay that is gone: what output.jsonl holds, then relay.log on
   const waiting = client(['attach', '--dir', empty, '--wait', '600000', '--pid', gone]);
   assert.equal(await waiting.exited, 3);
   assert.match(waiting.err(), /the relay is not running/);
+});
+
+test('--wait-start: the agent starts only when a client asks; --env-file: its variables reach the agent', async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, 'session');
+  const envFile = join(tmp.path, 'env');
+  await writeFile(envFile, "# comment\nTOKEN='it'\\''s \"quoted\" $HOME'\n");
+  // The agent prints what it got, then echoes its input.
+  const agent = ['bash', '-c', 'printf \'token=%s\\nbashenv=%s\\n\' "$TOKEN" "$BASH_ENV"; exec cat'];
+  const daemon = spawn(process.execPath, [RELAY, 'daemon', '--dir', dir, '--cwd', tmp.path, '--wait-start', '--env-file', envFile, '--', ...agent], {
+    stdio: 'ignore',
+    detached: true,
+    env: { ...process.env, TOKEN: 'not from the file', BASH_ENV: '/etc/caic-env.sh' },
+  });
+  try {
+    await waitAlive(dir, true);
+    // Listening, yet no agent: without --wait-start it would have started before the socket existed.
+    assert.doesNotMatch(readFileSync(join(dir, 'relay.log'), 'utf8'), /started agent/);
+    assert.equal(readFileSync(join(dir, 'output.jsonl'), 'utf8'), '');
+    const c = client(['attach', '--dir', dir, '--offset', '0', '--start']);
+    const out = await c.waitFor('bashenv=');
+    assert.equal(out.split('\n').slice(0, 2).join('\n'), `token=it's "quoted" $HOME\nbashenv=/etc/caic-env.sh`);
+    c.proc.stdin.write('\0');
+    assert.equal(await c.exited, 0);
+    await waitAlive(dir, false);
+  } finally {
+    try {
+      process.kill(-daemon.pid!, 'SIGKILL');
+    } catch {
+      /* ended */
+    }
+  }
 });

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
 import { ContainerError, DockerRuntime } from '../../src/containers/index.js';
@@ -11,6 +13,8 @@ import { SseClient } from '../helpers/sse.js';
 import { hostDocker, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { hostRecords, loggedStates } from '../helpers/task-log.js';
 import { waitUntil } from '../helpers/wait.js';
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
 
@@ -104,8 +108,9 @@ describe('task faults', () => {
     const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'FAKE_LONG 200 20' } });
     const s = stream(t.id);
     await s.waitFor((ev) => ev.filter((e) => (e.data as EventMessage | undefined)?.kind === 'textDelta').length >= 20, 60_000, '20 deltas');
-    // Ends every SSH connection into the container (sshd's per-connection processes), not sshd itself.
-    const killed = await env.execIn(t.id, "pkill -f '^sshd: user@' && echo killed", 'user');
+    // Ends every SSH connection into the container (sshd's per-connection processes of the user:
+    // `sshd: user@notty` with a command, `sshd: user` with only the relay's socket), not sshd itself.
+    const killed = await env.execIn(t.id, "pkill -u user -f '^sshd: user' && echo killed", 'user');
     assert.match(killed.output, /killed/);
     await s.waitFor(() => results(s) >= 1, 90_000, 'the turn to end after the cut');
     assert.equal(text(s), Array.from({ length: 200 }, (_, i) => `${i} `).join(''), 'every delta exactly once across the cut');
@@ -178,9 +183,20 @@ describe('task faults', () => {
 
   test('provisioning that fails while the container comes up: failed, and the container is removed', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
-    const t = await env.create({ repos: [{ name: 'proj', baseBranch: 'no-such-branch' }], harness: 'fake', prompt: { text: 'x' } });
-    const failed = await env.waitState(t.id, 'failed');
-    assert.match(failed.error, /no-such-branch/);
+    // The host cannot create the next task branch (a stale lock), while the base resolves: the
+    // container starts from the base's image in parallel and must go with the failed branch.
+    const host = join(env.root, 'proj');
+    const next = 1 + Math.max(0, ...git(host, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/caic-*').split('\n').map((b) => Number(/caic-(\d+)$/.exec(b)?.[1] ?? 0)));
+    const lock = join(host, '.git', 'refs', 'heads', `caic-${next}.lock`);
+    await writeFile(lock, '');
+    let t: Task;
+    try {
+      t = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' } });
+      const failed = await env.waitState(t.id, 'failed');
+      assert.match(failed.error, /git branch: .*remove the file manually/);
+    } finally {
+      await rm(lock, { force: true });
+    }
     // The launch ran in parallel with the failed branch: its container must be created and destroyed.
     const events = await env.docker.getEvents({ since, filters: { type: ['container'], label: [`caic=${t.id}`] } as never });
     const seen: string[] = [];
@@ -230,17 +246,53 @@ describe('task faults', () => {
   });
 });
 
+describe('an image whose entrypoint does not start the relay', () => {
+  test('(built before it did, no caic.boot label): the relay starts over SSH and the agent answers', async () => {
+    // The entrypoint of such an image never reads /etc/caic/boot: here a wrapper throws it away first.
+    const tag = `caic-test-old-entrypoint:${randomBytes(4).toString('hex')}`;
+    const dockerfile = [
+      'FROM caic-agent:latest',
+      'LABEL caic.boot=""',
+      "RUN printf '#!/bin/sh\\nrm -f /etc/caic/boot\\nexec /usr/local/sbin/caic-entrypoint \"$@\"\\n' > /usr/local/sbin/old-entrypoint && chmod 0755 /usr/local/sbin/old-entrypoint",
+      'ENTRYPOINT ["/usr/local/sbin/old-entrypoint"]',
+      '',
+    ].join('\n');
+    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+    try {
+      await using env = await taskEnv({ image: tag });
+      for (const repos of [[], [{ name: 'proj' }]]) {
+        const t = await env.create({ repos, harness: 'fake', prompt: { text: 'hello' } });
+        const s = new SseClient(`${env.d.url}/api/v1/tasks/${t.id}/events`);
+        try {
+          await s.waitFor((ev) => ev.some((e) => (e.data as EventMessage | undefined)?.kind === 'result'), 60_000, 'the agent to answer');
+        } finally {
+          s.close();
+        }
+        assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+      }
+    } finally {
+      await hostDocker().getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
+  });
+});
+
 describe('a relay that cannot start', () => {
   test('its error (the attach client stderr and relay.log) reaches the task, which fails', async () => {
-    // Node refuses to start with this option: neither the relay nor its attach client can run.
-    await using env = await taskEnv({ extraConfig: '[harness.fake.env]\nNODE_OPTIONS = "--caic-no-such-option"\n' });
-    const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'hello' } });
-    const failed = await env.waitState(t.id, 'failed');
-    assert.match(failed.error, /the agent relay stopped/);
-    assert.match(failed.error, /--caic-no-such-option/, 'node says why');
-    assert.ok(!(await loggedStates(env.d.cacheDir, t.id)).includes('waiting'), 'never waiting');
-    await waitUntil(() => env.container(t.id), (c) => c === undefined, { what: 'the container removed' });
-    assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+    // No Node.js in the image: neither the relay (started by the container) nor an attach client can run.
+    const tag = `caic-test-no-node:${randomBytes(4).toString('hex')}`;
+    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: 'FROM caic-agent:latest\nRUN mv /usr/bin/node /usr/bin/node-gone\n', stdio: ['pipe', 'ignore', 'pipe'] });
+    try {
+      await using env = await taskEnv({ image: tag });
+      const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'hello' } });
+      const failed = await env.waitState(t.id, 'failed');
+      assert.match(failed.error, /the agent relay stopped/);
+      assert.match(failed.error, /relay.log:\ncaic-boot: .*node: not found/, `relay.log says why: ${failed.error}`);
+      assert.ok(!(await loggedStates(env.d.cacheDir, t.id)).includes('waiting'), 'never waiting');
+      await waitUntil(() => env.container(t.id), (c) => c === undefined, { what: 'the container removed' });
+      assert.equal((await env.api('POST', `/api/v1/tasks/${t.id}/purge`)).status, 200);
+    } finally {
+      await hostDocker().getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
   });
 });
 

@@ -48,7 +48,7 @@ describe('tasks with the fake agent', () => {
     const k = kinds();
     for (const kind of ['log', 'system', 'userInput', 'init', 'textDelta', 'text', 'result']) assert.ok(k.includes(kind as EventMessage['kind']), `has ${kind}: ${k.join(',')}`);
     const phases = stream.messages<EventMessage>().flatMap((e) => (e.kind === 'log' && e.phase ? [e.phase] : []));
-    for (const p of ['branch', 'container.create', 'container.start', 'sshHandshake', 'push', 'prepare']) assert.ok(phases.includes(p), `phase ${p} in ${phases.join(',')}`);
+    for (const p of ['branch', 'image', 'container.create', 'container.start', 'sshHandshake', 'attach']) assert.ok(phases.includes(p), `phase ${p} in ${phases.join(',')}`);
     const ids = stream.events.filter((e) => e.event === 'message').map((e) => e.id);
     assert.deepEqual(ids, ids.map((_, i) => i + 1), 'ids are 1, 2, 3, ...');
     assert.ok(stream.events.some((e) => e.event === 'ready'));

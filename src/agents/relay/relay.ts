@@ -3,8 +3,10 @@
 // deployed over SSH. Keep to Node 18 APIs: the container's Node is Debian's.
 //
 //   relay serve-attach --dir D --cwd C [--no-log-stdin] -- <argv>   start the agent, then attach
-//   relay daemon --dir D --cwd C [--no-log-stdin] -- <argv>         start the agent only (caller detaches it)
-//   relay attach --dir D [--offset N] [--wait MS] [--pid P]         replay output.jsonl from N, then live
+//   relay daemon --dir D --cwd C [--no-log-stdin] [--wait-start] [--env-file F] -- <argv>
+//                                                                   start the agent only (caller detaches it)
+//   relay attach --dir D [--offset N] [--wait MS] [--pid P] [--start]
+//                                                                   replay output.jsonl from N, then live
 //   relay alive --dir D                                             exit 0 when the relay runs its agent,
 //                                                                   3 when it only holds an ended agent's output
 //
@@ -18,7 +20,13 @@
 // and, once a client has read everything, exits. An attach client that finds no relay running
 // (it died, or never came up) gives the client what output.jsonl holds from its offset, and the
 // tail of relay.log on stderr: a failure is always explained to whoever attached.
-import { spawn, type ChildProcess } from 'node:child_process';
+//
+// With --wait-start the relay listens at once but starts the agent only when a client's header says
+// {"start":true} (the container's entrypoint starts such a relay at boot, before the daemon has
+// written ~/.env or finished the repository over SSH). --env-file F: the agent's environment gets
+// the variables F sets (read through bash when the agent starts), for a relay that was not started
+// from an SSH session whose shell already loaded them.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -31,6 +39,8 @@ const RELAY_LOG = 'relay.log';
 const AGENT_ENDED = 'agent-ended';
 const MAX_CLIENT_BUFFER = 32 * 1024 * 1024;
 const LINGER_MS = 60 * 60 * 1000;
+/** After the end was sent, how long the relay waits for its client to close before it leaves. */
+const CLIENT_CLOSE_MS = 5_000;
 /** How much of the agent's stderr (and of relay.log) explains a failure. */
 const TAIL_BYTES = 2048;
 /** How the relay's own exit record begins. */
@@ -66,11 +76,17 @@ interface Args {
   /** attach: the pid of that relay, to give up at once when it dies before it listens. */
   pid: number;
   logStdin: boolean;
+  /** daemon: start the agent only when a client asks (header `start`). */
+  waitStart: boolean;
+  /** daemon: a shell file of variables for the agent's environment, read when it starts. */
+  envFile: string;
+  /** attach: ask a waiting relay to start its agent. */
+  start: boolean;
   argv: string[];
 }
 
 function parseArgs(raw: string[]): Args {
-  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, waitMs: 5_000, pid: 0, logStdin: true, argv: [] };
+  const args: Args = { command: raw[0] ?? '', dir: '', cwd: process.cwd(), offset: 0, waitMs: 5_000, pid: 0, logStdin: true, waitStart: false, envFile: '', start: false, argv: [] };
   for (let i = 1; i < raw.length; i++) {
     const a = raw[i]!;
     if (a === '--') {
@@ -82,6 +98,9 @@ function parseArgs(raw: string[]): Args {
     else if (a === '--wait') args.waitMs = Number(raw[++i] ?? '0');
     else if (a === '--pid') args.pid = Number(raw[++i] ?? '0');
     else if (a === '--no-log-stdin') args.logStdin = false;
+    else if (a === '--wait-start') args.waitStart = true;
+    else if (a === '--env-file') args.envFile = raw[++i] ?? '';
+    else if (a === '--start') args.start = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!args.dir) throw new Error('--dir is required');
@@ -155,15 +174,10 @@ function runDaemon(args: Args): void {
   let client: { sock: Socket; pos: number; live: boolean; pumping: boolean } | null = null;
   let agentDone = false;
 
-  const agent: ChildProcess = spawn(args.argv[0]!, args.argv.slice(1), { cwd: args.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Null until the agent is started (at once, or on a client's `start` with --wait-start). */
+  let agent: ChildProcess | null = null;
   // A missing or unusable binary: 'error' comes first, then 'close' (which writes the exit record).
   let spawnError: string | null = null;
-  agent.on('error', (err: NodeJS.ErrnoException) => {
-    spawnError ??= agent.pid === undefined ? spawnFailure(args.argv[0]!, err) : `agent process: ${err.message}`;
-    note(spawnError);
-  });
-  note(`started agent pid ${agent.pid ?? '(none)'}: ${args.argv.join(' ')}`);
-  agent.stdin!.on('error', (err) => note(`agent stdin: ${err.message}`));
 
   /** Appends bytes to output.jsonl (synchronously, so the size we count is on disk) and forwards them. */
   const append = (data: Buffer) => {
@@ -205,28 +219,12 @@ function runDaemon(args: Args): void {
 
   /** The agent is gone and this client has everything: end it and leave. */
   const finish = (c: NonNullable<typeof client>) => {
-    c.sock.end(() => shutdown());
+    // Our end, then wait for the client's: leaving while it still sends (input typed as the agent
+    // ended) would answer it with EPIPE or ECONNRESET instead of the end. Its bytes are dropped
+    // (fromClient). A client that never closes is not waited for long.
+    c.sock.once('close', () => shutdown());
+    c.sock.end(() => setTimeout(shutdown, CLIENT_CLOSE_MS).unref());
   };
-
-  let stdoutRest = Buffer.alloc(0);
-  agent.stdout!.on('data', (chunk: Buffer) => {
-    let data = Buffer.concat([stdoutRest, chunk]);
-    const nl = data.lastIndexOf(10);
-    if (nl < 0) {
-      stdoutRest = data;
-      return;
-    }
-    stdoutRest = Buffer.from(data.subarray(nl + 1));
-    data = data.subarray(0, nl + 1);
-    append(Buffer.from(escapeForged(data)));
-  });
-  // The agent's last stderr bytes go into the exit record when it ends badly: why it failed.
-  let stderrTail = Buffer.alloc(0);
-  agent.stderr!.on('data', (chunk: Buffer) => {
-    writeSync(log, chunk);
-    stderrTail = Buffer.concat([stderrTail, chunk]);
-    if (stderrTail.length > 2 * TAIL_BYTES) stderrTail = Buffer.from(stderrTail.subarray(stderrTail.length - TAIL_BYTES));
-  });
 
   /** The exit record; `error` and `stderr` only when the agent did not end well. */
   const exitRecord = (code: number | null, signal: string | null, error: string | null): Buffer => {
@@ -239,15 +237,68 @@ function runDaemon(args: Args): void {
     return Buffer.from(`${JSON.stringify(rec)}\n`);
   };
 
-  agent.on('close', (code, signal) => {
-    if (stdoutRest.length) append(escapeForged(Buffer.concat([stdoutRest, Buffer.from('\n')])));
-    append(exitRecord(spawnError ? null : code, signal, spawnError));
+  const ended = (code: number | null, signal: string | null, error: string | null) => {
+    append(exitRecord(code, signal, error));
     note(`agent exited (code ${code}, signal ${signal})`);
     agentDone = true;
     writeFileSync(join(args.dir, AGENT_ENDED), '');
     if (client?.live) finish(client);
     else setTimeout(shutdown, LINGER_MS).unref();
-  });
+  };
+
+  let stdoutRest = Buffer.alloc(0);
+  // The agent's last stderr bytes go into the exit record when it ends badly: why it failed.
+  let stderrTail = Buffer.alloc(0);
+
+  const startAgent = () => {
+    if (agent || agentDone) return;
+    let env = process.env;
+    if (args.envFile) {
+      // Read by bash, as an SSH session's shell reads it: the same variables, the same quoting.
+      const { BASH_ENV, ...plain } = process.env;
+      const r = spawnSync('bash', ['-c', 'if [ -r "$1" ]; then set -a; . "$1"; set +a; fi; exec env -0', 'bash', args.envFile], { env: plain });
+      if (r.status !== 0) {
+        note(`reading ${args.envFile} failed: ${r.stderr?.toString().trim() || r.error?.message || `exit ${r.status}`}`);
+        return ended(null, null, `cannot start the agent: its environment (${args.envFile}) could not be read`);
+      }
+      env = Object.fromEntries(
+        r.stdout
+          .toString()
+          .split('\0')
+          .filter((kv) => kv.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      if (BASH_ENV !== undefined) env.BASH_ENV = BASH_ENV;
+    }
+    const child: ChildProcess = spawn(args.argv[0]!, args.argv.slice(1), { cwd: args.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    agent = child;
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      spawnError ??= child.pid === undefined ? spawnFailure(args.argv[0]!, err) : `agent process: ${err.message}`;
+      note(spawnError);
+    });
+    note(`started agent pid ${child.pid ?? '(none)'}: ${args.argv.join(' ')}`);
+    child.stdin!.on('error', (err) => note(`agent stdin: ${err.message}`));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      let data = Buffer.concat([stdoutRest, chunk]);
+      const nl = data.lastIndexOf(10);
+      if (nl < 0) {
+        stdoutRest = data;
+        return;
+      }
+      stdoutRest = Buffer.from(data.subarray(nl + 1));
+      data = data.subarray(0, nl + 1);
+      append(Buffer.from(escapeForged(data)));
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      writeSync(log, chunk);
+      stderrTail = Buffer.concat([stderrTail, chunk]);
+      if (stderrTail.length > 2 * TAIL_BYTES) stderrTail = Buffer.from(stderrTail.subarray(stderrTail.length - TAIL_BYTES));
+    });
+    child.on('close', (code, signal) => {
+      if (stdoutRest.length) append(escapeForged(Buffer.concat([stdoutRest, Buffer.from('\n')])));
+      ended(spawnError ? null : code, signal, spawnError);
+    });
+  };
 
   // A bug in the relay itself: say so where the client and the daemon look, then leave.
   process.on('uncaughtException', (err) => {
@@ -257,7 +308,7 @@ function runDaemon(args: Args): void {
         agentDone = true;
         append(exitRecord(null, null, `relay: ${err.message}`));
       }
-      agent.kill('SIGKILL');
+      agent?.kill('SIGKILL');
     } catch {
       /* leaving anyway */
     }
@@ -272,6 +323,11 @@ function runDaemon(args: Args): void {
   const fromClient = (chunk: Buffer) => {
     if (agentDone) return; // nobody reads it any more: neither sent nor logged
     const nul = chunk.indexOf(0);
+    if (!agent) {
+      // Nothing reads input before the agent starts; a NUL ends a session whose agent never ran.
+      if (nul >= 0) ended(null, null, 'the session ended before its agent was started');
+      return;
+    }
     const data = nul >= 0 ? chunk.subarray(0, nul) : chunk;
     if (data.length && !agent.stdin!.writableEnded) {
       agent.stdin!.write(data);
@@ -302,8 +358,11 @@ function runDaemon(args: Args): void {
       }
       sock.off('data', onHeader);
       let offset: number;
+      let start: boolean;
       try {
-        offset = Number((JSON.parse(header.slice(0, nl)) as { offset?: unknown }).offset ?? 0);
+        const h = JSON.parse(header.slice(0, nl)) as { offset?: unknown; start?: unknown };
+        offset = Number(h.offset ?? 0);
+        start = h.start === true;
       } catch {
         sock.destroy();
         return;
@@ -314,6 +373,7 @@ function runDaemon(args: Args): void {
       }
       const c = { sock, pos: Math.min(Math.max(0, offset || 0), size), live: false, pumping: false };
       client = c;
+      if (start) startAgent();
       const rest = Buffer.from(header.slice(nl + 1), 'latin1');
       if (rest.length) fromClient(rest);
       sock.on('data', (d: Buffer) => {
@@ -349,9 +409,11 @@ function runDaemon(args: Args): void {
     process.exit(code);
   };
   process.on('SIGTERM', () => {
-    agent.kill('SIGTERM');
+    if (agent) agent.kill('SIGTERM');
+    else shutdown();
   });
   server.listen(join(args.dir, SOCKET));
+  if (!args.waitStart) startAgent();
 }
 
 // ---- the client side: what the daemon's SSH channel runs ---------------------------------
@@ -397,12 +459,12 @@ function relayDied(dir: string, pid: number): boolean {
   return pid > 0 && !pidAlive(pid);
 }
 
-function attach(dir: string, offset: number, retryUntil = 0, pid = 0): void {
+function attach(dir: string, offset: number, retryUntil = 0, pid = 0, start = false): void {
   const sock = createConnection(join(dir, SOCKET));
   let connected = false;
   sock.on('connect', () => {
     connected = true;
-    sock.write(`${JSON.stringify({ offset })}\n`);
+    sock.write(`${JSON.stringify(start ? { offset, start } : { offset })}\n`);
     process.stdin.on('data', (d: Buffer) => sock.write(d));
     // Our stdin closing (SSH channel closed) detaches; the agent keeps running.
     process.stdin.on('end', () => sock.end());
@@ -419,7 +481,7 @@ function attach(dir: string, offset: number, retryUntil = 0, pid = 0): void {
       if (relayDied(dir, pid)) return relayGone(dir, offset, 'the relay is not running');
       // A relay that has just bound its socket may not listen yet: try again for a while.
       if (Date.now() < retryUntil) {
-        setTimeout(() => attach(dir, offset, retryUntil, pid), 10);
+        setTimeout(() => attach(dir, offset, retryUntil, pid, start), 10);
         return;
       }
       return relayGone(dir, offset, `the relay did not come up (${err.message})`);
@@ -461,7 +523,7 @@ function main(): void {
       runDaemon(args);
       return;
     case 'attach':
-      attach(args.dir, args.offset, Date.now() + args.waitMs, args.pid);
+      attach(args.dir, args.offset, Date.now() + args.waitMs, args.pid, args.start);
       return;
     case 'alive':
       process.exit(!relayAlive(args.dir) ? 1 : existsSync(join(args.dir, AGENT_ENDED)) ? 3 : 0);
