@@ -21,7 +21,7 @@ import type { McpScope } from '../api/index.js';
 import { insufficientScopeChallenge, type AuditSink, type Principal, type ResourceUrls } from './auth.js';
 import { summarizeArgs } from './audit.js';
 import { toolSchema } from './json-schema.js';
-import { cutText, LIST_CAP_BYTES, summary, tasksPage } from './tasks-view.js';
+import { cutText, LIST_CAP_BYTES, tasksPage } from './tasks-view.js';
 import { TOOLS, TOOLS_BY_NAME, type McpServices, type ToolDef } from './tools.js';
 
 /** Machine codes of failures, in `_meta` of an `isError` result. */
@@ -269,4 +269,3 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
   };
 }
 
-export { summary };
