@@ -35,6 +35,7 @@ import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
+import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 
 export interface DaemonOptions {
@@ -60,6 +61,8 @@ export interface DaemonOptions {
   webDir?: string;
   /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
   oauthFetch?: GuardedFetchOptions;
+  /** The MCP endpoint's access-token verifier (the authorization server), audit sink and rate limit. */
+  mcp?: McpOptions;
 }
 
 export interface Daemon {
@@ -253,7 +256,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
-    ...(opts.extend ? { extend: opts.extend } : {}),
+    extend: async (app) => {
+      await registerMcp(app, {
+        ...opts.mcp,
+        services: { service: tasks, repos, preferences, harnesses: () => readiness.list() },
+        config,
+        users,
+        loginEnabled: sessions !== null,
+        version: VERSION,
+        logger,
+      });
+      await opts.extend?.(app);
+    },
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
     subsystems: oauth
       ? [

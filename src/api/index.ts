@@ -8,3 +8,4 @@ export * from './oauth.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';
+export * from './mcp.js';

@@ -1,0 +1,70 @@
+// Wire types of the MCP tools (arguments and structured results), derived from the REST schemas.
+import { z } from 'zod';
+import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
+
+/** OAuth scopes of the MCP endpoint, from narrowest to widest reach. */
+export const MCP_SCOPES = ['caic:mcp.read', 'caic:tasks.read', 'caic:tasks.write', 'caic:tasks.admin', 'caic:repos.write'] as const;
+export const McpScope = z.enum(MCP_SCOPES);
+export type McpScope = z.infer<typeof McpScope>;
+
+/** What each scope lets a client do, in the words a consent page shows. */
+export const MCP_SCOPE_LABELS: Record<McpScope, string> = {
+  'caic:mcp.read': 'See your repositories and usage',
+  'caic:tasks.read': 'See your tasks, their diffs and the agents’ messages',
+  'caic:tasks.write': 'Start tasks, message agents, answer their questions, push their branches',
+  'caic:tasks.admin': 'Stop and purge tasks, force-push branches',
+  'caic:repos.write': 'Clone repositories onto the server',
+};
+
+const taskNumber = z.number().int().min(1).describe('Short per-caller number of the task (tasks_list shows it).');
+/** A task as tools name it: its number from tasks_list, or its id. */
+export const McpTaskRef = z
+  .union([taskNumber, z.string().regex(/^\d{1,9}$/, 'a task number'), TaskId])
+  .describe('The task: its number from tasks_list (e.g. 3) or its id.');
+const cursor = z.string().max(200).describe('nextCursor of the previous page.');
+const truncated = z.boolean().describe('True when the answer was cut to its size limit.');
+
+export const McpTaskSummary = Task.pick({ id: true, title: true, state: true, harness: true, model: true, costUSD: true, durationMs: true, numTurns: true, error: true, createdAt: true })
+  .extend({
+    taskNumber,
+    repo: z.string().describe('Repository (empty for a task without one).'),
+    branch: z.string(),
+    changedFiles: z.number().int(),
+    additions: z.number().int(),
+    deletions: z.number().int(),
+  })
+  .meta({ description: 'One task in a list.' });
+export type McpTaskSummary = z.infer<typeof McpTaskSummary>;
+
+export const McpTasksListArgs = z.object({ cursor: cursor.optional(), limit: z.number().int().min(1).max(50).default(20) });
+export const McpTasksListResult = z.object({ tasks: z.array(McpTaskSummary), nextCursor: z.string().optional(), truncated: truncated.optional() });
+
+export const McpTaskArgs = z.object({ task: McpTaskRef });
+export const McpTaskDetail = Task.extend({ taskNumber, truncated: truncated.optional() });
+
+export const McpTaskCreateArgs = z.object({
+  prompt: InputReq.shape.prompt.shape.text.min(1).describe('What the agent should do.'),
+  repo: CreateTaskReq.shape.repos.element.shape.name.optional().describe('Repository (repos_list); default: the one used last.'),
+  baseBranch: CreateTaskReq.shape.repos.element.shape.baseBranch.describe('Branch to start from; default: the repository’s default branch.'),
+  harness: CreateTaskReq.shape.harness.optional().describe('Coding agent; default: the one used last with this repository.'),
+  model: CreateTaskReq.shape.model.describe('Model of the agent; default: the one used last with this agent.'),
+});
+
+export const McpSendMessageArgs = z.object({ task: McpTaskRef, message: InputReq.shape.prompt.shape.text.min(1) });
+export const McpAnswerArgs = z.object({ task: McpTaskRef, answer: InputReq.shape.prompt.shape.text.min(1).describe('The answer to the agent’s question.') });
+export const McpRestartArgs = z.object({ task: McpTaskRef, prompt: InputReq.shape.prompt.shape.text.optional().describe('Empty: the plan the agent wrote becomes the prompt.') });
+export const McpPushArgs = z.object({ task: McpTaskRef, force: SyncReq.in.unwrap().shape.force.describe('Push even when the safety scan found secrets or large binaries (needs caic:tasks.admin).') });
+export const McpPushResult = SyncResp.extend({ task: McpTaskSummary });
+export const McpActionResult = z.object({ status: z.string().describe('What happened (sent, stopped, ...).'), task: McpTaskSummary });
+
+export const McpDiffArgs = z.object({ task: McpTaskRef, path: DiffQuery.shape.path.describe('Only this file.') });
+export const McpDiffResult = DiffResp.extend({ truncated });
+
+export const McpLastMessageResult = z.object({ task: McpTaskSummary, text: z.string().describe('The agent’s last message (empty when it has said nothing yet).'), truncated });
+
+export const McpReposListArgs = z.object({ cursor: cursor.optional(), limit: z.number().int().min(1).max(200).default(50) });
+export const McpReposListResult = z.object({ repos: z.array(Repo), nextCursor: z.string().optional(), truncated: truncated.optional() });
+export const McpCloneArgs = CloneRepoReq.pick({ url: true, path: true });
+export const McpCloneResult = Repo;
+export const McpUsageArgs = z.object({});
+export const McpUsageResult = UsageResp;

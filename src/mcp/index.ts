@@ -1,0 +1,15 @@
+// Public surface of src/mcp: the MCP endpoint and the seams to the authorization server and the audit log.
+export { registerMcp, isLoopbackHost, type McpOptions, type McpDeps } from './http.js';
+export {
+  bearerChallenge,
+  insufficientScopeChallenge,
+  resourceUrls,
+  MCP_PATH,
+  type AuditSink,
+  type McpTokenVerifier,
+  type VerifiedToken,
+  type Principal,
+  type ResourceUrls,
+} from './auth.js';
+export { ERROR_META, TRUNCATED_META, WWW_AUTHENTICATE_META } from './server.js';
+export { TOOLS } from './tools.js';
