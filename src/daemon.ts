@@ -61,7 +61,7 @@ export interface DaemonOptions {
   webDir?: string;
   /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
   oauthFetch?: GuardedFetchOptions;
-  /** The MCP endpoint's access-token verifier (the authorization server), audit sink and rate limit. */
+  /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
 }
 
@@ -257,12 +257,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
     extend: async (app) => {
+      // The MCP endpoint checks tokens with the authorization server's verifier and writes its
+      // tool calls and resource reads to the same audit log as the authorization decisions.
       await registerMcp(app, {
+        ...(oauth ? { tokenVerifier: oauth.verifier } : {}),
+        audit,
         ...opts.mcp,
         services: { service: tasks, repos, preferences, harnesses: () => readiness.list() },
         config,
         users,
-        loginEnabled: sessions !== null,
+        loginEnabled,
         version: VERSION,
         logger,
       });

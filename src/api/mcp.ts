@@ -2,19 +2,30 @@
 import { z } from 'zod';
 import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
 
-/** OAuth scopes of the MCP endpoint, from narrowest to widest reach. */
+/** The MCP endpoint: the one resource caic's authorization server issues access tokens for. */
+export const MCP_PATH = '/api/v1/mcp';
+/** The account OAuth grants act for when no login is configured (the daemon then serves loopback only). */
+export const LOCAL_ACCOUNT = 'local';
+
+/**
+ * OAuth scopes of the MCP endpoint, from narrowest to widest reach: the one definition the
+ * authorization server (consent page, metadata) and the MCP server (tool filter, challenges) share.
+ */
 export const MCP_SCOPES = ['caic:mcp.read', 'caic:tasks.read', 'caic:tasks.write', 'caic:tasks.admin', 'caic:repos.write'] as const;
 export const McpScope = z.enum(MCP_SCOPES);
 export type McpScope = z.infer<typeof McpScope>;
 
-/** What each scope lets a client do, in the words a consent page shows. */
+/** What each scope lets a client do, in the words the consent page shows. */
 export const MCP_SCOPE_LABELS: Record<McpScope, string> = {
   'caic:mcp.read': 'See your repositories and usage',
-  'caic:tasks.read': 'See your tasks, their diffs and the agents’ messages',
-  'caic:tasks.write': 'Start tasks, message agents, answer their questions, push their branches',
-  'caic:tasks.admin': 'Stop and purge tasks, force-push branches',
-  'caic:repos.write': 'Clone repositories onto the server',
+  'caic:tasks.read': 'See your tasks, their transcripts and diffs',
+  'caic:tasks.write': 'Start tasks, send them messages, answer their questions and push their branches',
+  'caic:tasks.admin': 'Stop and purge tasks, and force-push their branches',
+  'caic:repos.write': 'Clone repositories onto this server',
 };
+
+/** Reading only: pre-ticked on the consent page, and what a client gets when it names no scope. */
+export const MCP_READ_SCOPES: readonly McpScope[] = ['caic:mcp.read', 'caic:tasks.read'];
 
 const taskNumber = z.number().int().min(1).describe('Short per-caller number of the task (tasks_list shows it).');
 /** A task as tools name it: its number from tasks_list, or its id. */

@@ -1,5 +1,5 @@
 // Who calls the MCP endpoint: the token-verifier seam, the caller's principal, and the 401/403 challenges.
-import { MCP_SCOPES, type McpScope } from '../api/index.js';
+import { MCP_PATH, MCP_SCOPES, type McpScope } from '../api/index.js';
 import type { Caller } from '../tasks/index.js';
 
 /** What a verified access token says. The verifier checked signature, expiry, issuer and audience. */
@@ -53,8 +53,6 @@ export interface ResourceUrls {
   /** Its protected-resource metadata document. */
   metadata: string;
 }
-
-export const MCP_PATH = '/api/v1/mcp';
 
 export function resourceUrls(origin: string): ResourceUrls {
   return { resource: `${origin}${MCP_PATH}`, metadata: `${origin}/.well-known/oauth-protected-resource${MCP_PATH}` };

@@ -5,10 +5,11 @@ import rateLimit from '@fastify/rate-limit';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config, UserStore } from '../config/index.js';
+import { LOCAL_ACCOUNT, MCP_PATH, type McpScope } from '../api/index.js';
+import { isLoopbackHost, type Config, type UserStore } from '../config/index.js';
 import { effectiveHost, isHttps, sendError } from '../http/index.js';
 import type { Logger } from '../log/index.js';
-import { ALL_SCOPES, bearerChallenge, MCP_PATH, resourceUrls, scopesOf, type AuditSink, type McpTokenVerifier, type Principal, type ResourceUrls } from './auth.js';
+import { ALL_SCOPES, bearerChallenge, resourceUrls, scopesOf, type AuditSink, type McpTokenVerifier, type Principal, type ResourceUrls } from './auth.js';
 import { createSession, type McpSession } from './server.js';
 import type { McpServices } from './tools.js';
 
@@ -52,12 +53,6 @@ interface Entry {
 interface Authenticated {
   principal: Principal;
   holds: () => Promise<boolean>;
-}
-
-/** True for a bind address only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 function rawJson(res: ServerResponse, status: number, body: unknown): void {
@@ -107,24 +102,32 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
   /** Who is calling; answers the refusal itself and returns null when nobody may. */
   const always = () => Promise.resolve(true);
   const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<Authenticated | null> => {
-    if (!deps.loginEnabled) return { principal: { subject: `local:${req.client?.ip ?? ''}`, caller: null, clientId: 'local', scopes: ALL_SCOPES, via: 'none' }, holds: always };
     const auth = req.headers.authorization;
+    const local = (scopes: ReadonlySet<McpScope>, clientId: string, via: Principal['via']): Principal => ({ subject: `local:${req.client?.ip ?? ''}`, caller: null, clientId, scopes, via });
+    // No login, no token: this machine's user, with every tool (the daemon listens on loopback only).
+    if (!deps.loginEnabled && auth === undefined) return { principal: local(ALL_SCOPES, 'local', 'none'), holds: always };
     if (auth !== undefined) {
       // Only caic's own access tokens: a session token or anyone else's token fails verification.
       const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(auth.trim());
       if (!m) return unauthorized(req, reply, 'malformed Authorization header (expected Bearer)', 'invalid_request'), null;
       const token = m[1]!;
       const resource = urlsOf(req).resource;
+      // With login a token must act for a user in users.json; without, for the local account
+      // (a token from before login was configured, or after it was removed, holds no more).
+      const holder = (userId: string) => (deps.loginEnabled ? deps.users.get(userId) !== undefined : userId === LOCAL_ACCOUNT);
       const verify = async () => {
         const v = deps.tokenVerifier ? await deps.tokenVerifier.verify(token, resource).catch(() => null) : null;
-        return v && deps.users.get(v.userId) ? v : null;
+        return v && holder(v.userId) ? v : null;
       };
       const verified = await verify();
-      const user = verified ? deps.users.get(verified.userId) : undefined;
-      if (!verified || !user) return unauthorized(req, reply, 'access token invalid, expired, or not issued for this resource', 'invalid_token'), null;
+      if (!verified) return unauthorized(req, reply, 'access token invalid, expired, or not issued for this resource', 'invalid_token'), null;
+      const holds = async () => (await verify())?.userId === verified.userId;
+      // No login: a token the person consented to in the browser carries the scopes they ticked.
+      if (!deps.loginEnabled) return { principal: local(scopesOf(verified.scopes), verified.clientId, 'token'), holds };
+      const user = deps.users.get(verified.userId)!;
       return {
         principal: { subject: `user:${user.id}`, caller: { id: user.id, username: user.username }, clientId: verified.clientId, scopes: scopesOf(verified.scopes), via: 'token' },
-        holds: async () => (await verify())?.userId === user.id,
+        holds,
       };
     }
     // No Authorization header: the edge read the session cookie (same-origin web UI).

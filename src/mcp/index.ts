@@ -1,10 +1,9 @@
 // Public surface of src/mcp: the MCP endpoint and the seams to the authorization server and the audit log.
-export { registerMcp, isLoopbackHost, type McpOptions, type McpDeps } from './http.js';
+export { registerMcp, type McpOptions, type McpDeps } from './http.js';
 export {
   bearerChallenge,
   insufficientScopeChallenge,
   resourceUrls,
-  MCP_PATH,
   type AuditSink,
   type McpTokenVerifier,
   type VerifiedToken,

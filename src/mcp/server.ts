@@ -17,7 +17,7 @@ import { DEFAULT_USER } from '../config/index.js';
 import { DockerUnavailableError, ContainerError } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from '../tasks/index.js';
-import type { McpScope } from '../api/index.js';
+import { LOCAL_ACCOUNT, type McpScope } from '../api/index.js';
 import { insufficientScopeChallenge, type AuditSink, type Principal, type ResourceUrls } from './auth.js';
 import { summarizeArgs } from './audit.js';
 import { toolSchema } from './json-schema.js';
@@ -114,7 +114,8 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
   );
   const subscriptions = new Set<string>();
   const audit = (record: Record<string, unknown>) => deps.audit?.append({ ts: new Date().toISOString(), ...record });
-  const who = (p: Principal) => ({ user: p.caller?.username ?? '', userId: p.caller?.id ?? '', client: p.clientId, via: p.via });
+  // Named as the authorization server's records name them: `user` is the account id.
+  const who = (p: Principal) => ({ user: p.caller?.id ?? LOCAL_ACCOUNT, username: p.caller?.username ?? '', client: p.clientId, via: p.via });
 
   // ---- tools ----
   const allowed = (p: Principal, scope: McpScope) => p.scopes.has(scope);
@@ -130,14 +131,14 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
     const parsed = def.args.safeParse(req.params.arguments ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      audit({ kind: 'mcp.tool', ...who(p), tool: def.name, decision: 'deny', result: 'INVALID_PARAMS', ms: 0 });
+      audit({ event: 'mcp.tool', ...who(p), tool: def.name, decision: 'deny', result: 'INVALID_PARAMS', ms: 0 });
       throw new McpError(RpcCode.InvalidParams, `invalid arguments for ${def.name}: ${issue.path.join('.') || '(arguments)'}: ${issue.message}`);
     }
     const args = parsed.data;
     const argSummary = summarizeArgs(args as Record<string, unknown>);
     const needed = [def.scope, def.extraScope?.(args)].find((s): s is McpScope => s != null && !allowed(p, s));
     if (needed) {
-      audit({ kind: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'deny', result: 'INSUFFICIENT_SCOPE', scope: needed, ms: 0 });
+      audit({ event: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'deny', result: 'INSUFFICIENT_SCOPE', scope: needed, ms: 0 });
       return failure('INSUFFICIENT_SCOPE', `${def.name} needs the ${needed} scope, which this connection was not granted; reconnect and allow it.`, {
         [WWW_AUTHENTICATE_META]: insufficientScopeChallenge(deps.urls, p.scopes, needed),
       });
@@ -159,7 +160,7 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
       code = e.code;
       result = failure(e.code, e.message);
     }
-    audit({ kind: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'allow', result: code, ms: Math.round(performance.now() - started) });
+    audit({ event: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'allow', result: code, ms: Math.round(performance.now() - started) });
     return result;
   });
 
@@ -170,16 +171,16 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
     const p = principalOf(extra, owner);
     const started = performance.now();
     if (!allowed(p, scope)) {
-      audit({ kind: 'mcp.resource', ...who(p), uri, decision: 'deny', result: 'INSUFFICIENT_SCOPE', scope, ms: 0 });
+      audit({ event: 'mcp.resource', ...who(p), uri, decision: 'deny', result: 'INSUFFICIENT_SCOPE', scope, ms: 0 });
       return Promise.reject(new McpError(RpcCode.InvalidRequest, `reading ${uri} needs the ${scope} scope`, { [WWW_AUTHENTICATE_META]: insufficientScopeChallenge(deps.urls, p.scopes, scope) }));
     }
     return Promise.resolve()
       .then(() => read(p))
       .then(
-        (v) => (audit({ kind: 'mcp.resource', ...who(p), uri, decision: 'allow', result: 'OK', ms: Math.round(performance.now() - started) }), v),
+        (v) => (audit({ event: 'mcp.resource', ...who(p), uri, decision: 'allow', result: 'OK', ms: Math.round(performance.now() - started) }), v),
         (err: unknown) => {
           const e = domainError(err, logger);
-          audit({ kind: 'mcp.resource', ...who(p), uri, decision: 'allow', result: e.code, ms: Math.round(performance.now() - started) });
+          audit({ event: 'mcp.resource', ...who(p), uri, decision: 'allow', result: e.code, ms: Math.round(performance.now() - started) });
           throw new McpError(e.code === 'NOT_FOUND' ? -32002 : RpcCode.InternalError, e.message);
         },
       );

@@ -1,6 +1,6 @@
 // Server-rendered pages of the authorization server: consent, sign-in choice, device code, errors.
 import { escapeHtml, htmlPage } from '../http/index.js';
-import { SCOPES } from './scopes.js';
+import { MCP_READ_SCOPES, MCP_SCOPE_LABELS, MCP_SCOPES } from '../api/index.js';
 
 export interface ConsentView {
   uid: string;
@@ -8,7 +8,7 @@ export interface ConsentView {
   clientName: string;
   clientId: string;
   redirectHost: string;
-  /** Requested scopes, in SCOPES order. */
+  /** Requested scopes. */
   scopes: string[];
   username: string;
   device: boolean;
@@ -16,10 +16,10 @@ export interface ConsentView {
 
 /** Read scopes start ticked, write and admin ones do not: granting more must be a choice. */
 export function consentPage(v: ConsentView): string {
-  const rows = SCOPES.filter((s) => v.scopes.includes(s.name))
+  const rows = MCP_SCOPES.filter((s) => v.scopes.includes(s))
     .map(
       (s) =>
-        `<li><label><input type="checkbox" name="scope" value="${escapeHtml(s.name)}"${s.read ? ' checked' : ''}> ${escapeHtml(s.label)} <code>${escapeHtml(s.name)}</code></label></li>`,
+        `<li><label><input type="checkbox" name="scope" value="${escapeHtml(s)}"${MCP_READ_SCOPES.includes(s) ? ' checked' : ''}> ${escapeHtml(MCP_SCOPE_LABELS[s])} <code>${escapeHtml(s)}</code></label></li>`,
     )
     .join('');
   const where = v.device

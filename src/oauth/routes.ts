@@ -1,9 +1,9 @@
 // The connected-apps routes: list and revoke the caller's OAuth grants (route table entries in src/api).
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { routes } from '../api/index.js';
+import { LOCAL_ACCOUNT, routes } from '../api/index.js';
 import { routeOptions, sendError } from '../http/index.js';
-import { LOCAL_ACCOUNT, type OAuthServer } from './server.js';
+import type { OAuthServer } from './server.js';
 
 export function grantRoutes(app: FastifyInstance, server: OAuthServer, loginEnabled: boolean): void {
   const r = app.withTypeProvider<ZodTypeProvider>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Provider, { errors as oidcErrors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AuthProvider } from '../api/index.js';
+import { LOCAL_ACCOUNT, MCP_PATH, MCP_READ_SCOPES, MCP_SCOPES, type AuthProvider } from '../api/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { ensurePrivateDir, type StoredUser } from '../config/index.js';
 import { effectiveHost, isHttps } from '../http/index.js';
@@ -14,14 +14,9 @@ import type { Logger } from '../log/index.js';
 import { guardedFetch, type GuardedFetchOptions } from './fetch.js';
 import { loadOrCreateSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
 import { chooseLoginPage, consentPage, deviceConfirmPage, deviceInputPage, errorPage } from './pages.js';
-import { DEFAULT_SCOPES, SCOPE_NAMES } from './scopes.js';
 import { adapterFactory, OAuthStore } from './store.js';
 import { createTokenVerifier, type OAuthTokenVerifier } from './verifier.js';
 
-/** The MCP endpoint: the one resource caic issues tokens for. */
-export const MCP_PATH = '/api/v1/mcp';
-/** Who acts when no login is configured (loopback only). */
-export const LOCAL_ACCOUNT = 'local';
 const ACCESS_TOKEN_TTL = 3600;
 const REFRESH_TOKEN_TTL = 30 * 86_400;
 /** Our own record per grant, beside oidc-provider's Grant: what the grants list shows. */
@@ -139,7 +134,7 @@ export class OAuthServer {
     const { opts } = this;
     const cookieKey = mac(opts.secret, 'caic oauth cookies');
     const resourceInfo = {
-      scope: SCOPE_NAMES.join(' '),
+      scope: MCP_SCOPES.join(' '),
       audience: this.resource,
       accessTokenTTL: ACCESS_TOKEN_TTL,
       accessTokenFormat: 'jwt' as const,
@@ -167,7 +162,7 @@ export class OAuthServer {
         userinfo: '/oauth/userinfo',
         pushed_authorization_request: '/oauth/par',
       },
-      scopes: ['offline_access', ...SCOPE_NAMES],
+      scopes: ['offline_access', ...MCP_SCOPES],
       claims: { openid: ['sub'] },
       responseTypes: ['code'],
       clientAuthMethods: ['none'],
@@ -330,7 +325,7 @@ export class OAuthServer {
     return {
       resource: this.resource,
       authorization_servers: [this.issuer],
-      scopes_supported: SCOPE_NAMES,
+      scopes_supported: MCP_SCOPES,
       bearer_methods_supported: ['header'],
       resource_name: 'caic',
       resource_documentation: 'https://github.com/caic-xyz/caic',
@@ -382,8 +377,8 @@ export class OAuthServer {
     }
     const client = await provider.Client.find(String(details.params.client_id));
     if (!client) return this.page(reply, 400, errorPage('Unknown app', 'The app that asked is not registered here any more.'));
-    const requested = paramText(details.params.scope).split(' ').filter((s) => SCOPE_NAMES.includes(s));
-    const scopes = requested.length > 0 ? requested : [...DEFAULT_SCOPES];
+    const requested = paramText(details.params.scope).split(' ').filter((s) => (MCP_SCOPES as readonly string[]).includes(s));
+    const scopes = requested.length > 0 ? requested : [...MCP_READ_SCOPES];
     const redirect = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : '';
     let redirectHost: string;
     try {
@@ -426,8 +421,8 @@ export class OAuthServer {
     }
     const clientId = String(details.params.client_id);
     const client = await provider.Client.find(clientId);
-    const asked = paramText(details.params.scope).split(' ').filter((s) => SCOPE_NAMES.includes(s));
-    const offered = asked.length > 0 ? asked : [...DEFAULT_SCOPES];
+    const asked = paramText(details.params.scope).split(' ').filter((s) => (MCP_SCOPES as readonly string[]).includes(s));
+    const offered = asked.length > 0 ? asked : [...MCP_READ_SCOPES];
     const ticked = ([] as string[]).concat(body.scope ?? []).filter((s) => offered.includes(s));
     const base = { user: account.id, client: clientId, clientName: client?.clientName, requested: offered };
     if (body.decision !== 'allow' || ticked.length === 0) {

@@ -10,9 +10,13 @@ export interface VerifiedToken {
   clientId: string;
 }
 
-/** Structurally the MCP server's `McpTokenVerifier` seam. */
+/** Structurally the MCP server's `McpTokenVerifier` seam (the daemon hands it over as is). */
 export interface OAuthTokenVerifier {
-  verify(token: string): Promise<VerifiedToken | null>;
+  /**
+   * `resource`: the URL the caller was reached at, when the caller knows it; a token is good only
+   * where it was issued for, so a resource other than ours refuses it.
+   */
+  verify(token: string, resource?: string): Promise<VerifiedToken | null>;
 }
 
 export interface TokenVerifierOptions {
@@ -35,8 +39,9 @@ const MAX_TOKEN_LENGTH = 8192;
  */
 export function createTokenVerifier(opts: TokenVerifierOptions): OAuthTokenVerifier {
   return {
-    async verify(token: string): Promise<VerifiedToken | null> {
+    async verify(token: string, resource?: string): Promise<VerifiedToken | null> {
       if (token.length > MAX_TOKEN_LENGTH) return null;
+      if (resource !== undefined && resource !== opts.resource()) return null;
       try {
         const { payload } = await jwtVerify(token, opts.publicKey, {
           algorithms: [SIGNING_ALG],

@@ -1,7 +1,9 @@
 // MCP clients for tests: the SDK's own Client over Streamable HTTP, notifications collected with waits.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, type StreamableHTTPClientTransportOptions } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { SignJWT } from 'jose';
 import type { McpTokenVerifier } from '../../src/mcp/index.js';
 
@@ -16,9 +18,10 @@ export interface TestMcpClient extends AsyncDisposable {
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
 }
 
-export async function mcpClient(url: string, headers: Record<string, string> = {}): Promise<TestMcpClient> {
+/** `url`: the daemon's base URL; `transport`: more options of the SDK transport (an OAuth client provider, a fetch). */
+export async function mcpClient(url: string, headers: Record<string, string> = {}, transportOpts: StreamableHTTPClientTransportOptions = {}): Promise<TestMcpClient> {
   const client = new Client({ name: 'caic-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${url}/api/v1/mcp`), { requestInit: { headers } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/api/v1/mcp`), { requestInit: { headers }, ...transportOpts });
   const updated: string[] = [];
   let listChanged = 0;
   let waiters: (() => void)[] = [];
@@ -89,4 +92,39 @@ export function testTokens(secret = crypto.getRandomValues(new Uint8Array(32))) 
       .setExpirationTime(claims.expiresIn ?? '1h')
       .sign(secret);
   return { verifier, mint, revoke: (token: string) => void revoked.add(token) };
+}
+
+/**
+ * A fetch for the SDK client that reaches `https://<host>/…` (the daemon's external URL) at the
+ * daemon's plain-HTTP listener with that Host header, as the TLS front a deployment has would.
+ * Bodies stream (the GET notification stream), redirects are not followed (the SDK decides), and
+ * aborting the request ends it. Any other URL goes to the global fetch.
+ */
+export function externalFetch(host: string, daemonUrl: string): typeof fetch {
+  const target = new URL(daemonUrl);
+  return async (input, init) => {
+    const req = new Request(input, init);
+    const url = new URL(req.url);
+    if (url.host !== host) return fetch(req);
+    const body = req.body ? Buffer.from(await req.arrayBuffer()) : undefined;
+    const headers = Object.fromEntries(req.headers);
+    return new Promise<Response>((resolve, reject) => {
+      const r = request(
+        { host: target.hostname, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers: { ...headers, host } },
+        (res) => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) for (const x of ([] as string[]).concat(v ?? [])) h.append(k, x);
+          const status = res.statusCode ?? 500;
+          const empty = status === 204 || status === 304 || req.method === 'HEAD';
+          if (empty) res.resume();
+          resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: h }));
+        },
+      );
+      const abort = () => r.destroy(new DOMException('aborted', 'AbortError'));
+      if (req.signal.aborted) return abort();
+      req.signal.addEventListener('abort', abort, { once: true });
+      r.on('error', reject);
+      r.end(body);
+    });
+  };
 }

@@ -144,17 +144,18 @@ describe('MCP with login configured', { timeout: 180_000 }, () => {
   });
 
   test('audit: one record per call with who, client, tool, decision and result; never a token', () => {
-    const calls = audit.filter((r) => r.kind === 'mcp.tool');
+    const calls = audit.filter((r) => r.event === 'mcp.tool');
     const denied = calls.find((r) => r.tool === 'task_stop' && r.decision === 'deny');
     assert.ok(denied, JSON.stringify(calls));
-    assert.equal(denied.user, 'alice');
+    assert.equal(denied.user, alice.id);
+    assert.equal(denied.username, 'alice');
     assert.equal(denied.client, 'narrow-client');
     assert.equal(denied.result, 'INSUFFICIENT_SCOPE');
-    const listed = calls.find((r) => r.tool === 'tasks_list' && r.user === 'bob');
+    const listed = calls.find((r) => r.tool === 'tasks_list' && r.username === 'bob');
     assert.ok(listed && listed.decision === 'allow' && listed.result === 'OK' && typeof listed.ms === 'number');
-    const notFound = calls.find((r) => r.tool === 'task_get_detail' && r.user === 'alice');
+    const notFound = calls.find((r) => r.tool === 'task_get_detail' && r.username === 'alice');
     assert.equal(notFound?.result, 'NOT_FOUND');
-    assert.ok(audit.some((r) => r.kind === 'mcp.resource' && r.decision === 'deny'));
+    assert.ok(audit.some((r) => r.event === 'mcp.resource' && r.decision === 'deny'));
     const text = JSON.stringify(audit);
     for (const secret of [alice.token, bob.token, alice.headers.authorization!.slice(7)]) assert.ok(!text.includes(secret), 'no token in the audit log');
   });
