@@ -208,7 +208,7 @@ describe('an MCP client signs in with OAuth (login configured)', { timeout: 300_
     const listed = await mcp.call('tasks_list', {});
     assert.deepEqual((listed.structuredContent as { tasks: { id: string }[] }).tasks.map((t) => t.id), [task.id]);
     const who = await env.d.daemon.oauth!.verifier.verify(fresh.access_token, MCP_URL);
-    assert.equal(who?.clientId, provider.client!.client_id);
+    assert.equal(who?.clientId, provider.client.client_id);
     assert.notEqual(who?.userId, 'local', 'the signed-in user, not the no-login account');
 
     // Every call is in the audit log, attributed to the client; no token in it.
