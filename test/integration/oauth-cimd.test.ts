@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { guardedFetch } from '../../src/oauth/index.js';
+import { TOOLS } from '../../src/mcp/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { http } from '../helpers/http.js';
+import { mcpClient } from '../helpers/mcp.js';
 import { authorize, call, CookieJar, pkcePair, qs, token, type WalkTarget } from '../helpers/oauth-walk.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -22,6 +25,7 @@ describe('Client ID Metadata Documents (no login, loopback)', { timeout: 120_000
   let ca: string;
   let clientId: string;
   let fetched = 0;
+  let accessToken = '';
 
   before(async () => {
     await using dir = await tempDir('caic-cimd-');
@@ -61,11 +65,28 @@ describe('Client ID Metadata Documents (no login, loopback)', { timeout: 120_000
     assert.equal(back.searchParams.get('iss'), issuer);
     const res = await token(t, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT });
     assert.equal(res.status, 200, res.body);
-    const who = await d.daemon.oauth!.verifier.verify(res.json<{ access_token: string }>().access_token);
+    accessToken = res.json<{ access_token: string }>().access_token;
+    const who = await d.daemon.oauth!.verifier.verify(accessToken);
     assert.deepEqual(who, { userId: 'local', scopes: ['caic:mcp.read'], clientId });
     assert.equal(fetched, 1, 'the document is cached');
     const grants = await call(t, '/api/v1/oauth/grants');
     assert.equal(grants.json<{ grants: { clientName: string }[] }>().grants[0]!.clientName, 'Metadata Doc Client');
+  });
+
+  test('MCP with no login: no token is the local user with every tool; a token holds only what was ticked; a bad one is refused', async () => {
+    await using all = await mcpClient(d.url);
+    assert.equal((await all.client.listTools()).tools.length, TOOLS.length);
+    await using narrow = await mcpClient(d.url, { authorization: `Bearer ${accessToken}` });
+    assert.deepEqual((await narrow.client.listTools()).tools.map((t) => t.name).sort(), ['get_usage', 'repos_list']);
+    const stop = await narrow.call('task_stop', { task: 1 });
+    assert.equal(stop._meta?.['xyz.caic/error'], 'INSUFFICIENT_SCOPE');
+    const forged = await http(`${d.url}/api/v1/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${accessToken.slice(0, -4)}AAAA` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    assert.equal(forged.status, 401, forged.body);
+    assert.match(String(forged.headers['www-authenticate']), /error="invalid_token"/);
   });
 
   test('the consent page: client name, redirect host, read scopes ticked and write/admin not', async () => {
