@@ -307,6 +307,8 @@ describe('OAuth authorization server', { timeout: 120_000 }, () => {
     const sign = (claims: Record<string, unknown>) =>
       new SignJWT({ ...payload, ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid! }).sign(key);
     assert.ok(await d.daemon.oauth!.verifier.verify(await sign({})), 'a token re-signed with the same claims verifies');
+    assert.ok(await d.daemon.oauth!.verifier.verify(await sign({}), `${ISSUER}/api/v1/mcp`), 'presented at the resource it is for');
+    assert.equal(await d.daemon.oauth!.verifier.verify(await sign({}), 'http://127.0.0.1:1/api/v1/mcp'), null, 'presented at a resource other than ours');
     const now = Math.floor(Date.now() / 1000);
     assert.equal(await d.daemon.oauth!.verifier.verify(await sign({ exp: now - 10, iat: now - 3700 })), null, 'expired');
     assert.equal(await d.daemon.oauth!.verifier.verify(await sign({ aud: `${ISSUER}/api/v1/other` })), null, 'wrong audience');
