@@ -8,6 +8,7 @@ import autocannon from 'autocannon';
 import { ulid } from 'ulid';
 import { startDaemon } from '../../src/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { benchRefreshes } from './oauth-refresh.js';
 import { machine, median, spread, summary } from './lib.js';
 
 const TASKS = 100;
@@ -140,6 +141,9 @@ async function main(): Promise<void> {
   } finally {
     proc.kill();
   }
+  // In the same run, the other number the endpoint's clients live by: token refreshes per second.
+  console.log('\ntoken endpoint (refresh_token grant, rotation on every use):');
+  summary('oauth', await benchRefreshes());
 }
 
 if (process.argv[2] === 'serve') void serve(process.argv[3]!, process.argv[4]!);
