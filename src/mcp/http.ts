@@ -250,6 +250,6 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
       },
     });
   });
-  logger.info({ path: MCP_PATH, auth: deps.loginEnabled ? (deps.tokenVerifier ? 'oauth+cookie' : 'cookie') : 'none (loopback)' }, 'MCP endpoint registered');
+  logger.info({ path: MCP_PATH, auth: deps.loginEnabled ? (deps.tokenVerifier ? 'oauth+cookie' : 'cookie') : deps.tokenVerifier ? 'none (loopback), or an OAuth token' : 'none (loopback)' }, 'MCP endpoint registered');
   return true;
 }
