@@ -16,7 +16,7 @@ export { GEMINI_TOOL_NAMES } from './gemini/harness.js';
 export { OPENCODE_TOOL_NAMES } from './opencode/harness.js';
 export { claudeUserMessage, claudeInterrupt } from './claude/harness.js';
 export * from './assets.js';
-export { HarnessReadiness, harnessInfo, type ImageAgents, type ReadinessDeps } from './readiness.js';
+export { HarnessReadiness, harnessInfo, imageEventConcerns, type ImageAgents, type ReadinessDeps } from './readiness.js';
 
 export const HARNESSES: ReadonlyMap<HarnessName, Harness> = new Map<HarnessName, Harness>([
   ['claude', claudeHarness],

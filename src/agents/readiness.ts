@@ -3,7 +3,7 @@
 // refreshed when Docker reports an image event, so a request costs no Docker call.
 import type Dockerode from 'dockerode';
 import type { HarnessInfo, HarnessName } from '../api/index.js';
-import { AGENT_CLIS, AGENT_RECIPES, DEFAULT_IMAGE, imageInfo, labelledAgents, probeAgents, watchImages, type AgentCli } from '../containers/index.js';
+import { AGENT_CLIS, AGENT_RECIPES, DEFAULT_IMAGE, imageInfo, labelledAgents, normalizeImageRef, probeAgents, watchImages, type AgentCli, type ImageEventInfo } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import type { Harness } from './types.js';
 
@@ -65,6 +65,17 @@ export function harnessInfo(h: Harness, image: string, held: ImageAgents, env: R
     fixes.push(h.credentials.fix);
   }
   return { ...base, installed, version: version ?? '', credentials, ready: reasons.length === 0, reason: reasons.join('; '), fix: fixes.join('; then ') };
+}
+
+/**
+ * Whether an image event may change what `image` holds: it names that reference (a build, tag or
+ * load), or it is about the image id held now (its untag or removal). One that names nothing
+ * readable counts, to be safe.
+ */
+export function imageEventConcerns(event: ImageEventInfo, image: string, heldId?: string | null): boolean {
+  if (heldId && event.id === heldId) return true;
+  if (!event.name) return !event.id;
+  return normalizeImageRef(event.name) === normalizeImageRef(image);
 }
 
 export class HarnessReadiness {
@@ -154,7 +165,10 @@ export class HarnessReadiness {
     let settle!: () => void;
     this.firstConnect = new Promise<void>((r) => (settle = r));
     let connectedBefore = false;
-    void watchImages(docker, this.watcher.signal, (what) => {
+    void watchImages(docker, this.watcher.signal, (what, event) => {
+      // Only the configured image matters: the repository images tasks make (caic-repo:<commit>)
+      // and anyone's other builds change nothing here, and would otherwise empty the cache.
+      if (what === 'event' && event && !this.concerns(event)) return;
       if (what === 'lost') {
         this.watching = false;
         settle();
@@ -174,4 +188,8 @@ export class HarnessReadiness {
   }
 
   private firstConnect: Promise<void> = Promise.resolve();
+
+  private concerns(event: ImageEventInfo): boolean {
+    return imageEventConcerns(event, this.deps.image, this.current?.held.imageId);
+  }
 }

@@ -250,12 +250,42 @@ export function parseProbe(out: string, asked: readonly AgentCli[]): Partial<Rec
 
 export type ImageWatchEvent = 'connected' | 'event' | 'lost';
 
+/** What an image event concerns: its action, the image id and the reference it names (if any). */
+export interface ImageEventInfo {
+  action: string;
+  id: string;
+  name: string;
+}
+
+/** One line of Docker's event stream; null when it is not an event we can read. */
+export function parseImageEvent(line: string): ImageEventInfo | null {
+  try {
+    const ev = JSON.parse(line) as { Action?: unknown; Actor?: { ID?: unknown; Attributes?: Record<string, unknown> } };
+    const name = ev.Actor?.Attributes?.name;
+    return {
+      action: typeof ev.Action === 'string' ? ev.Action : '',
+      id: typeof ev.Actor?.ID === 'string' ? ev.Actor.ID : '',
+      name: typeof name === 'string' ? name : '',
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** `caic-agent` and `docker.io/library/caic-agent:latest` are `caic-agent:latest`. */
+export function normalizeImageRef(ref: string): string {
+  let r = ref.replace(/^docker\.io\/(?:library\/)?/, '');
+  // A tag is after the last '/': "host:5000/img" has a port, not a tag.
+  if (!r.includes('@') && !r.slice(r.lastIndexOf('/') + 1).includes(':')) r += ':latest';
+  return r;
+}
+
 /**
  * Reports Docker's image events (tag, untag, delete, load, import, pull) until `signal` aborts, and
  * whether the stream is up: after 'lost', changes may go unreported until the next 'connected'.
  * Reconnects by itself.
  */
-export async function watchImages(docker: Dockerode, signal: AbortSignal, on: (what: ImageWatchEvent) => void): Promise<void> {
+export async function watchImages(docker: Dockerode, signal: AbortSignal, on: (what: ImageWatchEvent, event?: ImageEventInfo | null) => void): Promise<void> {
   while (!signal.aborted) {
     let stream: NodeJS.ReadableStream | undefined;
     try {
@@ -265,7 +295,13 @@ export async function watchImages(docker: Dockerode, signal: AbortSignal, on: (w
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        for await (const chunk of stream as AsyncIterable<Buffer>) if (chunk.includes(10)) on('event');
+        // A chunk may hold several events, or part of one.
+        let rest = '';
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          const lines = (rest + chunk.toString('utf8')).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) on('event', parseImageEvent(line));
+        }
       } finally {
         signal.removeEventListener('abort', onAbort);
       }

@@ -21,4 +21,4 @@ export {
 } from './images.js';
 export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
 export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-delivery.js';
-export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageWatchEvent } from './agent-clis.js';
+export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageEventInfo, type ImageWatchEvent } from './agent-clis.js';

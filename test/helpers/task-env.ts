@@ -11,6 +11,7 @@ import type { DaemonOptions } from '../../src/daemon.js';
 import { removeRepoImages } from './containers.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { http, type HttpResponse } from './http.js';
+import { SseClient } from './sse.js';
 import { tempDir, type TempDir } from './tmp.js';
 import { waitUntil } from './wait.js';
 
@@ -33,6 +34,10 @@ export interface TaskEnv extends AsyncDisposable {
   container(id: string): Promise<Dockerode.ContainerInfo | undefined>;
   /** Runs a command in the task's container (as root unless `user` says otherwise). */
   execIn(id: string, cmd: string, user?: string): Promise<{ code: number; output: string }>;
+  /** `POST /api/v1/tasks/:id/:op`. */
+  post(id: string, op: string, body?: unknown): Promise<HttpResponse>;
+  /** The task's event stream, closed with the environment. */
+  stream(id: string): SseClient;
 }
 
 /** The Docker engine on its socket (never through a DOCKER_HOST a test points elsewhere). */
@@ -84,6 +89,7 @@ export async function taskEnv(
   // file:// clones of the local origin: the tests' stand-in for a forge.
   const config = `[core]\nroot = "${root}"\nallow_local_clone = true\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
   const docker = hostDocker();
+  const streams: SseClient[] = [];
   const env: TaskEnv = {
     d: await startTestDaemon(config, { dir, logLevel: 'debug', ...opts.daemon }),
     docker,
@@ -124,7 +130,14 @@ export async function taskEnv(
       assert.ok(c, `task ${id} has a container`);
       return dockerExec(docker, c.Id, cmd, user);
     },
+    post: (id, op, body) => env.api('POST', `/api/v1/tasks/${id}/${op}`, body),
+    stream(id) {
+      const s = new SseClient(`${env.d.url}/api/v1/tasks/${id}/events`);
+      streams.push(s);
+      return s;
+    },
     async [Symbol.asyncDispose]() {
+      for (const s of streams) s.close();
       // Every task this daemon ever logged (also other users' tasks, which list(null) hides).
       const ids = (await readdir(join(env.d.cacheDir, 'tasks')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length));
       await env.d.daemon.close().catch(() => undefined);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage } from '../../src/api/index.js';
-import { SseClient } from '../helpers/sse.js';
+import type { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
 type Envelope = { error: { code: string; message: string } };
@@ -12,19 +12,13 @@ const deltas = (s: SseClient) => s.messages<EventMessage>().filter((e) => e.kind
 
 describe('adoption after a daemon restart', () => {
   let env: TaskEnv;
-  const streams: SseClient[] = [];
-  const stream = (id: string) => {
-    const s = new SseClient(`${env.d.url}/api/v1/tasks/${id}/events`);
-    streams.push(s);
-    return s;
-  };
-  const post = (id: string, op: string, body?: unknown) => env.api('POST', `/api/v1/tasks/${id}/${op}`, body);
+  const stream = (id: string) => env.stream(id);
+  const post = (id: string, op: string, body?: unknown) => env.post(id, op, body);
 
   before(async () => {
     env = await taskEnv();
   });
   after(async () => {
-    for (const s of streams) s.close();
     await env[Symbol.asyncDispose]();
   });
 

@@ -44,25 +44,19 @@ const results = (s: SseClient) => s.messages<EventMessage>().filter((e) => e.kin
 
 describe('task faults', () => {
   let env: TaskEnv;
-  const streams: SseClient[] = [];
-  const stream = (id: string) => {
-    const s = new SseClient(`${env.d.url}/api/v1/tasks/${id}/events`);
-    streams.push(s);
-    return s;
-  };
+  const stream = (id: string) => env.stream(id);
   /** A task that finished its first turn and waits. */
   const waitingTask = async (prompt = 'hello') => {
     const t = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: prompt } });
     await env.waitState(t.id, 'waiting');
     return t;
   };
-  const post = (id: string, op: string, body?: unknown) => env.api('POST', `/api/v1/tasks/${id}/${op}`, body);
+  const post = (id: string, op: string, body?: unknown) => env.post(id, op, body);
 
   before(async () => {
     env = await taskEnv();
   });
   after(async () => {
-    for (const s of streams) s.close();
     await env[Symbol.asyncDispose]();
   });
 

@@ -2,8 +2,8 @@
 // probe's output, image labels, npm tarball names.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { harnessInfo, HARNESSES, type ImageAgents } from '../../src/agents/index.js';
-import { labelledAgents, parseProbe, tarballName } from '../../src/containers/index.js';
+import { harnessInfo, HARNESSES, imageEventConcerns, type ImageAgents } from '../../src/agents/index.js';
+import { labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, tarballName } from '../../src/containers/index.js';
 
 const held = (agents: ImageAgents['agents'], exists = true): ImageAgents => ({ imageId: exists ? 'sha256:1' : '', exists, agents });
 const info = (name: 'claude' | 'codex' | 'gemini' | 'opencode' | 'fake', h: ImageAgents, env: Record<string, string> = {}, image = 'caic-agent:latest') =>
@@ -42,4 +42,26 @@ test('npm pack file names, scoped and aliased platform packages', () => {
   assert.equal(tarballName('@openai/codex@0.171.0-linux-x64'), 'openai-codex-0.171.0-linux-x64.tgz');
   assert.equal(tarballName('opencode-linux-x64-baseline@1.18.33'), 'opencode-linux-x64-baseline-1.18.33.tgz');
   assert.equal(tarballName('@anthropic-ai/claude-code-linux-x64@2.1.332'), 'anthropic-ai-claude-code-linux-x64-2.1.332.tgz');
+});
+
+test('only image events about the configured image empty the readiness cache', () => {
+  const ev = (line: object) => parseImageEvent(JSON.stringify(line))!;
+  const held = 'sha256:aaaa';
+  const tag = (name: string, id = 'sha256:bbbb') => ev({ Type: 'image', Action: 'tag', Actor: { ID: id, Attributes: { name } } });
+  // A new build of the configured image, under any spelling of its reference.
+  for (const name of ['caic-agent:latest', 'caic-agent', 'docker.io/library/caic-agent:latest']) assert.equal(imageEventConcerns(tag(name), 'caic-agent:latest', held), true, name);
+  assert.equal(imageEventConcerns(tag('caic-agent:v2'), 'caic-agent:v2', null), true, 'also before the image exists');
+  // The held image untagged or removed (those events name the id, not the tag).
+  assert.equal(imageEventConcerns(ev({ Action: 'untag', Actor: { ID: held, Attributes: { name: held } } }), 'caic-agent:latest', held), true);
+  assert.equal(imageEventConcerns(ev({ Action: 'delete', Actor: { ID: held, Attributes: {} } }), 'caic-agent:latest', held), true);
+  // Repository images of tasks and anyone's other images change nothing.
+  assert.equal(imageEventConcerns(tag('caic-repo:0123abcd'), 'caic-agent:latest', held), false);
+  assert.equal(imageEventConcerns(tag('caic-agent:other'), 'caic-agent:latest', held), false);
+  assert.equal(imageEventConcerns(tag('registry:5000/caic-agent'), 'caic-agent:latest', held), false);
+  assert.equal(imageEventConcerns(ev({ Action: 'delete', Actor: { ID: 'sha256:cccc', Attributes: {} } }), 'caic-agent:latest', held), false);
+  // What cannot be read is not ignored.
+  assert.equal(parseImageEvent('not json'), null);
+  assert.equal(imageEventConcerns(ev({ Action: 'load' }), 'caic-agent:latest', held), true);
+  assert.equal(normalizeImageRef('registry:5000/team/img'), 'registry:5000/team/img:latest');
+  assert.equal(normalizeImageRef('img@sha256:dd'), 'img@sha256:dd');
 });
