@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LOCAL_ACCOUNT, MCP_PATH, type McpScope } from '../api/index.js';
 import { isLoopbackHost, type Config, type UserStore } from '../config/index.js';
 import { effectiveHost, isHttps, sendError } from '../http/index.js';
@@ -201,6 +201,13 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
   // In a scope of its own, so the limiter's settings and hooks belong to this route alone.
   await app.register(async (scope) => {
     await scope.register(rateLimit, { global: false, hook: 'preHandler' });
+    // A body that is not JSON is a JSON-RPC parse error here (-32700), not the REST envelope; the
+    // checks of onRequest (Origin, credentials) have run before the body is read. Anything else
+    // goes on to the server's error handler.
+    scope.setErrorHandler((err: FastifyError, _req, reply) => {
+      if (err.code !== 'FST_ERR_CTP_INVALID_JSON_BODY' && err.code !== 'FST_ERR_CTP_EMPTY_JSON_BODY') throw err;
+      return reply.code(400).type('application/json').send(rpcError(-32700, 'Parse error: the body is not valid JSON'));
+    });
     scope.route({
       method: ['GET', 'POST', 'DELETE'],
       url: MCP_PATH,

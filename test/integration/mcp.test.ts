@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Task, TaskState } from '../../src/api/index.js';
+import { http } from '../helpers/http.js';
 import { mcpClient, type TestMcpClient } from '../helpers/mcp.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
@@ -119,6 +120,12 @@ describe('MCP with no login (loopback)', { timeout: 180_000 }, () => {
     await assert.rejects(mcp.call('tasks_list', { limit: 500 }), (err: unknown) => err instanceof McpError && err.code === -32602);
     await assert.rejects(mcp.call('no_such_tool'), (err: unknown) => err instanceof McpError && err.code === -32602);
     await assert.rejects(mcp.call('task_send_message', { task: 1 }), (err: unknown) => err instanceof McpError && err.code === -32602);
+    // A body that is not JSON at all: a JSON-RPC parse error, not the REST envelope.
+    for (const body of ['{"jsonrpc":"2.0","id":1,', '']) {
+      const r = await http(`${env.d.url}/api/v1/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+      assert.equal(r.status, 400, r.body);
+      assert.deepEqual(r.json(), { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: the body is not valid JSON' }, id: null });
+    }
   });
 
   test('diff and push: the fake agent’s edits, pushed to the origin', async () => {
