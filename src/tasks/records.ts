@@ -2,8 +2,45 @@
 // a log is a file (cut by a crash, damaged, edited by hand) and an agent's output is whatever the
 // agent wrote, so both are checked before they become a task's state or part of an API answer.
 import { z } from 'zod';
-import { HarnessName, TaskId, TaskState, type Usage } from '../api/index.js';
-import type { Summary, TaskMetaRecord } from './transcript.js';
+import { HarnessName, TaskId, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
+import type { TitleSource } from './titles.js';
+
+export interface TaskMetaRecord {
+  type: 'caic_meta';
+  version: 1;
+  id: string;
+  title: string;
+  prompt: string;
+  /** `branch` and `baseCommit` arrive later in a caic_branch record. */
+  repos: { name: string; baseBranch: string; branch: string; baseCommit?: string }[];
+  harness: HarnessName;
+  model: string;
+  sudo: boolean;
+  owner: string;
+  ownerName: string;
+  createdAt: string;
+}
+
+/** What a task list shows; also written into state records so a log's tail is enough to list it. */
+export interface Summary {
+  title: string;
+  /** Where the title came from (absent in logs written before titles had sources: the prompt). */
+  titleBy?: TitleSource;
+  costUSD: number;
+  durationMs: number;
+  numTurns: number;
+  tokens: Usage;
+  activeInputTokens: number;
+  diffStat: DiffStatEntry[];
+  result: string;
+  error: string;
+  sessionId: string;
+  agentVersion: string;
+  model: string;
+  planContent: string;
+  container: string;
+}
+
 
 /** The most any one agent report may add to a count (tokens, turns): far above any real turn. */
 const MAX_REPORTED_COUNT = 1e12;

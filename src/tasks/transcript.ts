@@ -6,7 +6,7 @@ import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
 import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
-import { addCount, isTaskState, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage } from './records.js';
+import { addCount, isTaskState, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
@@ -36,41 +36,8 @@ const MAX_EXIT_STDERR = 4 * 1024;
 export const MAX_TOOL_RESULT_CHARS = 64 * 1024;
 const AGENT_STATES = new Set<TaskState>(LIVE_STATES);
 
-export interface TaskMetaRecord {
-  type: 'caic_meta';
-  version: 1;
-  id: string;
-  title: string;
-  prompt: string;
-  /** `branch` and `baseCommit` arrive later in a caic_branch record. */
-  repos: { name: string; baseBranch: string; branch: string; baseCommit?: string }[];
-  harness: HarnessName;
-  model: string;
-  sudo: boolean;
-  owner: string;
-  ownerName: string;
-  createdAt: string;
-}
-
-/** What a task list shows; also written into state records so a log's tail is enough to list it. */
-export interface Summary {
-  title: string;
-  /** Where the title came from (absent in logs written before titles had sources: the prompt). */
-  titleBy?: TitleSource;
-  costUSD: number;
-  durationMs: number;
-  numTurns: number;
-  tokens: Usage;
-  activeInputTokens: number;
-  diffStat: DiffStatEntry[];
-  result: string;
-  error: string;
-  sessionId: string;
-  agentVersion: string;
-  model: string;
-  planContent: string;
-  container: string;
-}
+// The log's records (the first line, the summary in state records) are defined with their checks.
+export type { Summary, TaskMetaRecord } from './records.js';
 
 const zeroUsage = (): Usage => ({ inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 });
 
