@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import type { EventMessage, Task } from '../../src/api/index.js';
-import { RUN_LABEL } from '../helpers/containers.js';
+import { removeRepoImages, RUN_LABEL } from '../helpers/containers.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SseClient } from '../helpers/sse.js';
@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       for (const c of await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } })) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
     }
     await docker.getImage('caic-bench-floor:latest').remove({ force: true }).catch(() => undefined);
+    await removeRepoImages(docker, dir.path);
   }
 }
 

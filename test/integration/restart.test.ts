@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Dockerode from 'dockerode';
 import type { EventMessage, Task } from '../../src/api/index.js';
 import { DockerRuntime } from '../../src/containers/index.js';
+import { removeRepoImages } from '../helpers/containers.js';
 import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { makeOriginAndClone } from '../helpers/task-env.js';
@@ -133,5 +134,7 @@ test('kill -9 the daemon mid-stream: tasks reattach, no event lost or duplicated
       const mine = await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } });
       await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
     }
+    // The repository image the daemon made for the commit of this test's repository.
+    await removeRepoImages(docker, dir.path);
   }
 });
