@@ -1,7 +1,8 @@
 // Private state files: 0700 directories, atomic 0600 writes (temp file + fsync + rename).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { UserError } from './errors.js';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -18,6 +19,16 @@ export async function ensurePrivateDir(dir: string): Promise<boolean> {
     return true;
   }
   return false;
+}
+
+/** A state file's text, or null when there is none yet; any other read failure is a UserError naming it. */
+export async function readStateFile(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new UserError(`${path}: cannot read: ${(err as Error).message}`);
+  }
 }
 
 /** Writes `data` to `path` so readers see either the old or the new content, never a torn file. */

@@ -4,7 +4,7 @@ export type { Config, AllowOrigins, LoadOptions } from './load.js';
 export { ConfigFileSchema, configKeyPaths, NAMED_ORIGINS, HARNESS_NAMES, type ConfigFile, type NamedOrigin } from './schema.js';
 export { isLoopbackHost, localizeAddr, urlForListen, type ListenAddr } from './listen-addr.js';
 export { defaultConfigDir, defaultCacheDir, expandHome, resolvePath, startDirectory, defaultRoot } from './paths.js';
-export { ensurePrivateDir, writeFileAtomic, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './files.js';
+export { ensurePrivateDir, readStateFile, writeFileAtomic, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './files.js';
 export { loadOrCreateSettings, SETTINGS_FILE_NAME, type Settings } from './settings.js';
 export { UserStore, USERS_FILE_NAME, gitIdentityOf, type StoredUser, type ProviderIdentity, type UsersFileEvent } from './users.js';
 export { UserError } from './errors.js';

@@ -1,10 +1,10 @@
 // settings.json: the 256-bit session secret, created on first run and kept across restarts.
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, stat } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors.js';
-import { PRIVATE_FILE_MODE, writeFileAtomic } from './files.js';
+import { PRIVATE_FILE_MODE, readStateFile, writeFileAtomic } from './files.js';
 
 export const SETTINGS_FILE_NAME = 'settings.json';
 
@@ -31,11 +31,8 @@ export async function tightenFileMode(path: string): Promise<boolean> {
 
 export async function loadOrCreateSettings(configDir: string): Promise<Settings> {
   const path = join(configDir, SETTINGS_FILE_NAME);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${path}: cannot read: ${(err as Error).message}`);
+  const text = await readStateFile(path);
+  if (text === null) {
     const secret = randomBytes(32);
     await writeFileAtomic(path, `${JSON.stringify({ sessionSecret: secret.toString('hex') }, null, 2)}\n`);
     return { sessionSecret: secret, created: true };

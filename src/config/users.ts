@@ -7,7 +7,7 @@ import { ulid } from 'ulid';
 import { z } from 'zod';
 import { AuthProvider } from '../api/index.js';
 import { UserError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { readStateFile, writeFileAtomic } from './files.js';
 import { tightenFileMode } from './settings.js';
 
 export const USERS_FILE_NAME = 'users.json';
@@ -86,11 +86,8 @@ export class UserStore {
     opts: { now?: () => Date; onSecret?: (secret: string) => void } = {},
   ): Promise<UserStore> {
     const store = new UserStore(join(configDir, USERS_FILE_NAME), opts.now ?? (() => new Date()), opts.onSecret ?? (() => {}));
-    let text: string;
-    try {
-      text = await readFile(store.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${store.path}: cannot read: ${(err as Error).message}`);
+    const text = await readStateFile(store.path);
+    if (text === null) {
       await store.write();
       return store;
     }

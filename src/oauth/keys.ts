@@ -1,8 +1,7 @@
 // The authorization server's signing key: an ES256 key pair created once and kept in the config directory.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { UserError, writeFileAtomic } from '../config/index.js';
+import { readStateFile, UserError, writeFileAtomic } from '../config/index.js';
 
 export const SIGNING_ALG = 'ES256' as const;
 
@@ -22,12 +21,7 @@ function fromJwk(privateJwk: SigningKey['privateJwk']): SigningKey {
 
 /** Reads the key at `path`, or makes and stores one (0600, atomic) when there is none. */
 export async function loadOrCreateSigningKey(path: string): Promise<SigningKey> {
-  let text: string | null = null;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${path}: cannot read: ${(err as Error).message}`);
-  }
+  const text = await readStateFile(path);
   if (text !== null) {
     try {
       const jwk = JSON.parse(text) as SigningKey['privateJwk'];

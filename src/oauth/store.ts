@@ -1,8 +1,7 @@
 // The authorization server's state on disk: one JSON file (0600, atomic writes) behind oidc-provider's
 // adapter interface; bearer values (refresh tokens, codes) are kept only as their SHA-256.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { UserError, writeFileAtomic } from '../config/index.js';
+import { readStateFile, UserError, writeFileAtomic } from '../config/index.js';
 
 /** Models whose ids are bearer credentials: the file holds SHA-256 of the id, never the id. */
 const HASHED = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'ClientCredentials', 'RegistrationAccessToken']);
@@ -37,12 +36,7 @@ export class OAuthStore {
 
   static async open(path: string, now: () => number = Date.now): Promise<OAuthStore> {
     const store = new OAuthStore(path, now);
-    let text: string | null = null;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${path}: cannot read: ${(err as Error).message}`);
-    }
+    const text = await readStateFile(path);
     if (text !== null) {
       try {
         const parsed = JSON.parse(text) as unknown;
