@@ -358,15 +358,21 @@ export class OAuthServer {
     return mac(this.opts.secret, `consent:${uid}:${accountId}`);
   }
 
+  /** The authorization request behind an interaction page; null when it is over (the error page is sent). */
+  private async interaction(req: FastifyRequest, reply: FastifyReply): Promise<Awaited<ReturnType<Provider['interactionDetails']>> | null> {
+    try {
+      return await this.oidc.interactionDetails(req.raw, reply.raw);
+    } catch {
+      this.page(reply, 400, errorPage('Authorization expired', 'This authorization request is over or unknown; start again from the app.'));
+      return null;
+    }
+  }
+
   /** GET /oauth/interaction/:uid — sign in if needed, then the consent page. */
   async showInteraction(req: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply): Promise<FastifyReply> {
     const provider = this.oidc;
-    let details;
-    try {
-      details = await provider.interactionDetails(req.raw, reply.raw);
-    } catch {
-      return this.page(reply, 400, errorPage('Authorization expired', 'This authorization request is over or unknown; start again from the app.'));
-    }
+    const details = await this.interaction(req, reply);
+    if (!details) return reply;
     if (details.uid !== req.params.uid) return this.page(reply, 400, errorPage('Authorization mismatch', 'This page belongs to another authorization request.'));
     const account = this.account(req);
     if (!account) {
@@ -406,12 +412,8 @@ export class OAuthServer {
   /** POST /oauth/interaction/:uid — the consent form: grants exactly what was ticked, or denies. */
   async submitInteraction(req: FastifyRequest<{ Params: { uid: string } }>, reply: FastifyReply): Promise<FastifyReply | void> {
     const provider = this.oidc;
-    let details;
-    try {
-      details = await provider.interactionDetails(req.raw, reply.raw);
-    } catch {
-      return this.page(reply, 400, errorPage('Authorization expired', 'This authorization request is over or unknown; start again from the app.'));
-    }
+    const details = await this.interaction(req, reply);
+    if (!details) return reply;
     const account = this.account(req);
     if (!account) return this.page(reply, 401, errorPage('Sign-in required', 'Your caic session ended; start again from the app.'));
     const body = typeof req.body === 'string' ? parseQuery(req.body) : {};
