@@ -3,7 +3,6 @@
 // Document on a local https server), and a person signs in (GitHub stand-in) and consents in real
 // Chromium; then it drives a fake-agent task in a real container and refreshes its token.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +16,7 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { externalFetch, mcpClient, type TestMcpClient } from '../helpers/mcp.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
-import { startTlsProxy, type TlsProxy } from '../helpers/tls-proxy.js';
-import { tempDir } from '../helpers/tmp.js';
+import { selfSignedCert, startTlsProxy, type TlsProxy } from '../helpers/tls-proxy.js';
 
 const HOST = 'caic.test';
 const ORIGIN = `https://${HOST}`;
@@ -80,13 +78,9 @@ describe('an MCP client signs in with OAuth (login configured)', { timeout: 300_
 
   before(async () => {
     // The Client ID Metadata Document's host: https with a certificate only this test trusts.
-    await using dir = await tempDir('caic-cimd-');
-    const key = join(dir.path, 'key.pem');
-    const cert = join(dir.path, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-    ca = await readFile(cert, 'utf8');
-    docs = createServer({ key: await readFile(key), cert: ca }, (req, res) => {
+    const docCert = await selfSignedCert('localhost');
+    ca = docCert.cert;
+    docs = createServer({ key: docCert.key, cert: ca }, (req, res) => {
       docFetches++;
       if (req.url !== '/mcp-client.json') return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -11,8 +11,8 @@ export interface TlsProxy extends AsyncDisposable {
   port: number;
 }
 
-/** Listens on 127.0.0.1 with a certificate for `hostname` and pipes each connection to `target`. */
-export async function startTlsProxy(hostname: string, target: URL): Promise<TlsProxy> {
+/** A key and self-signed certificate (PEM) for `hostname`, made by openssl; the certificate is its own CA. */
+export async function selfSignedCert(hostname: string): Promise<{ key: Buffer; cert: string }> {
   await using dir = await tempDir('caic-tls-');
   const key = join(dir.path, 'key.pem');
   const cert = join(dir.path, 'cert.pem');
@@ -22,8 +22,14 @@ export async function startTlsProxy(hostname: string, target: URL): Promise<TlsP
       '-days', '1', '-subj', `/CN=${hostname}`, '-addext', `subjectAltName=DNS:${hostname}`],
     { stdio: 'ignore' },
   );
+  return { key: await readFile(key), cert: await readFile(cert, 'utf8') };
+}
+
+/** Listens on 127.0.0.1 with a certificate for `hostname` and pipes each connection to `target`. */
+export async function startTlsProxy(hostname: string, target: URL): Promise<TlsProxy> {
+  const { key, cert } = await selfSignedCert(hostname);
   const open = new Set<Socket>();
-  const server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (client) => {
+  const server = createServer({ key, cert }, (client) => {
     const upstream = connect(Number(target.port), target.hostname);
     for (const s of [client, upstream]) {
       open.add(s);

@@ -2,19 +2,16 @@
 // URL served by a local TLS server (its certificate trusted by the test), fetched through the SSRF
 // guard, and a consent page shown even though no login is configured.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { guardedFetch } from '../../src/oauth/index.js';
 import { TOOLS } from '../../src/mcp/index.js';
+import { selfSignedCert } from '../helpers/tls-proxy.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { http } from '../helpers/http.js';
 import { mcpClient } from '../helpers/mcp.js';
 import { authorize, call, CookieJar, pkcePair, qs, token, type WalkTarget } from '../helpers/oauth-walk.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const REDIRECT = 'https://client.example/callback';
 
@@ -28,13 +25,9 @@ describe('Client ID Metadata Documents (no login, loopback)', { timeout: 120_000
   let accessToken = '';
 
   before(async () => {
-    await using dir = await tempDir('caic-cimd-');
-    const key = join(dir.path, 'key.pem');
-    const cert = join(dir.path, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-    ca = await readFile(cert, 'utf8');
-    https = createServer({ key: await readFile(key), cert: ca }, (req, res) => {
+    const docCert = await selfSignedCert('localhost');
+    ca = docCert.cert;
+    https = createServer({ key: docCert.key, cert: ca }, (req, res) => {
       fetched++;
       if (req.url === '/client.json') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
