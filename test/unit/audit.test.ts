@@ -78,3 +78,17 @@ test('a planted token never reaches the log', async () => {
   assert.deepEqual(redactRecord({ seq: 9, prev: 'x', ts: 'y', ok: 1 }), { ok: 1 }, 'callers cannot forge the chain fields');
   assert.deepEqual(await verifyAuditFile(path), { ok: true, records: 3 });
 });
+
+test('reopening a long log reads its end only and continues the chain, also after a record larger than the first read', async () => {
+  await using dir = await tempDir();
+  const path = writeLog(dir.path, 1500); // ~200 KiB: more than the first window
+  const big = new AuditLog(path);
+  // One record of ~120 KiB: its line does not fit the first window read from the end.
+  big.append({ event: 'mcp.tool', args: Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, 'word '.repeat(38)])) });
+  big.close();
+  assert.ok((await stat(path)).size > 256 * 1024);
+  const again = new AuditLog(path);
+  again.append({ event: 'token.issued' });
+  again.close();
+  assert.deepEqual(await verifyAuditFile(path), { ok: true, records: 1502 });
+});
