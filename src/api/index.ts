@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './server.js';
 export * from './auth.js';
 export * from './events.js';
+export * from './forge.js';
 export * from './tasks.js';
 export * from './oauth.js';
 export * from './routes.js';

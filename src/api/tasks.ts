@@ -1,6 +1,7 @@
 // Wire types of tasks, repositories, harnesses and preferences.
 import { z } from 'zod';
 import { DiffStatEntry, Usage } from './events.js';
+import { CIStatus, TaskForge } from './forge.js';
 
 export const TaskState = z
   .enum(['pending', 'branching', 'provisioning', 'starting', 'running', 'waiting', 'asking', 'has_plan', 'stopping', 'stopped', 'purging', 'purged', 'failed', 'crashed'])
@@ -92,18 +93,33 @@ export const Task = z
     agentVersion: z.string(),
     planContent: z.string(),
     lastEventId: z.number().int(),
+    forge: TaskForge.nullable().describe('The pull/merge request of the task branch, once there is one.'),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;
 
 export const CreateTaskReq = z
   .object({
-    repos: z.array(z.object({ name: RepoName, baseBranch: BranchName.optional() })).max(1, 'one repository per task for now'),
+    repos: z
+      .array(
+        z.object({
+          name: RepoName,
+          baseBranch: BranchName.optional(),
+          branch: BranchName.optional().describe('Continue this existing branch (fetched from origin first) instead of a new caic-N branch.'),
+        }),
+      )
+      .max(1, 'one repository per task for now'),
     harness: HarnessName,
     model: z.string().max(200).optional(),
     prompt: Prompt,
     sudo: z.boolean().optional(),
     gitHubToken: z.boolean().optional().describe('Inject a GitHub token into the container ~/.env.'),
+    issue: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe('Start from a forge issue: "owner/repo#N" or its URL. Its title, body and comments become the prompt (prompt.text is added after them).'),
   })
   .meta({ id: 'CreateTaskReq' });
 export type CreateTaskReq = z.infer<typeof CreateTaskReq>;
@@ -116,7 +132,14 @@ export const RestartReq = optionalBody(
   z.object({ prompt: Prompt.optional().describe('Empty: the plan the agent wrote becomes the prompt ("execute plan").') }).meta({ id: 'RestartReq' }),
 );
 export const CompactReq = optionalBody(z.object({ instructions: z.string().max(10_000).optional() }).meta({ id: 'CompactReq' }));
-export const SyncReq = optionalBody(z.object({ force: z.boolean().optional() }).meta({ id: 'SyncReq' }));
+export const SyncReq = optionalBody(
+  z
+    .object({
+      target: z.enum(['branch', 'pr']).optional().describe('branch (default): push the task branch. pr: push it and open or update its pull/merge request.'),
+      force: z.boolean().optional().describe('Push even when the safety scan found issues.'),
+    })
+    .meta({ id: 'SyncReq' }),
+);
 
 export const SafetyIssue = z.object({ file: z.string(), kind: z.enum(['secret', 'large_binary']), detail: z.string() }).meta({ id: 'SafetyIssue' });
 export type SafetyIssue = z.infer<typeof SafetyIssue>;
@@ -126,6 +149,7 @@ export const SyncResp = z
     branch: z.string(),
     diffStat: z.array(DiffStatEntry),
     safetyIssues: z.array(SafetyIssue),
+    forge: TaskForge.nullable().describe('The pull/merge request (target pr, when synced).'),
   })
   .meta({ id: 'SyncResp' });
 export type SyncResp = z.infer<typeof SyncResp>;
@@ -155,6 +179,7 @@ export const Repo = z
     remote: z.string(),
     remoteURL: z.string(),
     forge: z.enum(['github', 'gitlab', '']),
+    ci: CIStatus.nullable().describe("CI of the default branch's head commit on the forge; null when unknown."),
   })
   .meta({ id: 'Repo' });
 export type Repo = z.infer<typeof Repo>;

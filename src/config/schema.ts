@@ -80,6 +80,10 @@ export const ConfigFileSchema = z.strictObject({
       ReturnType<typeof table<{ env: typeof envTable }>>
     >,
   ),
+  forge: table({
+    // Pushes the fix loop makes after CI fails on a task's pull request before it hands back.
+    max_fix_attempts: z.int().min(0).max(20).default(3),
+  }),
   titles: table({
     provider: z.enum(['auto', 'anthropic', 'openai', 'gemini', 'off']).default('auto'),
     model: str(),

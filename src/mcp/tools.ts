@@ -347,8 +347,8 @@ export const TOOLS: readonly ToolDef[] = [
       let truncated = false;
       let i = start;
       for (; i < all.length && repos.length < args.limit; i++) {
-        const { name, baseBranch, remote, remoteURL, forge } = all[i]!;
-        const r = { name, baseBranch, remote, remoteURL, forge };
+        const { name, baseBranch, remote, remoteURL, forge, ci } = all[i]!;
+        const r = { name, baseBranch, remote, remoteURL, forge, ci };
         const size = Buffer.byteLength(JSON.stringify(r)) + 1;
         if (bytes + size > LIST_CAP_BYTES && repos.length > 0) {
           truncated = true;
@@ -372,8 +372,8 @@ export const TOOLS: readonly ToolDef[] = [
     result: McpCloneResult,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async run(ctx, args) {
-      const { name, baseBranch, remote, remoteURL, forge } = await ctx.services.repos.clone(args);
-      return { result: { name, baseBranch, remote, remoteURL, forge }, text: `Cloned into ${name} (default branch ${baseBranch}).` };
+      const { name, baseBranch, remote, remoteURL, forge, ci } = await ctx.services.repos.clone(args);
+      return { result: { name, baseBranch, remote, remoteURL, forge, ci }, text: `Cloned into ${name} (default branch ${baseBranch}).` };
     },
   }),
   tool({

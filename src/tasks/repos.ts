@@ -98,6 +98,8 @@ export async function describeRepo(root: string, path: string): Promise<RepoInfo
     remote,
     remoteURL,
     forge: forgeOf(remoteURL),
+    // Interim (issue 11): the forge workstream fills the default branch's CI.
+    ci: null,
     settled: await git(path, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).then(
       () => true,
       () => false,

@@ -1051,15 +1051,15 @@ export class TaskService {
     const branch = task.meta.repos[0]!.branch;
     const done = (resp: SyncResp): SyncResp => (task.record({ type: 'caic_sync', ...resp }), resp);
     const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, sha])) : [];
-    if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [] });
+    if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [], forge: null });
     const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, sha]);
     const binaries = await Promise.all(
       diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${sha}:${d.path}`]).catch(() => '0')).trim()) })),
     );
     const issues = scan(patch, binaries);
-    if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues });
+    if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues, forge: null });
     await git(info.path, ['push', '--quiet', '--no-verify', '--force', info.remote, `${sha}:refs/heads/${branch}`], 5 * 60_000);
-    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues });
+    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null });
     task.record({ type: 'caic_diff_stat', files: diffStat });
     return resp;
   }

@@ -90,6 +90,7 @@ const task = (id: string, state: TaskState, extra: Partial<Task> = {}): Task =>
     agentVersion: '',
     planContent: '',
     lastEventId: 0,
+    forge: null,
     ...extra,
   });
 
