@@ -1,5 +1,6 @@
 // Public surface of src/tasks: the task service, repositories, the safety scan.
-export { TaskService, type Caller, type TaskServiceDeps } from './service.js';
+export { TaskService, type Caller, type ForgeNote, type TaskForgeView, type TaskServiceDeps } from './service.js';
+export type { IssueRef } from './records.js';
 export { RepoRegistry, type RepoInfo } from './repos.js';
 export { TaskError } from './errors.js';
 export { TitleModel, resolveTitleModel, titleFromPrompt, TITLE_DEFAULTS, type TitleModelConfig } from './titles.js';

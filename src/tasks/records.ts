@@ -2,7 +2,7 @@
 // a log is a file (cut by a crash, damaged, edited by hand) and an agent's output is whatever the
 // agent wrote, so both are checked before they become a task's state or part of an API answer.
 import { z } from 'zod';
-import { HarnessName, TaskId, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
+import { HarnessName, TaskForge, TaskId, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
 import type { TitleSource } from './titles.js';
 
 export interface TaskMetaRecord {
@@ -39,6 +39,19 @@ export interface Summary {
   model: string;
   planContent: string;
   container: string;
+  /** The task branch's pull/merge request (from caic_forge records); null before there is one. */
+  forge: TaskForge | null;
+  /** The forge issue the task was started from; null when none. */
+  issue: IssueRef | null;
+}
+
+/** A forge issue a task started from: the PR body says `Fixes #N`. */
+export interface IssueRef {
+  kind: 'github' | 'gitlab';
+  owner: string;
+  repo: string;
+  number: number;
+  url: string;
 }
 
 
@@ -120,7 +133,29 @@ const SummaryRecord = z.object({
   model: text,
   planContent: text,
   container: text,
+  forge: TaskForge.nullable().catch(null),
+  issue: z.lazy(() => IssueRecord).nullable().catch(null),
 });
+
+const IssueRecord = z.object({
+  kind: z.enum(['github', 'gitlab']),
+  owner: z.string().min(1).max(400),
+  repo: z.string().min(1).max(200),
+  number: z.number().int().positive(),
+  url: z.string().max(2048),
+});
+
+/** The pull request a caic_forge record carries, checked like any field of a log; null when it has none or a damaged one. */
+export function parseForgeRecord(v: unknown): TaskForge | null {
+  const r = TaskForge.safeParse(v);
+  return r.success ? r.data : null;
+}
+
+/** The issue a caic_forge record carries; null when it has none or a damaged one. */
+export function parseIssueRecord(v: unknown): IssueRef | null {
+  const r = IssueRecord.safeParse(v);
+  return r.success ? r.data : null;
+}
 
 /**
  * The task a caic_meta record describes, or an error saying what is wrong with it. With `fileId`

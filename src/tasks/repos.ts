@@ -273,6 +273,27 @@ export class RepoRegistry {
   }
 
   /**
+   * The latest commit of an existing branch, fetched from the remote (a task continues it rather
+   * than making caic-N). BAD_REQUEST when the remote (or, without one, the host) has no such branch.
+   */
+  fetchBranch(name: string, branch: string): Promise<string> {
+    const repo = this.get(name);
+    return this.lock(name).run(async () => {
+      const ref = repo.remote ? `refs/remotes/${repo.remote}/${branch}` : `refs/heads/${branch}`;
+      if (repo.remote) {
+        const fetched = await git(repo.path, ['fetch', '--quiet', '--no-tags', repo.remote, `+refs/heads/${branch}:${ref}`], 60_000).then(
+          () => true,
+          () => false,
+        );
+        if (!fetched) throw new TaskError('BAD_REQUEST', `branch "${branch}" does not exist on ${repo.remote} of ${name} (or the remote cannot be reached)`);
+      }
+      const sha = (await git(repo.path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '')).trim();
+      if (!sha) throw new TaskError('BAD_REQUEST', `branch "${branch}" does not exist in ${name}`);
+      return sha;
+    });
+  }
+
+  /**
    * The commit a task branch would start from as the host has it now (no fetch): `<remote>/<base>`,
    * else the local branch; null when neither exists. A task start guesses with it while the fetch runs.
    */

@@ -12,6 +12,7 @@ import type {
   Prompt,
   SyncResp,
   Task as TaskDto,
+  TaskForge,
   TaskListEvent,
   TaskState,
   UsageResp,
@@ -42,16 +43,18 @@ import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
-import { isTaskState, parseMetaRecord, parseSummaryRecord } from './records.js';
+import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
-import { emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
+import { applyForgeRecord, emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
+/** A turn (or a start) is under way: the forge side waits for it to end before it pushes. */
+const BUSY = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting', 'running']);
 const FINAL = new Set<TaskState>(['purged', 'failed']);
 const HOME = '/home/user';
 /** A cut relay stream is reattached for this long (with backoff) before the task waits for input. */
@@ -92,6 +95,32 @@ export interface TaskServiceDeps {
 }
 
 type ListListener = (event: TaskListEvent) => void;
+
+/** What the forge side (src/forge) reads of a task; it acts for the task's owner. */
+export interface TaskForgeView {
+  id: string;
+  /** The owner as a caller (null: a task made without login). */
+  owner: Caller | null;
+  repo: string;
+  branch: string;
+  baseBranch: string;
+  title: string;
+  result: string;
+  state: TaskState;
+  /** The commit the last sync pushed ('' when unknown: not pushed, or the log not replayed yet). */
+  pushed: string;
+  diffStat: DiffStatEntry[];
+  forge: TaskForge | null;
+  issue: IssueRef | null;
+}
+
+/** What the forge side records in a task's log: its pull request and CI, and a card for the transcript. */
+export interface ForgeNote {
+  forge?: TaskForge;
+  issue?: IssueRef;
+  card?: 'pr' | 'ci' | 'merge';
+  message?: string;
+}
 
 export class TaskService {
   private readonly tasks = new Map<string, Task>();
@@ -370,6 +399,8 @@ export class TaskService {
 
   /** Sends list subscribers what changed in a task's summary (new: upsert; changed: patch). */
   private changed(task: Task, events: EventMessage[] = []): void {
+    const waiters = this.turnWaiters.get(task.id);
+    if (waiters) for (const w of [...waiters]) w();
     if (events.some((e) => e.kind === 'result' || (e.kind === 'toolResult' && !e.isError))) this.scheduleDiffStat(task);
     const dto = task.dto();
     const { lastEventId: _ignored, ...compare } = dto;
@@ -408,9 +439,111 @@ export class TaskService {
     return { password };
   }
 
+  // ---- the forge side's surface (src/forge calls these; tasks never import forge) -----------
+
+  private viewOf(task: Task): TaskForgeView {
+    const meta = task.meta;
+    const s = task.transcript?.summary ?? task.header.summary;
+    const repo = meta.repos[0];
+    return {
+      id: task.id,
+      owner: meta.owner ? { id: meta.owner, username: meta.ownerName } : null,
+      repo: repo?.name ?? '',
+      branch: repo?.branch ?? '',
+      baseBranch: repo?.baseBranch ?? '',
+      title: s.title || meta.title,
+      result: s.result,
+      state: task.state,
+      pushed: task.transcript?.pushed ?? '',
+      diffStat: s.diffStat,
+      forge: s.forge,
+      issue: s.issue,
+    };
+  }
+
+  /** One task as the forge side sees it; null when there is no such task. */
+  forgeView(id: string): TaskForgeView | null {
+    const task = this.tasks.get(id);
+    return task ? this.viewOf(task) : null;
+  }
+
+  /** Every task as the forge side sees it (from the logs' tails: no replay). */
+  forgeViews(): TaskForgeView[] {
+    return [...this.tasks.values()].map((t) => this.viewOf(t));
+  }
+
+  /** Records the task's pull request, CI or issue (caic_forge), also on a finished task. */
+  async recordForge(id: string, note: ForgeNote): Promise<void> {
+    await this.hostRecord(id, { type: 'caic_forge', ...note });
+  }
+
+  /** A line of the forge side's progress in the task's transcript (a `log` event). */
+  async forgeLog(id: string, message: string): Promise<void> {
+    await this.hostRecord(id, { type: 'caic_log', phase: 'forge', message });
+  }
+
+  private async hostRecord(id: string, rec: { type: string } & Record<string, unknown>): Promise<void> {
+    const task = this.tasks.get(id);
+    if (!task) return;
+    if (task.log && task.transcript) return task.record(rec);
+    await task.serial(async () => {
+      const closed = !task.log;
+      await this.open(task);
+      task.record(rec);
+      if (closed) this.closeTask(task);
+    });
+  }
+
+  /**
+   * Sends `text` to the task's agent as its owner's input when the task can take input (a live
+   * session, or one input resumes); false when it cannot (stopped, purged, no container).
+   */
+  async tellAgent(id: string, text: string): Promise<boolean> {
+    const task = this.tasks.get(id);
+    if (!task || !canDo('input', task.state) || !task.handle || task.handle.state !== 'running') return false;
+    const view = this.viewOf(task);
+    try {
+      await this.input(id, { text }, view.owner);
+      return true;
+    } catch (err) {
+      this.deps.logger.info({ task: id, err: errorText(err) }, 'could not pass forge news to the agent');
+      return false;
+    }
+  }
+
+  private readonly turnWaiters = new Map<string, Set<() => void>>();
+
+  /**
+   * Resolves with the task's state once it is not running a turn (waiting, asking, stopped, ...);
+   * at once when it is not. Rejects when `signal` aborts.
+   */
+  waitTurnEnd(id: string, signal?: AbortSignal): Promise<TaskState> {
+    const task = this.tasks.get(id);
+    if (!task) return Promise.reject(new TaskError('NOT_FOUND', `no task ${id}`));
+    const busy = () => BUSY.has(task.state);
+    if (!busy()) return Promise.resolve(task.state);
+    return new Promise((resolve, reject) => {
+      const set = this.turnWaiters.get(id) ?? this.turnWaiters.set(id, new Set()).get(id)!;
+      const done = () => {
+        if (busy()) return;
+        cleanup();
+        resolve(task.state);
+      };
+      const abort = () => (cleanup(), reject(signal!.reason as Error));
+      const cleanup = () => {
+        set.delete(done);
+        if (!set.size) this.turnWaiters.delete(id);
+        signal?.removeEventListener('abort', abort);
+      };
+      set.add(done);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
   // ---- create and provision ----------------------------------------------------------------
 
-  async create(req: CreateTaskReq, caller: Caller | null): Promise<TaskDto> {
+  /** `extra.issue`: the forge issue the prompt came from (the forge side resolved it). */
+  async create(req: CreateTaskReq, caller: Caller | null, extra?: { issue?: IssueRef }): Promise<TaskDto> {
     const harness = this.deps.harnesses.get(req.harness);
     if (!harness) throw new TaskError('BAD_REQUEST', `unknown harness "${req.harness}"`);
     const model = req.model ?? harness.defaultModel;
@@ -432,6 +565,10 @@ export class TaskService {
     const repoReq = req.repos[0];
     const repo = repoReq ? this.deps.repos.get(repoReq.name) : null;
     const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
+    // Continuing an existing branch: its latest commit, fetched now, so a branch that is not there
+    // is refused before anything is created.
+    const cont = repo && repoReq?.branch ? { branch: repoReq.branch, head: await this.deps.repos.fetchBranch(repo.name, repoReq.branch) } : null;
+    if (cont && cont.branch === baseBranch) throw new TaskError('BAD_REQUEST', `branch "${cont.branch}" is the base branch; a task continues another branch`);
     const id = ulid().toLowerCase();
     const meta: TaskMetaRecord = {
       type: 'caic_meta',
@@ -453,10 +590,11 @@ export class TaskService {
     task.log = await TaskLog.open(logPath(this.deps.cacheDir, id));
     this.tasks.set(id, task);
     task.record(meta as unknown as { type: string });
+    if (extra?.issue) task.record({ type: 'caic_forge', issue: extra.issue });
     this.nameTask(task, req.prompt.text);
     if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
     void task
-      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined))
+      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined, cont))
       .catch((err: unknown) => this.deps.logger.error({ task: task.id, err: errorText(err) }, 'task setup could not be recorded'));
     return task.dto();
   }
@@ -523,7 +661,7 @@ export class TaskService {
     task.record({ type: 'caic_log', phase, durationMs: Date.now() - started, message: message ?? phase });
   }
 
-  private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined): Promise<void> {
+  private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined, cont: { branch: string; head: string } | null): Promise<void> {
     const meta = task.meta;
     const repo = meta.repos[0];
     try {
@@ -531,8 +669,8 @@ export class TaskService {
       let branch = '';
       if (repo) {
         task.setState('branching');
-        branch = await this.deps.repos.nextBranch(repo.name);
-        task.record({ type: 'caic_log', phase: 'branch', message: `task branch ${branch}` });
+        branch = cont?.branch ?? (await this.deps.repos.nextBranch(repo.name));
+        task.record({ type: 'caic_log', phase: 'branch', message: cont ? `continuing branch ${branch} at ${cont.head.slice(0, 10)}` : `task branch ${branch}` });
       }
       task.setState('provisioning');
       const started = Date.now();
@@ -549,8 +687,10 @@ export class TaskService {
         {
           runtime,
           ...(this.deps.image ? { image: this.deps.image } : {}),
-          guessBase: () => this.deps.repos.baseCommit(repo!.name, repo!.baseBranch),
-          createBranch: async () => (await this.deps.repos.createBranch(repo!.name, branch, repo!.baseBranch)).baseCommit,
+          // A continued branch starts from its own head (fetched at creation): the task's changes
+          // (diff, safety scan, "nothing to push") are what it adds to that.
+          guessBase: () => (cont ? Promise.resolve(cont.head) : this.deps.repos.baseCommit(repo!.name, repo!.baseBranch)),
+          createBranch: async () => cont?.head ?? (await this.deps.repos.createBranch(repo!.name, branch, repo!.baseBranch)).baseCommit,
           launch: (image, place, complete) =>
             runtime.launch({
               taskId: task.id,
@@ -573,7 +713,7 @@ export class TaskService {
       task.handle = handle;
       const pkg = launched.delivery;
       try {
-        if (repo && launched.baseCommit) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: launched.baseCommit });
+        if (repo && launched.baseCommit) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: launched.baseCommit, ...(cont ? { continued: true } : {}) });
         task.record({ type: 'caic_container', name: handle.name, id: handle.id });
         this.phase(task, 'provision', started, `container ${handle.name} running`);
         await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
@@ -1049,7 +1189,7 @@ export class TaskService {
   /** Diff, safety scan and push of a fetched commit (under the repository's lock). */
   private async syncFetched(task: Task, info: { path: string; remote: string }, sha: string, base: string, force: boolean): Promise<SyncResp> {
     const branch = task.meta.repos[0]!.branch;
-    const done = (resp: SyncResp): SyncResp => (task.record({ type: 'caic_sync', ...resp }), resp);
+    const done = (resp: SyncResp, pushed?: string): SyncResp => (task.record({ type: 'caic_sync', ...resp, ...(pushed ? { pushed } : {}) }), resp);
     const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, sha])) : [];
     if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [], forge: null });
     const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, sha]);
@@ -1058,8 +1198,22 @@ export class TaskService {
     );
     const issues = scan(patch, binaries);
     if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues, forge: null });
-    await git(info.path, ['push', '--quiet', '--no-verify', '--force', info.remote, `${sha}:refs/heads/${branch}`], 5 * 60_000);
-    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null });
+    // The branch may be shared (a task continuing someone's branch, a PR others push to): the push
+    // replaces only what caic last saw there (the commit it fetched or pushed), never commits
+    // pushed meanwhile. A branch caic has not pushed yet must not exist unless the task continues it.
+    const t = task.transcript!;
+    const expected = t.pushed || (t.continued ? base : '');
+    // A log from before pushes were recorded: the remote-tracking ref is what caic last saw.
+    const lease = expected || !t.syncedBefore ? `--force-with-lease=refs/heads/${branch}:${expected}` : `--force-with-lease=refs/heads/${branch}`;
+    try {
+      await git(info.path, ['push', '--quiet', '--no-verify', lease, info.remote, `${sha}:refs/heads/${branch}`], 5 * 60_000);
+    } catch (err) {
+      if (/stale info/i.test(errorText(err))) {
+        throw new TaskError('CONFLICT', `${branch} on ${info.remote} has commits caic has not seen (someone pushed to it since ${expected ? expected.slice(0, 10) : 'the task started'}); nothing was pushed`, { branch });
+      }
+      throw err;
+    }
+    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null }, sha);
     task.record({ type: 'caic_diff_stat', files: diffStat });
     return resp;
   }
@@ -1115,6 +1269,11 @@ function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, 
         if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
         lastEventId = eventCount(rec.lastEventId, lastEventId);
         usage = parseUsageDays(rec.usage);
+      }
+      // Forge news after the last state record (a PR linked to a finished task, its CI).
+      if (rec.type === 'caic_forge') {
+        summary = { ...summary };
+        applyForgeRecord(summary, rec);
       }
       // A title given after the last state record (a rename of a finished task, say).
       if (rec.type === 'caic_title' && typeof rec.title === 'string') {

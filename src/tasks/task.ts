@@ -169,8 +169,7 @@ export class Task {
       agentVersion: s.agentVersion,
       planContent: s.planContent,
       lastEventId: t?.lastEventId ?? this.header.lastEventId,
-      // Interim (issue 11): the forge workstream fills this from the task's caic_forge records.
-      forge: null,
+      forge: s.forge,
     };
   }
 }

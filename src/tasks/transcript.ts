@@ -6,7 +6,7 @@ import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
 import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
-import { addCount, isTaskState, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
+import { addCount, isTaskState, parseForgeRecord, parseIssueRecord, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
@@ -25,6 +25,7 @@ export const HOST_RECORDS = new Set([
   'caic_sync',
   'caic_title',
   'caic_skipped',
+  'caic_forge',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -58,9 +59,17 @@ export const emptySummary = (title: string, model: string): Summary => ({
   model,
   planContent: '',
   container: '',
+  forge: null,
+  issue: null,
 });
 
 type Rec = Record<string, unknown>;
+
+/** Applies a caic_forge record to a summary (a replay, a live task, a log's tail alike). */
+export function applyForgeRecord(s: Summary, rec: Rec): void {
+  if (rec.forge !== undefined) s.forge = parseForgeRecord(rec.forge) ?? s.forge;
+  if (rec.issue !== undefined) s.issue = parseIssueRecord(rec.issue) ?? s.issue;
+}
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
@@ -80,6 +89,12 @@ export class Transcript {
   agentExited = false;
   hasTrailer = false;
   containerId = '';
+  /** The commit the last sync pushed to the task branch: the next push may replace only it. */
+  pushed = '';
+  /** A sync pushed the branch before (logs older than `pushed` records only say this much). */
+  syncedBefore = false;
+  /** The task continues an existing branch (its base commit is that branch's head when fetched). */
+  continued = false;
   readonly summary: Summary = emptySummary('', '');
   private parser: AgentParser | null = null;
   private now = '';
@@ -276,16 +291,27 @@ export class Transcript {
           repo.branch = text(rec.branch);
           repo.baseCommit = text(rec.baseCommit);
         }
+        if (rec.continued === true) this.continued = true;
         return [];
       }
       case 'caic_result':
         this.hasTrailer = true;
         return [];
       case 'caic_sync':
+        if (typeof rec.pushed === 'string') this.pushed = rec.pushed;
+        if (rec.status === 'synced') this.syncedBefore = true;
         return this.emit([{ kind: 'system', subtype: 'sync', detail: rec }]);
       case 'caic_title':
         this.setTitle(text(rec.title), titleSource(rec.by));
         return [];
+      case 'caic_forge': {
+        // The task's pull request, CI and fix attempts as the forge side last knew them; `card`
+        // (pr, ci, merge) puts what happened into the transcript for the UI's cards.
+        applyForgeRecord(s, rec);
+        const card = text(rec.card);
+        if (!card) return [];
+        return this.emit([{ kind: 'system', subtype: card, detail: { forge: s.forge, message: text(rec.message) } }]);
+      }
       case 'caic_skipped': {
         // A relay line left out for its size: its bytes (and newline) still count toward the offset.
         const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
