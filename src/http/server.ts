@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { routes, type AuthProvider, type HarnessInfo, type HttpMethod } from '../api/index.js';
 import type { Config, PreferenceStore, UserStore } from '../config/index.js';
 import type { RepoRegistry, TaskService } from '../tasks/index.js';
+import type { ForgeService } from '../forge/index.js';
 import type { Logger } from '../log/index.js';
 import { installAccessLog } from './access-log.js';
 import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
@@ -34,7 +35,15 @@ export interface ServerDeps {
   /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
   readiness?: () => Promise<Record<string, string>>;
   /** The task engine; absent in tests of the edge alone. */
-  tasks?: { service: TaskService; repos: RepoRegistry; preferences: PreferenceStore; dockerAvailable: () => boolean; harnesses: () => Promise<HarnessInfo[]> };
+  tasks?: {
+    service: TaskService;
+    repos: RepoRegistry;
+    preferences: PreferenceStore;
+    dockerAvailable: () => boolean;
+    harnesses: () => Promise<HarnessInfo[]>;
+    /** Pull requests, CI and issues; absent: sync pushes branches only. */
+    forge?: ForgeService | null;
+  };
   /** The built web UI to serve (default: the package's web/dist); without index.html, `/` is the status page. */
   webDir?: string;
   /** Subsystems that register their own routes behind the edge hooks (the OAuth authorization server). */
@@ -155,8 +164,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger,
   });
   if (deps.tasks) {
-    taskRoutes(app, deps.tasks.service);
-    repoRoutes(app, deps.tasks);
+    const forge = deps.tasks.forge ?? null;
+    taskRoutes(app, deps.tasks.service, forge);
+    repoRoutes(app, { ...deps.tasks, ...(forge ? { repoCI: (name: string) => forge.repoStatus(name) } : {}) });
   }
   if (webDir) {
     await serveWebUi(app, webDir);

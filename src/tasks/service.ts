@@ -550,6 +550,7 @@ export class TaskService {
     if (!harness.models.includes(model)) throw new TaskError('BAD_REQUEST', `unknown model "${model}" for ${harness.name} (one of ${harness.models.join(', ')})`);
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
+    if (req.issue && !extra?.issue) throw new TaskError('BAD_REQUEST', 'issue: this daemon has no forge clients to read it');
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);
@@ -1159,8 +1160,9 @@ export class TaskService {
     }
   }
 
-  sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
+  sync(id: string, force: boolean, caller: Caller | null, target: 'branch' | 'pr' = 'branch'): Promise<SyncResp> {
     return this.operate(id, caller, null, 'sync', async (task) => {
+      if (target === 'pr') throw new TaskError('CONFLICT', 'pull requests need a forge: this daemon has no forge clients');
       const repo = task.meta.repos[0];
       if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
       if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });

@@ -7,6 +7,8 @@
 //              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
 //   FAKE_CRASH exits at once, before it says anything, with a reason on stderr (an agent that
 //              cannot start: no credentials, a broken install)
+//   FAKE_CI    writes CI_WORK.md; then each input that reports a CI failure (caic's summary
+//              starts "CI failed") appends a fix line to it, as an agent fixing its PR would
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
 // (control_request) ends the running turn the way Claude Code does.
 import { execSync } from 'node:child_process';
@@ -147,8 +149,27 @@ async function handle(text: string): Promise<void> {
   }
 }
 
+/** FAKE_CI was in the first prompt: CI failure reports get a "fix". */
+let ciMode = false;
+
 async function scenario(text: string, started: number): Promise<void> {
-  if (text.includes('FAKE_ASK')) {
+  if (ciMode && /^CI failed/m.test(text)) {
+    const file = join(cwd, 'CI_WORK.md');
+    const line = `fix ${turns + 1}\n`;
+    tool('Edit', { file_path: file, old_string: '', new_string: line }, () => {
+      writeFileSync(file, `${existsSync(file) ? readFileSync(file, 'utf8') : ''}${line}`);
+      return { out: `The file ${file} has been updated.` };
+    });
+    result('Fixed the failing check.', started);
+  } else if (text.includes('FAKE_CI')) {
+    ciMode = true;
+    const file = join(cwd, 'CI_WORK.md');
+    tool('Write', { file_path: file, content: '# Work\n' }, () => {
+      writeFileSync(file, '# Work\n');
+      return { out: `File created successfully at: ${file}` };
+    });
+    result('Wrote CI_WORK.md.', started);
+  } else if (text.includes('FAKE_ASK')) {
     await streamText('I need a decision before I continue.');
     assistant([
       {

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { routes } from '../../api/index.js';
 import type { Caller, TaskService } from '../../tasks/index.js';
+import type { ForgeService } from '../../forge/index.js';
 import type { EventMessage, TaskListEvent } from '../../api/index.js';
 import { openSse, sseFrame } from '../sse.js';
 import { routeOptions } from './define.js';
@@ -32,12 +33,13 @@ function lastEventId(req: FastifyRequest): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
-export function taskRoutes(app: FastifyInstance, service: TaskService): void {
+export function taskRoutes(app: FastifyInstance, service: TaskService, forge: ForgeService | null = null): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const ok = (status: string) => ({ status });
 
   r.route({ ...routeOptions(routes.listTasks), handler: (req) => service.list(callerOf(req)) });
-  r.route({ ...routeOptions(routes.createTask), handler: (req) => service.create(req.body, callerOf(req)) });
+  // The forge side reads an issue into the prompt first; without it, an issue cannot be read.
+  r.route({ ...routeOptions(routes.createTask), handler: (req) => (forge ? forge.create(req.body, callerOf(req)) : service.create(req.body, callerOf(req))) });
   r.route({ ...routeOptions(routes.getTask), handler: (req) => service.get(req.params.id, callerOf(req)) });
   r.route({ ...routeOptions(routes.renameTask), handler: (req) => service.rename(req.params.id, req.body.title, callerOf(req)) });
 
@@ -84,7 +86,10 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
   r.route({ ...routeOptions(routes.taskStop), handler: async (req) => (await service.stop(req.params.id, callerOf(req)), ok('stopped')) });
   r.route({ ...routeOptions(routes.taskRevive), handler: async (req) => (await service.revive(req.params.id, callerOf(req)), ok('running')) });
   r.route({ ...routeOptions(routes.taskPurge), handler: async (req) => (await service.purge(req.params.id, callerOf(req)), ok('purged')) });
-  r.route({ ...routeOptions(routes.taskSync), handler: (req) => service.sync(req.params.id, req.body.force === true, callerOf(req)) });
+  r.route({
+    ...routeOptions(routes.taskSync),
+    handler: (req) => (forge ? forge.sync(req.params.id, req.body, callerOf(req)) : service.sync(req.params.id, req.body.force === true, callerOf(req), req.body.target)),
+  });
   r.route({ ...routeOptions(routes.taskDiff), handler: (req) => service.diff(req.params.id, req.query.path, callerOf(req)) });
   // A password: never kept by a cache or a proxy.
   r.route({ ...routeOptions(routes.taskSudoPassword), handler: (req, reply) => (reply.header('cache-control', 'no-store'), service.sudoPassword(req.params.id, callerOf(req))) });
