@@ -64,7 +64,11 @@ export const McpTaskCreateArgs = z.object({
 export const McpSendMessageArgs = z.object({ task: McpTaskRef, message: InputReq.shape.prompt.shape.text.min(1) });
 export const McpAnswerArgs = z.object({ task: McpTaskRef, answer: InputReq.shape.prompt.shape.text.min(1).describe('The answer to the agent’s question.') });
 export const McpRestartArgs = z.object({ task: McpTaskRef, prompt: InputReq.shape.prompt.shape.text.optional().describe('Empty: the plan the agent wrote becomes the prompt.') });
-export const McpPushArgs = z.object({ task: McpTaskRef, force: SyncReq.in.unwrap().shape.force.describe('Push even when the safety scan found secrets or large binaries (needs caic:tasks.admin).') });
+export const McpPushArgs = z.object({
+  task: McpTaskRef,
+  force: SyncReq.in.unwrap().shape.force.describe('Push even when the safety scan found secrets or large binaries (needs caic:tasks.admin).'),
+  target: SyncReq.in.unwrap().shape.target,
+});
 export const McpPushResult = SyncResp.extend({ task: McpTaskSummary });
 export const McpActionResult = z.object({ status: z.string().describe('What happened (sent, stopped, ...).'), task: McpTaskSummary });
 

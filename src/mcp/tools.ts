@@ -30,6 +30,7 @@ import {
 } from '../api/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
 import { TaskError, type RepoRegistry, type TaskService } from '../tasks/index.js';
+import type { ForgeService } from '../forge/index.js';
 import type { Principal } from './auth.js';
 import { cutText, CursorError, LIST_CAP_BYTES, summary, tasksPage, TEXT_CAP_BYTES } from './tasks-view.js';
 
@@ -38,6 +39,8 @@ export interface McpServices {
   repos: RepoRegistry;
   preferences: PreferenceStore;
   harnesses: () => Promise<HarnessInfo[]>;
+  /** Pull requests (push with target "pr"); absent: branches only. */
+  forge?: ForgeService | null;
 }
 
 export interface ToolContext {
@@ -249,7 +252,7 @@ export const TOOLS: readonly ToolDef[] = [
     name: 'task_push_branch_to_remote',
     title: 'Push the task’s branch',
     description:
-      'Commits the agent’s work, scans it for secrets and large binaries, and pushes the task branch to the repository’s remote. A push the scan blocks returns the findings; force pushes anyway (needs caic:tasks.admin).',
+      'Commits the agent’s work, scans it for secrets and large binaries, and pushes the task branch to the repository’s remote; with target "pr" it then opens (or updates) the pull/merge request and caic watches its CI. A push the scan blocks returns the findings; force pushes anyway (needs caic:tasks.admin).',
     scope: 'caic:tasks.write',
     args: McpPushArgs,
     result: McpPushResult,
@@ -257,7 +260,10 @@ export const TOOLS: readonly ToolDef[] = [
     extraScope: (args) => (args.force ? 'caic:tasks.admin' : null),
     async run(ctx, args) {
       const { task, number } = resolve(ctx, args.task);
-      const sync = await ctx.services.service.sync(task.id, args.force === true, ctx.principal.caller);
+      const forge = ctx.services.forge;
+      const sync = forge
+        ? await forge.sync(task.id, { force: args.force === true, target: args.target ?? 'branch' }, ctx.principal.caller)
+        : await ctx.services.service.sync(task.id, args.force === true, ctx.principal.caller, args.target);
       const now = current(ctx, task.id, number);
       const result = { ...sync, task: now };
       if (sync.status === 'blocked') {
@@ -266,7 +272,8 @@ export const TOOLS: readonly ToolDef[] = [
         return { result, text: `${message}:\n${findings}\nFix the files, or push with force (needs caic:tasks.admin).`, failure: { code: 'PUSH_BLOCKED', message } };
       }
       const files = sync.diffStat.length;
-      return { result, text: sync.status === 'empty' ? `Nothing to push on ${sync.branch}.` : `Pushed ${sync.branch} (${files} files changed).` };
+      const pr = sync.forge ? ` Pull request #${sync.forge.number}: ${sync.forge.url}` : '';
+      return { result, text: `${sync.status === 'empty' ? `Nothing new to push on ${sync.branch}.` : `Pushed ${sync.branch} (${files} files changed).`}${pr}` };
     },
   }),
   action('task_stop', 'Stop a task', 'Stops the agent and its container (the work stays; task_revive starts it again).', 'caic:tasks.admin', { ...WRITE, destructiveHint: true, idempotentHint: true }, (s, id, c) => s.stop(id, c), 'stopped'),

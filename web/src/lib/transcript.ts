@@ -274,7 +274,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
           usage = null;
         }
         // Session boundaries are worth a line; the rest (hooks, status) is noise in a transcript.
-        if (['session_start', 'compact_boundary', 'agent_exit', 'sync'].includes(e.subtype)) push({ key, type: 'system', subtype: e.subtype, detail: e.detail, ts: e.ts });
+        if (['session_start', 'compact_boundary', 'agent_exit', 'sync', 'pr', 'ci', 'merge'].includes(e.subtype)) push({ key, type: 'system', subtype: e.subtype, detail: e.detail, ts: e.ts });
         break;
       case 'subagentStart':
         subMap().set(e.taskId, push({ key, type: 'subagent', taskId: e.taskId, description: e.description, ts: e.ts }));
@@ -388,6 +388,12 @@ export function systemLine(subtype: string, detail: unknown): string {
           return `Sync to${branch || ' the branch'}: ${typeof d.status === 'string' ? d.status : 'unknown outcome'}`;
       }
     }
+    case 'pr':
+    case 'merge':
+      return typeof d.message === 'string' && d.message ? d.message : subtype === 'pr' ? 'Pull request' : 'Merge';
+    case 'ci':
+      // The first line; the card shows the rest (failing checks and their logs).
+      return typeof d.message === 'string' && d.message ? d.message.split('\n')[0]! : 'CI';
     default:
       return subtype;
   }

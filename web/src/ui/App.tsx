@@ -265,7 +265,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
             />
           )}
           {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} repos={repos} onRescan={rescan} onPreferences={setPreferences} />}
-          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} /> : <TaskPending missing={missing === routeId} />)}
+          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} repos={repos} /> : <TaskPending missing={missing === routeId} />)}
           {route.page === 'diff' &&
             (task ? (
               <Suspense fallback={<p className="muted pad">Loading the diff viewer…</p>}>

@@ -7,8 +7,16 @@ import { formatCost, formatDuration, formatTokens } from '../lib/format';
 import { api, errorMessage } from './client';
 import { navigate } from './router';
 import { Banner } from './Banner';
+import { CIDot, ciLabel } from './Forge';
 
 export const NOTIFY_KEY = 'caic.notify';
+
+/** Per-user forge preferences (the preferences' settings); the server reads them when CI reports. */
+const FORGE_FLAGS: [string, string][] = [
+  ['autoFixOnCIFailure', 'When CI fails on a task’s pull request, let the agent fix it and push again (up to the server’s limit of attempts)'],
+  ['autoMergeOnGreen', 'Squash-merge a task’s pull request when its CI passes'],
+  ['autoFixOnPROpen', 'Start a review-and-fix task when a pull request is opened (webhooks)'],
+];
 
 interface Props {
   preferences: Preferences | null;
@@ -43,6 +51,13 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
     }
     localStorage.setItem(NOTIFY_KEY, on ? '1' : '0');
     setNotify(on);
+  };
+  const setForgeFlag = async (key: string, on: boolean) => {
+    try {
+      onPreferences(await api('setPreferences', { body: { settings: { ...(preferences?.settings ?? {}), [key]: on } } }));
+    } catch (err) {
+      setError(errorMessage(err));
+    }
   };
   const forget = async () => {
     try {
@@ -88,6 +103,23 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         <p className="muted small">
           Set <code>[core] root</code> in config.toml to look elsewhere. The server also rescans by itself; Rescan picks up a repository added just now.
         </p>
+        {repos.some((r) => r.forge) && (
+          <ul className="plain" data-testid="repo-ci">
+            {repos
+              .filter((r) => r.forge)
+              .map((r) => (
+                <li key={r.name} className="row">
+                  <CIDot ci={r.ci} testId={`repo-ci-${r.name}`} /> {r.name} <span className="muted small">{r.baseBranch}: {ciLabel(r.ci)}</span>
+                </li>
+              ))}
+          </ul>
+        )}
+        <h2>Pull requests and CI</h2>
+        {FORGE_FLAGS.map(([key, label]) => (
+          <label className="check" key={key}>
+            <input type="checkbox" data-testid={`pref-${key}`} checked={preferences?.settings[key] === true} disabled={!preferences} onChange={(e) => void setForgeFlag(key, e.target.checked)} /> {label}
+          </label>
+        ))}
         <h2>Usage</h2>
         <Usage />
         <h2>Connected apps</h2>

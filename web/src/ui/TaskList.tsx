@@ -8,6 +8,7 @@ import { Confirm } from './Dialog';
 import { ReviveIcon, StopIcon, TrashIcon } from './icons';
 import { onLinkClick } from './router';
 import { Banner } from './Banner';
+import { PrBadge } from './Forge';
 
 export function groupTasks(tasks: Iterable<Task>): { active: [string, Task[]][]; done: Task[] } {
   const byRepo = new Map<string, Task[]>();
@@ -56,6 +57,7 @@ const TaskCard = memo(function TaskCard({ task, selected, onError }: { task: Tas
         </span>
       </a>
       <span className="task-card-actions">
+        {task.forge && <PrBadge forge={task.forge} />}
         {canStop(task.state) && (
           <button type="button" className="small" aria-label={`Stop ${task.title}`} title="Stop" onClick={() => setConfirm('stop')}>
             <StopIcon />

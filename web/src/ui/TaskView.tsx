@@ -1,7 +1,7 @@
 // One task: header with its state, title (renamable) and actions, the live transcript, the todo
 // panel and the input box. Esc interrupts the agent's running turn.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { HarnessInfo, SyncResp, Task } from '../../../src/api/index.js';
+import type { HarnessInfo, Repo, SyncResp, Task } from '../../../src/api/index.js';
 import { canDo } from '../../../src/api/tasks.js';
 import { canPurge, canRestart, canRevive, canStop, formatCost, formatDuration, formatTokens, LIVE_STATES, stateLabel, stateTone, taskPath } from '../lib/format';
 import { openAsk, showsError, type AskAnswer } from '../lib/transcript';
@@ -13,6 +13,7 @@ import { navigate, onLinkClick } from './router';
 import { useTaskEvents } from './stores';
 import { Transcript } from './Transcript';
 import { Banner } from './Banner';
+import { PrBadge } from './Forge';
 
 
 /** The actions that ask first: what the dialog says and the route it calls. */
@@ -38,13 +39,25 @@ const CONFIRMS = {
   },
 } as const;
 
-export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses: readonly HarnessInfo[]; inputRef: React.RefObject<HTMLTextAreaElement | null> }) {
+export function TaskView({
+  task,
+  harnesses,
+  inputRef,
+  repos = [],
+}: {
+  task: Task;
+  harnesses: readonly HarnessInfo[];
+  inputRef: React.RefObject<HTMLTextAreaElement | null>;
+  repos?: readonly Repo[];
+}) {
+  const repoForge = repos.find((r) => r.name === task.repos[0]?.name)?.forge ?? '';
   const events = useTaskEvents(task.id);
   const [error, setError] = useState('');
   const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
   const [sending, setSending] = useState(false);
   const [confirm, setConfirm] = useState<keyof typeof CONFIRMS | null>(null);
   const [sync, setSync] = useState<SyncResp | null>(null);
+  const [syncTarget, setSyncTarget] = useState<'branch' | 'pr'>('branch');
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
   const [renaming, setRenaming] = useState(false);
@@ -111,9 +124,10 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
       setSending(false);
     }
   };
-  const doSync = (force: boolean) =>
-    act('sync', async () => {
-      const r = await api('taskSync', { params: { id: task.id }, body: force ? { force: true } : {} });
+  const doSync = (force: boolean, target: 'branch' | 'pr' = syncTarget) =>
+    act(target === 'pr' ? 'pr' : 'sync', async () => {
+      setSyncTarget(target);
+      const r = await api('taskSync', { params: { id: task.id }, body: { ...(force ? { force: true } : {}), ...(target === 'pr' ? { target } : {}) } });
       setSync(r);
     });
 
@@ -152,6 +166,7 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           <span className={`badge ${stateTone(task.state)}`} data-testid="task-state">
             {stateLabel(task.state)}
           </span>
+          {task.forge && <PrBadge forge={task.forge} />}
         </div>
         <div className="task-meta muted small">
           {task.repos.map((r) => (
@@ -186,6 +201,11 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           {live && hasRepo && (
             <button type="button" disabled={busy !== ''} onClick={() => void doSync(false)}>
               {busy === 'sync' ? 'Syncing…' : 'Sync to branch'}
+            </button>
+          )}
+          {live && hasRepo && repoForge !== '' && (
+            <button type="button" disabled={busy !== ''} onClick={() => void doSync(false, 'pr')} data-testid="create-pr" title="Push the branch, then open (or update) its pull request; caic watches its CI">
+              {busy === 'pr' ? 'Pushing…' : task.forge?.state === 'open' ? 'Update PR' : 'Create PR'}
             </button>
           )}
           {canRestart(task.state) && (
@@ -304,8 +324,8 @@ export function TaskView({ task, harnesses, inputRef }: { task: Task; harnesses:
           </button>
         </div>
       </Dialog>
-      <Dialog open={sync !== null} title="Sync to branch" onClose={() => setSync(null)}>
-        {sync && <SyncResult result={sync} busy={busy === 'sync'} onForce={() => void doSync(true)} />}
+      <Dialog open={sync !== null} title={syncTarget === 'pr' ? 'Create pull request' : 'Sync to branch'} onClose={() => setSync(null)}>
+        {sync && <SyncResult result={sync} busy={busy === 'sync' || busy === 'pr'} onForce={() => void doSync(true)} />}
       </Dialog>
     </section>
   );
@@ -368,12 +388,30 @@ function RenameForm({ title, onSave, onDone }: { title: string; onSave: (title: 
 
 function SyncResult({ result, busy, onForce }: { result: SyncResp; busy: boolean; onForce: () => void }) {
   const [sure, setSure] = useState(false);
-  if (result.status === 'empty') return <p>Nothing to sync: the branch has no changes.</p>;
+  const pr = result.forge && (
+    <p data-testid="sync-pr">
+      {result.forge.kind === 'gitlab' ? 'Merge request' : 'Pull request'}{' '}
+      <a href={result.forge.url} target="_blank" rel="noreferrer noopener">
+        #{result.forge.number}
+      </a>
+      : caic watches its CI and reports it here.
+    </p>
+  );
+  if (result.status === 'empty')
+    return (
+      <>
+        <p>Nothing new to push: the branch has no changes.</p>
+        {pr}
+      </>
+    );
   if (result.status === 'synced')
     return (
-      <p data-testid="sync-ok">
-        Pushed {result.diffStat.length} file{result.diffStat.length === 1 ? '' : 's'} to <code>{result.branch}</code>.
-      </p>
+      <>
+        <p data-testid="sync-ok">
+          Pushed {result.diffStat.length} file{result.diffStat.length === 1 ? '' : 's'} to <code>{result.branch}</code>.
+        </p>
+        {pr}
+      </>
     );
   return (
     <div data-testid="sync-blocked">

@@ -299,6 +299,7 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
         </div>
       );
     case 'system':
+      if (item.subtype === 'ci') return <CICard detail={item.detail} />;
       return <div className="line muted small">{systemLine(item.subtype, item.detail)}</div>;
     case 'subagent':
       return (
@@ -309,3 +310,23 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
       );
   }
 });
+
+/** A CI result on the task's pull request: the first line, and the failing checks with their logs folded. */
+function CICard({ detail }: { detail: unknown }) {
+  const d = (detail ?? {}) as { message?: unknown; forge?: { ci?: { state?: unknown } | null; url?: unknown } | null };
+  const message = typeof d.message === 'string' ? d.message : '';
+  const state = typeof d.forge?.ci?.state === 'string' ? d.forge.ci.state : 'none';
+  const [first, ...rest] = message.split('\n');
+  const more = rest.join('\n').trim();
+  return (
+    <div className={`ci-card ci-${state} small`} data-testid="ci-card" data-ci={state}>
+      <div>{first || systemLine('ci', detail)}</div>
+      {more && (
+        <details>
+          <summary className="muted">Failing checks</summary>
+          <pre>{more}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
