@@ -12,6 +12,7 @@ import {
   loadOrCreateSettings,
   lockCacheDir,
   PreferenceStore,
+  DEFAULT_USER,
   urlForListen,
   UserError,
   UserStore,
@@ -37,6 +38,7 @@ import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/inde
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
+import { createForgeClients, ForgeService, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -63,6 +65,8 @@ export interface DaemonOptions {
   oauthFetch?: GuardedFetchOptions;
   /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
+  /** Tests: CI poll intervals, and what stands in for `gh`/`glab` on the host. */
+  forge?: { watch?: CIWatchOptions; repoCIMs?: number; hostToken?: ForgeClientsOptions['hostToken'] };
 }
 
 export interface Daemon {
@@ -72,6 +76,8 @@ export interface Daemon {
   logger: Logger;
   tasks: TaskService;
   repos: RepoRegistry;
+  /** Pull requests, CI watching and the fix loop; the webhooks tell it what forges report (ForgeEvents). */
+  forge: ForgeService;
   /** The OAuth authorization server; null with no login on a non-loopback listener. */
   oauth: OAuthServer | null;
   audit: AuditLog;
@@ -217,6 +223,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
   });
+  // Forges: the clients (one per token) and the task side of them (PRs, CI, the fix loop).
+  const forgeClients = createForgeClients(config, { logger, onSecret: (s) => masker.add(s), ...(opts.forge?.hostToken ? { hostToken: opts.forge.hostToken } : {}) });
+  const forge = new ForgeService({
+    tasks,
+    repos,
+    clients: forgeClients,
+    ownerIdentity: (id) => {
+      const u = users.get(id);
+      return u ? { username: u.username, provider: u.provider, accessToken: u.accessToken } : null;
+    },
+    settings: (id) => preferences.get(id || DEFAULT_USER).settings,
+    maxFixAttempts: config.values.forge.max_fix_attempts,
+    logger,
+    ...(opts.forge?.watch ? { watch: opts.forge.watch } : {}),
+    ...(opts.forge?.repoCIMs ? { repoCIMs: opts.forge.repoCIMs } : {}),
+  });
   // Before any task log is read: a second daemon on the same cache would fight this one for every agent.
   const lock = await lockCacheDir(config.cacheDir);
   const audit = new AuditLog(join(config.configDir, AUDIT_FILE_NAME), {
@@ -242,6 +264,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       : null;
   if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');
   await tasks.load();
+  // Open pull requests whose CI was still running when the daemon stopped are watched again.
+  forge.resume();
   const app = await buildServer({
     config,
     version: VERSION,
@@ -252,7 +276,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sessionSecret: settings.sessionSecret,
     sessions,
     providers,
-    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list() },
+    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list(), forge },
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),
@@ -263,7 +287,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         ...(oauth ? { tokenVerifier: oauth.verifier } : {}),
         audit,
         ...opts.mcp,
-        services: { service: tasks, repos, preferences, harnesses: () => readiness.list() },
+        services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge },
         config,
         users,
         loginEnabled,
@@ -292,6 +316,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     lists.forEach((l) => l.stop());
     stopRepoWatch();
     users.close();
+    await forge.close();
     await app.close();
     await lock.release();
     audit.close();
@@ -333,6 +358,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
     tasks,
     repos,
+    forge,
     oauth,
     audit,
     async close() {
@@ -343,6 +369,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await app.close();
       await oauth?.close();
       audit.close();
+      await forge.close();
       await tasks.close();
       readiness.close();
       closeRuntime();
