@@ -40,9 +40,9 @@ test('one poller per SHA whatever the number of watchers; every watcher hears ea
   const answers: CIStatus['state'][] = ['pending', 'pending', 'failure'];
   const calls: string[] = [];
   const w = new CIWatcher(
-    async (_r, sha) => {
+    (_r, sha) => {
       calls.push(sha);
-      return status(sha, answers.shift() ?? 'failure');
+      return Promise.resolve(status(sha, answers.shift() ?? 'failure'));
     },
     { timers, pendingMs: 15_000 },
   );
@@ -70,7 +70,7 @@ test('one poller per SHA whatever the number of watchers; every watcher hears ea
 
 test('no checks reported yet: polls back off to the idle maximum; the last watcher leaving stops the poller', async () => {
   const timers = manualTimers();
-  const w = new CIWatcher(async (_r, sha) => status(sha, 'none'), { timers, pendingMs: 10, idleMaxMs: 40 });
+  const w = new CIWatcher((_r, sha) => Promise.resolve(status(sha, 'none')), { timers, pendingMs: 10, idleMaxMs: 40 });
   const stop = w.watch(repo, 'idle', () => {});
   await settle();
   const delays: number[] = [];
@@ -88,7 +88,7 @@ test('a webhook refresh polls at once, also a SHA whose CI was final (a re-run),
   const timers = manualTimers();
   let next: CIStatus['state'] = 'failure';
   let polls = 0;
-  const w = new CIWatcher(async (_r, sha) => (polls++, status(sha, next)), { timers });
+  const w = new CIWatcher((_r, sha) => (polls++, Promise.resolve(status(sha, next))), { timers });
   const heard: string[] = [];
   w.watch(repo, 'r1', (s) => heard.push(s.state));
   await settle();
@@ -101,7 +101,7 @@ test('a webhook refresh polls at once, also a SHA whose CI was final (a re-run),
 
 test('the cache is bounded: SHAs nobody watches go first', async () => {
   const timers = manualTimers();
-  const w = new CIWatcher(async (_r, sha) => status(sha, 'success'), { timers, cacheSize: 3 });
+  const w = new CIWatcher((_r, sha) => Promise.resolve(status(sha, 'success')), { timers, cacheSize: 3 });
   const stop = w.watch(repo, 'kept', () => {});
   await settle();
   for (const sha of ['a', 'b', 'c', 'd', 'e']) await w.refresh(repo, sha);
