@@ -98,7 +98,7 @@ export async function describeRepo(root: string, path: string): Promise<RepoInfo
     remote,
     remoteURL,
     forge: forgeOf(remoteURL),
-    // Interim (issue 11): the forge workstream fills the default branch's CI.
+    // The forge side knows the configured hosts and the CI; the API answer takes both from it.
     ci: null,
     settled: await git(path, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).then(
       () => true,

@@ -4,7 +4,8 @@
 // Also: continuing an existing branch (its commits there; a push never clobbers others' commits),
 // starting from an issue (prompt, `Fixes #N`), and the guards (issue strings, another user's task).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +17,8 @@ import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { until } from '../helpers/wait.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+/** git that talks to the stand-in, which answers from this process: never a blocking call. */
+const gitNet = async (cwd: string, ...args: string[]) => (await promisify(execFile)('git', args, { cwd })).stdout;
 const TOKEN = 'ghp_standinToken0000000000000000000001';
 /** CI polls fast here: the test waits for what it set on the stand-in, never for a fixed time. */
 const FAST = { watch: { pendingMs: 100, idleMaxMs: 200 }, repoCIMs: 500 };
@@ -28,7 +31,7 @@ async function onStandin(env: TaskEnv, forge: ForgeStandin, headers: Record<stri
   url.username = 'x-access-token';
   url.password = TOKEN;
   git(host, 'remote', 'set-url', 'origin', url.toString());
-  git(host, 'fetch', '-q', 'origin');
+  await gitNet(host, 'fetch', '-q', 'origin');
   const r = await env.api('POST', '/api/v1/server/repos/scan', undefined, headers);
   assert.equal(r.status, 200, r.body);
   const repo = r.json<Repo[]>().find((x) => x.name === 'proj');
@@ -146,12 +149,12 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
   test('a task continues an existing branch: its commits are there, and a push never clobbers commits pushed meanwhile', async () => {
     // Someone's branch on the forge.
     const other = join(env.dir.path, 'other');
-    git(env.dir.path, 'clone', '-q', forge.cloneUrl('acme/proj'), other);
+    await gitNet(env.dir.path, 'clone', '-q', forge.cloneUrl('acme/proj'), other);
     git(other, 'checkout', '-q', '-b', 'feature-x');
     await writeFile(join(other, 'FEATURE.md'), 'feature work\n');
     git(other, 'add', '-A');
     git(other, '-c', 'user.name=o', '-c', 'user.email=o@o', 'commit', '-qm', 'feature work');
-    git(other, 'push', '-q', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
+    await gitNet(other, 'push', '-q', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
     const featureHead = git(other, 'rev-parse', 'HEAD').trim();
 
     const task = await env.create({ repos: [{ name: 'proj', branch: 'feature-x' }], harness: 'fake', prompt: { text: 'FAKE_CI continue' } });
@@ -167,11 +170,11 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
     assert.equal(git(forge.repo('acme/proj').path, 'rev-parse', `${pushed}~1`).trim(), featureHead, 'the task commit sits on the branch');
 
     // A colleague pushes to the branch; the agent changes more; caic must not overwrite their commit.
-    git(other, 'pull', '-q', '--rebase=false', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
+    await gitNet(other, 'pull', '-q', '--rebase=false', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
     await writeFile(join(other, 'COLLEAGUE.md'), 'theirs\n');
     git(other, 'add', '-A');
     git(other, '-c', 'user.name=o', '-c', 'user.email=o@o', 'commit', '-qm', 'colleague');
-    git(other, 'push', '-q', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
+    await gitNet(other, 'push', '-q', `http://x:${TOKEN}@${new URL(forge.url).host}/acme/proj.git`, 'feature-x');
     const theirs = git(other, 'rev-parse', 'HEAD').trim();
     await env.execIn(task.id, 'echo more >> /home/user/src/proj/CI_WORK.md', 'user');
     const second = await env.post(task.id, 'sync', {});
