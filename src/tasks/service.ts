@@ -308,6 +308,9 @@ export class TaskService {
         void task
           .serial(() => {
             if (['stopped', 'stopping', 'purging', 'purged', 'failed'].includes(task.state)) return Promise.resolve();
+            // A container of this task that is not its container: one a start discarded (the base
+            // moved while it came up, see launch.ts). Its death says nothing of the task.
+            if (task.handle && ev.id && task.handle.id !== ev.id) return Promise.resolve();
             const session = task.session;
             task.session = null;
             if (session) session.ending = true;

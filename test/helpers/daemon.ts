@@ -39,6 +39,7 @@ export async function startTestDaemon(
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.oauthFetch ? { oauthFetch: opts.oauthFetch } : {}),
     ...(opts.mcp ? { mcp: opts.mcp } : {}),
+    ...(opts.forge ? { forge: opts.forge } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });
   return {

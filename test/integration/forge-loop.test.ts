@@ -109,7 +109,7 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
     assert.match(input.text, /AssertionError: expected 1 to equal 2/);
     assert.ok(ev.some((e) => e.kind === 'system' && e.subtype === 'ci'), 'a CI card');
     assert.ok(ev.some((e) => e.kind === 'log' && /CI fix attempt 1 of 2/.test(e.message)), 'the attempt is in the transcript');
-    assert.ok(ev.some((e) => e.kind === 'log' && /using the pat token …0001/.test(e.message)), 'the token used, masked');
+    assert.ok(ev.some((e) => e.kind === 'log' && /using the pat token \*\*\*\*0001/.test(e.message)), 'the token used, masked');
     assert.ok(!ev.some((e) => e.kind === 'log' && e.message.includes(TOKEN)), 'never the token itself');
     assert.match(git(forge.repo('acme/proj').path, 'show', `${head2}:CI_WORK.md`), /fix/);
     assert.equal((await env.task(task.id)).forge?.fixAttempts, 1);
@@ -203,6 +203,8 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
 
     const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', issue: `acme/proj#${n}`, prompt: { text: 'Keep it small.' } });
     for (const part of ['Crash on start', 'it crashes when started', 'carol', 'same here on Linux', 'Keep it small.']) assert.ok(task.initialPrompt.includes(part), `prompt has ${part}`);
+    // main moved (the merge above) since the host last fetched it: the container started from the
+    // old base is replaced, and its death must not stop the task.
     await env.waitState(task.id, 'waiting');
     const r = await env.post(task.id, 'sync', { target: 'pr' });
     assert.equal(r.status, 200, r.body);
