@@ -24,6 +24,8 @@ interface Where {
 function locate(remote: string): Where | null {
   const url = remote.trim();
   if (!url || url.length > MAX_URL || /[\s\0\\]/.test(url)) return null;
+  // Dot segments would be resolved away by URL parsing: a remote that needs them is not a forge's.
+  if (/(?:^|[/:])\.{1,2}(?:\/|$)/.test(url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''))) return null;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme) {
     const s = scheme === 'git+ssh' || scheme === 'ssh+git' ? 'ssh' : scheme;

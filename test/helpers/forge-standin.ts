@@ -919,7 +919,9 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
 
     async function notes(req: IncomingMessage, res: ServerResponse, url: URL, method: string, list: StandinComment[]): Promise<true> {
       if (method === 'GET') {
-        const page = glPage(url, list);
+        // GitLab lists notes newest first unless asked otherwise.
+        const ordered = url.searchParams.get('sort') === 'asc' ? list : [...list].reverse();
+        const page = glPage(url, ordered);
         return gl(res, 200, page.items.map(glNote), page.headers);
       }
       if (method === 'POST') {
