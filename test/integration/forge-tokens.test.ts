@@ -64,7 +64,7 @@ describe('token order', () => {
     const c = await clients.clientFor(github, { username: 'owner', provider: 'github', accessToken: OAUTH });
     assert.equal(c?.token.source, 'oauth');
     assert.equal(c?.token.masked, `****${OAUTH.slice(-4)}`);
-    await c!.branchHead(github, 'main');
+    await c.branchHead(github, 'main');
     assert.equal(forge.requests.at(-1)?.token, OAUTH, 'the API call carried that token');
   });
 
@@ -81,7 +81,7 @@ describe('token order', () => {
     assert.equal(c?.token.source, 'gh');
     assert.equal(c?.token.token, GH);
     assert.match(await readFile(`${bin.path}/gh.args`, 'utf8'), /^auth token --hostname 127\.0\.0\.1$/m);
-    await c!.branchHead(github, 'main');
+    await c.branchHead(github, 'main');
     assert.equal(forge.requests.at(-1)?.token, GH);
   });
 
@@ -89,7 +89,7 @@ describe('token order', () => {
     const clients = createForgeClients(config());
     const c = await clients.clientFor(gitlab, null);
     assert.equal(c?.token.source, 'glab');
-    await c!.branchHead(gitlab, 'main');
+    await c.branchHead(gitlab, 'main');
     assert.equal(forge.requests.at(-1)?.token, GLAB);
     const withPat = await createForgeClients(config({ gitlabPat: PAT })).clientFor(gitlab, null);
     assert.equal(withPat?.token.source, 'pat');
@@ -107,8 +107,8 @@ describe('token order', () => {
     const clients = createForgeClients(config({ githubPat: PAT, app: true }));
     const bot = await clients.clientFor(github, null, 'bot');
     assert.equal(bot?.token.source, 'app');
-    assert.match(bot!.token.token, /^ghs_/);
-    await bot!.comment(github, forge.addIssue('acme/widget', { title: 'x' }), 'done');
+    assert.match(bot.token.token, /^ghs_/);
+    await bot.comment(github, forge.addIssue('acme/widget', { title: 'x' }), 'done');
     assert.equal(forge.comments('acme/widget', 1).at(-1)?.author, 'caic[bot]');
     assert.equal((await clients.clientFor(github, null))?.token.source, 'pat');
     // Not installed on that owner: the PAT.
