@@ -1,6 +1,7 @@
 // The GitHub App ([github.app]): installation tokens per owner, cached until shortly before they expire; installation lookup and removal.
 import { readFileSync } from 'node:fs';
 import { createAppAuth } from '@octokit/auth-app';
+import { UserError } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { githubError, makeOctokit, type GitHubOctokit } from './github.js';
 import { ForgeError } from './types.js';
@@ -39,9 +40,9 @@ export class GitHubApp {
     try {
       privateKey = readFileSync(opts.privateKeyPath, 'utf8');
     } catch (err) {
-      throw new Error(`[github.app] private_key_pem: cannot read ${opts.privateKeyPath} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+      throw new UserError(`[github.app] private_key_pem: cannot read ${opts.privateKeyPath} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     }
-    if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) throw new Error(`[github.app] private_key_pem: ${opts.privateKeyPath} is not a PEM private key`);
+    if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) throw new UserError(`[github.app] private_key_pem: ${opts.privateKeyPath} is not a PEM private key`);
     this.now = opts.now ?? Date.now;
     this.octokit = makeOctokit({ apiUrl: opts.apiUrl, authStrategy: createAppAuth, auth: { appId: opts.appId, privateKey }, logger: opts.logger, timeoutMs: opts.timeoutMs });
   }

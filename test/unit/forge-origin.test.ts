@@ -1,7 +1,12 @@
 // Remote URL → forge repository: every form git accepts for GitHub, GHE, gitlab.com and self-hosted GitLab; hostile input gives null.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseRemote, type ForgeHosts } from '../../src/forge/index.js';
+import { RepoRegistry } from '../../src/tasks/index.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const defaults: ForgeHosts = { github: 'https://github.com', gitlab: 'https://gitlab.com' };
 const selfHosted: ForgeHosts = { github: 'https://ghe.corp.example', gitlab: 'https://git.example.org:8443' };
@@ -71,5 +76,26 @@ describe('parseRemote', () => {
     const hostile = ['\u0000', '::::', 'git@:', '@:/', 'ssh://[::1', 'https://[zz]/a/b', '%', 'a:b:c:d', String.fromCharCode(0xd800)];
     for (const h of hostile) assert.doesNotThrow(() => parseRemote(h, defaults));
     assert.equal(parseRemote('https://github.com/a/b', { github: 'not a url', gitlab: '' }), null);
+  });
+});
+
+describe('repository forge classification', () => {
+  test('the registry classifies remotes with the injected forge parser (GHE, self-hosted GitLab), not by a name guess', async () => {
+    await using dir = await tempDir();
+    const make = async (name: string, remote: string) => {
+      const path = join(dir.path, name);
+      await mkdir(path);
+      execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: path });
+      execFileSync('git', ['remote', 'add', 'origin', remote], { cwd: path });
+    };
+    await make('ghe', 'git@ghe.corp.example:team/svc.git');
+    await make('gl', 'https://git.example.org:8443/platform/tools/cli.git');
+    await make('fake', 'https://gitlab.evil.example/x/y.git');
+    const repos = new RepoRegistry(dir.path, { classifyForge: (url) => parseRemote(url, selfHosted)?.kind ?? '' });
+    await repos.scan();
+    assert.deepEqual(
+      repos.list().map((r) => [r.name, r.forge]),
+      [['fake', ''], ['ghe', 'github'], ['gl', 'gitlab']],
+    );
   });
 });
