@@ -132,8 +132,8 @@ export interface ForgeStandin {
   head(fullName: string, branch: string): Promise<string>;
   /** The next GitHub API request answers a 403 secondary rate limit with this retry-after (seconds). */
   secondaryRateLimitOnce(retryAfterSec?: number): void;
-  /** GitHub API requests answer 5xx/other this many times (status, count). */
-  failNext(status: number, count?: number): void;
+  /** The next `count` GitHub API requests answer `status` with `message` (default "Server Error"/"Error"). */
+  failNext(status: number, count?: number, message?: string): void;
   /** Called after each push that moved a branch. */
   onPush(listener: (e: PushEvent) => void): void;
   app: {
@@ -199,7 +199,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
   let nextId = 1000;
   const id = () => nextId++;
   let secondaryOnce: number | null = null;
-  let failures: { status: number; count: number } | null = null;
+  let failures: { status: number; count: number; message?: string } | null = null;
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicKey: KeyObject = createPublicKey(keys.privateKey);
   const privateKeyPem = keys.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
@@ -472,7 +472,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
     }
     if (failures && failures.count > 0) {
       failures.count--;
-      return ghError(res, failures.status, failures.status >= 500 ? 'Server Error' : 'Error');
+      return ghError(res, failures.status, failures.message ?? (failures.status >= 500 ? 'Server Error' : 'Error'));
     }
 
     // App endpoints: a JWT signed with the App's key.
@@ -1042,8 +1042,8 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
     secondaryRateLimitOnce(retryAfterSec = 1) {
       secondaryOnce = retryAfterSec;
     },
-    failNext(status, count = 1) {
-      failures = { status, count };
+    failNext(status, count = 1, message) {
+      failures = { status, count, message };
     },
     onPush(listener) {
       pushListeners.push(listener);

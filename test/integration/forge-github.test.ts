@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError, GitHubClient, type ForgeRepo } from '../../src/forge/index.js';
 import { choice } from '../../src/forge/tokens.js';
@@ -215,6 +217,30 @@ describe('GitHub client on the stand-in', () => {
       assert.ok(!e.message.includes('ghp_revoked'));
       return true;
     });
+  });
+
+  test('a forge that echoes the token in its error: the ForgeError does not carry it', async () => {
+    forge.failNext(400, 1, `Bad request from token ${TOKEN}`);
+    await assert.rejects(gh.getPullRequest(repo, 1), (e: unknown) => {
+      assert.ok(e instanceof ForgeError);
+      assert.equal(e.status, 400);
+      assert.match(e.message, /Bad request from token \*\*\*\*/);
+      assert.ok(!e.message.includes(TOKEN));
+      return true;
+    });
+  });
+
+  test('a forge that never answers: the call ends with a ForgeError (status 0) after its deadline', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const slow = new GitHubClient({ apiUrl: `http://127.0.0.1:${port}/api`, token: choice(TOKEN, 'pat'), timeoutMs: 200 });
+      await assert.rejects(slow.branchHead(repo, 'main'), (e: unknown) => e instanceof ForgeError && e.status === 0 && /timed out/.test(e.message));
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   test('an unreachable forge is a ForgeError with status 0', async () => {
