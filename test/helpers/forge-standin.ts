@@ -19,6 +19,8 @@ export interface CheckRunSpec {
   name: string;
   status?: 'queued' | 'in_progress' | 'completed';
   conclusion?: CheckConclusion | null;
+  /** The check's output summary (what a non-Actions check reports). */
+  summary?: string;
   actions?: { steps: { name: string; conclusion: CheckConclusion | null }[]; log: string };
 }
 export interface StatusSpec {
@@ -38,6 +40,7 @@ export interface StandinCheckRun {
   name: string;
   status: string;
   conclusion: string | null;
+  summary: string | null;
   steps: { name: string; conclusion: string | null }[] | null;
   log: string | null;
 }
@@ -661,6 +664,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
       started_at: now(),
       completed_at: r.status === 'completed' ? now() : null,
       app: actions ? { id: 15368, slug: 'github-actions', name: 'GitHub Actions' } : { id: 77, slug: 'external-ci', name: 'External CI' },
+      output: { title: r.summary ? r.name : null, summary: r.summary, text: null, annotations_count: 0 },
       check_suite: { id: r.id + 2 },
     };
   }
@@ -1011,6 +1015,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
         name: r.name,
         status: r.status ?? (r.conclusion ? 'completed' : 'queued'),
         conclusion: r.conclusion ?? null,
+        summary: r.summary ?? null,
         steps: r.actions?.steps ?? null,
         log: r.actions?.log ?? null,
       }));

@@ -147,11 +147,12 @@ describe('GitHub client on the stand-in', () => {
           ]),
         },
       },
-      { name: 'external', conclusion: 'failure' },
+      { name: 'external', conclusion: 'failure', summary: '3 tests failed' },
     ]);
     forge.setStatuses('acme/widget', sha, []);
     const failures = await gh.ciFailures(repo, sha);
     assert.deepEqual(failures.map((f) => f.name).sort(), ['external', 'test']);
+    assert.equal(failures.find((f) => f.name === 'external')?.log, '3 tests failed', 'a non-Actions check gives its summary');
     const log = failures.find((f) => f.name === 'test')!.log.split('\n');
     assert.equal(log.length, 200);
     assert.equal(log.at(-1), '##[error]Process completed with exit code 1.');
