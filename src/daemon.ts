@@ -33,7 +33,7 @@ import {
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
-import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
+import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createForgeClients } from './forge/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
@@ -62,6 +62,8 @@ export interface DaemonOptions {
   webDir?: string;
   /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
   oauthFetch?: GuardedFetchOptions;
+  /** Tests only: smaller bounds on registrations and unauthenticated OAuth requests. */
+  oauthLimits?: Partial<OAuthLimits>;
   /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
 }
@@ -243,6 +245,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           audit,
           logger,
           ...(opts.oauthFetch ? { fetch: opts.oauthFetch } : {}),
+          ...(opts.oauthLimits ? { limits: opts.oauthLimits } : {}),
         })
       : null;
   if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');
