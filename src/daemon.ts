@@ -34,7 +34,7 @@ import {
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
-import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
+import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
@@ -63,6 +63,8 @@ export interface DaemonOptions {
   webDir?: string;
   /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
   oauthFetch?: GuardedFetchOptions;
+  /** Tests only: smaller bounds on registrations and unauthenticated OAuth requests. */
+  oauthLimits?: Partial<OAuthLimits>;
   /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
   /** Tests: CI poll intervals, and what stands in for `gh`/`glab` on the host. */
@@ -164,7 +166,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
   }
   const { root } = config.values.core;
-  const repos = new RepoRegistry(root, { allowLocalClone: config.values.core.allow_local_clone });
+  const forgeClients = createForgeClients(config, { logger, onSecret: (secret) => masker.add(secret), ...(opts.forge?.hostToken ? { hostToken: opts.forge.hostToken } : {}) });
+  const repos = new RepoRegistry(root, {
+    allowLocalClone: config.values.core.allow_local_clone,
+    classifyForge: (url) => forgeClients.repoOf(url)?.kind ?? '',
+  });
   await repos.scan();
   if (!existsSync(root)) logger.warn({ root }, 'the repository root does not exist (yet); repositories created there will appear');
   const stopRepoWatch = repos.watch();
@@ -223,8 +229,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
   });
-  // Forges: the clients (one per token) and the task side of them (PRs, CI, the fix loop).
-  const forgeClients = createForgeClients(config, { logger, onSecret: (s) => masker.add(s), ...(opts.forge?.hostToken ? { hostToken: opts.forge.hostToken } : {}) });
+  // The task side of forges (PRs, CI, the fix loop) over the clients above.
   const forge = new ForgeService({
     tasks,
     repos,
@@ -260,6 +265,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           audit,
           logger,
           ...(opts.oauthFetch ? { fetch: opts.oauthFetch } : {}),
+          ...(opts.oauthLimits ? { limits: opts.oauthLimits } : {}),
         })
       : null;
   if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');

@@ -346,9 +346,9 @@ export class ForgeService implements ForgeEvents {
     this.startRepoCI();
   }
 
-  /** A repository's forge (the configured hosts too) and its default branch's CI as last learned in the background (no forge call). */
-  describeRepo(repo: { name: string; remoteURL: string }): { forge: 'github' | 'gitlab' | ''; ci: CIStatus | null } {
-    return { forge: (repo.remoteURL && this.deps.clients.repoOf(repo.remoteURL)?.kind) || '', ci: this.repoCI.get(repo.name) ?? null };
+  /** A repository's default-branch CI as last learned in the background (no forge call). */
+  repoStatus(name: string): CIStatus | null {
+    return this.repoCI.get(name) ?? null;
   }
 
   private startRepoCI(): void {

@@ -166,7 +166,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     const forge = deps.tasks.forge ?? null;
     taskRoutes(app, deps.tasks.service, forge);
-    repoRoutes(app, { ...deps.tasks, ...(forge ? { forgeOf: (repo: { name: string; remoteURL: string }) => forge.describeRepo(repo) } : {}) });
+    repoRoutes(app, { ...deps.tasks, ...(forge ? { repoCI: (name: string) => forge.repoStatus(name) } : {}) });
   }
   if (webDir) {
     await serveWebUi(app, webDir);

@@ -1,7 +1,7 @@
 // Routes: repositories, harnesses (their readiness comes from src/agents/readiness.ts), preferences and usage.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { routes, type CIStatus, type HarnessInfo, type Repo } from '../../api/index.js';
+import { routes, type CIStatus, type HarnessInfo } from '../../api/index.js';
 import { DEFAULT_USER, type PreferenceStore } from '../../config/index.js';
 import type { RepoRegistry, TaskService } from '../../tasks/index.js';
 import { routeOptions } from './define.js';
@@ -13,13 +13,13 @@ export function repoRoutes(
     preferences: PreferenceStore;
     service: TaskService;
     harnesses: () => Promise<HarnessInfo[]>;
-    /** The forge of a remote (configured hosts: GHE, self-hosted GitLab) and the default branch's CI as last learned (no forge call per request). */
-    forgeOf?: (repo: { name: string; remoteURL: string }) => { forge: Repo['forge']; ci: CIStatus | null };
+    /** The default branch's CI as the forge side last learned it (no forge call per request). */
+    repoCI?: (name: string) => CIStatus | null;
   },
 ): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   // The host path and the registry's bookkeeping stay on the server.
-  const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => ({ ...repo, ...deps.forgeOf?.(repo) });
+  const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => ({ ...repo, ci: deps.repoCI?.(repo.name) ?? null });
 
   r.route({ ...routeOptions(routes.listRepos), handler: () => deps.repos.list().map(strip) });
   r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });
