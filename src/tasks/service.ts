@@ -1216,7 +1216,9 @@ export class TaskService {
       if (/stale info/i.test(errorText(err))) {
         throw new TaskError('CONFLICT', `${branch} on ${info.remote} has commits caic has not seen (someone pushed to it since ${expected ? expected.slice(0, 10) : 'the task started'}); nothing was pushed`, { branch });
       }
-      throw err;
+      // The remote refused (no permission, a protected branch, unreachable): its reason, without
+      // credentials a remote URL may carry.
+      throw new TaskError('CONFLICT', `pushing ${branch} to ${info.remote} failed: ${errorText(err).replace(/\/\/[^/@\s]*@/g, '//')}`, { branch });
     }
     const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null }, sha);
     task.record({ type: 'caic_diff_stat', files: diffStat });

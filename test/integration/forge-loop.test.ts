@@ -238,6 +238,12 @@ describe("another user's task cannot be synced as a pull request", { timeout: 18
     const r = await env.api('POST', `/api/v1/tasks/${task.id}/sync`, { target: 'pr' }, mallory);
     assert.equal(r.status, 404, r.body);
     assert.equal(forge.repo('acme/proj').pulls.length, 0);
+    // octo may not push to acme/proj (no permission on the forge yet): a clear 409, never the token.
+    const refused = await env.api('POST', `/api/v1/tasks/${task.id}/sync`, { target: 'pr' }, octo);
+    assert.equal(refused.status, 409, refused.body);
+    assert.match(refused.body, /pushing caic-1 to origin failed/);
+    assert.ok(!refused.body.includes(TOKEN), 'no credentials in the answer');
+    assert.equal(forge.repo('acme/proj').pulls.length, 0);
     assert.equal(await forge.head('acme/proj', (await env.api('GET', `/api/v1/tasks/${task.id}`, undefined, octo)).json<Task>().repos[0]!.branch), '', 'nothing pushed');
   });
 });
