@@ -85,7 +85,7 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
     assert.match(pr.body, /^Wrote CI_WORK\.md\./);
     assert.match(pr.body, /1 file changed/);
     assert.match(pr.body, /Created by caic$/);
-    assert.equal(sync.forge!.url, `${forge.url}/acme/proj/pull/${pr.number}`);
+    assert.equal(sync.forge.url, `${forge.url}/acme/proj/pull/${pr.number}`);
 
     // CI fails on the pushed head, with a GitHub Actions log.
     const head1 = await forge.head('acme/proj', branch);
