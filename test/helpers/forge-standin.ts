@@ -89,6 +89,8 @@ export interface StandinRepo {
   /** Comments on pull/merge requests, by number. */
   pullComments: Map<number, StandinComment[]>;
   nextNumber: number;
+  /** GitLab numbers issues on their own; GitHub issues take the next pull request number. */
+  nextIssue: number | null;
   checkRuns: Map<string, StandinCheckRun[]>;
   statuses: Map<string, (StatusSpec & { id: number; createdAt: string })[]>;
   pipelines: Map<string, { id: number; status: PipelineStatus; jobs: { id: number; name: string; stage: string; status: PipelineStatus; trace: string; allowFailure: boolean }[] }[]>;
@@ -119,7 +121,7 @@ export interface ForgeStandin {
   repos: Map<string, StandinRepo>;
   requests: StandinRequest[];
   /** Bare repository; `from` is a local repository pushed into it (all branches). Returns the clone URL. */
-  createRepo(owner: string, repo: string, opts?: { from?: string; defaultBranch?: string; private?: boolean }): Promise<string>;
+  createRepo(owner: string, repo: string, opts?: { from?: string; defaultBranch?: string; private?: boolean; kind?: 'github' | 'gitlab' }): Promise<string>;
   cloneUrl(fullName: string): string;
   repo(fullName: string): StandinRepo;
   /** A token the API and git accept, acting as `login`. */
@@ -989,6 +991,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
         issues: new Map(),
         pullComments: new Map(),
         nextNumber: 1,
+        nextIssue: opts.kind === 'gitlab' ? 1 : null,
         checkRuns: new Map(),
         statuses: new Map(),
         pipelines: new Map(),
@@ -1033,7 +1036,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
     },
     addIssue(fullName, issue) {
       const r = standin.repo(fullName);
-      const number = r.nextNumber++;
+      const number = r.nextIssue === null ? r.nextNumber++ : r.nextIssue++;
       r.issues.set(number, { number, title: issue.title, body: issue.body ?? '', author: issue.author ?? 'reporter', labels: issue.labels ?? [], state: 'open', comments: (issue.comments ?? []).map((c) => ({ id: id(), author: c.author, body: c.body, createdAt: now() })) });
       return number;
     },

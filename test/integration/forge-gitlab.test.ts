@@ -32,7 +32,7 @@ describe('GitLab client on the stand-in', () => {
     await dir.file('work/README.md', '# app\n');
     await git(work, 'add', '.');
     await git(work, 'commit', '--quiet', '-m', 'init');
-    const url = await forge.createRepo('group/sub', 'app', { from: work });
+    const url = await forge.createRepo('group/sub', 'app', { from: work, kind: 'gitlab' });
     forge.addToken(TOKEN, 'dev');
     forge.setPermission('group/sub/app', 'dev', 'write');
     repo.baseUrl = forge.url;
@@ -113,10 +113,16 @@ describe('GitLab client on the stand-in', () => {
     assert.equal(issue.title, 'Bug');
     assert.equal(issue.comments.length, 25);
     assert.deepEqual([issue.comments[0]?.body, issue.comments.at(-1)?.body], ['note 0', 'note 24'], 'oldest first');
-    await gl.commentIssue(repo, n, 'on the issue');
-    assert.equal(forge.comments('group/sub/app', n, 'issue').at(-1)?.body, 'on the issue');
-    await gl.comment(repo, 1, 'on the MR');
-    assert.equal(forge.comments('group/sub/app', 1, 'pull').at(-1)?.body, 'on the MR');
+    // Issue iids and merge request iids overlap: issue #1 and !1 both exist.
+    assert.equal(n, 1);
+    await gl.comment(repo, 1, 'on issue #1', 'issue');
+    assert.equal(forge.comments('group/sub/app', 1, 'issue').at(-1)?.body, 'on issue #1');
+    assert.equal(forge.comments('group/sub/app', 1, 'pull').length, 0);
+    await gl.comment(repo, 1, 'on !1', 'pull');
+    assert.equal(forge.comments('group/sub/app', 1, 'pull').at(-1)?.body, 'on !1');
+    const two = forge.addIssue('group/sub/app', { title: 'Issue two' });
+    await gl.comment(repo, two, 'on the issue');
+    assert.equal(forge.comments('group/sub/app', two, 'issue').at(-1)?.body, 'on the issue', 'no such merge request: the issue');
   });
 
   test('write access is Developer or above', async () => {
