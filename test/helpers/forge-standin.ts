@@ -155,6 +155,27 @@ export interface ForgeStandin {
   close(): Promise<void>;
 }
 
+/**
+ * The [github] and [gitlab] tables that point caic at the stand-in (both forges on one server).
+ * `app` adds [github.app] with the stand-in's App id and key file.
+ */
+export function standinToml(
+  forge: Pick<ForgeStandin, 'url' | 'githubApi' | 'gitlabUrl' | 'app'>,
+  opts: { githubPat?: string; gitlabPat?: string; app?: boolean; allowedOwners?: string[]; githubWebhookSecret?: string; gitlabWebhookSecret?: string } = {},
+): string {
+  const lines = [`[github]`, `url = "${forge.url}"`, `api_url = "${forge.githubApi}"`];
+  if (opts.githubPat) lines.push(`[github.pat]`, `token = "${opts.githubPat}"`);
+  if (opts.app || opts.githubWebhookSecret) {
+    lines.push(`[github.app]`);
+    if (opts.app) lines.push(`id = "${forge.app.id}"`, `private_key_pem = "${forge.app.keyFile}"`, `allowed_owners = ${JSON.stringify(opts.allowedOwners ?? [])}`);
+    if (opts.githubWebhookSecret) lines.push(`webhook_secret = "${opts.githubWebhookSecret}"`);
+  }
+  lines.push(`[gitlab]`, `url = "${forge.gitlabUrl}"`);
+  if (opts.gitlabWebhookSecret) lines.push(`webhook_secret = "${opts.gitlabWebhookSecret}"`);
+  if (opts.gitlabPat) lines.push(`[gitlab.pat]`, `token = "${opts.gitlabPat}"`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** A GitHub Actions job log as GitHub serves it: timestamped lines, steps in groups, the error at the end. */
 export function actionsLog(steps: { name: string; lines: string[]; error?: string }[]): string {
   let t = Date.parse('2026-11-30T10:00:00Z');
@@ -196,6 +217,13 @@ function b64urlDecode(s: string): Buffer {
   return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
+/**
+ * Starts the stand-in on 127.0.0.1. Typical use: `createRepo('acme', 'widget', { from: localRepo })`
+ * gives the clone URL (`http://127.0.0.1:PORT/acme/widget.git`); `addToken(token, login)` makes a
+ * credential git (basic auth, any user name: `x-access-token:<token>`, `oauth2:<token>`) and the
+ * APIs accept; `standinToml(forge, …)` configures caic for it. Pushes need a token of a login with
+ * write permission (the owner's first path segment is admin); fetches of a public repository none.
+ */
 export async function startForgeStandin(): Promise<ForgeStandin> {
   const root = await mkdtemp(join(tmpdir(), 'caic-forge-'));
   const tokens = new Map<string, string>();

@@ -2,6 +2,8 @@
 // their jobs, job traces trimmed, notes, members, pagination by x-next-page, errors.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError, GitLabClient, type ForgeRepo } from '../../src/forge/index.js';
@@ -140,5 +142,18 @@ describe('GitLab client on the stand-in', () => {
     assert.equal(again.merged, false);
     const bad = new GitLabClient({ url: forge.gitlabUrl, token: choice('glpat-revoked-0123456789', 'pat') });
     await assert.rejects(bad.getPullRequest(repo, 1), (e: unknown) => e instanceof ForgeError && e.status === 401 && !e.message.includes('revoked'));
+  });
+
+  test('a GitLab that never answers: a ForgeError (status 0) at the call\'s deadline', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const slow = new GitLabClient({ url: `http://127.0.0.1:${port}`, token: choice(TOKEN, 'pat'), timeoutMs: 200 });
+      await assert.rejects(slow.getPullRequest(repo, 1), (e: unknown) => e instanceof ForgeError && e.status === 0 && /timed out/.test(e.message) && !e.message.includes(TOKEN));
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
