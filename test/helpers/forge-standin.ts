@@ -333,6 +333,9 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // git may stop reading its input early (a refused push): that is its answer, not a crash.
+    child.stdin.on('error', () => {});
+    child.on('error', () => {});
     req.pipe(child.stdin);
     child.stderr.resume();
     let head = Buffer.alloc(0);
