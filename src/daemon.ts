@@ -34,6 +34,7 @@ import {
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
+import { createForgeClients } from './forge/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
@@ -160,7 +161,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
   }
   const { root } = config.values.core;
-  const repos = new RepoRegistry(root, { allowLocalClone: config.values.core.allow_local_clone });
+  const forgeClients = createForgeClients(config, { logger, onSecret: (secret) => masker.add(secret) });
+  const repos = new RepoRegistry(root, {
+    allowLocalClone: config.values.core.allow_local_clone,
+    classifyForge: (url) => forgeClients.repoOf(url)?.kind ?? '',
+  });
   await repos.scan();
   if (!existsSync(root)) logger.warn({ root }, 'the repository root does not exist (yet); repositories created there will appear');
   const stopRepoWatch = repos.watch();
