@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { HARNESSES, HarnessReadiness } from './agents/index.js';
 import {
+  DEFAULT_USER,
   ensurePrivateDir,
   gitIdentityOf,
   isLoopbackHost,
@@ -32,6 +33,8 @@ import {
   type ServerDeps,
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
+import { Bot, HookRouter, ManagedRepos, NO_FORGE_EVENTS, SenderPolicy, type ForgeClients, type ForgeEvents } from './forge/index.js';
+import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
@@ -242,6 +245,43 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       : null;
   if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');
   await tasks.load();
+  // Forges: the clients (tokens, API), the task side (PR links, CI) and the bot behind /webhooks/*.
+  const forgeClients: ForgeClients | null = null;
+  const forgeEvents: ForgeEvents = NO_FORGE_EVENTS;
+  const deliveries = await DeliveryLog.open(config.cacheDir, logger);
+  const callerOf = (kind: string, login: string) => {
+    const user = users.list().find((u) => u.provider === kind && u.username.toLowerCase() === login.toLowerCase());
+    return user ? { id: user.id, username: user.username } : null;
+  };
+  const bot = new Bot({
+    tasks,
+    clients: () => forgeClients,
+    senders: new SenderPolicy({
+      allowedUsers: { github: config.values.github.oauth.allowed_users, gitlab: config.values.gitlab.oauth.allowed_users },
+      clients: () => forgeClients,
+    }),
+    callerOf: (kind, login) => (loginEnabled ? callerOf(kind, login) : null),
+    // The agent the triggering user used last when it can run, else the first that can, in HARNESSES order (fake last).
+    harness: async (caller) => {
+      const last = preferences.get(caller?.id ?? DEFAULT_USER).harness;
+      const order = [...HARNESSES.keys()].sort((a, b) => Number(b === last) - Number(a === last));
+      for (const name of order) if ((await readiness.check(name))?.ready) return name;
+      return null;
+    },
+    settings: (caller) => preferences.get(caller?.id ?? DEFAULT_USER).settings,
+    dir: config.cacheDir,
+    logger,
+    webUrl: () => config.externalUrl?.origin ?? boundUrl,
+  });
+  await bot.start();
+  const hooks = new HookRouter({
+    managed: new ManagedRepos({ list: () => repos.list(), repoOf: (url) => (forgeClients as ForgeClients | null)?.repoOf(url) ?? null }),
+    events: () => forgeEvents,
+    bot,
+    allowedOwners: config.values.github.app.allowed_owners,
+    uninstall: null,
+    logger,
+  });
   const app = await buildServer({
     config,
     version: VERSION,
@@ -273,6 +313,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await opts.extend?.(app);
     },
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
+    webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
     subsystems: oauth
       ? [
           async (app) => {
@@ -293,6 +334,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     stopRepoWatch();
     users.close();
     await app.close();
+    await bot.close();
+    await deliveries.close();
     await lock.release();
     audit.close();
     throw listenError(err, host, port);
@@ -343,6 +386,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await app.close();
       await oauth?.close();
       audit.close();
+      await bot.close();
+      await deliveries.close();
       await tasks.close();
       readiness.close();
       closeRuntime();

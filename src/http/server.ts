@@ -19,6 +19,7 @@ import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
+import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
 export interface ServerDeps {
   config: Config;
@@ -39,6 +40,8 @@ export interface ServerDeps {
   webDir?: string;
   /** Subsystems that register their own routes behind the edge hooks (the OAuth authorization server). */
   subsystems?: ((app: FastifyInstance) => void | Promise<void>)[];
+  /** Where verified forge webhooks go; absent: no /webhooks routes (each also needs its secret in the config). */
+  webhooks?: WebhookDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -157,6 +160,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     taskRoutes(app, deps.tasks.service);
     repoRoutes(app, deps.tasks);
+  }
+  if (deps.webhooks) {
+    // Public (the forge signs instead of signing in), still behind the gate: allow the `github` origin for GitHub's senders.
+    const { github, gitlab } = config.values;
+    if (github.app.webhook_secret) githubWebhookRoute(app, github.app.webhook_secret, deps.webhooks);
+    if (gitlab.webhook_secret) gitlabWebhookRoute(app, gitlab.webhook_secret, deps.webhooks);
   }
   if (webDir) {
     await serveWebUi(app, webDir);
