@@ -38,6 +38,12 @@ export interface BotDeps {
   logger: Logger;
   /** The web UI's base URL for a link to the task in comments; empty: no link. */
   webUrl?: () => string;
+  /**
+   * `tasks.create` reads `CreateTaskReq.issue` itself (the forge service's create): an issue
+   * trigger then passes the issue and that side writes the prompt (and `Fixes #N` in the PR).
+   * Otherwise the bot writes the prompt from ForgeClient.getIssue.
+   */
+  issueAware?: boolean;
 }
 
 /** Where a bot task came from, kept in bot-tasks.json until its comment is posted. */
@@ -176,6 +182,10 @@ export class Bot implements HookBot {
     }
     this.pendingIssues.add(key);
     try {
+      if (this.deps.issueAware) {
+        await this.start_(repo, name, hook.number, 'issue', hook.sender, 'Fix this issue.', undefined, `${fullName(repo)}#${hook.number}`);
+        return;
+      }
       const client = await this.client(repo);
       const issue = (await client?.getIssue(repo, hook.number).catch(() => null)) ?? { ...hook, comments: [] };
       const prompt = `Fix the following ${issueText(repo.kind, issue)}`;
@@ -227,14 +237,23 @@ export class Bot implements HookBot {
     return (await this.deps.clients()?.clientFor(repo, null, 'bot')) ?? null;
   }
 
-  private async start_(repo: ForgeRepo, name: string, number: number, trigger: BotOrigin['trigger'], sender: HookSender, prompt: string, branch: string | undefined): Promise<void> {
+  private async start_(
+    repo: ForgeRepo,
+    name: string,
+    number: number,
+    trigger: BotOrigin['trigger'],
+    sender: HookSender,
+    prompt: string,
+    branch: string | undefined,
+    issue?: string,
+  ): Promise<void> {
     const caller = this.deps.callerOf(repo.kind, sender.login);
     const harness = await this.deps.harness(caller);
     if (!harness) {
       this.deps.logger.warn({ repo: fullName(repo), number }, 'bot: no agent is ready; no task started');
       return;
     }
-    const task = await this.deps.tasks.create({ repos: [{ name, ...(branch ? { branch } : {}) }], harness, prompt: { text: prompt } }, caller);
+    const task = await this.deps.tasks.create({ repos: [{ name, ...(branch ? { branch } : {}) }], harness, prompt: { text: prompt }, ...(issue ? { issue } : {}) }, caller);
     const origin: BotOrigin = {
       task: task.id,
       kind: repo.kind,
