@@ -75,6 +75,10 @@ describe('webhook endpoints', () => {
 
   test('GitHub: a body over 25 MB is refused, by its declared length or while it streams, without reading it all', async () => {
     await using d = await startTestDaemon(TOML);
+    // A large genuine delivery (GitHub sends up to 25 MB) is taken, above the API's own body limit.
+    const big = { ...githubExample('ping'), padding: 'x'.repeat(3 * 1024 * 1024) };
+    assert.equal((await sendGithub(d.url, SECRET, { event: 'ping', payload: big })).status, 204);
+
     const head = (extra: string) =>
       `POST /webhooks/github HTTP/1.1\r\nHost: ${new URL(d.url).host}\r\ncontent-type: application/json\r\nx-github-event: issues\r\nx-hub-signature-256: sha256=00\r\n${extra}\r\n`;
     const declared = await rawRequest(d.url, `${head(`content-length: ${25 * 1024 * 1024 + 1}\r\n`)}{`);
