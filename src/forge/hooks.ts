@@ -2,7 +2,7 @@
 import type { ForgeKind } from '../api/index.js';
 import type { Logger } from '../log/index.js';
 import type { ManagedRepos } from './managed.js';
-import type { ForgeEvents, ForgeRepo, PullRequest } from './types.js';
+import { fullName, type ForgeEvents, type ForgeRepo, type PullRequest } from './types.js';
 
 /** Who caused a delivery, as the forge names them. */
 export interface HookSender {
@@ -82,9 +82,11 @@ export class HookRouter {
     const { repo, name } = managed;
     switch (hook.type) {
       case 'ci':
+        this.deps.logger.debug({ repo: fullName(repo), sha: hook.sha }, 'webhook: CI changed');
         this.deps.events().ciChanged(repo, hook.sha);
         return;
       case 'pullRequest':
+        this.deps.logger.debug({ repo: fullName(repo), pr: hook.pr.number, action: hook.action }, 'webhook: pull request');
         this.deps.events().pullRequest(repo, hook.pr, hook.action);
         if (hook.action === 'opened') await this.deps.bot.pullRequestOpened(repo, name, hook);
         return;

@@ -1,9 +1,14 @@
-// Webhook payloads → ForgeHooks (every real GitHub example of the events caic reads), GitLab hooks, @caic mentions, the completion comment.
+// Webhook payloads → ForgeHooks, the delivery log (every real GitHub example of the events caic reads), GitLab hooks, @caic mentions, the completion comment.
 import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { botTaskDone, BOT_MARKER, completionComment, mentionsCaic } from '../../src/forge/index.js';
-import { GITHUB_EVENTS, githubHook, gitlabHook } from '../../src/http/webhooks/index.js';
+import { DELIVERIES_FILE_NAME, DeliveryLog, GITHUB_EVENTS, githubHook, gitlabHook } from '../../src/http/webhooks/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { LogCapture } from '../helpers/log-capture.js';
+import { tempDir } from '../helpers/tmp.js';
 import { githubExample } from '../helpers/webhooks.js';
 
 const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as { name: string; examples: Record<string, unknown>[] }[];
@@ -122,4 +127,28 @@ test('the completion comment: state, the result fenced (no mentions, no markup),
   assert.equal(botTaskDone({ state: 'waiting', result: 'ok' }), true);
   assert.equal(botTaskDone({ state: 'running', result: 'ok' }), false);
   assert.equal(botTaskDone({ state: 'failed', result: '' }), true);
+});
+
+test('the delivery log: bounded (oldest forgotten), persisted 0600, a damaged file starts empty', async () => {
+  await using dir = await tempDir();
+  const logs = new LogCapture();
+  const { logger } = createLogger({ destination: logs, level: 'debug' });
+  const log = await DeliveryLog.open(dir.path, logger, 3);
+  for (const id of ['a', 'b', 'c', 'd']) assert.equal(log.claim(id), true);
+  assert.equal(log.claim('d'), false);
+  assert.equal(log.claim('a'), true, 'the oldest was forgotten');
+  log.release('a');
+  await log.close();
+  const file = join(dir.path, DELIVERIES_FILE_NAME);
+  assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), ['c', 'd']);
+  assert.equal((await stat(file)).mode & 0o777, 0o600);
+  const again = await DeliveryLog.open(dir.path, logger, 3);
+  assert.equal(again.claim('c'), false);
+  assert.equal(again.claim('b'), true);
+  await again.close();
+  await writeFile(file, '{"not":"a list"}');
+  const damaged = await DeliveryLog.open(dir.path, logger, 3);
+  assert.equal(damaged.claim('c'), true);
+  assert.equal(logs.find('webhook delivery log unreadable; starting empty').length, 1);
+  await damaged.close();
 });

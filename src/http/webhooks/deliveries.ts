@@ -7,16 +7,23 @@ export const DELIVERIES_FILE_NAME = 'webhook-deliveries.json';
 /** Enough for days of deliveries of a busy installation; a replay older than that is not expected (GitHub keeps 3 days). */
 export const MAX_DELIVERIES = 20_000;
 const MAX_ID_LENGTH = 200;
+/** At most one rewrite of the file per this interval under a burst of deliveries (a crash loses at most that much). */
+export const DELIVERIES_WRITE_INTERVAL_MS = 1_000;
 
 /**
  * Remembers delivery ids (oldest forgotten first once `max` is reached). `claim` is synchronous,
  * so two copies of one delivery arriving at once cannot both be handled. The file is rewritten
- * atomically in the background, one write at a time; `close` waits for the last one.
+ * atomically in the background, one write at a time and at most one per
+ * DELIVERIES_WRITE_INTERVAL_MS (a burst of CI deliveries costs one write a second, not one each);
+ * `close` writes what is left at once.
  */
 export class DeliveryLog {
   private readonly ids = new Set<string>();
   private writing: Promise<void> | null = null;
   private dirty = false;
+  private lastWrite = 0;
+  private pause: { timer: NodeJS.Timeout; done: () => void } | null = null;
+  private closing = false;
 
   private constructor(
     private readonly path: string,
@@ -61,7 +68,15 @@ export class DeliveryLog {
 
   private async flush(): Promise<void> {
     while (this.dirty) {
+      const wait = this.lastWrite + DELIVERIES_WRITE_INTERVAL_MS - Date.now();
+      if (wait > 0 && !this.closing) {
+        await new Promise<void>((resolve) => {
+          this.pause = { timer: setTimeout(resolve, wait), done: resolve };
+        });
+        this.pause = null;
+      }
       this.dirty = false;
+      this.lastWrite = Date.now();
       try {
         await writeFileAtomic(this.path, JSON.stringify([...this.ids]));
       } catch (err) {
@@ -72,6 +87,11 @@ export class DeliveryLog {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.pause) {
+      clearTimeout(this.pause.timer);
+      this.pause.done();
+    }
     await this.writing;
   }
 }
