@@ -33,10 +33,10 @@ import {
   type ServerDeps,
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
-import { Bot, HookRouter, ManagedRepos, NO_FORGE_EVENTS, SenderPolicy, type ForgeClients, type ForgeEvents } from './forge/index.js';
 import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
-import { grantRoutes, OAuthServer, type GuardedFetchOptions } from './oauth/index.js';
+import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
+import { Bot, createForgeClients, HookRouter, ManagedRepos, NO_FORGE_EVENTS, SenderPolicy, type ForgeEvents } from './forge/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
@@ -64,6 +64,8 @@ export interface DaemonOptions {
   webDir?: string;
   /** Tests only: how the authorization server may fetch Client ID Metadata Documents (loopback, a test CA). */
   oauthFetch?: GuardedFetchOptions;
+  /** Tests only: smaller bounds on registrations and unauthenticated OAuth requests. */
+  oauthLimits?: Partial<OAuthLimits>;
   /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
 }
@@ -161,7 +163,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
   }
   const { root } = config.values.core;
-  const repos = new RepoRegistry(root, { allowLocalClone: config.values.core.allow_local_clone });
+  const forgeClients = createForgeClients(config, { logger, onSecret: (secret) => masker.add(secret) });
+  const repos = new RepoRegistry(root, {
+    allowLocalClone: config.values.core.allow_local_clone,
+    classifyForge: (url) => forgeClients.repoOf(url)?.kind ?? '',
+  });
   await repos.scan();
   if (!existsSync(root)) logger.warn({ root }, 'the repository root does not exist (yet); repositories created there will appear');
   const stopRepoWatch = repos.watch();
@@ -241,12 +247,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           audit,
           logger,
           ...(opts.oauthFetch ? { fetch: opts.oauthFetch } : {}),
+          ...(opts.oauthLimits ? { limits: opts.oauthLimits } : {}),
         })
       : null;
   if (!oauth) logger.warn({ listen: config.listen.host }, 'OAuth authorization server (for MCP clients) off: no login is configured and the listener is not loopback');
   await tasks.load();
-  // Forges: the clients (tokens, API), the task side (PR links, CI) and the bot behind /webhooks/*.
-  const forgeClients: ForgeClients | null = null;
+  // The task side of forges (PR links, CI) and the bot behind /webhooks/*. Until the forge
+  // service is wired here, CI and pull request news from webhooks go nowhere.
   const forgeEvents: ForgeEvents = NO_FORGE_EVENTS;
   const deliveries = await DeliveryLog.open(config.cacheDir, logger);
   const callerOf = (kind: string, login: string) => {
@@ -274,12 +281,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     webUrl: () => config.externalUrl?.origin ?? boundUrl,
   });
   await bot.start();
+  const githubApp = forgeClients.app;
   const hooks = new HookRouter({
-    managed: new ManagedRepos({ list: () => repos.list(), repoOf: (url) => (forgeClients as ForgeClients | null)?.repoOf(url) ?? null }),
+    managed: new ManagedRepos({ list: () => repos.list(), repoOf: (url) => forgeClients.repoOf(url) }),
     events: () => forgeEvents,
     bot,
     allowedOwners: config.values.github.app.allowed_owners,
-    uninstall: null,
+    uninstall: githubApp ? (id) => githubApp.deleteInstallation(id) : null,
     logger,
   });
   const app = await buildServer({

@@ -2,10 +2,11 @@
 // per commit and shared by every task started from it. A container started from one creates none of
 // the repository's files itself: on some kernels each file created inside a container costs ~0.7 ms
 // (a 1,000-file checkout ~0.7 s), while the layer's files are created once, by the engine's load.
-// Old images of a repository are removed as new ones come; one a container still uses stays.
+// Old images of a repository are removed as new ones come, and all of a repository deleted from the host;
+// one a container still uses stays.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { extract, pack } from 'tar-stream';
@@ -232,12 +233,21 @@ export class RepoImages {
    */
   async evict(hostRepo: string, keep: string): Promise<void> {
     try {
-      const images = await this.docker.listImages({ filters: { label: [`${REPO_IMAGE_LABEL}=${repoKey(hostRepo)}`] } });
+      const images = await this.docker.listImages({ filters: { label: [REPO_IMAGE_LABEL] } });
+      const key = repoKey(hostRepo);
+      const free = (i: Dockerode.ImageInfo) => !(i.RepoTags ?? []).some((tag) => tag === keep || this.leases.has(tag));
       const old = images
-        .filter((i) => !(i.RepoTags ?? []).some((tag) => tag === keep || this.leases.has(tag)))
+        .filter((i) => i.Labels?.[REPO_IMAGE_LABEL] === key && free(i))
         .sort((a, b) => builtAt(b) - builtAt(a))
         .slice(KEEP_PER_REPO - 1);
-      for (const image of old) {
+      // Images of a repository deleted from the host: no task can start from them again. (Only
+      // those whose path is known to be gone; a path this process cannot read stays.)
+      const orphans: Dockerode.ImageInfo[] = [];
+      for (const i of images) {
+        const path = i.Labels?.[LABELS.path];
+        if (i.Labels?.[REPO_IMAGE_LABEL] !== key && path && free(i) && (await pathGone(path))) orphans.push(i);
+      }
+      for (const image of [...old, ...orphans]) {
         await this.docker
           .getImage(image.Id)
           .remove()
@@ -249,6 +259,13 @@ export class RepoImages {
       this.logger?.warn({ err: (err as Error).message }, 'listing repository images failed');
     }
   }
+}
+
+async function pathGone(path: string): Promise<boolean> {
+  return access(path).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+  );
 }
 
 const builtAt = (i: Dockerode.ImageInfo) => Number(i.Labels?.[LABELS.built] ?? i.Created * 1000) || 0;

@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parse as parseQuery } from 'node:querystring';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Provider, { errors as oidcErrors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { LOCAL_ACCOUNT, MCP_PATH, MCP_READ_SCOPES, MCP_SCOPES, type AuthProvider } from '../api/index.js';
@@ -51,7 +52,28 @@ export interface OAuthServerOptions {
   /** Tests only: how Client ID Metadata Documents may be fetched (loopback, a test CA). */
   fetch?: GuardedFetchOptions;
   now?: () => number;
+  /** Bounds on what anyone who passes the gate may make the server store (defaults: OAUTH_LIMITS). */
+  limits?: Partial<OAuthLimits>;
 }
+
+/**
+ * Registration and authorization requests need no credential, and each one is written to the
+ * state file (a client, an interaction): without bounds anyone who passes the gate could grow
+ * that file, rewritten whole on every change, without end.
+ */
+export interface OAuthLimits {
+  /** Dynamic client registrations per client address per window. */
+  registrations: number;
+  registrationWindowMs: number;
+  /** Other requests to /oauth/* per client address per minute; the token, introspection,
+   * revocation and key endpoints are left out (clients authenticate there, and refreshes are many). */
+  requestsPerMinute: number;
+  /** Registered clients kept; beyond, the oldest that never got a grant makes room, else 429. */
+  maxClients: number;
+}
+export const OAUTH_LIMITS: OAuthLimits = { registrations: 30, registrationWindowMs: 10 * 60_000, requestsPerMinute: 600, maxClients: 1000 };
+/** Endpoints where the client authenticates: not counted against the per-address limit. */
+const UNLIMITED = /^\/oauth\/(token|token\/introspection|token\/revocation|jwks)(\?|$)/;
 
 /**
  * Consent is asked on every authorization and grants what the person ticked, which may be less
@@ -463,18 +485,49 @@ export class OAuthServer {
 
   /** Registers the server's routes: oidc-provider's endpoints, discovery, consent. */
   async register(app: FastifyInstance): Promise<void> {
+    const limits = { ...OAUTH_LIMITS, ...this.opts.limits };
+    const byAddress = (req: FastifyRequest) => req.client?.ip ?? req.ip;
+    const tooMany = (what: string) => (_req: FastifyRequest, ctx: { after: string }) =>
+      Object.assign(new Error(`rate limit: too many ${what} from this address; retry in ${ctx.after}`), { statusCode: 429 });
     // oidc-provider reads its own request bodies: this scope leaves every body unread.
-    await app.register((scope, _opts, done) => {
+    await app.register(async (scope) => {
+      await scope.register(rateLimit, { global: false, hook: 'onRequest' });
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
       const pass = (req: FastifyRequest, reply: FastifyReply) => this.pass(req, reply);
-      scope.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'], url: '/oauth/*', config: { access: 'public' }, handler: pass });
+      scope.post('/oauth/register', {
+        config: {
+          access: 'public',
+          rateLimit: { max: limits.registrations, timeWindow: limits.registrationWindowMs, keyGenerator: byAddress, errorResponseBuilder: tooMany('client registrations') },
+        },
+        handler: async (req, reply) => {
+          if (!(await this.roomForClient(limits.maxClients))) {
+            return reply.code(429).header('retry-after', '3600').send({ error: 'temporarily_unavailable', error_description: 'too many registered clients; an administrator must revoke unused ones' });
+          }
+          this.pass(req, reply);
+          return reply;
+        },
+      });
+      scope.route({
+        method: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+        url: '/oauth/*',
+        config: {
+          access: 'public',
+          rateLimit: {
+            max: limits.requestsPerMinute,
+            timeWindow: 60_000,
+            keyGenerator: byAddress,
+            allowList: (req: FastifyRequest) => UNLIMITED.test(req.url),
+            errorResponseBuilder: tooMany('OAuth requests'),
+          },
+        },
+        handler: pass,
+      });
       scope.get('/.well-known/openid-configuration', { config: { access: 'public' } }, pass);
       // RFC 8414: the same document at its OAuth name.
       scope.get('/.well-known/oauth-authorization-server', { config: { access: 'public' } }, (req, reply) =>
         this.pass(req, reply, '/.well-known/openid-configuration'),
       );
-      done();
     });
     await app.register((scope, _opts, done) => {
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16_384 }, (_req, body, done) => done(null, body));
@@ -485,6 +538,29 @@ export class OAuthServer {
     const prm = (_req: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(this.protectedResourceMetadata());
     app.get(`/.well-known/oauth-protected-resource${MCP_PATH}`, { config: { access: 'public' } }, prm);
     app.get('/.well-known/oauth-protected-resource', { config: { access: 'public' } }, prm);
+  }
+
+  /**
+   * Makes room for one more registered client under the cap: the oldest client that holds no grant
+   * (registered, then abandoned) goes, with its registration access token. False when every client
+   * holds a grant: the person revokes what they no longer use.
+   */
+  private async roomForClient(max: number): Promise<boolean> {
+    const clients = [...this.store.entries('Client')];
+    if (clients.length < max) return true;
+    const granted = new Set<unknown>();
+    for (const [, g] of this.store.entries('Grant')) granted.add(g.clientId);
+    const idle = clients
+      .filter(([, c]) => !granted.has(c.client_id))
+      .sort(([, a], [, b]) => Number(a.client_id_issued_at ?? 0) - Number(b.client_id_issued_at ?? 0));
+    const excess = clients.length - max + 1;
+    if (idle.length < excess) return false;
+    for (const [id, c] of idle.slice(0, excess)) {
+      await this.store.remove('Client', id);
+      await this.store.removeWhere('RegistrationAccessToken', (t) => t.clientId === c.client_id);
+      this.opts.audit.append({ event: 'client.evicted', client: String(c.client_id), reason: 'client cap reached; it held no grant' });
+    }
+    return true;
   }
 
   async close(): Promise<void> {

@@ -103,12 +103,17 @@ export class OAuthStore {
   }
 
   /** Removes every entry of `model` whose payload has this grantId. */
-  async removeByGrant(model: string, grantId: string): Promise<void> {
+  removeByGrant(model: string, grantId: string): Promise<void> {
+    return this.removeWhere(model, (p) => p.grantId === grantId);
+  }
+
+  /** Removes every entry of `model` whose payload matches. */
+  async removeWhere(model: string, pred: (payload: Payload) => boolean): Promise<void> {
     const table = this.models[model];
     if (!table) return;
     let changed = false;
     for (const [k, e] of Object.entries(table)) {
-      if (e.payload.grantId === grantId) {
+      if (pred(e.payload)) {
         delete table[k];
         changed = true;
       }

@@ -58,6 +58,7 @@ export function publicRemoteUrl(url: string): string {
   }
 }
 
+/** The forge of a remote URL; the daemon injects the forge module's parser (`RepoRegistryOptions.classifyForge`), this guess stays for callers without one. */
 function forgeOf(url: string): Repo['forge'] {
   if (/github\.com[:/]/i.test(url)) return 'github';
   if (/gitlab/i.test(url)) return 'gitlab';
@@ -88,7 +89,7 @@ async function defaultBranch(path: string, remote: string): Promise<string> {
 }
 
 /** Reads what the UI shows of a repository. The root itself may be the repository: it is then named after its directory. */
-export async function describeRepo(root: string, path: string): Promise<RepoInfo> {
+export async function describeRepo(root: string, path: string, classifyForge: (remoteURL: string) => Repo['forge'] = forgeOf): Promise<RepoInfo> {
   const remote = await defaultRemote(path);
   const remoteURL = publicRemoteUrl(remote ? (await git(path, ['remote', 'get-url', remote]).catch(() => '')).trim() : '');
   return {
@@ -97,7 +98,7 @@ export async function describeRepo(root: string, path: string): Promise<RepoInfo
     baseBranch: await defaultBranch(path, remote),
     remote,
     remoteURL,
-    forge: forgeOf(remoteURL),
+    forge: classifyForge(remoteURL),
     // Interim (issue 11): the forge workstream fills the default branch's CI.
     ci: null,
     settled: await git(path, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).then(
@@ -123,6 +124,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 export interface RepoRegistryOptions {
   /** `[core] allow_local_clone`: clone from file:// URLs (this server's own disk). */
   allowLocalClone?: boolean;
+  /** Which configured forge a remote URL is on ('' for none); tasks cannot import forge, so it is given. */
+  classifyForge?: (remoteURL: string) => Repo['forge'];
   /** Clock for the tree's racy-mtime rule (tests). */
   now?: () => number;
 }
@@ -185,7 +188,7 @@ export class RepoRegistry {
     const infos = await mapLimit(this.tree.repos(), DESCRIBE_CONCURRENCY, (path) => {
       const cached = known.get(path);
       if (cached?.settled && !full) return Promise.resolve(cached);
-      return describeRepo(this.root, path).catch(() => null);
+      return describeRepo(this.root, path, this.opts.classifyForge).catch(() => null);
     });
     this.repos = new Map(infos.filter((r): r is RepoInfo => r !== null).map((r) => [r.name, r]));
   }

@@ -38,6 +38,7 @@ export async function startTestDaemon(
     originListWaitMs: opts.originListWaitMs ?? 2_000,
     ...(opts.extend ? { extend: opts.extend } : {}),
     ...(opts.oauthFetch ? { oauthFetch: opts.oauthFetch } : {}),
+    ...(opts.oauthLimits ? { oauthLimits: opts.oauthLimits } : {}),
     ...(opts.mcp ? { mcp: opts.mcp } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });

@@ -50,8 +50,13 @@ export interface StubForge {
   hits: Record<string, number>;
   /** Access tokens issued so far (to check they never reach logs). */
   issuedTokens: string[];
+  /** The user an access token issued by the OAuth login belongs to. */
+  userOf(token: string): StubUser | undefined;
   close(): Promise<void>;
 }
+
+/** Serves what the stub itself does not (the forge stand-in's APIs and git); false = 404. */
+export type StubExtension = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 /** Answers as the failure says; false when there is no failure to play. */
 function misbehave(req: IncomingMessage, res: ServerResponse, failure: StubFailure | undefined): boolean {
@@ -75,7 +80,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString());
 }
 
-export async function startStubForge(): Promise<StubForge> {
+export async function startStubForge(opts: { extend?: StubExtension } = {}): Promise<StubForge> {
   const codes = new Map<string, { user: StubUser; clientId: string; redirectUri: string }>();
   const tokens = new Map<string, StubUser>();
   const server = createServer((req, res) => {
@@ -93,6 +98,7 @@ export async function startStubForge(): Promise<StubForge> {
     openaiPrefixes: [{ ipv4Prefix: '23.102.140.112/28' }, { ipv6Prefix: '2603:1030:a::/48' }],
     hits: {},
     issuedTokens: [],
+    userOf: (token) => tokens.get(token),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 
@@ -183,6 +189,7 @@ export async function startStubForge(): Promise<StubForge> {
         if (stub.listStatus !== 200) return send(res, stub.listStatus, { message: 'Server Error' });
         return send(res, 200, { creationTime: '2026-11-01T00:00:00.000000', prefixes: stub.openaiPrefixes });
       default:
+        if (opts.extend && (await opts.extend(req, res, url))) return;
         return send(res, 404, { message: 'Not Found' });
     }
   }

@@ -76,7 +76,7 @@ describe('repository delivery', () => {
       await writeFile(join(repo, 'empty'), '');
       await writeFile(join(repo, 'blob.bin'), randomBytes(3000));
       git(repo, 'add', '-A');
-      commit(repo, 'first');
+      git(repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'first');
       const base = git(repo, 'rev-parse', 'HEAD').trim();
       await writeFile(join(repo, 'README.md'), '# content\n\nmore\n');
       await writeFile(join(repo, 'dir', 'added.txt'), 'added\n');
@@ -452,6 +452,24 @@ describe('repository images', () => {
     (await build()).release();
     want = [images[0]!, ...images.slice(-KEEP_PER_REPO)].sort();
     assert.deepEqual(await waitUntil(tags, (got) => JSON.stringify(got) === JSON.stringify(want), { what: 'the released image removed' }), want);
+  });
+
+  test('the images of a repository deleted from the host go with the next image made; others stay', async () => {
+    const spec = (repo: string, name: string) => ({ hostRepo: repo, name, branch: 'caic-1', baseBranch: 'main', baseRef: 'main', branchRef: 'main' });
+    const made = async (name: string) => {
+      const repo = await newRepo(t.dir.path, name);
+      git(repo, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'first');
+      return repo;
+    };
+    const gone = await made('deleted-later');
+    const kept = await made('kept');
+    (await t.rt.repoImage(spec(gone, 'deleted-later'), { build: true }))!.release();
+    (await t.rt.repoImage(spec(kept, 'kept'), { build: true }))!.release();
+    await rm(gone, { recursive: true, force: true });
+    const other = await made('next');
+    (await t.rt.repoImage(spec(other, 'next'), { build: true }))!.release();
+    await waitUntil(async () => (await repoImages(gone)).length, (n) => n === 0, { what: 'the deleted repository’s image removed' });
+    assert.equal((await repoImages(kept)).length, 1, 'a repository still on the host keeps its image');
   });
 
 });
