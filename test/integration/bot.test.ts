@@ -4,12 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Task } from '../../src/api/index.js';
 import { BOT_MARKER, BOT_TASKS_FILE_NAME } from '../../src/forge/index.js';
 import { startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
-import { githubExample, sendGithub } from '../helpers/webhooks.js';
+import { githubExample, sendGithub, sendGitlab } from '../helpers/webhooks.js';
 
 const SECRET = 'bot-webhook-secret-0123456789';
 const PAT = 'ghp_bottestpat0123456789abcdef';
@@ -160,6 +159,44 @@ describe('the bot', { timeout: 240_000 }, () => {
     await env.api('PATCH', `/api/v1/tasks/${task.id}`, { title: 'renamed' });
     await env.waitState(task.id, 'waiting');
     assert.equal(forge.comments(REPO, number).length, 1);
-    void (null as unknown as Task);
+  });
+});
+
+describe('the bot on GitLab', { timeout: 120_000 }, () => {
+  test('a Note Hook mentioning @caic from a non-member starts nothing and writes nothing; from a developer it starts a task', async () => {
+    const forge = await startForgeStandin();
+    forge.addToken(PAT, 'caic-pat');
+    const env = await taskEnv({
+      extraConfig: `[gitlab]\nurl = "${forge.gitlabUrl}"\nwebhook_secret = "${SECRET}"\n[gitlab.pat]\ntoken = "${PAT}"\n`,
+    });
+    try {
+      const cloneUrl = await forge.createRepo('acme', 'proj', { from: env.origin });
+      execFileSync('git', ['remote', 'set-url', 'origin', cloneUrl], { cwd: join(env.root, 'proj') });
+      await env.d.daemon.repos.scan();
+      forge.setPermission(REPO, 'alice', 'write');
+      forge.setPermission(REPO, 'mallory', 'read');
+      const number = forge.addIssue(REPO, { title: 'Broken build', body: 'It fails', author: 'mallory' });
+      const note = (user: string) => ({
+        object_kind: 'note',
+        user: { username: user },
+        project: { id: 1, path_with_namespace: REPO },
+        object_attributes: { note: '@caic fix this', noteable_type: 'Issue', url: `${forge.gitlabUrl}/${REPO}/-/issues/${number}#note_1` },
+        issue: { iid: number, title: 'Broken build', description: 'It fails', url: `${forge.gitlabUrl}/${REPO}/-/issues/${number}` },
+      });
+      const from = forge.requests.length;
+      assert.equal((await sendGitlab(env.d.url, SECRET, 'Note Hook', note('mallory'))).status, 204);
+      assert.deepEqual(env.d.daemon.tasks.list(null), []);
+      assert.deepEqual(forge.requests.slice(from).filter((r) => r.method !== 'GET'), []);
+      assert.equal(env.d.logs.find('bot: sender may not trigger tasks; ignored').at(-1)?.sender, 'mallory');
+
+      assert.equal((await sendGitlab(env.d.url, SECRET, 'Note Hook', note('alice'))).status, 204);
+      const tasks = env.d.daemon.tasks.list(null);
+      assert.equal(tasks.length, 1);
+      assert.match(tasks[0]!.initialPrompt, /^Request from @alice .*:\n@caic fix this/);
+      assert.match(tasks[0]!.initialPrompt, /GitLab issue: Broken build/);
+    } finally {
+      await env[Symbol.asyncDispose]();
+      await forge.close();
+    }
   });
 });
