@@ -13,7 +13,7 @@ import { Webhooks } from '@octokit/webhooks';
 import { sign } from '@octokit/webhooks-methods';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import type { EventMessage } from '../../src/api/index.js';
+import type { EventMessage, SyncResp } from '../../src/api/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import type { ForgeRepo } from '../../src/forge/index.js';
 import { actionsLog, startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
@@ -22,7 +22,7 @@ import { githubExample } from '../helpers/webhooks.js';
 import { machine, percentile, ratios, spread, summary } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 3);
-const WARMUP_S = 2;
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const CONNECTIONS = 10;
 const WATCHED = 100;
@@ -56,12 +56,19 @@ async function forgeRepo(forge: ForgeStandin, dir: string, root: string): Promis
   // Asynchronous: the stand-in answers the clone from this same process.
   const git = (cwd: string, ...args: string[]) => promisify(execFile)('git', args, { cwd });
   await git(seed, 'init', '-q', '-b', 'main');
+  // The fake agent's FAKE_DEMO appends to README.md: each round is a new commit to push.
+  await writeFile(join(seed, 'README.md'), '# proj\n');
   for (let i = 0; i < 20; i++) await writeFile(join(seed, `file${i}.txt`), `content ${i}\n`);
   await git(seed, 'add', '-A');
   await git(seed, '-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'initial');
   const cloneUrl = await forge.createRepo('acme', 'proj', { from: seed });
+  forge.setPermission('acme/proj', 'bench', 'write');
   await mkdir(root, { recursive: true });
-  await git(root, 'clone', '-q', cloneUrl, 'proj');
+  // The host's pushes (sync) authenticate with the PAT in the remote URL, as a credential helper would.
+  const authed = new URL(cloneUrl);
+  authed.username = 'x-access-token';
+  authed.password = PAT;
+  await git(root, 'clone', '-q', authed.toString(), 'proj');
 }
 
 const configOf = (forge: ForgeStandin, root: string) => `[core]
@@ -77,8 +84,13 @@ token = "${PAT}"
 webhook_secret = "${SECRET}"
 `;
 
-/** The forge side of the daemon (the CI watcher), when the daemon has one. */
-type WithForge = Daemon & { forge?: { watcher?: { watch(repo: ForgeRepo, sha: string, fn: () => void): () => void } } };
+/** The forge side of the daemon (the CI watcher, sync as a pull request), when the daemon has one. */
+type WithForge = Daemon & {
+  forge?: {
+    watcher?: { watch(repo: ForgeRepo, sha: string, fn: () => void): () => void };
+    sync?(id: string, req: { target: 'pr' }, caller: null): Promise<SyncResp>;
+  };
+};
 
 async function serveBare(): Promise<Ready> {
   const app = Fastify({ logger: false });
@@ -205,7 +217,8 @@ async function latency(): Promise<Record<string, string | number>> {
     ...({ forge: { watch: { pendingMs: 3_600_000, idleMaxMs: 3_600_000 } } } as object),
   })) as WithForge;
   try {
-    if (!daemon.forge?.watcher) {
+    const forgeSide = daemon.forge;
+    if (!forgeSide?.watcher || !forgeSide.sync) {
       console.log('\ncheck_suite → agent: skipped (this daemon has no CI watcher)');
       return { ci_to_agent: 'n/a' };
     }
@@ -234,15 +247,14 @@ async function latency(): Promise<Record<string, string | number>> {
         await tasks.input(task.id, { text: `FAKE_DEMO round ${i}` }, null);
         await settled();
       }
-      // The forge workstream's sync takes a target (`pr`); the call is typed loosely so this file builds before it lands.
-      const synced = await (tasks.sync as (...a: unknown[]) => ReturnType<typeof tasks.sync>)(task.id, false, null, 'pr');
+      const synced = await forgeSide.sync(task.id, { target: 'pr' }, null);
       const branch = synced.branch;
       const sha = await forge.head('acme/proj', branch);
       forge.setCheckRuns('acme/proj', sha, [
         { name: 'test', status: 'completed', conclusion: 'failure', actions: { steps: [{ name: 'npm test', conclusion: 'failure' }], log: actionsLog([{ name: 'npm test', lines: [`round ${i}`], error: 'Process completed with exit code 1.' }]) } },
       ]);
       const body = payloadFor('check_suite', 'completed', sha);
-      const got = waitFor((e) => e.kind === 'userInput' && /CI|fail/i.test(JSON.stringify(e)), 'CI summary at the agent');
+      const got = waitFor((e) => e.kind === 'userInput' && JSON.stringify(e).includes(`CI failed on ${sha.slice(0, 10)}`), 'CI summary at the agent');
       const t0 = performance.now();
       await fetch(`${url}${PATH}`, {
         method: 'POST',
@@ -265,8 +277,10 @@ async function latency(): Promise<Record<string, string | number>> {
 
 async function main(): Promise<void> {
   console.log(machine());
-  const a = await throughput();
-  const b = await latency();
+  // BENCH_PART=throughput or latency runs one half.
+  const part = process.env.BENCH_PART ?? 'all';
+  const a = part === 'latency' ? {} : await throughput();
+  const b = part === 'throughput' ? {} : await latency();
   summary('bench:webhooks', { ...a, ...b });
 }
 

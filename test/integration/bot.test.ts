@@ -133,8 +133,10 @@ describe('the bot', { timeout: 240_000 }, () => {
     assert.equal(tasks.length, 1);
     const task = tasks[0]!;
     assert.equal(task.harness, 'fake');
-    assert.match(task.initialPrompt, /^Fix the following GitHub issue: Make it faster/);
-    assert.match(task.initialPrompt, new RegExp(`URL: .*${REPO}/issues/${number}`));
+    // Written by the bot, or by the forge service from the issue (CreateTaskReq.issue): either way the issue is in it.
+    assert.match(task.initialPrompt, /^Fix the following GitHub issue/);
+    assert.match(task.initialPrompt, /Make it faster[\s\S]*FAKE_LONG 40 10/);
+    assert.ok(task.initialPrompt.includes(`${REPO}/issues/${number}`), task.initialPrompt);
     const botFile = join(env.d.cacheDir, BOT_TASKS_FILE_NAME);
     const recorded = await waitUntil(
       async () => JSON.parse(await readFile(botFile, 'utf8').catch(() => '[]')) as { task: string; number: number }[],
