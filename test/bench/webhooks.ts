@@ -71,7 +71,7 @@ async function forgeRepo(forge: ForgeStandin, dir: string, root: string): Promis
   await git(root, 'clone', '-q', authed.toString(), 'proj');
 }
 
-const configOf = (forge: ForgeStandin, root: string) => `[core]
+const configOf = (forge: Pick<ForgeStandin, 'url' | 'githubApi'>, root: string) => `[core]
 root = "${root}"
 [server]
 allow_origins = ["local"]
@@ -105,26 +105,27 @@ async function serveBare(): Promise<Ready> {
   return { port: (app.server.address() as { port: number }).port, watched: 0 };
 }
 
-async function serveCaic(): Promise<Ready> {
-  const dir = await tempDir('caic-bench-hooks-');
-  const forge = await startForgeStandin();
-  forge.addToken(PAT, 'bench');
-  const root = join(dir.path, 'root');
-  await forgeRepo(forge, dir.path, root);
-  // Every watched SHA has finished CI on the forge: each delivery's refresh reads it once.
-  for (const sha of SHAS) forge.setCheckRuns('acme/proj', sha, [{ name: 'test', status: 'completed', conclusion: 'success' }]);
-  const configDir = join(dir.path, 'config');
+/** Where the caic variant finds its forge: the stand-in runs in the load generator's process, so its work is not counted as caic's. */
+interface CaicSetup {
+  url: string;
+  githubApi: string;
+  dir: string;
+}
+
+async function serveCaic(setup: CaicSetup): Promise<Ready> {
+  const root = join(setup.dir, 'root');
+  const configDir = join(setup.dir, 'config');
   await mkdir(configDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(configDir, 'config.toml'), configOf(forge, root));
-  const daemon = (await startDaemon({ configDir, cacheDir: join(dir.path, 'cache'), env: {}, logLevel: 'warn', port: 0, startDir: dir.path })) as WithForge;
-  const repo: ForgeRepo = { kind: 'github', baseUrl: forge.url, owner: 'acme', repo: 'proj' };
+  await writeFile(join(configDir, 'config.toml'), configOf(setup, root));
+  const daemon = (await startDaemon({ configDir, cacheDir: join(setup.dir, 'cache'), env: {}, logLevel: 'warn', port: 0, startDir: setup.dir })) as WithForge;
+  const repo: ForgeRepo = { kind: 'github', baseUrl: setup.url, owner: 'acme', repo: 'proj' };
   const watcher = daemon.forge?.watcher;
   for (const sha of watcher ? SHAS : []) watcher!.watch(repo, sha, () => {});
   return { port: Number(new URL(daemon.url).port), watched: watcher ? SHAS.length : 0 };
 }
 
 async function child(variant: Variant): Promise<void> {
-  const ready = variant === 'bare' ? await serveBare() : await serveCaic();
+  const ready = variant === 'bare' ? await serveBare() : await serveCaic(JSON.parse(process.env.BENCH_CAIC_SETUP!) as CaicSetup);
   process.send!(ready);
   process.on('message', (m) => {
     if (m === 'cpu') process.send!(process.cpuUsage());
@@ -133,9 +134,10 @@ async function child(variant: Variant): Promise<void> {
 
 const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
-function start(variant: Variant): Promise<{ proc: ChildProcess; ready: Ready }> {
+function start(variant: Variant, setup?: CaicSetup): Promise<{ proc: ChildProcess; ready: Ready }> {
   const proc = fork(fileURLToPath(import.meta.url), ['serve', variant], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...(setup ? { BENCH_CAIC_SETUP: JSON.stringify(setup) } : {}) },
     ...(PINNED ? { execPath: 'taskset', execArgv: ['-c', '1', process.execPath] } : {}),
   });
   return new Promise((resolve, reject) => {
@@ -167,29 +169,56 @@ async function load(port: number, requests: autocannon.Request[], seconds: numbe
   return { rps: r.requests.average, non2xx: r.non2xx };
 }
 
+function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('message', (u) => {
+      const { user, system } = u as NodeJS.CpuUsage;
+      resolve((user + system) / 1e6);
+    });
+    proc.send('cpu');
+  });
+}
+
 async function throughput(): Promise<Record<string, string | number>> {
-  const servers = { bare: await start('bare'), caic: await start('caic') };
+  await using dir = await tempDir('caic-bench-hooks-');
+  const forge = await startForgeStandin();
+  forge.addToken(PAT, 'bench');
+  await forgeRepo(forge, dir.path, join(dir.path, 'root'));
+  // Every watched SHA has finished CI on the forge: each delivery's refresh reads it.
+  for (const sha of SHAS) forge.setCheckRuns('acme/proj', sha, [{ name: 'test', status: 'completed', conclusion: 'success' }]);
+  const servers = { bare: await start('bare'), caic: await start('caic', { url: forge.url, githubApi: forge.githubApi, dir: dir.path }) };
   const requests = await deliveries();
   const rps: Record<Variant, number[]> = { bare: [], caic: [] };
+  const perCpu: Record<Variant, number[]> = { bare: [], caic: [] };
   try {
     for (const v of ['bare', 'caic'] as const) await load(servers[v].ready.port, requests, WARMUP_S);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of round % 2 ? (['bare', 'caic'] as const) : (['caic', 'bare'] as const)) {
+        const before = await cpuOf(servers[v].proc);
         const r = await load(servers[v].ready.port, requests, DURATION_S);
+        const cpu = (await cpuOf(servers[v].proc)) - before;
         if (r.non2xx > 0) throw new Error(`${v}: ${r.non2xx} non-2xx answers; the bench setup is wrong`);
         rps[v].push(r.rps);
+        perCpu[v].push((r.rps * DURATION_S) / cpu);
       }
-      console.log(`round ${round}  bare ${rps.bare.at(-1)!.toFixed(0)} deliveries/s  caic ${rps.caic.at(-1)!.toFixed(0)} deliveries/s  ratio ${(rps.caic.at(-1)! / rps.bare.at(-1)!).toFixed(3)}`);
+      console.log(
+        `round ${round}  bare ${rps.bare.at(-1)!.toFixed(0)} deliveries/s  caic ${rps.caic.at(-1)!.toFixed(0)} deliveries/s  ratio ${(rps.caic.at(-1)! / rps.bare.at(-1)!).toFixed(3)}` +
+          `  per server CPU-second ${(perCpu.caic.at(-1)! / perCpu.bare.at(-1)!).toFixed(3)}`,
+      );
     }
   } finally {
     servers.bare.proc.kill('SIGKILL');
     servers.caic.proc.kill('SIGKILL');
+    await forge.close();
   }
   const r = ratios(rps.caic, rps.bare);
+  const c = ratios(perCpu.caic, perCpu.bare);
   console.log(`\nbare route (verify only)  ${spread(rps.bare)} deliveries/s`);
   console.log(`caic /webhooks/github     ${spread(rps.caic)} deliveries/s (${servers.caic.ready.watched} watched SHAs)`);
   console.log(`ratio caic/bare           ${spread(r, 3)} (target >= 0.7)`);
-  return { 'caic/bare': spread(r, 3), bare_rps: spread(rps.bare), caic_rps: spread(rps.caic), watched: servers.caic.ready.watched };
+  console.log(`ratio per server CPU-s    ${spread(c, 3)} (load-generator contention factored out)`);
+  console.log(`(${ROUNDS} rounds × ${DURATION_S} s per variant, ${CONNECTIONS} connections, ${PINNED ? 'load generator and stand-in on CPU 0, servers on CPU 1' : 'not pinned'})`);
+  return { 'caic/bare': spread(r, 3), per_cpu: spread(c, 3), bare_rps: spread(rps.bare), caic_rps: spread(rps.caic), watched: servers.caic.ready.watched };
 }
 
 /**
