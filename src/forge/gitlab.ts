@@ -212,23 +212,21 @@ export class GitLabClient implements ForgeClient {
     };
   }
 
-  async comment(repo: ForgeRepo, number: number, body: string): Promise<void> {
-    // The bot comments on merge requests and issues; a number names either: a merge request first.
+  async comment(repo: ForgeRepo, number: number, body: string, on?: 'issue' | 'pull'): Promise<void> {
     const project = GitLabClient.project(repo);
-    try {
-      await this.api.MergeRequests.show(project, number);
-    } catch (err) {
-      const e = gitlabError(`get merge request !${number}`, err, [this.token.token]);
-      if (e.status !== 404) throw e;
-      await this.call(`comment on issue #${number}`, () => this.api.IssueNotes.create(project, number, body));
-      return;
+    let target = on;
+    if (!target) {
+      try {
+        await this.api.MergeRequests.show(project, number);
+        target = 'pull';
+      } catch (err) {
+        const e = gitlabError(`get merge request !${number}`, err, [this.token.token]);
+        if (e.status !== 404) throw e;
+        target = 'issue';
+      }
     }
-    await this.call(`comment on merge request !${number}`, () => this.api.MergeRequestNotes.create(project, number, body));
-  }
-
-  /** Comments on an issue (not a merge request of the same number). */
-  async commentIssue(repo: ForgeRepo, number: number, body: string): Promise<void> {
-    await this.call(`comment on issue #${number}`, () => this.api.IssueNotes.create(GitLabClient.project(repo), number, body));
+    if (target === 'pull') await this.call(`comment on merge request !${number}`, () => this.api.MergeRequestNotes.create(project, number, body));
+    else await this.call(`comment on issue #${number}`, () => this.api.IssueNotes.create(project, number, body));
   }
 
   async hasWriteAccess(repo: ForgeRepo, username: string): Promise<boolean> {

@@ -63,7 +63,11 @@ export interface ForgeClient {
   /** The failing checks of `sha` with their trimmed logs (GitHub Actions jobs, GitLab jobs). */
   ciFailures(repo: ForgeRepo, sha: string): Promise<CIFailure[]>;
   getIssue(repo: ForgeRepo, number: number): Promise<Issue>;
-  comment(repo: ForgeRepo, number: number, body: string): Promise<void>;
+  /**
+   * Posts a comment. GitLab numbers issues and merge requests separately: pass `on` there (without
+   * it a merge request of that number is taken first, else the issue). GitHub shares the numbers.
+   */
+  comment(repo: ForgeRepo, number: number, body: string, on?: 'issue' | 'pull'): Promise<void>;
   /** Whether `username` may push to the repository (write, maintain or admin; GitLab developer+). */
   hasWriteAccess(repo: ForgeRepo, username: string): Promise<boolean>;
   /** The head commit of `branch` on the forge; empty when the branch does not exist. */

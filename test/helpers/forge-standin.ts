@@ -89,6 +89,8 @@ export interface StandinRepo {
   /** Comments on pull/merge requests, by number. */
   pullComments: Map<number, StandinComment[]>;
   nextNumber: number;
+  /** GitLab numbers issues on their own; GitHub issues take the next pull request number. */
+  nextIssue: number | null;
   checkRuns: Map<string, StandinCheckRun[]>;
   statuses: Map<string, (StatusSpec & { id: number; createdAt: string })[]>;
   pipelines: Map<string, { id: number; status: PipelineStatus; jobs: { id: number; name: string; stage: string; status: PipelineStatus; trace: string; allowFailure: boolean }[] }[]>;
@@ -119,7 +121,7 @@ export interface ForgeStandin {
   repos: Map<string, StandinRepo>;
   requests: StandinRequest[];
   /** Bare repository; `from` is a local repository pushed into it (all branches). Returns the clone URL. */
-  createRepo(owner: string, repo: string, opts?: { from?: string; defaultBranch?: string; private?: boolean }): Promise<string>;
+  createRepo(owner: string, repo: string, opts?: { from?: string; defaultBranch?: string; private?: boolean; kind?: 'github' | 'gitlab' }): Promise<string>;
   cloneUrl(fullName: string): string;
   repo(fullName: string): StandinRepo;
   /** A token the API and git accept, acting as `login`. */
@@ -151,6 +153,27 @@ export interface ForgeStandin {
     addInstallation(account: string): number;
   };
   close(): Promise<void>;
+}
+
+/**
+ * The [github] and [gitlab] tables that point caic at the stand-in (both forges on one server).
+ * `app` adds [github.app] with the stand-in's App id and key file.
+ */
+export function standinToml(
+  forge: Pick<ForgeStandin, 'url' | 'githubApi' | 'gitlabUrl' | 'app'>,
+  opts: { githubPat?: string; gitlabPat?: string; app?: boolean; allowedOwners?: string[]; githubWebhookSecret?: string; gitlabWebhookSecret?: string } = {},
+): string {
+  const lines = [`[github]`, `url = "${forge.url}"`, `api_url = "${forge.githubApi}"`];
+  if (opts.githubPat) lines.push(`[github.pat]`, `token = "${opts.githubPat}"`);
+  if (opts.app || opts.githubWebhookSecret) {
+    lines.push(`[github.app]`);
+    if (opts.app) lines.push(`id = "${forge.app.id}"`, `private_key_pem = "${forge.app.keyFile}"`, `allowed_owners = ${JSON.stringify(opts.allowedOwners ?? [])}`);
+    if (opts.githubWebhookSecret) lines.push(`webhook_secret = "${opts.githubWebhookSecret}"`);
+  }
+  lines.push(`[gitlab]`, `url = "${forge.gitlabUrl}"`);
+  if (opts.gitlabWebhookSecret) lines.push(`webhook_secret = "${opts.gitlabWebhookSecret}"`);
+  if (opts.gitlabPat) lines.push(`[gitlab.pat]`, `token = "${opts.gitlabPat}"`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** A GitHub Actions job log as GitHub serves it: timestamped lines, steps in groups, the error at the end. */
@@ -194,6 +217,13 @@ function b64urlDecode(s: string): Buffer {
   return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
+/**
+ * Starts the stand-in on 127.0.0.1. Typical use: `createRepo('acme', 'widget', { from: localRepo })`
+ * gives the clone URL (`http://127.0.0.1:PORT/acme/widget.git`); `addToken(token, login)` makes a
+ * credential git (basic auth, any user name: `x-access-token:<token>`, `oauth2:<token>`) and the
+ * APIs accept; `standinToml(forge, …)` configures caic for it. Pushes need a token of a login with
+ * write permission (the owner's first path segment is admin); fetches of a public repository none.
+ */
 export async function startForgeStandin(): Promise<ForgeStandin> {
   const root = await mkdtemp(join(tmpdir(), 'caic-forge-'));
   const tokens = new Map<string, string>();
@@ -303,6 +333,9 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // git may stop reading its input early (a refused push): that is its answer, not a crash.
+    child.stdin.on('error', () => {});
+    child.on('error', () => {});
     req.pipe(child.stdin);
     child.stderr.resume();
     let head = Buffer.alloc(0);
@@ -989,6 +1022,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
         issues: new Map(),
         pullComments: new Map(),
         nextNumber: 1,
+        nextIssue: opts.kind === 'gitlab' ? 1 : null,
         checkRuns: new Map(),
         statuses: new Map(),
         pipelines: new Map(),
@@ -1033,7 +1067,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
     },
     addIssue(fullName, issue) {
       const r = standin.repo(fullName);
-      const number = r.nextNumber++;
+      const number = r.nextIssue === null ? r.nextNumber++ : r.nextIssue++;
       r.issues.set(number, { number, title: issue.title, body: issue.body ?? '', author: issue.author ?? 'reporter', labels: issue.labels ?? [], state: 'open', comments: (issue.comments ?? []).map((c) => ({ id: id(), author: c.author, body: c.body, createdAt: now() })) });
       return number;
     },

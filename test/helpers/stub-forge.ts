@@ -84,7 +84,11 @@ export async function startStubForge(opts: { extend?: StubExtension } = {}): Pro
   const codes = new Map<string, { user: StubUser; clientId: string; redirectUri: string }>();
   const tokens = new Map<string, StubUser>();
   const server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
+    void handle(req, res).catch((err: unknown) => {
+      // Half an answer already went out (a streamed git response): cut it rather than write twice.
+      if (res.headersSent) res.destroy();
+      else send(res, 500, { message: String(err) });
+    });
   });
 
   const stub: StubForge = {

@@ -7,8 +7,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError, GitHubClient, type ForgeRepo } from '../../src/forge/index.js';
+import { createLogger } from '../../src/log/index.js';
 import { choice } from '../../src/forge/tokens.js';
 import { actionsLog, startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
+import { LogCapture } from '../helpers/log-capture.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 const TOKEN = 'ghp_standinTokenForTests0123456789abcd';
@@ -164,9 +166,15 @@ describe('GitHub client on the stand-in', () => {
   });
 
   test('a 403 secondary rate limit is waited out and the call succeeds', async () => {
+    // The client logs the wait; with no masker, what it logs must hold no token of its own accord.
+    const capture = new LogCapture();
+    const { logger } = createLogger({ level: 'trace', destination: capture });
+    const logged = new GitHubClient({ apiUrl: forge.githubApi, token: choice(TOKEN, 'pat'), logger });
     forge.secondaryRateLimitOnce(1);
     const before = forge.requests.length;
-    const pr = await gh.getPullRequest(repo, 1);
+    const pr = await logged.getPullRequest(repo, 1);
+    assert.equal(capture.find('GitHub secondary rate limit: waiting').length, 1);
+    assert.ok(!capture.text.includes(TOKEN.slice(4)), 'no token in the log');
     assert.equal(pr.number, 1);
     const calls = forge.requests.slice(before).filter((r) => r.path.endsWith('/pulls/1'));
     assert.deepEqual(calls.map((r) => r.status), [403, 200]);

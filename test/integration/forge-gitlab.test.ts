@@ -2,6 +2,8 @@
 // their jobs, job traces trimmed, notes, members, pagination by x-next-page, errors.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ForgeError, GitLabClient, type ForgeRepo } from '../../src/forge/index.js';
@@ -32,7 +34,7 @@ describe('GitLab client on the stand-in', () => {
     await dir.file('work/README.md', '# app\n');
     await git(work, 'add', '.');
     await git(work, 'commit', '--quiet', '-m', 'init');
-    const url = await forge.createRepo('group/sub', 'app', { from: work });
+    const url = await forge.createRepo('group/sub', 'app', { from: work, kind: 'gitlab' });
     forge.addToken(TOKEN, 'dev');
     forge.setPermission('group/sub/app', 'dev', 'write');
     repo.baseUrl = forge.url;
@@ -113,10 +115,16 @@ describe('GitLab client on the stand-in', () => {
     assert.equal(issue.title, 'Bug');
     assert.equal(issue.comments.length, 25);
     assert.deepEqual([issue.comments[0]?.body, issue.comments.at(-1)?.body], ['note 0', 'note 24'], 'oldest first');
-    await gl.commentIssue(repo, n, 'on the issue');
-    assert.equal(forge.comments('group/sub/app', n, 'issue').at(-1)?.body, 'on the issue');
-    await gl.comment(repo, 1, 'on the MR');
-    assert.equal(forge.comments('group/sub/app', 1, 'pull').at(-1)?.body, 'on the MR');
+    // Issue iids and merge request iids overlap: issue #1 and !1 both exist.
+    assert.equal(n, 1);
+    await gl.comment(repo, 1, 'on issue #1', 'issue');
+    assert.equal(forge.comments('group/sub/app', 1, 'issue').at(-1)?.body, 'on issue #1');
+    assert.equal(forge.comments('group/sub/app', 1, 'pull').length, 0);
+    await gl.comment(repo, 1, 'on !1', 'pull');
+    assert.equal(forge.comments('group/sub/app', 1, 'pull').at(-1)?.body, 'on !1');
+    const two = forge.addIssue('group/sub/app', { title: 'Issue two' });
+    await gl.comment(repo, two, 'on the issue');
+    assert.equal(forge.comments('group/sub/app', two, 'issue').at(-1)?.body, 'on the issue', 'no such merge request: the issue');
   });
 
   test('write access is Developer or above', async () => {
@@ -134,5 +142,18 @@ describe('GitLab client on the stand-in', () => {
     assert.equal(again.merged, false);
     const bad = new GitLabClient({ url: forge.gitlabUrl, token: choice('glpat-revoked-0123456789', 'pat') });
     await assert.rejects(bad.getPullRequest(repo, 1), (e: unknown) => e instanceof ForgeError && e.status === 401 && !e.message.includes('revoked'));
+  });
+
+  test('a GitLab that never answers: a ForgeError (status 0) at the call\'s deadline', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const slow = new GitLabClient({ url: `http://127.0.0.1:${port}`, token: choice(TOKEN, 'pat'), timeoutMs: 200 });
+      await assert.rejects(slow.getPullRequest(repo, 1), (e: unknown) => e instanceof ForgeError && e.status === 0 && /timed out/.test(e.message) && !e.message.includes(TOKEN));
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { chmod, readFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ConfigFileSchema } from '../../src/config/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadConfig } from '../../src/config/index.js';
 import { createForgeClients, type ForgeRepo } from '../../src/forge/index.js';
-import { startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
+import { standinToml, startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 const OAUTH = 'gho_ownerOAuthToken000000000001';
@@ -21,18 +22,14 @@ describe('token order', () => {
   let github: ForgeRepo;
   let gitlab: ForgeRepo;
 
-  const config = (over: { githubPat?: string; gitlabPat?: string; app?: boolean } = {}) => ({
-    configDir: bin.path,
-    values: ConfigFileSchema.parse({
-      github: {
-        url: forge.url,
-        api_url: forge.githubApi,
-        pat: { token: over.githubPat ?? '' },
-        ...(over.app ? { app: { id: forge.app.id, private_key_pem: forge.app.keyFile } } : {}),
-      },
-      gitlab: { url: forge.gitlabUrl, pat: { token: over.gitlabPat ?? '' } },
-    }),
-  });
+  /** The daemon's config for the stand-in, as config.toml would give it. */
+  const config = (over: { githubPat?: string; gitlabPat?: string; app?: boolean } = {}) => {
+    const dir = `${bin.path}/cfg-${++configs}`;
+    mkdirSync(dir);
+    writeFileSync(`${dir}/config.toml`, standinToml(forge, over));
+    return loadConfig({ configDir: dir, cacheDir: `${dir}/cache`, env: {} });
+  };
+  let configs = 0;
 
   before(async () => {
     forge = await startForgeStandin();

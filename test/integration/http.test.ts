@@ -279,7 +279,7 @@ describe('repositories, preferences and tool inputs through the API', () => {
     assert.equal(scan.status, 200, scan.body);
     assert.deepEqual(scan.json<{ name: string }[]>().map((r) => r.name), ['first', 'group/second']);
     const listed = (await http(`${d.url}/api/v1/server/repos`)).json<Record<string, unknown>[]>();
-    assert.deepEqual(Object.keys(listed[0]!).sort(), ['baseBranch', 'forge', 'name', 'remote', 'remoteURL'], 'no host path, no bookkeeping');
+    assert.deepEqual(Object.keys(listed[0]!).sort(), ['baseBranch', 'ci', 'forge', 'name', 'remote', 'remoteURL'], 'no host path, no bookkeeping');
   });
 
   test('with login on, the root is shown to signed-in callers only', async () => {
