@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { HARNESSES, HarnessReadiness } from './agents/index.js';
 import {
+  DEFAULT_USER,
   ensurePrivateDir,
   gitIdentityOf,
   isLoopbackHost,
@@ -12,7 +13,6 @@ import {
   loadOrCreateSettings,
   lockCacheDir,
   PreferenceStore,
-  DEFAULT_USER,
   urlForListen,
   UserError,
   UserStore,
@@ -33,12 +33,13 @@ import {
   type ServerDeps,
 } from './http/index.js';
 import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
+import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
-import { createForgeClients, ForgeService, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
+import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -272,6 +273,43 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await tasks.load();
   // Open pull requests whose CI was still running when the daemon stopped are watched again.
   forge.resume();
+  // The bot behind /webhooks/*; CI and pull request news from webhooks go to the forge service.
+  const deliveries = await DeliveryLog.open(config.cacheDir, logger);
+  const callerOf = (kind: string, login: string) => {
+    const user = users.list().find((u) => u.provider === kind && u.username.toLowerCase() === login.toLowerCase());
+    return user ? { id: user.id, username: user.username } : null;
+  };
+  const bot = new Bot({
+    tasks: { create: (req, c) => forge.create(req, c), get: (id, c) => tasks.get(id, c), subscribeList: (c, fn) => tasks.subscribeList(c, fn) },
+    issueAware: true,
+    clients: () => forgeClients,
+    senders: new SenderPolicy({
+      allowedUsers: { github: config.values.github.oauth.allowed_users, gitlab: config.values.gitlab.oauth.allowed_users },
+      clients: () => forgeClients,
+    }),
+    callerOf: (kind, login) => (loginEnabled ? callerOf(kind, login) : null),
+    // The agent the triggering user used last when it can run, else the first that can, in HARNESSES order (fake last).
+    harness: async (caller) => {
+      const last = preferences.get(caller?.id ?? DEFAULT_USER).harness;
+      const order = [...HARNESSES.keys()].sort((a, b) => Number(b === last) - Number(a === last));
+      for (const name of order) if ((await readiness.check(name))?.ready) return name;
+      return null;
+    },
+    settings: (caller) => preferences.get(caller?.id ?? DEFAULT_USER).settings,
+    dir: config.cacheDir,
+    logger,
+    webUrl: () => config.externalUrl?.origin ?? boundUrl,
+  });
+  await bot.start();
+  const githubApp = forgeClients.app;
+  const hooks = new HookRouter({
+    managed: new ManagedRepos({ list: () => repos.list(), repoOf: (url) => forgeClients.repoOf(url) }),
+    events: () => forge,
+    bot,
+    allowedOwners: config.values.github.app.allowed_owners,
+    uninstall: githubApp ? (id) => githubApp.deleteInstallation(id) : null,
+    logger,
+  });
   const app = await buildServer({
     config,
     version: VERSION,
@@ -303,6 +341,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await opts.extend?.(app);
     },
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
+    webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
     subsystems: oauth
       ? [
           async (app) => {
@@ -324,6 +363,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     users.close();
     await forge.close();
     await app.close();
+    await bot.close();
+    await deliveries.close();
     await lock.release();
     audit.close();
     throw listenError(err, host, port);
@@ -376,6 +417,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await oauth?.close();
       audit.close();
       await forge.close();
+      await bot.close();
+      await deliveries.close();
       await tasks.close();
       readiness.close();
       closeRuntime();

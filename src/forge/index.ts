@@ -1,5 +1,5 @@
 // Public surface of src/forge: the forge seam's types, the clients of GitHub and GitLab, token order,
-// the GitHub App, and the task side of forges (PRs, CI watching, the fix loop).
+// the GitHub App, the task side of forges (PRs, CI watching, the fix loop), webhook hooks and the bot.
 export * from './types.js';
 export { createForgeClients, ConfiguredForgeClients, type ForgeClientsOptions } from './clients.js';
 export { parseRemote, type ForgeHosts } from './origin.js';
@@ -13,3 +13,7 @@ export { ForgeService, forgeFailure, type ForgeServiceDeps } from './service.js'
 export { CIWatcher, ciKey, isTerminal, type CIWatchOptions, type CIWatchTimers } from './ci-watch.js';
 export { parseIssueSpec, type IssueSpec } from './issue-ref.js';
 export { ciSummary, prBody } from './texts.js';
+export { Bot, BOT_MARKER, BOT_TASKS_FILE_NAME, botTaskDone, completionComment, type BotDeps, type BotOrigin, type BotTasks } from './bot.js';
+export { HookRouter, mentionsCaic, type ForgeHook, type HookBot, type HookRepo, type HookRouterDeps, type HookSender, type Uninstall } from './hooks.js';
+export { ManagedRepos, type ManagedRepoSource } from './managed.js';
+export { SenderPolicy, ACCESS_TTL_MS, type SenderPolicyDeps, type SenderVerdict } from './senders.js';

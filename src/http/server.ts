@@ -20,6 +20,7 @@ import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
+import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
 export interface ServerDeps {
   config: Config;
@@ -48,6 +49,8 @@ export interface ServerDeps {
   webDir?: string;
   /** Subsystems that register their own routes behind the edge hooks (the OAuth authorization server). */
   subsystems?: ((app: FastifyInstance) => void | Promise<void>)[];
+  /** Where verified forge webhooks go; absent: no /webhooks routes (each also needs its secret in the config). */
+  webhooks?: WebhookDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -167,6 +170,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const forge = deps.tasks.forge ?? null;
     taskRoutes(app, deps.tasks.service, forge);
     repoRoutes(app, { ...deps.tasks, ...(forge ? { repoCI: (name: string) => forge.repoStatus(name) } : {}) });
+  }
+  if (deps.webhooks) {
+    // Public (the forge signs instead of signing in), still behind the gate: allow the `github` origin for GitHub's senders.
+    const { github, gitlab } = config.values;
+    if (github.app.webhook_secret) githubWebhookRoute(app, github.app.webhook_secret, deps.webhooks);
+    if (gitlab.webhook_secret) gitlabWebhookRoute(app, gitlab.webhook_secret, deps.webhooks);
   }
   if (webDir) {
     await serveWebUi(app, webDir);

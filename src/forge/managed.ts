@@ -1,0 +1,37 @@
+// The repositories caic manages, found by forge and owner/repo: a repository under the root whose remote names it.
+import type { ForgeRepo } from './types.js';
+import type { HookRepo } from './hooks.js';
+
+export interface ManagedRepoSource {
+  /** The repositories under the root (name relative to it, and the remote URL). */
+  list(): readonly { name: string; remoteURL: string }[];
+  /** The forge and owner/repo of a remote URL; null when it names none. */
+  repoOf(remoteURL: string): ForgeRepo | null;
+}
+
+const key = (kind: string, owner: string, repo: string) => `${kind}\n${owner.toLowerCase()}\n${repo.toLowerCase()}`;
+
+/**
+ * Looks a delivery's repository up among the managed ones. Remote URLs are parsed once each (a
+ * webhook burst costs a map lookup per repository, not a parse).
+ */
+export class ManagedRepos {
+  private readonly parsed = new Map<string, ForgeRepo | null>();
+
+  constructor(private readonly source: ManagedRepoSource) {}
+
+  find(repo: HookRepo): { name: string; repo: ForgeRepo } | null {
+    const want = key(repo.kind, repo.owner, repo.repo);
+    for (const r of this.source.list()) {
+      if (!r.remoteURL) continue;
+      let forge = this.parsed.get(r.remoteURL);
+      if (forge === undefined) {
+        forge = this.source.repoOf(r.remoteURL);
+        if (this.parsed.size > 10_000) this.parsed.clear();
+        this.parsed.set(r.remoteURL, forge);
+      }
+      if (forge && key(forge.kind, forge.owner, forge.repo) === want) return { name: r.name, repo: forge };
+    }
+    return null;
+  }
+}
