@@ -120,7 +120,7 @@ async function serveCaic(setup: CaicSetup): Promise<Ready> {
   const daemon = (await startDaemon({ configDir, cacheDir: join(setup.dir, 'cache'), env: {}, logLevel: 'warn', port: 0, startDir: setup.dir })) as WithForge;
   const repo: ForgeRepo = { kind: 'github', baseUrl: setup.url, owner: 'acme', repo: 'proj' };
   const watcher = daemon.forge?.watcher;
-  for (const sha of watcher ? SHAS : []) watcher!.watch(repo, sha, () => {});
+  for (const sha of watcher ? SHAS : []) watcher.watch(repo, sha, () => {});
   return { port: Number(new URL(daemon.url).port), watched: watcher ? SHAS.length : 0 };
 }
 
