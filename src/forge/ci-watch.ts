@@ -16,8 +16,18 @@ export interface CIWatchOptions {
   idleMaxMs?: number;
   /** Results kept for SHAs nobody watches any more. */
   cacheSize?: number;
+  /**
+   * The least time between two reads of one SHA's CI (1 s). News that comes sooner (GitHub sends a
+   * check_run delivery per check, created and completed, often dozens in a burst) is read once,
+   * when the gap has passed: a burst costs two reads, not one per delivery. While news keeps
+   * coming, the gap doubles with each deferred read, up to pendingMs (never later than polling
+   * would learn it); after a quiet spell twice the gap it is back to minGapMs. This also keeps a
+   * busy SHA within the forge's API rate limit.
+   */
+  minGapMs?: number;
   /** Injected by tests, which then fire polls themselves. */
   timers?: CIWatchTimers;
+  now?: () => number;
   onError?: (repo: ForgeRepo, sha: string, err: unknown) => void;
 }
 
@@ -36,6 +46,12 @@ interface Entry {
   polling: Promise<void> | null;
   /** A refresh came while a poll ran: poll again when it ends (the news may postdate its answer). */
   again: boolean;
+  /** When the last poll started (ms); -Infinity before the first. */
+  polledAt: number;
+  /** The least time before the next read on news (minGapMs, doubling while news keeps coming). */
+  gap: number;
+  /** When the scheduled timer fires (ms). */
+  timerDue: number;
 }
 
 const defaultTimers: CIWatchTimers = {
@@ -58,6 +74,8 @@ export class CIWatcher {
   private readonly idleMaxMs: number;
   private readonly cacheSize: number;
   private readonly timers: CIWatchTimers;
+  private readonly minGapMs: number;
+  private readonly now: () => number;
   private closed = false;
   /** Polls made (for tests and the benchmark: one poller per SHA shows here). */
   polls = 0;
@@ -70,6 +88,8 @@ export class CIWatcher {
     this.idleMaxMs = opts.idleMaxMs ?? 5 * 60_000;
     this.cacheSize = opts.cacheSize ?? 1_000;
     this.timers = opts.timers ?? defaultTimers;
+    this.minGapMs = opts.minGapMs ?? 1_000;
+    this.now = opts.now ?? Date.now;
   }
 
   /** The last status known for a SHA (no forge call). */
@@ -102,15 +122,45 @@ export class CIWatcher {
     };
   }
 
-  /** News from a webhook (or a push): poll now, whether or not anyone watches. */
+  /**
+   * News from a webhook (or a push): poll now, whether or not anyone watches — or, when the SHA was
+   * read less than minGapMs ago, once that gap has passed (the news is never dropped).
+   */
   refresh(repo: ForgeRepo, sha: string): Promise<void> {
     const e = this.entry(repo, sha);
     if (e.polling) {
       e.again = true;
       return e.polling;
     }
+    return this.pollSoon(e);
+  }
+
+  /** Polls now, or at the end of the gap after the last poll (replacing a later timer). */
+  private pollSoon(e: Entry): Promise<void> {
+    const since = this.now() - e.polledAt;
+    if (since >= e.gap) {
+      if (since >= 2 * e.gap) e.gap = this.minGapMs;
+      this.stopTimer(e);
+      return this.poll(e);
+    }
+    const wait = e.gap - since;
+    // A poll due sooner (a deferred read already) stands; a later one (the regular poll) gives way.
+    if (e.timer === null || e.timerDue > this.now() + wait) {
+      this.setTimer(e, wait, () => {
+        e.gap = Math.min(e.gap * 2, Math.max(this.pendingMs, this.minGapMs));
+      });
+    }
+    return Promise.resolve();
+  }
+
+  private setTimer(e: Entry, ms: number, before?: () => void): void {
     this.stopTimer(e);
-    return this.poll(e);
+    e.timerDue = this.now() + ms;
+    e.timer = this.timers.set(() => {
+      e.timer = null;
+      before?.();
+      void this.poll(e);
+    }, ms);
   }
 
   close(): void {
@@ -127,7 +177,7 @@ export class CIWatcher {
       this.entries.set(key, e);
       return e;
     }
-    e = { repo, sha, listeners: new Set(), status: null, timer: null, delay: this.pendingMs, polling: null, again: false };
+    e = { repo, sha, listeners: new Set(), status: null, timer: null, delay: this.pendingMs, polling: null, again: false, polledAt: -Infinity, gap: this.minGapMs, timerDue: 0 };
     this.entries.set(key, e);
     this.evict();
     return e;
@@ -150,6 +200,7 @@ export class CIWatcher {
   private poll(e: Entry): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.polls++;
+    e.polledAt = this.now();
     e.polling = (async () => {
       try {
         const status = await this.fetchStatus(e.repo, e.sha);
@@ -167,7 +218,7 @@ export class CIWatcher {
       }
       if (e.again) {
         e.again = false;
-        return this.poll(e);
+        return this.pollSoon(e);
       }
       this.schedule(e);
     })();
@@ -177,9 +228,6 @@ export class CIWatcher {
   private schedule(e: Entry): void {
     this.stopTimer(e);
     if (this.closed || e.listeners.size === 0 || isTerminal(e.status)) return;
-    e.timer = this.timers.set(() => {
-      e.timer = null;
-      void this.poll(e);
-    }, e.delay);
+    this.setTimer(e, e.delay);
   }
 }

@@ -88,15 +88,53 @@ test('a webhook refresh polls at once, also a SHA whose CI was final (a re-run),
   const timers = manualTimers();
   let next: CIStatus['state'] = 'failure';
   let polls = 0;
-  const w = new CIWatcher((_r, sha) => (polls++, Promise.resolve(status(sha, next))), { timers });
+  let clock = 0;
+  const w = new CIWatcher((_r, sha) => (polls++, Promise.resolve(status(sha, next))), { timers, now: () => clock });
   const heard: string[] = [];
   w.watch(repo, 'r1', (s) => heard.push(s.state));
   await settle();
   assert.deepEqual(heard, ['failure']);
   next = 'success';
+  clock += 1_000;
   await w.refresh(repo, 'r1');
   assert.deepEqual(heard, ['failure', 'success']);
   assert.equal(polls, 2);
+});
+
+test('a burst of news for one SHA: one read at once, one when the gap has passed; the gap grows while news keeps coming, and resets after quiet', async () => {
+  const timers = manualTimers();
+  let next: CIStatus['state'] = 'pending';
+  let polls = 0;
+  let clock = 10_000;
+  const w = new CIWatcher((_r, sha) => (polls++, Promise.resolve(status(sha, next))), { timers, now: () => clock, minGapMs: 1_000, pendingMs: 15_000 });
+  const heard: string[] = [];
+  w.watch(repo, 'burst', (s) => heard.push(s.state));
+  await settle();
+  assert.equal(polls, 1);
+  assert.equal(timers.due[0]!.ms, 15_000, 'the regular poll');
+  next = 'failure';
+  clock += 200;
+  for (let i = 0; i < 50; i++) await w.refresh(repo, 'burst');
+  assert.equal(polls, 1, 'no read within the gap');
+  assert.deepEqual(timers.due.map((d) => d.ms), [800], 'one read due, at the end of the gap (the regular poll gave way)');
+  clock += 800;
+  await timers.fire();
+  assert.equal(polls, 2);
+  assert.deepEqual(heard, ['pending', 'failure'], 'the news of the burst arrives');
+  // News keeps coming: the next deferred read waits twice as long.
+  clock += 100;
+  await w.refresh(repo, 'burst');
+  assert.deepEqual(timers.due.map((d) => d.ms), [1_900]);
+  clock += 1_900;
+  await timers.fire();
+  assert.equal(polls, 3);
+  // Quiet for twice the gap (now 4 s): read at once, and the gap is back to 1 s.
+  clock += 8_000;
+  await w.refresh(repo, 'burst');
+  assert.equal(polls, 4, 'after a quiet spell: read at once');
+  clock += 500;
+  await w.refresh(repo, 'burst');
+  assert.deepEqual(timers.due.map((d) => d.ms), [500], 'the gap is 1 s again');
 });
 
 test('the cache is bounded: SHAs nobody watches go first', async () => {
