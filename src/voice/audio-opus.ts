@@ -1,0 +1,142 @@
+// One Opus encoder + decoder per voice session (48 kHz mono, 20 ms frames) on @evan/opus (libopus,
+// prebuilt N-API binaries in the package with a wasm fallback; chosen by measurement, see
+// docs/performance.md). Decoding never throws: RTP payloads are hostile input.
+import { createRequire } from 'node:module';
+
+/** The package's own surface, as much of it as caic uses (its typings do not resolve under NodeNext exports). */
+interface EvanEncoder {
+  encode(pcm: ArrayBufferView): Uint8Array;
+  bitrate: number | 'auto' | 'max';
+  complexity: number;
+  signal: 'auto' | 'voice' | 'music';
+  inband_fec: boolean;
+  packet_loss: number;
+}
+interface EvanDecoder {
+  decode(packet: ArrayBufferView): Uint8Array;
+}
+interface EvanOpus {
+  Encoder: new (o: { channels: 1 | 2; sample_rate: number; application: 'voip' | 'audio' | 'restricted_lowdelay' }) => EvanEncoder;
+  Decoder: new (o: { channels: 1 | 2; sample_rate: number }) => EvanDecoder;
+}
+
+const opus = createRequire(import.meta.url)('@evan/opus') as EvanOpus;
+
+/** WebRTC's Opus clock: RTP timestamps and every frame the gateway handles are at 48 kHz. */
+export const OPUS_RATE = 48_000;
+export const OPUS_FRAME_MS = 20;
+export const OPUS_FRAME_SAMPLES = (OPUS_RATE * OPUS_FRAME_MS) / 1000;
+/** The longest packet libopus can emit (3 frames of 1275 bytes); anything longer is not Opus. */
+export const OPUS_MAX_PACKET = 1275 * 3 + 7;
+/** The most one packet can hold: 120 ms. Decoder output never exceeds this. */
+export const OPUS_MAX_SAMPLES = (OPUS_RATE * 120) / 1000;
+
+export interface OpusCodecOptions {
+  /** Encoder bitrate in bit/s (speech: 24–32 kbit/s is transparent enough; WebRTC's default is 32k). */
+  bitrate?: number;
+  /** libopus complexity 0–10: CPU per encoded frame against quality; decoding cost does not depend on it. */
+  complexity?: number;
+}
+
+export const OPUS_DEFAULTS = { bitrate: 32_000, complexity: 5 } as const;
+
+export interface OpusStats {
+  /** Packets decoded as sent. */
+  decoded: number;
+  /** Frames made up for lost packets (null/empty input). */
+  concealed: number;
+  /** Packets that were not Opus (corrupt, oversized): concealed too, and counted here. */
+  invalid: number;
+  encoded: number;
+}
+
+/**
+ * An encoder and a decoder for one session. `encode` takes exactly one 20 ms frame (a Framer
+ * makes them); `decode` takes whatever arrived in an RTP payload and always returns PCM: the
+ * packet's samples, or, for a lost, corrupt or oversized packet, the decoder's concealment cut
+ * to the length of the last good packet (libopus would otherwise conceal 120 ms at once).
+ */
+export class OpusCodec {
+  readonly stats: OpusStats = { decoded: 0, concealed: 0, invalid: 0, encoded: 0 };
+  private encoder: EvanEncoder | null;
+  private decoder: EvanDecoder | null;
+  private lastSamples = OPUS_FRAME_SAMPLES;
+
+  constructor(options: OpusCodecOptions = {}) {
+    const o = { ...OPUS_DEFAULTS, ...options };
+    this.encoder = new opus.Encoder({ channels: 1, sample_rate: OPUS_RATE, application: 'voip' });
+    this.encoder.bitrate = o.bitrate;
+    this.encoder.complexity = o.complexity;
+    this.encoder.signal = 'voice';
+    this.decoder = new opus.Decoder({ channels: 1, sample_rate: OPUS_RATE });
+  }
+
+  /** One 20 ms frame of 48 kHz mono int16 → one Opus packet (a fresh array). */
+  encode(frame: Int16Array): Uint8Array {
+    if (!this.encoder) throw new Error('OpusCodec is closed');
+    if (frame.length !== OPUS_FRAME_SAMPLES) throw new RangeError(`Opus frames are ${OPUS_FRAME_SAMPLES} samples, got ${frame.length}`);
+    // The native build returns a view of one buffer shared by every encoder: copy it out now.
+    const packet = this.encoder.encode(frame).slice();
+    this.stats.encoded++;
+    return packet;
+  }
+
+  /** An RTP payload (null for a packet known lost) → 48 kHz mono int16. Never throws. */
+  decode(packet: Uint8Array | null | undefined): Int16Array {
+    if (!this.decoder) return new Int16Array(this.lastSamples);
+    if (!packet || packet.length === 0) {
+      this.stats.concealed++;
+      return this.conceal();
+    }
+    if (packet.length > OPUS_MAX_PACKET) {
+      this.stats.invalid++;
+      return this.conceal();
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = this.decoder.decode(packet);
+    } catch {
+      this.stats.invalid++;
+      return this.conceal();
+    }
+    const n = Math.min(bytes.length >> 1, OPUS_MAX_SAMPLES);
+    const pcm = new Int16Array(n);
+    new Uint8Array(pcm.buffer).set(bytes.subarray(0, n * 2));
+    if (n > 0) this.lastSamples = n;
+    this.stats.decoded++;
+    return pcm;
+  }
+
+  /** Frees both sides (the package frees on garbage collection too; this makes it prompt and final). */
+  close(): void {
+    this.encoder = null;
+    this.decoder = null;
+  }
+
+  private conceal(): Int16Array {
+    const out = new Int16Array(this.lastSamples);
+    try {
+      const bytes = this.decoder!.decode(new Uint8Array(0));
+      const n = Math.min(out.length, bytes.length >> 1);
+      new Uint8Array(out.buffer).set(bytes.subarray(0, n * 2));
+    } catch {
+      // Concealment failing leaves silence, which is what a lost frame sounds like anyway.
+    }
+    return out;
+  }
+}
+
+/**
+ * The floor bench:voice compares the gateway against: decode each packet and encode a frame back
+ * with one codec, nothing else (no WebRTC, no resampling, no framing). Returns the bytes encoded,
+ * so the work cannot be optimised away.
+ */
+export function codecFloor(packets: readonly Uint8Array[], codec: OpusCodec = new OpusCodec()): number {
+  let bytes = 0;
+  for (const p of packets) {
+    const pcm = codec.decode(p);
+    const frame = pcm.length === OPUS_FRAME_SAMPLES ? pcm : pcm.subarray(0, OPUS_FRAME_SAMPLES);
+    if (frame.length === OPUS_FRAME_SAMPLES) bytes += codec.encode(frame).length;
+  }
+  return bytes;
+}
