@@ -26,8 +26,6 @@ const opus = createRequire(import.meta.url)('@evan/opus') as EvanOpus;
 export const OPUS_RATE = 48_000;
 export const OPUS_FRAME_MS = 20;
 export const OPUS_FRAME_SAMPLES = (OPUS_RATE * OPUS_FRAME_MS) / 1000;
-/** The longest packet libopus can emit (3 frames of 1275 bytes); anything longer is not Opus. */
-export const OPUS_MAX_PACKET = 1275 * 3 + 7;
 /** The most one packet can hold: 120 ms. Decoder output never exceeds this. */
 export const OPUS_MAX_SAMPLES = (OPUS_RATE * 120) / 1000;
 
@@ -45,7 +43,7 @@ export interface OpusStats {
   decoded: number;
   /** Frames made up for lost packets (null/empty input). */
   concealed: number;
-  /** Packets that were not Opus (corrupt, oversized): concealed too, and counted here. */
+  /** Packets that were not Opus (corrupt, truncated, too long for the decoder): concealed too, and counted here. */
   invalid: number;
   encoded: number;
 }
@@ -75,8 +73,9 @@ export class OpusCodec {
   encode(frame: Int16Array): Uint8Array {
     if (!this.encoder) throw new Error('OpusCodec is closed');
     if (frame.length !== OPUS_FRAME_SAMPLES) throw new RangeError(`Opus frames are ${OPUS_FRAME_SAMPLES} samples, got ${frame.length}`);
-    // The native build returns a view of one buffer shared by every encoder: copy it out now.
-    const packet = this.encoder.encode(frame).slice();
+    // The native build returns a view of one buffer shared by every encoder: copy it out now (a
+    // Buffer's own slice() would be another view).
+    const packet = new Uint8Array(this.encoder.encode(frame));
     this.stats.encoded++;
     return packet;
   }
@@ -86,10 +85,6 @@ export class OpusCodec {
     if (!this.decoder) return new Int16Array(this.lastSamples);
     if (!packet || packet.length === 0) {
       this.stats.concealed++;
-      return this.conceal();
-    }
-    if (packet.length > OPUS_MAX_PACKET) {
-      this.stats.invalid++;
       return this.conceal();
     }
     let bytes: Uint8Array;

@@ -10,7 +10,6 @@ export {
   OPUS_RATE,
   OPUS_FRAME_MS,
   OPUS_FRAME_SAMPLES,
-  OPUS_MAX_PACKET,
   OPUS_MAX_SAMPLES,
   OPUS_DEFAULTS,
   type OpusCodecOptions,

@@ -67,7 +67,7 @@ function candidate(name: string, dir: string): Make {
       e.complexity = COMPLEXITY;
       // The native build returns views of one buffer shared by every encoder (and one by every
       // decoder): the next call overwrites them, so each result must be copied.
-      return { encode: (pcm) => e.encode(pcm).slice(), decode: (p) => asInt16(d.decode(p)) };
+      return { encode: (pcm) => new Uint8Array(e.encode(pcm)), decode: (p) => asInt16(d.decode(p)) };
     };
   }
   type DJ = { encode(b: Buffer): Buffer; decode(b: Buffer): Buffer; setBitrate(n: number): void; applyEncoderCTL(c: number, v: number): void };

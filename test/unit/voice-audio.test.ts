@@ -249,7 +249,7 @@ describe('Opus codec', async () => {
     const b = new OpusCodec();
     const [f1, f2] = frames(speech, OPUS_FRAME_SAMPLES).slice(30, 32);
     const pa = a.encode(f1!);
-    const copy = pa.slice();
+    const copy = Uint8Array.from(pa);
     b.encode(f2!);
     assert.deepEqual(pa, copy);
   });
