@@ -69,13 +69,13 @@ export class OpusCodec {
     this.decoder = new opus.Decoder({ channels: 1, sample_rate: OPUS_RATE });
   }
 
-  /** One 20 ms frame of 48 kHz mono int16 → one Opus packet (a fresh array). */
+  /** One 20 ms frame of 48 kHz mono int16 → one Opus packet (a fresh array the caller keeps). */
   encode(frame: Int16Array): Uint8Array {
     if (!this.encoder) throw new Error('OpusCodec is closed');
     if (frame.length !== OPUS_FRAME_SAMPLES) throw new RangeError(`Opus frames are ${OPUS_FRAME_SAMPLES} samples, got ${frame.length}`);
-    // The native build returns a view of one buffer shared by every encoder: copy it out now (a
-    // Buffer's own slice() would be another view).
-    const packet = new Uint8Array(this.encoder.encode(frame));
+    // The package copies each packet out of its one output buffer (shared by every encoder), so
+    // the packet is the caller's; a test holds it to that.
+    const packet = this.encoder.encode(frame);
     this.stats.encoded++;
     return packet;
   }

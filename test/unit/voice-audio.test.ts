@@ -244,7 +244,7 @@ describe('Opus codec', async () => {
     assert.throws(() => codec.encode(new Int16Array(OPUS_FRAME_SAMPLES)), /closed/);
   });
 
-  test('packets from one codec are its own: encoders do not share output buffers', () => {
+  test('a packet is the caller\'s: encoding on another session does not overwrite it (the package has one output buffer for all)', () => {
     const a = new OpusCodec();
     const b = new OpusCodec();
     const [f1, f2] = frames(speech, OPUS_FRAME_SAMPLES).slice(30, 32);
