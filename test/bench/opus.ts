@@ -220,6 +220,46 @@ async function floor(): Promise<{ perFrameUs: number }> {
   return { perFrameUs: Number(process.hrtime.bigint() - t) / 1e3 / packets.length };
 }
 
+/**
+ * The whole audio path of one session per 20 ms, without WebRTC: mic packet → decode → 16 kHz
+ * for the model, and model audio at 24 kHz → 48 kHz → framed → encoded. What bench:voice's
+ * gateway adds on top of this is WebRTC itself.
+ */
+async function pipeline(): Promise<{ inUs: number; outUs: number; resampleInUs: number; resampleOutUs: number }> {
+  const { Framer, OpusCodec, Resampler } = await import('../../src/voice/index.js');
+  const speech = await speak(SCRIPT, 48000);
+  const model = await speak(SCRIPT, 24000);
+  const frames: Int16Array[] = [];
+  for (let i = 0; frames.length < FRAMES; i = (i + FRAME) % (speech.length - FRAME)) frames.push(speech.slice(i, i + FRAME));
+  const sender = new OpusCodec({ bitrate: BITRATE, complexity: COMPLEXITY });
+  const packets = frames.map((f) => sender.encode(f));
+  const codec = new OpusCodec({ bitrate: BITRATE, complexity: COMPLEXITY });
+  const down = new Resampler(48000, 16000);
+  const up = new Resampler(24000, 48000);
+  const framer = new Framer(FRAME);
+  // Model audio arrives in chunks of 40 ms (960 samples at 24 kHz), one per two frames out.
+  const chunks: Int16Array[] = [];
+  for (let i = 0; chunks.length < FRAMES / 2; i = (i + 960) % (model.length - 960)) chunks.push(model.slice(i, i + 960));
+  const time = (fn: () => void) => {
+    const t = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t) / 1e3 / FRAMES;
+  };
+  const inUs = time(() => {
+    for (const p of packets) down.process(codec.decode(p));
+  });
+  const outUs = time(() => {
+    for (const c of chunks) for (const f of framer.push(up.process(c))) codec.encode(f);
+  });
+  const resampleInUs = time(() => {
+    for (const f of frames) down.process(f);
+  });
+  const resampleOutUs = time(() => {
+    for (const c of chunks) up.process(c);
+  });
+  return { inUs, outUs, resampleInUs, resampleOutUs };
+}
+
 type Row = { name: string; startupMs: number; perPairKb: { rss: number; heap: number }; enc: ReturnType<typeof stats>; dec: ReturnType<typeof stats>; kbps: number; q: ReturnType<typeof quality>; hostile: { tried: number; throws: number; maxOut: number; stillDecodes: boolean }; manyOk: number };
 
 async function main(): Promise<void> {
@@ -269,8 +309,14 @@ async function main(): Promise<void> {
   }
   const fl = await floor();
   console.log(`\nfloor (codecFloor: decode + encode one frame, no WebRTC): ${f(fl.perFrameUs)} µs per frame`);
+  const pl = await pipeline();
+  console.log(
+    `session audio path per 20 ms: in (decode + 48 → 16 kHz) ${f(pl.inUs)} µs, of which resampling ${f(pl.resampleInUs)}; ` +
+      `out (24 → 48 kHz + framing + encode) ${f(pl.outUs)} µs, of which resampling ${f(pl.resampleOutUs)}; ` +
+      `20 full-duplex sessions: ${f(((pl.inUs + pl.outUs) * 50 * 20) / 1e4)}% of one core`,
+  );
   const c = rows.find((r) => r.name === 'caic');
-  summary('opus', { floor_us: fl.perFrameUs, ...(c ? { enc_us: c.enc.mean, enc_p99_us: c.enc.p99, dec_us: c.dec.mean, dec_p99_us: c.dec.p99, pair_kb: c.perPairKb.rss } : {}) });
+  summary('opus', { floor_us: fl.perFrameUs, in_us: pl.inUs, out_us: pl.outUs, ...(c ? { enc_us: c.enc.mean, enc_p99_us: c.enc.p99, dec_us: c.dec.mean, dec_p99_us: c.dec.p99, pair_kb: c.perPairKb.rss } : {}) });
 }
 
 const i = process.argv.indexOf('--child');
