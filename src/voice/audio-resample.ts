@@ -28,8 +28,8 @@ interface Design {
   down: number;
   /** Taps per phase. */
   taps: number;
-  /** Phase p's taps at [p * taps, (p + 1) * taps), tap k applying to the k-th newest input sample. */
-  phases: Float32Array;
+  /** Phase p's taps at [p * taps, (p + 1) * taps), tap k applying to the k-th oldest input sample of the window. */
+  phases: Float64Array;
 }
 
 const designs = new Map<string, Design>();
@@ -62,8 +62,9 @@ function design(fromRate: number, toRate: number): Design {
     // × up: zero-stuffing divides the signal's level by `up`; the filter gives it back.
     prototype[i] = sinc * window * up;
   }
-  const phases = new Float32Array(n);
-  for (let p = 0; p < up; p++) for (let k = 0; k < taps; k++) phases[p * taps + k] = prototype[p + k * up]!;
+  const phases = new Float64Array(n);
+  // Stored oldest sample first, so the inner loop walks both arrays forwards.
+  for (let p = 0; p < up; p++) for (let k = 0; k < taps; k++) phases[p * taps + (taps - 1 - k)] = prototype[p + k * up]!;
   const d = { up, down, taps, phases };
   designs.set(key, d);
   return d;
@@ -79,8 +80,8 @@ export class Resampler {
   readonly fromRate: number;
   readonly toRate: number;
   private readonly d: Design;
-  /** The last `taps - 1` input samples followed by the current chunk. */
-  private work: Float32Array;
+  /** The last `taps - 1` input samples followed by the current chunk (float64: no conversions in the inner loop). */
+  private work: Float64Array;
   /** Position of the next output sample, in 1/up input samples from the current chunk's first sample. */
   private pos = 0;
 
@@ -91,7 +92,7 @@ export class Resampler {
     this.fromRate = fromRate;
     this.toRate = toRate;
     this.d = design(fromRate, toRate);
-    this.work = new Float32Array(this.d.taps - 1 + 4096);
+    this.work = new Float64Array(this.d.taps - 1 + 4096);
   }
 
   /** The filter's delay in output samples (its centre tap). */
@@ -111,32 +112,36 @@ export class Resampler {
     const { up, down, taps, phases } = this.d;
     const hist = taps - 1;
     if (this.work.length < hist + input.length) {
-      const grown = new Float32Array(hist + input.length);
+      const grown = new Float64Array(hist + input.length);
       grown.set(this.work.subarray(0, hist));
       this.work = grown;
     }
     const w = this.work;
     for (let i = 0; i < input.length; i++) w[hist + i] = input[i]!;
     const out = new Int16Array(this.outputLength(input.length));
-    let pos = this.pos;
+    // pos = idx * up + phase, kept as the two integers so the loop has no division.
+    let idx = Math.floor(this.pos / up);
+    let phase = this.pos - idx * up;
+    const stepIdx = Math.floor(down / up);
+    const stepPhase = down - stepIdx * up;
     for (let o = 0; o < out.length; o++) {
-      const base = hist + Math.floor(pos / up);
-      const ph = (pos % up) * taps;
+      // The window ends at input[idx], which is w[hist + idx]: it starts at w[idx].
+      const ph = phase * taps;
       let acc = 0;
-      for (let k = 0; k < taps; k++) acc += phases[ph + k]! * w[base - k]!;
+      for (let k = 0; k < taps; k++) acc += phases[ph + k]! * w[idx + k]!;
       out[o] = acc >= 32767 ? 32767 : acc <= -32768 ? -32768 : Math.round(acc);
-      pos += down;
+      idx += stepIdx;
+      phase += stepPhase;
+      if (phase >= up) {
+        phase -= up;
+        idx++;
+      }
     }
+    const pos = idx * up + phase;
     this.pos = pos - input.length * up;
     // Keep the newest `hist` samples (older history when the chunk is shorter than the filter).
     w.copyWithin(0, input.length, input.length + hist);
     return out;
-  }
-
-  /** Forgets the stream (a new utterance, a new session): the next chunk starts from silence. */
-  reset(): void {
-    this.work.fill(0);
-    this.pos = 0;
   }
 }
 

@@ -48,7 +48,6 @@ export class EnergyVad {
   private segmentStartMs = 0;
   private lastVoicedMs = 0;
   private floor = 0;
-  private last = -Infinity;
 
   constructor(options: VadOptions) {
     this.o = { ...VAD_DEFAULTS, ...options };
@@ -66,11 +65,6 @@ export class EnergyVad {
     return this.floor;
   }
 
-  /** Level of the last frame pushed, in dBFS. */
-  get levelDbfs(): number {
-    return this.last;
-  }
-
   /** Feeds the next frame; returns the event it caused, if any. */
   push(frame: Int16Array): VadEvent | null {
     if (frame.length === 0) return null;
@@ -80,7 +74,6 @@ export class EnergyVad {
     const endMs = (this.samples / o.sampleRate) * 1000;
     const frameMs = endMs - startMs;
     const level = toDbfs(rms(frame));
-    this.last = level;
     this.floor = this.observe(level, frameMs);
     const start = Math.max(this.floor + o.startDb, o.minSpeechDbfs);
     const keep = start - (o.startDb - o.endDb);
@@ -112,14 +105,6 @@ export class EnergyVad {
     if (!this.inSpeech) return null;
     this.inSpeech = false;
     return { type: 'end', atMs: this.lastVoicedMs, durationMs: this.lastVoicedMs - this.segmentStartMs };
-  }
-
-  /** Back to the initial state (a new session on the same object). */
-  reset(): void {
-    this.levelCount = this.levelNext = this.samples = this.runMs = 0;
-    this.inSpeech = false;
-    this.floor = 0;
-    this.last = -Infinity;
   }
 
   /** Records a frame's level and returns the minimum over the trailing window. */

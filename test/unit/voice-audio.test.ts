@@ -10,6 +10,7 @@ import {
   EnergyVad,
   floatToInt16,
   Framer,
+  int16ToBytes,
   int16ToFloat,
   OPUS_FRAME_SAMPLES,
   OPUS_MAX_SAMPLES,
@@ -88,10 +89,11 @@ describe('PCM helpers', () => {
     assert.ok(Math.abs(toDbfs(0.1) + 20) < 1e-9);
   });
 
-  test('bytes → int16 is a view when aligned and a copy when not; an odd trailing byte is dropped', () => {
+  test('bytes ↔ int16 (little-endian): a view when aligned, a copy when not; an odd trailing byte is dropped', () => {
     const buf = new Uint8Array([0xff, 1, 0, 2, 0, 3]);
     assert.deepEqual(bytesToInt16(buf.subarray(1)), Int16Array.of(1, 2));
     assert.equal(bytesToInt16(buf.subarray(0, 4)).buffer, buf.buffer);
+    assert.deepEqual(int16ToBytes(Int16Array.of(1, -2)), Uint8Array.of(1, 0, 0xfe, 0xff));
   });
 });
 
@@ -279,8 +281,7 @@ describe('energy VAD', async () => {
     truth.push([((at + b.first) / rate) * 1000, ((at + b.last) / rate) * 1000]);
   }
 
-  function run(samples: Int16Array): VadEvent[] {
-    const vad = new EnergyVad({ sampleRate: rate });
+  function run(samples: Int16Array, vad = new EnergyVad({ sampleRate: rate })): VadEvent[] {
     const events: VadEvent[] = [];
     for (const fr of frames(samples, rate / 50)) {
       const e = vad.push(fr);
@@ -309,7 +310,11 @@ describe('energy VAD', async () => {
   });
 
   test('noise alone is never speech, however loud, since thresholds follow the measured floor', () => {
-    for (const level of [-60, -45, -30]) assert.deepEqual(run(noise(rate * 5, level, 3)), [], `${level} dBFS`);
+    for (const level of [-60, -45, -30]) {
+      const vad = new EnergyVad({ sampleRate: rate });
+      assert.deepEqual(run(noise(rate * 5, level, 3), vad), [], `${level} dBFS`);
+      assert.ok(Math.abs(vad.noiseFloorDbfs - level) < 1.5, `floor ${vad.noiseFloorDbfs.toFixed(1)} dBFS for noise at ${level}`);
+    }
   });
 
   test('a pause shorter than the hangover does not split an utterance; a click is not speech', () => {
