@@ -102,7 +102,10 @@ export class OpusCodec {
     return pcm;
   }
 
-  /** Frees both sides (the package frees on garbage collection too; this makes it prompt and final). */
+  /**
+   * Ends the session's codec: encode throws and decode gives silence from now on. The package has no
+   * explicit free; dropping the references lets the collector release libopus's state.
+   */
   close(): void {
     this.encoder = null;
     this.decoder = null;
