@@ -10,3 +10,4 @@ export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';
 export * from './mcp.js';
+export * from './voice-channel.js';
