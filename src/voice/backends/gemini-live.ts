@@ -287,7 +287,7 @@ class GeminiLiveSession implements VoiceBackendSession {
     });
     this.timer = setTimeout(() => {
       if (this.state === 'ready' || this.state === 'closed') return;
-      this.fail(`Gemini Live did not complete the session setup within ${Math.round(timeoutMs / 1000)} s`);
+      this.fail(`Gemini Live did not complete the session setup within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`);
       this.ws.terminate();
     }, timeoutMs);
     this.ws.on('open', () => {
