@@ -1,6 +1,6 @@
 // A Gemini Live stand-in: a WebSocket server on 127.0.0.1 speaking BidiGenerateContent's wire format, checking the key and the setup like the real service, scriptable per session.
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 export const STANDIN_PATH = '/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent';
@@ -43,8 +43,8 @@ function unknownNames(obj: Record<string, unknown>, known: string[], at: string)
 function checkSchema(schema: unknown, at: string): void {
   if (!isRecord(schema)) throw new Refusal(`Invalid JSON payload received. Expected an object at '${at}'.`);
   unknownNames(schema, SCHEMA_KEYS, at);
-  if (schema.type !== undefined && !SCHEMA_TYPES.includes(String(schema.type))) {
-    throw new Refusal(`Invalid JSON payload received. Invalid value at '${at}.type' (type.googleapis.com/google.ai.generativelanguage.v1beta.Type), "${String(schema.type)}"`);
+  if (schema.type !== undefined && !(typeof schema.type === 'string' && SCHEMA_TYPES.includes(schema.type))) {
+    throw new Refusal(`Invalid JSON payload received. Invalid value at '${at}.type' (type.googleapis.com/google.ai.generativelanguage.v1beta.Type), ${JSON.stringify(schema.type)}`);
   }
   if (schema.type === 'OBJECT' && (!isRecord(schema.properties) || Object.keys(schema.properties).length === 0)) {
     throw new Refusal(`* GenerateContentRequest.${at}.properties: should be non-empty for OBJECT type`);
@@ -212,7 +212,7 @@ export class StandInSession {
 
   /** Stops reading from the socket, so the client's sends back up (backpressure). */
   pauseReading(): void {
-    const socket = (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    const socket = (this.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
   }
 

@@ -1,6 +1,7 @@
 // The `gemini-live` voice backend: one Gemini Live BidiGenerateContent WebSocket per session (setup, realtime PCM, tool calls, barge-in).
 import WebSocket from 'ws';
 import { VOICE_CHANNEL_LIMITS, VoiceToolName, type VoiceTool } from '../../api/index.js';
+import { modelSocketUrlProblem } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import type {
   VoiceBackend,
@@ -34,20 +35,11 @@ export interface GeminiLiveOptions {
   maxMessageBytes?: number;
 }
 
-/** Checks a Gemini Live URL: `wss:`, or `ws:` to a loopback host (a test stand-in); the key must never travel in clear. */
+/** A usable Gemini Live URL, or an error saying why not (the same rule as the config key `gemini_url`). */
 export function checkGeminiLiveUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`"${value}" is not a URL`);
-  }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'wss:' && !(url.protocol === 'ws:' && loopback)) {
-    throw new Error('must be a wss:// URL (ws:// only to a loopback address)');
-  }
-  if (url.searchParams.has('key') || url.username || url.password) throw new Error('must not carry credentials (the key comes from GEMINI_API_KEY)');
-  return url;
+  const problem = modelSocketUrlProblem(value);
+  if (problem) throw new Error(`Gemini Live URL ${problem}`);
+  return new URL(value);
 }
 
 // ---- tool declarations: JSON Schema → the API's Schema (an OpenAPI 3.0 subset) ----
