@@ -52,13 +52,13 @@ function fromPrivate(privateKey: KeyObject, path: string, pem: string, created: 
 
 /** Parses a PEM private key and insists on Ed25519; `what` names the source in the error. */
 function parseEd25519Pem(pem: string, what: string, fix: string): KeyObject {
+  // The daemon starts unattended: nobody could type a passphrase.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) throw new UserError(`${what} is encrypted (a passphrase is not supported); ${fix}`);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
-  } catch (err) {
-    const msg = (err as Error).message;
-    const why = /passphrase/i.test(msg) ? 'is encrypted (a passphrase is not supported)' : 'is not a PEM private key';
-    throw new UserError(`${what} ${why}; ${fix}`);
+  } catch {
+    throw new UserError(`${what} is not a PEM private key; ${fix}`);
   }
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new UserError(`${what} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key; voice tokens need an Ed25519 key; ${fix}`);
