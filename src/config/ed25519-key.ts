@@ -23,6 +23,6 @@ export function parseEd25519PublicKey(text: string): KeyObject {
   try {
     return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: encoded }, format: 'jwk' });
   } catch (err) {
-    throw new Error(`is not an Ed25519 public key: ${(err as Error).message}`);
+    throw new Error(`is not an Ed25519 public key: ${(err as Error).message}`, { cause: err });
   }
 }

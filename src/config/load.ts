@@ -59,8 +59,9 @@ class KeyError extends Error {
   constructor(
     readonly key: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -252,7 +253,7 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
     try {
       parseEd25519PublicKey(entry.public_key);
     } catch (err) {
-      throw new KeyError('voice-gateway.trusted_issuers', `entry ${i + 1} (${entry.service} ${entry.issuer}): public_key ${(err as Error).message}`);
+      throw new KeyError('voice-gateway.trusted_issuers', `entry ${i + 1} (${entry.service} ${entry.issuer}): public_key ${(err as Error).message}`, { cause: err });
     }
   });
 

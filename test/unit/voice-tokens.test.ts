@@ -14,6 +14,7 @@ import {
   VoiceTokenError,
   VoiceTokenIssuer,
   VoiceTokenVerifier,
+  voiceStatus,
   type TrustedIssuer,
   type VoiceTokenRefusal,
 } from '../../src/voice/index.js';
@@ -353,5 +354,34 @@ describe('[voice-gateway] in config.toml', () => {
   test('instance_id and token_mode', async () => {
     assert.match(await loadError('[voice-gateway]\ninstance_id = "has space"\n'), /voice-gateway\.instance_id: must be letters/);
     assert.match(await loadError('[voice-gateway]\ntoken_mode = "oauth"\n'), /token_mode: "oauth" .* is not supported yet/);
+  });
+});
+
+describe('voice status', () => {
+  const status = async (toml: string, env: Record<string, string> = {}) => {
+    await using dir = await tempDir();
+    await writeFile(join(dir.path, 'config.toml'), toml);
+    return voiceStatus(loadConfig({ configDir: dir.path, cacheDir: join(dir.path, 'cache'), env }));
+  };
+  const LOGIN = '[server]\nexternal_url = "https://caic.example.com"\n[github.oauth]\nclient_id = "i"\nclient_secret = "s"\nallowed_users = ["a"]\n';
+
+  test('standalone, embedded or off, from the configuration', async () => {
+    assert.deepEqual(await status('', { GEMINI_API_KEY: 'k' }), { enabled: true, mode: 'embedded', reason: '' });
+    assert.deepEqual(await status('[voice-gateway]\nurl = "https://voice.example.com"\n'), { enabled: true, mode: 'standalone', reason: '' });
+    assert.deepEqual(await status('[voice-gateway.config]\nbackend = "local-stack"\n'), { enabled: true, mode: 'embedded', reason: '' });
+    const off = await status('');
+    assert.equal(off.mode, 'off');
+    assert.equal(off.enabled, false);
+    assert.match(off.reason, /GEMINI_API_KEY/);
+    assert.equal((await status('[core.env]\nGEMINI_API_KEY = "k"\n')).mode, 'embedded', '[core.env] counts');
+  });
+
+  test('without login, only on a loopback listener', async () => {
+    const open = await status('[server]\nhttp = "0.0.0.0:2242"\n', { GEMINI_API_KEY: 'k' });
+    assert.equal(open.enabled, false);
+    assert.equal(open.mode, 'embedded');
+    assert.match(open.reason, /needs login when the daemon listens beyond loopback/);
+    assert.equal((await status(`${LOGIN.replace('[server]\n', '[server]\nhttp = "0.0.0.0:2242"\n')}`, { GEMINI_API_KEY: 'k' })).enabled, true);
+    assert.equal((await status('[server]\nhttp = "[::1]:2242"\n', { GEMINI_API_KEY: 'k' })).enabled, true);
   });
 });
