@@ -120,6 +120,26 @@ describe('no login, loopback listener', () => {
     await assert.rejects(startTestDaemon('[voice-gateway]\nsigning_private_key_pem = "nope.pem"\n', { env: GEMINI }), /signing_private_key_pem: cannot read/);
   });
 
+  test('the private key is masked should anything log it', async () => {
+    await using dir = await tempDir();
+    const configDir = join(dir.path, 'config');
+    await using d = await startTestDaemon('', {
+      dir,
+      configDir,
+      env: GEMINI,
+      extend: (app) => {
+        app.get('/api/v1/test/leak', async (req) => {
+          const [pemBody, d] = await privateForms(configDir);
+          req.log.error({ pemBody, jwk: { d } }, `careless ${d}`);
+          return { ok: true };
+        });
+      },
+    });
+    assert.equal((await http(`${d.url}/api/v1/test/leak`)).status, 200);
+    assert.ok(d.logs.text.includes('careless'), 'the line was logged');
+    assertNoSecret('the log', d.logs.text, (await privateForms(configDir)).slice(0, 2));
+  });
+
   test('voice off: 409 with the reason and the fix; the config says so; no key is made', async () => {
     await using d = await startTestDaemon('');
     const cfg = (await http(`${d.url}/api/v1/server/config`)).json<ServerConfigResp>();
