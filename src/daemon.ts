@@ -122,7 +122,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     masker.add(...voice.identity.key.secretForms);
     if (voice.identity.key.created) logger.info({ file: voice.identity.key.path }, 'created the voice token signing key');
   }
-  logger.info({ mode: voice.status.mode, enabled: voice.status.enabled, ...(voice.status.reason ? { reason: voice.status.reason } : {}) }, 'voice');
+  if (voice.status.enabled) logger.info({ mode: voice.status.mode, instance: voice.identity?.instanceId }, `voice on (${voice.status.mode} gateway)`);
+  else logger.info({ mode: voice.status.mode, reason: voice.status.reason }, 'voice off');
   const settings = await loadOrCreateSettings(config.configDir);
   masker.add(settings.sessionSecret.toString('hex'));
   if (settings.created) logger.info({ dir: config.configDir }, 'created session secret in settings.json');
