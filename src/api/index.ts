@@ -6,6 +6,7 @@ export * from './events.js';
 export * from './forge.js';
 export * from './tasks.js';
 export * from './oauth.js';
+export * from './voice.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';

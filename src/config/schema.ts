@@ -113,9 +113,22 @@ export const ConfigFileSchema = z.strictObject({
   }),
   'voice-gateway': table({
     url: str(),
-    instance_id: str(),
+    instance_id: z
+      .string()
+      .regex(/^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$/, 'must be letters, digits and . _ : - (at most 128), starting with a letter or digit')
+      .default(''),
     token_mode: z.enum(['', 'ed25519', 'oauth']).default(''),
     signing_private_key_pem: str(),
+    // Hosts whose voice tokens this instance's gateway accepts (besides its own key); checked in load.ts.
+    trusted_issuers: z
+      .array(
+        z.strictObject({
+          service: z.string().min(1, 'must not be empty'),
+          issuer: z.string().min(1, 'must not be empty'),
+          public_key: z.string(),
+        }),
+      )
+      .default([]),
     config: table({
       model: str('gemini-3.1-flash-live-preview'),
       backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),

@@ -338,12 +338,23 @@ export class ForgeService implements ForgeEvents {
   resume(): void {
     for (const v of this.deps.tasks.forgeViews()) {
       const f = v.forge;
-      if (!f || f.state !== 'open' || isTerminal(f.ci) || !f.ci?.sha) continue;
+      if (!f || f.state !== 'open' || isTerminal(f.ci)) continue;
       const info = this.deps.repos.list().find((r) => r.name === v.repo);
       const repo = info?.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
-      if (repo) this.watchTask(v.id, repo, f.ci.sha);
+      if (!repo) continue;
+      if (f.ci?.sha) this.watchTask(v.id, repo, f.ci.sha);
+      // Opened just before the daemon stopped, before its CI was first read: the head commit is
+      // the pull request's, asked of the forge.
+      else this.track(this.watchHead(v.id, v.owner, repo, f.number));
     }
     this.startRepoCI();
+  }
+
+  private async watchHead(id: string, owner: Caller | null, repo: ForgeRepo, number: number): Promise<void> {
+    const client = await this.clientFor(owner, repo);
+    if (!client) return;
+    const pr = await client.getPullRequest(repo, number);
+    if (pr.state === 'open' && pr.headSha) this.watchTask(id, repo, pr.headSha);
   }
 
   /** A repository's default-branch CI as last learned in the background (no forge call). */

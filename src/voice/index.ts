@@ -1,4 +1,26 @@
-// Public surface of src/voice: the voice gateway's parts (tokens, codec, model backends).
+// Public surface of src/voice: voice tokens (keys, signing, verification, status), the gateway and its backends.
+// Tokens (vtokens): the instance key, issuing for GET /api/v1/voice/token, and the verifier a gateway calls.
+export { loadVoiceIdentity, VOICE_KEY_FILE_NAME, VOICE_INSTANCE_FILE_NAME, type VoiceIdentity, type VoiceKey, type VoiceIdentityOptions } from './keys.js';
+export {
+  VoiceTokenIssuer,
+  VoiceTokenVerifier,
+  VoiceTokenError,
+  VOICE_AUDIENCE,
+  VOICE_SESSION_CAPABILITY,
+  CAIC_SERVICE_KIND,
+  VOICE_TOKEN_TYPE,
+  VOICE_TOKEN_TTL_SECONDS,
+  CLOCK_SKEW_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  MAX_TOKEN_LENGTH,
+  type VoiceClaims,
+  type VoiceTokenForm,
+  type VoiceTokenRefusal,
+  type IssuedVoiceToken,
+  type TrustedIssuer,
+  type VerifiedVoiceToken,
+} from './tokens.js';
+export { voiceStatus, trustedIssuers, VoiceOffError, VoiceTokenService, type VoiceTokenServiceOptions } from './status.js';
 // vgemini: the backend seam and the gemini-live backend.
 export type {
   VoiceBackend,

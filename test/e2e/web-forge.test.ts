@@ -98,4 +98,27 @@ describe('web UI: pull requests and CI', { timeout: 300_000 }, () => {
       return (await dot.count()) > 0 && (await dot.getAttribute('data-ci')) === 'success';
     });
   });
+
+  test('the composer starts a task from an issue (its text is the prompt) and from an existing branch', async () => {
+    const n = forge.addIssue('acme/proj', { title: 'Login button misaligned', body: 'FAKE_CI on narrow screens', author: 'bob' });
+    await page.goto(env.d.url);
+    await page.getByRole('link', { name: '+ New task' }).click();
+    const composer = page.getByTestId('composer');
+    await composer.getByRole('combobox', { name: 'Repository' }).fill('proj');
+    await composer.getByTestId('start-from').selectOption('issue');
+    await composer.getByTestId('issue').fill(`#${n}`);
+    await composer.getByRole('button', { name: 'Start task' }).click();
+    await page.waitForURL(/\/tasks?\//, { timeout: WAIT });
+    await until('the task from the issue', async () => (await env.api('GET', '/api/v1/tasks')).json<{ initialPrompt: string }[]>().some((t) => t.initialPrompt.includes('Login button misaligned')));
+
+    // A branch on the forge to continue (pushed from the host's clone; not execFileSync: the stand-in answers from this process).
+    await promisify(execFile)('git', ['push', '-q', 'origin', 'HEAD:refs/heads/feature-ui'], { cwd: join(env.root, 'proj') });
+    await page.getByRole('link', { name: '+ New task' }).click();
+    await composer.getByRole('combobox', { name: 'Repository' }).fill('proj');
+    await composer.getByTestId('start-from').selectOption('branch');
+    await composer.getByTestId('continue-branch').fill('feature-ui');
+    await composer.getByRole('textbox', { name: 'Prompt' }).fill('FAKE_CI continue it');
+    await composer.getByRole('button', { name: 'Start task' }).click();
+    await until('the task on the branch', async () => (await env.api('GET', '/api/v1/tasks')).json<{ repos: { branch: string }[] }[]>().some((t) => t.repos[0]?.branch === 'feature-ui'));
+  });
 });

@@ -138,7 +138,8 @@ export interface ForgeStandin {
   /** The next GitHub API request answers a 403 secondary rate limit with this retry-after (seconds). */
   secondaryRateLimitOnce(retryAfterSec?: number): void;
   /** The next `count` GitHub API requests answer `status` with `message` (default "Server Error"/"Error"). */
-  failNext(status: number, count?: number, message?: string): void;
+  /** The next `count` API requests (only those whose path matches `only`, when given) fail with `status`. */
+  failNext(status: number, count?: number, message?: string, only?: RegExp): void;
   /** Called after each push that moved a branch. */
   onPush(listener: (e: PushEvent) => void): void;
   app: {
@@ -232,7 +233,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
   let nextId = 1000;
   const id = () => nextId++;
   let secondaryOnce: number | null = null;
-  let failures: { status: number; count: number; message?: string } | null = null;
+  let failures: { status: number; count: number; message?: string; only?: RegExp } | null = null;
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicKey: KeyObject = createPublicKey(keys.privateKey);
   const privateKeyPem = keys.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
@@ -506,7 +507,7 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
         { 'retry-after': String(after) },
       );
     }
-    if (failures && failures.count > 0) {
+    if (failures && failures.count > 0 && (!failures.only || failures.only.test(path))) {
       failures.count--;
       return ghError(res, failures.status, failures.message ?? (failures.status >= 500 ? 'Server Error' : 'Error'));
     }
@@ -1081,8 +1082,8 @@ export async function startForgeStandin(): Promise<ForgeStandin> {
     secondaryRateLimitOnce(retryAfterSec = 1) {
       secondaryOnce = retryAfterSec;
     },
-    failNext(status, count = 1, message) {
-      failures = { status, count, message };
+    failNext(status, count = 1, message, only) {
+      failures = { status, count, ...(message !== undefined ? { message } : {}), ...(only ? { only } : {}) };
     },
     onPush(listener) {
       pushListeners.push(listener);

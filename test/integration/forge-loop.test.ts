@@ -135,6 +135,26 @@ describe('a task pull request: CI fails, the agent fixes it, CI passes, caic mer
     assert.equal(back.forge?.state, 'merged');
   });
 
+  test('a pull request opened just before a restart, its CI never read, is watched after the restart', async () => {
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_CI before a restart' } });
+    const ready = await env.waitState(task.id, 'waiting');
+    // Every CI read fails until the restart: the task holds the pull request and no CI.
+    const ciReads = /\/commits\/[^/]+\/(check-runs|status)$/;
+    forge.failNext(404, 1_000_000, 'Not Found', ciReads);
+    const r = await env.post(task.id, 'sync', { target: 'pr' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal((await env.task(task.id)).forge?.ci, null);
+    await env.restart();
+    forge.failNext(404, 0);
+    const head = await forge.head('acme/proj', ready.repos[0]!.branch);
+    forge.setCheckRuns('acme/proj', head, [{ name: 'lint', status: 'completed', conclusion: 'failure' }]);
+    const back = await until(async () => {
+      const t = await env.task(task.id);
+      return t.forge?.ci?.state === 'failure' ? t : null;
+    }, 'the CI of the pull request after the restart', 30_000, 100);
+    assert.equal(back.forge?.ci?.sha, head);
+  });
+
   test("the repositories list carries the default branch's CI, learned in the background", async () => {
     const main = await forge.head('acme/proj', 'main');
     forge.setCheckRuns('acme/proj', main, [{ name: 'build', status: 'completed', conclusion: 'success' }]);

@@ -39,6 +39,10 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   const [model, setModel] = useState('');
   const [sudo, setSudo] = useState(false);
   const [gitHubToken, setGitHubToken] = useState(false);
+  // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
+  const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
+  const [continueBranch, setContinueBranch] = useState('');
+  const [issue, setIssue] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [cloneOpen, setCloneOpen] = useState(false);
@@ -91,9 +95,21 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
 
   const h = harnesses.find((x) => x.name === harness);
   const unavailable = harnesses.filter((x) => !x.ready);
+  const repoInfo = repos.find((x) => x.name === repo);
+  const onForge = !!repoInfo?.forge;
+  const fromIssue = from === 'issue' && onForge ? issue.trim() : '';
+  const fromBranch = from === 'branch' ? continueBranch.trim() : '';
   const submit = async () => {
-    if (!prompt.text.trim()) {
+    if (!prompt.text.trim() && !fromIssue) {
       setError('Write what the agent should do.');
+      return;
+    }
+    if (from === 'issue' && onForge && !fromIssue) {
+      setError('Name the issue: #12, owner/repo#12 or its URL.');
+      return;
+    }
+    if (from === 'branch' && !fromBranch) {
+      setError('Name the branch to continue.');
       return;
     }
     if (!harness) return;
@@ -107,7 +123,8 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       const task = await api('createTask', {
         body: {
           prompt: toPrompt(prompt),
-          repos: repo ? [{ name: repo, ...(baseBranch ? { baseBranch } : {}) }] : [],
+          repos: repo ? [{ name: repo, ...(fromBranch ? { branch: fromBranch } : baseBranch ? { baseBranch } : {}) }] : [],
+          ...(fromIssue ? { issue: fromIssue } : {}),
           harness: harness as HarnessInfo['name'],
           ...(model ? { model } : {}),
           ...(sudo ? { sudo: true } : {}),
@@ -116,6 +133,8 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
       setPrompt({ text: '', images: [] });
+      setIssue('');
+      setContinueBranch('');
       onCreated(task);
       navigate(taskPath(task.id, task.title));
     } catch (err) {
@@ -148,7 +167,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       <PromptBox
         ref={ref}
         label="Prompt"
-        placeholder="What should the agent do? (Enter starts, Shift+Enter for a new line)"
+        placeholder={from === 'issue' && onForge ? 'Anything to add to the issue? (optional)' : 'What should the agent do? (Enter starts, Shift+Enter for a new line)'}
         value={prompt}
         onChange={setPrompt}
         onSubmit={() => void submit()}
@@ -166,24 +185,47 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
             ))}
           </datalist>
         </label>
-        <label className="field">
-          <span>Base branch</span>
-          <input
-            list="caic-branches"
-            aria-label="Base branch"
-            value={baseBranch}
-            onChange={(e) => {
-              setBaseBranch(e.target.value);
-              setBaseTyped(true);
-            }}
-            placeholder="default branch"
-          />
-          <datalist id="caic-branches">
-            {(branches.repo === repo ? branches.names : []).map((b) => (
-              <option key={b} value={b} />
-            ))}
-          </datalist>
-        </label>
+        {repo && (
+          <label className="field">
+            <span>Start from</span>
+            <select aria-label="Start from" data-testid="start-from" value={from} onChange={(e) => setFrom(e.target.value as typeof from)}>
+              <option value="new">a new branch</option>
+              <option value="branch">an existing branch</option>
+              {onForge && <option value="issue">an issue</option>}
+            </select>
+          </label>
+        )}
+        {from === 'branch' && repo ? (
+          <label className="field">
+            <span>Branch to continue</span>
+            <input list="caic-branches" aria-label="Branch to continue" data-testid="continue-branch" value={continueBranch} onChange={(e) => setContinueBranch(e.target.value)} placeholder="feature-x" />
+          </label>
+        ) : (
+          <label className="field">
+            <span>Base branch</span>
+            <input
+              list="caic-branches"
+              aria-label="Base branch"
+              value={baseBranch}
+              onChange={(e) => {
+                setBaseBranch(e.target.value);
+                setBaseTyped(true);
+              }}
+              placeholder="default branch"
+            />
+            <datalist id="caic-branches">
+              {(branches.repo === repo ? branches.names : []).map((b) => (
+                <option key={b} value={b} />
+              ))}
+            </datalist>
+          </label>
+        )}
+        {from === 'issue' && onForge && (
+          <label className="field">
+            <span>Issue</span>
+            <input aria-label="Issue" data-testid="issue" value={issue} onChange={(e) => setIssue(e.target.value)} placeholder="#12, owner/repo#12 or URL" />
+          </label>
+        )}
         <label className="field">
           <span>Agent</span>
           <select
