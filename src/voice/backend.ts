@@ -1,5 +1,5 @@
 // The seam between the voice gateway and a speech model: what the gateway drives per session and the events it gets back, whatever the model.
-import type { VoiceSettings, VoiceSpeaker, VoiceTool } from '../api/index.js';
+import type { VoiceGatewayMessage, VoiceSettings, VoiceSpeaker, VoiceTool } from '../api/index.js';
 
 /** What a session starts with: the client's `session.setup` plus the gateway's own instruction. */
 export interface VoiceSessionSetup {
@@ -84,4 +84,30 @@ export interface VoiceBackend {
   readonly name: string;
   /** Opens a session; problems (refused key, unreachable model) arrive as `error` then `closed`. */
   open(setup: VoiceSessionSetup, listener: VoiceBackendListener): VoiceBackendSession;
+}
+
+/**
+ * The data channel message for a backend event, or null for the two that are not messages:
+ * `audio` (it goes on the RTP track) and `closed` (the gateway ends the session).
+ */
+export function toGatewayMessage(event: VoiceBackendEvent): VoiceGatewayMessage | null {
+  switch (event.type) {
+    case 'ready':
+      return { type: 'session.ready' };
+    case 'transcript':
+      return { type: 'transcript.delta', speaker: event.speaker, text: event.text };
+    case 'assistantText':
+      return { type: 'assistant.text.delta', text: event.text };
+    case 'speech':
+      return { type: event.phase === 'started' ? 'speech.started' : 'speech.ended', speaker: event.speaker };
+    case 'toolCall':
+      return { type: 'tool.call', id: event.id, name: event.name, args: event.args };
+    case 'interrupted':
+      return { type: 'interrupted', source: event.source };
+    case 'error':
+      return { type: 'error', message: event.message, recoverable: event.recoverable };
+    case 'audio':
+    case 'closed':
+      return null;
+  }
 }

@@ -31,4 +31,5 @@ export type {
   VoiceSessionSetup,
   VoiceToolResult,
 } from './backend.js';
+export { toGatewayMessage } from './backend.js';
 export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLiveOptions } from './backends/gemini-live.js';

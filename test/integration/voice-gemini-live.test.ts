@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import type { VoiceTool } from '../../src/api/index.js';
-import { checkGeminiLiveUrl, GeminiLiveBackend, type GeminiLiveOptions, type VoiceBackendEvent, type VoiceBackendSession, type VoiceSessionSetup } from '../../src/voice/index.js';
+import { parseVoiceGatewayMessage, type VoiceTool } from '../../src/api/index.js';
+import { checkGeminiLiveUrl, GeminiLiveBackend, toGatewayMessage, type GeminiLiveOptions, type VoiceBackendEvent, type VoiceBackendSession, type VoiceSessionSetup } from '../../src/voice/index.js';
 import { toGeminiSchema } from '../../src/voice/backends/gemini-live.js';
 import { GeminiLiveStandIn, rms, tone, type StandInSession } from '../helpers/gemini-live-standin.js';
 
@@ -240,6 +240,12 @@ describe('gemini-live backend', () => {
         'ended:assistant',
       ],
     );
+    // Every event but audio and closed is a data channel message the client's parser accepts.
+    for (const event of probe.events) {
+      const message = toGatewayMessage(event);
+      assert.equal(message === null, event.type === 'audio' || event.type === 'closed');
+      if (message) assert.deepEqual(parseVoiceGatewayMessage(JSON.stringify(message)), { ok: true, message });
+    }
     // A result that is not an object goes as {output}: the API wants a JSON object there.
     remote.toolCall([{ id: 'fc-2', name: 'get_usage', args: {} }]);
     await probe.nth('toolCall', 2);
