@@ -18,12 +18,14 @@ import {
 } from './containers/index.js';
 import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
 import { startDaemon } from './daemon.js';
+import { CAIC_SERVICE_KIND, loadVoiceIdentity } from './voice/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
                         [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
        caic audit verify [--config-dir DIR]
+       caic voice-gateway pubkey [--config-dir DIR]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
 \`caic image build\` builds the agent image (default base ${ONLINE_BASE_IMAGE}; --offline first
@@ -34,6 +36,9 @@ on this machine (the newest version, or the one --claude-code-version, --codex-v
 record its version in an image label, which GET /api/v1/server/harnesses reads.
 \`caic audit verify\` checks the hash chain of <config dir>/audit.jsonl and names the first
 record that was changed or removed (exit status 1).
+\`caic voice-gateway pubkey\` prints the public key this instance signs voice tokens with
+(ed25519:<base64url>; the key is made on first use), for a standalone gateway's
+[[voice-gateway.trusted_issuers]]; the entry to add goes to stderr.
 
 options:
   --config-dir DIR    configuration directory (default: $XDG_CONFIG_HOME/caic or ~/.config/caic)
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
   const command = positionals.join(' ') || 'serve';
   if (command === 'image build') return imageBuild(values);
   if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
+  if (command === 'voice-gateway pubkey') return voicePubkey(values['config-dir'] ?? defaultConfigDir());
   if (command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -169,6 +175,18 @@ async function auditVerify(path: string): Promise<void> {
     return;
   }
   fail(`${path}: record ${verdict.line} is broken: ${verdict.reason}; the ${verdict.records} records before it are intact`);
+}
+
+/** `caic voice-gateway pubkey`: the key line on stdout (for scripts), the trusted_issuers entry on stderr. */
+async function voicePubkey(configDir: string): Promise<void> {
+  const config = loadConfig({ configDir });
+  const vg = config.values['voice-gateway'];
+  const { key, instanceId } = await loadVoiceIdentity({ configDir, signingKeyPath: vg.signing_private_key_pem, instanceId: vg.instance_id });
+  process.stdout.write(`${key.publicKeyText}\n`);
+  process.stderr.write(
+    `${key.created ? `created ${key.path}\n` : ''}add to the standalone gateway's config.toml:\n` +
+      `[[voice-gateway.trusted_issuers]]\nservice = "${CAIC_SERVICE_KIND}"\nissuer = "${instanceId}"\npublic_key = "${key.publicKeyText}"\n`,
+  );
 }
 
 /** `caic image build`: streams the build steps to the terminal. */

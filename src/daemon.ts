@@ -39,6 +39,7 @@ import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } 
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
+import { VoiceTokenService } from './voice/index.js';
 import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
 
 export interface DaemonOptions {
@@ -84,6 +85,8 @@ export interface Daemon {
   /** The OAuth authorization server; null with no login on a non-loopback listener. */
   oauth: OAuthServer | null;
   audit: AuditLog;
+  /** Voice tokens: status, issuing, and the verifier the embedded gateway checks tokens with. */
+  voice: VoiceTokenService;
   close(): Promise<void>;
 }
 
@@ -112,6 +115,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   if (await ensurePrivateDir(config.configDir)) logger.warn({ dir: config.configDir }, 'config directory was readable by others; set to 0700');
   await ensurePrivateDir(config.cacheDir);
+  // Voice tokens: the instance key is loaded (or made) now, so a bad configured key stops the start.
+  let boundUrl = '';
+  const voice = await VoiceTokenService.open(config, { listenUrl: () => boundUrl });
+  if (voice.identity) {
+    masker.add(...voice.identity.key.secretForms);
+    if (voice.identity.key.created) logger.info({ file: voice.identity.key.path }, 'created the voice token signing key');
+  }
+  if (voice.status.enabled) logger.info({ mode: voice.status.mode, instance: voice.identity?.instanceId }, `voice on (${voice.status.mode} gateway)`);
+  else logger.info({ mode: voice.status.mode, reason: voice.status.reason }, 'voice off');
   const settings = await loadOrCreateSettings(config.configDir);
   masker.add(settings.sessionSecret.toString('hex'));
   if (settings.created) logger.info({ dir: config.configDir }, 'created session secret in settings.json');
@@ -253,7 +265,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The authorization server for MCP clients. Without login it acts for the local user, which is
   // only sound while nobody but this machine can reach the daemon.
   const loginEnabled = config.authProviders.length > 0;
-  let boundUrl = '';
   const oauth =
     loginEnabled || isLoopbackHost(config.listen.host)
       ? await OAuthServer.open({
@@ -342,6 +353,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
     webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
+    voice: { status: voice.status, token: (sub, origin) => voice.token(sub, origin) },
     subsystems: oauth
       ? [
           async (app) => {
@@ -408,6 +420,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     forge,
     oauth,
     audit,
+    voice,
     async close() {
       clearInterval(retry);
       stopRepoWatch();

@@ -31,6 +31,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { VoiceTokenResp } from './voice.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -398,6 +399,15 @@ export const routes = {
     tag: 'server',
     access: 'user',
     response: UsageResp,
+  },
+  voiceToken: {
+    method: 'GET',
+    path: '/api/v1/voice/token',
+    summary: 'A short-lived Ed25519-signed token for the voice gateway (embedded or standalone) and where that gateway is; 409 with the reason when voice is off.',
+    tag: 'voice',
+    access: 'user',
+    response: VoiceTokenResp,
+    errors: ['UNAUTHORIZED', 'CONFLICT'],
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -1,5 +1,6 @@
 // Wire types of the server-level routes: health, readiness and the public capability document.
 import { z } from 'zod';
+import { VoiceStatus } from './voice.js';
 
 export const HealthResp = z.object({ status: z.literal('ok') }).meta({ id: 'HealthResp' });
 export type HealthResp = z.infer<typeof HealthResp>;
@@ -24,9 +25,10 @@ export const ServerConfigResp = z
     capabilities: z.object({
       tailscaleAvailable: z.boolean(),
       gitHubAppEnabled: z.boolean(),
-      voiceAvailable: z.boolean(),
+      voiceAvailable: z.boolean().describe('Same as voice.enabled.'),
       dockerAvailable: z.boolean().describe('A container engine answers; tasks can start.'),
     }),
+    voice: VoiceStatus,
   })
   .meta({ id: 'ServerConfigResp' });
 export type ServerConfigResp = z.infer<typeof ServerConfigResp>;

@@ -1,6 +1,6 @@
 // Private state files: 0700 directories, atomic 0600 writes (temp file + fsync + rename).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 
@@ -31,8 +31,27 @@ export async function readStateFile(path: string): Promise<string | null> {
   }
 }
 
-/** Writes `data` to `path` so readers see either the old or the new content, never a torn file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+/**
+ * Creates `path` with `data` unless it exists, atomically: the file appears complete or not at
+ * all, and of two processes creating it at once exactly one wins (a hard link of a finished
+ * temp file cannot replace an existing name). Returns false when the file was already there.
+ */
+export async function createFileOnce(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<boolean> {
+  const tmp = await writeTemp(path, data, mode);
+  try {
+    await link(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  await syncDir(dirname(path));
+  return true;
+}
+
+/** A finished, fsynced temp file next to `path`. */
+async function writeTemp(path: string, data: string | Uint8Array, mode: number): Promise<string> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {
@@ -45,15 +64,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw err;
   }
   await fh.close();
+  return tmp;
+}
+
+/** Persists a rename or link itself; not every platform lets us open a directory, so this is best effort. */
+async function syncDir(dir: string): Promise<void> {
   try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  // Persist the rename itself; not every platform lets us open a directory, so this is best effort.
-  try {
-    const dh = await open(dirname(path), 'r');
+    const dh = await open(dir, 'r');
     try {
       await dh.sync();
     } finally {
@@ -62,4 +79,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } catch {
     /* directory fsync unsupported */
   }
+}
+
+/** Writes `data` to `path` so readers see either the old or the new content, never a torn file. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+  const tmp = await writeTemp(path, data, mode);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dirname(path));
 }

@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import type { AuthProvider } from '../api/index.js';
+import { parseEd25519PublicKey } from './ed25519-key.js';
 import { UserError } from './errors.js';
 import { localizeAddr, type ListenAddr } from './listen-addr.js';
 import { defaultCacheDir, defaultRoot, resolvePath, startDirectory } from './paths.js';
@@ -58,8 +59,9 @@ class KeyError extends Error {
   constructor(
     readonly key: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -244,6 +246,16 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
   if (vg.url) parseUrl('voice-gateway.url', vg.url);
   if (values.titles.url) parseUrl('titles.url', values.titles.url);
   if (vg.signing_private_key_pem) vg.signing_private_key_pem = resolvePath(configDir, vg.signing_private_key_pem);
+  if (vg.token_mode === 'oauth') {
+    throw new KeyError('voice-gateway.token_mode', '"oauth" (OAuth access tokens for the gateway) is not supported yet; use "" (EdDSA JWS) or "ed25519" (the compact form gateways of caic in Go read)');
+  }
+  vg.trusted_issuers.forEach((entry, i) => {
+    try {
+      parseEd25519PublicKey(entry.public_key);
+    } catch (err) {
+      throw new KeyError('voice-gateway.trusted_issuers', `entry ${i + 1} (${entry.service} ${entry.issuer}): public_key ${(err as Error).message}`, { cause: err });
+    }
+  });
 
   const secrets = [
     values.github.pat.token,

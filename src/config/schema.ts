@@ -29,6 +29,28 @@ const oauth = table({
   allowed_users: strList(),
 });
 
+/**
+ * Why a model's WebSocket URL is unusable, or undefined when it is fine: `wss:`, or `ws:` only to
+ * a loopback host (a local stand-in), since the API key travels with the connection; and no
+ * credentials in the URL itself (keys come from the environment).
+ */
+export function modelSocketUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'wss:' && !(url.protocol === 'ws:' && loopback)) return 'must be a wss:// URL (ws:// only to a loopback address)';
+  if (url.searchParams.has('key') || url.username || url.password) return 'must not carry credentials (the key comes from the environment)';
+  return undefined;
+}
+const modelSocketUrl = z
+  .string()
+  .refine((v) => v === '' || modelSocketUrlProblem(v) === undefined, { error: (issue) => modelSocketUrlProblem(String(issue.input)) ?? 'invalid URL' })
+  .default('');
+
 const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
 
 export const ConfigFileSchema = z.strictObject({
@@ -91,12 +113,27 @@ export const ConfigFileSchema = z.strictObject({
   }),
   'voice-gateway': table({
     url: str(),
-    instance_id: str(),
+    instance_id: z
+      .string()
+      .regex(/^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$/, 'must be letters, digits and . _ : - (at most 128), starting with a letter or digit')
+      .default(''),
     token_mode: z.enum(['', 'ed25519', 'oauth']).default(''),
     signing_private_key_pem: str(),
+    // Hosts whose voice tokens this instance's gateway accepts (besides its own key); checked in load.ts.
+    trusted_issuers: z
+      .array(
+        z.strictObject({
+          service: z.string().min(1, 'must not be empty'),
+          issuer: z.string().min(1, 'must not be empty'),
+          public_key: z.string(),
+        }),
+      )
+      .default([]),
     config: table({
       model: str('gemini-3.1-flash-live-preview'),
       backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),
+      /** The Gemini Live BidiGenerateContent endpoint; empty = Google's. Tests point it at a stand-in. */
+      gemini_url: modelSocketUrl,
       server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
       local_stack: table({
         asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),

@@ -20,6 +20,7 @@ import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
+import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
 export interface ServerDeps {
@@ -51,6 +52,8 @@ export interface ServerDeps {
   subsystems?: ((app: FastifyInstance) => void | Promise<void>)[];
   /** Where verified forge webhooks go; absent: no /webhooks routes (each also needs its secret in the config). */
   webhooks?: WebhookDeps;
+  /** Voice tokens (src/voice's VoiceTokenService); absent: voice is reported off and the token route answers 409. */
+  voice?: VoiceRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -141,6 +144,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const webDir = webUiDir(deps.webDir);
   installErrorHandlers(app, bodyLimit, webDir ? spaFallback : undefined);
 
+  const voice: VoiceRouteDeps = deps.voice ?? {
+    status: { enabled: false, mode: 'off', reason: 'voice is not part of this server' },
+    token: () => Promise.reject(new Error('voice is off')),
+  };
   serverRoutes(app, {
     serverConfig: (req) => ({
       version: deps.version,
@@ -151,9 +158,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       capabilities: {
         tailscaleAvailable: Boolean(config.env('TAILSCALE_API_KEY')),
         gitHubAppEnabled: Boolean(config.values.github.app.id),
-        voiceAvailable: Boolean(config.values['voice-gateway'].url || config.env('GEMINI_API_KEY')),
+        voiceAvailable: voice.status.enabled,
         dockerAvailable: deps.tasks?.dockerAvailable() ?? false,
       },
+      voice: voice.status,
     }),
     readiness: async () => ({ config: 'ok', ...(await deps.readiness?.()) }),
   });
@@ -166,6 +174,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     legacyAppLoginUntil: legacyUntil(config.values.server.legacy_app_login_until),
     logger,
   });
+  voiceRoutes(app, voice);
   if (deps.tasks) {
     const forge = deps.tasks.forge ?? null;
     taskRoutes(app, deps.tasks.service, forge);

@@ -1,3 +1,37 @@
-// Public surface of src/voice: voice tokens, the model backends and the audio pipeline of the gateway.
-// audio (vcodec): Opus per session, resampling, framing, energy VAD
+// Public surface of src/voice: voice tokens (keys, signing, verification, status), the gateway, its backends and its audio pipeline.
+// Tokens (vtokens): the instance key, issuing for GET /api/v1/voice/token, and the verifier a gateway calls.
+export { loadVoiceIdentity, VOICE_KEY_FILE_NAME, VOICE_INSTANCE_FILE_NAME, type VoiceIdentity, type VoiceKey, type VoiceIdentityOptions } from './keys.js';
+export {
+  VoiceTokenIssuer,
+  VoiceTokenVerifier,
+  VoiceTokenError,
+  VOICE_AUDIENCE,
+  VOICE_SESSION_CAPABILITY,
+  CAIC_SERVICE_KIND,
+  VOICE_TOKEN_TYPE,
+  VOICE_TOKEN_TTL_SECONDS,
+  CLOCK_SKEW_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  MAX_TOKEN_LENGTH,
+  type VoiceClaims,
+  type VoiceTokenForm,
+  type VoiceTokenRefusal,
+  type IssuedVoiceToken,
+  type TrustedIssuer,
+  type VerifiedVoiceToken,
+} from './tokens.js';
+export { voiceStatus, trustedIssuers, VoiceOffError, VoiceTokenService, type VoiceTokenServiceOptions } from './status.js';
+// vgemini: the backend seam and the gemini-live backend.
+export type {
+  VoiceBackend,
+  VoiceBackendEvent,
+  VoiceBackendListener,
+  VoiceBackendSession,
+  VoiceBackendStats,
+  VoiceSessionSetup,
+  VoiceToolResult,
+} from './backend.js';
+export { toGatewayMessage } from './backend.js';
+export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLiveOptions } from './backends/gemini-live.js';
+// audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
