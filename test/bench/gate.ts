@@ -12,7 +12,7 @@ import { startDaemon } from '../../src/daemon.js';
 import { SessionManager } from '../../src/http/index.js';
 import { writeCountryMmdb } from '../helpers/mmdb-writer.js';
 import { tempDir } from '../helpers/tmp.js';
-import { spread, summary } from './lib.js';
+import { cpuOf, spread, summary } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP_S = 3;
@@ -94,15 +94,6 @@ async function child(variant: Variant): Promise<void> {
   });
 }
 
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    proc.once('message', (u) => {
-      const { user, system } = u as NodeJS.CpuUsage;
-      resolve((user + system) / 1e6);
-    });
-    proc.send('cpu');
-  });
-}
 
 /**
  * On a 2-core machine the load generator and the server fight for CPU, and the scheduler's

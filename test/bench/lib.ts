@@ -1,5 +1,6 @@
 // Shared pieces of the benchmarks: medians and spreads, per-process CPU from /proc, and the one
 // summary line each benchmark ends with (to paste into docs/performance.md).
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
@@ -53,3 +54,14 @@ export function summary(bench: string, fields: Record<string, string | number>):
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds a benchmark's server child has used (it answers the message 'cpu' with process.cpuUsage()). */
+export function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('message', (u) => {
+      const { user, system } = u as NodeJS.CpuUsage;
+      resolve((user + system) / 1e6);
+    });
+    proc.send('cpu');
+  });
+}

@@ -19,7 +19,7 @@ import type { ForgeRepo } from '../../src/forge/index.js';
 import { actionsLog, startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
 import { tempDir } from '../helpers/tmp.js';
 import { githubExample } from '../helpers/webhooks.js';
-import { machine, percentile, ratios, spread, summary } from './lib.js';
+import { cpuOf, machine, percentile, ratios, spread, summary } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
@@ -169,15 +169,6 @@ async function load(port: number, requests: autocannon.Request[], seconds: numbe
   return { rps: r.requests.average, non2xx: r.non2xx };
 }
 
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    proc.once('message', (u) => {
-      const { user, system } = u as NodeJS.CpuUsage;
-      resolve((user + system) / 1e6);
-    });
-    proc.send('cpu');
-  });
-}
 
 async function throughput(): Promise<Record<string, string | number>> {
   await using dir = await tempDir('caic-bench-hooks-');
