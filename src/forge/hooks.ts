@@ -1,21 +1,13 @@
 // What a verified webhook delivery means to caic (one shape for GitHub and GitLab), and where each kind goes.
-import type { ForgeKind } from '../api/index.js';
 import type { Logger } from '../log/index.js';
 import type { ManagedRepos } from './managed.js';
-import { fullName, type ForgeEvents, type ForgeRepo, type PullRequest } from './types.js';
+import { fullName, type ForgeEvents, type ForgeRepo, type HookRepo, type PullRequest } from './types.js';
 
 /** Who caused a delivery, as the forge names them. */
 export interface HookSender {
   login: string;
   /** The forge marks the account as a bot (GitHub `type: Bot`, GitLab `bot: true`). */
   isBot: boolean;
-}
-
-/** A repository as a delivery names it; matched against the repositories caic manages. */
-export interface HookRepo {
-  kind: ForgeKind;
-  owner: string;
-  repo: string;
 }
 
 export type ForgeHook =

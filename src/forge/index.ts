@@ -14,6 +14,6 @@ export { CIWatcher, ciKey, isTerminal, type CIWatchOptions, type CIWatchTimers }
 export { parseIssueSpec, type IssueSpec } from './issue-ref.js';
 export { ciSummary, prBody } from './texts.js';
 export { Bot, BOT_MARKER, BOT_TASKS_FILE_NAME, botTaskDone, completionComment, type BotDeps, type BotOrigin, type BotTasks } from './bot.js';
-export { HookRouter, mentionsCaic, type ForgeHook, type HookBot, type HookRepo, type HookRouterDeps, type HookSender, type Uninstall } from './hooks.js';
+export { HookRouter, mentionsCaic, type ForgeHook, type HookBot, type HookRouterDeps, type HookSender, type Uninstall } from './hooks.js';
 export { ManagedRepos, type ManagedRepoSource } from './managed.js';
 export { SenderPolicy, ACCESS_TTL_MS, type SenderPolicyDeps, type SenderVerdict } from './senders.js';

@@ -1,6 +1,5 @@
 // The repositories caic manages, found by forge and owner/repo: a repository under the root whose remote names it.
-import type { ForgeRepo } from './types.js';
-import type { HookRepo } from './hooks.js';
+import type { ForgeRepo, HookRepo } from './types.js';
 
 export interface ManagedRepoSource {
   /** The repositories under the root (name relative to it, and the remote URL). */

@@ -10,6 +10,8 @@ export interface ForgeRepo {
   owner: string;
   repo: string;
 }
+/** The repository a webhook delivery names (no base URL: the route's forge and config give it). */
+export type HookRepo = Pick<ForgeRepo, 'kind' | 'owner' | 'repo'>;
 export const fullName = (r: Pick<ForgeRepo, 'owner' | 'repo'>): string => `${r.owner}/${r.repo}`;
 
 export interface PullRequest {
