@@ -10,6 +10,13 @@ type Backend = Config['values']['voice-gateway']['config']['backend'];
 const BACKEND_KEY: Partial<Record<Backend, string>> = { 'gemini-live': 'GEMINI_API_KEY' };
 
 /**
+ * Whether this build serves the embedded gateway (/api/v1/voice/rtc/*). Until it does, embedded
+ * mode is reported with the reason and no token is handed out for it: a client must not show a
+ * voice button that leads nowhere.
+ */
+const EMBEDDED_GATEWAY = false;
+
+/**
  * Voice's state, from the configuration alone: standalone when `[voice-gateway] url` is set,
  * embedded when the backend can run here (its key is set, or it needs none), else off. Without
  * login, tokens are only handed out on a loopback listener (anyone who reaches the daemon would
@@ -25,6 +32,13 @@ export function voiceStatus(config: Config): VoiceStatus {
       enabled: false,
       mode,
       reason: `voice is off: set ${keyName} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`,
+    };
+  }
+  if (mode === 'embedded' && !EMBEDDED_GATEWAY) {
+    return {
+      enabled: false,
+      mode,
+      reason: 'the embedded voice gateway is not in this version of caic yet; to use voice now, run a standalone voice gateway and set [voice-gateway] url',
     };
   }
   if (config.authProviders.length === 0 && !isLoopbackHost(config.listen.host)) {

@@ -16,6 +16,8 @@ import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const GEMINI = { GEMINI_API_KEY: 'AIza-test-not-a-real-key' };
+/** Voice on: a standalone gateway (the embedded one is not in this version; see voiceStatus). */
+const STANDALONE = '[voice-gateway]\nurl = "https://voice.example.com"\n';
 type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
 
 /** The private key's encodings that must never be seen outside its file. */
@@ -41,19 +43,19 @@ function pubkey(dir: TempDir, configDir: string) {
 }
 
 describe('no login, loopback listener', () => {
-  test('a token for the local user from the embedded gateway; the same key after a restart; caic voice-gateway pubkey prints it', async () => {
+  test('a token for the local user for the standalone gateway; the same key after a restart; caic voice-gateway pubkey prints it', async () => {
     await using dir = await tempDir();
     const configDir = join(dir.path, 'config');
     let token: VoiceTokenResp;
     {
-      await using d = await startTestDaemon('', { dir, configDir, env: GEMINI });
+      await using d = await startTestDaemon(STANDALONE, { dir, configDir });
       const cfg = (await http(`${d.url}/api/v1/server/config`)).json<ServerConfigResp>();
-      assert.deepEqual(cfg.voice, { enabled: true, mode: 'embedded', reason: '' });
+      assert.deepEqual(cfg.voice, { enabled: true, mode: 'standalone', reason: '' });
       assert.equal(cfg.capabilities.voiceAvailable, true);
       const res = await http(`${d.url}/api/v1/voice/token`);
       assert.equal(res.status, 200, res.body);
       token = res.json<VoiceTokenResp>();
-      assert.equal(token.gatewayUrl, new URL(d.url).origin, 'the embedded gateway: this daemon');
+      assert.equal(token.gatewayUrl, 'https://voice.example.com', 'the standalone gateway');
       assert.deepEqual(token.capabilities, ['voice.session']);
       const left = Date.parse(token.expiresAt) - Date.now();
       assert.ok(left > 60_000 && left <= 300_000, `a few minutes (${left} ms)`);
@@ -74,7 +76,7 @@ describe('no login, loopback listener', () => {
     }
     // A restart reuses the key: the token issued before still verifies, and so does a new one.
     {
-      await using d = await startTestDaemon('', { dir, configDir, env: GEMINI });
+      await using d = await startTestDaemon(STANDALONE, { dir, configDir });
       assert.equal(d.logs.find('created the voice token signing key').length, 0);
       assert.ok(await d.daemon.voice.verifier.verify(token.token), 'a token of the previous run');
       const again = (await http(`${d.url}/api/v1/voice/token`)).json<VoiceTokenResp>();
@@ -103,7 +105,7 @@ describe('no login, loopback listener', () => {
     assert.equal(second.stdout, first.stdout);
     assert.doesNotMatch(second.stderr, /created/);
     // The daemon signs with that key.
-    await using d = await startTestDaemon('', { dir, configDir, env: GEMINI });
+    await using d = await startTestDaemon(STANDALONE, { dir, configDir });
     const token = (await http(`${d.url}/api/v1/voice/token`)).json<VoiceTokenResp>().token;
     const instance = (await readFile(join(configDir, VOICE_INSTANCE_FILE_NAME), 'utf8')).trim();
     const gateway = new VoiceTokenVerifier({ issuers: [{ service: 'caic', issuer: instance, publicKey: parseEd25519PublicKey(first.stdout.trim()) }] });
@@ -117,16 +119,15 @@ describe('no login, loopback listener', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^caic: voice-gateway\.signing_private_key_pem: cannot read .*nope\.pem: .*\n$/);
     // The daemon refuses to start with it too, in one line.
-    await assert.rejects(startTestDaemon('[voice-gateway]\nsigning_private_key_pem = "nope.pem"\n', { env: GEMINI }), /signing_private_key_pem: cannot read/);
+    await assert.rejects(startTestDaemon(`${STANDALONE}signing_private_key_pem = "nope.pem"\n`), /signing_private_key_pem: cannot read/);
   });
 
   test('the private key is masked should anything log it', async () => {
     await using dir = await tempDir();
     const configDir = join(dir.path, 'config');
-    await using d = await startTestDaemon('', {
+    await using d = await startTestDaemon(STANDALONE, {
       dir,
       configDir,
-      env: GEMINI,
       extend: (app) => {
         app.get('/api/v1/test/leak', async (req) => {
           const [pemBody, d] = await privateForms(configDir);
@@ -156,8 +157,21 @@ describe('no login, loopback listener', () => {
     await assert.rejects(stat(join(d.configDir, VOICE_KEY_FILE_NAME)), { code: 'ENOENT' });
   });
 
-  test('the local stack needs no key: embedded; token_mode = "ed25519" gives the compact form', async () => {
-    await using d = await startTestDaemon('[voice-gateway]\ntoken_mode = "ed25519"\ninstance_id = "home"\n[voice-gateway.config]\nbackend = "local-stack"\n');
+  test('embedded (a key set, or the local stack): not in this version yet, said instead of a token; token_mode = "ed25519" gives the compact form', async () => {
+    for (const [toml, env] of [
+      ['', GEMINI],
+      ['[voice-gateway.config]\nbackend = "local-stack"\n', {}],
+    ] as const) {
+      await using e = await startTestDaemon(toml, { env });
+      const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
+      assert.equal(cfg.voice.mode, 'embedded');
+      assert.equal(cfg.voice.enabled, false, 'no voice button that leads nowhere');
+      assert.equal(cfg.capabilities.voiceAvailable, false);
+      const refused = await http(`${e.url}/api/v1/voice/token`);
+      assert.equal(refused.status, 409, refused.body);
+      assert.match(refused.body, /embedded voice gateway is not in this version/);
+    }
+    await using d = await startTestDaemon(`${STANDALONE}token_mode = "ed25519"\ninstance_id = "home"\n`);
     const res = await http(`${d.url}/api/v1/voice/token`);
     assert.equal(res.status, 200, res.body);
     const { token } = res.json<VoiceTokenResp>();
@@ -184,7 +198,7 @@ ${githubLoginToml(stub, ['octocat'])}
 ${extra}`;
 
   test('signed in: a token for that user; no session or a bad one: 401', async () => {
-    await using d = await startTestDaemon(toml(), { env: GEMINI });
+    await using d = await startTestDaemon(toml(STANDALONE));
     const none = await http(`${d.url}/api/v1/voice/token`, { headers: { host: HOST } });
     assert.equal(none.status, 401);
     assert.equal(none.json<Envelope>().error.code, 'UNAUTHORIZED');
@@ -197,7 +211,7 @@ ${extra}`;
     const res = await http(`${d.url}/api/v1/voice/token`, { headers });
     assert.equal(res.status, 200, res.body);
     const token = res.json<VoiceTokenResp>();
-    assert.equal(token.gatewayUrl, `https://${HOST}`);
+    assert.equal(token.gatewayUrl, 'https://voice.example.com');
     const v = await d.daemon.voice.verifier.verify(token.token);
     const user = JSON.parse(await readFile(join(d.configDir, 'users.json'), 'utf8')) as { users: { id: string; username: string }[] };
     assert.equal(v.claims.sub, user.users.find((u) => u.username === 'octocat')!.id);
