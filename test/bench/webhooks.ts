@@ -12,10 +12,12 @@ import { promisify } from 'node:util';
 import { Webhooks } from '@octokit/webhooks';
 import { sign } from '@octokit/webhooks-methods';
 import autocannon from 'autocannon';
+import Dockerode from 'dockerode';
 import Fastify from 'fastify';
 import type { EventMessage, SyncResp } from '../../src/api/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import type { ForgeRepo } from '../../src/forge/index.js';
+import { removeRepoImages } from '../helpers/containers.js';
 import { actionsLog, startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
 import { tempDir } from '../helpers/tmp.js';
 import { githubExample } from '../helpers/webhooks.js';
@@ -236,6 +238,7 @@ async function latency(): Promise<Record<string, string | number>> {
     startDir: dir.path,
     ...({ forge: { watch: { pendingMs: 3_600_000, idleMaxMs: 3_600_000 } } } as object),
   })) as WithForge;
+  let taskId = '';
   try {
     const forgeSide = daemon.forge;
     if (!forgeSide?.watcher || !forgeSide.sync) {
@@ -244,6 +247,7 @@ async function latency(): Promise<Record<string, string | number>> {
     }
     const tasks = daemon.tasks;
     const task = await tasks.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_DEMO' } }, null);
+    taskId = task.id;
     const waitFor = (pred: (e: EventMessage) => boolean, what: string, ms = 60_000) =>
       new Promise<void>((resolve, reject) => {
         let stop = () => {};
@@ -290,8 +294,11 @@ async function latency(): Promise<Record<string, string | number>> {
     console.log(`\ncheck_suite → CI summary at the agent: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (${times.length} samples)`);
     return { ci_to_agent_p50_ms: p50, ci_to_agent_p99_ms: p99, samples: times.length };
   } finally {
+    // The daemon leaves containers running when it closes (a restart adopts them): this one is the bench's.
+    if (taskId) await daemon.tasks.purge(taskId, null).catch((err: unknown) => console.error(`purging the bench task failed: ${(err as Error).message}`));
     await daemon.close();
     await forge.close();
+    await removeRepoImages(new Dockerode(), dir.path);
   }
 }
 
