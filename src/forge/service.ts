@@ -67,6 +67,12 @@ export class ForgeService implements ForgeEvents {
 
   /** POST /tasks/{id}/sync: pushes (the task service checks ownership), then with `pr` opens or updates the PR. */
   async sync(id: string, req: { target?: 'branch' | 'pr'; force?: boolean }, caller: Caller | null): Promise<SyncResp> {
+    if (req.target === 'pr') {
+      // A pull request that cannot be opened (no forge, no token) is refused before anything is
+      // pushed; the caller's right to the task is checked first, so nothing is told to others.
+      this.deps.tasks.get(id, caller);
+      await this.target(this.view(id));
+    }
     const resp = await this.deps.tasks.sync(id, req.force === true, caller);
     if (req.target !== 'pr' || resp.status === 'blocked') return resp;
     try {

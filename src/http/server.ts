@@ -43,8 +43,8 @@ export interface ServerDeps {
     preferences: PreferenceStore;
     dockerAvailable: () => boolean;
     harnesses: () => Promise<HarnessInfo[]>;
-    /** Pull requests, CI and issues; absent: sync pushes branches only. */
-    forge?: ForgeService | null;
+    /** Pull requests, CI and issues: task creation and sync go through it. */
+    forge: ForgeService;
   };
   /** The built web UI to serve (default: the package's web/dist); without index.html, `/` is the status page. */
   webDir?: string;
@@ -176,9 +176,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   voiceRoutes(app, voice);
   if (deps.tasks) {
-    const forge = deps.tasks.forge ?? null;
+    const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
-    repoRoutes(app, { ...deps.tasks, ...(forge ? { repoCI: (name: string) => forge.repoStatus(name) } : {}) });
+    repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
   }
   if (deps.webhooks) {
     // Public (the forge signs instead of signing in), still behind the gate: allow the `github` origin for GitHub's senders.

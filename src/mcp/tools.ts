@@ -39,8 +39,8 @@ export interface McpServices {
   repos: RepoRegistry;
   preferences: PreferenceStore;
   harnesses: () => Promise<HarnessInfo[]>;
-  /** Pull requests (push with target "pr"); absent: branches only. */
-  forge?: ForgeService | null;
+  /** Pushes, and pull requests (push with target "pr"). */
+  forge: ForgeService;
 }
 
 export interface ToolContext {
@@ -260,10 +260,7 @@ export const TOOLS: readonly ToolDef[] = [
     extraScope: (args) => (args.force ? 'caic:tasks.admin' : null),
     async run(ctx, args) {
       const { task, number } = resolve(ctx, args.task);
-      const forge = ctx.services.forge;
-      const sync = forge
-        ? await forge.sync(task.id, { force: args.force === true, target: args.target ?? 'branch' }, ctx.principal.caller)
-        : await ctx.services.service.sync(task.id, args.force === true, ctx.principal.caller, args.target);
+      const sync = await ctx.services.forge.sync(task.id, { force: args.force === true, target: args.target ?? 'branch' }, ctx.principal.caller);
       const now = current(ctx, task.id, number);
       const result = { ...sync, task: now };
       if (sync.status === 'blocked') {

@@ -1163,9 +1163,8 @@ export class TaskService {
     }
   }
 
-  sync(id: string, force: boolean, caller: Caller | null, target: 'branch' | 'pr' = 'branch'): Promise<SyncResp> {
+  sync(id: string, force: boolean, caller: Caller | null): Promise<SyncResp> {
     return this.operate(id, caller, null, 'sync', async (task) => {
-      if (target === 'pr') throw new TaskError('CONFLICT', 'pull requests need a forge: this daemon has no forge clients');
       const repo = task.meta.repos[0];
       if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
       if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task container is not running', { state: task.state });

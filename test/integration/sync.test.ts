@@ -56,6 +56,11 @@ describe('sync without login', () => {
     task = created.json<Task>();
     const done = await waitState(env, task.id, 'waiting');
     assert.equal(done.result, 'Added FAKE_NOTES.md.');
+    // A pull request where there is no forge is refused before anything is pushed.
+    const pr = await env.api('POST', `/api/v1/tasks/${task.id}/sync`, { target: 'pr' });
+    assert.equal(pr.status, 409, pr.body);
+    assert.match(pr.body, /not on GitHub or GitLab/);
+    assert.equal(git(env.origin, 'branch', '--list', 'caic-1').trim(), '', 'nothing pushed');
     const r = await env.api('POST', `/api/v1/tasks/${task.id}/sync`, {});
     assert.equal(r.status, 200, r.body);
     assert.equal(r.json<SyncResp>().status, 'synced');

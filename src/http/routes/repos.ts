@@ -14,12 +14,12 @@ export function repoRoutes(
     service: TaskService;
     harnesses: () => Promise<HarnessInfo[]>;
     /** The default branch's CI as the forge side last learned it (no forge call per request). */
-    repoCI?: (name: string) => CIStatus | null;
+    repoCI: (name: string) => CIStatus | null;
   },
 ): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   // The host path and the registry's bookkeeping stay on the server.
-  const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => ({ ...repo, ci: deps.repoCI?.(repo.name) ?? null });
+  const strip = ({ path: _path, settled: _settled, ...repo }: ReturnType<RepoRegistry['list']>[number]) => ({ ...repo, ci: deps.repoCI(repo.name) });
 
   r.route({ ...routeOptions(routes.listRepos), handler: () => deps.repos.list().map(strip) });
   r.route({ ...routeOptions(routes.cloneRepo), handler: async (req) => strip(await deps.repos.clone(req.body)) });

@@ -33,13 +33,13 @@ function lastEventId(req: FastifyRequest): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
-export function taskRoutes(app: FastifyInstance, service: TaskService, forge: ForgeService | null = null): void {
+export function taskRoutes(app: FastifyInstance, service: TaskService, forge: ForgeService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const ok = (status: string) => ({ status });
 
   r.route({ ...routeOptions(routes.listTasks), handler: (req) => service.list(callerOf(req)) });
-  // The forge side reads an issue into the prompt first; without it, an issue cannot be read.
-  r.route({ ...routeOptions(routes.createTask), handler: (req) => (forge ? forge.create(req.body, callerOf(req)) : service.create(req.body, callerOf(req))) });
+  // The forge side reads an issue into the prompt first, then hands the task to the task service.
+  r.route({ ...routeOptions(routes.createTask), handler: (req) => forge.create(req.body, callerOf(req)) });
   r.route({ ...routeOptions(routes.getTask), handler: (req) => service.get(req.params.id, callerOf(req)) });
   r.route({ ...routeOptions(routes.renameTask), handler: (req) => service.rename(req.params.id, req.body.title, callerOf(req)) });
 
@@ -88,7 +88,7 @@ export function taskRoutes(app: FastifyInstance, service: TaskService, forge: Fo
   r.route({ ...routeOptions(routes.taskPurge), handler: async (req) => (await service.purge(req.params.id, callerOf(req)), ok('purged')) });
   r.route({
     ...routeOptions(routes.taskSync),
-    handler: (req) => (forge ? forge.sync(req.params.id, req.body, callerOf(req)) : service.sync(req.params.id, req.body.force === true, callerOf(req), req.body.target)),
+    handler: (req) => forge.sync(req.params.id, req.body, callerOf(req)),
   });
   r.route({ ...routeOptions(routes.taskDiff), handler: (req) => service.diff(req.params.id, req.query.path, callerOf(req)) });
   // A password: never kept by a cache or a proxy.
