@@ -312,7 +312,7 @@ export class ForgeService implements ForgeEvents {
 
   ciChanged(repo: ForgeRepo, sha: string): void {
     this.track(this.watcher.refresh(repo, sha));
-    for (const [name, ci] of this.repoCI) if (ci.sha === sha) this.track(this.refreshRepo(name));
+    for (const [name, ci] of this.repoCI) if (ci.sha === sha) this.track(this.refreshRepo(name, true));
   }
 
   pullRequest(repo: ForgeRepo, pr: PullRequest, action: 'opened' | 'reopened' | 'synchronize' | 'closed'): void {
@@ -368,16 +368,32 @@ export class ForgeService implements ForgeEvents {
     return this.repoCI.get(name) ?? null;
   }
 
+  /**
+   * Every repository's default-branch CI, every 5 min: one repository after the other (a start
+   * with many repositories is not a burst of forge calls), and a head whose CI was already final
+   * costs one read (the branch head), not three.
+   */
   private startRepoCI(): void {
+    let running = false;
     const run = () => {
-      for (const r of this.deps.repos.list()) this.track(this.refreshRepo(r.name));
+      if (running) return;
+      running = true;
+      this.track(
+        (async () => {
+          for (const r of this.deps.repos.list()) {
+            if (this.stopping.signal.aborted) return;
+            await this.refreshRepo(r.name, false).catch((err: unknown) => this.deps.logger.debug({ repo: r.name, err: (err as Error).message }, 'default-branch CI refresh failed'));
+          }
+        })().finally(() => (running = false)),
+      );
     };
     run();
     this.repoTimer = setInterval(run, this.deps.repoCIMs ?? 5 * 60_000);
     this.repoTimer.unref();
   }
 
-  private async refreshRepo(name: string): Promise<void> {
+  /** `news`: a webhook said this commit's CI changed, so a final status is read again (a re-run). */
+  private async refreshRepo(name: string, news: boolean): Promise<void> {
     const info = this.deps.repos.list().find((r) => r.name === name);
     const repo = info?.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
     if (!info || !repo) return;
@@ -385,6 +401,8 @@ export class ForgeService implements ForgeEvents {
     if (!client) return;
     const sha = await client.branchHead(repo, info.baseBranch);
     if (!sha) return;
+    const known = this.repoCI.get(name);
+    if (!news && known?.sha === sha && isTerminal(known)) return;
     this.repoCI.set(name, await client.ciStatus(repo, sha));
   }
 
