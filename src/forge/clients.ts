@@ -27,6 +27,8 @@ export class ConfiguredForgeClients implements ForgeClients {
   private readonly resolver: TokenResolver;
   private readonly clients = new Map<string, ForgeClient>();
 
+  private readonly parsed = new Map<string, ForgeRepo | null>();
+
   constructor(
     private readonly config: Pick<Config, 'values' | 'configDir'>,
     private readonly opts: ForgeClientsOptions = {},
@@ -40,8 +42,15 @@ export class ConfiguredForgeClients implements ForgeClients {
     this.resolver = new TokenResolver({ pat: { github: v.github.pat.token, gitlab: v.gitlab.pat.token }, app: this.app, hostToken: opts.hostToken, onSecret: opts.onSecret });
   }
 
+  /** Parsed once per URL: webhook deliveries, PR links and the repository list all ask again and again. */
   repoOf(remoteURL: string): ForgeRepo | null {
-    return parseRemote(remoteURL, this.hosts);
+    let repo = this.parsed.get(remoteURL);
+    if (repo === undefined) {
+      repo = parseRemote(remoteURL, this.hosts);
+      if (this.parsed.size >= 10_000) this.parsed.clear();
+      this.parsed.set(remoteURL, repo);
+    }
+    return repo;
   }
 
   async clientFor(repo: ForgeRepo, owner: TaskOwner | null, purpose: 'task' | 'bot' = 'task'): Promise<ForgeClient | null> {

@@ -10,25 +10,14 @@ export interface ManagedRepoSource {
 
 const key = (kind: string, owner: string, repo: string) => `${kind}\n${owner.toLowerCase()}\n${repo.toLowerCase()}`;
 
-/**
- * Looks a delivery's repository up among the managed ones. Remote URLs are parsed once each (a
- * webhook burst costs a map lookup per repository, not a parse).
- */
+/** Looks a delivery's repository up among the managed ones (repoOf caches each URL's parse). */
 export class ManagedRepos {
-  private readonly parsed = new Map<string, ForgeRepo | null>();
-
   constructor(private readonly source: ManagedRepoSource) {}
 
   find(repo: HookRepo): { name: string; repo: ForgeRepo } | null {
     const want = key(repo.kind, repo.owner, repo.repo);
     for (const r of this.source.list()) {
-      if (!r.remoteURL) continue;
-      let forge = this.parsed.get(r.remoteURL);
-      if (forge === undefined) {
-        forge = this.source.repoOf(r.remoteURL);
-        if (this.parsed.size > 10_000) this.parsed.clear();
-        this.parsed.set(r.remoteURL, forge);
-      }
+      const forge = r.remoteURL ? this.source.repoOf(r.remoteURL) : null;
       if (forge && key(forge.kind, forge.owner, forge.repo) === want) return { name: r.name, repo: forge };
     }
     return null;

@@ -87,11 +87,16 @@ export class ForgeService implements ForgeEvents {
   private async target(view: TaskForgeView): Promise<{ repo: ForgeRepo; client: ForgeClient }> {
     if (!view.repo) throw new TaskError('CONFLICT', 'this task has no repository');
     const info = this.deps.repos.get(view.repo);
-    const repo = info.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
+    const repo = this.forgeOf(info);
     if (!repo) throw new TaskError('CONFLICT', `${view.repo}'s remote is not on GitHub or GitLab`);
     const client = await this.clientFor(view.owner, repo);
     if (!client) throw new TaskError('CONFLICT', `no ${repo.kind} token for ${fullName(repo)}: sign in with ${repo.kind}, or set [${repo.kind}] pat`);
     return { repo, client };
+  }
+
+  /** The forge repository a registry repository's remote names; null when none (or no repository). */
+  private forgeOf(info: { remoteURL: string } | undefined): ForgeRepo | null {
+    return info?.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
   }
 
   private async clientFor(owner: Caller | null, repo: ForgeRepo): Promise<ForgeClient | null> {
@@ -156,7 +161,7 @@ export class ForgeService implements ForgeEvents {
     if (typeof spec === 'string') throw new TaskError('BAD_REQUEST', `issue: ${spec}`);
     const repoName = req.repos[0]?.name ?? this.repoFor(spec);
     const info = this.deps.repos.get(repoName);
-    const repo = info.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
+    const repo = this.forgeOf(info);
     if (!repo) throw new TaskError('BAD_REQUEST', `issue: ${repoName}'s remote is not on GitHub or GitLab`);
     if (spec.owner && (spec.owner.toLowerCase() !== repo.owner.toLowerCase() || spec.repo.toLowerCase() !== repo.repo.toLowerCase())) {
       throw new TaskError('BAD_REQUEST', `issue: ${spec.owner}/${spec.repo} is not ${repoName}'s repository (${fullName(repo)})`);
@@ -184,7 +189,7 @@ export class ForgeService implements ForgeEvents {
     if (!spec.owner) throw new TaskError('BAD_REQUEST', 'issue: "#N" needs a repository in repos');
     const want = `${spec.owner}/${spec.repo}`.toLowerCase();
     const hit = this.deps.repos.list().find((r) => {
-      const fr = r.remoteURL ? this.deps.clients.repoOf(r.remoteURL) : null;
+      const fr = this.forgeOf(r);
       return fr && fullName(fr).toLowerCase() === want;
     });
     if (!hit) throw new TaskError('BAD_REQUEST', `issue: no repository here has ${spec.owner}/${spec.repo} as its remote`);
@@ -329,7 +334,7 @@ export class ForgeService implements ForgeEvents {
       this.deps.repos
         .list()
         .filter((r) => {
-          const fr = r.remoteURL ? this.deps.clients.repoOf(r.remoteURL) : null;
+          const fr = this.forgeOf(r);
           return fr && fr.kind === repo.kind && fullName(fr).toLowerCase() === fullName(repo).toLowerCase();
         })
         .map((r) => r.name),
@@ -346,7 +351,7 @@ export class ForgeService implements ForgeEvents {
       const f = v.forge;
       if (!f || f.state !== 'open' || isTerminal(f.ci)) continue;
       const info = this.deps.repos.list().find((r) => r.name === v.repo);
-      const repo = info?.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
+      const repo = this.forgeOf(info);
       if (!repo) continue;
       if (f.ci?.sha) this.watchTask(v.id, repo, f.ci.sha);
       // Opened just before the daemon stopped, before its CI was first read: the head commit is
@@ -395,7 +400,7 @@ export class ForgeService implements ForgeEvents {
   /** `news`: a webhook said this commit's CI changed, so a final status is read again (a re-run). */
   private async refreshRepo(name: string, news: boolean): Promise<void> {
     const info = this.deps.repos.list().find((r) => r.name === name);
-    const repo = info?.remoteURL ? this.deps.clients.repoOf(info.remoteURL) : null;
+    const repo = this.forgeOf(info);
     if (!info || !repo) return;
     const client = await this.deps.clients.clientFor(repo, null);
     if (!client) return;
