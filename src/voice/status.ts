@@ -31,7 +31,9 @@ export function voiceStatus(config: Config): VoiceStatus {
     return {
       enabled: false,
       mode,
-      reason: `voice is off: set ${keyName} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`,
+      reason: EMBEDDED_GATEWAY
+        ? `voice is off: set ${keyName} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`
+        : `voice is off: set [voice-gateway] url to use a standalone voice gateway (the embedded gateway, with ${keyName}, is not in this version yet)`,
     };
   }
   if (mode === 'embedded' && !EMBEDDED_GATEWAY) {

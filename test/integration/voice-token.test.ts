@@ -146,7 +146,8 @@ describe('no login, loopback listener', () => {
     const cfg = (await http(`${d.url}/api/v1/server/config`)).json<ServerConfigResp>();
     assert.equal(cfg.voice.enabled, false);
     assert.equal(cfg.voice.mode, 'off');
-    assert.match(cfg.voice.reason, /set GEMINI_API_KEY .* or \[voice-gateway\] url/);
+    // What to set that works in this version: a standalone gateway (the embedded one is not built yet).
+    assert.match(cfg.voice.reason, /set \[voice-gateway\] url .*GEMINI_API_KEY, is not in this version yet/);
     assert.equal(cfg.capabilities.voiceAvailable, false);
     const res = await http(`${d.url}/api/v1/voice/token`);
     assert.equal(res.status, 409);
