@@ -53,9 +53,13 @@ function client(args: string[]): Client {
 }
 
 const prompt = (text: string) => `${JSON.stringify({ type: 'user', message: { role: 'user', content: [{ type: 'text', text }] } })}\n`;
-const alive = (dir: string) => spawnSync(process.execPath, [RELAY, 'alive', '--dir', dir]).status === 0;
+/** `relay alive`: 0 the agent runs, 3 the agent ended but the relay is still up (it still serves a client), 1 no relay. */
+const relayStatus = (dir: string) => spawnSync(process.execPath, [RELAY, 'alive', '--dir', dir]).status;
+const alive = (dir: string) => relayStatus(dir) === 0;
 const pid = (dir: string) => Number(readFileSync(join(dir, 'pid'), 'utf8'));
 const waitAlive = (dir: string, want: boolean) => waitUntil(() => alive(dir), (a) => a === want, { timeoutMs: DEADLINE_MS, what: `relay alive = ${want}` });
+/** Until the relay process is gone, not only its agent (a relay whose agent ended may still accept a client for a moment). */
+const waitGone = (dir: string) => waitUntil(() => relayStatus(dir), (st) => st === 1, { timeoutMs: DEADLINE_MS, what: 'the relay gone' });
 
 test('serve-attach, detach, reattach at an offset, NUL shutdown', async () => {
   await using tmp = await tempDir();
@@ -93,7 +97,7 @@ test('serve-attach, detach, reattach at an offset, NUL shutdown', async () => {
   third.proc.stdin.write(Buffer.from([0]));
   assert.equal(await third.exited, 0);
   assert.match(third.out(), /\{"type":"caic_relay_exit","code":0,"signal":null\}\n$/);
-  await waitAlive(dir, false);
+  await waitGone(dir);
 });
 
 test('an agent that exits while nobody is attached is replayed to the next client', async () => {
@@ -143,7 +147,7 @@ test('an agent binary that is not there: the exit record says so, the relay ends
     error: 'cannot start the agent: "caic-no-such-agent" is not installed in this container (spawn caic-no-such-agent ENOENT)',
   });
   assert.match(readFileSync(join(dir, 'relay.log'), 'utf8'), /is not installed in this container/);
-  await waitAlive(dir, false);
+  await waitGone(dir);
 });
 
 test('the relay that ends a client stays until the client closes: input sent after the end meets no reset', async () => {
@@ -210,7 +214,7 @@ test('attach to a relay that is gone: what output.jsonl holds, then relay.log on
   const c = client(['serve-attach', '--dir', dir, '--cwd', tmp.path, '--no-log-stdin', '--', 'sh', '-c', 'echo "{\\"n\\":1}"; echo oops >&2; exit 1']);
   await c.waitFor('caic_relay_exit');
   await c.exited;
-  await waitAlive(dir, false);
+  await waitGone(dir);
   const late = client(['attach', '--dir', dir, '--offset', '0', '--wait', '600000']);
   assert.equal(await late.exited, 3, 'ends at once although it may wait 10 minutes: the relay is dead');
   assert.equal(late.out(), readFileSync(join(dir, 'output.jsonl'), 'utf8'), 'the whole output, exit record included');
@@ -246,7 +250,7 @@ test('--wait-start: the agent starts only when a client asks; --env-file: its va
     assert.equal(out.split('\n').slice(0, 2).join('\n'), `token=it's "quoted" $HOME\nbashenv=/etc/caic-env.sh`);
     c.proc.stdin.write('\0');
     assert.equal(await c.exited, 0);
-    await waitAlive(dir, false);
+    await waitGone(dir);
   } finally {
     try {
       process.kill(-daemon.pid!, 'SIGKILL');
