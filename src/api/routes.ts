@@ -31,7 +31,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
-import { VoiceTokenResp } from './voice.js';
+import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -408,6 +408,44 @@ export const routes = {
     access: 'user',
     response: VoiceTokenResp,
     errors: ['UNAUTHORIZED', 'CONFLICT'],
+  },
+  voiceRtcOffer: {
+    method: 'POST',
+    path: '/api/v1/voice/rtc/offer',
+    summary: 'Opens a voice session: SDP offer in, SDP answer out (ICE gathered first). Authenticated by the voice token (Authorization: Bearer), not by a session.',
+    tag: 'voice',
+    access: 'public',
+    body: VoiceRtcOfferReq,
+    response: VoiceRtcOfferResp,
+    errors: ['UNAUTHORIZED', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
+  },
+  voiceRtcClose: {
+    method: 'POST',
+    path: '/api/v1/voice/rtc/:sessionId/close',
+    summary: 'Ends a voice session (only with a voice token of the user who opened it).',
+    tag: 'voice',
+    access: 'public',
+    params: VoiceSessionParams,
+    response: VoiceRtcCloseResp,
+    errors: ['UNAUTHORIZED', 'NOT_FOUND'],
+  },
+  voiceTools: {
+    method: 'GET',
+    path: '/api/v1/voice/tools',
+    summary: "The tools a voice client offers its model (the MCP server's, as JSON Schema); the client runs them with voiceToolCall.",
+    tag: 'voice',
+    access: 'user',
+    response: VoiceToolsResp,
+  },
+  voiceToolCall: {
+    method: 'POST',
+    path: '/api/v1/voice/tools/call',
+    summary: "Runs one of the voice tools as the caller (the model's tool call, executed by the client with its own session).",
+    tag: 'voice',
+    access: 'user',
+    body: VoiceToolCallReq,
+    response: VoiceToolCallResp,
+    errors: ['UNAUTHORIZED', 'NOT_FOUND', 'BAD_REQUEST'],
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -33,5 +33,6 @@ export type {
 } from './backend.js';
 export { toGatewayMessage } from './backend.js';
 export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLiveOptions } from './backends/gemini-live.js';
+export { createVoiceBackend, type VoiceBackendFactoryOptions } from './backends/index.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
