@@ -1,5 +1,6 @@
 // Loads config.toml (smol-toml), validates it (zod + cross-field rules), resolves paths and env fallbacks.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -249,6 +250,9 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
   if (vg.token_mode === 'oauth') {
     throw new KeyError('voice-gateway.token_mode', '"oauth" (OAuth access tokens for the gateway) is not supported yet; use "" (EdDSA JWS) or "ed25519" (the compact form gateways of caic in Go read)');
   }
+  vg.config.server.announce_addresses.forEach((address) => {
+    if (!isIP(address)) throw new KeyError('voice-gateway.config.server.announce_addresses', `"${address}" is not an IP address`);
+  });
   vg.trusted_issuers.forEach((entry, i) => {
     try {
       parseEd25519PublicKey(entry.public_key);

@@ -134,7 +134,11 @@ export const ConfigFileSchema = z.strictObject({
       backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),
       /** The Gemini Live BidiGenerateContent endpoint; empty = Google's. Tests point it at a stand-in. */
       gemini_url: modelSocketUrl,
-      server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
+      server: table({
+        webrtc_udp_port: z.int().min(0).max(65535).default(0),
+        // Addresses the gateway offers ICE candidates on; checked in load.ts. Empty: this machine's own (not Docker's bridges).
+        announce_addresses: strList(),
+      }),
       local_stack: table({
         asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),
         llm: localStackPart({ provider: str('llamacpp'), remote: str(), model: str(), api_key_name: str() }),

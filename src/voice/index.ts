@@ -36,3 +36,5 @@ export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLive
 export { createVoiceBackend, type VoiceBackendFactoryOptions } from './backends/index.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
+// vgate: the WebRTC gateway (werift) the daemon embeds and `caic voice-gateway` runs standalone.
+export { VoiceGateway, GATEWAY_DEFAULTS, GATEWAY_INSTRUCTION, VOICE_CHANNEL_LABEL, icePeerConfig, hostAddresses, Pacer, type GatewayResult, type VoiceGatewayOptions, type PacedPacket } from './gateway/index.js';
