@@ -258,7 +258,9 @@ export class VoiceTestClient {
     return this.closedBy!;
   }
 
+  /** Ends the session as a well-behaved client does: POST …/close (so the gateway frees it at once), then the peer connection. */
   async close(): Promise<void> {
+    if (this.closedBy === null) await postClose(this.gatewayUrl, this.token, this.sessionId).catch(() => {});
     this.markClosed('closed by the test');
     await this.pc.close().catch(() => {});
     this.decoder.close();

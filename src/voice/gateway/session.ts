@@ -108,7 +108,9 @@ export class RtcSession {
     const pc = new RTCPeerConnection({
       ...opts.ice,
       codecs: { audio: [opusCodec()] },
-      maxMessageSize: VOICE_CHANNEL_LIMITS.messageBytes,
+      // Advertised a little above the parser's bound, so a client sending slightly too much hears why
+      // (error: message too large) instead of having its message refused by its own stack.
+      maxMessageSize: VOICE_CHANNEL_LIMITS.messageBytes + 64 * 1024,
     } as ConstructorParameters<typeof RTCPeerConnection>[0]);
     try {
       if (!/^m=application .*webrtc-datachannel/m.test(offerSdp)) throw new BadOfferError(`the offer has no data channel (the client must create "${VOICE_CHANNEL_LABEL}" before its offer)`);
