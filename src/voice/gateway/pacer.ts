@@ -14,8 +14,23 @@ export interface PacerOptions {
   send: (packet: PacedPacket) => void;
   /** Most packets held (a model sends faster than real time; this bounds a runaway reply): 60 s. */
   maxQueued?: number;
+  /** Milliseconds, monotonic (tests drive a clock of their own). */
   now?: () => number;
+  /** Runs `fn` in `ms` (tests: a scheduler of their own); returns how to cancel it. */
+  schedule?: (fn: () => void, ms: number) => () => void;
 }
+
+/**
+ * Frames sent at once to catch up after the process was held up (a GC pause, a busy machine).
+ * Beyond this the schedule starts again from now: a receiver's jitter buffer takes a few early
+ * frames, but a burst of a second of audio would add that second to its delay (or be dropped).
+ */
+export const MAX_CATCH_UP_FRAMES = 3;
+
+const realSchedule = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
 
 /**
  * Models send speech faster than real time; a receiver's jitter buffer expects one 20 ms packet
@@ -25,7 +40,7 @@ export interface PacerOptions {
  */
 export class Pacer {
   private queue: Uint8Array[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: (() => void) | null = null;
   private burstStart = 0;
   private sentInBurst = 0;
   private sequence = Math.floor(Math.random() * 0x10000);
@@ -34,12 +49,14 @@ export class Pacer {
   private lastEnd: number | null = null;
   private readonly now: () => number;
   private readonly max: number;
+  private readonly schedule: NonNullable<PacerOptions['schedule']>;
   closed = false;
   readonly stats = { sent: 0, dropped: 0, overflow: 0 };
 
   constructor(private readonly opts: PacerOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.max = opts.maxQueued ?? 3000;
+    this.schedule = opts.schedule ?? realSchedule;
   }
 
   get queued(): number {
@@ -71,7 +88,7 @@ export class Pacer {
   }
 
   private stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = null;
   }
 
@@ -81,17 +98,23 @@ export class Pacer {
       // The RTP clock runs on through the pause: the receiver sees a gap, not a time warp.
       this.timestamp = (this.timestamp + Math.round(((now - this.lastEnd) * OPUS_FRAME_SAMPLES) / OPUS_FRAME_MS)) >>> 0;
     }
-    // A packet arriving while the last one still plays waits for its turn.
+    // A packet arriving while the last one still plays waits for its turn, and continues its talkspurt.
+    const talkspurt = this.lastEnd === null || now > this.lastEnd;
     this.burstStart = Math.max(now, this.lastEnd ?? now);
     this.sentInBurst = 0;
-    if (this.burstStart <= now) this.tick(true);
-    else this.timer = setTimeout(() => this.tick(true), this.burstStart - now);
+    if (this.burstStart <= now) this.tick(talkspurt);
+    else this.timer = this.schedule(() => this.tick(talkspurt), this.burstStart - now);
   }
 
   private tick(first = false): void {
     this.timer = null;
     const now = this.now();
     let marker = first;
+    const behind = Math.floor((now - this.burstStart) / OPUS_FRAME_MS) - this.sentInBurst;
+    if (behind > MAX_CATCH_UP_FRAMES) {
+      // Held up: catch up a little, then carry on from now rather than in one burst.
+      this.burstStart = now - (this.sentInBurst + MAX_CATCH_UP_FRAMES) * OPUS_FRAME_MS;
+    }
     while (this.queue.length > 0 && this.burstStart + this.sentInBurst * OPUS_FRAME_MS <= now) {
       const payload = this.queue.shift()!;
       this.opts.send({ sequenceNumber: this.sequence, timestamp: this.timestamp, marker, payload });
@@ -104,6 +127,6 @@ export class Pacer {
     }
     if (this.queue.length === 0 || this.closed) return;
     const due = this.burstStart + this.sentInBurst * OPUS_FRAME_MS;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, due - this.now()));
+    this.timer = this.schedule(() => this.tick(), Math.max(0, due - this.now()));
   }
 }

@@ -316,9 +316,7 @@ export class RtcSession {
     const model = this.model;
     this.model = null;
     const modelStats = model?.stats();
-    await model?.close().catch(() => {});
-    await this.pc.close().catch(() => {});
-    this.codec.close();
+    // Logged before the connections close, so the line is there by the time the client sees the end.
     this.opts.logger.info(
       {
         session: this.id,
@@ -335,5 +333,8 @@ export class RtcSession {
       'voice session ended',
     );
     this.opts.onEnd(this, reason);
+    await model?.close().catch(() => {});
+    await this.pc.close().catch(() => {});
+    this.codec.close();
   }
 }
