@@ -114,7 +114,7 @@ export class VoiceTestClient {
     const answer = await postOffer(opts.gatewayUrl, opts.token, sdp, opts.headers);
     if (answer.status !== 200) {
       await pc.close();
-      throw new OfferRefused(answer.status, answer.body as never);
+      throw new OfferRefused(answer.status, answer.body);
     }
     const client = new VoiceTestClient(answer.body.sessionId as string, opts.gatewayUrl, opts.token, pc, transceiver, channel);
     client.listen();

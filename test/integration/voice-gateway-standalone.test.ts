@@ -27,8 +27,8 @@ async function startGateway(dir: TempDir, configDir: string): Promise<{ child: C
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not start within 20 s:\n${out}`)), 20_000);
     const check = () => {
@@ -38,7 +38,7 @@ async function startGateway(dir: TempDir, configDir: string): Promise<{ child: C
         resolve(m[1]!);
       }
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`the gateway exited (${code}):\n${out}`));

@@ -99,10 +99,6 @@ export class RtcSession {
     return this.opts.sub;
   }
 
-  get isEnded(): boolean {
-    return this.ended !== null;
-  }
-
   /** Answers `offerSdp` (every candidate gathered first) and starts the session; BadOfferError for an offer it cannot take. */
   static async open(opts: RtcSessionOptions, offerSdp: string): Promise<{ session: RtcSession; answer: string }> {
     const pc = new RTCPeerConnection({
@@ -111,7 +107,7 @@ export class RtcSession {
       // Advertised a little above the parser's bound, so a client sending slightly too much hears why
       // (error: message too large) instead of having its message refused by its own stack.
       maxMessageSize: VOICE_CHANNEL_LIMITS.messageBytes + 64 * 1024,
-    } as ConstructorParameters<typeof RTCPeerConnection>[0]);
+    });
     try {
       if (!/^m=application .*webrtc-datachannel/m.test(offerSdp)) throw new BadOfferError(`the offer has no data channel (the client must create "${VOICE_CHANNEL_LABEL}" before its offer)`);
       try {
