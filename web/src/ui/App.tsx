@@ -16,6 +16,7 @@ import { useTaskList } from './stores';
 import { orderedTasks, TaskList } from './TaskList';
 import { TaskView } from './TaskView';
 import { Banner } from './Banner';
+import { useVoiceProvider, VoiceButton, VoiceProvider } from './Voice';
 
 const ATTENTION = new Set(['waiting', 'asking', 'has_plan']);
 // The diff viewer carries the syntax highlighter: loaded when a diff is first opened.
@@ -111,7 +112,18 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
       navigate(taskPath(after.id, after.title));
     };
   }, []);
-  const list = useTaskList(notify);
+  // The voice session hears of tasks that start waiting for the person, so the model can say so.
+  const voiceTaskChanged = useRef<(before: Task | undefined, after: Task) => void>(() => {});
+  const onTaskChange = useCallback(
+    (before: Task | undefined, after: Task) => {
+      notify(before, after);
+      voiceTaskChanged.current(before, after);
+    },
+    [notify],
+  );
+  const list = useTaskList(onTaskChange);
+  const voice = useVoiceProvider(config.voice, list.tasks);
+  voiceTaskChanged.current = voice.taskChanged;
 
   const gotRepos = useCallback((list: Repo[]) => {
     setRepos(list);
@@ -213,6 +225,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
 
   const conn = list.connection;
   return (
+    <VoiceProvider control={voice.control}>
     <div className={`app page-${route.page}`}>
       <header className="topbar">
         <a className="logo" href="/" onClick={(e) => onLinkClick(e, '/')} aria-label="caic home">
@@ -225,6 +238,12 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
         {conn.state !== 'open' && list.loaded && (
           <span className="conn warn" role="status">
             reconnecting…
+          </span>
+        )}
+        {/* On a phone the task list sits below the new-task form: the microphone is at hand up here. */}
+        {route.page === 'home' && (
+          <span className="narrow-only">
+            <VoiceButton where="topbar" />
           </span>
         )}
         <button type="button" className="icon" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
@@ -309,5 +328,6 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
         onClose={() => setPurgeAsk(null)}
       />
     </div>
+    </VoiceProvider>
   );
 }
