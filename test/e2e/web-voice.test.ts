@@ -2,14 +2,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { ServerConfigResp, VoiceToolCallResp, VoiceToolsResp } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { http } from '../helpers/http.js';
-import { tempDir, type TempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 
 const WAIT = 30_000;
@@ -112,24 +111,23 @@ describe('web UI: voice off', { timeout: 120_000 }, () => {
 });
 
 describe('web UI: voice on (a standalone gateway configured)', { timeout: 180_000 }, () => {
-  let dir: TempDir;
   let gateway: Awaited<ReturnType<typeof refusingGateway>>;
+  let env: TaskEnv;
   let d: TestDaemon;
   let browser: TestBrowser;
   let page: Page;
 
   before(async () => {
-    dir = await tempDir('caic-web-voice-');
     gateway = await refusingGateway();
-    d = await startTestDaemon(`[server]\nallow_origins = ["local"]\n[voice-gateway]\nurl = "${gateway.url}"\n`, { dir, configDir: join(dir.path, 'config') });
+    env = await taskEnv({ extraConfig: `[voice-gateway]\nurl = "${gateway.url}"\n` });
+    d = env.d;
     browser = await launchBrowser({ args: MEDIA_FLAGS });
     page = await browser.newPage(DESKTOP);
   });
   after(async () => {
     await browser?.[Symbol.asyncDispose]();
-    await d?.[Symbol.asyncDispose]();
+    await env?.[Symbol.asyncDispose]();
     await gateway?.close();
-    await dir?.[Symbol.asyncDispose]();
   });
 
   const panel = () => page.getByTestId('voice-panel');
@@ -210,6 +208,30 @@ describe('web UI: voice on (a standalone gateway configured)', { timeout: 180_00
     await page.getByTestId('voice-close').click();
     await page.setViewportSize(DESKTOP);
     assert.deepEqual(browser.pageErrors(page).filter((e) => !e.includes('401')), []);
+  });
+
+  test('the task page has the microphone too, and the page’s tool calls act on the person’s task', async () => {
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello from the voice test' } });
+    await env.waitState(task.id, 'waiting');
+    await page.goto(`${d.url}/task/@${task.id}`);
+    await page.waitForSelector('[data-testid="task-view"]', { timeout: WAIT });
+    const mic = page.getByTestId('voice-button-task');
+    assert.ok(await mic.isVisible());
+    assert.equal(await mic.getAttribute('aria-disabled'), null, 'voice is on');
+    await mic.click();
+    assert.match(await errorText(), /^The voice gateway refused the session/);
+    await browser.screenshot(page, 'voice-task-desktop');
+    await page.setViewportSize(PHONE);
+    assert.ok(await mic.isVisible(), 'in the task header at phone width');
+    await browser.screenshot(page, 'voice-task-phone');
+    await page.setViewportSize(DESKTOP);
+    await page.getByTestId('voice-close').click();
+    const detail = await page.evaluate(async () => {
+      const res = await fetch('/api/v1/voice/tools/call', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'task_get_detail', args: { task: 1 } }) });
+      return (await res.json()) as VoiceToolCallResp;
+    });
+    assert.equal(detail.ok, true, detail.text);
+    assert.equal((detail.result as { id: string }).id, task.id);
   });
 
   test('a gateway that does not answer: the panel names it', async () => {
