@@ -34,7 +34,7 @@ const ACTIVE: ReadonlySet<VoicePhase> = new Set(['connecting', 'listening', 'use
  * `taskChanged` must be called from the task list stream so the model hears when a task starts
  * waiting for the person.
  */
-export function useVoiceProvider(status: VoiceStatus, tasks: Map<string, Task>): { control: VoiceControl; taskChanged: (before: Task | undefined, after: Task) => void } {
+function useVoiceProvider(status: VoiceStatus, tasks: Map<string, Task>): { control: VoiceControl; taskChanged: (before: Task | undefined, after: Task) => void } {
   const [state, dispatch] = useReducer(voiceReducer, initialVoiceState);
   const [shown, setShown] = useState(false);
   const session = useRef<VoiceSession | null>(null);
@@ -93,7 +93,27 @@ export function useVoiceProvider(status: VoiceStatus, tasks: Map<string, Task>):
   return { control, taskChanged };
 }
 
-export function VoiceProvider({ control, children }: { control: VoiceControl; children: ReactNode }) {
+/**
+ * Holds the voice state below the app shell: a transcript delta re-renders the buttons and the
+ * panel, not the page (children keep their identity). `taskChanged` receives the function the task
+ * list stream must call.
+ */
+export function VoiceProvider({
+  status,
+  tasks,
+  taskChanged,
+  children,
+}: {
+  status: VoiceStatus;
+  tasks: Map<string, Task>;
+  taskChanged: { current: (before: Task | undefined, after: Task) => void };
+  children: ReactNode;
+}) {
+  const voice = useVoiceProvider(status, tasks);
+  const control = voice.control;
+  useEffect(() => {
+    taskChanged.current = voice.taskChanged;
+  }, [taskChanged, voice.taskChanged]);
   return (
     <VoiceContext.Provider value={control}>
       {children}
