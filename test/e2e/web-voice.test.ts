@@ -220,6 +220,10 @@ describe('web UI: voice on (a standalone gateway configured)', { timeout: 180_00
     assert.equal(await mic.getAttribute('aria-disabled'), null, 'voice is on');
     await mic.click();
     assert.match(await errorText(), /^The voice gateway refused the session/);
+    // Floating above the message box, not over it.
+    const input = (await page.getByLabel('Message to the agent', { exact: true }).boundingBox())!;
+    const sheet = (await panel().boundingBox())!;
+    assert.ok(sheet.y + sheet.height <= input.y, `panel ${JSON.stringify(sheet)} above the input ${JSON.stringify(input)}`);
     await browser.screenshot(page, 'voice-task-desktop');
     await page.setViewportSize(PHONE);
     assert.ok(await mic.isVisible(), 'in the task header at phone width');
