@@ -37,7 +37,7 @@ import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
-import { registerMcp, type McpOptions } from './mcp/index.js';
+import { registerMcp, registerVoiceTools, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 import { createVoiceBackend, VoiceGateway, VoiceTokenService, type VoiceGatewayOptions } from './voice/index.js';
 import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
@@ -375,14 +375,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
     voice: { status: voice.status, token: (sub, origin) => voice.token(sub, origin) },
     ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
-    subsystems: oauth
-      ? [
-          async (app) => {
-            await oauth.register(app);
-            grantRoutes(app, oauth, loginEnabled);
-          },
-        ]
-      : [],
+    subsystems: [
+      ...(oauth
+        ? [
+            async (app: FastifyInstance) => {
+              await oauth.register(app);
+              grantRoutes(app, oauth, loginEnabled);
+            },
+          ]
+        : []),
+      // The MCP tools for voice clients, run with the caller's own session (the same audit log as MCP).
+      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge }, logger, audit: opts.mcp?.audit ?? audit }),
+    ],
   });
   usersChanged = () => app.endRevokedSseStreams();
 

@@ -191,7 +191,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (gitlab.webhook_secret) gitlabWebhookRoute(app, gitlab.webhook_secret, deps.webhooks);
   }
   if (webDir) {
-    await serveWebUi(app, webDir);
+    // The UI opens voice sessions at a standalone gateway's origin: its page may connect there.
+    const gateway = voice.status.mode === 'standalone' && voice.status.enabled ? originOf(config.values['voice-gateway'].url) : null;
+    await serveWebUi(app, webDir, gateway ? [gateway] : []);
     logger.info({ webDir }, 'serving the web UI');
   } else {
     landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
@@ -201,4 +203,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await deps.extend?.(app);
   methodNotAllowed(app);
   return app;
+}
+
+/** The origin of a URL (scheme, host, port: nothing a CSP could read as more), or null. */
+function originOf(url: string): string | null {
+  try {
+    const { origin, protocol } = new URL(url);
+    return (protocol === 'https:' || protocol === 'http:') && origin !== 'null' ? origin : null;
+  } catch {
+    return null;
+  }
 }
