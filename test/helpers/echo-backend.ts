@@ -29,11 +29,15 @@ export interface EchoBackendOptions {
   reply?: 'echo' | 'none' | Int16Array;
   /** The recording's rate (Gemini speaks at 24 kHz). */
   replyRate?: number;
+  /** Keep the microphone PCM each session got, in `EchoSession.heard` (tests; a benchmark would only fill memory). */
+  keep?: boolean;
 }
 
 /** One session of the echo backend; `emit` lets a test send any backend event. */
 export class EchoSession implements VoiceBackendSession {
   readonly setup: VoiceSessionSetup;
+  /** The microphone's 16 kHz PCM, chunk by chunk, with `keep`. */
+  readonly heard: Int16Array[] = [];
   private readonly counts = { sentAudioBytes: 0, droppedAudioBytes: 0, receivedAudioBytes: 0, queuedBytes: 0 };
   private at = 0;
   private closed = false;
@@ -56,6 +60,7 @@ export class EchoSession implements VoiceBackendSession {
   sendAudio(pcm16k: Int16Array): void {
     if (this.closed) return;
     this.counts.sentAudioBytes += pcm16k.byteLength;
+    if (this.opts.keep) this.heard.push(pcm16k.slice());
     const reply = this.opts.reply ?? 'echo';
     if (reply === 'none') return;
     if (reply === 'echo') {

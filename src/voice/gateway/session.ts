@@ -2,7 +2,7 @@
 import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { parseVoiceClientMessage, VOICE_CHANNEL_LIMITS, type VoiceClientMessage, type VoiceGatewayMessage } from '../../api/index.js';
 import type { Logger } from '../../log/index.js';
-import { Framer, OPUS_FRAME_SAMPLES, OPUS_RATE, OpusCodec, Resampler } from '../audio.js';
+import { Framer, OPUS_RATE, OpusCodec, opusPcmRate, Resampler } from '../audio.js';
 import { toGatewayMessage, type VoiceBackend, type VoiceBackendEvent, type VoiceBackendSession } from '../backend.js';
 import type { IcePeerConfig } from './ice.js';
 import { Pacer } from './pacer.js';
@@ -81,10 +81,10 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
  */
 export class RtcSession {
   readonly startedAt = Date.now();
-  private readonly codec = new OpusCodec();
-  private readonly micResampler = new Resampler(OPUS_RATE, MIC_RATE);
-  private outResampler: Resampler | null = null;
-  private readonly framer = new Framer(OPUS_FRAME_SAMPLES);
+  /** The microphone, decoded by libopus straight to the model's 16 kHz (no resampler). */
+  private readonly mic = new OpusCodec({ decodeRate: MIC_RATE });
+  /** The model's voice: encoded from its own rate when libopus takes it (24 kHz), else resampled to the next rate it takes; made with the first audio. */
+  private out: { fromRate: number; codec: OpusCodec; resampler: Resampler | null; framer: Framer } | null = null;
   private readonly pacer: Pacer;
   private channel: RTCDataChannel | null = null;
   private model: VoiceBackendSession | null = null;
@@ -186,7 +186,7 @@ export class RtcSession {
     this.touch();
     this.stats.micPackets++;
     this.stats.micBytes += payload.length;
-    const pcm = this.micResampler.process(this.codec.decode(payload));
+    const pcm = this.mic.decode(payload);
     if (!this.model) {
       // Before session.setup there is no model to hear it; the client starts talking after session.ready anyway.
       this.stats.micBeforeSetup++;
@@ -285,8 +285,10 @@ export class RtcSession {
         // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it.
         this.stats.bargeInDroppedFrames += this.pacer.clear();
         this.clearTiming();
-        this.framer.clear();
-        this.outResampler = null;
+        if (this.out) {
+          this.out.framer.clear();
+          if (this.out.resampler) this.out.resampler = new Resampler(this.out.resampler.fromRate, this.out.resampler.toRate);
+        }
         break;
       case 'transcript':
         this.opts.logger.debug({ session: this.id, speaker: event.speaker, text: event.text }, 'voice transcript');
@@ -301,9 +303,9 @@ export class RtcSession {
 
   private onModelAudio(pcm: Int16Array, rate: number): void {
     const emitted = this.opts.onTiming ? performance.now() : 0;
-    if (!this.outResampler || this.outResampler.fromRate !== rate) this.outResampler = new Resampler(rate, OPUS_RATE);
-    for (const frame of this.framer.push(this.outResampler.process(pcm))) {
-      const packet = this.codec.encode(frame);
+    const out = this.out?.fromRate === rate ? this.out : this.outFor(rate);
+    for (const frame of out.framer.push(out.resampler ? out.resampler.process(pcm) : pcm)) {
+      const packet = out.codec.encode(frame);
       if (!this.opts.onTiming) {
         this.pacer.push(packet);
         continue;
@@ -312,6 +314,15 @@ export class RtcSession {
       this.timingQueue.push(emitted, performance.now());
       if (!this.pacer.push(packet)) this.timingQueue.length -= 2;
     }
+  }
+
+  /** The encoder for model audio at `rate` (a model may change its rate; then what was framed of the old one is dropped). */
+  private outFor(rate: number): NonNullable<RtcSession['out']> {
+    this.out?.codec.close();
+    const encodeRate = opusPcmRate(rate);
+    const codec = new OpusCodec({ encodeRate });
+    this.out = { fromRate: rate, codec, resampler: encodeRate === rate ? null : new Resampler(rate, encodeRate), framer: new Framer(codec.frameSamples) };
+    return this.out;
   }
 
   private clearTiming(): void {
@@ -371,8 +382,8 @@ export class RtcSession {
         ...this.stats,
         assistantFramesSent: this.pacer.stats.sent,
         assistantFramesOverflow: this.pacer.stats.overflow,
-        decoded: this.codec.stats.decoded,
-        concealed: this.codec.stats.concealed + this.codec.stats.invalid,
+        decoded: this.mic.stats.decoded,
+        concealed: this.mic.stats.concealed + this.mic.stats.invalid,
         ...(modelStats ? { modelSentBytes: modelStats.sentAudioBytes, modelReceivedBytes: modelStats.receivedAudioBytes, modelDroppedBytes: modelStats.droppedAudioBytes } : {}),
       },
       'voice session ended',
@@ -380,6 +391,7 @@ export class RtcSession {
     this.opts.onEnd(this, reason);
     await model?.close().catch(() => {});
     await this.pc.close().catch(() => {});
-    this.codec.close();
+    this.mic.close();
+    this.out?.codec.close();
   }
 }
