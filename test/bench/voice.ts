@@ -424,7 +424,8 @@ async function main(): Promise<void> {
   const clients: LeanClient[] = [];
   const results: LevelResult[] = [];
   const idleRss = await gw.ask<number>({ cmd: 'rss' });
-  // The gateway with no session: what the process costs by itself (timers, the HTTP server).
+  // The gateway with no session: what the process costs by itself (timers, the HTTP server), once its start-up has settled.
+  await new Promise((r) => setTimeout(r, 3000));
   await gw.ask({ cmd: 'start' });
   await new Promise((r) => setTimeout(r, 3000));
   const idle = await gw.ask<WindowResult>({ cmd: 'stop' });
