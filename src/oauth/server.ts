@@ -243,7 +243,8 @@ export class OAuthServer {
       enabledJWA: { idTokenSigningAlgValues: [SIGNING_ALG], requestObjectSigningAlgValues: [SIGNING_ALG] },
       pkce: { required: () => true },
       ttl: {
-        AccessToken: ACCESS_TOKEN_TTL,
+        // Per resource: the REST API's are shorter.
+        AccessToken: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL,
         AuthorizationCode: 600,
         DeviceCode: 600,
         Grant: (_ctx, grant) => (this.apiResource in ((grant as { resources?: object }).resources ?? {}) ? DEVICE_GRANT_TTL : REFRESH_TOKEN_TTL),
