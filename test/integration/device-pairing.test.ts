@@ -2,7 +2,10 @@
 // stand-in): what a paired device's token opens and what it does not, refresh rotation and reuse
 // detection, revocation (next call 401, open stream ends), and sign out everywhere unpairing.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { approveOverHttp, pollOnce, refresh, registerDevice, startPairing, type DeviceTokens } from '../helpers/device-pairing.js';
 import { http } from '../helpers/http.js';
@@ -117,6 +120,29 @@ describe('device pairing', { timeout: 120_000 }, () => {
     const authz = await call(t, `/oauth/authorize?${qs({ response_type: 'code', client_id: web.client_id, redirect_uri: 'https://client.example/cb', scope: 'caic:api', code_challenge: challenge, code_challenge_method: 'S256', resource: API })}`, { headers: { accept: 'text/html', cookie: `caic_session=${s}` } });
     assert.equal(authz.status, 303, authz.body);
     assert.equal(new URL(String(authz.headers.location)).searchParams.get('error'), 'invalid_target');
+  });
+
+  test('the REST API takes only tokens for exactly its audience and with its scope (forged with the real key)', async () => {
+    const s = await session(1001, 'octocat');
+    const { tokens } = await pair(s);
+    const payload = claims(tokens.access_token);
+    const jwk = JSON.parse(await readFile(join(d.configDir, 'oauth', 'signing-key.json'), 'utf8')) as JWK;
+    const key = await importJWK(jwk, 'ES256');
+    const sign = (change: Record<string, unknown>) => new SignJWT({ ...payload, ...change }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid! }).sign(key);
+    assert.equal((await tasks(await sign({}))).status, 200, 'control: the same claims re-signed');
+    assert.equal((await tasks(await sign({ aud: [API, MCP] }))).status, 401, 'two audiences');
+    assert.equal((await mcpInit(await sign({ aud: [MCP, API] }))).status, 401, 'two audiences at the MCP endpoint');
+    assert.equal((await tasks(await sign({ scope: 'caic:tasks.read' }))).status, 401, 'without caic:api');
+    assert.equal((await tasks(await sign({ aud: MCP }))).status, 401, 'for the MCP endpoint');
+    assert.equal((await tasks(await sign({ iss: 'https://elsewhere.test' }))).status, 401, 'another issuer');
+    assert.equal((await tasks(await sign({ exp: Math.floor(Date.now() / 1000) - 5 }))).status, 401, 'expired');
+  });
+
+  test('the device pages cannot be framed', async () => {
+    const page = await call(t, '/oauth/device', { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['x-frame-options'], 'DENY');
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
   });
 
   test('refresh rotates; a used refresh token presented again revokes the whole pairing', async () => {

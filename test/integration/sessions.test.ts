@@ -92,6 +92,7 @@ describe('revocable sessions', { timeout: 120_000 }, () => {
     otherStream.close();
     const again = await signIn(d.url, HOST, stub, { id: 1001, username: 'octocat' });
     assert.equal((await tasks(again)).status, 200, 'a new sign-in gets a working session');
+    assert.equal((await tasks(s1)).status, 401, 'and does not bring the ended ones back');
     const users = JSON.parse(await readFile(join(d.configDir, 'users.json'), 'utf8')) as { users: { username: string; sessionEpoch: number }[] };
     assert.equal(users.users.find((u) => u.username === 'octocat')?.sessionEpoch, 1);
   });
