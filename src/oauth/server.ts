@@ -284,11 +284,9 @@ export class OAuthServer {
           enabled: true,
           defaultResource: () => this.resource,
           useGrantedResource: () => true,
+          // A refresh token gets tokens only for the resource it was issued for (oidc-provider checks
+          // it): an MCP grant never yields a REST API token, nor a device's an MCP one.
           getResourceServerInfo: (ctx, indicator) => {
-            // A grant's tokens are for the resource it was given for: an MCP grant's refresh token
-            // gets no REST API token, a device's none for the MCP endpoint.
-            const granted = (ctx.oidc.entities.Grant as { resources?: Record<string, string> } | undefined)?.resources;
-            if (granted && !(indicator in granted)) throw new oidcErrors.InvalidTarget('this grant was not given for that resource');
             if (indicator === this.resource) return resourceInfo;
             if (indicator === this.apiResource) {
               // The REST API is paired through the device flow only, never through a browser redirect.
