@@ -4,7 +4,7 @@
 // before sessions were revocable keep working, and the old app builds' caic://auth?token= deep link
 // still signs in.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
@@ -57,6 +57,10 @@ describe('revocable sessions', { timeout: 120_000 }, () => {
       assert.equal((await me(h)).status, 401);
     }
     await within(streamA.done, 10_000, 'the logged-out session’s stream to end');
+    // Logging out again with the ended token writes nothing.
+    const before = await stat(join(d.configDir, 'users.json'));
+    assert.equal((await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: a })).status, 200);
+    assert.equal((await stat(join(d.configDir, 'users.json'))).ino, before.ino, 'users.json not rewritten');
     assert.equal((await tasks(b)).status, 200, 'the other session of the same user goes on');
     await new Promise((r) => setImmediate(r));
     assert.equal(bEnded, false, 'and so does its stream');

@@ -132,12 +132,14 @@ export class SessionManager {
 
   /**
    * Ends the session of this token (logout): it no longer verifies, also when replayed and after a
-   * restart. False when the token is not a valid session (nothing to end).
+   * restart. False when the token is not a session that holds (nothing to end).
    */
   async revoke(token: string): Promise<boolean> {
     const c = await this.claims(token);
-    if (!c) return false;
     this.verified.delete(token);
+    // Only a session that still holds is written down: an ended token sent again changes nothing
+    // (and cannot make the daemon rewrite users.json on every request).
+    if (!c || !this.holder(c)) return false;
     return this.users.revokeSession(c.sub, c.sid, c.exp);
   }
 
