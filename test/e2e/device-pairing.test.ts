@@ -6,7 +6,7 @@
 // refresh refused); Sign out everywhere ends the browser's own session.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { gotoRetrying, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { pollOnce, refresh, registerDevice, startPairing, type DeviceTokens } from '../helpers/device-pairing.js';
 import { http } from '../helpers/http.js';
@@ -53,7 +53,7 @@ describe('device pairing in the browser', { timeout: 120_000 }, () => {
 
     stub.user = { id: 1001, username: 'octocat' };
     const page = await browser.newPage();
-    await page.goto(start.verification_uri_complete);
+    await gotoRetrying(page, start.verification_uri_complete);
     // The confirmation names the device and what it asks, and shows the code to compare.
     await page.getByRole('heading', { name: 'Connect caic on Pixel 8?' }).waitFor();
     const text = await page.locator('body').innerText();
@@ -87,7 +87,7 @@ describe('device pairing in the browser', { timeout: 120_000 }, () => {
     await within(stream.done, 10_000, 'the stream of the revoked pairing to end');
 
     const again = await startPairing(t, clientId, ORIGIN);
-    await page.goto(again.verification_uri_complete);
+    await gotoRetrying(page, again.verification_uri_complete);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.getByRole('heading', { name: 'Device connected' }).waitFor();
@@ -95,7 +95,7 @@ describe('device pairing in the browser', { timeout: 120_000 }, () => {
     const stream2 = new SseClient(`${d.url}/api/v1/tasks/events`, bearer(second.access_token));
     await stream2.waitFor((ev) => ev.length > 0, 10_000, 'the snapshot');
 
-    await page.goto(`${ORIGIN}/settings`);
+    await gotoRetrying(page, `${ORIGIN}/settings`);
     const row = page.getByTestId('connected-apps').getByRole('row', { name: /caic on Pixel 8/ });
     await row.waitFor();
     assert.match(await row.innerText(), /paired device/);
