@@ -43,7 +43,8 @@ export function modelSocketUrlProblem(value: string): string | undefined {
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'wss:' && !(url.protocol === 'ws:' && loopback)) return 'must be a wss:// URL (ws:// only to a loopback address)';
-  if (url.searchParams.has('key') || url.username || url.password) return 'must not carry credentials (the key comes from the environment)';
+  const credentialParams = ['key', 'api_key', 'access_token', 'token'];
+  if (credentialParams.some((p) => url.searchParams.has(p)) || url.username || url.password) return 'must not carry credentials (the key comes from the environment)';
   return undefined;
 }
 const modelSocketUrl = z
@@ -131,9 +132,12 @@ export const ConfigFileSchema = z.strictObject({
       .default([]),
     config: table({
       model: str('gemini-3.1-flash-live-preview'),
-      backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),
+      backend: z.enum(['gemini-live', 'openai-realtime', 'local-stack']).default('gemini-live'),
       /** The Gemini Live BidiGenerateContent endpoint; empty = Google's. Tests point it at a stand-in. */
       gemini_url: modelSocketUrl,
+      /** The OpenAI Realtime WebSocket endpoint; empty = OpenAI's. Tests point it at a stand-in. */
+      openai_url: modelSocketUrl,
+      openai_model: str('gpt-realtime'),
       server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
       local_stack: table({
         asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),

@@ -34,5 +34,7 @@ export type {
 export { toGatewayMessage } from './backend.js';
 export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLiveOptions } from './backends/gemini-live.js';
 export { createVoiceBackend, type VoiceBackendFactoryOptions } from './backends/index.js';
+// vback: the openai-realtime and local-stack backends.
+export { OpenAIRealtimeBackend, OPENAI_REALTIME_URL, OPENAI_REALTIME_RATE, checkOpenAIRealtimeUrl, type OpenAIRealtimeOptions } from './backends/openai-realtime.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';

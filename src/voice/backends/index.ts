@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import type { VoiceBackend } from '../backend.js';
 import { GeminiLiveBackend } from './gemini-live.js';
+import { OpenAIRealtimeBackend } from './openai-realtime.js';
 
 export interface VoiceBackendFactoryOptions {
   logger?: Logger;
@@ -20,6 +21,13 @@ export function createVoiceBackend(config: Config, opts: VoiceBackendFactoryOpti
         apiKey: config.env('GEMINI_API_KEY') ?? '',
         model: vc.model,
         ...(vc.gemini_url ? { url: vc.gemini_url } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      });
+    case 'openai-realtime':
+      return new OpenAIRealtimeBackend({
+        apiKey: config.env('OPENAI_API_KEY') ?? '',
+        model: vc.openai_model,
+        ...(vc.openai_url ? { url: vc.openai_url } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
       });
     case 'local-stack':
