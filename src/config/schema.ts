@@ -54,6 +54,23 @@ const modelSocketUrl = z
 
 const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
 
+/** Why a local-stack server's base URL is unusable, or undefined: http(s), no credentials, query or fragment. */
+export function serverBaseUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
+  if (url.username || url.password || url.search || url.hash) return 'must be a plain base URL (no credentials, query or fragment)';
+  return undefined;
+}
+const serverBaseUrl = z
+  .string()
+  .refine((v) => v === '' || serverBaseUrlProblem(v) === undefined, { error: (issue) => serverBaseUrlProblem(String(issue.input)) ?? 'invalid URL' })
+  .default('');
+
 export const ConfigFileSchema = z.strictObject({
   core: table({
     /** '' = the directory caic was started from (see load.ts); a relative path is taken from the config directory. */
@@ -140,9 +157,24 @@ export const ConfigFileSchema = z.strictObject({
       openai_model: str('gpt-realtime'),
       server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
       local_stack: table({
-        asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),
-        llm: localStackPart({ provider: str('llamacpp'), remote: str(), model: str(), api_key_name: str() }),
-        tts: localStackPart({ engine: str('kittentts'), remote: str(), model: str(), voice: str() }),
+        // caic does not start these servers: `remote` is the base URL of one you run (OpenAI-compatible HTTP).
+        asr: localStackPart({ engine: z.enum(['remote', '']).default('remote'), provider: str('llamacpp'), remote: serverBaseUrl, model: str() }),
+        llm: localStackPart({
+          provider: str('llamacpp'),
+          remote: serverBaseUrl,
+          model: str(),
+          api_key_name: z.union([z.literal(''), envName]).default(''),
+        }),
+        tts: localStackPart({
+          engine: z
+            .enum(['espeak-ng', 'remote'], {
+              error: 'must be "espeak-ng" or "remote" (KittenTTS and other engines: run them behind an OpenAI-compatible /v1/audio/speech server and use "remote")',
+            })
+            .default('espeak-ng'),
+          remote: serverBaseUrl,
+          model: str(),
+          voice: z.string().max(64).regex(/^[A-Za-z0-9_.+-]*$/, 'must be a plain voice name').default(''),
+        }),
       }),
     }),
   }),

@@ -36,5 +36,6 @@ export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLive
 export { createVoiceBackend, type VoiceBackendFactoryOptions } from './backends/index.js';
 // vback: the openai-realtime and local-stack backends.
 export { OpenAIRealtimeBackend, OPENAI_REALTIME_URL, OPENAI_REALTIME_RATE, checkOpenAIRealtimeUrl, type OpenAIRealtimeOptions } from './backends/openai-realtime.js';
+export { LocalStackBackend, localStackProblem, localStackOptions, espeakProblem, endpointUrl, type LocalStackOptions, type LocalStackTts } from './backends/local-stack.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';

@@ -50,7 +50,7 @@ function checkFormat(format: unknown, at: string): void {
   unknownParams(format, ['type', 'rate'], at);
   if (!['audio/pcm', 'audio/pcmu', 'audio/pcma'].includes(String(format.type))) throw new Refusal(`Invalid value: '${String(format.type)}'.`, 'invalid_value', `${at}.type`);
   if (format.type === 'audio/pcm' && format.rate !== undefined && format.rate !== 24000) {
-    throw new Refusal(`Invalid value: ${String(format.rate)}. Supported values are: 24000.`, 'invalid_value', `${at}.rate`);
+    throw new Refusal(`Invalid value: ${JSON.stringify(format.rate)}. Supported values are: 24000.`, 'invalid_value', `${at}.rate`);
   }
 }
 
@@ -83,7 +83,7 @@ function checkSession(session: unknown): void {
       unknownParams(output, OUTPUT_KEYS, 'session.audio.output');
       checkFormat(output.format, 'session.audio.output.format');
       if (output.voice !== undefined && !(typeof output.voice === 'string' && VOICES.includes(output.voice)) && !isRecord(output.voice)) {
-        throw new Refusal(`Invalid value: '${String(output.voice)}'. Supported values are: ${VOICES.map((v) => `'${v}'`).join(', ')}.`, 'invalid_value', 'session.audio.output.voice');
+        throw new Refusal(`Invalid value: ${JSON.stringify(output.voice)}. Supported values are: ${VOICES.map((v) => `'${v}'`).join(', ')}.`, 'invalid_value', 'session.audio.output.voice');
       }
     }
   }

@@ -268,7 +268,7 @@ describe('openai-realtime backend', () => {
     remote.responseDone();
     await remote.until(() => remote.outputs.length === 4, 'four outputs');
     assert.deepEqual(
-      remote.outputs.map((o) => [o.call_id, JSON.parse(o.output)]),
+      remote.outputs.map((o) => [o.call_id, JSON.parse(o.output) as unknown]),
       [
         ['c_rm', { error: 'unknown tool rm_rf' }],
         ['c_bad', { error: 'arguments are not valid JSON' }],

@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import type { VoiceBackend } from '../backend.js';
 import { GeminiLiveBackend } from './gemini-live.js';
+import { LocalStackBackend, localStackOptions, localStackProblem } from './local-stack.js';
 import { OpenAIRealtimeBackend } from './openai-realtime.js';
 
 export interface VoiceBackendFactoryOptions {
@@ -30,7 +31,11 @@ export function createVoiceBackend(config: Config, opts: VoiceBackendFactoryOpti
         ...(vc.openai_url ? { url: vc.openai_url } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
       });
-    case 'local-stack':
-      throw new Error('the local-stack voice backend is not in this version yet');
+    case 'local-stack': {
+      const env = (name: string) => config.env(name);
+      const problem = localStackProblem(vc.local_stack, env);
+      if (problem) throw new Error(`the local-stack voice backend cannot run here: ${problem}`);
+      return new LocalStackBackend({ ...localStackOptions(vc.local_stack, env), ...(opts.logger ? { logger: opts.logger } : {}) });
+    }
   }
 }
