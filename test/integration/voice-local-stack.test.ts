@@ -39,22 +39,36 @@ const SETUP: VoiceSessionSetup = {
 
 const silence = (ms: number) => new Int16Array((16_000 * ms) / 1000);
 
-/** espeak-ng processes this test process started that are still alive. */
-function espeakChildren(): number {
+/** Live processes this test process started whose command line mentions `name` (espeak-ng, or the fake below). */
+function espeakChildren(name = 'espeak-ng'): number {
   let n = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      if (comm === 'espeak-ng' && ppid === process.pid) n++;
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(name)) n++;
     } catch {
       // The process ended while we looked.
     }
   }
   return n;
+}
+
+/**
+ * A stand-in for espeak-ng that starts speaking and never finishes (an engine stuck on odd input):
+ * only a kill ends it, so a test can tell that the backend kills it rather than waits.
+ */
+async function stuckEspeak(dir: string): Promise<string> {
+  const path = join(dir, 'stuck-espeak');
+  const header = wavOf(tone(300, 200, 22_050), 22_050);
+  await writeFile(
+    path,
+    `#!${process.execPath}\nprocess.stdout.write(Buffer.from(${JSON.stringify(header.toString('base64'))}, 'base64'));\nsetInterval(() => {}, 1000);\n`,
+    { mode: 0o755 },
+  );
+  return path;
 }
 
 async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -287,6 +301,42 @@ describe('local-stack backend', () => {
     assert.equal(probe.of('audio').length, audioBefore, 'no audio after the cancel');
     assert.deepEqual(probe.of('error'), []);
     await probe.session.close();
+  });
+
+  it('espeak-ng is bounded: a reply past maxSpeechBytes is cut with a recoverable error and the process is gone', async () => {
+    const probe = open({ maxSpeechBytes: 20_000 });
+    standIn.asr.push({ json: { text: 'talk' } });
+    standIn.chat.push(chatText('Words and more words. '.repeat(40)));
+    say(probe);
+    const err = await probe.nth('error');
+    assert.deepEqual(err, { type: 'error', message: "espeak-ng produced more than 20000 bytes of audio; the rest of the reply is not spoken", recoverable: true });
+    const bytes = probe.of('audio').reduce((n, a) => n + a.pcm.byteLength, 0);
+    assert.ok(bytes > 0 && bytes <= 20_000, `${bytes} bytes of audio passed on`);
+    await waitFor(() => espeakChildren() === 0, 'espeak-ng to be gone');
+    await probe.session.close();
+  });
+
+  it('an espeak-ng that hangs is killed: at the synthesis deadline, and at once on barge-in', async () => {
+    await using dir = await tempDir();
+    const command = await stuckEspeak(dir.path);
+    const probe = open({ tts: { engine: 'espeak-ng', command }, ttsTimeoutMs: 300 });
+    standIn.asr.push({ json: { text: 'talk' } });
+    standIn.chat.push(chatText('Hello.'));
+    say(probe);
+    assert.deepEqual(await probe.nth('error'), { type: 'error', message: 'espeak-ng did not finish within 300 ms', recoverable: true });
+    await waitFor(() => espeakChildren('stuck-espeak') === 0, 'the stuck synthesizer to be killed');
+
+    const patient = open({ tts: { engine: 'espeak-ng', command } });
+    standIn.asr.push({ json: { text: 'talk' } });
+    standIn.chat.push(chatText('Hello.'));
+    say(patient);
+    await patient.nth('audio');
+    assert.equal(espeakChildren('stuck-espeak'), 1);
+    sendFrames(patient.session, speech);
+    assert.deepEqual(patient.of('interrupted'), [{ type: 'interrupted', source: 'user' }]);
+    await waitFor(() => espeakChildren('stuck-espeak') === 0, 'the synthesizer killed by the barge-in');
+    await probe.session.close();
+    await patient.session.close();
   });
 
   it('ASR and LLM failures and timeouts are recoverable errors; the next utterance works', async () => {

@@ -685,6 +685,13 @@ class LocalStackSession implements VoiceBackendSession {
         if (settled) return;
         size += chunk.length;
         if (size > this.o.maxSpeechBytes) {
+          // What fits is spoken; the rest is not.
+          const room = this.o.maxSpeechBytes - (size - chunk.length);
+          try {
+            if (room > 0) onAudio(chunk.subarray(0, room));
+          } catch {
+            // The bound's error says enough.
+          }
           child.kill('SIGKILL');
           finish(new StepError(`espeak-ng produced more than ${this.o.maxSpeechBytes} bytes of audio; the rest of the reply is not spoken`));
           return;
