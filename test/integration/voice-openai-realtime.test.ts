@@ -1,5 +1,7 @@
 // The openai-realtime voice backend against an OpenAI Realtime stand-in speaking the GA wire format: setup, 24 kHz PCM both ways, function calls, barge-in with truncation, cancel, refusals, failures, hostile events, backpressure, masking.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseVoiceGatewayMessage, type VoiceTool } from '../../src/api/index.js';
@@ -405,6 +407,24 @@ describe('openai-realtime backend', () => {
     assert.equal((events[0] as { recoverable: boolean }).recoverable, false);
     assert.equal(events[1]!.type, 'closed');
     assert.ok(!JSON.stringify(events).includes('WrongKeyWrongKey'));
+  });
+
+  it('a key refused at the handshake (HTTP 401) is the same clear unrecoverable error', async () => {
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Incorrect API key provided.', code: 'invalid_api_key' } }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as { port: number };
+      const probe = new Probe({ url: `ws://127.0.0.1:${port}/v1/realtime` });
+      await probe.nth('closed');
+      assert.deepEqual(probe.of('error'), [{ type: 'error', message: 'OpenAI Realtime refused the API key (OPENAI_API_KEY): Unexpected server response: 401', recoverable: false }]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('an unreachable service, a silent one and one that hangs up are errors, not hangs', async () => {

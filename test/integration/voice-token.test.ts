@@ -161,7 +161,11 @@ describe('no login, loopback listener', () => {
   test('embedded (a key set, or the local stack): not in this version yet, said instead of a token; token_mode = "ed25519" gives the compact form', async () => {
     for (const [toml, env] of [
       ['', GEMINI],
-      ['[voice-gateway.config]\nbackend = "local-stack"\n', {}],
+      // The local stack runs embedded once its servers are named (it needs no key).
+      [
+        '[voice-gateway.config]\nbackend = "local-stack"\n[voice-gateway.config.local_stack.asr]\nremote = "http://127.0.0.1:9"\n[voice-gateway.config.local_stack.llm]\nremote = "http://127.0.0.1:9"\n',
+        {},
+      ],
     ] as const) {
       await using e = await startTestDaemon(toml, { env });
       const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();

@@ -333,6 +333,8 @@ class LocalStackSession implements VoiceBackendSession {
       turn.abort.abort();
       turn.child?.kill('SIGKILL');
     }
+    // Remembered only to drop their late results quietly; a bounded memory is enough for that.
+    if (this.cancelledCalls.size > 256) this.cancelledCalls.clear();
     for (const [id, call] of this.calls) {
       this.cancelledCalls.add(id);
       call.resolve(undefined);

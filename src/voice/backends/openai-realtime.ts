@@ -377,6 +377,8 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
       }
       this.playing = undefined;
     }
+    // Remembered only to drop their late results quietly; a bounded memory is enough for that.
+    if (this.cancelledCalls.size > 256) this.cancelledCalls.clear();
     for (const id of this.calls.keys()) this.cancelledCalls.add(id);
     this.calls.clear();
     this.needResponse = false;
@@ -419,6 +421,7 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
       case 'conversation.item.input_audio_transcription.delta': {
         const text = str(ev.delta);
         if (text) {
+          if (this.transcribedByDelta.size > 256) this.transcribedByDelta.clear();
           this.transcribedByDelta.add(str(ev.item_id));
           for (const piece of textPieces(text)) this.emit({ type: 'transcript', speaker: 'user', text: piece });
         }
