@@ -18,13 +18,15 @@ import {
 } from './containers/index.js';
 import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
 import { startDaemon } from './daemon.js';
+import { GATEWAY_DEFAULT_LISTEN, startVoiceGateway } from './voice-gateway.js';
 import { CAIC_SERVICE_KIND, loadVoiceIdentity } from './voice/index.js';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log/index.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 
 const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
                         [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
        caic audit verify [--config-dir DIR]
+       caic voice-gateway [--config-dir DIR] [--listen ADDR]
        caic voice-gateway pubkey [--config-dir DIR]
 
 Runs the caic daemon: coding agents in containers, driven over HTTP.
@@ -36,6 +38,8 @@ on this machine (the newest version, or the one --claude-code-version, --codex-v
 record its version in an image label, which GET /api/v1/server/harnesses reads.
 \`caic audit verify\` checks the hash chain of <config dir>/audit.jsonl and names the first
 record that was changed or removed (exit status 1).
+\`caic voice-gateway\` runs a standalone voice gateway (WebRTC, no login UI) on --listen (default
+${GATEWAY_DEFAULT_LISTEN}); it accepts only voice tokens of the hosts in [[voice-gateway.trusted_issuers]].
 \`caic voice-gateway pubkey\` prints the public key this instance signs voice tokens with
 (ed25519:<base64url>; the key is made on first use), for a standalone gateway's
 [[voice-gateway.trusted_issuers]]; the entry to add goes to stderr.
@@ -63,6 +67,7 @@ function parse() {
       allowPositionals: true,
       options: {
         'config-dir': { type: 'string' },
+        listen: { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         'print-url': { type: 'boolean' },
@@ -103,7 +108,8 @@ async function main(): Promise<void> {
   if (command === 'image build') return imageBuild(values);
   if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
   if (command === 'voice-gateway pubkey') return voicePubkey(values['config-dir'] ?? defaultConfigDir());
-  if (command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
+  if (command !== 'serve' && command !== 'voice-gateway') fail(`unknown command "${command}"\n${USAGE}`, 2);
+  if (values.listen !== undefined && command !== 'voice-gateway') fail('--listen is for `caic voice-gateway`; the daemon listens on [server] http', 2);
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
@@ -111,6 +117,18 @@ async function main(): Promise<void> {
   const logFormat = values['log-format'] ?? (process.stdout.isTTY ? 'pretty' : 'json');
   if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) fail(`--log-format must be one of ${LOG_FORMATS.join(', ')}`, 2);
   const configDir = values['config-dir'] ?? defaultConfigDir();
+  if (command === 'voice-gateway') {
+    const gateway = await startVoiceGateway({
+      configDir,
+      logFormat: logFormat as LogFormat,
+      logColor: Boolean(process.stdout.isTTY),
+      ...(values.listen !== undefined ? { listen: values.listen } : {}),
+      ...(logLevel ? { logLevel: logLevel as LogLevel } : {}),
+    });
+    process.stdout.write(`caic ${VERSION} voice gateway listening on ${gateway.url}\n`);
+    onSignals(gateway);
+    return;
+  }
 
   if (values['print-url']) {
     const config = loadConfig({ configDir });
@@ -127,6 +145,11 @@ async function main(): Promise<void> {
     ...(logLevel ? { logLevel: logLevel as LogLevel } : {}),
   });
   process.stdout.write(`caic ${VERSION} listening on ${daemon.url}\n${repositoriesLine(daemon.repos.root, daemon.repos.list().map((r) => r.name))}\n`);
+  onSignals(daemon);
+}
+
+/** SIGINT/SIGTERM: stop taking connections, finish what is in flight, exit; a second signal exits at once. */
+function onSignals(daemon: { logger: Logger; close(): Promise<void> }): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -37,9 +37,9 @@ import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
-import { registerMcp, type McpOptions } from './mcp/index.js';
+import { registerMcp, registerVoiceTools, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
-import { VoiceTokenService } from './voice/index.js';
+import { createVoiceBackend, VoiceGateway, VoiceTokenService, type VoiceGatewayOptions } from './voice/index.js';
 import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
 
 export interface DaemonOptions {
@@ -69,6 +69,8 @@ export interface DaemonOptions {
   oauthLimits?: Partial<OAuthLimits>;
   /** The MCP endpoint's rate limit and session recheck; tests may stand in for the token verifier and audit sink (default: the OAuth server's and the audit log). */
   mcp?: McpOptions;
+  /** Tests: the embedded voice gateway's idle timeout and session caps. */
+  voiceGateway?: Partial<Pick<VoiceGatewayOptions, 'idleMs' | 'maxSessions' | 'maxSessionsPerSub'>>;
   /** Tests: CI poll intervals, and what stands in for `gh`/`glab` on the host. */
   forge?: { watch?: CIWatchOptions; repoCIMs?: number; hostToken?: ForgeClientsOptions['hostToken'] };
 }
@@ -87,6 +89,8 @@ export interface Daemon {
   audit: AuditLog;
   /** Voice tokens: status, issuing, and the verifier the embedded gateway checks tokens with. */
   voice: VoiceTokenService;
+  /** The embedded voice gateway; null when voice is not embedded here (off, or a standalone gateway). */
+  voiceGateway: VoiceGateway | null;
   close(): Promise<void>;
 }
 
@@ -122,8 +126,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     masker.add(...voice.identity.key.secretForms);
     if (voice.identity.key.created) logger.info({ file: voice.identity.key.path }, 'created the voice token signing key');
   }
-  if (voice.status.enabled) logger.info({ mode: voice.status.mode, instance: voice.identity?.instanceId }, `voice on (${voice.status.mode} gateway)`);
-  else logger.info({ mode: voice.status.mode, reason: voice.status.reason }, 'voice off');
+  // The embedded gateway, with the configured backend; a backend that cannot run here turns voice off with its reason.
+  let voiceGateway: VoiceGateway | null = null;
+  if (voice.status.enabled && voice.status.mode === 'embedded') {
+    try {
+      voiceGateway = new VoiceGateway({
+        backend: createVoiceBackend(config, { logger }),
+        verifier: voice.verifier,
+        logger,
+        server: config.values['voice-gateway'].config.server,
+        ...opts.voiceGateway,
+      });
+    } catch (err) {
+      voice.embeddedUnavailable((err as Error).message);
+    }
+  }
+  if (voice.status.enabled) {
+    logger.info({ mode: voice.status.mode, instance: voice.identity?.instanceId, ...(voiceGateway ? { backend: voiceGateway.backendName, ...voiceGateway.network } : {}) }, `voice on (${voice.status.mode} gateway)`);
+  } else logger.info({ mode: voice.status.mode, reason: voice.status.reason }, 'voice off');
   const settings = await loadOrCreateSettings(config.configDir);
   masker.add(settings.sessionSecret.toString('hex'));
   if (settings.created) logger.info({ dir: config.configDir }, 'created session secret in settings.json');
@@ -354,14 +374,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
     webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
     voice: { status: voice.status, token: (sub, origin) => voice.token(sub, origin) },
-    subsystems: oauth
-      ? [
-          async (app) => {
-            await oauth.register(app);
-            grantRoutes(app, oauth, loginEnabled);
-          },
-        ]
-      : [],
+    ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
+    subsystems: [
+      ...(oauth
+        ? [
+            async (app: FastifyInstance) => {
+              await oauth.register(app);
+              grantRoutes(app, oauth, loginEnabled);
+            },
+          ]
+        : []),
+      // The MCP tools for voice clients, run with the caller's own session (the same audit log as MCP).
+      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge }, logger, audit: opts.mcp?.audit ?? audit }),
+    ],
   });
   usersChanged = () => app.endRevokedSseStreams();
 
@@ -370,6 +395,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     await app.listen({ host, port, listenTextResolver: (address) => `bound ${address}` });
   } catch (err) {
+    await voiceGateway?.shutdown();
     lists.forEach((l) => l.stop());
     stopRepoWatch();
     users.close();
@@ -421,8 +447,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     oauth,
     audit,
     voice,
+    voiceGateway,
     async close() {
       clearInterval(retry);
+      // Voice sessions end first: their models hang up and their clients hear the peer connection close.
+      await voiceGateway?.shutdown();
       stopRepoWatch();
       lists.forEach((l) => l.stop());
       users.close();

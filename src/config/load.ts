@@ -1,5 +1,6 @@
 // Loads config.toml (smol-toml), validates it (zod + cross-field rules), resolves paths and env fallbacks.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -254,6 +255,9 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
   if (llm.api_key_name && llmUrl?.protocol === 'http:' && !isLoopbackHost(llmUrl.hostname.replace(/^\[|\]$/g, ''))) {
     throw new KeyError('voice-gateway.config.local_stack.llm.remote', 'must be https:// when api_key_name is set (the key would travel in clear), or http:// to a loopback address');
   }
+  vg.config.server.announce_addresses.forEach((address) => {
+    if (!isIP(address)) throw new KeyError('voice-gateway.config.server.announce_addresses', `"${address}" is not an IP address`);
+  });
   vg.trusted_issuers.forEach((entry, i) => {
     try {
       parseEd25519PublicKey(entry.public_key);

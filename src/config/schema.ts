@@ -155,7 +155,11 @@ export const ConfigFileSchema = z.strictObject({
       /** The OpenAI Realtime WebSocket endpoint; empty = OpenAI's. Tests point it at a stand-in. */
       openai_url: modelSocketUrl,
       openai_model: str('gpt-realtime'),
-      server: table({ webrtc_udp_port: z.int().min(0).max(65535).default(0) }),
+      server: table({
+        webrtc_udp_port: z.int().min(0).max(65535).default(0),
+        // Addresses the gateway offers ICE candidates on; checked in load.ts. Empty: this machine's own (not Docker's bridges).
+        announce_addresses: strList(),
+      }),
       local_stack: table({
         // caic does not start these servers: `remote` is the base URL of one you run (OpenAI-compatible HTTP).
         asr: localStackPart({ engine: z.enum(['remote', '']).default('remote'), provider: str('llamacpp'), remote: serverBaseUrl, model: str() }),

@@ -608,7 +608,12 @@ interface DockerStats {
   pids_stats?: { current?: number };
 }
 
-function describeEngine(docker: Dockerode): string {
-  const m = docker.modem as unknown as { socketPath?: string; host?: string; port?: number; protocol?: string };
-  return m.socketPath ? String(m.socketPath) : `${m.protocol ?? 'http'}://${m.host}:${m.port}`;
+/** Where the engine is, for error messages. */
+export function describeEngine(docker: Dockerode): string {
+  const m = docker.modem as unknown as { socketPath?: unknown; socketPathCache?: string; host?: string; port?: number; protocol?: string };
+  if (typeof m.socketPath === 'string') return m.socketPath;
+  // docker-modem's default is a function that picks ~/.docker/run/docker.sock or /var/run/docker.sock
+  // on first use (cached after): printing it would print its source code.
+  if (m.socketPath) return m.socketPathCache ?? 'the default Docker socket (~/.docker/run/docker.sock, else /var/run/docker.sock)';
+  return `${m.protocol ?? 'http'}://${m.host}:${m.port}`;
 }

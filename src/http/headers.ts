@@ -3,16 +3,24 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isHttps } from './context.js';
 
 // img-src allows blob: because the UI previews pasted images from object URLs before upload.
-const CSP =
+// connect-src may name more origins: a standalone voice gateway, which the UI calls to open a session.
+const csp = (connect: readonly string[]) =>
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " +
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  `connect-src ${["'self'", ...connect].join(' ')}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+const CSP = csp([]);
 
 /** On every response. Framing headers only matter for documents, so they go on HTML alone. */
 export const COMMON_SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
-/** Marks a reply as an HTML page: content security policy and framing refusal. Every HTML sender calls it. */
-export function htmlHeaders(reply: FastifyReply): FastifyReply {
-  return reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('x-frame-options', 'DENY');
+/**
+ * Marks a reply as an HTML page: content security policy and framing refusal. Every HTML sender
+ * calls it. `connectOrigins` (URL origins, nothing else) are origins the page may fetch from.
+ */
+export function htmlHeaders(reply: FastifyReply, connectOrigins: readonly string[] = []): FastifyReply {
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', connectOrigins.length ? csp(connectOrigins) : CSP)
+    .header('x-frame-options', 'DENY');
 }
 
 /**

@@ -1,5 +1,6 @@
 // Public surface of src/http: the server builder and the edge pieces the daemon wires together.
 export { buildServer, type ServerDeps } from './server.js';
+export { buildGatewayServer, type GatewayServerDeps } from './gateway-server.js';
 export { Gate, RemoteCidrList, openGeoDb, parseGitHubMeta, parseOpenAiRanges, type GeoLookup } from './gate/index.js';
 export { allowedByProviders, buildProviders, HostLock, SessionManager, type OAuthProvider } from './auth/index.js';
 export { escapeHtml, htmlPage, sendError } from './errors.js';

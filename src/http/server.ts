@@ -21,6 +21,7 @@ import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
+import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
 export interface ServerDeps {
@@ -54,6 +55,8 @@ export interface ServerDeps {
   webhooks?: WebhookDeps;
   /** Voice tokens (src/voice's VoiceTokenService); absent: voice is reported off and the token route answers 409. */
   voice?: VoiceRouteDeps;
+  /** The embedded voice gateway's signalling (src/voice's VoiceGateway); absent: those routes are not mounted. */
+  voiceRtc?: VoiceRtcRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -175,6 +178,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger,
   });
   voiceRoutes(app, voice);
+  if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
@@ -187,7 +191,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (gitlab.webhook_secret) gitlabWebhookRoute(app, gitlab.webhook_secret, deps.webhooks);
   }
   if (webDir) {
-    await serveWebUi(app, webDir);
+    // The UI opens voice sessions at a standalone gateway's origin: its page may connect there.
+    const gateway = voice.status.mode === 'standalone' && voice.status.enabled ? originOf(config.values['voice-gateway'].url) : null;
+    await serveWebUi(app, webDir, gateway ? [gateway] : []);
     logger.info({ webDir }, 'serving the web UI');
   } else {
     landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });
@@ -197,4 +203,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await deps.extend?.(app);
   methodNotAllowed(app);
   return app;
+}
+
+/** The origin of a URL (scheme, host, port: nothing a CSP could read as more), or null. */
+function originOf(url: string): string | null {
+  try {
+    const { origin, protocol } = new URL(url);
+    return (protocol === 'https:' || protocol === 'http:') && origin !== 'null' ? origin : null;
+  } catch {
+    return null;
+  }
 }

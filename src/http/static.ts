@@ -50,8 +50,11 @@ export function spaFallback(req: FastifyRequest, reply: FastifyReply): boolean {
   return true;
 }
 
-/** Registers the UI's files under `/` and index.html at `/`. Unknown paths go on to the not-found handler. */
-export async function serveWebUi(app: FastifyInstance, dir: string): Promise<void> {
+/**
+ * Registers the UI's files under `/` and index.html at `/`. Unknown paths go on to the not-found
+ * handler. `connectOrigins`: other origins the UI calls (a standalone voice gateway).
+ */
+export async function serveWebUi(app: FastifyInstance, dir: string, connectOrigins: readonly string[] = []): Promise<void> {
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/',
@@ -68,7 +71,7 @@ export async function serveWebUi(app: FastifyInstance, dir: string): Promise<voi
     setHeaders: (reply, path) => {
       // `path` is the file chosen on disk, possibly the .br/.gz sibling; classify by the original name.
       const name = relative(dir, path).replace(/\.(br|gz)$/, '');
-      if (name.endsWith('.html')) htmlHeaders(reply).header('cache-control', 'no-cache');
+      if (name.endsWith('.html')) htmlHeaders(reply, connectOrigins).header('cache-control', 'no-cache');
       else reply.header('cache-control', name.startsWith(`assets${sep}`) ? IMMUTABLE : HOUR);
     },
   });

@@ -14,15 +14,14 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_USER } from '../config/index.js';
-import { DockerUnavailableError, ContainerError } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from '../tasks/index.js';
 import { LOCAL_ACCOUNT, type McpScope } from '../api/index.js';
 import { insufficientScopeChallenge, type AuditSink, type Principal, type ResourceUrls } from './auth.js';
-import { summarizeArgs } from './audit.js';
+import { callTool, domainError, toolsFor } from './call.js';
 import { toolSchema } from './json-schema.js';
 import { cutText, LIST_CAP_BYTES, tasksPage } from './tasks-view.js';
-import { TOOLS, TOOLS_BY_NAME, type McpServices, type ToolDef } from './tools.js';
+import { TOOLS, type McpServices } from './tools.js';
 
 /** Machine codes of failures, in `_meta` of an `isError` result. */
 export const ERROR_META = 'xyz.caic/error';
@@ -91,14 +90,6 @@ function failure(code: string, message: string, extraMeta: Record<string, unknow
   };
 }
 
-function domainError(err: unknown, logger: Logger): { code: string; message: string } {
-  if (err instanceof TaskError) return { code: err.code, message: err.message };
-  if (err instanceof DockerUnavailableError) return { code: 'SERVICE_UNAVAILABLE', message: err.message };
-  if (err instanceof ContainerError) return { code: 'CONFLICT', message: err.message };
-  logger.error({ err }, 'MCP tool failed');
-  return { code: 'INTERNAL_ERROR', message: 'internal error' };
-}
-
 export interface McpSession {
   server: McpServer;
   /** URIs this session asked to hear about. */
@@ -121,47 +112,31 @@ export function createSession(deps: SessionDeps, owner: Principal): McpSession {
   const allowed = (p: Principal, scope: McpScope) => p.scopes.has(scope);
   server.server.setRequestHandler(ListToolsRequestSchema, (_req, extra) => {
     const p = principalOf(extra, owner);
-    return { tools: TOOLS.filter((t) => allowed(p, t.scope)).map((t) => DESCRIPTORS.get(t.name)!) };
+    return { tools: toolsFor(p).map((t) => DESCRIPTORS.get(t.name)!) };
   });
   server.server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const p = principalOf(extra, owner);
-    const started = performance.now();
-    const def: ToolDef | undefined = TOOLS_BY_NAME.get(req.params.name);
-    if (!def) throw new McpError(RpcCode.InvalidParams, `unknown tool ${JSON.stringify(req.params.name.slice(0, 100))}`);
-    const parsed = def.args.safeParse(req.params.arguments ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      audit({ event: 'mcp.tool', ...who(p), tool: def.name, decision: 'deny', result: 'INVALID_PARAMS', ms: 0 });
-      throw new McpError(RpcCode.InvalidParams, `invalid arguments for ${def.name}: ${issue.path.join('.') || '(arguments)'}: ${issue.message}`);
-    }
-    const args = parsed.data;
-    const argSummary = summarizeArgs(args as Record<string, unknown>);
-    const needed = [def.scope, def.extraScope?.(args)].find((s): s is McpScope => s != null && !allowed(p, s));
-    if (needed) {
-      audit({ event: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'deny', result: 'INSUFFICIENT_SCOPE', scope: needed, ms: 0 });
-      return failure('INSUFFICIENT_SCOPE', `${def.name} needs the ${needed} scope, which this connection was not granted; reconnect and allow it.`, {
-        [WWW_AUTHENTICATE_META]: insufficientScopeChallenge(deps.urls, p.scopes, needed),
-      });
-    }
-    let result: CallToolResult;
-    let code = 'OK';
-    try {
-      const out = await def.run({ principal: p, services }, args);
-      const meta = out.truncated ? { [TRUNCATED_META]: true } : {};
-      if (out.failure) {
-        code = out.failure.code;
-        result = failure(out.failure.code, out.text, meta, out.result);
-      } else {
+    const out = await callTool({ services, logger, ...(deps.audit ? { audit: deps.audit } : {}) }, p, req.params.name, req.params.arguments ?? {});
+    switch (out.kind) {
+      case 'unknown':
+        throw new McpError(RpcCode.InvalidParams, `unknown tool ${JSON.stringify(req.params.name.slice(0, 100))}`);
+      case 'invalid':
+        throw new McpError(RpcCode.InvalidParams, out.message);
+      case 'denied':
+        return failure('INSUFFICIENT_SCOPE', `${out.tool} needs the ${out.scope} scope, which this connection was not granted; reconnect and allow it.`, {
+          [WWW_AUTHENTICATE_META]: insufficientScopeChallenge(deps.urls, p.scopes, out.scope),
+        });
+      case 'ran': {
+        const meta = out.truncated ? { [TRUNCATED_META]: true } : {};
+        if (!out.ok) return failure(out.code, out.text, meta, out.result);
         const text = cutText(out.text);
-        result = { content: [{ type: 'text', text: text.text }], structuredContent: out.result as Record<string, unknown>, ...(out.truncated || text.truncated ? { _meta: { [TRUNCATED_META]: true } } : {}) };
+        return {
+          content: [{ type: 'text', text: text.text }],
+          structuredContent: out.result as Record<string, unknown>,
+          ...(out.truncated || text.truncated ? { _meta: { [TRUNCATED_META]: true } } : {}),
+        } satisfies CallToolResult;
       }
-    } catch (err) {
-      const e = domainError(err, logger);
-      code = e.code;
-      result = failure(e.code, e.message);
     }
-    audit({ event: 'mcp.tool', ...who(p), tool: def.name, args: argSummary, decision: 'allow', result: code, ms: Math.round(performance.now() - started) });
-    return result;
   });
 
   // ---- resources ----

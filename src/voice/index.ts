@@ -39,3 +39,5 @@ export { OpenAIRealtimeBackend, OPENAI_REALTIME_URL, OPENAI_REALTIME_RATE, check
 export { LocalStackBackend, localStackProblem, localStackOptions, espeakProblem, endpointUrl, type LocalStackOptions, type LocalStackTts } from './backends/local-stack.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
+// vgate: the WebRTC gateway (werift) the daemon embeds and `caic voice-gateway` runs standalone.
+export { VoiceGateway, GATEWAY_DEFAULTS, GATEWAY_INSTRUCTION, VOICE_CHANNEL_LABEL, icePeerConfig, hostAddresses, Pacer, type GatewayResult, type VoiceGatewayOptions, type PacedPacket } from './gateway/index.js';

@@ -18,11 +18,11 @@ function backendProblem(config: Config, backend: Backend): string | undefined {
 }
 
 /**
- * Whether this build serves the embedded gateway (/api/v1/voice/rtc/*). Until it does, embedded
+ * Whether this build serves the embedded gateway (/api/v1/voice/rtc/*). Without it, embedded
  * mode is reported with the reason and no token is handed out for it: a client must not show a
  * voice button that leads nowhere.
  */
-const EMBEDDED_GATEWAY = false;
+const EMBEDDED_GATEWAY = true;
 
 /**
  * Voice's state, from the configuration alone: standalone when `[voice-gateway] url` is set,
@@ -82,7 +82,7 @@ export interface VoiceTokenServiceOptions {
 export class VoiceTokenService {
   private constructor(
     private readonly config: Config,
-    readonly status: VoiceStatus,
+    private current: VoiceStatus,
     /** Null while voice is off and no key is configured. */
     readonly identity: VoiceIdentity | null,
     private readonly issuer: VoiceTokenIssuer | null,
@@ -90,6 +90,18 @@ export class VoiceTokenService {
     readonly verifier: VoiceTokenVerifier,
     private readonly opts: VoiceTokenServiceOptions,
   ) {}
+
+  get status(): VoiceStatus {
+    return this.current;
+  }
+
+  /**
+   * The embedded gateway cannot run (its backend refused the configuration): voice is off with
+   * that reason, and no token is handed out for a gateway that is not there.
+   */
+  embeddedUnavailable(problem: string): void {
+    this.current = { enabled: false, mode: 'off', reason: `the embedded voice gateway cannot start: ${problem}` };
+  }
 
   static async open(config: Config, opts: VoiceTokenServiceOptions): Promise<VoiceTokenService> {
     const status = voiceStatus(config);

@@ -41,6 +41,7 @@ export async function startTestDaemon(
     ...(opts.oauthLimits ? { oauthLimits: opts.oauthLimits } : {}),
     ...(opts.mcp ? { mcp: opts.mcp } : {}),
     ...(opts.forge ? { forge: opts.forge } : {}),
+    ...(opts.voiceGateway ? { voiceGateway: opts.voiceGateway } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });
   return {

@@ -16,7 +16,7 @@ import { tempDir, type TempDir } from '../helpers/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const GEMINI = { GEMINI_API_KEY: 'AIza-test-not-a-real-key' };
-/** Voice on: a standalone gateway (the embedded one is not in this version; see voiceStatus). */
+/** Voice on: a standalone gateway. */
 const STANDALONE = '[voice-gateway]\nurl = "https://voice.example.com"\n';
 type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
 
@@ -146,8 +146,8 @@ describe('no login, loopback listener', () => {
     const cfg = (await http(`${d.url}/api/v1/server/config`)).json<ServerConfigResp>();
     assert.equal(cfg.voice.enabled, false);
     assert.equal(cfg.voice.mode, 'off');
-    // What to set that works in this version: a standalone gateway (the embedded one is not built yet).
-    assert.match(cfg.voice.reason, /set \[voice-gateway\] url .*GEMINI_API_KEY, is not in this version yet/);
+    // Both ways to turn it on: the key for the embedded gateway, or a standalone gateway's URL.
+    assert.match(cfg.voice.reason, /set GEMINI_API_KEY for the embedded gateway \(gemini-live\), or \[voice-gateway\] url/);
     assert.equal(cfg.capabilities.voiceAvailable, false);
     const res = await http(`${d.url}/api/v1/voice/token`);
     assert.equal(res.status, 409);
@@ -158,23 +158,34 @@ describe('no login, loopback listener', () => {
     await assert.rejects(stat(join(d.configDir, VOICE_KEY_FILE_NAME)), { code: 'ENOENT' });
   });
 
-  test('embedded (a key set, or the local stack): not in this version yet, said instead of a token; token_mode = "ed25519" gives the compact form', async () => {
-    for (const [toml, env] of [
-      ['', GEMINI],
-      // The local stack runs embedded once its servers are named (it needs no key).
-      [
-        '[voice-gateway.config]\nbackend = "local-stack"\n[voice-gateway.config.local_stack.asr]\nremote = "http://127.0.0.1:9"\n[voice-gateway.config.local_stack.llm]\nremote = "http://127.0.0.1:9"\n',
-        {},
-      ],
-    ] as const) {
-      await using e = await startTestDaemon(toml, { env });
+  test("embedded (a key set): a token for the daemon's own gateway; a backend that cannot run here: off with its reason; token_mode = ed25519 gives the compact form", async () => {
+    {
+      await using e = await startTestDaemon('', { env: GEMINI });
       const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
-      assert.equal(cfg.voice.mode, 'embedded');
+      assert.deepEqual(cfg.voice, { enabled: true, mode: 'embedded', reason: '' });
+      assert.equal(cfg.capabilities.voiceAvailable, true);
+      const res = await http(`${e.url}/api/v1/voice/token`);
+      assert.equal(res.status, 200, res.body);
+      assert.equal(res.json<VoiceTokenResp>().gatewayUrl, new URL(e.url).origin, 'the embedded gateway is the daemon itself');
+    }
+    {
+      // The local stack without its servers: off with what to set, never a token for a gateway that is not there.
+      await using e = await startTestDaemon('[voice-gateway.config]\nbackend = "local-stack"\n', { env: {} });
+      const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
       assert.equal(cfg.voice.enabled, false, 'no voice button that leads nowhere');
-      assert.equal(cfg.capabilities.voiceAvailable, false);
+      assert.equal(cfg.voice.mode, 'off');
+      assert.match(cfg.voice.reason, /local_stack\.asr\] remote/);
       const refused = await http(`${e.url}/api/v1/voice/token`);
       assert.equal(refused.status, 409, refused.body);
-      assert.match(refused.body, /embedded voice gateway is not in this version/);
+      assert.equal(e.daemon.voiceGateway, null);
+    }
+    {
+      // With its servers named (espeak-ng is installed here), the local stack runs embedded.
+      const servers = '[voice-gateway.config.local_stack.asr]\nremote = "http://127.0.0.1:9"\n[voice-gateway.config.local_stack.llm]\nremote = "http://127.0.0.1:9"\n';
+      await using e = await startTestDaemon(`[voice-gateway.config]\nbackend = "local-stack"\n${servers}`, { env: {} });
+      const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
+      assert.deepEqual(cfg.voice, { enabled: true, mode: 'embedded', reason: '' });
+      assert.equal((await http(`${e.url}/api/v1/voice/token`)).status, 200);
     }
     await using d = await startTestDaemon(`${STANDALONE}token_mode = "ed25519"\ninstance_id = "home"\n`);
     const res = await http(`${d.url}/api/v1/voice/token`);

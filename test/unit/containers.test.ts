@@ -1,6 +1,8 @@
 // Pure parts of the container layer: create options, names, labels, env file, secrets, numstat.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import Dockerode from 'dockerode';
+import { describeEngine } from '../../src/containers/docker.js';
 import {
   BASE_CAPABILITIES,
   buildCreateOptions,
@@ -115,4 +117,19 @@ test('numstat parsing: text, binary, tabs in names', () => {
   assert.deepEqual(parseNumstat(''), []);
   // Git quotes unusual names (core.quotePath): the entries carry the real ones.
   assert.deepEqual(parseNumstat('1\t0\t"caf\\303\\251 \\"x\\".txt"\n'), [{ path: 'café "x".txt', added: 1, deleted: 0, binary: false }]);
+});
+
+test('the engine is named by its socket or URL, never by the source of docker-modem default function', () => {
+  const saved = process.env.DOCKER_HOST;
+  try {
+    delete process.env.DOCKER_HOST;
+    const where = describeEngine(new Dockerode());
+    assert.doesNotMatch(where, /function|=>|\{/);
+    assert.match(where, /docker\.sock/);
+    assert.equal(describeEngine(new Dockerode({ socketPath: '/run/x.sock' })), '/run/x.sock');
+    assert.equal(describeEngine(new Dockerode({ host: '127.0.0.1', port: 2375, protocol: 'http' })), 'http://127.0.0.1:2375');
+  } finally {
+    if (saved === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = saved;
+  }
 });

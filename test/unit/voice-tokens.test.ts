@@ -366,11 +366,7 @@ describe('voice status', () => {
   const LOGIN = '[server]\nexternal_url = "https://caic.example.com"\n[github.oauth]\nclient_id = "i"\nclient_secret = "s"\nallowed_users = ["a"]\n';
 
   test('standalone, embedded or off, from the configuration', async () => {
-    // Embedded: what the configuration asks for, not served by this version yet (no broken button).
-    const embedded = await status('', { GEMINI_API_KEY: 'k' });
-    assert.equal(embedded.mode, 'embedded');
-    assert.equal(embedded.enabled, false);
-    assert.match(embedded.reason, /embedded voice gateway is not in this version.*\[voice-gateway\] url/);
+    assert.deepEqual(await status('', { GEMINI_API_KEY: 'k' }), { enabled: true, mode: 'embedded', reason: '' });
     assert.deepEqual(await status('[voice-gateway]\nurl = "https://voice.example.com"\n'), { enabled: true, mode: 'standalone', reason: '' });
     // local-stack needs the URLs of the servers it talks to (tests of its own: voice-local-stack.test.ts).
     assert.equal((await status('[voice-gateway.config]\nbackend = "local-stack"\n')).mode, 'off');

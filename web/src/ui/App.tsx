@@ -16,6 +16,7 @@ import { useTaskList } from './stores';
 import { orderedTasks, TaskList } from './TaskList';
 import { TaskView } from './TaskView';
 import { Banner } from './Banner';
+import { VoiceButton, VoiceProvider } from './Voice';
 
 const ATTENTION = new Set(['waiting', 'asking', 'has_plan']);
 // The diff viewer carries the syntax highlighter: loaded when a diff is first opened.
@@ -111,7 +112,16 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
       navigate(taskPath(after.id, after.title));
     };
   }, []);
-  const list = useTaskList(notify);
+  // The voice session hears of tasks that start waiting for the person, so the model can say so.
+  const voiceTaskChanged = useRef<(before: Task | undefined, after: Task) => void>(() => {});
+  const onTaskChange = useCallback(
+    (before: Task | undefined, after: Task) => {
+      notify(before, after);
+      voiceTaskChanged.current(before, after);
+    },
+    [notify],
+  );
+  const list = useTaskList(onTaskChange);
 
   const gotRepos = useCallback((list: Repo[]) => {
     setRepos(list);
@@ -213,101 +223,109 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
 
   const conn = list.connection;
   return (
-    <div className={`app page-${route.page}`}>
-      <header className="topbar">
-        <a className="logo" href="/" onClick={(e) => onLinkClick(e, '/')} aria-label="caic home">
-          caic
-        </a>
-        <a className="button primary small" href="/" onClick={(e) => onLinkClick(e, '/')} title="New task (n)">
-          + New task
-        </a>
-        <span className="spacer" />
-        {conn.state !== 'open' && list.loaded && (
-          <span className="conn warn" role="status">
-            reconnecting…
-          </span>
-        )}
-        <button type="button" className="icon" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
-          ?
-        </button>
-        <a className="icon" href="/settings" onClick={(e) => onLinkClick(e, '/settings')} aria-label="Settings">
-          <GearIcon />
-        </a>
-      </header>
-      <div className="layout">
-        <aside className="sidebar">
-          <TaskList tasks={list.tasks} selectedId={routeId} loaded={list.loaded} page={route.page} />
-        </aside>
-        <main className="main">
-          {loadError && (
-            <Banner tone="bad" onDismiss={() => setLoadError('')}>
-              {loadError}
-            </Banner>
+    <VoiceProvider status={config.voice} tasks={list.tasks} taskChanged={voiceTaskChanged}>
+      <div className={`app page-${route.page}`}>
+        <header className="topbar">
+          <a className="logo" href="/" onClick={(e) => onLinkClick(e, '/')} aria-label="caic home">
+            caic
+          </a>
+          <a className="button primary small" href="/" onClick={(e) => onLinkClick(e, '/')} title="New task (n)">
+            + New task
+          </a>
+          <span className="spacer" />
+          {conn.state !== 'open' && list.loaded && (
+            <span className="conn warn" role="status">
+              reconnecting…
+            </span>
           )}
-          {!config.capabilities.dockerAvailable && (
-            <Banner tone="warn">
-              The container engine does not answer: tasks cannot start until Docker runs.
-            </Banner>
-          )}
+          {/* On a phone the task list sits below the new-task form: the microphone is at hand up here. */}
           {route.page === 'home' && (
-            <Composer
-              ref={composerRef}
-              repos={repos}
-              reposLoaded={reposLoaded}
-              harnesses={harnesses}
-              preferences={preferences}
-              tasks={list.tasks}
-              root={config.root}
-              onReposChanged={loadRepos}
-              onRescan={rescan}
-              onCreated={onCreated}
-              gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')}
-            />
+            <span className="narrow-only">
+              <VoiceButton where="topbar" />
+            </span>
           )}
-          {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} repos={repos} onRescan={rescan} onPreferences={setPreferences} />}
-          {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} repos={repos} /> : <TaskPending missing={missing === routeId} />)}
-          {route.page === 'diff' &&
-            (task ? (
-              <Suspense fallback={<p className="muted pad">Loading the diff viewer…</p>}>
-                <DiffPage task={task} />
-              </Suspense>
-            ) : (
-              <TaskPending missing={missing === routeId} />
-            ))}
-        </main>
+          <button type="button" className="icon" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
+            ?
+          </button>
+          <a className="icon" href="/settings" onClick={(e) => onLinkClick(e, '/settings')} aria-label="Settings">
+            <GearIcon />
+          </a>
+        </header>
+        <div className="layout">
+          <aside className="sidebar">
+            <TaskList tasks={list.tasks} selectedId={routeId} loaded={list.loaded} page={route.page} />
+          </aside>
+          <main className="main">
+            {loadError && (
+              <Banner tone="bad" onDismiss={() => setLoadError('')}>
+                {loadError}
+              </Banner>
+            )}
+            {!config.capabilities.dockerAvailable && (
+              <Banner tone="warn">
+                The container engine does not answer: tasks cannot start until Docker runs.
+              </Banner>
+            )}
+            {route.page === 'home' && (
+              <Composer
+                ref={composerRef}
+                repos={repos}
+                reposLoaded={reposLoaded}
+                harnesses={harnesses}
+                preferences={preferences}
+                tasks={list.tasks}
+                root={config.root}
+                onReposChanged={loadRepos}
+                onRescan={rescan}
+                onCreated={onCreated}
+                gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')}
+              />
+            )}
+            {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} repos={repos} onRescan={rescan} onPreferences={setPreferences} />}
+            {route.page === 'task' && (task ? <TaskView key={task.id} task={task} harnesses={harnesses} inputRef={inputRef} repos={repos} /> : <TaskPending missing={missing === routeId} />)}
+            {route.page === 'diff' &&
+              (task ? (
+                <Suspense fallback={<p className="muted pad">Loading the diff viewer…</p>}>
+                  <DiffPage task={task} />
+                </Suspense>
+              ) : (
+                <TaskPending missing={missing === routeId} />
+              ))}
+          </main>
+        </div>
+        <Dialog open={help} title="Keyboard shortcuts" onClose={() => setHelp(false)}>
+          <table className="table">
+            <tbody>
+              {[
+                ['n', 'New task'],
+                ['j / ↓, k / ↑', 'Next / previous task'],
+                ['i or /', 'Focus the message box'],
+                ['Enter / Shift+Enter', 'Send / new line'],
+                ['Esc', 'Interrupt the agent’s turn while it runs; otherwise leave the text box, or go back'],
+                ['Shift+Delete', 'Purge the open task'],
+              ].map(([k, v]) => (
+                <tr key={k}>
+                  <td>
+                    <kbd>{k}</kbd>
+                  </td>
+                  <td>{v}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Dialog>
+        <Confirm
+          open={purgeAsk !== null}
+          title={`Purge “${purgeAsk?.title ?? ''}”?`}
+          message="The container and any unsynced work in it are deleted."
+          confirmLabel="Purge"
+          danger
+          onConfirm={() => {
+            if (purgeAsk) void api('taskPurge', { params: { id: purgeAsk.id } }).catch((err: unknown) => setLoadError(errorMessage(err)));
+          }}
+          onClose={() => setPurgeAsk(null)}
+        />
       </div>
-      <Dialog open={help} title="Keyboard shortcuts" onClose={() => setHelp(false)}>
-        <table className="table">
-          <tbody>
-            {[
-              ['n', 'New task'],
-              ['j / ↓, k / ↑', 'Next / previous task'],
-              ['i or /', 'Focus the message box'],
-              ['Enter / Shift+Enter', 'Send / new line'],
-              ['Esc', 'Interrupt the agent’s turn while it runs; otherwise leave the text box, or go back'],
-              ['Shift+Delete', 'Purge the open task'],
-            ].map(([k, v]) => (
-              <tr key={k}>
-                <td>
-                  <kbd>{k}</kbd>
-                </td>
-                <td>{v}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Dialog>
-      <Confirm
-        open={purgeAsk !== null}
-        title={`Purge “${purgeAsk?.title ?? ''}”?`}
-        message="The container and any unsynced work in it are deleted."
-        confirmLabel="Purge"
-        danger
-        onConfirm={() => {
-          if (purgeAsk) void api('taskPurge', { params: { id: purgeAsk.id } }).catch((err: unknown) => setLoadError(errorMessage(err)));
-        }}
-        onClose={() => setPurgeAsk(null)}
-      />
-    </div>
+    </VoiceProvider>
   );
 }

@@ -9,6 +9,7 @@ import { ReviveIcon, StopIcon, TrashIcon } from './icons';
 import { onLinkClick } from './router';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
+import { VoiceButton } from './Voice';
 
 export function groupTasks(tasks: Iterable<Task>): { active: [string, Task[]][]; done: Task[] } {
   const byRepo = new Map<string, Task[]>();
@@ -101,6 +102,10 @@ export function TaskList({ tasks, selectedId, loaded, page }: { tasks: Map<strin
   const { active, done } = useMemo(() => groupTasks(tasks.values()), [tasks]);
   return (
     <nav className="task-list" aria-label="Tasks" data-testid="task-list" data-loaded={loaded}>
+      <div className="list-head">
+        <span className="list-title">Tasks</span>
+        <VoiceButton where="list" />
+      </div>
       {error && (
         <Banner tone="bad" onDismiss={() => setError('')}>
           {error}

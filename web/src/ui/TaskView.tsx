@@ -14,6 +14,7 @@ import { useTaskEvents } from './stores';
 import { Transcript } from './Transcript';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
+import { VoiceButton } from './Voice';
 
 
 /** The actions that ask first: what the dialog says and the route it calls. */
@@ -167,6 +168,7 @@ export function TaskView({
             {stateLabel(task.state)}
           </span>
           {task.forge && <PrBadge forge={task.forge} />}
+          <VoiceButton where="task" />
         </div>
         <div className="task-meta muted small">
           {task.repos.map((r) => (

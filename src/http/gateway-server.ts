@@ -1,0 +1,91 @@
+// buildGatewayServer: the standalone voice gateway's Fastify app (gate → headers → CORS → the rtc routes and /healthz), without listening.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { routes } from '../api/index.js';
+import type { Logger } from '../log/index.js';
+import { installAccessLog } from './access-log.js';
+import { createClientErrorHandler, createFrameworkErrorHandler } from './edge.js';
+import { installErrorHandlers, sendError } from './errors.js';
+import { createGateStep } from './gate/hook.js';
+import type { Gate } from './gate/index.js';
+import { applySecurityHeaders } from './headers.js';
+import { routeOptions } from './routes/define.js';
+import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
+
+export interface GatewayServerDeps {
+  logger: Logger;
+  gate: Gate;
+  gateway: VoiceRtcRouteDeps;
+  /** Bytes of a request body (an SDP offer is a few kilobytes; the schema caps it at 64 KiB). */
+  bodyLimit?: number;
+}
+
+const CORS_METHODS = 'POST, OPTIONS';
+const CORS_HEADERS = 'authorization, content-type';
+
+/**
+ * CORS for a browser page on a caic host's origin. Any origin may call, without credentials: the
+ * gateway reads no cookie and trusts only the bearer token in the request, which a page can only
+ * send if it got one from its caic host, so an answer to another origin gives nothing away.
+ */
+function applyCors(req: FastifyRequest, reply: FastifyReply): void {
+  const origin = req.headers.origin;
+  if (!origin) return;
+  reply.header('access-control-allow-origin', origin);
+  reply.header('vary', 'Origin');
+  reply.header('access-control-expose-headers', 'www-authenticate');
+}
+
+/**
+ * The standalone gateway: no login, no sessions, no cookies, no web UI; the edge's gate, security
+ * headers, error envelope and access log, and only the rtc routes (voice tokens) and /healthz.
+ */
+export async function buildGatewayServer(deps: GatewayServerDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 128 * 1024;
+  const baseLogger: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance: baseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (parent) => parent,
+    bodyLimit,
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: 30_000,
+    http: { headersTimeout: 10_000, requireHostHeader: false },
+    clientErrorHandler: createClientErrorHandler(deps.gate, deps.logger),
+    frameworkErrors: createFrameworkErrorHandler(deps.gate),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  const gateStep = createGateStep(deps.gate);
+  app.decorateRequest('client', null);
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!gateStep(req, reply)) return;
+    applySecurityHeaders(req, reply);
+    applyCors(req, reply);
+    done();
+  });
+  installAccessLog(app, deps.logger);
+  installErrorHandlers(app, bodyLimit);
+  app.route({ ...routeOptions(routes.healthz), handler: () => ({ status: 'ok' as const }) });
+  voiceRtcRoutes(app, deps.gateway);
+  for (const path of [routes.voiceRtcOffer.path, routes.voiceRtcClose.path]) {
+    app.route({
+      method: 'OPTIONS',
+      url: path,
+      config: { access: 'public' },
+      handler: (req, reply) => {
+        if (!req.headers.origin) return sendError(reply, 'METHOD_NOT_ALLOWED', `OPTIONS is for CORS preflights; use POST on ${path}`);
+        return reply
+          .code(204)
+          .header('access-control-allow-methods', CORS_METHODS)
+          .header('access-control-allow-headers', CORS_HEADERS)
+          .header('access-control-max-age', '600')
+          .send();
+      },
+    });
+  }
+  return app;
+}
