@@ -40,7 +40,7 @@ export function voiceStatus(config: Config): VoiceStatus {
       enabled: false,
       mode,
       reason: EMBEDDED_GATEWAY
-        ? `voice is off: ${problem} for the embedded gateway (${backend}), or set [voice-gateway] url to use a standalone gateway`
+        ? `voice is off: ${problem} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`
         : `voice is off: set [voice-gateway] url to use a standalone voice gateway (the embedded gateway, which needs for ${backend}: ${problem}, is not in this version yet)`,
     };
   }
