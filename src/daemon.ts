@@ -350,6 +350,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     users,
     sessionSecret: settings.sessionSecret,
     sessions,
+    // Paired devices' tokens are accepted where sessions are (with login; without it nothing is checked).
+    ...(oauth && sessions ? { deviceTokens: oauth.deviceTokens, unpairDevices: (userId: string) => oauth.revokeDevices(userId) } : {}),
     providers,
     tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list(), forge },
     readiness: async () => ({
@@ -389,6 +391,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ],
   });
   usersChanged = () => app.endRevokedSseStreams();
+  // A revoked device's open event streams end at once, as a deleted user's do.
+  oauth?.onGrantRevoked(() => app.endRevokedSseStreams());
 
   const { host } = config.listen;
   const port = opts.port ?? config.listen.port;

@@ -63,3 +63,11 @@ export type AuthTokenResp = z.infer<typeof AuthTokenResp>;
 
 export const StatusResp = z.object({ status: z.string() }).meta({ id: 'StatusResp' });
 export type StatusResp = z.infer<typeof StatusResp>;
+
+export const LogoutEverywhereResp = z
+  .object({
+    status: z.literal('ok'),
+    devicesUnpaired: z.number().int().min(0).describe('Paired devices (device pairing grants) that were revoked too.'),
+  })
+  .meta({ id: 'LogoutEverywhereResp' });
+export type LogoutEverywhereResp = z.infer<typeof LogoutEverywhereResp>;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
 
-/** The MCP endpoint: the one resource caic's authorization server issues access tokens for. */
+/** The MCP endpoint: the default resource caic's authorization server issues access tokens for (the REST API, API_RESOURCE_PATH, is the other). */
 export const MCP_PATH = '/api/v1/mcp';
 /** The account OAuth grants act for when no login is configured (the daemon then serves loopback only). */
 export const LOCAL_ACCOUNT = 'local';

@@ -1,7 +1,7 @@
 // The route table: every HTTP route's method, path, access level and zod schemas, used by the
 // Fastify server, the OpenAPI document (android-api/openapi.json) and, later, the web client.
 import { z } from 'zod';
-import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, StatusResp, UserResp } from './auth.js';
+import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, LogoutEverywhereResp, StatusResp, UserResp } from './auth.js';
 import { EventMessage } from './events.js';
 import { GrantIdParams, OAuthGrantsResp } from './oauth.js';
 import {
@@ -125,10 +125,21 @@ export const routes = {
   authLogout: {
     method: 'POST',
     path: '/api/v1/auth/logout',
-    summary: 'Clear the session cookie. Tokens are stateless; nothing is revoked server-side.',
+    summary:
+      'Sign out: ends the session of the token sent (cookie or bearer) server-side, so it no longer verifies even if replayed, ' +
+      'and clears the cookie. With a paired device\'s access token, unpairs that device.',
     tag: 'auth',
     access: 'public',
     response: StatusResp,
+  },
+  authLogoutEverywhere: {
+    method: 'POST',
+    path: '/api/v1/auth/logout-everywhere',
+    summary: "Sign out everywhere: ends every session of the caller (every browser, every app session token) and unpairs the caller's devices.",
+    tag: 'auth',
+    access: 'user',
+    response: LogoutEverywhereResp,
+    errors: ['NOT_FOUND'],
   },
   oauthGrants: {
     method: 'GET',

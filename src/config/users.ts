@@ -27,6 +27,13 @@ const StoredUser = z.object({
   tokenExpiresAt: z.string().default(''),
   createdAt: z.string(),
   lastLoginAt: z.string(),
+  /**
+   * Session tokens carry the epoch they were issued in; "sign out everywhere" raises it, so every
+   * token issued before no longer verifies.
+   */
+  sessionEpoch: z.number().int().min(0).default(0),
+  /** Sessions ended by logout before they expired: their token id and expiry (seconds); pruned once expired. */
+  revokedSessions: z.array(z.object({ id: z.string(), exp: z.number() })).default([]),
 });
 export type StoredUser = z.infer<typeof StoredUser>;
 
@@ -57,6 +64,9 @@ export function gitIdentityOf(user: StoredUser, webUrls: { github: string; gitla
 
 /** What a look at the file found, when it changed something. */
 export type UsersFileEvent = { kind: 'reloaded'; users: number } | { kind: 'invalid'; message: string };
+
+/** Logged-out sessions remembered per user (each until its token expires). */
+const MAX_REVOKED_SESSIONS = 1000;
 
 /** Polling interval where the file system cannot be watched (some network and container mounts). */
 const POLL_MS = 2_000;
@@ -131,9 +141,39 @@ export class UserStore {
         tokenExpiresAt: identity.tokenExpiresAt ?? '',
         createdAt: existing?.createdAt ?? now,
         lastLoginAt: now,
+        // Signing in again does not bring ended sessions back.
+        sessionEpoch: existing?.sessionEpoch ?? 0,
+        revokedSessions: existing?.revokedSessions ?? [],
       };
       this.byId.set(user.id, user);
       return user;
+    });
+  }
+
+  /**
+   * Ends one session of a user (logout): its token id is kept until the token would have expired
+   * anyway. False when the user is unknown. At most MAX_REVOKED_SESSIONS are kept per user; past
+   * that every session of the user ends (fails closed rather than forgetting one).
+   */
+  revokeSession(userId: string, sessionId: string, exp: number): Promise<boolean> {
+    return this.change(() => {
+      const user = this.byId.get(userId);
+      if (!user) return false;
+      const now = this.now().getTime() / 1000;
+      const kept = user.revokedSessions.filter((r) => r.exp > now && r.id !== sessionId);
+      if (kept.length >= MAX_REVOKED_SESSIONS) this.byId.set(userId, { ...user, sessionEpoch: user.sessionEpoch + 1, revokedSessions: [] });
+      else this.byId.set(userId, { ...user, revokedSessions: [...kept, { id: sessionId, exp }] });
+      return true;
+    });
+  }
+
+  /** Ends every session of a user ("sign out everywhere"); false when the user is unknown. */
+  endAllSessions(userId: string): Promise<boolean> {
+    return this.change(() => {
+      const user = this.byId.get(userId);
+      if (!user) return false;
+      this.byId.set(userId, { ...user, sessionEpoch: user.sessionEpoch + 1, revokedSessions: [] });
+      return true;
     });
   }
 

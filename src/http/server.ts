@@ -8,7 +8,7 @@ import type { RepoRegistry, TaskService } from '../tasks/index.js';
 import type { ForgeService } from '../forge/index.js';
 import type { Logger } from '../log/index.js';
 import { installAccessLog } from './access-log.js';
-import type { HostLock, OAuthProvider, SessionManager } from './auth/index.js';
+import { Credentials, type DeviceTokenCheck, type HostLock, type OAuthProvider, type SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
 import type { Gate } from './gate/index.js';
 import { installRequireUser, sessionHolds } from './auth/hooks.js';
@@ -34,6 +34,10 @@ export interface ServerDeps {
   sessionSecret: Buffer;
   /** Null in no-auth mode. */
   sessions: SessionManager | null;
+  /** Access tokens of paired devices (the authorization server, audience /api/v1); absent: sessions only. */
+  deviceTokens?: DeviceTokenCheck;
+  /** "Sign out everywhere" also unpairs the user's devices: how many were. */
+  unpairDevices?: (userId: string) => Promise<number>;
   providers: ReadonlyMap<AuthProvider, OAuthProvider>;
   /** Extra readiness checks added by later subsystems (Docker...); config is always checked. */
   readiness?: () => Promise<Record<string, string>>;
@@ -137,12 +141,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
 
   // The edge hook is registered first: the gate is the first code every request meets.
-  installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, sessions: deps.sessions });
+  const credentials = deps.sessions ? new Credentials(deps.sessions, deps.deviceTokens ?? null) : null;
+  installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, credentials });
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
   installRequireUser(app, deps.sessions !== null);
-  const sessions = deps.sessions;
-  installSse(app, sessions ? (req) => sessionHolds(req, sessions) : undefined);
+  installSse(app, credentials ? (req) => sessionHolds(req, credentials) : undefined);
   installAccessLog(app, logger);
   const webDir = webUiDir(deps.webDir);
   installErrorHandlers(app, bodyLimit, webDir ? spaFallback : undefined);
@@ -171,6 +175,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   authRoutes(app, {
     providers: deps.providers,
     sessions: deps.sessions,
+    credentials,
+    ...(deps.unpairDevices ? { unpairDevices: deps.unpairDevices } : {}),
     users: deps.users,
     sessionSecret: deps.sessionSecret,
     externalUrl: config.externalUrl,

@@ -7,7 +7,7 @@ import { parse as parseQuery } from 'node:querystring';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Provider, { errors as oidcErrors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { LOCAL_ACCOUNT, MCP_PATH, MCP_READ_SCOPES, MCP_SCOPES, type AuthProvider } from '../api/index.js';
+import { API_RESOURCE_PATH, API_SCOPE, LOCAL_ACCOUNT, MCP_PATH, MCP_READ_SCOPES, MCP_SCOPES, type AuthProvider } from '../api/index.js';
 import type { AuditSink } from '../audit/index.js';
 import { ensurePrivateDir, type StoredUser } from '../config/index.js';
 import { effectiveHost, isHttps } from '../http/index.js';
@@ -16,10 +16,19 @@ import { guardedFetch, type GuardedFetchOptions } from './fetch.js';
 import { loadOrCreateSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
 import { chooseLoginPage, consentPage, deviceConfirmPage, deviceInputPage, errorPage } from './pages.js';
 import { adapterFactory, OAuthStore } from './store.js';
-import { createTokenVerifier, type OAuthTokenVerifier } from './verifier.js';
+import { createDeviceTokenCheck, createTokenVerifier, type DeviceTokens, type OAuthTokenVerifier } from './verifier.js';
 
 const ACCESS_TOKEN_TTL = 3600;
 const REFRESH_TOKEN_TTL = 30 * 86_400;
+/** Access tokens of paired devices (the REST API): short, they are refreshed. */
+const API_ACCESS_TOKEN_TTL = 900;
+/**
+ * A pairing lasts a year; its refresh token (rotated on each use) 30 days, so a device that stays
+ * away longer than that pairs again.
+ */
+const DEVICE_GRANT_TTL = 365 * 86_400;
+/** Where a resource is requested through a browser redirect (the authorization code flow). */
+const REDIRECT_ROUTES = new Set(['authorization', 'pushed_authorization_request', 'resume']);
 /** Our own record per grant, beside oidc-provider's Grant: what the grants list shows. */
 const GRANT_INFO = 'CaicGrant';
 
@@ -28,6 +37,8 @@ export interface GrantInfo {
   accountId: string;
   clientId: string;
   clientName: string;
+  /** mcp: tokens for the MCP endpoint; device: a paired device's tokens for the REST API. */
+  kind: 'mcp' | 'device';
   scopes: string[];
   createdAt: string;
   lastUsedAt: string | null;
@@ -109,6 +120,9 @@ export class OAuthServer {
   private provider: Provider | null = null;
   private callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null = null;
   readonly verifier: OAuthTokenVerifier;
+  /** Paired devices' access tokens, for the REST API's auth step (audience /api/v1 only). */
+  readonly deviceTokens: DeviceTokens;
+  private readonly revokedListeners: ((grantId: string) => void)[] = [];
 
   private constructor(
     private readonly opts: OAuthServerOptions,
@@ -123,6 +137,25 @@ export class OAuthServer {
       onUse: (gid) => this.touch(gid),
       ...(opts.now ? { now: opts.now } : {}),
     });
+    this.deviceTokens = createDeviceTokenCheck({
+      issuer: () => this.issuer,
+      resource: () => this.apiResource,
+      requiredScope: API_SCOPE,
+      publicKey: key.publicKey,
+      grantActive: (gid) => this.store.get('Grant', gid) !== undefined,
+      onUse: (gid) => this.touch(gid),
+      revoke: (accountId, gid) => this.revokeGrant(accountId, gid),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+  }
+
+  /** Called with each grant that is revoked (by its user, by the client, by refresh-token reuse): open streams end. */
+  onGrantRevoked(listener: (grantId: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  private grantRevoked(grantId: string): void {
+    for (const l of this.revokedListeners) l(grantId);
   }
 
   static async open(opts: OAuthServerOptions): Promise<OAuthServer> {
@@ -139,6 +172,18 @@ export class OAuthServer {
 
   get resource(): string {
     return `${this.issuer}${MCP_PATH}`;
+  }
+
+  /** The REST API as a resource: paired devices' tokens are for it. */
+  get apiResource(): string {
+    return `${this.issuer}${API_RESOURCE_PATH}`;
+  }
+
+  /** The resource an authorization asked for (one; default the MCP endpoint) and the scopes it may grant. */
+  private resourceOf(params: Record<string, unknown>): { resource: string; scopes: readonly string[]; device: boolean } {
+    const asked = paramText(params.resource);
+    if (asked === this.apiResource) return { resource: asked, scopes: [API_SCOPE], device: true };
+    return { resource: this.resource, scopes: MCP_SCOPES, device: false };
   }
 
   /** Built on first use: with external_url auto, the issuer is the listening URL. */
@@ -162,6 +207,7 @@ export class OAuthServer {
       accessTokenFormat: 'jwt' as const,
       jwt: { sign: { alg: SIGNING_ALG } },
     };
+    const apiInfo = { ...resourceInfo, scope: API_SCOPE, audience: this.apiResource, accessTokenTTL: API_ACCESS_TOKEN_TTL };
     return {
       adapter: adapterFactory(this.store),
       jwks: { keys: [this.key.privateJwk] },
@@ -184,7 +230,7 @@ export class OAuthServer {
         userinfo: '/oauth/userinfo',
         pushed_authorization_request: '/oauth/par',
       },
-      scopes: ['offline_access', ...MCP_SCOPES],
+      scopes: ['offline_access', ...MCP_SCOPES, API_SCOPE],
       claims: { openid: ['sub'] },
       responseTypes: ['code'],
       clientAuthMethods: ['none'],
@@ -197,10 +243,11 @@ export class OAuthServer {
       enabledJWA: { idTokenSigningAlgValues: [SIGNING_ALG], requestObjectSigningAlgValues: [SIGNING_ALG] },
       pkce: { required: () => true },
       ttl: {
-        AccessToken: ACCESS_TOKEN_TTL,
+        // Per resource: the REST API's are shorter.
+        AccessToken: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL,
         AuthorizationCode: 600,
         DeviceCode: 600,
-        Grant: REFRESH_TOKEN_TTL,
+        Grant: (_ctx, grant) => (this.apiResource in ((grant as { resources?: object }).resources ?? {}) ? DEVICE_GRANT_TTL : REFRESH_TOKEN_TTL),
         IdToken: 3600,
         Interaction: 600,
         RefreshToken: REFRESH_TOKEN_TTL,
@@ -237,9 +284,16 @@ export class OAuthServer {
           enabled: true,
           defaultResource: () => this.resource,
           useGrantedResource: () => true,
-          getResourceServerInfo: (_ctx, indicator) => {
-            if (indicator !== this.resource) throw new oidcErrors.InvalidTarget(`this server issues tokens for ${this.resource} only`);
-            return resourceInfo;
+          // A refresh token gets tokens only for the resource it was issued for (oidc-provider checks
+          // it): an MCP grant never yields a REST API token, nor a device's an MCP one.
+          getResourceServerInfo: (ctx, indicator) => {
+            if (indicator === this.resource) return resourceInfo;
+            if (indicator === this.apiResource) {
+              // The REST API is paired through the device flow only, never through a browser redirect.
+              if (REDIRECT_ROUTES.has(ctx.oidc.route)) throw new oidcErrors.InvalidTarget(`${this.apiResource} is granted through device pairing (RFC 8628) only`);
+              return apiInfo;
+            }
+            throw new oidcErrors.InvalidTarget(`this server issues tokens for ${this.resource} and ${this.apiResource} only`);
           },
         },
         deviceFlow: {
@@ -248,7 +302,10 @@ export class OAuthServer {
             ctx.body = deviceInputPage(form, err ? 'That code is not valid; try again.' : undefined);
           },
           userCodeConfirmSource: (ctx, form, client, _info, userCode) => {
-            ctx.body = deviceConfirmPage(form, userCode, client.clientName ?? client.clientId);
+            const params = (ctx.oidc.entities.DeviceCode as { params?: Record<string, unknown> } | undefined)?.params ?? {};
+            const { scopes } = this.resourceOf(params);
+            const asked = paramText(params.scope).split(' ').filter((s) => scopes.includes(s));
+            ctx.body = deviceConfirmPage(form, userCode, client.clientName ?? client.clientId, client.clientId, asked.length > 0 ? asked : [...scopes].slice(0, 2));
           },
           successSource: (ctx) => {
             ctx.body = errorPage('Device connected', 'You can go back to your device.');
@@ -286,6 +343,20 @@ export class OAuthServer {
     provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
       audit.append({ event: 'grant.revoked', grant: grantId, by: ctx.oidc?.route, ...who(ctx) });
       void this.store.remove(GRANT_INFO, grantId);
+      this.grantRevoked(grantId);
+    });
+    // The device pages (code entry, confirmation, the auto-submitted form): no framing (a framed
+    // confirmation could be clicked by someone else's page), scripts only by hash, and a referrer
+    // policy under which Chromium sends the form's Origin (with no-referrer it sends `Origin: null`,
+    // which the cross-site check refuses).
+    provider.use(async (koaCtx, next) => {
+      if (koaCtx.path.startsWith('/oauth/device')) {
+        koaCtx.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+        koaCtx.set('x-frame-options', 'DENY');
+        koaCtx.set('referrer-policy', 'same-origin');
+        koaCtx.set('cache-control', 'no-store');
+      }
+      await next();
     });
     // RFC 7009 answers 200 whether or not the token existed; what was revoked is in the entities.
     provider.use(async (koaCtx, next) => {
@@ -317,12 +388,14 @@ export class OAuthServer {
       if (g.accountId !== accountId) continue;
       const info = this.store.get(GRANT_INFO, id) ?? {};
       const resources = (g.resources ?? {}) as Record<string, string>;
+      const device = this.apiResource in resources;
       out.push({
         id,
         accountId,
         clientId: String(g.clientId),
         clientName: String(info.clientName ?? g.clientId),
-        scopes: (resources[this.resource] ?? '').split(' ').filter(Boolean),
+        kind: device ? 'device' : 'mcp',
+        scopes: (resources[device ? this.apiResource : this.resource] ?? '').split(' ').filter(Boolean),
         createdAt: new Date(Number(g.iat) * 1000).toISOString(),
         lastUsedAt: typeof info.lastUsedAt === 'string' ? info.lastUsedAt : null,
         expiresAt: typeof g.exp === 'number' ? new Date(g.exp * 1000).toISOString() : null,
@@ -339,7 +412,27 @@ export class OAuthServer {
     await this.store.remove('Grant', grantId);
     await this.store.remove(GRANT_INFO, grantId);
     this.opts.audit.append({ event: 'grant.revoked', grant: grantId, user: accountId, client: g.clientId, by: 'user' });
+    this.grantRevoked(grantId);
     return true;
+  }
+
+  /** Unpairs every device of this account ("sign out everywhere"); MCP clients stay connected. How many. */
+  async revokeDevices(accountId: string): Promise<number> {
+    let n = 0;
+    for (const g of this.grants(accountId)) if (g.kind === 'device' && (await this.revokeGrant(accountId, g.id))) n++;
+    return n;
+  }
+
+  /** RFC 9728 metadata of the REST API (paired devices). */
+  apiResourceMetadata(): Record<string, unknown> {
+    return {
+      resource: this.apiResource,
+      authorization_servers: [this.issuer],
+      scopes_supported: [API_SCOPE],
+      bearer_methods_supported: ['header'],
+      resource_name: 'caic API',
+      resource_documentation: 'https://github.com/caic-xyz/caic/blob/main/android-api/README.md',
+    };
   }
 
   /** RFC 9728 metadata of the MCP endpoint. */
@@ -405,8 +498,9 @@ export class OAuthServer {
     }
     const client = await provider.Client.find(String(details.params.client_id));
     if (!client) return this.page(reply, 400, errorPage('Unknown app', 'The app that asked is not registered here any more.'));
-    const requested = paramText(details.params.scope).split(' ').filter((s) => (MCP_SCOPES as readonly string[]).includes(s));
-    const scopes = requested.length > 0 ? requested : [...MCP_READ_SCOPES];
+    const target = this.resourceOf(details.params);
+    const requested = paramText(details.params.scope).split(' ').filter((s) => target.scopes.includes(s));
+    const scopes = requested.length > 0 ? requested : target.device ? [API_SCOPE] : [...MCP_READ_SCOPES];
     const redirect = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : '';
     let redirectHost: string;
     try {
@@ -427,6 +521,7 @@ export class OAuthServer {
         username: account.name,
         // The device flow has no redirect: the person goes back to their device instead.
         device: !redirect,
+        pairing: target.device,
       }),
     );
   }
@@ -445,10 +540,11 @@ export class OAuthServer {
     }
     const clientId = String(details.params.client_id);
     const client = await provider.Client.find(clientId);
-    const asked = paramText(details.params.scope).split(' ').filter((s) => (MCP_SCOPES as readonly string[]).includes(s));
-    const offered = asked.length > 0 ? asked : [...MCP_READ_SCOPES];
+    const target = this.resourceOf(details.params);
+    const asked = paramText(details.params.scope).split(' ').filter((s) => target.scopes.includes(s));
+    const offered = asked.length > 0 ? asked : target.device ? [API_SCOPE] : [...MCP_READ_SCOPES];
     const ticked = ([] as string[]).concat(body.scope ?? []).filter((s) => offered.includes(s));
-    const base = { user: account.id, client: clientId, clientName: client?.clientName, requested: offered };
+    const base = { user: account.id, client: clientId, clientName: client?.clientName, resource: target.resource, requested: offered };
     if (body.decision !== 'allow' || ticked.length === 0) {
       this.opts.audit.append({ event: 'consent.denied', ...base, decision: 'deny' });
       const result = { error: 'access_denied', error_description: 'the user did not allow this app' };
@@ -456,10 +552,10 @@ export class OAuthServer {
       return provider.interactionFinished(req.raw, reply.raw, result, { mergeWithLastSubmission: false });
     }
     const grant = new provider.Grant({ accountId: account.id, clientId });
-    grant.addResourceScope(this.resource, ticked.join(' '));
+    grant.addResourceScope(target.resource, ticked.join(' '));
     if (paramText(details.params.scope).split(' ').includes('offline_access')) grant.addOIDCScope('offline_access');
     const grantId = await grant.save();
-    await this.store.put(GRANT_INFO, grantId, { clientName: client?.clientName ?? clientId, lastUsedAt: null }, REFRESH_TOKEN_TTL);
+    await this.store.put(GRANT_INFO, grantId, { clientName: client?.clientName ?? clientId, lastUsedAt: null }, target.device ? DEVICE_GRANT_TTL : REFRESH_TOKEN_TTL);
     this.opts.audit.append({ event: 'consent.given', ...base, granted: ticked, grant: grantId, decision: 'allow' });
     reply.hijack();
     return provider.interactionFinished(
@@ -538,6 +634,9 @@ export class OAuthServer {
     const prm = (_req: FastifyRequest, reply: FastifyReply) => reply.header('cache-control', 'max-age=300').send(this.protectedResourceMetadata());
     app.get(`/.well-known/oauth-protected-resource${MCP_PATH}`, { config: { access: 'public' } }, prm);
     app.get('/.well-known/oauth-protected-resource', { config: { access: 'public' } }, prm);
+    app.get(`/.well-known/oauth-protected-resource${API_RESOURCE_PATH}`, { config: { access: 'public' } }, (_req, reply) =>
+      reply.header('cache-control', 'max-age=300').send(this.apiResourceMetadata()),
+    );
   }
 
   /**

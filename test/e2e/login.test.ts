@@ -59,7 +59,7 @@ describe('web UI with login', { timeout: 120_000 }, () => {
     await page.getByRole('link', { name: '+ New task' }).click();
     await page.getByTestId('composer').waitFor();
     await page.goto(`${ORIGIN}/settings`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.getByRole('link', { name: 'Sign in with GitHub' }).waitFor();
     assert.equal((await browser.context.cookies(ORIGIN)).some((c) => c.name === 'caic_session'), false);
     assert.deepEqual(browser.pageErrors(page).filter((e) => !/401|404/.test(e)), []);

@@ -113,3 +113,19 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
     },
   };
 }
+
+/**
+ * `page.goto` that navigates again when Docker adding or removing an interface on this host (other
+ * tests start containers) aborted the navigation with ERR_NETWORK_CHANGED, as a person would
+ * reload; any other failure, or the third such abort, stands. For GET navigations only.
+ */
+export async function gotoRetrying(page: Page, url: string, attempts = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (i >= attempts || !String((err as Error).message).includes('net::ERR_NETWORK_CHANGED')) throw err;
+    }
+  }
+}

@@ -52,6 +52,8 @@ test("a user's identity: profile name and email, else the username and the provi
     tokenExpiresAt: '',
     createdAt: '',
     lastLoginAt: '',
+    sessionEpoch: 0,
+    revokedSessions: [],
     ...p,
   });
   const urls = { github: 'https://github.com', gitlab: 'https://gitlab.com' };

@@ -24,14 +24,17 @@ async function fileUsers(users: UserStore): Promise<FileUser[]> {
   return (JSON.parse(await readFile(users.path, 'utf8')) as { users: FileUser[] }).users;
 }
 
-test('a fresh token verifies; its claims are sub/prv/usr/iat/exp with HS256', async () => {
+test('a fresh token verifies; its claims are sub/prv/usr/iat/exp, its session id and the user\'s session epoch, with HS256', async () => {
   const s = await setup();
   await using _dir = s.dir;
   const { token, expiresAt } = await s.sessions.issue(s.user);
   assert.equal((await s.sessions.verify(token))?.id, s.user.id);
   const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
   assert.equal(header!.alg, 'HS256');
-  assert.deepEqual(Object.keys(payload!).sort(), ['exp', 'iat', 'prv', 'sub', 'usr']);
+  assert.deepEqual(Object.keys(payload!).sort(), ['exp', 'iat', 'jti', 'prv', 'sep', 'sub', 'usr']);
+  assert.equal(payload!.sep, 0);
+  assert.match(String(payload!.jti), /^[A-Za-z0-9_-]{22}$/, '128 random bits');
+  assert.notEqual((await s.sessions.issue(s.user)).token, token, 'two sessions issued in the same second differ');
   assert.equal(payload!.sub, s.user.id);
   assert.equal(payload!.usr, 'alice');
   assert.equal(payload!.prv, 'github');

@@ -2,8 +2,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveHost, isHttps } from '../context.js';
 import { sendError } from '../errors.js';
+import type { Credentials, Presented } from './credentials.js';
 import type { HostLock } from './host-lock.js';
-import { SESSION_COOKIE, type SessionManager } from './session.js';
+import { SESSION_COOKIE } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
@@ -19,11 +20,17 @@ export function readCookie(req: FastifyRequest, name: string): string | undefine
   return header ? req.server.parseCookie(header)[name] : undefined;
 }
 
-/** The session token a request presents: `Authorization: Bearer` first, else the cookie. */
-export function presentedToken(req: FastifyRequest): string | undefined {
+/** The credential a request presents: `Authorization: Bearer` first, else the session cookie. */
+export function presentedCredential(req: FastifyRequest): Presented | undefined {
   const auth = req.headers.authorization;
-  if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
-  return readCookie(req, SESSION_COOKIE);
+  if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return { token: auth.slice(7).trim(), bearer: true };
+  const cookie = readCookie(req, SESSION_COOKIE);
+  return cookie === undefined ? undefined : { token: cookie, bearer: false };
+}
+
+/** The token a request presents (bearer or cookie). */
+export function presentedToken(req: FastifyRequest): string | undefined {
+  return presentedCredential(req)?.token;
 }
 
 /**
@@ -46,7 +53,7 @@ export function isCrossSite(req: FastifyRequest): boolean {
 export interface AuthStepOptions {
   hostLock: HostLock;
   /** Null in no-auth mode: every route is open and no token is read. */
-  sessions: SessionManager | null;
+  credentials: Credentials | null;
 }
 
 /**
@@ -54,7 +61,7 @@ export interface AuthStepOptions {
  * It calls `done` to go on, or answers 403 and does not. Known tokens are checked synchronously:
  * this runs on every request.
  */
-export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
+export function createAuthStep({ hostLock, credentials }: AuthStepOptions) {
   return (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     const host = effectiveHost(req);
     // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check is off so that this answer, too, comes from the edge.
@@ -70,14 +77,14 @@ export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
       sendError(reply, 'FORBIDDEN', 'cross-site request refused');
       return;
     }
-    const token = sessions ? presentedToken(req) : undefined;
-    if (!sessions || !token) return done();
-    const known = sessions.cached(token);
+    const presented = credentials ? presentedCredential(req) : undefined;
+    if (!credentials || !presented) return done();
+    const known = credentials.cached(presented);
     if (known !== undefined) {
       req.user = known;
       return done();
     }
-    sessions.verify(token).then((user) => {
+    credentials.verify(presented).then((user) => {
       req.user = user;
       done();
     }, done);
@@ -85,12 +92,13 @@ export function createAuthStep({ hostLock, sessions }: AuthStepOptions) {
 }
 
 /**
- * Whether the session a request came with still holds: its token has not expired and its user is
- * still in users.json and allowed. Long-lived answers (event streams) ask again as they go.
+ * Whether the credential a request came with still holds: its token has not expired, the session
+ * was not ended (or the device unpaired), and its user is still in users.json and allowed.
+ * Long-lived answers (event streams) ask again as they go.
  */
-export async function sessionHolds(req: FastifyRequest, sessions: SessionManager): Promise<boolean> {
-  const token = presentedToken(req);
-  return token !== undefined && (await sessions.verify(token)) !== null;
+export async function sessionHolds(req: FastifyRequest, credentials: Credentials): Promise<boolean> {
+  const presented = presentedCredential(req);
+  return presented !== undefined && (await credentials.verify(presented)) !== null;
 }
 
 /** The guard of protected routes: 401 unless the edge found a valid session. */

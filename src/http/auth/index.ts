@@ -4,4 +4,5 @@ export { newState, checkState, LoginStates, STATE_COOKIE, STATE_MAX_AGE_SECONDS,
 export { AppHandoff, s256 } from './app-handoff.js';
 export { OneTimeStore } from './one-time.js';
 export { SessionManager, SESSION_COOKIE, type SessionClaims } from './session.js';
+export { Credentials, isAccessToken, type DeviceTokenCheck, type Presented } from './credentials.js';
 export { HostLock, hostnameOf, isFqdn } from './host-lock.js';

@@ -13,9 +13,10 @@ import {
   STATE_MAX_AGE_SECONDS,
   type OAuthProvider,
   type PendingLogin,
+  type Credentials,
   type SessionManager,
 } from '../auth/index.js';
-import { presentedToken, readCookie } from '../auth/hooks.js';
+import { presentedCredential, presentedToken, readCookie } from '../auth/hooks.js';
 import { isHttps } from '../context.js';
 import { sendError, sendErrorPage } from '../errors.js';
 import { routeOptions } from './define.js';
@@ -24,6 +25,10 @@ export interface AuthRoutesOptions {
   providers: ReadonlyMap<AuthProvider, OAuthProvider>;
   /** Null in no-auth mode. */
   sessions: SessionManager | null;
+  /** Sessions and paired devices' tokens; null in no-auth mode. */
+  credentials: Credentials | null;
+  /** Unpairs every device of a user ("sign out everywhere"); how many. */
+  unpairDevices?: (userId: string) => Promise<number>;
   users: UserStore;
   sessionSecret: Buffer;
   /** Explicit https external URL (required by config whenever a provider exists). */
@@ -185,11 +190,34 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
     },
   });
 
+  const clearSession = (req: FastifyRequest, reply: FastifyReply) =>
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureSession(req) });
+
   r.route({
     ...routeOptions(routes.authLogout),
-    handler: (req, reply) => {
-      reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureSession(req) });
+    handler: async (req, reply) => {
+      clearSession(req, reply);
+      const presented = presentedCredential(req);
+      // Ended server-side: a copy of the token (a stolen cookie, a replay) is refused from now on.
+      if (opts.credentials && presented && (await opts.credentials.end(presented).catch(() => false))) {
+        logger.info({ username: req.user?.username }, 'logout: session ended');
+        req.server.endRevokedSseStreams();
+      }
       return { status: 'ok' };
+    },
+  });
+
+  r.route({
+    ...routeOptions(routes.authLogoutEverywhere),
+    handler: async (req, reply) => {
+      const user = req.user;
+      if (!sessions || !user) return sendError(reply, 'NOT_FOUND', 'login is not configured');
+      await sessions.revokeAll(user.id);
+      const devicesUnpaired = (await opts.unpairDevices?.(user.id)) ?? 0;
+      clearSession(req, reply);
+      logger.info({ username: user.username, devicesUnpaired }, 'signed out everywhere');
+      req.server.endRevokedSseStreams();
+      return { status: 'ok' as const, devicesUnpaired };
     },
   });
 }

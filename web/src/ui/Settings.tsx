@@ -161,23 +161,37 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
           <li>Containers: {config.capabilities.dockerAvailable ? 'available' : 'the container engine does not answer'}</li>
         </ul>
         {user && (
-          <button
-            type="button"
-            onClick={() =>
-              void api('authLogout')
-                .then(() => location.assign('/'))
-                .catch((err: unknown) => setError(errorMessage(err)))
-            }
-          >
-            Sign out
-          </button>
+          <p>
+            <button
+              type="button"
+              onClick={() =>
+                void api('authLogout')
+                  .then(() => location.assign('/'))
+                  .catch((err: unknown) => setError(errorMessage(err)))
+              }
+            >
+              Sign out
+            </button>{' '}
+            <button
+              type="button"
+              title="Ends every session of yours (all browsers, all app sign-ins) and unpairs your devices; connected MCP apps stay"
+              onClick={() => {
+                if (!confirm('Sign out of caic everywhere? Every browser and app signed in as you, and every paired device, must sign in again.')) return;
+                void api('authLogoutEverywhere')
+                  .then(() => location.assign('/'))
+                  .catch((err: unknown) => setError(errorMessage(err)));
+              }}
+            >
+              Sign out everywhere
+            </button>
+          </p>
         )}
       </div>
     </section>
   );
 }
 
-/** MCP clients (Claude, ChatGPT, editors) the caller allowed through OAuth; each can be revoked. */
+/** MCP clients (Claude, ChatGPT, editors) and paired devices (the app, the `caic` command) the caller allowed through OAuth; each can be revoked. */
 function ConnectedApps() {
   const [grants, setGrants] = useState<OAuthGrant[] | null>(null);
   const [error, setError] = useState('');
@@ -199,12 +213,18 @@ function ConnectedApps() {
   };
   if (error) return <p className="muted">Connected apps are not available: {error}</p>;
   if (!grants) return <p className="muted">Loading connected apps…</p>;
-  if (grants.length === 0) return <p className="muted" data-testid="apps-empty">No app is connected. Apps such as Claude or ChatGPT connect at <code>/api/v1/mcp</code>.</p>;
+  if (grants.length === 0)
+    return (
+      <p className="muted" data-testid="apps-empty">
+        No app is connected. Apps such as Claude or ChatGPT connect at <code>/api/v1/mcp</code>; the caic app and the <code>caic</code> command pair with a code shown at <code>/oauth/device</code>.
+      </p>
+    );
   return (
     <table className="table" data-testid="connected-apps">
       <thead>
         <tr>
           <th>App</th>
+          <th>Kind</th>
           <th>May</th>
           <th>Connected</th>
           <th>Last used</th>
@@ -215,6 +235,7 @@ function ConnectedApps() {
         {grants.map((g) => (
           <tr key={g.id}>
             <td title={g.clientId}>{g.clientName}</td>
+            <td>{g.kind === 'device' ? 'paired device' : 'MCP app'}</td>
             <td>{g.scopes.join(', ')}</td>
             <td>{new Date(g.createdAt).toLocaleString()}</td>
             <td>{g.lastUsedAt ? new Date(g.lastUsedAt).toLocaleString() : 'never'}</td>
