@@ -40,7 +40,7 @@ export function endpointProblem(endpoint: string, policy: EndpointPolicy): strin
 }
 
 /** A DNS lookup that fails for names resolving to non-public addresses. */
-function publicOnlyLookup(): LookupFunction {
+export function publicOnlyLookup(): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);

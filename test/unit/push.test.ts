@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Task } from '../../src/api/index.js';
-import { endpointProblem, isPublicAddress, TaskNews } from '../../src/push/index.js';
+import { endpointProblem, isPublicAddress, publicOnlyLookup, TaskNews } from '../../src/push/index.js';
 
 const task = (over: Partial<Task>): Task => ({ id: 't1', title: 'x', state: 'running', forge: null, ...over }) as Task;
 
@@ -38,4 +38,12 @@ test('public addresses only: loopback, private, link-local, CGNAT, mapped loopba
   assert.match(endpointProblem('https://127.0.0.1/x', strict)!, /private or loopback/);
   assert.equal(endpointProblem('https://127.0.0.1/x', { allowPrivate: true }), null, 'tests only');
   assert.match(endpointProblem('http://127.0.0.1/x', { allowPrivate: true })!, /https/, 'https even in tests');
+});
+
+test('at connect time a name that resolves to loopback is not reached (DNS rebinding), in both lookup forms', async () => {
+  const lookup = publicOnlyLookup();
+  for (const all of [false, true]) {
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => lookup('localhost', { all }, (e) => resolve(e)));
+    assert.equal(err?.code, 'EPUSHPRIVATE', `all: ${all}`);
+  }
 });
