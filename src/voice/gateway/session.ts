@@ -13,6 +13,8 @@ export const VOICE_CHANNEL_LABEL = 'voice-gateway';
 const MIC_RATE = 16_000;
 /** How long ICE gathering may take before the offer is answered (host candidates only: milliseconds in practice). */
 const GATHER_TIMEOUT_MS = 5_000;
+/** 20 ms of silence at 48 kHz, encoded to end a cut reply. */
+const SILENT_FRAME = new Int16Array(OPUS_FRAME_SAMPLES);
 /** Client messages per second a session accepts (a burst of twice that): far above any real client, far below a flood. */
 const MESSAGE_RATE = 25;
 
@@ -263,8 +265,9 @@ export class RtcSession {
         this.onModelAudio(event.pcm, event.sampleRate);
         return;
       case 'interrupted':
-        // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it.
-        this.stats.bargeInDroppedFrames += this.pacer.clear();
+        // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it;
+        // the reply ends in encoded silence rather than in a stream the receiver would conceal (Pacer.cut).
+        this.stats.bargeInDroppedFrames += this.pacer.cut(() => this.codec.encode(SILENT_FRAME));
         this.framer.clear();
         this.outResampler = null;
         break;
