@@ -85,8 +85,16 @@ function playedOut(page: Page, from: number, what: string): Promise<VoiceProbe> 
 
 /** Mounts the session from the panel's microphone button; resolves when the panel listens. */
 async function startSession(page: Page): Promise<void> {
-  await page.getByTestId('voice-button-list').click();
+  const button = page.getByTestId('voice-button-list');
+  await button.click();
   await phase(page, 'listening');
+  // The button shows the session is on, its icon visible (the pointer still over it, as a tap leaves it on a phone).
+  assert.equal(await button.getAttribute('aria-pressed'), 'true');
+  const look = await page.evaluate<{ color: string; background: string; hovered: boolean }>(
+    `(() => { const b = document.querySelector('[data-testid="voice-button-list"]'); const s = getComputedStyle(b); return { color: s.color, background: s.backgroundColor, hovered: b.matches(':hover') }; })()`,
+  );
+  assert.ok(look.hovered, 'the pointer is over the button');
+  assert.notEqual(look.color, look.background, `the microphone icon is visible on the button: ${JSON.stringify(look)}`);
   const p = await probe(page);
   // The media goes to the gateway's announced loopback address (from whichever of this host's own
   // addresses Chromium picks: the kernel delivers it locally), never through a container bridge.
