@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { CUT_SILENCE_FRAMES } from '../../src/voice/index.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { CUT_SILENCE_FRAMES, MAX_CATCH_UP_FRAMES } from '../../src/voice/index.js';
+import { gotoRetrying, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { GeminiLiveStandIn, tone, type StandInSession } from '../helpers/gemini-live-standin.js';
 import { chatText, chatToolCalls, OpenAICompatStandIn } from '../helpers/openai-compat-standin.js';
@@ -48,7 +48,7 @@ async function openFlow(d: TestDaemon, leadMs: number, tailMs: number): Promise<
   const browser = await launchBrowser({ args: micFlags(wav.path) });
   const page = await browser.newPage(DESKTOP);
   await instrumentVoice(page);
-  await page.goto(d.url);
+  await gotoRetrying(page, d.url);
   await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]', { timeout: WAIT });
   return {
     browser,
@@ -104,11 +104,15 @@ async function startSession(page: Page): Promise<void> {
 
 /**
  * After the page received `interrupted {source}` (the last one): waits for a second of readings,
- * then checks the cut reply went silent in the page. Two measures, neither a wall-clock
- * threshold: RTP packets that still arrived (the in-flight ones and the silence that ends the cut:
- * the gateway dropped the rest before it said `interrupted`), and how long the page still
- * sounded on the AudioContext's clock, bounded by what the page itself reports as its jitter
- * buffer's and playout path's delay, plus the frames in flight and the measurement's own window.
+ * then checks the cut reply went silent in the page. Neither measure is a wall-clock threshold:
+ * - RTP packets that still arrived: at most the ones in flight, a catch-up burst the pacer may have
+ *   sent just before the cut (the gateway and the test share a busy process), and the silence that
+ *   ends the cut — the gateway dropped the rest of the reply before it said `interrupted`;
+ * - how long the page still sounded, on the AudioContext's clock (rendered audio), bounded by what
+ *   was already at the page: the delay its own stats report for the jitter buffer (the larger of the
+ *   last 0.8 s before and of the samples played after: a stalled renderer makes that backlog wait
+ *   longer) and the playout path, plus the packets that arrived after, the encoder's fade into
+ *   silence, and the measurement's own window.
  */
 async function expectCut(t: TestContext, page: Page, source: 'user' | 'client', what: string): Promise<void> {
   const mark = (p: VoiceProbe) => p.messages.findLast((x) => x.type === 'interrupted' && x.source === source);
@@ -117,16 +121,17 @@ async function expectCut(t: TestContext, page: Page, source: 'user' | 'client', 
   const window = p.levels.filter((l) => l.t > m.t && l.t <= m.t + 1);
   const last = window.findLast((l) => l.rms > SOUND);
   const loudMs = last ? (last.t - m.t) * 1000 : 0;
-  const boundMs = m.jitterMs + m.playoutMs + (IN_FLIGHT + FADE_FRAMES) * 20 + MEASURE_MS;
-  const packets = (await probe(page, Number.MAX_SAFE_INTEGER)).packets - m.packets;
+  const packets = p.packets - m.packets;
+  const jitterAfterMs = p.emitted > m.emitted ? ((p.jbd - m.jbd) / (p.emitted - m.emitted)) * 1000 : 0;
+  const jitterMs = Math.max(m.jitterMs, jitterAfterMs);
+  const boundMs = jitterMs + m.playoutMs + (Math.max(IN_FLIGHT, packets - CUT_SILENCE_FRAMES) + FADE_FRAMES) * 20 + MEASURE_MS;
   const trace = p.levels
-    .filter((l) => l.t > m.t - 0.05 && l.t < m.t + 0.4)
+    .filter((l) => l.t > m.t - 0.05 && l.t < m.t + 1)
     .map((l) => `${Math.round((l.t - m.t) * 1000)}:${l.rms.toFixed(3)}`)
     .join(' ');
-  assert.ok(packets <= IN_FLIGHT + CUT_SILENCE_FRAMES, `${what}: ${packets} packets after interrupted (in flight, then the silence that ends the cut)`);
-  assert.ok(loudMs <= boundMs, `${what}: the page still sounded ${loudMs.toFixed(0)} ms after interrupted (bound ${boundMs.toFixed(0)} ms: jitter buffer ${m.jitterMs.toFixed(0)}, playout ${m.playoutMs.toFixed(0)}): ${trace}`);
-  assert.ok(window.slice(-50).every((l) => l.rms < SOUND), `${what}: silent since`);
-  t.diagnostic(`${what}: sounded ${loudMs.toFixed(0)} ms after interrupted (bound ${boundMs.toFixed(0)} ms: jitter buffer ${m.jitterMs.toFixed(0)} ms, playout ${m.playoutMs.toFixed(0)} ms), ${packets} packets after it`);
+  assert.ok(packets <= IN_FLIGHT + MAX_CATCH_UP_FRAMES + CUT_SILENCE_FRAMES, `${what}: ${packets} packets after interrupted (in flight, a catch-up burst, then the silence that ends the cut)`);
+  assert.ok(loudMs <= boundMs, `${what}: the page still sounded ${loudMs.toFixed(0)} ms after interrupted (bound ${boundMs.toFixed(0)} ms: jitter buffer ${jitterMs.toFixed(0)}, playout ${m.playoutMs.toFixed(0)}, ${packets} packets after): ${trace}`);
+  t.diagnostic(`${what}: sounded ${loudMs.toFixed(0)} ms after interrupted (bound ${boundMs.toFixed(0)} ms: jitter buffer ${jitterMs.toFixed(0)} ms, playout ${m.playoutMs.toFixed(0)} ms), ${packets} packets after it`);
 }
 
 /** Stop in the panel: POST …/close with the token, the gateway session ends, the model is hung up, the microphone track ends. */

@@ -119,6 +119,9 @@ export interface SeenMessage {
   jitterMs: number;
   /** The playout path's delay (ms), the same way from the media-playout stats (0 where the browser has none). */
   playoutMs: number;
+  /** The inbound-rtp totals then: jitterBufferDelay (s) and jitterBufferEmittedCount (samples). */
+  jbd: number;
+  emitted: number;
 }
 
 export interface VoiceProbe {
@@ -128,8 +131,10 @@ export interface VoiceProbe {
   micStates: string[];
   /** The peer connections' selected candidate pairs ("local -> remote"). */
   pairs: string[];
-  /** RTP packets of the assistant's track received so far. */
+  /** RTP packets of the assistant's track received so far, and the jitter buffer totals (as in SeenMessage). */
   packets: number;
+  jbd: number;
+  emitted: number;
   audioPlaying: boolean;
   contextState: string;
 }
@@ -168,7 +173,7 @@ const INSTRUMENT = `(() => {
       if (b.emitted > a.emitted) jitterMs = Math.max(jitterMs, ((b.jbd - a.jbd) / (b.emitted - a.emitted)) * 1000);
       if (b.samples > a.samples) playoutMs = Math.max(playoutMs, ((b.pd - a.pd) / (b.samples - a.samples)) * 1000);
     }
-    return { packets: now.packets, jitterMs, playoutMs };
+    return { packets: now.packets, jitterMs, playoutMs, jbd: now.jbd, emitted: now.emitted };
   };
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Native {
@@ -230,7 +235,7 @@ const PROBE = `async (from) => {
     messages: p.messages,
     micStates: p.mics.flatMap((s) => s.getAudioTracks().map((t) => t.readyState)),
     pairs,
-    packets: last ? (await p.inbound(last)).packets : 0,
+    ...(last ? await p.inbound(last) : { packets: 0, jbd: 0, emitted: 0 }),
     audioPlaying: !!p.audio && !p.audio.paused && !p.audio.muted,
     contextState: p.ctx ? p.ctx.state : 'none',
   };
