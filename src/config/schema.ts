@@ -182,6 +182,11 @@ export const ConfigFileSchema = z.strictObject({
       }),
     }),
   }),
+  push: table({
+    // The VAPID subject push services may contact about this sender: mailto: or https:. Empty:
+    // external_url when it is https, else a mailto: at this host's name.
+    subject: z.string().regex(/^((mailto:|https:\/\/)\S+)?$/, 'must be empty, a mailto: address or an https:// URL').default(''),
+  }),
   debug: table({
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   }),
