@@ -1,7 +1,7 @@
 // Pacer: the gateway's outgoing audio leaves one 20 ms packet every 20 ms, with continuous RTP numbering, catches up only a little after a stall, and drops everything at once on barge-in.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Pacer, type PacedPacket } from '../../src/voice/index.js';
+import { CUT_SILENCE_FRAMES, Pacer, type PacedPacket } from '../../src/voice/index.js';
 
 /** A clock and scheduler the test moves by hand. */
 function fakeTime() {
@@ -126,5 +126,26 @@ describe('Pacer', () => {
     assert.equal(pacer.push(packet(99)), false);
     time.advance(1_000);
     assert.equal(sent.length, 1);
+  });
+
+  test('cut: a reply cut while playing ends in silence packets right after the last one sent; a cut with nothing playing sends none', () => {
+    const { time, sent, pacer } = setup();
+    for (let i = 0; i < 50; i++) pacer.push(packet(i));
+    time.advance(100);
+    assert.equal(sent.length, 6);
+    const silence = Uint8Array.of(0xf8);
+    assert.equal(pacer.cut(() => silence), 44, 'the queued rest dropped');
+    time.advance(100);
+    assert.equal(sent.length, 6 + CUT_SILENCE_FRAMES);
+    const tail = sent.slice(6);
+    assert.ok(tail.every((p) => p.payload === silence), 'only silence after the cut');
+    assert.equal(tail[0]!.sequenceNumber, (sent[5]!.sequenceNumber + 1) & 0xffff, 'numbered on from the last packet sent');
+    assert.equal(tail[0]!.marker, false, 'the same talkspurt');
+    assert.equal(tail[0]!.t, 120, 'in the slot after the last one');
+    // Long after the reply ended, an interruption has nothing to end.
+    time.advance(1_000);
+    assert.equal(pacer.cut(() => silence), 0);
+    time.advance(100);
+    assert.equal(sent.length, 6 + CUT_SILENCE_FRAMES);
   });
 });

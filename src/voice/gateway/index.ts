@@ -2,4 +2,4 @@
 export { VoiceGateway, GATEWAY_DEFAULTS, type GatewayResult, type VoiceGatewayOptions } from './gateway.js';
 export { RtcSession, BadOfferError, GATEWAY_INSTRUCTION, VOICE_CHANNEL_LABEL, type RtcTiming } from './session.js';
 export { icePeerConfig, hostAddresses, bridgeSubnets, type IceSettings, type IcePeerConfig } from './ice.js';
-export { Pacer, type PacedPacket } from './pacer.js';
+export { Pacer, CUT_SILENCE_FRAMES, MAX_CATCH_UP_FRAMES, type PacedPacket } from './pacer.js';

@@ -27,6 +27,9 @@ export interface PacerOptions {
  */
 export const MAX_CATCH_UP_FRAMES = 3;
 
+/** Packets of silence that end a cut reply (60 ms: one may be lost and the stream still ends in silence). */
+export const CUT_SILENCE_FRAMES = 3;
+
 const realSchedule = (fn: () => void, ms: number) => {
   const t = setTimeout(fn, ms);
   return () => clearTimeout(t);
@@ -75,7 +78,21 @@ export class Pacer {
     return true;
   }
 
-  /** Barge-in: every queued packet is dropped at once; returns how many. */
+  /**
+   * Barge-in: every queued packet is dropped at once, and when the reply was playing (packets
+   * queued, or the last one sent still within its 20 ms) `silence()` packets follow right after the
+   * last one sent. A receiver hears the end of a stream as loss and conceals it by stretching the
+   * last sound: Chromium plays about 150 ms of the cut reply fading out. Encoded silence ends it
+   * at once. Returns how many packets were dropped.
+   */
+  cut(silence: () => Uint8Array, frames = CUT_SILENCE_FRAMES): number {
+    const playing = this.queue.length > 0 || (this.lastEnd !== null && this.now() < this.lastEnd + OPUS_FRAME_MS);
+    const n = this.clear();
+    if (playing && !this.closed) for (let i = 0; i < frames; i++) this.push(silence());
+    return n;
+  }
+
+  /** Every queued packet is dropped at once; returns how many. */
   clear(): number {
     const n = this.queue.length;
     this.stats.dropped += n;

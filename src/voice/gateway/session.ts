@@ -281,15 +281,18 @@ export class RtcSession {
       case 'audio':
         this.onModelAudio(event.pcm, event.sampleRate);
         return;
-      case 'interrupted':
-        // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it.
-        this.stats.bargeInDroppedFrames += this.pacer.clear();
+      case 'interrupted': {
+        // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it;
+        // the reply ends in encoded silence rather than in a stream the receiver would conceal (Pacer.cut).
+        const out = this.out;
+        this.stats.bargeInDroppedFrames += out ? this.pacer.cut(() => out.codec.encode(new Int16Array(out.codec.frameSamples))) : this.pacer.clear();
         this.clearTiming();
-        if (this.out) {
-          this.out.framer.clear();
-          if (this.out.resampler) this.out.resampler = new Resampler(this.out.resampler.fromRate, this.out.resampler.toRate);
+        if (out) {
+          out.framer.clear();
+          if (out.resampler) out.resampler = new Resampler(out.resampler.fromRate, out.resampler.toRate);
         }
         break;
+      }
       case 'transcript':
         this.opts.logger.debug({ session: this.id, speaker: event.speaker, text: event.text }, 'voice transcript');
         break;
