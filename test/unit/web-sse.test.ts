@@ -80,10 +80,14 @@ test('a dropped stream reconnects with Last-Event-ID and gets every event once',
   }
 });
 
-test('401/403/404 stop the stream with the server’s message; a silent server is reconnected', async () => {
+test('401/403/404 and other final 4xx stop the stream with the server’s message; a silent server is reconnected', async () => {
   let n = 0;
   const srv = await serve((req, res) => {
     n++;
+    if (req.url === '/bad-id') {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'params/id: not a task id' } }));
+      return;
+    }
     if (req.url === '/gone') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no task abc' } }));
       return;
@@ -94,6 +98,8 @@ test('401/403/404 stop the stream with the server’s message; a silent server i
   try {
     const fatal = await new Promise<string>((resolve) => openStream({ url: `${srv.url}/gone`, onMessage: () => undefined, onFatal: (_s, m) => resolve(m) }));
     assert.equal(fatal, 'no task abc');
+    const bad = await new Promise<[number, string]>((resolve) => openStream({ url: `${srv.url}/bad-id`, onMessage: () => undefined, onFatal: (s, m) => resolve([s, m]) }));
+    assert.deepEqual(bad, [400, 'params/id: not a task id']);
     const before = n;
     await new Promise<void>((resolve) => {
       const s = openStream({
