@@ -62,8 +62,10 @@ async function fetchRetrying(doFetch: typeof globalThis.fetch, url: string, req:
     try {
       return await doFetch(url, req);
     } catch (err) {
-      // An abort is the caller's wish, not a network failure.
-      if (attempt >= delays.length || req.signal?.aborted || (err as Error).name === 'AbortError') throw err;
+      // Only a network failure (fetch rejects with a TypeError) is worth asking again: an abort is
+      // the caller's wish, and an error from a wrapping fetch (the CLI's refresh saying the pairing
+      // ended) is final.
+      if (attempt >= delays.length || req.signal?.aborted || !(err instanceof TypeError)) throw err;
       await new Promise((r) => setTimeout(r, delays[attempt]));
     }
   }

@@ -172,6 +172,11 @@ test('a GET that fails without an answer is tried again; a POST or an aborted GE
   await assert.rejects(api('listTasks'), TypeError);
   assert.equal(calls.splice(0).length, 3);
 
+  // An error that is not a network failure (a wrapping fetch's own verdict) is not repeated.
+  const refusing = createClient({ fetch: () => { calls.push('GET refused'); return Promise.reject(new Error('the pairing has ended')); }, retryDelaysMs: [1, 1] });
+  await assert.rejects(refusing('listTasks'), /the pairing has ended/);
+  assert.deepEqual(calls.splice(0), ['GET refused']);
+
   failures = 1; // a POST may have reached the server: never repeated
   await assert.rejects(api('taskInput', { params: { id: 'abcdefghij' }, body: { prompt: { text: 'hi' } } }), TypeError);
   assert.deepEqual(calls.splice(0), ['POST /api/v1/tasks/abcdefghij/input']);
