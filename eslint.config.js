@@ -34,4 +34,9 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
+  {
+    // The service worker runs in the browser's worker scope, not Node; the build fills its placeholders.
+    files: ['web/pwa/sw.js'],
+    languageOptions: { globals: { ...globals.serviceworker, __CAIC_ASSETS__: 'readonly' } },
+  },
 );

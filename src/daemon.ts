@@ -1,5 +1,6 @@
 // The composition root: config → logger → state files → gate → auth → Fastify → listen.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -39,6 +40,7 @@ import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } 
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, registerVoiceTools, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
+import { loadOrCreateVapidKeys, PushService, PushValidationError, SubscriptionStore, TaskNews } from './push/index.js';
 import { createVoiceBackend, VoiceGateway, VoiceTokenService, type VoiceGatewayOptions } from './voice/index.js';
 import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
 
@@ -71,6 +73,8 @@ export interface DaemonOptions {
   mcp?: McpOptions;
   /** Tests: the embedded voice gateway's idle timeout and session caps. */
   voiceGateway?: Partial<Pick<VoiceGatewayOptions, 'idleMs' | 'maxSessions' | 'maxSessionsPerSub'>>;
+  /** Tests only: push endpoints on loopback with this CA (a local push-service stand-in), faster retries. */
+  push?: { testEndpoints?: { ca: string }; retryBaseMs?: number };
   /** Tests: CI poll intervals, and what stands in for `gh`/`glab` on the host. */
   forge?: { watch?: CIWatchOptions; repoCIMs?: number; hostToken?: ForgeClientsOptions['hostToken'] };
 }
@@ -91,6 +95,8 @@ export interface Daemon {
   voice: VoiceTokenService;
   /** The embedded voice gateway; null when voice is not embedded here (off, or a standalone gateway). */
   voiceGateway: VoiceGateway | null;
+  /** Web Push: subscriptions and the queue of task news. */
+  push: PushService;
   close(): Promise<void>;
 }
 
@@ -277,6 +283,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.forge?.watch ? { watch: opts.forge.watch } : {}),
     ...(opts.forge?.repoCIMs ? { repoCIMs: opts.forge.repoCIMs } : {}),
   });
+  // Web Push: a user's task news goes to their browsers; the keys are made on first use.
+  const push = new PushService({
+    keys: async () => {
+      const keys = await loadOrCreateVapidKeys(config.configDir);
+      masker.add(keys.privateKey);
+      if (keys.created) logger.info({ file: keys.path }, 'created the Web Push VAPID keys');
+      return keys;
+    },
+    store: await SubscriptionStore.open(config.configDir),
+    subject: config.values.push.subject || (config.externalUrl?.protocol === 'https:' ? config.externalUrl.origin : `mailto:caic@${hostname()}`),
+    logger,
+    ...(opts.push?.testEndpoints ? { testEndpoints: opts.push.testEndpoints } : {}),
+    ...(opts.push?.retryBaseMs !== undefined ? { retryBaseMs: opts.push.retryBaseMs } : {}),
+  });
+  const news = new TaskNews();
+  // Tasks made without login belong to the local user (the one every request is without login).
+  tasks.watchAll((task, owner) => {
+    for (const kind of news.changed(task)) push.notify(owner || DEFAULT_USER, kind, task);
+  });
   // Before any task log is read: a second daemon on the same cache would fight this one for every agent.
   const lock = await lockCacheDir(config.cacheDir);
   const audit = new AuditLog(join(config.configDir, AUDIT_FILE_NAME), {
@@ -376,6 +401,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.webDir !== undefined ? { webDir: opts.webDir } : {}),
     webhooks: { deliveries, handle: (hook) => hooks.handle(hook), logger },
     voice: { status: voice.status, token: (sub, origin) => voice.token(sub, origin) },
+    push: {
+      publicKey: () => push.publicKey(),
+      list: (user) => Promise.resolve(push.list(user)),
+      subscribe: (user, req) =>
+        push.subscribe(user, req).catch((err: unknown) => {
+          if (err instanceof PushValidationError) return { invalid: err.message };
+          throw err;
+        }),
+      unsubscribe: (user, by) => push.unsubscribe(user, by),
+      test: (user) => Promise.resolve(push.notify(user, 'test', { id: 'test', title: 'Notifications from caic work' })),
+    },
     ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
     subsystems: [
       ...(oauth
@@ -452,6 +488,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     audit,
     voice,
     voiceGateway,
+    push,
     async close() {
       clearInterval(retry);
       // Voice sessions end first: their models hang up and their clients hear the peer connection close.
@@ -466,6 +503,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await bot.close();
       await deliveries.close();
       await tasks.close();
+      await push.close();
       readiness.close();
       closeRuntime();
       await lock.release();

@@ -1,11 +1,13 @@
 // Vite build of the web UI into web/dist, plus brotli and gzip copies of every compressible asset
-// so the daemon serves them precompressed (no compression work per request).
+// so the daemon serves them precompressed (no compression work per request), and the installable
+// app's manifest, icons and service worker (vite-pwa.ts).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
+import { pwa } from './vite-pwa.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const outDir = join(root, 'dist');
@@ -38,7 +40,7 @@ function precompress(): Plugin {
 
 export default defineConfig({
   root,
-  plugins: [react(), precompress()],
+  plugins: [react(), pwa(join(root, 'pwa', 'sw.js')), precompress()],
   build: { outDir, emptyOutDir: true, sourcemap: false, target: 'es2022', chunkSizeWarningLimit: 800 },
   server: { proxy: { '/api': 'http://127.0.0.1:2242' } },
 });

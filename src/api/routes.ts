@@ -31,6 +31,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -457,6 +458,50 @@ export const routes = {
     body: VoiceToolCallReq,
     response: VoiceToolCallResp,
     errors: ['UNAUTHORIZED', 'NOT_FOUND', 'BAD_REQUEST'],
+  },
+  pushKey: {
+    method: 'GET',
+    path: '/api/v1/push/key',
+    summary: "The server's VAPID public key, for PushManager.subscribe (made on first use).",
+    tag: 'push',
+    access: 'user',
+    response: PushKeyResp,
+  },
+  pushList: {
+    method: 'GET',
+    path: '/api/v1/push/subscriptions',
+    summary: "The caller's Web Push subscriptions.",
+    tag: 'push',
+    access: 'user',
+    response: PushSubscriptionsResp,
+  },
+  pushSubscribe: {
+    method: 'POST',
+    path: '/api/v1/push/subscriptions',
+    summary: "Adds a browser's PushSubscription for the caller (public https endpoints only; a few per user, the oldest goes). The caller's tasks that ask, have a plan, finish, fail or fail CI are pushed to it.",
+    tag: 'push',
+    access: 'user',
+    body: PushSubscribeReq,
+    response: PushSubscription,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST'],
+  },
+  pushUnsubscribe: {
+    method: 'POST',
+    path: '/api/v1/push/subscriptions/delete',
+    summary: "Removes one of the caller's subscriptions, by endpoint or id.",
+    tag: 'push',
+    access: 'user',
+    body: PushUnsubscribeReq,
+    response: PushUnsubscribeResp,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST'],
+  },
+  pushTest: {
+    method: 'POST',
+    path: '/api/v1/push/test',
+    summary: "Sends a test notification to the caller's subscriptions.",
+    tag: 'push',
+    access: 'user',
+    response: PushTestResp,
   },
 } as const satisfies Record<string, RouteDef>;
 

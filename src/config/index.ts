@@ -2,7 +2,7 @@
 export { loadConfig, findKeyLine, normalizeCidr, CONFIG_FILE_NAME, DEFAULT_GEO_DB_NAME } from './load.js';
 export type { Config, AllowOrigins, LoadOptions } from './load.js';
 export { ConfigFileSchema, configKeyPaths, NAMED_ORIGINS, HARNESS_NAMES, type ConfigFile, type NamedOrigin } from './schema.js';
-export { modelSocketUrlProblem } from './schema.js';
+export { modelSocketUrlProblem, serverBaseUrlProblem } from './schema.js';
 export { isLoopbackHost, localizeAddr, urlForListen, type ListenAddr } from './listen-addr.js';
 export { defaultConfigDir, defaultCacheDir, expandHome, resolvePath, startDirectory, defaultRoot } from './paths.js';
 export { createFileOnce, ensurePrivateDir, readStateFile, writeFileAtomic, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './files.js';

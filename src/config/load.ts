@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { AuthProvider } from '../api/index.js';
 import { parseEd25519PublicKey } from './ed25519-key.js';
 import { UserError } from './errors.js';
-import { localizeAddr, type ListenAddr } from './listen-addr.js';
+import { isLoopbackHost, localizeAddr, type ListenAddr } from './listen-addr.js';
 import { defaultCacheDir, defaultRoot, resolvePath, startDirectory } from './paths.js';
 import { ConfigFileSchema, NAMED_ORIGINS, type ConfigFile, type NamedOrigin } from './schema.js';
 
@@ -250,6 +250,11 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
   if (vg.token_mode === 'oauth') {
     throw new KeyError('voice-gateway.token_mode', '"oauth" (OAuth access tokens for the gateway) is not supported yet; use "" (EdDSA JWS) or "ed25519" (the compact form gateways of caic in Go read)');
   }
+  const llm = vg.config.local_stack.llm;
+  const llmUrl = llm.remote ? new URL(llm.remote) : null;
+  if (llm.api_key_name && llmUrl?.protocol === 'http:' && !isLoopbackHost(llmUrl.hostname.replace(/^\[|\]$/g, ''))) {
+    throw new KeyError('voice-gateway.config.local_stack.llm.remote', 'must be https:// when api_key_name is set (the key would travel in clear), or http:// to a loopback address');
+  }
   vg.config.server.announce_addresses.forEach((address) => {
     if (!isIP(address)) throw new KeyError('voice-gateway.config.server.announce_addresses', `"${address}" is not an IP address`);
   });
@@ -269,6 +274,8 @@ function validate(values: ConfigFile, configDir: string, cacheDir: string, file:
     values.gitlab.oauth.client_secret,
     values.gitlab.webhook_secret,
     ...SECRET_ENV_FALLBACKS.map(env),
+    // The local-stack LLM's key, whatever its variable is called.
+    vg.config.local_stack.llm.api_key_name ? env(vg.config.local_stack.llm.api_key_name) : undefined,
     ...Object.entries(values.core.env).filter(([k]) => SECRET_ENV_NAME.test(k)).map(([, v]) => v),
     ...Object.values(values.harness).flatMap((h) =>
       Object.entries(h.env).filter(([k]) => SECRET_ENV_NAME.test(k)).map(([, v]) => v),

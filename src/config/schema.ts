@@ -43,7 +43,8 @@ export function modelSocketUrlProblem(value: string): string | undefined {
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'wss:' && !(url.protocol === 'ws:' && loopback)) return 'must be a wss:// URL (ws:// only to a loopback address)';
-  if (url.searchParams.has('key') || url.username || url.password) return 'must not carry credentials (the key comes from the environment)';
+  const credentialParams = ['key', 'api_key', 'access_token', 'token'];
+  if (credentialParams.some((p) => url.searchParams.has(p)) || url.username || url.password) return 'must not carry credentials (the key comes from the environment)';
   return undefined;
 }
 const modelSocketUrl = z
@@ -52,6 +53,23 @@ const modelSocketUrl = z
   .default('');
 
 const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
+
+/** Why a local-stack server's base URL is unusable, or undefined: http(s), no credentials, query or fragment. */
+export function serverBaseUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http:// or https:// URL';
+  if (url.username || url.password || url.search || url.hash) return 'must be a plain base URL (no credentials, query or fragment)';
+  return undefined;
+}
+const serverBaseUrl = z
+  .string()
+  .refine((v) => v === '' || serverBaseUrlProblem(v) === undefined, { error: (issue) => serverBaseUrlProblem(String(issue.input)) ?? 'invalid URL' })
+  .default('');
 
 export const ConfigFileSchema = z.strictObject({
   core: table({
@@ -131,20 +149,43 @@ export const ConfigFileSchema = z.strictObject({
       .default([]),
     config: table({
       model: str('gemini-3.1-flash-live-preview'),
-      backend: z.enum(['gemini-live', 'local-stack']).default('gemini-live'),
+      backend: z.enum(['gemini-live', 'openai-realtime', 'local-stack']).default('gemini-live'),
       /** The Gemini Live BidiGenerateContent endpoint; empty = Google's. Tests point it at a stand-in. */
       gemini_url: modelSocketUrl,
+      /** The OpenAI Realtime WebSocket endpoint; empty = OpenAI's. Tests point it at a stand-in. */
+      openai_url: modelSocketUrl,
+      openai_model: str('gpt-realtime'),
       server: table({
         webrtc_udp_port: z.int().min(0).max(65535).default(0),
         // Addresses the gateway offers ICE candidates on; checked in load.ts. Empty: this machine's own (not Docker's bridges).
         announce_addresses: strList(),
       }),
       local_stack: table({
-        asr: localStackPart({ engine: str(), provider: str('llamacpp'), remote: str(), model: str() }),
-        llm: localStackPart({ provider: str('llamacpp'), remote: str(), model: str(), api_key_name: str() }),
-        tts: localStackPart({ engine: str('kittentts'), remote: str(), model: str(), voice: str() }),
+        // caic does not start these servers: `remote` is the base URL of one you run (OpenAI-compatible HTTP).
+        asr: localStackPart({ engine: z.enum(['remote', '']).default('remote'), provider: str('llamacpp'), remote: serverBaseUrl, model: str() }),
+        llm: localStackPart({
+          provider: str('llamacpp'),
+          remote: serverBaseUrl,
+          model: str(),
+          api_key_name: z.union([z.literal(''), envName]).default(''),
+        }),
+        tts: localStackPart({
+          engine: z
+            .enum(['espeak-ng', 'remote'], {
+              error: 'must be "espeak-ng" or "remote" (KittenTTS and other engines: run them behind an OpenAI-compatible /v1/audio/speech server and use "remote")',
+            })
+            .default('espeak-ng'),
+          remote: serverBaseUrl,
+          model: str(),
+          voice: z.string().max(64).regex(/^[A-Za-z0-9_.+-]*$/, 'must be a plain voice name').default(''),
+        }),
       }),
     }),
+  }),
+  push: table({
+    // The VAPID subject push services may contact about this sender: mailto: or https:. Empty:
+    // external_url when it is https, else a mailto: at this host's name.
+    subject: z.string().regex(/^((mailto:|https:\/\/)\S+)?$/, 'must be empty, a mailto: address or an https:// URL').default(''),
   }),
   debug: table({
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

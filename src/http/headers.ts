@@ -4,9 +4,10 @@ import { isHttps } from './context.js';
 
 // img-src allows blob: because the UI previews pasted images from object URLs before upload.
 // connect-src may name more origins: a standalone voice gateway, which the UI calls to open a session.
+// worker-src and manifest-src: the installable app's service worker (/sw.js) and manifest, same origin only.
 const csp = (connect: readonly string[]) =>
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " +
-  `connect-src ${["'self'", ...connect].join(' ')}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+  `connect-src ${["'self'", ...connect].join(' ')}; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 const CSP = csp([]);
 
 /** On every response. Framing headers only matter for documents, so they go on HTML alone. */

@@ -21,6 +21,7 @@ import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
+import { pushRoutes, type PushRouteDeps } from './routes/push.js';
 import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
@@ -61,6 +62,8 @@ export interface ServerDeps {
   voice?: VoiceRouteDeps;
   /** The embedded voice gateway's signalling (src/voice's VoiceGateway); absent: those routes are not mounted. */
   voiceRtc?: VoiceRtcRouteDeps;
+  /** Web Push subscriptions (src/push's PushService); absent: the push routes are not mounted. */
+  push?: PushRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -185,6 +188,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   voiceRoutes(app, voice);
   if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
+  if (deps.push) pushRoutes(app, deps.push);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);

@@ -14,6 +14,11 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../web/dist', import
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Unhashed files (favicon...) may change with an upgrade: an hour of staleness at most. */
 const HOUR = 'public, max-age=3600';
+/**
+ * The service worker and the manifest are checked on every load: a new build's worker (with its new
+ * cache of hashed assets) must replace the old one at once, not an hour later.
+ */
+const REVALIDATE: Record<string, string> = { 'sw.js': 'text/javascript; charset=utf-8', 'manifest.webmanifest': 'application/manifest+json; charset=utf-8' };
 
 /**
  * Paths the server owns. An unknown path under one of them is a client's mistake and stays a
@@ -72,6 +77,7 @@ export async function serveWebUi(app: FastifyInstance, dir: string, connectOrigi
       // `path` is the file chosen on disk, possibly the .br/.gz sibling; classify by the original name.
       const name = relative(dir, path).replace(/\.(br|gz)$/, '');
       if (name.endsWith('.html')) htmlHeaders(reply, connectOrigins).header('cache-control', 'no-cache');
+      else if (Object.hasOwn(REVALIDATE, name)) reply.header('content-type', REVALIDATE[name]).header('cache-control', 'no-cache');
       else reply.header('cache-control', name.startsWith(`assets${sep}`) ? IMMUTABLE : HOUR);
     },
   });

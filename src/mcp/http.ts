@@ -135,7 +135,9 @@ export async function registerMcp(app: FastifyInstance, deps: McpDeps): Promise<
     if (web) {
       return {
         principal: { subject: `user:${web.id}`, caller: { id: web.id, username: web.username }, clientId: 'web', scopes: ALL_SCOPES, via: 'cookie' },
-        holds: () => Promise.resolve(deps.users.get(web.id) !== undefined),
+        // The cookie's session itself, not only its user: after logout (or sign out everywhere)
+        // the MCP session ends at the next recheck, as the web UI's event streams do.
+        holds: async () => deps.users.get(web.id) !== undefined && (await (req.server.sseSessionCheck?.(req) ?? true)),
       };
     }
     return unauthorized(req, reply, 'sign-in required: connect with OAuth'), null;

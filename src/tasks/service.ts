@@ -125,6 +125,7 @@ export interface ForgeNote {
 export class TaskService {
   private readonly tasks = new Map<string, Task>();
   private readonly listListeners = new Set<{ caller: Caller | null; fn: ListListener }>();
+  private readonly allListeners = new Set<(task: TaskDto, ownerId: string) => void>();
   private readonly lastSent = new Map<string, string>();
   /** Aborted on close: ends the die-event watcher (also one that starts after close). */
   private readonly stopping = new AbortController();
@@ -394,6 +395,15 @@ export class TaskService {
     task.transcript = await replayLog(logPath(this.deps.cacheDir, task.id), this.deps.harnesses);
   }
 
+  /**
+   * Every task's summary after each change, with its owner's id ('' for a task made without
+   * login), whoever owns it: for the daemon's own observers (Web Push), never for a client.
+   */
+  watchAll(fn: (task: TaskDto, ownerId: string) => void): () => void {
+    this.allListeners.add(fn);
+    return () => this.allListeners.delete(fn);
+  }
+
   subscribeList(caller: Caller | null, fn: ListListener): { snapshot: TaskDto[]; unsubscribe: () => void } {
     const entry = { caller, fn };
     this.listListeners.add(entry);
@@ -420,6 +430,13 @@ export class TaskService {
       event = { type: 'patch', id: task.id, fields };
     }
     for (const l of this.listListeners) if (this.visible(task, l.caller)) l.fn(event);
+    for (const fn of this.allListeners) {
+      try {
+        fn(dto, task.meta.owner);
+      } catch {
+        /* an observer's failure is its own; the task goes on */
+      }
+    }
   }
 
   async toolInput(id: string, toolUseId: string, caller: Caller | null): Promise<{ toolUseId: string; input: unknown }> {

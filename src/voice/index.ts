@@ -34,6 +34,9 @@ export type {
 export { toGatewayMessage } from './backend.js';
 export { GeminiLiveBackend, GEMINI_LIVE_URL, checkGeminiLiveUrl, type GeminiLiveOptions } from './backends/gemini-live.js';
 export { createVoiceBackend, type VoiceBackendFactoryOptions } from './backends/index.js';
+// vback: the openai-realtime and local-stack backends.
+export { OpenAIRealtimeBackend, OPENAI_REALTIME_URL, OPENAI_REALTIME_RATE, checkOpenAIRealtimeUrl, type OpenAIRealtimeOptions } from './backends/openai-realtime.js';
+export { LocalStackBackend, localStackProblem, localStackOptions, espeakProblem, endpointUrl, type LocalStackOptions, type LocalStackTts } from './backends/local-stack.js';
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
 // vgate: the WebRTC gateway (werift) the daemon embeds and `caic voice-gateway` runs standalone.

@@ -1,13 +1,21 @@
 // Whether voice is on (embedded, standalone or off, and why), and the token service behind GET /api/v1/voice/token.
 import { isLoopbackHost, parseEd25519PublicKey, type Config } from '../config/index.js';
 import type { VoiceStatus, VoiceTokenResp } from '../api/index.js';
+import { localStackProblem } from './backends/local-stack.js';
 import { loadVoiceIdentity, type VoiceIdentity } from './keys.js';
 import { CAIC_SERVICE_KIND, VoiceTokenIssuer, VoiceTokenVerifier, type TrustedIssuer } from './tokens.js';
 
 type Backend = Config['values']['voice-gateway']['config']['backend'];
 
 /** The environment variable each embedded backend needs; a backend without one runs on this machine alone. */
-const BACKEND_KEY: Partial<Record<Backend, string>> = { 'gemini-live': 'GEMINI_API_KEY' };
+const BACKEND_KEY: Partial<Record<Backend, string>> = { 'gemini-live': 'GEMINI_API_KEY', 'openai-realtime': 'OPENAI_API_KEY' };
+
+/** What the configured backend lacks to run embedded here ("set X"), or undefined when it can run. */
+function backendProblem(config: Config, backend: Backend): string | undefined {
+  const keyName = BACKEND_KEY[backend];
+  if (keyName) return config.env(keyName) ? undefined : `set ${keyName}`;
+  return backend === 'local-stack' ? localStackProblem(config.values['voice-gateway'].config.local_stack, (name) => config.env(name)) : undefined;
+}
 
 /**
  * Whether this build serves the embedded gateway (/api/v1/voice/rtc/*). Without it, embedded
@@ -25,15 +33,15 @@ const EMBEDDED_GATEWAY = true;
 export function voiceStatus(config: Config): VoiceStatus {
   const vg = config.values['voice-gateway'];
   const backend = vg.config.backend;
-  const keyName = BACKEND_KEY[backend];
-  const mode = vg.url ? 'standalone' : !keyName || config.env(keyName) ? 'embedded' : 'off';
+  const problem = vg.url ? undefined : backendProblem(config, backend);
+  const mode = vg.url ? 'standalone' : !problem ? 'embedded' : 'off';
   if (mode === 'off') {
     return {
       enabled: false,
       mode,
       reason: EMBEDDED_GATEWAY
-        ? `voice is off: set ${keyName} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`
-        : `voice is off: set [voice-gateway] url to use a standalone voice gateway (the embedded gateway, with ${keyName}, is not in this version yet)`,
+        ? `voice is off: ${problem} for the embedded gateway (${backend}), or [voice-gateway] url to use a standalone gateway`
+        : `voice is off: set [voice-gateway] url to use a standalone voice gateway (the embedded gateway, which needs for ${backend}: ${problem}, is not in this version yet)`,
     };
   }
   if (mode === 'embedded' && !EMBEDDED_GATEWAY) {

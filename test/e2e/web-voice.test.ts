@@ -76,7 +76,7 @@ describe('web UI: voice off', { timeout: 120_000 }, () => {
   test('the microphone button is shown disabled, and says why voice is off on hover and on tap', async () => {
     const { voice } = (await http(`${d.url}/api/v1/server/config`)).json<ServerConfigResp>();
     assert.equal(voice.enabled, false);
-    assert.match(voice.reason, /^voice is off: set \[voice-gateway\] url/);
+    assert.match(voice.reason, /^voice is off: set GEMINI_API_KEY for the embedded gateway \(gemini-live\), or \[voice-gateway\] url/);
     const shown = voice.reason[0]!.toUpperCase() + voice.reason.slice(1);
     await page.goto(d.url);
     await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]');

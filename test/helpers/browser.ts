@@ -63,7 +63,9 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
   try {
     context = await chromium.launchPersistentContext(profile.path, {
       executablePath: CHROMIUM_PATH,
-      args: [...FLAGS, ...(opts.args ?? [])],
+      // playwright's ignoreHTTPSErrors covers the pages' requests but not a service worker's script
+      // fetch; the flag makes the test's self-signed certificate good for registering /sw.js too.
+      args: [...FLAGS, ...(opts.ignoreHTTPSErrors ? ['--ignore-certificate-errors'] : []), ...(opts.args ?? [])],
       timeout: 30_000,
       ...(opts.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}),
     });

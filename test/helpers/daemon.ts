@@ -42,6 +42,7 @@ export async function startTestDaemon(
     ...(opts.mcp ? { mcp: opts.mcp } : {}),
     ...(opts.forge ? { forge: opts.forge } : {}),
     ...(opts.voiceGateway ? { voiceGateway: opts.voiceGateway } : {}),
+    ...(opts.push ? { push: opts.push } : {}),
     ...(opts.webDir !== undefined ? { webDir: opts.webDir ?? join(dir.path, 'no-web-ui') } : {}),
   });
   return {

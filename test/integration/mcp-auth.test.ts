@@ -143,6 +143,20 @@ describe('MCP with login configured', { timeout: 180_000 }, () => {
     assert.equal((await c.client.listTools()).tools.length, 15);
   });
 
+  test('a session opened with the web cookie is closed at the next recheck after that sign-in logs out', async () => {
+    const first = await signIn(env.d.url, HOST, stub, { id: 101, username: 'alice' });
+    const session = first.authorization!.slice('Bearer '.length);
+    const c = await mcpClient(env.d.url, { cookie: `caic_session=${session}` });
+    const sid = c.transport.sessionId!;
+    // Alice's other sign-in may use the session while it exists (same user), so it can watch it end.
+    const probe = () => post({ cookie: `caic_session=${alice.headers.authorization!.slice('Bearer '.length)}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, { jsonrpc: '2.0', id: 9, method: 'ping' });
+    assert.equal((await probe()).status, 200);
+    const out = await http(`${env.d.url}/api/v1/auth/logout`, { method: 'POST', headers: { ...first, origin: `https://${HOST}` } });
+    assert.ok(out.status < 300, `logout: ${out.status} ${out.body}`);
+    await waitUntil(probe, (r) => r.status === 404, { what: 'the cookie session closed after its sign-in logged out', timeoutMs: 10_000, intervalMs: 100 });
+    await c.client.close().catch(() => undefined);
+  });
+
   test('audit: one record per call with who, client, tool, decision and result; never a token', () => {
     const calls = audit.filter((r) => r.event === 'mcp.tool');
     const denied = calls.find((r) => r.tool === 'task_stop' && r.decision === 'deny');

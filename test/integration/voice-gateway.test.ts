@@ -376,13 +376,10 @@ describe('embedded gateway: idle timeout, shutdown, a backend that cannot run', 
   test('a backend that cannot run here turns voice off with its reason: no token, no rtc routes, no crash', async () => {
     await using d = await startTestDaemon('[voice-gateway.config]\nbackend = "local-stack"\n', { env: {} });
     const cfg = (await http(`${d.url}/api/v1/server/config`)).json<{ voice: { enabled: boolean; mode: string; reason: string } }>();
-    if (d.daemon.voiceGateway) {
-      // The local stack exists (another part of this round adds it): then it is simply on.
-      assert.equal(cfg.voice.enabled, true);
-      return;
-    }
+    // The local stack without its servers' URLs cannot run: voice is off, saying which to set.
+    assert.equal(d.daemon.voiceGateway, null);
     assert.equal(cfg.voice.enabled, false);
-    assert.match(cfg.voice.reason, /embedded voice gateway cannot start: .*local-stack/);
+    assert.match(cfg.voice.reason, /local_stack\.asr\] remote/);
     assert.equal((await http(`${d.url}/api/v1/voice/token`)).status, 409);
     const { sdp, pc } = await makeOffer();
     assert.equal((await postOffer(d.url, 'x', sdp)).status, 404);

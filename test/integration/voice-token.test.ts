@@ -169,16 +169,23 @@ describe('no login, loopback listener', () => {
       assert.equal(res.json<VoiceTokenResp>().gatewayUrl, new URL(e.url).origin, 'the embedded gateway is the daemon itself');
     }
     {
-      // The local stack cannot run in this build (or runs, when it is there): never a token for a gateway that is not there.
+      // The local stack without its servers: off with what to set, never a token for a gateway that is not there.
       await using e = await startTestDaemon('[voice-gateway.config]\nbackend = "local-stack"\n', { env: {} });
       const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
+      assert.equal(cfg.voice.enabled, false, 'no voice button that leads nowhere');
+      assert.equal(cfg.voice.mode, 'off');
+      assert.match(cfg.voice.reason, /local_stack\.asr\] remote/);
       const refused = await http(`${e.url}/api/v1/voice/token`);
-      if (e.daemon.voiceGateway) assert.equal(refused.status, 200);
-      else {
-        assert.equal(cfg.voice.enabled, false, 'no voice button that leads nowhere');
-        assert.equal(refused.status, 409, refused.body);
-        assert.match(refused.body, /embedded voice gateway cannot start/);
-      }
+      assert.equal(refused.status, 409, refused.body);
+      assert.equal(e.daemon.voiceGateway, null);
+    }
+    {
+      // With its servers named (espeak-ng is installed here), the local stack runs embedded.
+      const servers = '[voice-gateway.config.local_stack.asr]\nremote = "http://127.0.0.1:9"\n[voice-gateway.config.local_stack.llm]\nremote = "http://127.0.0.1:9"\n';
+      await using e = await startTestDaemon(`[voice-gateway.config]\nbackend = "local-stack"\n${servers}`, { env: {} });
+      const cfg = (await http(`${e.url}/api/v1/server/config`)).json<ServerConfigResp>();
+      assert.deepEqual(cfg.voice, { enabled: true, mode: 'embedded', reason: '' });
+      assert.equal((await http(`${e.url}/api/v1/voice/token`)).status, 200);
     }
     await using d = await startTestDaemon(`${STANDALONE}token_mode = "ed25519"\ninstance_id = "home"\n`);
     const res = await http(`${d.url}/api/v1/voice/token`);

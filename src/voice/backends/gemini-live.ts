@@ -12,6 +12,7 @@ import type {
   VoiceSessionSetup,
   VoiceToolResult,
 } from '../backend.js';
+import { isRecord, jsonSize, maskSecret, pcmFromLeBytes, pcmToLeBytes, textPieces } from './common.js';
 
 export const GEMINI_LIVE_URL = 'wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent';
 export const GEMINI_LIVE_INPUT_MIME = 'audio/pcm;rate=16000';
@@ -58,7 +59,6 @@ const MAX_ENUM = 100;
 
 type GeminiSchema = Record<string, unknown>;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1e9 ? v : undefined);
 
 /**
@@ -175,40 +175,12 @@ export function buildGeminiSetup(model: string, setup: VoiceSessionSetup): { set
   return { setup: body };
 }
 
-/** Little-endian 16-bit PCM bytes as samples (copied, so alignment never matters); a trailing odd byte is dropped. */
-export function pcmFromBytes(bytes: Uint8Array): Int16Array {
-  const n = bytes.byteLength >> 1;
-  const out = new Int16Array(n);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
-  return out;
-}
-
-function pcmToBytes(pcm: Int16Array): Buffer {
-  const buf = Buffer.allocUnsafe(pcm.length * 2);
-  for (let i = 0; i < pcm.length; i++) buf.writeInt16LE(pcm[i]!, i * 2);
-  return buf;
-}
+/** Little-endian 16-bit PCM bytes as samples (kept under this name for callers of this module). */
+export const pcmFromBytes = pcmFromLeBytes;
 
 function sampleRateOf(mime: string): number {
   const rate = Number(/rate=(\d+)/.exec(mime)?.[1]);
   return Number.isInteger(rate) && rate >= 8_000 && rate <= 48_000 ? rate : DEFAULT_OUTPUT_RATE;
-}
-
-/** Splits text into pieces that fit one data channel delta. */
-function pieces(text: string): string[] {
-  const max = VOICE_CHANNEL_LIMITS.textDelta;
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += max) out.push(text.slice(i, i + max));
-  return out;
-}
-
-function jsonSize(value: unknown): number {
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? '');
-  } catch {
-    return Infinity;
-  }
 }
 
 export class GeminiLiveBackend implements VoiceBackend {
@@ -299,7 +271,7 @@ class GeminiLiveSession implements VoiceBackendSession {
 
   sendAudio(pcm16k: Int16Array): void {
     if (this.state === 'closed' || this.closing || pcm16k.length === 0) return;
-    const bytes = pcmToBytes(pcm16k);
+    const bytes = pcmToLeBytes(pcm16k);
     if (this.state !== 'ready') {
       // The model takes no input before setupComplete: keep the newest audio, at most maxPending.
       this.pending.push(bytes);
@@ -395,7 +367,7 @@ class GeminiLiveSession implements VoiceBackendSession {
 
   /** The key may appear in nothing we log or emit. */
   private mask(text: string): string {
-    return this.opts.apiKey.length >= 4 ? text.split(this.opts.apiKey).join(`***${this.opts.apiKey.slice(-4)}`) : text;
+    return maskSecret(text, this.opts.apiKey);
   }
 
   private fail(message: string): void {
@@ -516,7 +488,7 @@ class GeminiLiveSession implements VoiceBackendSession {
         this.userSpeaking = true;
         this.emit({ type: 'speech', phase: 'started', speaker: 'user' });
       }
-      for (const text of pieces(input)) this.emit({ type: 'transcript', speaker: 'user', text });
+      for (const text of textPieces(input)) this.emit({ type: 'transcript', speaker: 'user', text });
     }
     if (!this.discarding) {
       const turn = isRecord(content.modelTurn) && Array.isArray(content.modelTurn.parts) ? content.modelTurn.parts : [];
@@ -535,13 +507,13 @@ class GeminiLiveSession implements VoiceBackendSession {
           this.emit({ type: 'audio', pcm, sampleRate: sampleRateOf(inline.mimeType) });
         } else if (typeof part.text === 'string' && part.text) {
           this.startModelOutput();
-          for (const text of pieces(part.text)) this.emit({ type: 'assistantText', text });
+          for (const text of textPieces(part.text)) this.emit({ type: 'assistantText', text });
         }
       }
       const output = isRecord(content.outputTranscription) ? content.outputTranscription.text : undefined;
       if (typeof output === 'string' && output) {
         this.startModelOutput();
-        for (const text of pieces(output)) this.emit({ type: 'transcript', speaker: 'assistant', text });
+        for (const text of textPieces(output)) this.emit({ type: 'transcript', speaker: 'assistant', text });
       }
     }
     if (content.interrupted === true) {

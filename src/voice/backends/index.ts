@@ -3,6 +3,8 @@ import type { Config } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import type { VoiceBackend } from '../backend.js';
 import { GeminiLiveBackend } from './gemini-live.js';
+import { LocalStackBackend, localStackOptions, localStackProblem } from './local-stack.js';
+import { OpenAIRealtimeBackend } from './openai-realtime.js';
 
 export interface VoiceBackendFactoryOptions {
   logger?: Logger;
@@ -22,7 +24,18 @@ export function createVoiceBackend(config: Config, opts: VoiceBackendFactoryOpti
         ...(vc.gemini_url ? { url: vc.gemini_url } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
       });
-    case 'local-stack':
-      throw new Error('the local-stack voice backend is not in this version yet');
+    case 'openai-realtime':
+      return new OpenAIRealtimeBackend({
+        apiKey: config.env('OPENAI_API_KEY') ?? '',
+        model: vc.openai_model,
+        ...(vc.openai_url ? { url: vc.openai_url } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      });
+    case 'local-stack': {
+      const env = (name: string) => config.env(name);
+      const problem = localStackProblem(vc.local_stack, env);
+      if (problem) throw new Error(`the local-stack voice backend cannot run here: ${problem}`);
+      return new LocalStackBackend({ ...localStackOptions(vc.local_stack, env), ...(opts.logger ? { logger: opts.logger } : {}) });
+    }
   }
 }

@@ -12,6 +12,7 @@ import { GearIcon } from './icons';
 import { Login } from './Login';
 import { navigate, onLinkClick, useRoute } from './router';
 import { NOTIFY_KEY, Settings } from './Settings';
+import { pushOnHere } from './Push';
 import { useTaskList } from './stores';
 import { orderedTasks, TaskList } from './TaskList';
 import { TaskView } from './TaskView';
@@ -22,7 +23,7 @@ const ATTENTION = new Set(['waiting', 'asking', 'has_plan']);
 // The diff viewer carries the syntax highlighter: loaded when a diff is first opened.
 const DiffPage = lazy(() => import('./DiffPage').then((m) => ({ default: m.DiffPage })));
 
-type Boot = { phase: 'loading' } | { phase: 'error'; message: string } | { phase: 'login'; config: ServerConfigResp; error?: string } | { phase: 'ready'; config: ServerConfigResp; user: UserResp | null };
+type Boot = { phase: 'loading' } | { phase: 'error'; message: string; offline: boolean } | { phase: 'login'; config: ServerConfigResp; error?: string } | { phase: 'ready'; config: ServerConfigResp; user: UserResp | null };
 
 export function App() {
   const [boot, setBoot] = useState<Boot>({ phase: 'loading' });
@@ -36,7 +37,23 @@ export function App() {
         if (err instanceof ApiError && (err.status === 401 || err.status === 404)) setBoot({ phase: 'login', config });
         else throw err;
       }
-    })().catch((err: unknown) => setBoot({ phase: 'error', message: errorMessage(err) }));
+    })().catch((err: unknown) => setBoot({ phase: 'error', message: errorMessage(err), offline: !(err instanceof ApiError) }));
+  }, []);
+  useEffect(() => {
+    // Offline start (the service worker's cached shell): try again when the network is back.
+    const back = () => setBoot((b) => (b.phase === 'error' && b.offline ? (location.reload(), b) : b));
+    window.addEventListener('online', back);
+    return () => window.removeEventListener('online', back);
+  }, []);
+  useEffect(() => {
+    // A notification click (service worker) opens the task in this tab.
+    const sw = 'serviceWorker' in navigator ? navigator.serviceWorker : null;
+    const onMessage = (e: MessageEvent) => {
+      const d = e.data as { type?: string; url?: string } | null;
+      if (d?.type === 'caic:open' && typeof d.url === 'string' && d.url.startsWith('/')) navigate(d.url);
+    };
+    sw?.addEventListener('message', onMessage);
+    return () => sw?.removeEventListener('message', onMessage);
   }, []);
   useEffect(() => {
     const onUnauthorized = () => setBoot((b) => (b.phase === 'ready' && b.config.authEnabled ? { phase: 'login', config: b.config, error: 'Your session ended; sign in again.' } : b));
@@ -47,9 +64,13 @@ export function App() {
   if (boot.phase === 'error')
     return (
       <div className="boot">
-        <Banner tone="bad">
-          Cannot reach the caic server: {boot.message}
-        </Banner>
+        {boot.offline ? (
+          <Banner tone="bad">
+            <span data-testid="offline">Offline: the caic server cannot be reached.</span>
+          </Banner>
+        ) : (
+          <Banner tone="bad">Cannot reach the caic server: {boot.message}</Banner>
+        )}
         <button type="button" onClick={() => location.reload()}>
           Retry
         </button>
@@ -106,6 +127,8 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
     if (!ATTENTION.has(after.state) || before?.state === after.state) return;
     if (localStorage.getItem(NOTIFY_KEY) !== '1' || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     if (document.visibilityState === 'visible' && document.hasFocus()) return;
+    // This browser gets the same news as a push (the service worker shows it): one notification, not two.
+    if (pushOnHere()) return;
     const n = new Notification(`${stateLabel(after.state)}: ${after.title}`, { body: after.result || after.repos[0]?.name || '', tag: after.id });
     n.onclick = () => {
       window.focus();

@@ -8,6 +8,7 @@ import { api, errorMessage } from './client';
 import { navigate } from './router';
 import { Banner } from './Banner';
 import { CIDot, ciLabel } from './Forge';
+import { PushSettings } from './Push';
 
 export const NOTIFY_KEY = 'caic.notify';
 
@@ -86,6 +87,8 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
           <input type="checkbox" checked={notify} disabled={typeof Notification === 'undefined'} onChange={(e) => void toggleNotify(e.target.checked)} /> Notify me when a task waits for me
           (needs HTTPS or localhost)
         </label>
+        <h2>Push notifications</h2>
+        <PushSettings />
         <h2>Repositories</h2>
         <div className="row" data-testid="repo-root">
           <span>
