@@ -1,7 +1,8 @@
 // `caic` as a client of a caic server with login, as a user runs it (a child process): `caic login`
 // pairs the machine while a person approves the code in Chromium (signed in through the GitHub
-// stand-in); then tasks, run --follow on a fake-agent task, logs, send, diff, sync, stop, revive,
-// purge and --json, with the token file private (0600 in a 0700 directory).
+// stand-in); then tasks, run --follow on a fake-agent task, logs, diff and --json, with the token
+// file private (0600 in a 0700 directory). (send, sync, stop, revive, purge: cli-lifecycle.test.ts,
+// without login: this file stays within the runner's per-file budget on a loaded machine.)
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import type { Task } from '../../src/api/index.js';
 import { assertOneLineError } from '../helpers/caic-cli.js';
 import { startLoginServer, type LoginServer } from '../helpers/caic-login.js';
-import { until } from '../helpers/wait.js';
 
 describe('caic as a client of a server with login: the commands', { timeout: 240_000 }, () => {
   let s: LoginServer;
@@ -28,7 +28,7 @@ describe('caic as a client of a server with login: the commands', { timeout: 240
   };
   const tasks = async () => JSON.parse(await ok('tasks', '--json')) as Task[];
 
-  test('login, then tasks, run --follow, logs, diff, send, sync, stop, revive, purge', { timeout: 240_000 }, async () => {
+  test('login, then tasks, run --follow, logs, diff, --json', { timeout: 240_000 }, async () => {
     // Not signed in yet: a clear line saying what to run.
     assertOneLineError(await s.caic('tasks'), new RegExp(`run caic login ${s.origin.replace(/\./g, '\\.')}$`));
     await s.login();
@@ -57,23 +57,5 @@ describe('caic as a client of a server with login: the commands', { timeout: 240
     const diff = await ok('diff', id);
     assert.match(diff, /^\+\+\+ b\/FAKE_NOTES\.md$/m, 'the diff, plain into a pipe');
 
-    assert.equal(await ok('send', id, 'hello there'), '');
-    await until(async () => {
-      const [t] = await tasks();
-      return t!.state === 'waiting' && t!.numTurns === 2;
-    }, 'the second turn to end', 60_000, 250);
-    assert.match(await ok('logs', id), /^You said: hello there\./m);
-
-    const synced = JSON.parse(await ok('sync', id, '--json')) as { status: string; branch: string };
-    assert.deepEqual([synced.status, synced.branch], ['synced', 'caic-1']);
-    assert.match(await ok('sync', id), /^(pushed caic-1|nothing to push)/);
-
-    assert.equal((JSON.parse(await ok('stop', id, '--json')) as { status: string }).status, 'stopped');
-    assert.equal((await tasks())[0]!.state, 'stopped');
-    assertOneLineError(await s.caic('send', id, 'are you there?'), /^caic: .*stopped/);
-    assert.match(await ok('revive', id), new RegExp(`^${id}: `));
-    await until(async () => (await tasks())[0]!.state === 'waiting', 'the revived task to wait', 60_000, 250);
-    assert.match(await ok('purge', id), new RegExp(`^${id}: `));
-    await until(async () => (await tasks())[0]!.state === 'purged', 'the purge', 60_000, 250);
   });
 });
