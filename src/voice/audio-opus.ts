@@ -26,17 +26,32 @@ const opus = createRequire(import.meta.url)('@evan/opus') as EvanOpus;
 export const OPUS_RATE = 48_000;
 export const OPUS_FRAME_MS = 20;
 export const OPUS_FRAME_SAMPLES = (OPUS_RATE * OPUS_FRAME_MS) / 1000;
-/** The most one packet can hold: 120 ms. Decoder output never exceeds this. */
+/** The most one packet can hold: 120 ms. Decoder output never exceeds this (at 48 kHz; at another rate, its 120 ms). */
 export const OPUS_MAX_SAMPLES = (OPUS_RATE * 120) / 1000;
+/**
+ * The rates libopus encodes from and decodes to itself. Whatever the rate, a packet's RTP clock is
+ * 48 kHz; decoding straight to the model's 16 kHz and encoding straight from its 24 kHz spares
+ * a resampler each way and costs libopus less than 48 kHz (docs/performance.md, bench:voice).
+ */
+export const OPUS_PCM_RATES: readonly number[] = [8_000, 12_000, 16_000, 24_000, 48_000];
+
+/** The lowest rate libopus takes at or above `rate` (48 kHz above it): where to resample a model's audio to, if anywhere. */
+export function opusPcmRate(rate: number): number {
+  return OPUS_PCM_RATES.find((r) => r >= rate) ?? OPUS_RATE;
+}
 
 export interface OpusCodecOptions {
   /** Encoder bitrate in bit/s (speech: 24–32 kbit/s is transparent enough; WebRTC's default is 32k). */
   bitrate?: number;
   /** libopus complexity 0–10: CPU per encoded frame against quality; decoding cost does not depend on it. */
   complexity?: number;
+  /** The rate of the PCM `encode` takes, one of OPUS_PCM_RATES (default 48 kHz); a frame is 20 ms of it. */
+  encodeRate?: number;
+  /** The rate of the PCM `decode` returns, one of OPUS_PCM_RATES (default 48 kHz). */
+  decodeRate?: number;
 }
 
-export const OPUS_DEFAULTS = { bitrate: 32_000, complexity: 5 } as const;
+export const OPUS_DEFAULTS = { bitrate: 32_000, complexity: 5, encodeRate: OPUS_RATE, decodeRate: OPUS_RATE } as const;
 
 export interface OpusStats {
   /** Packets decoded as sent. */
@@ -56,23 +71,36 @@ export interface OpusStats {
  */
 export class OpusCodec {
   readonly stats: OpusStats = { decoded: 0, concealed: 0, invalid: 0, encoded: 0 };
+  /** Samples in one 20 ms frame `encode` takes. */
+  readonly frameSamples: number;
+  readonly encodeRate: number;
+  readonly decodeRate: number;
   private encoder: EvanEncoder | null;
   private decoder: EvanDecoder | null;
-  private lastSamples = OPUS_FRAME_SAMPLES;
+  private readonly maxSamples: number;
+  private lastSamples: number;
 
   constructor(options: OpusCodecOptions = {}) {
     const o = { ...OPUS_DEFAULTS, ...options };
-    this.encoder = new opus.Encoder({ channels: 1, sample_rate: OPUS_RATE, application: 'voip' });
+    for (const [name, rate] of [['encodeRate', o.encodeRate], ['decodeRate', o.decodeRate]] as const) {
+      if (!OPUS_PCM_RATES.includes(rate)) throw new RangeError(`${name} must be one of ${OPUS_PCM_RATES.join(', ')} Hz, got ${rate}`);
+    }
+    this.encodeRate = o.encodeRate;
+    this.decodeRate = o.decodeRate;
+    this.frameSamples = (o.encodeRate * OPUS_FRAME_MS) / 1000;
+    this.maxSamples = (o.decodeRate * 120) / 1000;
+    this.lastSamples = (o.decodeRate * OPUS_FRAME_MS) / 1000;
+    this.encoder = new opus.Encoder({ channels: 1, sample_rate: o.encodeRate, application: 'voip' });
     this.encoder.bitrate = o.bitrate;
     this.encoder.complexity = o.complexity;
     this.encoder.signal = 'voice';
-    this.decoder = new opus.Decoder({ channels: 1, sample_rate: OPUS_RATE });
+    this.decoder = new opus.Decoder({ channels: 1, sample_rate: o.decodeRate });
   }
 
-  /** One 20 ms frame of 48 kHz mono int16 → one Opus packet (a fresh array the caller keeps). */
+  /** One 20 ms frame of mono int16 at `encodeRate` (960 samples at 48 kHz) → one Opus packet (a fresh array the caller keeps). */
   encode(frame: Int16Array): Uint8Array {
     if (!this.encoder) throw new Error('OpusCodec is closed');
-    if (frame.length !== OPUS_FRAME_SAMPLES) throw new RangeError(`Opus frames are ${OPUS_FRAME_SAMPLES} samples, got ${frame.length}`);
+    if (frame.length !== this.frameSamples) throw new RangeError(`Opus frames are ${this.frameSamples} samples at ${this.encodeRate} Hz, got ${frame.length}`);
     // The package copies each packet out of its one output buffer (shared by every encoder), so
     // the packet is the caller's; a test holds it to that.
     const packet = this.encoder.encode(frame);
@@ -80,7 +108,7 @@ export class OpusCodec {
     return packet;
   }
 
-  /** An RTP payload (null for a packet known lost) → 48 kHz mono int16. Never throws. */
+  /** An RTP payload (null for a packet known lost) → mono int16 at `decodeRate`. Never throws. */
   decode(packet: Uint8Array | null | undefined): Int16Array {
     if (!this.decoder) return new Int16Array(this.lastSamples);
     if (!packet || packet.length === 0) {
@@ -94,7 +122,7 @@ export class OpusCodec {
       this.stats.invalid++;
       return this.conceal();
     }
-    const n = Math.min(bytes.length >> 1, OPUS_MAX_SAMPLES);
+    const n = Math.min(bytes.length >> 1, this.maxSamples);
     const pcm = new Int16Array(n);
     new Uint8Array(pcm.buffer).set(bytes.subarray(0, n * 2));
     if (n > 0) this.lastSamples = n;
@@ -133,8 +161,8 @@ export function codecFloor(packets: readonly Uint8Array[], codec: OpusCodec = ne
   let bytes = 0;
   for (const p of packets) {
     const pcm = codec.decode(p);
-    const frame = pcm.length === OPUS_FRAME_SAMPLES ? pcm : pcm.subarray(0, OPUS_FRAME_SAMPLES);
-    if (frame.length === OPUS_FRAME_SAMPLES) bytes += codec.encode(frame).length;
+    const frame = pcm.length === codec.frameSamples ? pcm : pcm.subarray(0, codec.frameSamples);
+    if (frame.length === codec.frameSamples) bytes += codec.encode(frame).length;
   }
   return bytes;
 }

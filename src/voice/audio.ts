@@ -12,6 +12,8 @@ export {
   OPUS_FRAME_SAMPLES,
   OPUS_MAX_SAMPLES,
   OPUS_DEFAULTS,
+  OPUS_PCM_RATES,
+  opusPcmRate,
   type OpusCodecOptions,
   type OpusStats,
 } from './audio-opus.js';

@@ -40,4 +40,4 @@ export { LocalStackBackend, localStackProblem, localStackOptions, espeakProblem,
 // audio (vcodec): Opus per session, resampling, framing, energy VAD, PCM helpers.
 export * from './audio.js';
 // vgate: the WebRTC gateway (werift) the daemon embeds and `caic voice-gateway` runs standalone.
-export { VoiceGateway, GATEWAY_DEFAULTS, GATEWAY_INSTRUCTION, VOICE_CHANNEL_LABEL, icePeerConfig, hostAddresses, Pacer, type GatewayResult, type VoiceGatewayOptions, type PacedPacket } from './gateway/index.js';
+export { VoiceGateway, GATEWAY_DEFAULTS, GATEWAY_INSTRUCTION, VOICE_CHANNEL_LABEL, icePeerConfig, hostAddresses, Pacer, type GatewayResult, type VoiceGatewayOptions, type PacedPacket, type RtcTiming } from './gateway/index.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { VoiceTokenResp } from '../../src/api/index.js';
 import { VoiceTokenIssuer } from '../../src/voice/index.js';
@@ -335,7 +335,10 @@ describe('embedded gateway, Gemini Live stand-in', () => {
       await client.until(() => client.frames.filter((f) => f.rms > SOUND_RMS).length >= 10, 'the reply');
     }
     const newDaemon = [...(await listFiles(d.dir.path))].filter((f) => !beforeDaemon.has(f));
-    const newTmp = [...(await listFiles(tmpdir(), 3))].filter((f) => !beforeTmp.has(f));
+    // Test files run in parallel: other tests' own temp dirs (caic-test-*, e.g. the browser e2e's
+    // fake-microphone WAV) are theirs, not the daemon's. The daemon's dirs are checked in full above.
+    const othersTests = (f: string) => relative(tmpdir(), f).startsWith('caic-test-') && !f.startsWith(d.dir.path);
+    const newTmp = [...(await listFiles(tmpdir(), 3))].filter((f) => !beforeTmp.has(f) && !othersTests(f));
     const audio = [];
     for (const f of [...newDaemon, ...newTmp]) if (await looksLikeAudio(f)) audio.push(f);
     assert.deepEqual(audio, [], 'audio files written');

@@ -237,6 +237,27 @@ describe('Opus codec', async () => {
     for (const p of good.slice(2)) assert.equal(codec.decode(p).length, OPUS_FRAME_SAMPLES);
   });
 
+  test('at the model\'s rates: a tone encoded from 24 kHz and decoded straight to 16 kHz keeps its pitch and level; frames and concealment follow the rate', () => {
+    const sender = new OpusCodec({ encodeRate: 24_000 });
+    const receiver = new OpusCodec({ decodeRate: 16_000 });
+    assert.equal(sender.frameSamples, 480);
+    assert.throws(() => sender.encode(new Int16Array(960)), RangeError);
+    const input = frames(tone(440, 24_000, 1), 480);
+    const out = input.map((fr) => receiver.decode(sender.encode(fr)));
+    assert.ok(out.every((pcm) => pcm.length === 320), '20 ms at 16 kHz per packet');
+    const decoded = concat(...out);
+    assert.ok(Math.abs(zeroCrossingHz(decoded.subarray(1600), 16_000) - 440) < 2, `pitch ${zeroCrossingHz(decoded.subarray(1600), 16_000)}`);
+    assert.ok(Math.abs(amplitudeAt(decoded, 440, 16_000) - 0.5) < 0.05, `level ${amplitudeAt(decoded, 440, 16_000)}`);
+    assert.equal(receiver.decode(null).length, 320, 'a lost packet is concealed for 20 ms at 16 kHz');
+    const huge = receiver.decode(new Uint8Array(4000).fill(0xff));
+    assert.ok(huge.length <= 16_000 * 0.12, `at most 120 ms at 16 kHz: ${huge.length}`);
+    // The same packets decode at 48 kHz for a client: the RTP clock is 48 kHz whatever the rate encoded.
+    const client = new OpusCodec();
+    assert.equal(client.decode(new OpusCodec({ encodeRate: 24_000 }).encode(input[0]!)).length, OPUS_FRAME_SAMPLES);
+    assert.throws(() => new OpusCodec({ decodeRate: 44_100 }), /decodeRate must be one of/);
+    assert.throws(() => new OpusCodec({ encodeRate: 22_050 }), /encodeRate must be one of/);
+  });
+
   test('encode takes exactly one 20 ms frame; a closed codec decodes to silence', () => {
     const codec = new OpusCodec();
     assert.throws(() => codec.encode(new Int16Array(959)), RangeError);

@@ -119,10 +119,11 @@ describe('Pacer', () => {
 
   test('a runaway reply is bounded; a closed pacer sends nothing', () => {
     const { time, sent, pacer } = setup(10);
-    for (let i = 0; i < 25; i++) pacer.push(packet(i));
+    const taken = Array.from({ length: 25 }, (_, i) => pacer.push(packet(i)));
     assert.equal(pacer.stats.overflow, 14, 'one sent at once, ten held, the rest refused');
+    assert.deepEqual(taken, Array.from({ length: 25 }, (_, i) => i < 11), 'push says which it took');
     pacer.close();
-    pacer.push(packet(99));
+    assert.equal(pacer.push(packet(99)), false);
     time.advance(1_000);
     assert.equal(sent.length, 1);
   });

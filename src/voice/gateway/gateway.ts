@@ -5,7 +5,7 @@ import type { Logger } from '../../log/index.js';
 import type { VoiceBackend } from '../backend.js';
 import { VoiceTokenError, type VerifiedVoiceToken } from '../tokens.js';
 import { icePeerConfig, type IcePeerConfig } from './ice.js';
-import { BadOfferError, RtcSession } from './session.js';
+import { BadOfferError, RtcSession, type RtcTiming } from './session.js';
 
 /** What a route answers: a value, or an error code of the envelope with its message. */
 export type GatewayResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
@@ -29,6 +29,8 @@ export interface VoiceGatewayOptions {
   idleMs?: number;
   maxSessions?: number;
   maxSessionsPerSub?: number;
+  /** bench:voice: every packet's timestamps through each session (see RtcTiming); unset, nothing is measured. */
+  onTiming?: (sessionId: string, timing: RtcTiming) => void;
 }
 
 /** Ids of ended sessions remembered, so a late close answers `closed: false` rather than 404. */
@@ -120,6 +122,7 @@ export class VoiceGateway {
             logger: this.opts.logger,
             idleMs: this.limits.idleMs,
             onEnd: (s) => this.forget(s),
+            ...(this.opts.onTiming ? { onTiming: (t: RtcTiming) => this.opts.onTiming!(id, t) } : {}),
           },
           sdp,
         ),

@@ -63,14 +63,16 @@ export class Pacer {
     return this.queue.length;
   }
 
-  push(payload: Uint8Array): void {
-    if (this.closed) return;
+  /** Queues a packet (it may leave at once, before this returns); false when it was dropped (closed, or the queue is full). */
+  push(payload: Uint8Array): boolean {
+    if (this.closed) return false;
     if (this.queue.length >= this.max) {
       this.stats.overflow++;
-      return;
+      return false;
     }
     this.queue.push(payload);
     if (!this.timer) this.startBurst();
+    return true;
   }
 
   /** Barge-in: every queued packet is dropped at once; returns how many. */

@@ -2,7 +2,7 @@
 import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type MediaStreamTrack, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { parseVoiceClientMessage, VOICE_CHANNEL_LIMITS, type VoiceClientMessage, type VoiceGatewayMessage } from '../../api/index.js';
 import type { Logger } from '../../log/index.js';
-import { Framer, OPUS_FRAME_SAMPLES, OPUS_RATE, OpusCodec, Resampler } from '../audio.js';
+import { Framer, OPUS_RATE, OpusCodec, opusPcmRate, Resampler } from '../audio.js';
 import { toGatewayMessage, type VoiceBackend, type VoiceBackendEvent, type VoiceBackendSession } from '../backend.js';
 import type { IcePeerConfig } from './ice.js';
 import { Pacer } from './pacer.js';
@@ -44,7 +44,20 @@ export interface RtcSessionOptions {
   idleMs: number;
   /** Called once, when the session has ended (for whatever reason). */
   onEnd: (session: RtcSession, reason: string) => void;
+  /** bench:voice: the timestamps of every packet through the session; nothing is measured without it. */
+  onTiming?: (timing: RtcTiming) => void;
 }
+
+/**
+ * When one packet went through a session (`performance.now()` milliseconds), for measuring what
+ * the gateway adds: `mic` from werift handing over the decrypted RTP packet to the 16 kHz PCM
+ * handed to the backend; `assistant` from the backend's `audio` event that completed the frame,
+ * through the frame encoded and queued, to the pacer releasing it to werift (whose SRTP and socket
+ * follow). `ssrc` and `sequenceNumber` are the RTP packet's, which SRTP leaves readable on the wire.
+ */
+export type RtcTiming =
+  | { kind: 'mic'; ssrc: number; sequenceNumber: number; received: number; handed: number }
+  | { kind: 'assistant'; ssrc: number; sequenceNumber: number; emitted: number; queued: number; released: number };
 
 const opusCodec = () => new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: OPUS_RATE, channels: 2 });
 
@@ -68,10 +81,10 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
  */
 export class RtcSession {
   readonly startedAt = Date.now();
-  private readonly codec = new OpusCodec();
-  private readonly micResampler = new Resampler(OPUS_RATE, MIC_RATE);
-  private outResampler: Resampler | null = null;
-  private readonly framer = new Framer(OPUS_FRAME_SAMPLES);
+  /** The microphone, decoded by libopus straight to the model's 16 kHz (no resampler). */
+  private readonly mic = new OpusCodec({ decodeRate: MIC_RATE });
+  /** The model's voice: encoded from its own rate when libopus takes it (24 kHz), else resampled to the next rate it takes; made with the first audio. */
+  private out: { fromRate: number; codec: OpusCodec; resampler: Resampler | null; framer: Framer } | null = null;
   private readonly pacer: Pacer;
   private channel: RTCDataChannel | null = null;
   private model: VoiceBackendSession | null = null;
@@ -81,6 +94,9 @@ export class RtcSession {
   private tokens = 2 * MESSAGE_RATE;
   private tokensAt = Date.now();
   private floodWarned = false;
+  /** With `onTiming`: (emitted, queued) of each packet in the pacer, in its order (a flat list from `timingHead` on). */
+  private timingQueue: number[] = [];
+  private timingHead = 0;
   readonly stats = { micPackets: 0, micBytes: 0, micBeforeSetup: 0, messagesIn: 0, messagesRefused: 0, messagesOut: 0, bargeInDroppedFrames: 0 };
 
   private constructor(
@@ -138,7 +154,7 @@ export class RtcSession {
     const attach = (track: MediaStreamTrack) => {
       if (tracks.has(track)) return;
       tracks.add(track);
-      track.onReceiveRtp.subscribe((rtp) => this.onMicPacket(rtp.payload));
+      track.onReceiveRtp.subscribe((rtp) => this.onMicPacket(rtp.payload, rtp.header));
     };
     this.pc.onTrack.subscribe((track) => attach(track));
     this.transceiver.onTrack.subscribe((track) => attach(track));
@@ -164,18 +180,21 @@ export class RtcSession {
     this.idleTimer.unref();
   }
 
-  private onMicPacket(payload: Buffer): void {
+  private onMicPacket(payload: Buffer, header: RtpHeader): void {
     if (this.ended) return;
+    const received = this.opts.onTiming ? performance.now() : 0;
     this.touch();
     this.stats.micPackets++;
     this.stats.micBytes += payload.length;
-    const pcm = this.micResampler.process(this.codec.decode(payload));
+    const pcm = this.mic.decode(payload);
     if (!this.model) {
       // Before session.setup there is no model to hear it; the client starts talking after session.ready anyway.
       this.stats.micBeforeSetup++;
       return;
     }
+    const handed = this.opts.onTiming ? performance.now() : 0;
     this.model.sendAudio(pcm);
+    this.opts.onTiming?.({ kind: 'mic', ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, received, handed });
   }
 
   private onChannel(channel: RTCDataChannel): void {
@@ -265,8 +284,11 @@ export class RtcSession {
       case 'interrupted':
         // Barge-in: nothing already queued of the cut reply may play, so it all goes before the client hears of it.
         this.stats.bargeInDroppedFrames += this.pacer.clear();
-        this.framer.clear();
-        this.outResampler = null;
+        this.clearTiming();
+        if (this.out) {
+          this.out.framer.clear();
+          if (this.out.resampler) this.out.resampler = new Resampler(this.out.resampler.fromRate, this.out.resampler.toRate);
+        }
         break;
       case 'transcript':
         this.opts.logger.debug({ session: this.id, speaker: event.speaker, text: event.text }, 'voice transcript');
@@ -280,16 +302,53 @@ export class RtcSession {
   }
 
   private onModelAudio(pcm: Int16Array, rate: number): void {
-    if (!this.outResampler || this.outResampler.fromRate !== rate) this.outResampler = new Resampler(rate, OPUS_RATE);
-    for (const frame of this.framer.push(this.outResampler.process(pcm))) this.pacer.push(this.codec.encode(frame));
+    const emitted = this.opts.onTiming ? performance.now() : 0;
+    const out = this.out?.fromRate === rate ? this.out : this.outFor(rate);
+    for (const frame of out.framer.push(out.resampler ? out.resampler.process(pcm) : pcm)) {
+      const packet = out.codec.encode(frame);
+      if (!this.opts.onTiming) {
+        this.pacer.push(packet);
+        continue;
+      }
+      // Queued before the push: the pacer may send the packet before push returns.
+      this.timingQueue.push(emitted, performance.now());
+      if (!this.pacer.push(packet)) this.timingQueue.length -= 2;
+    }
+  }
+
+  /** The encoder for model audio at `rate` (a model may change its rate; then what was framed of the old one is dropped). */
+  private outFor(rate: number): NonNullable<RtcSession['out']> {
+    this.out?.codec.close();
+    const encodeRate = opusPcmRate(rate);
+    const codec = new OpusCodec({ encodeRate });
+    this.out = { fromRate: rate, codec, resampler: encodeRate === rate ? null : new Resampler(rate, encodeRate), framer: new Framer(codec.frameSamples) };
+    return this.out;
+  }
+
+  private clearTiming(): void {
+    this.timingQueue = [];
+    this.timingHead = 0;
   }
 
   private sendRtp(sequenceNumber: number, timestamp: number, marker: boolean, payload: Uint8Array): void {
+    const released = this.opts.onTiming ? performance.now() : 0;
     const sender = this.transceiver.sender;
     const header = new RtpHeader({ sequenceNumber, timestamp, marker, payloadType: sender.codec?.payloadType ?? 111, ssrc: sender.ssrc });
     sender.sendRtp(new RtpPacket(header, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))).catch(() => {
       // A packet the transport cannot take now is lost like any UDP packet; the next one follows in 20 ms.
     });
+    const onTiming = this.opts.onTiming;
+    if (!onTiming) return;
+    const emitted = this.timingQueue[this.timingHead]!;
+    const queued = this.timingQueue[this.timingHead + 1]!;
+    this.timingHead += 2;
+    if (this.timingHead === this.timingQueue.length) this.clearTiming();
+    else if (this.timingHead >= 4096) {
+      // A queue that never empties (a long reply): drop what was read rather than grow.
+      this.timingQueue = this.timingQueue.slice(this.timingHead);
+      this.timingHead = 0;
+    }
+    onTiming({ kind: 'assistant', ssrc: sender.ssrc, sequenceNumber, emitted, queued, released });
   }
 
   private send(msg: VoiceGatewayMessage): void {
@@ -309,6 +368,7 @@ export class RtcSession {
     this.ended = reason;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.pacer.close();
+    this.clearTiming();
     const model = this.model;
     this.model = null;
     const modelStats = model?.stats();
@@ -322,8 +382,8 @@ export class RtcSession {
         ...this.stats,
         assistantFramesSent: this.pacer.stats.sent,
         assistantFramesOverflow: this.pacer.stats.overflow,
-        decoded: this.codec.stats.decoded,
-        concealed: this.codec.stats.concealed + this.codec.stats.invalid,
+        decoded: this.mic.stats.decoded,
+        concealed: this.mic.stats.concealed + this.mic.stats.invalid,
         ...(modelStats ? { modelSentBytes: modelStats.sentAudioBytes, modelReceivedBytes: modelStats.receivedAudioBytes, modelDroppedBytes: modelStats.droppedAudioBytes } : {}),
       },
       'voice session ended',
@@ -331,6 +391,7 @@ export class RtcSession {
     this.opts.onEnd(this, reason);
     await model?.close().catch(() => {});
     await this.pc.close().catch(() => {});
-    this.codec.close();
+    this.mic.close();
+    this.out?.codec.close();
   }
 }
