@@ -80,10 +80,14 @@ test('a dropped stream reconnects with Last-Event-ID and gets every event once',
   }
 });
 
-test('401/403/404 stop the stream with the server’s message; a silent server is reconnected', async () => {
+test('401/403/404 and other final 4xx stop the stream with the server’s message; a silent server is reconnected', async () => {
   let n = 0;
   const srv = await serve((req, res) => {
     n++;
+    if (req.url === '/bad-id') {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'params/id: not a task id' } }));
+      return;
+    }
     if (req.url === '/gone') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no task abc' } }));
       return;
@@ -94,6 +98,8 @@ test('401/403/404 stop the stream with the server’s message; a silent server i
   try {
     const fatal = await new Promise<string>((resolve) => openStream({ url: `${srv.url}/gone`, onMessage: () => undefined, onFatal: (_s, m) => resolve(m) }));
     assert.equal(fatal, 'no task abc');
+    const bad = await new Promise<[number, string]>((resolve) => openStream({ url: `${srv.url}/bad-id`, onMessage: () => undefined, onFatal: (s, m) => resolve([s, m]) }));
+    assert.deepEqual(bad, [400, 'params/id: not a task id']);
     const before = n;
     await new Promise<void>((resolve) => {
       const s = openStream({
@@ -165,6 +171,11 @@ test('a GET that fails without an answer is tried again; a POST or an aborted GE
   failures = 3; // more than the retries: the error reaches the caller
   await assert.rejects(api('listTasks'), TypeError);
   assert.equal(calls.splice(0).length, 3);
+
+  // An error that is not a network failure (a wrapping fetch's own verdict) is not repeated.
+  const refusing = createClient({ fetch: () => { calls.push('GET refused'); return Promise.reject(new Error('the pairing has ended')); }, retryDelaysMs: [1, 1] });
+  await assert.rejects(refusing('listTasks'), /the pairing has ended/);
+  assert.deepEqual(calls.splice(0), ['GET refused']);
 
   failures = 1; // a POST may have reached the server: never repeated
   await assert.rejects(api('taskInput', { params: { id: 'abcdefghij' }, body: { prompt: { text: 'hi' } } }), TypeError);

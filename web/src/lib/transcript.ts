@@ -4,15 +4,10 @@
 // Also the pure helpers around it: answers to asks (formatted and read back), the text of
 // system lines, whether an error is already in the transcript.
 import type { DiffStatEntry, EventMessage, Usage } from '../../../src/api/index.js';
+import type { AskQuestionView } from '../../../src/client/asks.js';
+export { formatAnswers, type AskQuestionView } from '../../../src/client/asks.js';
 
 type Ev<K extends EventMessage['kind']> = Extract<EventMessage, { kind: K }>;
-
-export interface AskQuestionView {
-  question: string;
-  header?: string;
-  options: { label: string; description?: string }[];
-  multiSelect: boolean;
-}
 
 export type Item =
   | { key: string; type: 'text'; text: string; streaming: boolean; ts: string }
@@ -315,17 +310,6 @@ export function openAsk(state: TranscriptState): Extract<Item, { type: 'ask' }> 
     if (it.type === 'user') return undefined;
   }
   return undefined;
-}
-
-/** Formats answers to an ask as the message sent to the agent. */
-export function formatAnswers(questions: readonly AskQuestionView[], answers: readonly { selected: readonly string[]; other: string }[]): string {
-  const parts = questions.map((q, i) => {
-    const a = answers[i] ?? { selected: [], other: '' };
-    const chosen = [...a.selected, ...(a.other.trim() ? [a.other.trim()] : [])].join(', ');
-    return { q, chosen };
-  });
-  if (parts.length === 1) return parts[0]!.chosen;
-  return parts.map(({ q, chosen }) => `${q.header ?? q.question}: ${chosen}`).join('\n');
 }
 
 export interface AskAnswer {
