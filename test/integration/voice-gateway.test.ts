@@ -335,9 +335,9 @@ describe('embedded gateway, Gemini Live stand-in', () => {
       await client.until(() => client.frames.filter((f) => f.rms > SOUND_RMS).length >= 10, 'the reply');
     }
     const newDaemon = [...(await listFiles(d.dir.path))].filter((f) => !beforeDaemon.has(f));
-    // Test files run in parallel: other tests' own temp dirs (caic-test-*, e.g. the browser e2e's
-    // fake-microphone WAV) are theirs, not the daemon's. The daemon's dirs are checked in full above.
-    const othersTests = (f: string) => relative(tmpdir(), f).startsWith('caic-test-') && !f.startsWith(d.dir.path);
+    // Test files run in parallel: other tests' own temp dirs (caic-test-*, the browser e2e's
+    // fake-microphone WAV in caic-voice-e2e-*, Chromium profiles) are theirs, not the daemon's. The daemon's dirs are checked in full above.
+    const othersTests = (f: string) => /^caic-(test|voice-e2e|chromium)-/.test(relative(tmpdir(), f)) && !f.startsWith(d.dir.path);
     const newTmp = [...(await listFiles(tmpdir(), 3))].filter((f) => !beforeTmp.has(f) && !othersTests(f));
     const audio = [];
     for (const f of [...newDaemon, ...newTmp]) if (await looksLikeAudio(f)) audio.push(f);
