@@ -8,6 +8,7 @@ import { parseVoiceGatewayMessage, type VoiceTool } from '../../src/api/index.js
 import { checkGeminiLiveUrl, GeminiLiveBackend, toGatewayMessage, type GeminiLiveOptions, type VoiceBackendEvent, type VoiceBackendSession, type VoiceSessionSetup } from '../../src/voice/index.js';
 import { toGeminiSchema } from '../../src/voice/backends/gemini-live.js';
 import { GeminiLiveStandIn, rms, tone, type StandInSession } from '../helpers/gemini-live-standin.js';
+import { BackendProbe } from '../helpers/voice-probe.js';
 
 const KEY = 'AIzaSyStandInKey-0123456789abcdefWXYZ';
 const MODEL = 'gemini-3.1-flash-live-preview';
@@ -42,45 +43,10 @@ const SETUP: VoiceSessionSetup = {
   systemInstruction: 'You are caic, a voice assistant. Tools run on the client.',
 };
 
-/** A backend session with its events, and waits on them. */
-class Probe {
-  readonly events: VoiceBackendEvent[] = [];
-  readonly session: VoiceBackendSession;
-  private waiters: (() => void)[] = [];
-
+/** A GeminiLiveBackend session with its events, and waits on them. */
+class Probe extends BackendProbe {
   constructor(opts: Partial<GeminiLiveOptions> & { url: string }, setup = SETUP) {
-    const backend = new GeminiLiveBackend({ apiKey: KEY, model: MODEL, ...opts });
-    this.session = backend.open(setup, (e) => {
-      this.events.push(e);
-      const w = this.waiters;
-      this.waiters = [];
-      for (const f of w) f();
-    });
-  }
-
-  of<T extends VoiceBackendEvent['type']>(type: T): Extract<VoiceBackendEvent, { type: T }>[] {
-    return this.events.filter((e): e is Extract<VoiceBackendEvent, { type: T }> => e.type === type);
-  }
-
-  async until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; saw ${this.events.map((e) => e.type).join(',')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Waits for the n-th event of a type (counting from 1). */
-  async nth<T extends VoiceBackendEvent['type']>(type: T, n = 1): Promise<Extract<VoiceBackendEvent, { type: T }>> {
-    await this.until(() => this.of(type).length >= n, `${n} ${type} event(s)`);
-    return this.of(type)[n - 1]!;
+    super(new GeminiLiveBackend({ apiKey: KEY, model: MODEL, ...opts }), setup);
   }
 }
 

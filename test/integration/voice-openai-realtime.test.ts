@@ -19,6 +19,7 @@ import { tone } from '../helpers/gemini-live-standin.js';
 import { LogCapture } from '../helpers/log-capture.js';
 import { OpenAIRealtimeStandIn, rms, type RealtimeStandInSession } from '../helpers/openai-realtime-standin.js';
 import { speak, voicedBounds } from '../helpers/speech.js';
+import { BackendProbe } from '../helpers/voice-probe.js';
 
 const KEY = 'sk-proj-StandInKey0123456789abcdefWXYZ';
 const MODEL = 'gpt-realtime';
@@ -40,43 +41,10 @@ const SETUP: VoiceSessionSetup = {
   systemInstruction: 'You are caic, a voice assistant. Tools run on the client.',
 };
 
-class Probe {
-  readonly events: VoiceBackendEvent[] = [];
-  readonly session: VoiceBackendSession;
-  private waiters: (() => void)[] = [];
-
+/** A OpenAIRealtimeBackend session with its events, and waits on them. */
+class Probe extends BackendProbe {
   constructor(opts: Partial<OpenAIRealtimeOptions> & { url: string }, setup = SETUP) {
-    const backend = new OpenAIRealtimeBackend({ apiKey: KEY, model: MODEL, ...opts });
-    this.session = backend.open(setup, (e) => {
-      this.events.push(e);
-      const w = this.waiters;
-      this.waiters = [];
-      for (const f of w) f();
-    });
-  }
-
-  of<T extends VoiceBackendEvent['type']>(type: T): Extract<VoiceBackendEvent, { type: T }>[] {
-    return this.events.filter((e): e is Extract<VoiceBackendEvent, { type: T }> => e.type === type);
-  }
-
-  async until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; saw ${this.events.map((e) => e.type).join(',')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async nth<T extends VoiceBackendEvent['type']>(type: T, n = 1): Promise<Extract<VoiceBackendEvent, { type: T }>> {
-    await this.until(() => this.of(type).length >= n, `${n} ${type} event(s)`);
-    return this.of(type)[n - 1]!;
+    super(new OpenAIRealtimeBackend({ apiKey: KEY, model: MODEL, ...opts }), setup);
   }
 }
 
