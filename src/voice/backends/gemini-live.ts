@@ -1,18 +1,17 @@
 // The `gemini-live` voice backend: one Gemini Live BidiGenerateContent WebSocket per session (setup, realtime PCM, tool calls, barge-in).
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { VOICE_CHANNEL_LIMITS, VoiceToolName, type VoiceTool } from '../../api/index.js';
 import { modelSocketUrlProblem } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import type {
   VoiceBackend,
-  VoiceBackendEvent,
   VoiceBackendListener,
   VoiceBackendSession,
-  VoiceBackendStats,
   VoiceSessionSetup,
   VoiceToolResult,
 } from '../backend.js';
-import { isRecord, jsonSize, maskSecret, pcmFromLeBytes, pcmToLeBytes, textPieces } from './common.js';
+import { isRecord, jsonSize, pcmFromLeBytes, pcmToLeBytes, textPieces } from './common.js';
+import { SocketSession } from './socket-session.js';
 
 export const GEMINI_LIVE_URL = 'wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent';
 export const GEMINI_LIVE_INPUT_MIME = 'audio/pcm;rate=16000';
@@ -197,18 +196,8 @@ export class GeminiLiveBackend implements VoiceBackend {
   }
 }
 
-type State = 'connecting' | 'setup' | 'ready' | 'closed';
-
-class GeminiLiveSession implements VoiceBackendSession {
-  private state: State = 'connecting';
-  private readonly ws: WebSocket;
-  private readonly log: Logger | undefined;
-  private readonly timer: NodeJS.Timeout;
+class GeminiLiveSession extends SocketSession implements VoiceBackendSession {
   private readonly toolNames: Set<string>;
-  private readonly maxPending: number;
-  private readonly maxBuffered: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   /** Our tool call id → the model's (which may be absent) and the tool's name. */
   private readonly calls = new Map<string, { modelId: string | undefined; name: string }>();
   private readonly cancelledCalls = new Set<string>();
@@ -220,70 +209,53 @@ class GeminiLiveSession implements VoiceBackendSession {
   /** After cancelTurn: drop the rest of the cancelled reply until the model ends it. */
   private discarding = false;
   private deferredContext: string | undefined;
-  private congested = false;
-  private droppedBytes = 0;
-  private failure: { message: string; recoverable: false } | undefined;
-  private closing = false;
-  private readonly closedPromise: Promise<void>;
-  private resolveClosed!: () => void;
-  private sentBytes = 0;
-  private sentAudioBytes = 0;
-  private receivedAudioBytes = 0;
-  private readonly startedAt = Date.now();
 
   constructor(
     url: URL,
     private readonly opts: GeminiLiveOptions,
     private readonly setup: VoiceSessionSetup,
-    private readonly listener: VoiceBackendListener,
+    listener: VoiceBackendListener,
   ) {
-    this.log = opts.logger?.child({ voiceBackend: 'gemini-live' });
+    super(
+      {
+        service: 'Gemini Live',
+        logName: 'gemini-live',
+        url,
+        headers: { 'x-goog-api-key': opts.apiKey },
+        apiKey: opts.apiKey,
+        ...(opts.logger ? { logger: opts.logger } : {}),
+        setupTimeoutMs: opts.setupTimeoutMs ?? 15_000,
+        maxPendingBytes: opts.maxPendingAudioBytes ?? 64 * 1024,
+        maxBufferedBytes: opts.maxBufferedBytes ?? 256 * 1024,
+        maxMessageBytes: opts.maxMessageBytes ?? 16 * 1024 * 1024,
+      },
+      listener,
+    );
     this.toolNames = new Set(setup.tools.map((t) => t.name));
-    this.maxPending = opts.maxPendingAudioBytes ?? 64 * 1024;
-    this.maxBuffered = opts.maxBufferedBytes ?? 256 * 1024;
-    this.closedPromise = new Promise((r) => (this.resolveClosed = r));
-    const timeoutMs = opts.setupTimeoutMs ?? 15_000;
-    this.ws = new WebSocket(url, {
-      headers: { 'x-goog-api-key': opts.apiKey },
-      handshakeTimeout: timeoutMs,
-      maxPayload: opts.maxMessageBytes ?? 16 * 1024 * 1024,
-      perMessageDeflate: false,
-    });
-    this.timer = setTimeout(() => {
-      if (this.state === 'ready' || this.state === 'closed') return;
-      this.fail(`Gemini Live did not complete the session setup within ${timeoutMs >= 1000 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`);
-      this.ws.terminate();
-    }, timeoutMs);
-    this.ws.on('open', () => {
-      this.state = 'setup';
-      this.sendJson(buildGeminiSetup(opts.model, setup));
-    });
-    this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    this.ws.on('error', (err) => {
-      // ws always follows an error with 'close'; remember the cause for it.
-      this.failure ??= {
-        message: `${this.state === 'connecting' ? 'cannot reach Gemini Live' : 'the connection to Gemini Live failed'}: ${this.mask(err.message)}`,
-        recoverable: false,
-      };
-    });
-    this.ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
+  }
+
+  protected onOpen(): void {
+    this.sendJson(buildGeminiSetup(this.opts.model, this.setup));
+  }
+
+  protected audioMessage(bytes: Buffer): unknown {
+    return { realtimeInput: { audio: { data: bytes.toString('base64'), mimeType: GEMINI_LIVE_INPUT_MIME } } };
+  }
+
+  protected onEnded(): void {
+    this.calls.clear();
+  }
+
+  protected override closeMessage(code: number, reason: string, why: string): string {
+    if (code === 1007 && /api key/i.test(reason)) return `Gemini Live refused the API key (GEMINI_API_KEY): ${why}`;
+    if (code === 1008 && /unregistered callers|api key/i.test(reason)) return `Gemini Live needs an API key (GEMINI_API_KEY): ${why}`;
+    return super.closeMessage(code, reason, why);
   }
 
   sendAudio(pcm16k: Int16Array): void {
     if (this.state === 'closed' || this.closing || pcm16k.length === 0) return;
-    const bytes = pcmToLeBytes(pcm16k);
-    if (this.state !== 'ready') {
-      // The model takes no input before setupComplete: keep the newest audio, at most maxPending.
-      this.pending.push(bytes);
-      this.pendingBytes += bytes.length;
-      while (this.pendingBytes > this.maxPending && this.pending.length > 0) {
-        const dropped = this.pending.shift()!;
-        this.pendingBytes -= dropped.length;
-        this.droppedBytes += dropped.length;
-      }
-      return;
-    }
-    this.sendChunk(bytes);
+    // The model takes no input before setupComplete: the base holds the newest audio until then.
+    this.queueAudio(pcmToLeBytes(pcm16k));
   }
 
   sendToolResult(result: VoiceToolResult): void {
@@ -331,72 +303,7 @@ class GeminiLiveSession implements VoiceBackendSession {
     this.emit({ type: 'interrupted', source: 'client' });
   }
 
-  stats(): VoiceBackendStats {
-    return {
-      sentAudioBytes: this.sentAudioBytes,
-      droppedAudioBytes: this.droppedBytes,
-      receivedAudioBytes: this.receivedAudioBytes,
-      queuedBytes: this.pendingBytes + (this.state === 'closed' ? 0 : this.ws.bufferedAmount),
-    };
-  }
-
-  close(): Promise<void> {
-    if (this.state !== 'closed' && !this.closing) {
-      this.closing = true;
-      if (this.ws.readyState === WebSocket.OPEN) {
-        this.ws.close(1000, 'session closed');
-        // A peer that never answers the close handshake does not hold the session open.
-        setTimeout(() => this.ws.terminate(), 2_000).unref();
-      } else {
-        this.ws.terminate();
-      }
-    }
-    return this.closedPromise;
-  }
-
   // ---- internals ----
-
-  private emit(event: VoiceBackendEvent): void {
-    if (this.state === 'closed') return;
-    try {
-      this.listener(event);
-    } catch (err) {
-      this.log?.error({ err: (err as Error).message, event: event.type }, 'voice backend listener threw');
-    }
-  }
-
-  /** The key may appear in nothing we log or emit. */
-  private mask(text: string): string {
-    return maskSecret(text, this.opts.apiKey);
-  }
-
-  private fail(message: string): void {
-    this.failure ??= { message: this.mask(message), recoverable: false };
-  }
-
-  private sendJson(message: unknown): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    const text = JSON.stringify(message);
-    this.sentBytes += text.length;
-    this.ws.send(text);
-  }
-
-  private sendChunk(bytes: Buffer): void {
-    // Backpressure: audio the socket cannot take now is dropped rather than queued without bound;
-    // stale microphone audio is worth less than a fresh one.
-    if (this.ws.bufferedAmount > this.maxBuffered) {
-      this.droppedBytes += bytes.length;
-      if (!this.congested) {
-        this.congested = true;
-        this.log?.warn({ bufferedBytes: this.ws.bufferedAmount }, 'Gemini Live cannot keep up; dropping microphone audio');
-        this.emit({ type: 'error', message: 'the connection to Gemini Live cannot keep up; some microphone audio was dropped', recoverable: true });
-      }
-      return;
-    }
-    if (this.congested && this.ws.bufferedAmount < this.maxBuffered / 2) this.congested = false;
-    this.sentAudioBytes += bytes.length;
-    this.sendJson({ realtimeInput: { audio: { data: bytes.toString('base64'), mimeType: GEMINI_LIVE_INPUT_MIME } } });
-  }
 
   private sendContext(context: string): void {
     this.sendJson({
@@ -414,7 +321,7 @@ class GeminiLiveSession implements VoiceBackendSession {
     this.sendJson({ toolResponse: { functionResponses: [fn] } });
   }
 
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+  protected onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let msg: unknown;
@@ -445,15 +352,7 @@ class GeminiLiveSession implements VoiceBackendSession {
   }
 
   private onSetupComplete(): void {
-    if (this.state === 'ready') return;
-    this.state = 'ready';
-    clearTimeout(this.timer);
-    this.log?.debug({ ms: Date.now() - this.startedAt, tools: this.toolNames.size }, 'Gemini Live session ready');
-    this.emit({ type: 'ready' });
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const chunk of pending) this.sendChunk(chunk);
+    if (!this.becomeReady(this.toolNames.size)) return;
     this.flushContext();
   }
 
@@ -554,39 +453,5 @@ class GeminiLiveSession implements VoiceBackendSession {
       this.calls.set(id, { modelId, name: call.name });
       this.emit({ type: 'toolCall', id, name: call.name, args });
     }
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.state === 'closed') return;
-    clearTimeout(this.timer);
-    let failure = this.failure;
-    if (!failure && !this.closing) {
-      const why = this.mask(reason.slice(0, 300)) || 'no reason given';
-      const message =
-        code === 1007 && /api key/i.test(reason)
-          ? `Gemini Live refused the API key (GEMINI_API_KEY): ${why}`
-          : code === 1008 && /unregistered callers|api key/i.test(reason)
-            ? `Gemini Live needs an API key (GEMINI_API_KEY): ${why}`
-            : `Gemini Live closed the session (code ${code}: ${why})`;
-      failure = { message, recoverable: false };
-    }
-    this.log?.info(
-      {
-        code,
-        ms: Date.now() - this.startedAt,
-        sentBytes: this.sentBytes,
-        sentAudioBytes: this.sentAudioBytes,
-        receivedAudioBytes: this.receivedAudioBytes,
-        droppedAudioBytes: this.droppedBytes,
-        ...(failure ? { error: failure.message } : {}),
-      },
-      'Gemini Live session ended',
-    );
-    if (failure && !this.closing) this.emit({ type: 'error', message: failure.message.slice(0, VOICE_CHANNEL_LIMITS.errorMessage), recoverable: false });
-    this.emit({ type: 'closed', reason: this.closing ? 'closed' : (failure?.message ?? `code ${code}`).slice(0, VOICE_CHANNEL_LIMITS.errorMessage) });
-    this.state = 'closed';
-    this.pending = [];
-    this.calls.clear();
-    this.resolveClosed();
   }
 }

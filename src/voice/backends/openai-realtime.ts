@@ -1,19 +1,18 @@
 // The `openai-realtime` voice backend: one OpenAI Realtime WebSocket per session (session.update, 24 kHz PCM both ways, function calls, server VAD barge-in, cancel with truncation).
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { VOICE_CHANNEL_LIMITS, VoiceToolName, type VoiceTool } from '../../api/index.js';
 import { modelSocketUrlProblem } from '../../config/index.js';
 import type { Logger } from '../../log/index.js';
 import { Resampler } from '../audio-resample.js';
 import type {
   VoiceBackend,
-  VoiceBackendEvent,
   VoiceBackendListener,
   VoiceBackendSession,
-  VoiceBackendStats,
   VoiceSessionSetup,
   VoiceToolResult,
 } from '../backend.js';
-import { formatMs, functionParameters, isRecord, maskSecret, parseToolArguments, pcmFromLeBytes, pcmToLeBytes, textPieces } from './common.js';
+import { functionParameters, isRecord, parseToolArguments, pcmFromLeBytes, pcmToLeBytes, textPieces } from './common.js';
+import { SocketSession } from './socket-session.js';
 
 export const OPENAI_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
 export const OPENAI_REALTIME_DEFAULT_MODEL = 'gpt-realtime';
@@ -110,8 +109,6 @@ export class OpenAIRealtimeBackend implements VoiceBackend {
   }
 }
 
-type State = 'connecting' | 'setup' | 'ready' | 'closed';
-
 /** The assistant audio item being played: what the gateway has of it, so a cut-off can tell the model how much was heard. */
 interface PlayingAudio {
   itemId: string;
@@ -120,17 +117,9 @@ interface PlayingAudio {
   samples: number;
 }
 
-class OpenAIRealtimeSession implements VoiceBackendSession {
-  private state: State = 'connecting';
-  private readonly ws: WebSocket;
-  private readonly log: Logger | undefined;
-  private readonly timer: NodeJS.Timeout;
+class OpenAIRealtimeSession extends SocketSession implements VoiceBackendSession {
   private readonly toolNames: Set<string>;
-  private readonly maxPending: number;
-  private readonly maxBuffered: number;
   private readonly resampler = new Resampler(MIC_RATE, OPENAI_REALTIME_RATE);
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private context: string;
   private sentContext: string;
   /** Our tool call id → the model's call_id and the tool's name, for calls the client still owes. */
@@ -151,77 +140,60 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
   private userSpeaking = false;
   /** Input transcription items that sent deltas (their `completed` repeats them). */
   private readonly transcribedByDelta = new Set<string>();
-  private congested = false;
-  private droppedBytes = 0;
-  private failure: { message: string; recoverable: false } | undefined;
-  private closing = false;
-  private readonly closedPromise: Promise<void>;
-  private resolveClosed!: () => void;
-  private sentBytes = 0;
-  private sentAudioBytes = 0;
-  private receivedAudioBytes = 0;
-  private readonly startedAt = Date.now();
 
   constructor(
     url: URL,
     private readonly opts: OpenAIRealtimeOptions,
     private readonly setup: VoiceSessionSetup,
-    private readonly listener: VoiceBackendListener,
+    listener: VoiceBackendListener,
   ) {
-    this.log = opts.logger?.child({ voiceBackend: 'openai-realtime' });
+    super(
+      {
+        service: 'OpenAI Realtime',
+        logName: 'openai-realtime',
+        url,
+        headers: { authorization: `Bearer ${opts.apiKey}` },
+        apiKey: opts.apiKey,
+        ...(opts.logger ? { logger: opts.logger } : {}),
+        setupTimeoutMs: opts.setupTimeoutMs ?? 15_000,
+        maxPendingBytes: opts.maxPendingAudioBytes ?? 96 * 1024,
+        maxBufferedBytes: opts.maxBufferedBytes ?? 384 * 1024,
+        maxMessageBytes: opts.maxMessageBytes ?? 16 * 1024 * 1024,
+      },
+      listener,
+    );
     this.toolNames = new Set(setup.tools.map((t) => t.name));
-    this.maxPending = opts.maxPendingAudioBytes ?? 96 * 1024;
-    this.maxBuffered = opts.maxBufferedBytes ?? 384 * 1024;
     this.context = setup.context;
     this.sentContext = setup.context;
-    this.closedPromise = new Promise((r) => (this.resolveClosed = r));
-    const timeoutMs = opts.setupTimeoutMs ?? 15_000;
-    this.ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${opts.apiKey}` },
-      handshakeTimeout: timeoutMs,
-      maxPayload: opts.maxMessageBytes ?? 16 * 1024 * 1024,
-      perMessageDeflate: false,
-    });
-    this.timer = setTimeout(() => {
-      if (this.state === 'ready' || this.state === 'closed') return;
-      this.fail(`OpenAI Realtime did not complete the session setup within ${formatMs(timeoutMs)}`);
-      this.ws.terminate();
-    }, timeoutMs);
-    this.ws.on('open', () => {
-      this.state = 'setup';
-      this.sendJson(buildRealtimeSessionUpdate(setup, opts.transcriptionModel ? { transcriptionModel: opts.transcriptionModel } : {}));
-    });
-    this.ws.on('message', (data) => this.onMessage(data));
-    this.ws.on('error', (err) => {
-      // ws always follows an error with 'close'; remember the cause for it.
-      const refused = /Unexpected server response: (401|403)/.test(err.message);
-      this.failure ??= {
-        message: refused
-          ? `OpenAI Realtime refused the API key (OPENAI_API_KEY): ${this.mask(err.message)}`
-          : `${this.state === 'connecting' ? 'cannot reach OpenAI Realtime' : 'the connection to OpenAI Realtime failed'}: ${this.mask(err.message)}`,
-        recoverable: false,
-      };
-    });
-    this.ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
+  }
+
+  protected onOpen(): void {
+    this.sendJson(buildRealtimeSessionUpdate(this.setup, this.opts.transcriptionModel ? { transcriptionModel: this.opts.transcriptionModel } : {}));
+  }
+
+  protected audioMessage(bytes: Buffer): unknown {
+    return { type: 'input_audio_buffer.append', audio: bytes.toString('base64') };
+  }
+
+  protected onEnded(): void {
+    this.calls.clear();
+  }
+
+  protected override socketErrorMessage(message: string): string {
+    if (/Unexpected server response: (401|403)/.test(message)) return `OpenAI Realtime refused the API key (OPENAI_API_KEY): ${this.mask(message)}`;
+    return super.socketErrorMessage(message);
+  }
+
+  protected override closeMessage(code: number, reason: string, why: string): string {
+    return /api_key/.test(reason) ? `OpenAI Realtime refused the API key (OPENAI_API_KEY): ${why}` : super.closeMessage(code, reason, why);
   }
 
   sendAudio(pcm16k: Int16Array): void {
     if (this.state === 'closed' || this.closing || pcm16k.length === 0) return;
     // One resampler for the whole stream, so chunk edges leave no clicks.
     const bytes = pcmToLeBytes(this.resampler.process(pcm16k));
-    if (bytes.length === 0) return;
-    if (this.state !== 'ready') {
-      // The session is not configured yet: keep the newest audio, at most maxPending.
-      this.pending.push(bytes);
-      this.pendingBytes += bytes.length;
-      while (this.pendingBytes > this.maxPending && this.pending.length > 0) {
-        const dropped = this.pending.shift()!;
-        this.pendingBytes -= dropped.length;
-        this.droppedBytes += dropped.length;
-      }
-      return;
-    }
-    this.sendChunk(bytes);
+    // The session is not configured yet: the base holds the newest audio until it is.
+    if (bytes.length > 0) this.queueAudio(bytes);
   }
 
   sendToolResult(result: VoiceToolResult): void {
@@ -257,72 +229,7 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
     this.emit({ type: 'interrupted', source: 'client' });
   }
 
-  stats(): VoiceBackendStats {
-    return {
-      sentAudioBytes: this.sentAudioBytes,
-      droppedAudioBytes: this.droppedBytes,
-      receivedAudioBytes: this.receivedAudioBytes,
-      queuedBytes: this.pendingBytes + (this.state === 'closed' ? 0 : this.ws.bufferedAmount),
-    };
-  }
-
-  close(): Promise<void> {
-    if (this.state !== 'closed' && !this.closing) {
-      this.closing = true;
-      if (this.ws.readyState === WebSocket.OPEN) {
-        this.ws.close(1000, 'session closed');
-        // A peer that never answers the close handshake does not hold the session open.
-        setTimeout(() => this.ws.terminate(), 2_000).unref();
-      } else {
-        this.ws.terminate();
-      }
-    }
-    return this.closedPromise;
-  }
-
   // ---- internals ----
-
-  private emit(event: VoiceBackendEvent): void {
-    if (this.state === 'closed') return;
-    try {
-      this.listener(event);
-    } catch (err) {
-      this.log?.error({ err: (err as Error).message, event: event.type }, 'voice backend listener threw');
-    }
-  }
-
-  /** The key may appear in nothing we log or emit. */
-  private mask(text: string): string {
-    return maskSecret(text, this.opts.apiKey);
-  }
-
-  private fail(message: string): void {
-    this.failure ??= { message: this.mask(message), recoverable: false };
-  }
-
-  private sendJson(message: unknown): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    const text = JSON.stringify(message);
-    this.sentBytes += text.length;
-    this.ws.send(text);
-  }
-
-  private sendChunk(bytes: Buffer): void {
-    // Backpressure: audio the socket cannot take now is dropped rather than queued without bound;
-    // stale microphone audio is worth less than a fresh one.
-    if (this.ws.bufferedAmount > this.maxBuffered) {
-      this.droppedBytes += bytes.length;
-      if (!this.congested) {
-        this.congested = true;
-        this.log?.warn({ bufferedBytes: this.ws.bufferedAmount }, 'OpenAI Realtime cannot keep up; dropping microphone audio');
-        this.emit({ type: 'error', message: 'the connection to OpenAI Realtime cannot keep up; some microphone audio was dropped', recoverable: true });
-      }
-      return;
-    }
-    if (this.congested && this.ws.bufferedAmount < this.maxBuffered / 2) this.congested = false;
-    this.sentAudioBytes += bytes.length;
-    this.sendJson({ type: 'input_audio_buffer.append', audio: bytes.toString('base64') });
-  }
 
   private sendInstructions(): void {
     if (this.context === this.sentContext) return;
@@ -392,7 +299,7 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
     }
   }
 
-  private onMessage(data: WebSocket.RawData): void {
+  protected onMessage(data: WebSocket.RawData): void {
     if (this.state === 'closed') return;
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let msg: unknown;
@@ -469,15 +376,7 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
   }
 
   private onSessionUpdated(): void {
-    if (this.state === 'ready') return;
-    this.state = 'ready';
-    clearTimeout(this.timer);
-    this.log?.debug({ ms: Date.now() - this.startedAt, tools: this.toolNames.size }, 'OpenAI Realtime session ready');
-    this.emit({ type: 'ready' });
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const chunk of pending) this.sendChunk(chunk);
+    if (!this.becomeReady(this.toolNames.size)) return;
     this.sendInstructions();
   }
 
@@ -568,36 +467,5 @@ class OpenAIRealtimeSession implements VoiceBackendSession {
     const id = !this.calls.has(rawCallId) && !this.cancelledCalls.has(rawCallId) ? rawCallId : `call-${++this.callSeq}`;
     this.calls.set(id, { callId: rawCallId, name });
     this.emit({ type: 'toolCall', id, name, args: parsed.args });
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.state === 'closed') return;
-    clearTimeout(this.timer);
-    let failure = this.failure;
-    if (!failure && !this.closing) {
-      const why = this.mask(reason.slice(0, 300)) || 'no reason given';
-      failure = {
-        message: /api_key/.test(reason) ? `OpenAI Realtime refused the API key (OPENAI_API_KEY): ${why}` : `OpenAI Realtime closed the session (code ${code}: ${why})`,
-        recoverable: false,
-      };
-    }
-    this.log?.info(
-      {
-        code,
-        ms: Date.now() - this.startedAt,
-        sentBytes: this.sentBytes,
-        sentAudioBytes: this.sentAudioBytes,
-        receivedAudioBytes: this.receivedAudioBytes,
-        droppedAudioBytes: this.droppedBytes,
-        ...(failure ? { error: failure.message } : {}),
-      },
-      'OpenAI Realtime session ended',
-    );
-    if (failure && !this.closing) this.emit({ type: 'error', message: failure.message.slice(0, VOICE_CHANNEL_LIMITS.errorMessage), recoverable: false });
-    this.emit({ type: 'closed', reason: this.closing ? 'closed' : (failure?.message ?? `code ${code}`).slice(0, VOICE_CHANNEL_LIMITS.errorMessage) });
-    this.state = 'closed';
-    this.pending = [];
-    this.calls.clear();
-    this.resolveClosed();
   }
 }
