@@ -1,13 +1,18 @@
 // The Engine API body of a task container: the hardened profile, as a pure function.
 import { cpus } from 'node:os';
 
-/** What sshd needs to log a user in (privilege separation: setuid/setgid, chroot). Measured. */
-export const BASE_CAPABILITIES = ['SETGID', 'SETUID', 'SYS_CHROOT'] as const;
 /**
- * Added with sudo, so root can administer files it does not own (dpkg, chown); AUDIT_WRITE keeps
- * sudo from printing "unable to send audit message". Measured.
+ * What sshd needs to log a user in (privilege separation: setuid/setgid, chroot) and to hand a
+ * terminal's PTY to the user (chown, then chmod of a file it no longer owns; the login record of a
+ * terminal session is written to the audit log or the session ends). Measured. The user's processes
+ * hold none of them (CapEff 0, no-new-privileges).
  */
-export const SUDO_CAPABILITIES = ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER'] as const;
+export const BASE_CAPABILITIES = ['AUDIT_WRITE', 'CHOWN', 'FOWNER', 'SETGID', 'SETUID', 'SYS_CHROOT'] as const;
+/**
+ * Added with sudo, so root can administer files it does not own (dpkg; with CHOWN and FOWNER of the
+ * base set; AUDIT_WRITE of the base set keeps sudo from printing "unable to send audit message"). Measured.
+ */
+export const SUDO_CAPABILITIES = ['DAC_OVERRIDE'] as const;
 
 export const DEFAULT_PIDS_LIMIT = 4096;
 

@@ -1,5 +1,6 @@
 // DockerRuntime: task containers on a Docker (or Podman) engine via dockerode, reached over ssh2.
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Dockerode from 'dockerode';
 import type { Logger } from '../log/index.js';
 import { buildTar, type ArchiveEntry } from './archive.js';
@@ -26,7 +27,9 @@ import type {
   FetchSpec,
   LaunchSpec,
   PushSpec,
+  PtySize,
   RepoImageResult,
+  ShellChannel,
   SpawnedProcess,
 } from './types.js';
 
@@ -364,6 +367,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   async openSocket(h: ContainerHandle, path: string): Promise<SpawnedProcess> {
     return (await this.connect(h)).openSocket(path);
+  }
+
+  async shell(h: ContainerHandle, size: PtySize, term?: string): Promise<ShellChannel> {
+    return (await this.connect(h)).shell(size, term);
+  }
+
+  async forwardTcp(h: ContainerHandle, port: number): Promise<Duplex> {
+    return (await this.connect(h)).forwardOut(port);
   }
 
   async writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode = 0o600): Promise<void> {

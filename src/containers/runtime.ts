@@ -12,8 +12,11 @@ import type {
   LaunchSpec,
   PushSpec,
   RepoImageResult,
+  PtySize,
+  ShellChannel,
   SpawnedProcess,
 } from './types.js';
+import type { Duplex } from 'node:stream';
 
 export interface AdoptedContainer {
   handle: ContainerHandle;
@@ -31,6 +34,10 @@ export interface ContainerRuntime {
   /** A byte stream to a Unix socket in the container, over SSH (no process started); fails when nothing listens. */
   openSocket(h: ContainerHandle, path: string): Promise<SpawnedProcess>;
   writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode?: number): Promise<void>;
+  /** An interactive login shell on a PTY, over the container's pooled SSH connection. */
+  shell(h: ContainerHandle, size: PtySize, term?: string): Promise<ShellChannel>;
+  /** A TCP connection to a port on the container's loopback, over SSH (no published port). */
+  forwardTcp(h: ContainerHandle, port: number): Promise<Duplex>;
   /**
    * Host side of delivering a repository (no container needed): commits resolved, objects packed,
    * the tree listed. `dispose()` what it returns once delivered or abandoned.

@@ -5,7 +5,8 @@ import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 import { shellQuote } from './env-file.js';
 import { ContainerError, HostKeyMismatchError } from './errors.js';
 import { fingerprintOfBlob } from './secrets.js';
-import type { ExecOptions, ExecResult, SpawnedProcess } from './types.js';
+import type { Duplex } from 'node:stream';
+import type { ExecOptions, ExecResult, PtySize, ShellChannel, SpawnedProcess } from './types.js';
 
 const { Client } = ssh2;
 
@@ -310,6 +311,78 @@ export class SshConnection {
     });
   }
 
+  /**
+   * Runs `open` for one channel with the same deadline and error shape as commands: a refusal or a
+   * slow sshd fails this channel alone, and a channel that opens after the deadline is closed.
+   */
+  private openWithDeadline<T extends ClientChannel>(
+    what: string,
+    open: (cb: (err: Error | undefined, ch: T) => void) => void,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new ContainerError(`${this.target.label} did not open a channel within ${CHANNEL_OPEN_MS / 1000} s`));
+      }, CHANNEL_OPEN_MS);
+      try {
+        open((err, ch) => {
+          clearTimeout(timer);
+          if (timedOut) {
+            ch?.close();
+            return;
+          }
+          if (err) return reject(new ContainerError(`cannot open ${what} in ${this.target.label}: ${err.message}`));
+          ch.on('error', () => undefined);
+          resolve(ch);
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new ContainerError(`cannot open ${what} in ${this.target.label}: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  /**
+   * An interactive login shell on a PTY (a session channel of the pooled connection, beside the
+   * agent's relay stream: the relay never sees it). TERM defaults to xterm-256color.
+   */
+  async shell(size: PtySize, term = 'xterm-256color'): Promise<ShellChannel> {
+    const window = { cols: clampCells(size.cols, 80), rows: clampCells(size.rows, 24), term, width: 0, height: 0 };
+    const ch = await this.openWithDeadline<ClientChannel>('a shell', (cb) => this.client.shell(window, {}, cb));
+    ch.stderr.on('error', () => undefined);
+    const exit: { code: number | null; signal?: string } = { code: null };
+    ch.on('exit', (c: number | null, sig?: string) => {
+      if (typeof c === 'number') exit.code = c;
+      else if (sig) exit.signal = sig;
+    });
+    const closed = new Promise<{ code: number | null; signal?: string }>((r) => ch.once('close', () => r(exit)));
+    return {
+      stream: ch,
+      resize: (s) => {
+        if (!this.isClosed) ch.setWindow(clampCells(s.rows, 24), clampCells(s.cols, 80), 0, 0);
+      },
+      wait: () => closed,
+      close: () => ch.close(),
+    };
+  }
+
+  /**
+   * A TCP connection to `port` on the container's own loopback (direct-tcpip, sshd connects from
+   * inside the container): how previews reach a dev server without a published port.
+   */
+  forwardOut(port: number): Promise<Duplex> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new ContainerError(`not a TCP port: ${port}`));
+    return this.openWithDeadline<ClientChannel>(`a connection to port ${port}`, (cb) =>
+      this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, cb),
+    ).then((ch) => {
+      // The server finished: finish ours, so sshd closes the channel.
+      ch.once('end', () => ch.end());
+      return ch;
+    });
+  }
+
   /** Writes a file atomically (temp file + rename) with the given mode; data goes over stdin. */
   async writeFile(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
     const p = shellQuote(path);
@@ -318,6 +391,11 @@ export class SshConnection {
       `cat > "$tmp"; chmod ${mode.toString(8)} "$tmp"; mv -f -- "$tmp" ${p}`;
     await this.run(script, { stdin: data });
   }
+}
+
+/** A terminal dimension from a client, kept to what a PTY takes (1..1000 cells). */
+function clampCells(n: number, fallback: number): number {
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1000) : fallback;
 }
 
 /** One handshake attempt. `close` before `ready` counts as failure (ssh2 does not always emit `error`). */

@@ -1,5 +1,5 @@
 // Types of the container layer: what the task engine asks for and what it gets back.
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** One repository of a task, as recorded in the container's `caic.repos` label. */
 export interface RepoLabel {
@@ -186,4 +186,22 @@ export interface DieEvent {
   taskId: string;
   exitCode: number | null;
   time: Date;
+}
+
+/** A terminal's size in character cells. */
+export interface PtySize {
+  cols: number;
+  rows: number;
+}
+
+/**
+ * An interactive login shell on a PTY in the container (one SSH session channel): `stream` carries
+ * the terminal's bytes both ways (stdout and stderr are one stream on a PTY).
+ */
+export interface ShellChannel {
+  stream: Duplex;
+  resize(size: PtySize): void;
+  /** Resolves when the shell exits or the channel closes. */
+  wait(): Promise<{ code: number | null; signal?: string }>;
+  close(): void;
 }

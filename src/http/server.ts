@@ -1,5 +1,6 @@
 // buildServer: assembles the Fastify app (gate → host lock → session → routes) without listening.
 import fastifyCookie from '@fastify/cookie';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { routes, type AuthProvider, type HarnessInfo, type HttpMethod } from '../api/index.js';
@@ -148,6 +149,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, credentials });
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
+  // WebSocket routes (terminals, previews) are upgraded through the router: the edge (gate,
+  // credentials) and the route's own hooks meet an upgrade like any request. 1 MiB per message.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
   installRequireUser(app, deps.sessions !== null);
   installSse(app, credentials ? (req) => sessionHolds(req, credentials) : undefined);
   installAccessLog(app, logger);

@@ -9,3 +9,4 @@ export { aggregateUsage, type UsageDay } from './usage.js';
 export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
 export { Transcript, HOST_RECORDS, replayLog, replayFilter } from './transcript.js';
 export { logPath, logDir, readLogBatches, decodeLine, escapeRelayLine } from './log.js';
+export { workspaceOpen, type TaskWorkspace } from './workspace.js';

@@ -46,6 +46,7 @@ import { git, type RepoRegistry } from './repos.js';
 import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
+import { makeWorkspace, workspaceOpen, type TaskWorkspace } from './workspace.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
 import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
@@ -448,6 +449,20 @@ export class TaskService {
     const ev = t?.events.find((e) => e.kind === 'toolUse' && e.toolUseId === toolUseId);
     if (ev && ev.kind === 'toolUse') return { toolUseId, input: ev.input };
     throw new TaskError('NOT_FOUND', `no tool use ${toolUseId} in task ${id}`);
+  }
+
+  /**
+   * A live task's container for its owner (terminals, previews), reached over the task's SSH
+   * connection; someone else's task is NOT_FOUND (find), a task that is not live is CONFLICT.
+   */
+  workspace(id: string, caller: Caller | null): TaskWorkspace {
+    const task = this.find(id, caller);
+    if (!task.handle || !workspaceOpen(task.state)) throw new TaskError('CONFLICT', `task ${id} is ${task.state}: its container is not running`);
+    return makeWorkspace(task.id, this.deps.runtime(), () => task.handle, (fn) =>
+      this.watchAll((dto) => {
+        if (dto.id === task.id) fn(dto.state);
+      }),
+    );
   }
 
   /** The container's sudo password, for the task's owner (find() enforces ownership). */

@@ -68,7 +68,7 @@ describe('containers on a real engine', () => {
     const caps = await t.rt.exec(plain, "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status");
     assert.match(caps.stdout, /CapEff:\s+0000000000000000/);
     assert.match(caps.stdout, /NoNewPrivs:\s+1/);
-    assert.match(caps.stdout, /CapBnd:\s+00000000000400c0/, 'bounding set: SETGID, SETUID, SYS_CHROOT');
+    assert.match(caps.stdout, /CapBnd:\s+00000000200400c9/, 'bounding set: CHOWN, FOWNER, SETGID, SETUID, SYS_CHROOT, AUDIT_WRITE');
     const sshd = await t.rt.exec(plain, 'sshd -T 2>/dev/null | grep -E "^(passwordauthentication|permitrootlogin)" || grep -hE "^(PasswordAuthentication|PermitRootLogin)" /etc/ssh/sshd_config.d/caic.conf');
     assert.match(sshd.stdout, /^passwordauthentication no$/im);
     assert.match(sshd.stdout, /^permitrootlogin no$/im);

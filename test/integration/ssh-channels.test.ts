@@ -92,4 +92,42 @@ describe('SSH channels on one pooled connection', () => {
     assert.equal((await t.rt.exec(h, 'echo again')).stdout, 'again\n');
     assert.notEqual(await t.rt.connect(h), first, 'a new pooled connection');
   });
+
+  test('a PTY shell beside the other channels: commands run, resize reaches stty, close ends it', async () => {
+    const cat = await t.rt.spawn(h, 'cat');
+    const sh = await t.rt.shell(h, { cols: 100, rows: 30 });
+    let out = '';
+    sh.stream.on('data', (d: Buffer) => (out += d.toString()));
+    const sees = (re: RegExp, what: string) => waitUntil(() => out, (o) => re.test(o), { timeoutMs: 10_000, what });
+    sh.stream.write('echo $((6*7))x\n');
+    await sees(/42x/, 'the shell to answer 42');
+    sh.stream.write('stty size\n');
+    await sees(/30 100/, 'stty to report 30 rows, 100 columns');
+    sh.resize({ cols: 132, rows: 40 });
+    sh.stream.write('stty size\n');
+    await sees(/40 132/, 'stty to report the new size');
+    await echo(cat, 'alive beside the shell');
+    sh.close();
+    await within(sh.wait(), 10_000, 'the shell channel to close');
+    await echo(cat, 'alive after it');
+    cat.stdin.end();
+    await within(cat.wait(), 10_000, 'cat to end');
+  });
+
+  test('forwardTcp reaches a server on the container loopback only; a closed port or a bad port fails alone', async () => {
+    const server = await t.rt.spawn(h, `exec node -e "require('net').createServer((s) => s.pipe(s)).listen(4711, '127.0.0.1', () => console.log('up'))"`);
+    await waitUntil(() => t.rt.exec(h, 'grep -c ":1267 " /proc/net/tcp || true'), (r) => r.stdout.trim() !== '0', { timeoutMs: 10_000, what: 'the echo server to listen' });
+    const sock = await t.rt.forwardTcp(h, 4711);
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    sock.write('ping over ssh');
+    await waitUntil(() => got, (g) => g === 'ping over ssh', { timeoutMs: 10_000, what: 'the echo through forwardTcp' });
+    sock.end();
+    await assert.rejects(t.rt.forwardTcp(h, 4712), ContainerError);
+    await assert.rejects(t.rt.forwardTcp(h, 0), /not a TCP port/);
+    await assert.rejects(t.rt.forwardTcp(h, 70000), /not a TCP port/);
+    assert.equal((await t.rt.exec(h, 'echo still')).stdout, 'still\n');
+    server.kill('KILL');
+    await within(server.wait(), 10_000, 'the server to end');
+  });
 });
