@@ -109,6 +109,9 @@ describe('app previews', () => {
     assert.equal((await preview(ph(task), '/headers', { cookie: session })).status, 401);
     assert.equal((await preview(ph(task), '/headers', { authorization: alice.authorization! })).status, 401);
     // Host names that are not exactly a preview host go to caic's own edge: the host lock refuses them.
+    // Signing out everywhere ends bob's previews too.
+    assert.equal((await env.api('POST', '/api/v1/auth/logout-everywhere', undefined, bob)).status, 200);
+    assert.equal((await preview(ph(bobTask), '/headers', { cookie: bobs })).status, 401, 'his preview cookie died with his sessions');
     for (const host of [`${ph(task)}.evil`, `x.${ph(task)}`, `p03000-${task.id}.${DOMAIN}`, `p3000-${task.id}.${DOMAIN}:x`, `p99999-${task.id}.${DOMAIN}`]) {
       const r = await preview(host, '/headers', { cookie: mine });
       assert.equal(r.status, 403, `${host}: ${r.body.slice(0, 100)}`);

@@ -124,7 +124,7 @@ test('response headers: the app cannot set cookies beyond its host nor caic cook
 test('grants: a token is single-use, expires, and holds on its own host only; cookies likewise, dropped with the task', () => {
   let now = 1_000_000;
   const g = new PreviewGrants(() => now);
-  const grant = { userId: 'u1', username: 'alice', taskId: 't1', port: 3000, hostname: 'p3000-t1.localhost' };
+  const grant = { userId: 'u1', username: 'alice', epoch: 0, taskId: 't1', port: 3000, hostname: 'p3000-t1.localhost' };
   const a = g.mint(grant);
   assert.equal(g.redeem(a.token, 'p3001-t1.localhost'), null, 'another host');
   assert.equal(g.redeem(a.token, 'p3000-t1.localhost'), null, 'refused elsewhere: spent');

@@ -311,7 +311,7 @@ function wsEcho(req: IncomingMessage, socket: Duplex): void {
  * FAKE_SERVE's dev server on 127.0.0.1 (loopback only, as a dev server would): `/` (a page whose
  * assets have absolute paths), `/assets/*`, `/echo` (WebSocket), `/headers` (the request headers as
  * JSON), `/cookies` (sets an own cookie and two that try to leave this host), `/redirect` (an
- * absolute Location at its loopback origin), `/bytes?mb=N` (N MiB streamed, for the benchmark),
+ * absolute Location at its loopback origin), `/sw.js` (a service worker), `/bytes?mb=N` (N MiB streamed, for the benchmark),
  * `/upload` (counts a streamed body). Resolves null when listening, else the error.
  */
 function serve(port: number): Promise<string | null> {
@@ -324,6 +324,7 @@ function serve(port: number): Promise<string | null> {
     else if (url.pathname === '/headers') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: req.headers, url: req.url }));
     else if (url.pathname === '/cookies')
       res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['app_cookie=1; Path=/', 'caic_session=from-the-app; Path=/', `tossed=1; Domain=${url.searchParams.get('domain') ?? 'localhost'}; Path=/`] }).end('cookies set');
+    else if (url.pathname === '/sw.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end("self.addEventListener('install', () => self.skipWaiting());\n");
     else if (url.pathname === '/redirect') res.writeHead(302, { location: `http://localhost:${port}/assets/style.css` }).end();
     else if (url.pathname === '/bytes') {
       let left = Math.min(1024, Math.max(0, Number(url.searchParams.get('mb') ?? '1') || 0));

@@ -7,6 +7,8 @@ export interface PreviewGrant {
   /** The signed-in user who opened it; null in no-auth mode. */
   userId: string | null;
   username: string | null;
+  /** The user's session epoch when it was opened: "sign out everywhere" ends the preview too. */
+  epoch: number;
   taskId: string;
   port: number;
   /** The preview's host name (lower-case, no port): a token or cookie is good there only. */

@@ -57,6 +57,21 @@ function upgradeOf(raw: IncomingMessage): { socket: Duplex; head: Buffer } | nul
   return socket ? { socket, head: head ?? Buffer.alloc(0) } : null;
 }
 
+/**
+ * Where the preview cookie may be sent. Opened as a page (a new tab): SameSite=Lax, so no other
+ * site can make the browser send it. Opened in caic's side panel: the frame is cross-site to caic
+ * whenever the preview's site differs from caic's (always for the default `*.localhost`, where each
+ * host is a site of its own), and a Lax cookie would not even be stored there; the frame's cookie is
+ * Partitioned (CHIPS): kept in a jar of its own for frames under caic's page, never sent when another
+ * site frames or posts to the preview. Partitioned needs Secure, which browsers accept on https and
+ * on *.localhost.
+ */
+function cookieScope(req: FastifyRequest): string {
+  const dest = req.headers['sec-fetch-dest'];
+  if (dest === 'iframe' || dest === 'frame') return 'SameSite=None; Secure; Partitioned';
+  return `SameSite=Lax${isHttps(req) ? '; Secure' : ''}`;
+}
+
 /** A `next` path from an open link: a path on the same host, else `/`. */
 function safeNext(next: string | null): string {
   return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !/[\r\n]/.test(next) ? next : '/';
@@ -130,7 +145,8 @@ export class PreviewService {
     if ('reason' in o) throw new TaskError('CONFLICT', o.reason);
     this.watch(ws);
     const hostname = previewHostname({ port, taskId: id }, this.domain);
-    const { token, expiresAt } = this.grants.mint({ userId: caller?.id ?? null, username: caller?.username ?? null, taskId: id, port, hostname });
+    const grant = { userId: caller?.id ?? null, username: caller?.username ?? null, epoch: req.user?.sessionEpoch ?? 0, taskId: id, port, hostname };
+    const { token, expiresAt } = this.grants.mint(grant);
     return { url: `${o.origin}${AUTH_PATH}?token=${token}`, origin: o.origin, expiresAt: expiresAt.toISOString() };
   }
 
@@ -192,10 +208,9 @@ export class PreviewService {
         return refuse(403, 'This preview link was used already, has expired or is for another preview. Open the preview again from caic.');
       }
       const { value, maxAgeSeconds } = this.grants.session(grant);
-      const secure = isHttps(req) ? '; Secure' : '';
       reply.raw.writeHead(302, {
         location: safeNext(url.searchParams.get('next')),
-        'set-cookie': `${PREVIEW_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`,
+        'set-cookie': `${PREVIEW_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; ${cookieScope(req)}`,
         'cache-control': 'no-store',
         'referrer-policy': 'no-referrer',
         'content-length': '0',
@@ -241,12 +256,18 @@ export class PreviewService {
     return s ? s.ports.catch(() => null) : null;
   }
 
-  /** The grant of a preview cookie on this host, if it holds: the user is still allowed to use caic. */
+  /**
+   * The grant of a preview cookie on this host, if it holds: the user is still allowed to use caic
+   * and has not signed out everywhere since.
+   */
   private checkCookie(header: string | undefined, hostname: string, target: PreviewTarget): PreviewGrant | null {
     for (const value of cookieValues(header, PREVIEW_COOKIE)) {
       const g = this.grants.check(value, hostname);
       if (!g || g.taskId !== target.taskId || g.port !== target.port) continue;
-      if (this.sessions && (!g.userId || !this.sessions.userById(g.userId))) continue;
+      if (this.sessions) {
+        const user = g.userId ? this.sessions.userById(g.userId) : null;
+        if (!user || user.sessionEpoch !== g.epoch) continue;
+      }
       return g;
     }
     return null;
