@@ -27,7 +27,7 @@ function download(opts: { url?: string; host?: string; cookie?: string; connecti
     };
     const headers: Record<string, string> = { ...(opts.host ? { host: opts.host } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}) };
     const req = opts.connection
-      ? request({ path, headers: { host: 'localhost' }, createConnection: () => opts.connection as never }, onRes)
+      ? request({ path, headers: { host: 'localhost' }, createConnection: () => opts.connection! }, onRes)
       : request(`${opts.url}${path}`, { headers }, onRes);
     req.on('error', reject);
     req.end();

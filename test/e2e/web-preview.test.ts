@@ -123,6 +123,8 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
 
   test('stopping the task closes the preview', async () => {
     const page = await alice.newPage({ width: 1400, height: 900 });
+    // The view polls ports while it is visible: the tab in front, as a user looking at it.
+    await page.bringToFront();
     await page.goto(`${ORIGIN}/task/@${task.id}+x`);
     await page.getByRole('button', { name: 'Preview :3000' }).click();
     const frame = page.frameLocator('[data-testid="preview-panel"] iframe');
@@ -137,7 +139,7 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
       ws.onmessage = () => resolve('echoed');
     })`);
     assert.equal(await opened, 'echoed');
-    const closed = tab.evaluate('window.closedWs') as Promise<string>;
+    const closed = tab.evaluate<string>('window.closedWs');
     assert.equal((await env.api('POST', `/api/v1/tasks/${task.id}/stop`, undefined, aliceAuth)).status, 200);
     assert.match(await closed, /^closed /, 'the WebSocket closes with the task');
     await page.getByTestId('preview-panel').waitFor({ state: 'detached' });
@@ -147,5 +149,56 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     const list = await env.api('GET', `/api/v1/tasks/${task.id}/previews`, undefined, aliceAuth);
     assert.equal(list.status, 409, list.body);
     await waitUntil(() => page.getByRole('button', { name: 'Preview :3000' }).count(), (n) => n === 0, { timeoutMs: 10_000, what: 'the preview button to go' });
+  });
+});
+
+// The default: no preview domain configured, caic at http://localhost:<port> and previews at
+// http://p<port>-<task>.localhost:<port> (Chromium resolves *.localhost to this machine). What the
+// documentation's list of what works and what breaks says, measured here.
+describe('app previews under *.localhost (the default)', { timeout: 180_000 }, () => {
+  let env: TaskEnv;
+  let browser: TestBrowser;
+  let task: Task;
+
+  before(async () => {
+    env = await taskEnv();
+    browser = await launchBrowser();
+    task = await env.create({ repos: [], harness: 'fake', prompt: { text: 'FAKE_SERVE 3000' } });
+    await env.waitState(task.id, 'waiting');
+  });
+  after(async () => {
+    await browser?.[Symbol.asyncDispose]();
+    await env?.[Symbol.asyncDispose]();
+  });
+
+  test('side panel and tab work; what works and what breaks', async () => {
+    const caic = `http://localhost:${new URL(env.d.url).port}`;
+    const host = `p3000-${task.id}.localhost:${new URL(env.d.url).port}`;
+    // A host-only cookie of caic's host, as a session cookie would be: never sent to the preview.
+    await browser.context.addCookies([{ name: 'caic_session', value: 'not-for-previews', url: caic, httpOnly: true, sameSite: 'Lax' }]);
+    const sent: string[] = [];
+    browser.context.on('request', (r) => {
+      if (new URL(r.url()).host === host) void r.allHeaders().then((h) => sent.push(h.cookie ?? ''));
+    });
+    const page = await browser.newPage({ width: 1400, height: 900 });
+    await page.goto(`${caic}/task/@${task.id}+x`);
+    await page.getByRole('button', { name: 'Preview :3000' }).click();
+    await appWorks(page.frameLocator('[data-testid="preview-panel"] iframe'), host);
+    const [tab] = await Promise.all([browser.context.waitForEvent('page'), page.getByRole('button', { name: 'Open preview of port 3000 in a new tab' }).click()]);
+    await tab.waitForURL(`http://${host}/`);
+    await appWorks(tab, host);
+    assert.ok(sent.length > 0 && sent.every((c) => !c.includes('caic_session')), `caic's cookie stays on caic's host: ${JSON.stringify(sent)}`);
+    assert.equal(await tab.evaluate('window.isSecureContext'), true, '*.localhost is a secure context');
+    assert.match(await tab.evaluate<string>("navigator.serviceWorker.register('/sw.js').then((r) => r.scope)"), new RegExp(`^http://${host}/$`), 'a service worker registers, scoped to the preview host');
+    // The page's script cannot set cookies for localhost (caic's host): Chromium refuses the Domain.
+    await tab.evaluate("document.cookie = 'tossed=1; domain=localhost; path=/'; document.cookie = 'caic_session=junk; domain=localhost; path=/api'");
+    assert.deepEqual((await browser.context.cookies(caic)).map((c) => `${c.name}=${c.value}`), ['caic_session=not-for-previews']);
+    // An app that hard-codes its loopback origin asks the browser's own machine: it breaks.
+    assert.equal(await tab.evaluate<string>("fetch('http://localhost:3000/assets/style.css').then(() => 'ok', () => 'failed')"), 'failed');
+    // caic's API is another origin: reading it from the preview is blocked.
+    assert.equal(await tab.evaluate<string>(`fetch('${caic}/api/v1/tasks', { credentials: 'include' }).then(() => 'read', () => 'blocked')`), 'blocked');
+    // A redirect to the app's loopback origin lands on the preview.
+    await tab.goto(`http://${host}/redirect`);
+    assert.equal(tab.url(), `http://${host}/assets/style.css`);
   });
 });

@@ -159,7 +159,7 @@ describe('app previews', () => {
     assert.equal(status, 401);
     const ws = new WebSocket(`ws://127.0.0.1:${new URL(env.d.url).port}/echo`, { headers: { host: ph(task), cookie: mine } });
     const got: string[] = [];
-    ws.on('message', (d) => got.push(String(d)));
+    ws.on('message', (d: Buffer) => got.push(d.toString()));
     await within(new Promise((r, j) => (ws.once('open', r), ws.once('error', j))), 10_000, 'the socket to open');
     ws.send('hello over ssh');
     ws.send(Buffer.alloc(200_000, 65).toString());

@@ -87,7 +87,7 @@ export async function proxyHttp(req: IncomingMessage, res: ServerResponse, t: Pr
     path: req.url,
     headers: upstreamRequestHeaders(req.rawHeaders, { publicHost: t.publicHost, proto: t.proto, websocket: false }),
     setHost: false,
-    createConnection: () => channel as never,
+    createConnection: () => channel,
   });
   const timer = setTimeout(() => {
     up.destroy();
@@ -177,7 +177,7 @@ export async function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: B
     path: req.url,
     headers: upstreamRequestHeaders(req.rawHeaders, { publicHost: t.publicHost, proto: t.proto, websocket: true }),
     setHost: false,
-    createConnection: () => channel as never,
+    createConnection: () => channel,
   });
   const timer = setTimeout(() => {
     up.destroy();

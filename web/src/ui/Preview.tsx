@@ -15,8 +15,10 @@ export function usePreviewPorts(taskId: string, live: boolean): { ports: Preview
     if (!live) return;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      if (document.visibilityState === 'visible') {
+    // Once when the view opens, then while the page is visible; back to visible asks at once.
+    const poll = async (always = false) => {
+      clearTimeout(timer);
+      if (always || document.visibilityState === 'visible') {
         try {
           const r = await api('taskPreviews', { params: { id: taskId } });
           if (!stopped) setState({ ports: r.ports, reason: r.available ? '' : (r.reason ?? '') });
@@ -26,10 +28,15 @@ export function usePreviewPorts(taskId: string, live: boolean): { ports: Preview
       }
       if (!stopped) timer = setTimeout(() => void poll(), POLL_MS);
     };
-    void poll();
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') void poll();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    void poll(true);
     return () => {
       stopped = true;
       clearTimeout(timer);
+      document.removeEventListener('visibilitychange', onVisible);
     };
   }, [taskId, live]);
   return state;
