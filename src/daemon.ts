@@ -249,6 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // The secrets vault: opened now when it exists (a wrong vault.key is said at start, and every use
   // of the vault answers with it); its key is made when the first secret is set.
   const vault = new Vault(config.configDir, (v) => masker.add(v));
+  const secretsApi = { list: (user: string) => vault.list(user), set: (user: string, name: string, value: string) => vault.set(user, name, value), delete: (user: string, name: string) => vault.delete(user, name) };
   const vaultProblem = await vault.check();
   if (vaultProblem) logger.error({ dir: config.configDir }, vaultProblem);
   const tasks = new TaskService({
@@ -398,7 +399,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         ...(oauth ? { tokenVerifier: oauth.verifier } : {}),
         audit,
         ...opts.mcp,
-        services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge },
+        services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge, secrets: secretsApi },
         config,
         users,
         loginEnabled,
@@ -421,7 +422,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       unsubscribe: (user, by) => push.unsubscribe(user, by),
       test: (user) => Promise.resolve(push.notify(user, 'test', { id: 'test', title: 'Notifications from caic work' })),
     },
-    secrets: { list: (user) => vault.list(user), set: (user, name, value) => vault.set(user, name, value), delete: (user, name) => vault.delete(user, name) },
+    secrets: secretsApi,
     ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
     subsystems: [
       ...(oauth
@@ -433,7 +434,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           ]
         : []),
       // The MCP tools for voice clients, run with the caller's own session (the same audit log as MCP).
-      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge }, logger, audit: opts.mcp?.audit ?? audit }),
+      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge, secrets: secretsApi }, logger, audit: opts.mcp?.audit ?? audit }),
     ],
   });
   usersChanged = () => app.endRevokedSseStreams();

@@ -57,6 +57,22 @@ describe('secrets vault with a real daemon and a fake agent', { timeout: 240_000
     assert.deepEqual((await env.api('GET', '/api/v1/secrets')).json<{ secrets: { name: string }[] }>().secrets.map((s) => s.name), ['MY_TOKEN']);
   });
 
+  test('MCP: secrets_list names only, secret_set and secret_delete; the audit log keeps names, never values', async () => {
+    const set = await mcp.call('secret_set', { name: 'MCP_TOKEN', value: 'mcp-secret-value-42' });
+    assert.equal(set.isError, undefined, JSON.stringify(set));
+    const list = await mcp.call('secrets_list');
+    assert.deepEqual((list.structuredContent as { secrets: { name: string }[] }).secrets.map((s) => s.name), ['MCP_TOKEN', 'MY_TOKEN']);
+    assert.ok(!JSON.stringify(list).includes('mcp-secret-value'));
+    await assert.rejects(mcp.call('secret_set', { name: 'PATH', value: 'mcp-secret-value-42' }), /PATH|is a name caic or the shell sets itself/);
+    const gone = await mcp.call('secret_delete', { name: 'MCP_TOKEN' });
+    assert.equal(gone.isError, undefined, JSON.stringify(gone));
+    const again = await mcp.call('secret_delete', { name: 'MCP_TOKEN' });
+    assert.equal(again._meta?.['xyz.caic/error'], 'NOT_FOUND');
+    const audit = await readFile(join(env.d.configDir, 'audit.jsonl'), 'utf8');
+    assert.match(audit, /"name":"MCP_TOKEN"/);
+    assert.ok(!audit.includes('mcp-secret-value'), 'the value is not in the audit log');
+  });
+
   test('a task naming a secret that does not exist is refused before anything starts', async () => {
     const before = (await env.api('GET', '/api/v1/tasks')).json<Task[]>().length;
     const r = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' }, secrets: ['NOPE_TOKEN'] });

@@ -34,8 +34,8 @@ describe('secrets vault', () => {
     const v = await SecretVault.open(dir.path);
     await v.set('u1', 'A_TOKEN', VALUE);
     const path = join(dir.path, SECRETS_FILE_NAME);
-    const f = JSON.parse(await readFile(path, 'utf8'));
-    f.users.u2 = { A_TOKEN: f.users.u1.A_TOKEN };
+    const f = JSON.parse(await readFile(path, 'utf8')) as { users: Record<string, Record<string, unknown>> };
+    f.users.u2 = { A_TOKEN: f.users.u1!.A_TOKEN };
     await writeFile(path, JSON.stringify(f));
     await assert.rejects(SecretVault.open(dir.path), /A_TOKEN does not open with vault\.key/);
   });
