@@ -207,7 +207,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
-    if (previews) previewRoutes(app, previews);
+    if (previews) {
+      previewRoutes(app, previews);
+      app.addHook('preClose', (done) => {
+        previews.closeAll();
+        done();
+      });
+    }
   }
   if (deps.webhooks) {
     // Public (the forge signs instead of signing in), still behind the gate: allow the `github` origin for GitHub's senders.

@@ -175,4 +175,15 @@ describe('app previews', () => {
     assert.ok(after.status === 401 || after.status === 410, `closed: ${after.status}`);
     assert.equal((await env.api('POST', `/api/v1/tasks/${task.id}/previews/3000/open`, undefined, alice)).status, 409, 'no preview of a stopped task');
   });
+
+  test('the daemon closing cuts open previews instead of waiting for them', async () => {
+    const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'FAKE_SERVE 3000' } }, alice);
+    await env.waitState(t.id, 'waiting', { headers: alice });
+    await serving(t, alice);
+    const ws = new WebSocket(`ws://127.0.0.1:${new URL(env.d.url).port}/echo`, { headers: { host: ph(t), cookie: await cookieFor(t, alice) } });
+    await within(new Promise((r, j) => (ws.once('open', r), ws.once('error', j))), 10_000, 'the socket to open');
+    const closed = new Promise<void>((r) => ws.once('close', () => r()));
+    await within(env.d.daemon.close(), 20_000, 'the daemon to close with a preview WebSocket open');
+    await within(closed, 10_000, 'the preview WebSocket to be cut');
+  });
 });

@@ -169,6 +169,18 @@ export class PreviewService {
   }
 
   /**
+   * Cuts every preview connection (the server is closing: an upgraded socket would otherwise keep
+   * `close()` waiting, as Node no longer sees it as an HTTP connection).
+   */
+  closeAll(): void {
+    for (const [taskId, w] of this.watched) {
+      w.stop();
+      for (const destroy of w.items) destroy();
+      this.watched.delete(taskId);
+    }
+  }
+
+  /**
    * The edge's dispatch, right after the gate: a request for a preview host is answered here (and
    * never meets the host lock, the session or the routes); anything else returns false.
    */
