@@ -20,6 +20,7 @@ import { DEFAULT_WEB_DIR, serveWebUi, spaFallback, webUiDir } from './static.js'
 import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
+import { reviewRoutes } from './routes/review.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
@@ -196,6 +197,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
+    reviewRoutes(app, deps.tasks.service);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
   }
   if (deps.webhooks) {
