@@ -206,6 +206,7 @@ describe('review comments, restart and fork from a message', () => {
     const r = await api(alice, 'POST', `${base}/send`);
     assert.equal(r.status, 409, r.body);
     assert.equal(r.json<Envelope>().error.code, 'CONFLICT');
+    assert.match(r.json<Envelope>().error.message, /cannot send a review to a task in state stopped/, 'refused by the input rule (canDo), before anything is tried');
     assert.equal((await api(alice, 'GET', base)).json<{ comments: ReviewComment[] }>().comments.length, 1, 'the comment stays for later');
     const restart = await api(alice, 'POST', `/api/v1/tasks/${task.id}/restart-from`, { eventId: 1, prompt: { text: 'x' } });
     assert.equal(restart.status, 409, restart.body);
