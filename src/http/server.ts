@@ -24,6 +24,7 @@ import { reviewRoutes } from './routes/review.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
+import { secretRoutes, type SecretsRouteDeps } from './routes/secrets.js';
 import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
@@ -65,6 +66,8 @@ export interface ServerDeps {
   /** The embedded voice gateway's signalling (src/voice's VoiceGateway); absent: those routes are not mounted. */
   voiceRtc?: VoiceRtcRouteDeps;
   /** Web Push subscriptions (src/push's PushService); absent: the push routes are not mounted. */
+  /** The secrets vault's routes (list names, set, delete); absent: no vault. */
+  secrets?: SecretsRouteDeps;
   push?: PushRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
@@ -194,6 +197,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   voiceRoutes(app, voice);
   if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
   if (deps.push) pushRoutes(app, deps.push);
+  if (deps.secrets) secretRoutes(app, deps.secrets);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);

@@ -19,7 +19,7 @@ import type {
   TaskState,
   UsageResp,
 } from '../api/index.js';
-import { canDo, LIVE_STATES, type TaskAction } from '../api/index.js';
+import { canDo, LIVE_STATES, MIN_SECRET_BYTES, type TaskAction } from '../api/index.js';
 import {
   aliveCommand,
   assetPaths,
@@ -46,6 +46,7 @@ import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
+import { isCredentialName, Redactor } from './redact.js';
 import { scan } from './safety.js';
 import { addComment, deleteComment, editComment, pendingComments, sendReview, type ReviewTarget } from './review.js';
 import { forkPrompt, headAfter, headBefore, headCommand, messageAt, resetCommand, restartPrompt, turnsOf } from './rewind.js';
@@ -96,6 +97,11 @@ export interface TaskServiceDeps {
   readiness?: (harness: HarnessName) => Promise<HarnessInfo | null>;
   /** Names new tasks from their prompt (a small model); absent: the prompt's first line stays. */
   titleModel?: TitleModel | null;
+  /**
+   * The owner's secrets by name (the vault), for a task that selects them; an unknown name throws
+   * an error with code BAD_REQUEST. Absent: this daemon has no vault.
+   */
+  secretValues?: (ownerId: string, names: readonly string[]) => Promise<Record<string, string>>;
   /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
   gitIdentity?: (caller: Caller | null) => Partial<GitIdentity> | null;
 }
@@ -185,13 +191,16 @@ export class TaskService {
     }
     // The tasks the logs held: one created while the list below is under way is not an orphan.
     const loaded = [...this.tasks.values()];
-    const containers = await runtime.list();
-    const byTask = new Map(containers.map((c) => [c.taskId, c]));
+    // Each task's queue is taken now, before the containers are even listed: an operation that
+    // comes meanwhile (input right after a restart) waits for the adoption instead of finding no
+    // container.
+    const listing = runtime.list().then((containers) => new Map(containers.map((c) => [c.taskId, c])));
+    listing.catch(() => undefined); // reported by each task's adoption below
     await Promise.all(
       loaded.map(async (task) => {
         if (task.header.hasTrailer || FINAL.has(task.state)) return;
-        const handle = byTask.get(task.id);
         await task.serial(async () => {
+          const handle = (await listing).get(task.id);
           try {
             await this.open(task);
             if (!handle) {
@@ -200,6 +209,9 @@ export class TaskService {
               return;
             }
             task.handle = handle;
+            // What the agent prints from now on (and what it printed while the daemon was away) is
+            // masked as it was before the restart.
+            this.redactorFor(task, await this.adoptedEnv(task));
             if (handle.state !== 'running') {
               task.setState('stopped');
               return;
@@ -592,6 +604,9 @@ export class TaskService {
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
     if (req.issue && !extra?.issue) throw new TaskError('BAD_REQUEST', 'issue: this daemon has no forge clients to read it');
+    // The values are read now (an unknown name is refused before anything starts) and kept in
+    // memory only: the log records the names.
+    const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);
@@ -630,6 +645,7 @@ export class TaskService {
       owner: caller?.id ?? '',
       ownerName: caller?.username ?? '',
       createdAt: new Date().toISOString(),
+      ...(req.secrets?.length ? { secrets: [...req.secrets] } : {}),
     };
     const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0, usage: [] };
     const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
@@ -642,7 +658,7 @@ export class TaskService {
     this.nameTask(task, req.prompt.text);
     if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
     void task
-      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined, cont))
+      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined, cont, secretEnv))
       .catch((err: unknown) => this.deps.logger.error({ task: task.id, err: errorText(err) }, 'task setup could not be recorded'));
     return task.dto();
   }
@@ -709,7 +725,56 @@ export class TaskService {
     task.record({ type: 'caic_log', phase, durationMs: Date.now() - started, message: message ?? phase });
   }
 
-  private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined, cont: { branch: string; head: string; fork?: boolean } | null): Promise<void> {
+  /**
+   * A task's credentials after a restart, as far as they can be known again: its secrets (one the
+   * owner deleted since is gone: said in the log), the owner's GitHub token, the agent's variables.
+   */
+  private async adoptedEnv(task: Task): Promise<Record<string, string>> {
+    const meta = task.meta;
+    const token = this.deps.gitHubToken(meta.owner ? { id: meta.owner, username: meta.ownerName } : null);
+    const env: Record<string, string> = { ...this.deps.harnessEnv(meta.harness), ...(token ? { GITHUB_TOKEN: token } : {}) };
+    for (const name of meta.secrets ?? []) {
+      try {
+        Object.assign(env, (await this.deps.secretValues?.(meta.owner || DEFAULT_USER, [name])) ?? {});
+      } catch {
+        this.deps.logger.warn({ task: task.id, secret: name }, 'a secret of this task is no longer in the vault: its value is not masked any more');
+      }
+    }
+    return env;
+  }
+
+  /** Secret values for a task (the vault's refusals become the task API's). */
+  private async secretsFor(ownerId: string, names: readonly string[]): Promise<Record<string, string>> {
+    if (!this.deps.secretValues) throw new TaskError('BAD_REQUEST', 'secrets: this daemon has no secrets vault');
+    try {
+      return await this.deps.secretValues(ownerId, names);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'BAD_REQUEST' || code === 'NOT_FOUND') throw new TaskError('BAD_REQUEST', `secrets: ${errorText(err)}`);
+      if (code === 'CONFLICT') throw new TaskError('CONFLICT', errorText(err));
+      throw err;
+    }
+  }
+
+  /**
+   * What the task's agent output is masked for: its secrets, the GitHub token it was given and the
+   * credentials among the agent's configured variables.
+   */
+  private redactorFor(task: Task, env: Record<string, string>): void {
+    const values = Object.entries(env)
+      .filter(([name, v]) => v.length >= MIN_SECRET_BYTES && (task.meta.secrets?.includes(name) || isCredentialName(name)))
+      .map(([, v]) => v);
+    task.redactor = values.length ? new Redactor(values) : null;
+    task.secretValues = Object.fromEntries(Object.entries(env).filter(([name]) => task.meta.secrets?.includes(name)));
+  }
+
+  private async provision(
+    task: Task,
+    prompt: Prompt,
+    gitHubToken: string | undefined,
+    cont: { branch: string; head: string; fork?: boolean } | null,
+    secretEnv: Record<string, string> = {},
+  ): Promise<void> {
     const meta = task.meta;
     const repo = meta.repos[0];
     try {
@@ -723,7 +788,8 @@ export class TaskService {
       task.setState('provisioning');
       const started = Date.now();
       const info = repo ? this.deps.repos.get(repo.name) : null;
-      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}), ...secretEnv };
+      this.redactorFor(task, env);
       const hasEnv = Object.keys(env).length > 0;
       // The first session's relay starts with the container (its entrypoint), and so does the agent
       // when nothing has to go in over SSH before it: no secrets to write, the repository complete.
@@ -1254,7 +1320,7 @@ export class TaskService {
     const binaries = await Promise.all(
       diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${sha}:${d.path}`]).catch(() => '0')).trim()) })),
     );
-    const issues = scan(patch, binaries);
+    const issues = scan(patch, binaries, task.secretValues);
     if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues, forge: null });
     // The branch may be shared (a task continuing someone's branch, a PR others push to): the push
     // replaces only what caic last saw there (the commit it fetched or pushed), never commits
@@ -1379,7 +1445,7 @@ export class TaskService {
   /**
    * Fork from a user message: a new task on a new branch made at the commit the task had once that
    * message's turn ended (fetched from the container when the host lacks it), whose prompt sums up
-   * the conversation up to there before `prompt`. Same agent, model and sudo as the task.
+   * the conversation up to there before `prompt`. Same agent, model, sudo and secrets as the task.
    */
   async fork(id: string, eventId: number, prompt: Prompt, caller: Caller | null): Promise<TaskDto> {
     const task = this.find(id, caller);
@@ -1408,7 +1474,14 @@ export class TaskService {
     });
     const turnAt = turns.findIndex((x) => x.input.id === eventId);
     const created = this.create(
-      { repos: [{ name: repo.name, baseBranch: repo.baseBranch }], harness: task.meta.harness, model: task.meta.model, prompt: { ...prompt, text: forkPrompt(prompt.text, turns.slice(0, turnAt + 1), { taskId: task.id, branch: repo.branch }) }, sudo: task.meta.sudo },
+      {
+        repos: [{ name: repo.name, baseBranch: repo.baseBranch }],
+        harness: task.meta.harness,
+        model: task.meta.model,
+        prompt: { ...prompt, text: forkPrompt(prompt.text, turns.slice(0, turnAt + 1), { taskId: task.id, branch: repo.branch }) },
+        sudo: task.meta.sudo,
+        ...(task.meta.secrets?.length ? { secrets: [...task.meta.secrets] } : {}),
+      },
       caller,
       { fork: { branch, head: commit, note: `forked from task ${task.id} at message ${eventId} (commit ${commit.slice(0, 10)} of ${repo.branch})` } },
     );
