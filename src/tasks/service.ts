@@ -68,6 +68,8 @@ const HOME = '/home/user';
 /** The longest a task waits before attaching again to an agent whose output its log could not take. */
 const LOG_STALL_MAX_MS = 30_000;
 const RELINK_DEADLINE_MS = 60_000;
+/** The longest a HEAD record (one `git rev-parse` over SSH) may take, and input may wait for it. */
+const HEAD_WAIT_MS = 10_000;
 /** Each reattach attempt waits this long for sshd. */
 const RELINK_CONNECT_MS = 5_000;
 /** A relay the container started is connected to directly for this long; then through an attach client. */
@@ -350,6 +352,8 @@ export class TaskService {
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
+    // HEAD records under way land before the logs close (each is bounded by HEAD_WAIT_MS).
+    await Promise.all([...this.headsPending.values()].flatMap((set) => [...set]));
     for (const task of this.tasks.values()) {
       task.session?.detach();
       task.log?.seal();
@@ -1055,6 +1059,7 @@ export class TaskService {
 
   /** Input to a task that can take it (in its queue): to the running agent, else reattached or resumed. */
   private async deliver(task: Task, prompt: Prompt): Promise<void> {
+    await this.headsRecorded(task);
     {
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
       if (!this.takesInput(task)) {
@@ -1360,14 +1365,36 @@ export class TaskService {
     } catch {
       return;
     }
-    void runtime
-      .exec(handle, headCommand(this.workdir(task)), { timeoutMs: 30_000, maxBuffer: 4096 })
+    const pending = this.headsPending.get(task.id) ?? this.headsPending.set(task.id, new Set()).get(task.id)!;
+    const write: Promise<void> = runtime
+      .exec(handle, headCommand(this.workdir(task)), { timeoutMs: HEAD_WAIT_MS, maxBuffer: 4096 })
       .then((r) => {
         const commit = r.stdout.trim();
-        if (this.closed || r.code !== 0 || !isCommitId(commit) || !task.log || task.log.isSealed || !task.transcript || task.transcript.hasTrailer) return;
+        if (r.code !== 0 || !isCommitId(commit) || !task.log || task.log.isSealed || !task.transcript || task.transcript.hasTrailer) return;
         task.record({ type: 'caic_head', event: eventId, commit });
       })
-      .catch((err: unknown) => this.deps.logger.debug({ task: task.id, err: errorText(err) }, 'recording HEAD failed'));
+      .catch((err: unknown) => this.deps.logger.debug({ task: task.id, err: errorText(err) }, 'recording HEAD failed'))
+      .finally(() => {
+        pending.delete(write);
+        if (!pending.size) this.headsPending.delete(task.id);
+      });
+    pending.add(write);
+  }
+
+  /** HEAD records still being taken, per task: the next input waits for them (see deliver). */
+  private readonly headsPending = new Map<string, Set<Promise<void>>>();
+
+  /**
+   * Waits (at most HEAD_WAIT_MS) for the HEAD records of the task's earlier events: the end of a
+   * turn must be recorded before the next input can move the branch, or a slow record would see
+   * the next turn's commit. The agent is idle then; the wait is one `rev-parse` at most.
+   */
+  private async headsRecorded(task: Task): Promise<void> {
+    const pending = this.headsPending.get(task.id);
+    if (!pending?.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, HEAD_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private reviewTarget(task: Task): ReviewTarget {
@@ -1423,6 +1450,7 @@ export class TaskService {
   restartFrom(id: string, eventId: number, prompt: Prompt, caller: Caller | null): Promise<void> {
     return this.operate(id, caller, 'restart', 'restart', async (task) => {
       if (!prompt.text.trim() && !prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the message is empty');
+      await this.headsRecorded(task);
       if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
       const { t, turns } = this.messageOf(task, eventId);
       const at = turns.findIndex((x) => x.input.id === eventId);
@@ -1451,6 +1479,7 @@ export class TaskService {
     const task = this.find(id, caller);
     if (!task.transcript) await task.serial(() => this.loadOnly(task));
     if (!prompt.text.trim() && !prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
+    await this.headsRecorded(task);
     const { t, turns } = this.messageOf(task, eventId);
     const repo = task.meta.repos[0];
     if (!repo || !repo.branch) throw new TaskError('CONFLICT', 'this task has no branch to fork');

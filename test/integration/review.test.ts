@@ -72,6 +72,13 @@ describe('review comments, restart and fork from a message', () => {
   test('a three-turn task, each turn a commit', async () => {
     task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_COMMIT one' } }, alice);
     await waitUntil(() => env.task(task.id, alice), (t) => t.state === 'waiting' && t.numTurns === 1, { timeoutMs: 90_000, what: 'turn 1' });
+    // A slow connection to the container (a loaded machine), for the daemon's HEAD records only:
+    // bash reads ~/.bashrc for commands sshd runs, and only those records run `rev-parse`. A turn's
+    // end must still be recorded before the next message moves the branch (seen under load: the
+    // fork took turn 3's commit for message 2).
+    const hook = `case "$BASH_EXECUTION_STRING" in *"rev-parse --verify -q HEAD"*) sleep 1.5;; esac`;
+    const r = await env.execIn(task.id, `{ printf '%s\n' '${hook}'; cat ~/.bashrc 2>/dev/null; } > /tmp/bashrc && mv /tmp/bashrc ~/.bashrc`, 'user');
+    assert.equal(r.code, 0, r.output);
     await turn('FAKE_COMMIT two');
     await turn('FAKE_COMMIT three');
     task = await env.task(task.id, alice);

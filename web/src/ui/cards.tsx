@@ -338,13 +338,15 @@ function UserMessage({ item, ctx }: { item: Of<'user'>; ctx: CardContext }) {
     }
   };
   return (
-    <div className="msg user" data-testid="user-message" data-event-id={item.eventId}>
-      <div className="user-text">{item.text}</div>
-      {item.images > 0 && (
-        <div className="muted small">
-          {item.images} image{item.images === 1 ? '' : 's'}
-        </div>
-      )}
+    <div className="user-turn" data-testid="user-message" data-event-id={item.eventId}>
+      <div className="msg user">
+        <div className="user-text">{item.text}</div>
+        {item.images > 0 && (
+          <div className="muted small">
+            {item.images} image{item.images === 1 ? '' : 's'}
+          </div>
+        )}
+      </div>
       {mode ? (
         <form
           className="user-rewind"
