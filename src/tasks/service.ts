@@ -352,8 +352,14 @@ export class TaskService {
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
-    // HEAD records under way land before the logs close (each is bounded by HEAD_WAIT_MS).
-    await Promise.all([...this.headsPending.values()].flatMap((set) => [...set]));
+    // HEAD records under way land before the logs close (a container that does not answer holds
+    // shutdown up for 2 s at most).
+    const heads = [...this.headsPending.values()].flatMap((set) => [...set]);
+    if (heads.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(heads), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+      clearTimeout(timer);
+    }
     for (const task of this.tasks.values()) {
       task.session?.detach();
       task.log?.seal();
@@ -1060,26 +1066,24 @@ export class TaskService {
   /** Input to a task that can take it (in its queue): to the running agent, else reattached or resumed. */
   private async deliver(task: Task, prompt: Prompt): Promise<void> {
     await this.headsRecorded(task);
-    {
-      if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
-      if (!this.takesInput(task)) {
-        if (!task.handle || task.handle.state !== 'running') {
-          throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
-        }
-        // Reconnect to a relay that still runs; if the agent is gone, resume its session.
-        this.dropEndedSession(task);
-        const runtime = this.deps.runtime();
-        await this.reattach(task, runtime, task.handle);
-        if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
-        if (!this.takesInput(task)) {
-          this.dropEndedSession(task);
-          const resume = task.transcript!.summary.sessionId;
-          await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
-          return;
-        }
+    if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
+    if (!this.takesInput(task)) {
+      if (!task.handle || task.handle.state !== 'running') {
+        throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
       }
-      await this.sendPrompt(task, task.session!, prompt);
+      // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+      this.dropEndedSession(task);
+      const runtime = this.deps.runtime();
+      await this.reattach(task, runtime, task.handle);
+      if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+      if (!this.takesInput(task)) {
+        this.dropEndedSession(task);
+        const resume = task.transcript!.summary.sessionId;
+        await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
+        return;
+      }
     }
+    await this.sendPrompt(task, task.session!, prompt);
   }
 
   /** The agent session is there and its agent has not ended (its exit record not yet seen). */
