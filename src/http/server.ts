@@ -22,6 +22,7 @@ import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { previewRoutes } from './routes/preview.js';
 import { PreviewService } from './preview/service.js';
+import { reviewRoutes } from './routes/review.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
@@ -206,6 +207,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
+    reviewRoutes(app, deps.tasks.service);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
     if (previews) {
       previewRoutes(app, previews);
