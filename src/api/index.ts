@@ -10,6 +10,6 @@ export * from './voice.js';
 export * from './push.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
-export { buildOpenApi } from './openapi.js';
+export { buildOpenApi, SSE_EVENTS } from './openapi.js';
 export * from './mcp.js';
 export * from './voice-channel.js';

@@ -5,30 +5,64 @@ import type { RouteDef } from './routes.js';
 
 type JsonObject = Record<string, unknown>;
 
+/** Extension of a `text/event-stream` media type: event name → schema of its `data:` JSON. */
+export const SSE_EVENTS = 'x-sse-events';
+
 const COMMON_ERRORS: readonly ErrorCode[] = ['FORBIDDEN', 'INTERNAL_ERROR'];
 
 /**
  * Converts one schema. Named schemas (`.meta({id})`) become shared components; an input-side
- * schema whose JSON differs from the output side of the same id is stored as `<id>Input`.
+ * schema whose JSON differs from the output side of the same id is stored as `<id>Input` (outputs
+ * are converted first, so the plain name is always the answer's shape).
  */
 function toJson(schema: z.ZodType, io: 'input' | 'output', components: JsonObject): JsonObject {
   const raw = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonObject & {
     $defs?: Record<string, JsonObject>;
   };
   const defs = raw.$defs ?? {};
-  const rename = new Map<string, string>();
-  for (const [id, def] of Object.entries(defs)) {
-    const existing = components[id];
-    const same = existing === undefined || JSON.stringify(existing) === JSON.stringify(def);
-    rename.set(id, same ? id : `${id}Input`);
-  }
+  const rename = new Map<string, string>(Object.keys(defs).map((id) => [id, id]));
   const fix = (value: unknown): unknown =>
     JSON.parse(
       JSON.stringify(value).replace(/"#\/\$defs\/([^"]+)"/g, (_m, id: string) => `"#/components/schemas/${rename.get(id) ?? id}"`),
     );
+  // A definition keeps its name when it is the same schema as the component of that name once its
+  // own references are resolved; renaming one can change those that refer to it, hence the loop.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [id, def] of Object.entries(defs)) {
+      const existing = components[id];
+      const same = existing === undefined || JSON.stringify(existing) === JSON.stringify(fix(def));
+      if (!same && io === 'output') throw new Error(`two different answer schemas are named ${id}`);
+      const name = same ? id : `${id}Input`;
+      if (rename.get(id) !== name) {
+        rename.set(id, name);
+        changed = true;
+      }
+    }
+  }
   for (const [id, def] of Object.entries(defs)) components[rename.get(id) ?? id] = fix(def);
   const { $schema: _schema, $defs: _defs, ...rest } = raw;
   return fix(rest) as JsonObject;
+}
+
+const REF = '#/components/schemas/';
+
+/**
+ * A `oneOf` of named objects that each fix one property to a constant (a zod discriminated union)
+ * gets the OpenAPI `discriminator` with its mapping, so generators make one class per variant.
+ */
+function addDiscriminators(components: JsonObject): void {
+  const constOf = (id: string, prop: string): unknown =>
+    ((components[id] as { properties?: Record<string, { const?: unknown }> } | undefined)?.properties?.[prop])?.const;
+  for (const schema of Object.values(components) as JsonObject[]) {
+    const oneOf = schema.oneOf as { $ref?: string }[] | undefined;
+    if (!oneOf?.every((s) => s.$ref?.startsWith(REF))) continue;
+    const ids = oneOf.map((s) => s.$ref!.slice(REF.length));
+    const first = components[ids[0]!] as { properties?: Record<string, { const?: unknown }> } | undefined;
+    const prop = Object.keys(first?.properties ?? {}).find((p) => ids.every((id) => typeof constOf(id, p) === 'string'));
+    if (!prop) continue;
+    schema.discriminator = { propertyName: prop, mapping: Object.fromEntries(ids.map((id) => [constOf(id, prop) as string, `${REF}${id}`])) };
+  }
 }
 
 function parameters(obj: z.ZodObject | undefined, where: 'path' | 'query', components: JsonObject): JsonObject[] {
@@ -50,24 +84,31 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
   const components: JsonObject = {};
   const paths: Record<string, Record<string, JsonObject>> = {};
   const errorRef = toJson(ErrorResponse, 'output', components);
-  for (const [operationId, r] of Object.entries(routeTable)) {
-    const path = r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  const entries = Object.entries(routeTable);
+  // Answers first: the plain component names are the shapes the server sends.
+  const answers = new Map<string, JsonObject>();
+  for (const [operationId, r] of entries) {
     const responses: JsonObject = {};
     if (r.response) {
       responses['200'] = {
         description: 'OK',
+        ...(r.noStore ? { headers: { 'Cache-Control': { required: true, schema: { type: 'string', const: 'no-store' } } } } : {}),
         content: { 'application/json': { schema: toJson(r.response, 'output', components) } },
       };
     }
     if (r.sse) {
-      const item = toJson(r.sse, 'output', components);
+      const events: JsonObject = { message: toJson(r.sse, 'output', components) };
+      for (const [name, schema] of Object.entries(r.sseEvents ?? {})) events[name] = toJson(schema, 'output', components);
       responses['200'] = {
-        description: 'Server-sent events; each `data:` line is one JSON value of this schema.',
-        content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: item } },
+        description:
+          'Server-sent events. `x-sse-events` maps each event name (`event:` line; `message` when absent) to the schema of its `data:` JSON.',
+        // Proxies must neither cache nor transform (compress, buffer) a stream.
+        headers: { 'Cache-Control': { required: true, schema: { type: 'string', const: 'no-cache, no-transform' } } },
+        content: { 'text/event-stream': { schema: { type: 'string' }, [SSE_EVENTS]: events } },
       };
     }
     if (r.redirect) {
-      responses['302'] = { description: 'Redirect', headers: { Location: { schema: { type: 'string' } } } };
+      responses['302'] = { description: 'Redirect', headers: { Location: { required: true, schema: { type: 'string' } } } };
     }
     const codes = new Set<ErrorCode>([...COMMON_ERRORS, ...(r.errors ?? [])]);
     if (r.access === 'user') codes.add('UNAUTHORIZED');
@@ -79,6 +120,10 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
         content: { 'application/json': { schema: errorRef } },
       };
     }
+    answers.set(operationId, responses);
+  }
+  for (const [operationId, r] of entries) {
+    const path = r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const op: JsonObject = {
       operationId,
       summary: r.summary,
@@ -87,7 +132,7 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
         ...parameters(r.params, 'path', components),
         ...parameters(r.querystring, 'query', components),
       ],
-      responses,
+      responses: answers.get(operationId),
     };
     if (r.access === 'user') op.security = [{ bearer: [] }, { cookie: [] }];
     if (r.body) {
@@ -98,6 +143,7 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
     }
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
+  addDiscriminators(components);
   return {
     openapi: '3.1.0',
     info: {

@@ -2,7 +2,7 @@
 // Fastify server, the OpenAPI document (android-api/openapi.json) and, later, the web client.
 import { z } from 'zod';
 import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, LogoutEverywhereResp, StatusResp, UserResp } from './auth.js';
-import { EventMessage } from './events.js';
+import { EventMessage, SseReady } from './events.js';
 import { GrantIdParams, OAuthGrantsResp } from './oauth.js';
 import {
   CloneRepoReq,
@@ -49,10 +49,14 @@ export interface RouteDef {
   readonly body?: z.ZodType;
   /** JSON body of the 200 answer; absent when the route answers with a redirect. */
   readonly response?: z.ZodType;
+  /** The 200 answer holds a secret (a token, a password): `Cache-Control: no-store`, set by the server. */
+  readonly noStore?: boolean;
   /** Answers 302 with a Location header. */
   readonly redirect?: boolean;
-  /** A server-sent event stream whose `data:` lines hold this schema. */
+  /** A server-sent event stream whose unnamed events' `data:` lines hold this schema. */
   readonly sse?: z.ZodType;
+  /** The stream's named events (`event: <name>`) and the schema of their data. */
+  readonly sseEvents?: Readonly<Record<string, z.ZodType>>;
   /** Error codes worth documenting beyond the ones every route can return. */
   readonly errors?: readonly ErrorCode[];
 }
@@ -112,6 +116,7 @@ export const routes = {
     access: 'public',
     body: AuthTokenReq,
     response: AuthTokenResp,
+    noStore: true,
     errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authMe: {
@@ -205,6 +210,7 @@ export const routes = {
     access: 'user',
     params: TaskIdParams,
     sse: EventMessage,
+    sseEvents: { ready: SseReady },
     errors: ['NOT_FOUND'],
   },
   renameTask: {
@@ -341,6 +347,7 @@ export const routes = {
     access: 'user',
     params: TaskIdParams,
     response: SudoPasswordResp,
+    noStore: true,
     errors: ['NOT_FOUND'],
   },
   listRepos: {
@@ -419,6 +426,7 @@ export const routes = {
     tag: 'voice',
     access: 'user',
     response: VoiceTokenResp,
+    noStore: true,
     errors: ['UNAUTHORIZED', 'CONFLICT'],
   },
   voiceRtcOffer: {
