@@ -8,7 +8,13 @@ type JsonObject = Record<string, unknown>;
 /** Extension of a `text/event-stream` media type: event name → schema of its `data:` JSON. */
 export const SSE_EVENTS = 'x-sse-events';
 
-const COMMON_ERRORS: readonly ErrorCode[] = ['FORBIDDEN', 'INTERNAL_ERROR'];
+/**
+ * What any route can answer: a malformed request (no Host header, a bad URL), the gate's refusal, a
+ * dependency down (Docker, a full disk), a bug.
+ */
+const COMMON_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'FORBIDDEN', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'];
+/** What a request with a body can be refused for before any route sees it. */
+const BODY_ERRORS: readonly ErrorCode[] = ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 
 /**
  * Converts one schema. Named schemas (`.meta({id})`) become shared components; an input-side
@@ -90,11 +96,13 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
   for (const [operationId, r] of entries) {
     const responses: JsonObject = {};
     if (r.response) {
+      const schema = toJson(r.response, 'output', components);
       responses['200'] = {
         description: 'OK',
         ...(r.noStore ? { headers: { 'Cache-Control': { required: true, schema: { type: 'string', const: 'no-store' } } } } : {}),
-        content: { 'application/json': { schema: toJson(r.response, 'output', components) } },
+        content: { 'application/json': { schema } },
       };
+      for (const status of r.responseAlso ?? []) responses[String(status)] = { description: 'Same body as 200', content: { 'application/json': { schema } } };
     }
     if (r.sse) {
       const events: JsonObject = { message: toJson(r.sse, 'output', components) };
@@ -112,13 +120,15 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
     }
     const codes = new Set<ErrorCode>([...COMMON_ERRORS, ...(r.errors ?? [])]);
     if (r.access === 'user') codes.add('UNAUTHORIZED');
-    if (r.body) codes.add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
-    if (r.params || r.querystring) codes.add('BAD_REQUEST');
+    // Any POST/PUT/PATCH may carry a body, whether or not the route reads one.
+    if (r.body || r.method === 'POST' || r.method === 'PUT' || r.method === 'PATCH') for (const c of BODY_ERRORS) codes.add(c);
+    const errorContent = {
+      'application/json': { schema: errorRef },
+      ...(r.errorPages ? { 'text/html': { schema: { type: 'string', description: 'An error page, for a browser (Accept: text/html).' } } } : {}),
+    };
     for (const code of [...codes].sort((a, b) => statusOfCode[a] - statusOfCode[b])) {
-      responses[String(statusOfCode[code])] = {
-        description: code,
-        content: { 'application/json': { schema: errorRef } },
-      };
+      if (responses[String(statusOfCode[code])]) continue;
+      responses[String(statusOfCode[code])] = { description: code, content: errorContent };
     }
     answers.set(operationId, responses);
   }
@@ -142,6 +152,31 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
       };
     }
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
+    if (r.cors) {
+      const header = (value: string) => ({ required: true, schema: { type: 'string', const: value } });
+      paths[path].options = {
+        operationId: `${operationId}Preflight`,
+        summary: 'CORS preflight of a browser page on another origin (with an Origin header; 405 without).',
+        tags: [r.tag],
+        parameters: parameters(r.params, 'path', components),
+        responses: {
+          '204': {
+            description: 'Preflight accepted',
+            headers: {
+              'Access-Control-Allow-Methods': header(r.cors.methods),
+              'Access-Control-Allow-Headers': header(r.cors.headers),
+              'Access-Control-Max-Age': { required: true, schema: { type: 'string', pattern: '^[0-9]+$' } },
+            },
+          },
+          ...Object.fromEntries(
+            (['BAD_REQUEST', 'FORBIDDEN', 'METHOD_NOT_ALLOWED', 'INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'] as const).map((code) => [
+              String(statusOfCode[code]),
+              { description: code, content: { 'application/json': { schema: errorRef } } },
+            ]),
+          ),
+        },
+      };
+    }
   }
   addDiscriminators(components);
   return {

@@ -53,6 +53,12 @@ export interface RouteDef {
   readonly noStore?: boolean;
   /** Answers 302 with a Location header. */
   readonly redirect?: boolean;
+  /** Other statuses whose body is the `response` schema too (a failing readiness probe). */
+  readonly responseAlso?: readonly number[];
+  /** Errors are an HTML page for a browser (`Accept: text/html`), the JSON envelope otherwise. */
+  readonly errorPages?: boolean;
+  /** Browsers on another origin may call it: an OPTIONS preflight answers 204 with these methods. */
+  readonly cors?: { readonly methods: string; readonly headers: string };
   /** A server-sent event stream whose unnamed events' `data:` lines hold this schema. */
   readonly sse?: z.ZodType;
   /** The stream's named events (`event: <name>`) and the schema of their data. */
@@ -60,6 +66,9 @@ export interface RouteDef {
   /** Error codes worth documenting beyond the ones every route can return. */
   readonly errors?: readonly ErrorCode[];
 }
+
+/** The voice gateway's routes are called by a page of the caic host's origin, on another origin. */
+const VOICE_RTC_CORS = { methods: 'POST, OPTIONS', headers: 'authorization, content-type' } as const;
 
 export const routes = {
   healthz: {
@@ -77,6 +86,7 @@ export const routes = {
     tag: 'server',
     access: 'public',
     response: ReadyResp,
+    responseAlso: [503],
   },
   serverConfig: {
     method: 'GET',
@@ -95,6 +105,7 @@ export const routes = {
     params: AuthProviderParams,
     querystring: AuthStartQuery,
     redirect: true,
+    errorPages: true,
     errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authCallback: {
@@ -106,6 +117,7 @@ export const routes = {
     params: AuthProviderParams,
     querystring: AuthCallbackQuery,
     redirect: true,
+    errorPages: true,
     errors: ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND'],
   },
   authToken: {
@@ -437,7 +449,9 @@ export const routes = {
     access: 'public',
     body: VoiceRtcOfferReq,
     response: VoiceRtcOfferResp,
-    errors: ['UNAUTHORIZED', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
+    // NOT_FOUND: this caic runs no voice gateway (the standalone one, or voice off).
+    errors: ['UNAUTHORIZED', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
+    cors: VOICE_RTC_CORS,
   },
   voiceRtcClose: {
     method: 'POST',
@@ -448,6 +462,7 @@ export const routes = {
     params: VoiceSessionParams,
     response: VoiceRtcCloseResp,
     errors: ['UNAUTHORIZED', 'NOT_FOUND'],
+    cors: VOICE_RTC_CORS,
   },
   voiceTools: {
     method: 'GET',

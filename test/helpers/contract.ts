@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
+import { MCP_PATH } from '../../src/api/mcp.js';
 
 // ajv, not zod: the document is checked by a validator that shares nothing with the code that
 // made it, so a zod schema and the route table cannot agree on a mistake.
@@ -14,6 +15,13 @@ export const OPENAPI_FILE = fileURLToPath(new URL('../../../android-api/openapi.
 export const CONTRACT_DIR_ENV = 'CAIC_CONTRACT_DIR';
 const SSE_EVENTS = 'x-sse-events';
 const REF = '#/components/schemas/';
+/**
+ * Under /api/v1 but not this document's: the MCP endpoint speaks JSON-RPC over MCP's Streamable
+ * HTTP (its own specification; the tests drive it with the MCP SDK's client and the Inspector),
+ * and /api/v1/test/ is where tests mount probe routes on a daemon (DaemonOptions.extend) to
+ * exercise the request pipeline.
+ */
+const OTHER_CONTRACTS = [MCP_PATH, '/api/v1/test/'];
 /** Bodies beyond this are not buffered for checking (none of caic's JSON answers is near it). */
 const MAX_BODY = 16 * 1024 * 1024;
 
@@ -30,6 +38,8 @@ export interface Mismatch {
   path: string;
   status: number;
   problems: string[];
+  /** The script of the process that received it (the test file, or the CLI). */
+  from?: string;
 }
 
 interface Schema {
@@ -74,7 +84,7 @@ export class ContractChecker {
     // The whole document is one schema resource; each check compiles only the part it needs, once.
     this.ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
     addFormats(this.ajv);
-    this.ajv.addSchema(this.doc as object, 'openapi.json');
+    this.ajv.addSchema(this.doc, 'openapi.json');
     const literal = (t: string) => t.split('/').filter((s) => s && !s.startsWith('{')).length;
     this.templates = Object.keys(this.doc.paths)
       .sort((a, b) => literal(b) - literal(a) || b.length - a.length)
@@ -87,6 +97,7 @@ export class ContractChecker {
   /** Whether an answer to this URL is caic's API: under /api/v1/, or a documented path. */
   isCaic(url: string): boolean {
     const path = new URL(url).pathname;
+    if (OTHER_CONTRACTS.some((p) => path === p || (p.endsWith('/') && path.startsWith(p)))) return false;
     return path.startsWith('/api/v1/') || path === '/api/v1' || this.templates.some((t) => t.re.test(path));
   }
 
@@ -240,6 +251,8 @@ export function contractChecker(): ContractChecker | null {
   const dir = process.env[CONTRACT_DIR_ENV];
   if (!dir) return (shared = null);
   const file = join(dir, `${process.pid}.jsonl`);
-  shared = new ContractChecker(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')), (m) => appendFileSync(file, `${JSON.stringify(m)}\n`));
+  shared = new ContractChecker(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')), (m) =>
+    appendFileSync(file, `${JSON.stringify({ ...m, from: process.argv[1]?.replace(/^.*\/dist\//, '') })}\n`),
+  );
   return shared;
 }

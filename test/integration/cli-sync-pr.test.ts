@@ -87,7 +87,7 @@ describe('caic sync --pr', { timeout: 200_000 }, () => {
     assert.equal(out.forge?.state, 'open');
 
     // Without --json: one line naming the branch and the pull request; syncing again opens no second one.
-    assert.match(await ok('sync', id, '--pr'), new RegExp(`^(pushed ${branch} \\(\\d+ files? changed\\): ${out.forge!.url}|nothing to push: ${branch} has no changes)\\n$`));
+    assert.match(await ok('sync', id, '--pr'), new RegExp(`^(pushed ${branch} \\(\\d+ files? changed\\): ${out.forge.url}|nothing to push: ${branch} has no changes)\\n$`));
     assert.equal(forge.repo('acme/proj').pulls.length, 1);
   });
 });

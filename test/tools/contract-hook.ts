@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import type * as Contract from '../helpers/contract.js';
 import type { BodyCheck, ContractChecker } from '../helpers/contract.js';
 
 // Diagnostics channels see every answer a process receives, whichever helper asked, without
@@ -14,7 +15,7 @@ function get(): ContractChecker | null {
   // Loaded on the first answer, synchronously (require of an ES module): processes that never
   // receive one (most children) do not pay for ajv.
   if (checker === undefined) {
-    const mod = require('../helpers/contract.js') as typeof import('../helpers/contract.js');
+    const mod = require('../helpers/contract.js') as typeof Contract;
     checker = mod.contractChecker();
   }
   return checker;
