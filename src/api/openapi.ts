@@ -128,7 +128,8 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
     };
     for (const code of [...codes].sort((a, b) => statusOfCode[a] - statusOfCode[b])) {
       if (responses[String(statusOfCode[code])]) continue;
-      responses[String(statusOfCode[code])] = { description: code, content: errorContent };
+      const challenge = code === 'UNAUTHORIZED' && r.challenge ? { headers: { 'WWW-Authenticate': { required: true, schema: { type: 'string', const: r.challenge } } } } : {};
+      responses[String(statusOfCode[code])] = { description: code, ...challenge, content: errorContent };
     }
     answers.set(operationId, responses);
   }

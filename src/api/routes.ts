@@ -57,6 +57,8 @@ export interface RouteDef {
   readonly responseAlso?: readonly number[];
   /** Errors are an HTML page for a browser (`Accept: text/html`), the JSON envelope otherwise. */
   readonly errorPages?: boolean;
+  /** The `WWW-Authenticate` challenge of its 401 answer (a route that takes a bearer of its own kind). */
+  readonly challenge?: string;
   /** Browsers on another origin may call it: an OPTIONS preflight answers 204 with these methods. */
   readonly cors?: { readonly methods: string; readonly headers: string };
   /** A server-sent event stream whose unnamed events' `data:` lines hold this schema. */
@@ -69,6 +71,8 @@ export interface RouteDef {
 
 /** The voice gateway's routes are called by a page of the caic host's origin, on another origin. */
 const VOICE_RTC_CORS = { methods: 'POST, OPTIONS', headers: 'authorization, content-type' } as const;
+/** A voice token, not a caic session, is what these routes want. */
+const VOICE_RTC_CHALLENGE = 'Bearer realm="voice-gateway"';
 
 export const routes = {
   healthz: {
@@ -452,6 +456,7 @@ export const routes = {
     // NOT_FOUND: this caic runs no voice gateway (the standalone one, or voice off).
     errors: ['UNAUTHORIZED', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
     cors: VOICE_RTC_CORS,
+    challenge: VOICE_RTC_CHALLENGE,
   },
   voiceRtcClose: {
     method: 'POST',
@@ -463,6 +468,7 @@ export const routes = {
     response: VoiceRtcCloseResp,
     errors: ['UNAUTHORIZED', 'NOT_FOUND'],
     cors: VOICE_RTC_CORS,
+    challenge: VOICE_RTC_CHALLENGE,
   },
   voiceTools: {
     method: 'GET',

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
-import { MCP_PATH } from '../../src/api/mcp.js';
 
 // ajv, not zod: the document is checked by a validator that shares nothing with the code that
 // made it, so a zod schema and the route table cannot agree on a mistake.
@@ -21,7 +20,9 @@ const REF = '#/components/schemas/';
  * and /api/v1/test/ is where tests mount probe routes on a daemon (DaemonOptions.extend) to
  * exercise the request pipeline.
  */
-const OTHER_CONTRACTS = [MCP_PATH, '/api/v1/test/'];
+// A literal, not src/api's MCP_PATH: the hook loads in every process and must not pull in zod and
+// the schemas for it (test/unit/contract-hook.test.ts checks they agree).
+export const OTHER_CONTRACTS = ['/api/v1/mcp', '/api/v1/test/'];
 /** Bodies beyond this are not buffered for checking (none of caic's JSON answers is near it). */
 const MAX_BODY = 16 * 1024 * 1024;
 
@@ -153,7 +154,9 @@ export class ContractChecker {
         // A body cut off (the client went away) is not the server's mistake.
         if (complete && size <= MAX_BODY && media.schema) {
           const text = Buffer.concat(chunks).toString('utf8');
-          this.checkJson(media.schema, text, 'body', problems);
+          // JSON media types are parsed; any other (an HTML error page) is its text.
+          if (/^application\/(.+\+)?json$/.test(type)) this.checkJson(media.schema, text, 'body', problems);
+          else this.checkValue(media.schema, text, 'body', problems);
         }
         done();
       },
@@ -208,6 +211,10 @@ export class ContractChecker {
       problems.push(`${what} is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
       return;
     }
+    this.checkValue(schema, value, what, problems);
+  }
+
+  private checkValue(schema: Schema, value: unknown, what: string, problems: string[]): void {
     // A union with a discriminator: check the variant its property names (clearer errors than oneOf's).
     const target = this.variant(schema, value);
     const v = this.validator(target);

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Mismatch } from '../helpers/contract.js';
+import { MCP_PATH } from '../../src/api/index.js';
+import { OTHER_CONTRACTS, type Mismatch } from '../helpers/contract.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HOOK = fileURLToPath(new URL('../tools/contract-hook.js', import.meta.url));
@@ -27,7 +28,10 @@ const answers: Record<string, (res: ServerResponse) => void> = {
     res.write(': heartbeat\n\nid: 1\ndata: {"id":1,"ts":"2026-01-01T00:00:00Z","kind":"text"}\n\n');
     res.end('event: ready\ndata: {"late":true}\n\nevent: surprise\ndata: {}\n\n');
   },
+  // An HTML error page where the document has none.
+  '/api/v1/tasks/t3': (res) => res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><p>no</p>'),
   // Good answers.
+  '/api/v1/auth/github/callback': (res) => res.writeHead(401, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><p>Sign-in failed</p>'),
   '/api/v1/auth/me': (res) => json(res, 404, { error: { code: 'NOT_FOUND', message: 'no session' } }),
   '/api/v1/tasks/t2/events': (res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' });
@@ -72,7 +76,7 @@ test('the contract hook reports undocumented statuses, paths, bodies, headers an
     for (const m of seen) byPath.set(m.path, [...(byPath.get(m.path) ?? []), m]);
     const problems = (p: string) => (byPath.get(p) ?? []).flatMap((m) => m.problems).join('\n');
     // Each bad answer was seen three times (fetch and node:http) and reported each time.
-    for (const p of ['/api/v1/server/config', '/api/v1/tasks', '/api/v1/not-a-route', '/healthz', '/api/v1/tasks/t1/sudo-password', '/api/v1/tasks/t1/events']) {
+    for (const p of ['/api/v1/server/config', '/api/v1/tasks', '/api/v1/not-a-route', '/healthz', '/api/v1/tasks/t1/sudo-password', '/api/v1/tasks/t1/events', '/api/v1/tasks/t3']) {
       assert.equal(byPath.get(p)?.length, 3, `${p}: ${JSON.stringify(byPath.get(p))}`);
     }
     assert.match(problems('/api/v1/server/config'), /status 418 is not documented for serverConfig/);
@@ -80,14 +84,19 @@ test('the contract hook reports undocumented statuses, paths, bodies, headers an
     assert.match(problems('/api/v1/not-a-route'), /undocumented path: GET \/api\/v1\/not-a-route answered 200/);
     assert.match(problems('/healthz'), /content-type "text\/plain" is not one of application\/json/);
     assert.match(problems('/api/v1/tasks/t1/sudo-password'), /header Cache-Control is missing/);
+    assert.match(problems('/api/v1/tasks/t3'), /content-type "text\/html; charset=utf-8" is not one of application\/json/);
     const events = problems('/api/v1/tasks/t1/events');
     assert.match(events, /event 1 \(message\) \(EventText\): .*must have required property 'text'/);
     assert.match(events, /event 2 \(ready\) \(SseReady\): .*must NOT have additional properties/);
     assert.match(events, /event 3: undocumented event name "surprise"/);
-    for (const good of ['/api/v1/auth/me', '/api/v1/tasks/t2/events', '/api/v1/gone', '/repos/o/r/pulls']) {
+    for (const good of ['/api/v1/auth/github/callback', '/api/v1/auth/me', '/api/v1/tasks/t2/events', '/api/v1/gone', '/repos/o/r/pulls']) {
       assert.equal(byPath.get(good), undefined, `${good} is as documented (or not caic's): ${JSON.stringify(byPath.get(good))}`);
     }
   } finally {
     server.close();
   }
+});
+
+test('the MCP endpoint is left to its own specification, at the path src/api names', () => {
+  assert.ok(OTHER_CONTRACTS.includes(MCP_PATH));
 });
