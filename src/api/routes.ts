@@ -31,6 +31,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
 
@@ -531,6 +532,37 @@ export const routes = {
     tag: 'push',
     access: 'user',
     response: PushTestResp,
+  },
+  // ---- secrets (the vault) ----
+  listSecrets: {
+    method: 'GET',
+    path: '/api/v1/secrets',
+    summary: "The caller's secrets: names and dates only, never values.",
+    tag: 'secrets',
+    access: 'user',
+    response: SecretsResp,
+    errors: ['UNAUTHORIZED', 'CONFLICT'],
+  },
+  setSecret: {
+    method: 'PUT',
+    path: '/api/v1/secrets/:name',
+    summary: 'Sets (or rotates) one of the caller\'s secrets; stored encrypted, the value is never returned. Tasks select secrets by name at creation and find them in ~/.env.',
+    tag: 'secrets',
+    access: 'user',
+    params: SecretNameParams,
+    body: SetSecretReq,
+    response: SecretMeta,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'CONFLICT'],
+  },
+  deleteSecret: {
+    method: 'DELETE',
+    path: '/api/v1/secrets/:name',
+    summary: "Deletes one of the caller's secrets (tasks already running keep the value they were given).",
+    tag: 'secrets',
+    access: 'user',
+    params: SecretNameParams,
+    response: DeleteSecretResp,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'NOT_FOUND', 'CONFLICT'],
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -23,6 +23,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
+import { secretRoutes, type SecretsRouteDeps } from './routes/secrets.js';
 import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
@@ -64,6 +65,8 @@ export interface ServerDeps {
   /** The embedded voice gateway's signalling (src/voice's VoiceGateway); absent: those routes are not mounted. */
   voiceRtc?: VoiceRtcRouteDeps;
   /** Web Push subscriptions (src/push's PushService); absent: the push routes are not mounted. */
+  /** The secrets vault's routes (list names, set, delete); absent: no vault. */
+  secrets?: SecretsRouteDeps;
   push?: PushRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
@@ -193,6 +196,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   voiceRoutes(app, voice);
   if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
   if (deps.push) pushRoutes(app, deps.push);
+  if (deps.secrets) secretRoutes(app, deps.secrets);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);

@@ -134,4 +134,19 @@ describe('task isolation between signed-in users', () => {
     assert.ok(!ids(bobList).includes(task.id), "alice's task never reached bob's stream");
     assert.ok(!ids(aliceList).includes(his.id), "bob's task never reached alice's stream");
   });
+
+  test("secrets are per user: bob neither lists, deletes nor gives his task alice's; no session is 401", async () => {
+    assert.equal((await env.api('PUT', '/api/v1/secrets/ALICE_TOKEN', { value: 'alice-secret-value' }, as(alice))).status, 200);
+    const bobs = await env.api('GET', '/api/v1/secrets', undefined, as(bob));
+    assert.equal(bobs.status, 200);
+    assert.deepEqual(bobs.json<{ secrets: unknown[] }>().secrets, []);
+    assert.equal((await env.api('DELETE', '/api/v1/secrets/ALICE_TOKEN', undefined, as(bob))).status, 404);
+    const stolen = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'fake', prompt: { text: 'x' }, secrets: ['ALICE_TOKEN'] }, as(bob));
+    assert.equal(stolen.status, 400, stolen.body);
+    for (const [method, body] of [['GET', undefined], ['PUT', { value: 'anonymous-value' }], ['DELETE', undefined]] as const) {
+      const r = await env.api(method, '/api/v1/secrets/ALICE_TOKEN'.replace(method === 'GET' ? '/ALICE_TOKEN' : '', ''), body, { host: HOST });
+      assert.equal(r.status, 401, `${method}: ${r.body}`);
+    }
+    assert.deepEqual((await env.api('GET', '/api/v1/secrets', undefined, as(alice))).json<{ secrets: { name: string }[] }>().secrets.map((s) => s.name), ['ALICE_TOKEN']);
+  });
 });

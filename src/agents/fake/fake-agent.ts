@@ -7,6 +7,9 @@
 //              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
 //   FAKE_CRASH exits at once, before it says anything, with a reason on stderr (an agent that
 //              cannot start: no credentials, a broken install)
+//   FAKE_PRINT_ENV <NAME> [file]  prints a variable of ~/.env with a Bash tool call, then repeats its
+//              value in its reply and result (a secret an agent leaks: caic must mask it everywhere);
+//              with `file` it also writes it into leak.txt (the safety scan must find it)
 //   FAKE_CI    writes CI_WORK.md; then each input that reports a CI failure (caic's summary
 //              starts "CI failed") appends a fix line to it, as an agent fixing its PR would
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
@@ -202,6 +205,27 @@ async function scenario(text: string, started: number): Promise<void> {
     });
     assistant([{ type: 'tool_use', id: toolId(), name: 'ExitPlanMode', input: { plan } }]);
     result('Plan ready.', started);
+  } else if (text.includes('FAKE_PRINT_ENV')) {
+    const name = /FAKE_PRINT_ENV\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(text)?.[1] ?? 'HOME';
+    let value = '';
+    tool('Bash', { command: `printenv ${name}`, description: `Print ${name}` }, () => {
+      try {
+        // ~/.env is where caic writes secrets; a bash loads it (BASH_ENV), as an agent's Bash tool would.
+        value = execSync(`. ~/.env 2>/dev/null; printf %s "$${name}"`, { cwd, encoding: 'utf8', shell: '/bin/bash' });
+        return { out: value };
+      } catch (err) {
+        return { out: String(err), error: true };
+      }
+    });
+    if (/FAKE_PRINT_ENV\s+\S+\s+file/.test(text)) {
+      const file = join(cwd, 'leak.txt');
+      tool('Write', { file_path: file, content: `${name}=${value}\n` }, () => {
+        writeFileSync(file, `${name}=${value}\n`);
+        return { out: `File created successfully at: ${file}` };
+      });
+    }
+    assistant([{ type: 'text', text: `The value of ${name} is ${value}.` }]);
+    result(`${name}=${value}`, started);
   } else if (text.includes('FAKE_DEMO')) {
     await demo(started);
   } else if (text.includes('FAKE_ERROR')) {
