@@ -15,6 +15,7 @@ import { Transcript } from './Transcript';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
+import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
 
 /** The actions that ask first: what the dialog says and the route it calls. */
@@ -62,9 +63,11 @@ export function TaskView({
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const [previewPort, setPreviewPort] = useState<number | null>(null);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
   const hasRepo = task.repos.length > 0;
+  const previews = usePreviewPorts(task.id, live);
   // Without a live agent the container may be gone: the diff then comes from the last sync.
   const synced = useMemo(() => events.transcript.items.some((i) => i.type === 'system' && i.subtype === 'sync' && (i.detail as { status?: unknown } | null)?.status === 'synced'), [events.transcript.items]);
   const diffAvailable = hasRepo && (live || synced);
@@ -220,6 +223,7 @@ export function TaskView({
               Compact
             </button>
           )}
+          {live && <PreviewButtons taskId={task.id} ports={previews.ports} onPanel={setPreviewPort} onError={setError} />}
           {task.sudo && task.state !== 'purged' && (
             <button
               type="button"
@@ -269,6 +273,7 @@ export function TaskView({
       )}
       <div className="task-body">
         <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} focusKey={ask?.key} />
+        {live && previewPort !== null && <PreviewPanel taskId={task.id} port={previewPort} onClose={() => setPreviewPort(null)} />}
         {todos.length > 0 && (
           <aside className="todos" aria-label="Todo list">
             <div className="label">
