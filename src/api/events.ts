@@ -42,10 +42,10 @@ const base = { id: z.number().int().describe('Per-task sequence number, from 1; 
 
 export const EventMessage = z
   .discriminatedUnion('kind', [
-    z.object({ ...base, kind: z.literal('init'), sessionId: z.string(), model: z.string(), agentVersion: z.string(), tools: z.array(z.string()), cwd: z.string() }),
-    z.object({ ...base, kind: z.literal('text'), text: z.string() }),
-    z.object({ ...base, kind: z.literal('textDelta'), text: z.string() }),
-    z.object({ ...base, kind: z.literal('thinking'), text: z.string() }),
+    z.object({ ...base, kind: z.literal('init'), sessionId: z.string(), model: z.string(), agentVersion: z.string(), tools: z.array(z.string()), cwd: z.string() }).meta({ id: 'EventInit' }),
+    z.object({ ...base, kind: z.literal('text'), text: z.string() }).meta({ id: 'EventText' }),
+    z.object({ ...base, kind: z.literal('textDelta'), text: z.string() }).meta({ id: 'EventTextDelta' }),
+    z.object({ ...base, kind: z.literal('thinking'), text: z.string() }).meta({ id: 'EventThinking' }),
     z.object({
       ...base,
       kind: z.literal('toolUse'),
@@ -53,11 +53,11 @@ export const EventMessage = z
       name: z.string(),
       input: z.unknown(),
       inputTruncated: z.boolean().describe('True when `input` was cut; GET /tasks/{id}/tool/{toolUseId} has it whole.'),
-    }),
-    z.object({ ...base, kind: z.literal('toolResult'), toolUseId: z.string(), content: z.string(), isError: z.boolean(), durationMs: z.number() }),
-    z.object({ ...base, kind: z.literal('ask'), toolUseId: z.string(), questions: z.array(AskQuestion) }),
-    z.object({ ...base, kind: z.literal('todo'), todos: z.array(TodoItem) }),
-    z.object({ ...base, kind: z.literal('usage'), usage: Usage, contextWindow: z.number().int().optional() }),
+    }).meta({ id: 'EventToolUse' }),
+    z.object({ ...base, kind: z.literal('toolResult'), toolUseId: z.string(), content: z.string(), isError: z.boolean(), durationMs: z.number() }).meta({ id: 'EventToolResult' }),
+    z.object({ ...base, kind: z.literal('ask'), toolUseId: z.string(), questions: z.array(AskQuestion) }).meta({ id: 'EventAsk' }),
+    z.object({ ...base, kind: z.literal('todo'), todos: z.array(TodoItem) }).meta({ id: 'EventTodo' }),
+    z.object({ ...base, kind: z.literal('usage'), usage: Usage, contextWindow: z.number().int().optional() }).meta({ id: 'EventUsage' }),
     z.object({
       ...base,
       kind: z.literal('result'),
@@ -68,22 +68,26 @@ export const EventMessage = z
       numTurns: z.number().int(),
       costUSD: z.number().describe('Cost of this session so far, as the agent reports it.'),
       usage: Usage,
-    }),
-    z.object({ ...base, kind: z.literal('system'), subtype: z.string(), detail: z.unknown().optional() }),
-    z.object({ ...base, kind: z.literal('userInput'), text: z.string(), images: z.number().int() }),
-    z.object({ ...base, kind: z.literal('diffStat'), files: z.array(DiffStatEntry) }),
-    z.object({ ...base, kind: z.literal('error'), message: z.string(), line: z.string().optional() }),
-    z.object({ ...base, kind: z.literal('log'), message: z.string(), phase: z.string().optional(), durationMs: z.number().optional() }),
-    z.object({ ...base, kind: z.literal('subagentStart'), taskId: z.string(), description: z.string() }),
-    z.object({ ...base, kind: z.literal('subagentEnd'), taskId: z.string(), status: z.string() }),
-    z.object({ ...base, kind: z.literal('rateLimit'), info: z.unknown() }),
-    z.object({ ...base, kind: z.literal('stats'), cpuPercent: z.number(), memoryBytes: z.number() }),
+    }).meta({ id: 'EventResult' }),
+    z.object({ ...base, kind: z.literal('system'), subtype: z.string(), detail: z.unknown().optional() }).meta({ id: 'EventSystem' }),
+    z.object({ ...base, kind: z.literal('userInput'), text: z.string(), images: z.number().int() }).meta({ id: 'EventUserInput' }),
+    z.object({ ...base, kind: z.literal('diffStat'), files: z.array(DiffStatEntry) }).meta({ id: 'EventDiffStat' }),
+    z.object({ ...base, kind: z.literal('error'), message: z.string(), line: z.string().optional() }).meta({ id: 'EventError' }),
+    z.object({ ...base, kind: z.literal('log'), message: z.string(), phase: z.string().optional(), durationMs: z.number().optional() }).meta({ id: 'EventLog' }),
+    z.object({ ...base, kind: z.literal('subagentStart'), taskId: z.string(), description: z.string() }).meta({ id: 'EventSubagentStart' }),
+    z.object({ ...base, kind: z.literal('subagentEnd'), taskId: z.string(), status: z.string() }).meta({ id: 'EventSubagentEnd' }),
+    z.object({ ...base, kind: z.literal('rateLimit'), info: z.unknown() }).meta({ id: 'EventRateLimit' }),
+    z.object({ ...base, kind: z.literal('stats'), cpuPercent: z.number(), memoryBytes: z.number() }).meta({ id: 'EventStats' }),
     z
       .object({ ...base, kind: z.literal('review'), comments: z.array(ReviewedLines) })
-      .describe('Review comments on the diff, sent to the agent as one input (that input follows or precedes it as a userInput).'),
+      .describe('Review comments on the diff, sent to the agent as one input (that input follows or precedes it as a userInput).')
+      .meta({ id: 'EventReview' }),
   ])
   .meta({ id: 'EventMessage' });
 export type EventMessage = z.infer<typeof EventMessage>;
+
+/** Data of the `ready` event that ends a task stream's history (GET /api/v1/tasks/{id}/events). */
+export const SseReady = z.object({}).strict().meta({ id: 'SseReady', description: 'History is complete: render now.' });
 export type EventKind = EventMessage['kind'];
 /** An event before the task numbers and stamps it. */
 export type EventBody = EventMessage extends infer E ? (E extends EventMessage ? Omit<E, 'id' | 'ts'> : never) : never;

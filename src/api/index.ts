@@ -13,6 +13,6 @@ export * from './preview.js';
 export * from './secrets.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
-export { buildOpenApi } from './openapi.js';
+export { buildOpenApi, SSE_EVENTS } from './openapi.js';
 export * from './mcp.js';
 export * from './voice-channel.js';

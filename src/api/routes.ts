@@ -2,7 +2,7 @@
 // Fastify server, the OpenAPI document (android-api/openapi.json) and, later, the web client.
 import { z } from 'zod';
 import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, LogoutEverywhereResp, StatusResp, UserResp } from './auth.js';
-import { EventMessage } from './events.js';
+import { EventMessage, SseReady } from './events.js';
 import { GrantIdParams, OAuthGrantsResp } from './oauth.js';
 import { AddReviewCommentReq, EditReviewCommentReq, ForkReq, RestartFromReq, ReviewComment, ReviewCommentParams, ReviewCommentsResp, SendReviewResp } from './review.js';
 import {
@@ -52,13 +52,30 @@ export interface RouteDef {
   readonly body?: z.ZodType;
   /** JSON body of the 200 answer; absent when the route answers with a redirect. */
   readonly response?: z.ZodType;
+  /** The 200 answer holds a secret (a token, a password): `Cache-Control: no-store`, set by the server. */
+  readonly noStore?: boolean;
   /** Answers 302 with a Location header. */
   readonly redirect?: boolean;
-  /** A server-sent event stream whose `data:` lines hold this schema. */
+  /** Other statuses whose body is the `response` schema too (a failing readiness probe). */
+  readonly responseAlso?: readonly number[];
+  /** Errors are an HTML page for a browser (`Accept: text/html`), the JSON envelope otherwise. */
+  readonly errorPages?: boolean;
+  /** The `WWW-Authenticate` challenge of its 401 answer (a route that takes a bearer of its own kind). */
+  readonly challenge?: string;
+  /** Browsers on another origin may call it: an OPTIONS preflight answers 204 with these methods. */
+  readonly cors?: { readonly methods: string; readonly headers: string };
+  /** A server-sent event stream whose unnamed events' `data:` lines hold this schema. */
   readonly sse?: z.ZodType;
+  /** The stream's named events (`event: <name>`) and the schema of their data. */
+  readonly sseEvents?: Readonly<Record<string, z.ZodType>>;
   /** Error codes worth documenting beyond the ones every route can return. */
   readonly errors?: readonly ErrorCode[];
 }
+
+/** The voice gateway's routes are called by a page of the caic host's origin, on another origin. */
+const VOICE_RTC_CORS = { methods: 'POST, OPTIONS', headers: 'authorization, content-type' } as const;
+/** A voice token, not a caic session, is what these routes want. */
+const VOICE_RTC_CHALLENGE = 'Bearer realm="voice-gateway"';
 
 export const routes = {
   healthz: {
@@ -76,6 +93,7 @@ export const routes = {
     tag: 'server',
     access: 'public',
     response: ReadyResp,
+    responseAlso: [503],
   },
   serverConfig: {
     method: 'GET',
@@ -94,6 +112,7 @@ export const routes = {
     params: AuthProviderParams,
     querystring: AuthStartQuery,
     redirect: true,
+    errorPages: true,
     errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authCallback: {
@@ -105,6 +124,7 @@ export const routes = {
     params: AuthProviderParams,
     querystring: AuthCallbackQuery,
     redirect: true,
+    errorPages: true,
     errors: ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND'],
   },
   authToken: {
@@ -115,6 +135,7 @@ export const routes = {
     access: 'public',
     body: AuthTokenReq,
     response: AuthTokenResp,
+    noStore: true,
     errors: ['BAD_REQUEST', 'NOT_FOUND'],
   },
   authMe: {
@@ -208,6 +229,7 @@ export const routes = {
     access: 'user',
     params: TaskIdParams,
     sse: EventMessage,
+    sseEvents: { ready: SseReady },
     errors: ['NOT_FOUND'],
   },
   renameTask: {
@@ -344,6 +366,7 @@ export const routes = {
     access: 'user',
     params: TaskIdParams,
     response: SudoPasswordResp,
+    noStore: true,
     errors: ['NOT_FOUND'],
   },
   // ---- review (issue 14): inline review comments on the diff; restart or fork from a message ----
@@ -502,6 +525,7 @@ export const routes = {
     tag: 'voice',
     access: 'user',
     response: VoiceTokenResp,
+    noStore: true,
     errors: ['UNAUTHORIZED', 'CONFLICT'],
   },
   voiceRtcOffer: {
@@ -512,7 +536,10 @@ export const routes = {
     access: 'public',
     body: VoiceRtcOfferReq,
     response: VoiceRtcOfferResp,
-    errors: ['UNAUTHORIZED', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
+    // NOT_FOUND: this caic runs no voice gateway (the standalone one, or voice off).
+    errors: ['UNAUTHORIZED', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'SERVICE_UNAVAILABLE'],
+    cors: VOICE_RTC_CORS,
+    challenge: VOICE_RTC_CHALLENGE,
   },
   voiceRtcClose: {
     method: 'POST',
@@ -523,6 +550,8 @@ export const routes = {
     params: VoiceSessionParams,
     response: VoiceRtcCloseResp,
     errors: ['UNAUTHORIZED', 'NOT_FOUND'],
+    cors: VOICE_RTC_CORS,
+    challenge: VOICE_RTC_CHALLENGE,
   },
   voiceTools: {
     method: 'GET',

@@ -297,10 +297,10 @@ export type RenameTaskReq = z.infer<typeof RenameTaskReq>;
 /** Task list stream: a snapshot, then changes. */
 export const TaskListEvent = z
   .discriminatedUnion('type', [
-    z.object({ type: z.literal('snapshot'), tasks: z.array(Task) }),
-    z.object({ type: z.literal('upsert'), task: Task }),
-    z.object({ type: z.literal('patch'), id: z.string(), fields: Task.partial() }),
-    z.object({ type: z.literal('delete'), id: z.string() }),
+    z.object({ type: z.literal('snapshot'), tasks: z.array(Task) }).meta({ id: 'TaskListSnapshot' }),
+    z.object({ type: z.literal('upsert'), task: Task }).meta({ id: 'TaskListUpsert' }),
+    z.object({ type: z.literal('patch'), id: z.string(), fields: Task.partial() }).meta({ id: 'TaskListPatch' }),
+    z.object({ type: z.literal('delete'), id: z.string() }).meta({ id: 'TaskListDelete' }),
   ])
   .meta({ id: 'TaskListEvent' });
 export type TaskListEvent = z.infer<typeof TaskListEvent>;

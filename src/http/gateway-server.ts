@@ -1,7 +1,7 @@
 // buildGatewayServer: the standalone voice gateway's Fastify app (gate → headers → CORS → the rtc routes and /healthz), without listening.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { routes } from '../api/index.js';
+import { routes, type RouteDef } from '../api/index.js';
 import type { Logger } from '../log/index.js';
 import { installAccessLog } from './access-log.js';
 import { createClientErrorHandler, createFrameworkErrorHandler } from './edge.js';
@@ -19,9 +19,6 @@ export interface GatewayServerDeps {
   /** Bytes of a request body (an SDP offer is a few kilobytes; the schema caps it at 64 KiB). */
   bodyLimit?: number;
 }
-
-const CORS_METHODS = 'POST, OPTIONS';
-const CORS_HEADERS = 'authorization, content-type';
 
 /**
  * CORS for a browser page on a caic host's origin. Any origin may call, without credentials: the
@@ -71,17 +68,20 @@ export async function buildGatewayServer(deps: GatewayServerDeps): Promise<Fasti
   installErrorHandlers(app, bodyLimit);
   app.route({ ...routeOptions(routes.healthz), handler: () => ({ status: 'ok' as const }) });
   voiceRtcRoutes(app, deps.gateway);
-  for (const path of [routes.voiceRtcOffer.path, routes.voiceRtcClose.path]) {
+  // The preflights the route table declares (routes with `cors`), answered as the document says.
+  for (const def of Object.values(routes) as RouteDef[]) {
+    const cors = def.cors;
+    if (!cors) continue;
     app.route({
       method: 'OPTIONS',
-      url: path,
+      url: def.path,
       config: { access: 'public' },
       handler: (req, reply) => {
-        if (!req.headers.origin) return sendError(reply, 'METHOD_NOT_ALLOWED', `OPTIONS is for CORS preflights; use POST on ${path}`);
+        if (!req.headers.origin) return sendError(reply, 'METHOD_NOT_ALLOWED', `OPTIONS is for CORS preflights; use ${def.method} on ${def.path}`);
         return reply
           .code(204)
-          .header('access-control-allow-methods', CORS_METHODS)
-          .header('access-control-allow-headers', CORS_HEADERS)
+          .header('access-control-allow-methods', cors.methods)
+          .header('access-control-allow-headers', cors.headers)
           .header('access-control-max-age', '600')
           .send();
       },

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { ServerConfigResp, VoiceToolCallResp, VoiceToolsResp } from '../../src/api/index.js';
+import { routes, type ServerConfigResp, type VoiceToolCallResp, type VoiceToolsResp } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -22,7 +22,7 @@ interface Offer {
   body: string;
 }
 
-/** A gateway that refuses every offer as a real one refuses a bad token (401, error envelope), with the CORS a browser needs to read the answer. */
+/** A gateway that refuses every offer as a real one refuses a bad token (401, error envelope, its challenge), with the CORS a browser needs to read the answer. */
 async function refusingGateway(): Promise<{ url: string; offers: Offer[]; close(): Promise<void> }> {
   const offers: Offer[] = [];
   const server: Server = createServer((req, res) => {
@@ -34,7 +34,7 @@ async function refusingGateway(): Promise<{ url: string; offers: Offer[]; close(
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       offers.push({ headers: req.headers, body });
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'token not signed by a trusted issuer' } }));
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': routes.voiceRtcOffer.challenge }).end(JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'token not signed by a trusted issuer' } }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { contractChecker } from './contract.js';
 import { tempDir } from './tmp.js';
 
 /** Installed by `npm run env:browser` (test/tools/env-browser.ts). */
@@ -73,6 +74,7 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
     await profile[Symbol.asyncDispose]();
     throw err;
   }
+  watchContract(context);
   const errors = new WeakMap<Page, string[]>();
   // The persistent context opens with one blank tab: the first newPage() hands it out.
   let spare: Page | undefined = context.pages()[0];
@@ -114,6 +116,29 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       await profile[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * The contract hook's chokepoint for pages: every answer of caic that a page of this browser
+ * receives (test/helpers/contract.ts decides which are caic's) is checked against the document.
+ * Event streams are checked by status and headers only: a page's stream body is not readable
+ * through the protocol while it is open (the suites' own stream clients check their events).
+ */
+function watchContract(context: BrowserContext): void {
+  const checker = contractChecker();
+  if (!checker) return;
+  context.on('response', (r) => {
+    const check = checker.begin({ method: r.request().method(), url: r.url(), status: r.status(), headers: r.headers() });
+    if (!check) return;
+    if ((r.headers()['content-type'] ?? '').startsWith('text/event-stream')) return check.end(false);
+    r.body().then(
+      (body) => {
+        check.chunk(body);
+        check.end(true);
+      },
+      () => check.end(false),
+    );
+  });
 }
 
 /**

@@ -26,7 +26,9 @@ export interface RunningCli extends AsyncDisposable {
 
 /** Starts `caic <args>` with exactly `env` (plus PATH). With `tty`, it runs inside `script`, so stdin and stdout are a terminal. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: { tty?: boolean } = {}): RunningCli {
-  const fullEnv = { PATH: process.env.PATH, ...env };
+  // The contract hook follows the CLI into its process (test/tools/run-tests.mjs sets both).
+  const hook = process.env.CAIC_CONTRACT_DIR ? { CAIC_CONTRACT_DIR: process.env.CAIC_CONTRACT_DIR, NODE_OPTIONS: process.env.NODE_OPTIONS } : {};
+  const fullEnv = { PATH: process.env.PATH, ...hook, ...env };
   const child = opts.tty
     ? spawn('script', ['-q', '-e', '-c', [process.execPath, CLI, ...args].map(shellQuote).join(' '), '/dev/null'], { env: { TERM: 'xterm-256color', ...fullEnv } })
     : spawn(process.execPath, [CLI, ...args], { env: fullEnv });

@@ -174,7 +174,6 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
       const user = sessions.userById(redeemed.userId);
       if (!user) return sendError(reply, 'BAD_REQUEST', 'this user can no longer sign in here');
       const { token, expiresAt } = await sessions.issue(user);
-      reply.header('cache-control', 'no-store');
       return { token, expiresAt: expiresAt.toISOString(), user: toUserResp(user) };
     },
   });

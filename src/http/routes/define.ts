@@ -1,4 +1,5 @@
 // Turns a route-table entry into Fastify route options, keeping the zod types for handler inference.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteDef } from '../../api/index.js';
 
 type Field<R, K extends string> = R extends { readonly [P in K]: infer S } ? S : undefined;
@@ -8,6 +9,11 @@ export interface RouteSchema<R extends RouteDef> {
   querystring: Field<R, 'querystring'>;
   body: Field<R, 'body'>;
   response: R extends { readonly response: infer S } ? { 200: S } : undefined;
+}
+
+function noStore(_req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void {
+  reply.header('cache-control', 'no-store');
+  done(null, payload);
 }
 
 export function routeOptions<R extends RouteDef>(def: R) {
@@ -21,5 +27,7 @@ export function routeOptions<R extends RouteDef>(def: R) {
     url: def.path,
     schema: schema as unknown as RouteSchema<R>,
     config: { access: def.access },
+    // The route table says which answers hold a secret; the header follows from it, not from each handler.
+    ...(def.noStore ? { onSend: noStore } : {}),
   };
 }

@@ -92,6 +92,6 @@ export function taskRoutes(app: FastifyInstance, service: TaskService, forge: Fo
   });
   r.route({ ...routeOptions(routes.taskDiff), handler: (req) => service.diff(req.params.id, req.query.path, callerOf(req)) });
   // A password: never kept by a cache or a proxy.
-  r.route({ ...routeOptions(routes.taskSudoPassword), handler: (req, reply) => (reply.header('cache-control', 'no-store'), service.sudoPassword(req.params.id, callerOf(req))) });
+  r.route({ ...routeOptions(routes.taskSudoPassword), handler: (req) => service.sudoPassword(req.params.id, callerOf(req)) });
   r.route({ ...routeOptions(routes.taskToolInput), handler: (req) => service.toolInput(req.params.id, req.params.toolUseId, callerOf(req)) });
 }

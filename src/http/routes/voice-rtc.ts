@@ -1,7 +1,7 @@
 // Routes: POST /api/v1/voice/rtc/offer and /api/v1/voice/rtc/{sessionId}/close, the voice gateway's signalling (embedded and standalone).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { routes, type ErrorCode, type VoiceRtcCloseResp, type VoiceRtcOfferResp } from '../../api/index.js';
+import { routes, type ErrorCode, type RouteDef, type VoiceRtcCloseResp, type VoiceRtcOfferResp } from '../../api/index.js';
 import { sendError } from '../errors.js';
 import { routeOptions } from './define.js';
 
@@ -17,9 +17,9 @@ export interface VoiceRtcRouteDeps {
   close(authorization: string | undefined, sessionId: string): Promise<Result<VoiceRtcCloseResp>>;
 }
 
-function answer<T>(reply: FastifyReply, result: Result<T>): T | FastifyReply {
+function answer<T>(reply: FastifyReply, result: Result<T>, def: RouteDef): T | FastifyReply {
   if (result.ok) return result.value;
-  if (result.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="voice-gateway"');
+  if (result.code === 'UNAUTHORIZED' && def.challenge) reply.header('www-authenticate', def.challenge);
   return sendError(reply, result.code, result.message);
 }
 
@@ -27,10 +27,10 @@ export function voiceRtcRoutes(app: FastifyInstance, deps: VoiceRtcRouteDeps): v
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.route({
     ...routeOptions(routes.voiceRtcOffer),
-    handler: async (req, reply) => answer(reply, await deps.offer(req.headers.authorization, req.body.sdp)),
+    handler: async (req, reply) => answer(reply, await deps.offer(req.headers.authorization, req.body.sdp), routes.voiceRtcOffer),
   });
   r.route({
     ...routeOptions(routes.voiceRtcClose),
-    handler: async (req, reply) => answer(reply, await deps.close(req.headers.authorization, req.params.sessionId)),
+    handler: async (req, reply) => answer(reply, await deps.close(req.headers.authorization, req.params.sessionId), routes.voiceRtcClose),
   });
 }
