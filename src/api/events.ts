@@ -64,7 +64,15 @@ export const EventMessage = z
     z.object({ ...base, kind: z.literal('subagentStart'), taskId: z.string(), description: z.string() }),
     z.object({ ...base, kind: z.literal('subagentEnd'), taskId: z.string(), status: z.string() }),
     z.object({ ...base, kind: z.literal('rateLimit'), info: z.unknown() }),
-    z.object({ ...base, kind: z.literal('stats'), cpuPercent: z.number(), memoryBytes: z.number() }),
+    z.object({
+      ...base,
+      kind: z.literal('stats'),
+      cpuPercent: z.number(),
+      memoryBytes: z.number(),
+      memoryLimitBytes: z.number().optional().describe('The container memory cap (0: none).'),
+      diskBytes: z.number().optional().describe("The task's disk use: its home, /tmp and /var/tmp (du)."),
+      diskLimitBytes: z.number().optional().describe('[limits] disk (0: none).'),
+    }),
   ])
   .meta({ id: 'EventMessage' });
 export type EventMessage = z.infer<typeof EventMessage>;

@@ -9,6 +9,7 @@ export * from './oauth.js';
 export * from './voice.js';
 export * from './push.js';
 export * from './secrets.js';
+export * from './hygiene.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';

@@ -31,6 +31,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { DoctorResp } from './hygiene.js';
 import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
@@ -534,6 +535,17 @@ export const routes = {
     params: SecretNameParams,
     response: DeleteSecretResp,
     errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'NOT_FOUND', 'CONFLICT'],
+  },
+  // ---- hygiene (resource limits and clean-up) ----
+  serverDoctor: {
+    method: 'GET',
+    path: '/api/v1/server/doctor',
+    summary:
+      "The container engine's health as `caic doctor` shows it: engine, images, Docker's data disk, this daemon's containers and what clean-up would remove now. With login on, container and task details are the caller's own; other users' are counted only.",
+    tag: 'server',
+    access: 'user',
+    response: DoctorResp,
+    errors: ['UNAUTHORIZED'],
   },
 } as const satisfies Record<string, RouteDef>;
 
