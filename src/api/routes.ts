@@ -179,7 +179,8 @@ export const routes = {
     access: 'user',
     body: CreateTaskReq,
     response: Task,
-    errors: ['NOT_FOUND', 'CONFLICT'],
+    // SERVICE_UNAVAILABLE: Docker unreachable, or its data disk below [limits] min_free_disk.
+    errors: ['NOT_FOUND', 'CONFLICT', 'SERVICE_UNAVAILABLE'],
   },
   taskListEvents: {
     method: 'GET',
