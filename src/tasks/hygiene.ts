@@ -256,7 +256,7 @@ export function doctorReport(
     },
     disk: s?.disk ? { ...s.disk, minFreeBytes: opts.limits.minFreeDiskBytes, low: opts.limits.minFreeDiskBytes > 0 && s.disk.freeBytes < opts.limits.minFreeDiskBytes } : null,
     images: (s?.images ?? [])
-      .map((i) => ({ id: i.id, tags: i.tags, kind: i.kind, sizeBytes: i.sizeBytes, agents: i.agents as Record<string, string>, containers: i.containers, current: currentIds.has(i.id) }))
+      .map((i) => ({ id: i.id, tags: i.tags, kind: i.kind, sizeBytes: i.sizeBytes, agents: i.agents, containers: i.containers, current: currentIds.has(i.id) }))
       .sort((a, b) => a.kind.localeCompare(b.kind) || (a.tags[0] ?? '~').localeCompare(b.tags[0] ?? '~')),
     containers: {
       running: own.filter((c) => c.state === 'running').length,

@@ -145,7 +145,7 @@ describe('clean-up and the doctor report', () => {
     return c.id;
   }
   /** False only when the engine says it is gone (404); any other failure fails the test. */
-  const gone = (err: { statusCode?: number }) => {
+  const gone = (err: Error & { statusCode?: number }) => {
     if (err.statusCode === 404) return false;
     throw err;
   };
