@@ -81,6 +81,20 @@ describe('limits: memory cap and disk budget', () => {
   });
 });
 
+describe('idle stop', () => {
+  test('a task waiting with nothing happening for idle_stop is stopped, the reason in its transcript', async () => {
+    await using env = await taskEnv({ extraConfig: '[limits]\nidle_stop = "2s"\ngc_interval = "1s"\nstats_interval = "0"\n' });
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
+    const stream = env.stream(task.id);
+    const stopped = await env.waitState(task.id, 'stopped', { timeoutMs: 90_000 });
+    await stream.waitFor((ev) => ev.some((e) => (e.id ?? 0) >= stopped.lastEventId), 10_000, 'events up to the stop');
+    const events = stream.messages<EventMessage>();
+    assert.ok(events.some((e) => e.kind === 'result'), 'the agent finished its turn first');
+    assert.ok(events.some((e) => e.kind === 'error' && /stopped after waiting with nothing happening for \d+ s \(idle_stop\)/.test(e.message)), JSON.stringify(events.filter((e) => e.kind === 'error')));
+    assert.equal((await env.container(task.id))?.State, 'exited', 'the container is stopped, not removed');
+  });
+});
+
 describe('free disk', () => {
   test("a task start is refused (503, what is free, what to do) while Docker's data disk is below min_free_disk", async () => {
     await using env = await taskEnv({ extraConfig: '[limits]\nmin_free_disk = "1000t"\ngc_interval = "0"\nstats_interval = "0"\n' });

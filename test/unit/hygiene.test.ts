@@ -6,6 +6,7 @@ import { parseDuration, parseSize, resourceLimits, ConfigFileSchema } from '../.
 import type { CaicContainer, CaicImage, EngineSnapshot } from '../../src/containers/index.js';
 import { doctorReport, planHygiene, type TaskView } from '../../src/tasks/index.js';
 import { worthLogging } from '../../src/tasks/limits.js';
+import { renderDoctor } from '../../src/cli/doctor.js';
 
 const NOW = 10 * 86_400_000;
 const limits = { ...resourceLimits(ConfigFileSchema.parse({}).limits), idleStopMs: 3_600_000, removeStoppedAfterMs: 86_400_000, orphanGraceMs: 600_000 };
@@ -97,6 +98,10 @@ test('doctor report: with login, other users’ containers and tasks are counted
   const all = doctorReport({ snapshot: snap, actions }, { ...opts, viewer: null });
   assert.equal(all.containers.items.length, 3);
   assert.equal(all.hygiene.hidden, 0);
+  const text2 = renderDoctor(all);
+  assert.match(text2, /^engine: Docker 1 \(API 1\)/);
+  assert.match(text2, /containers: 1 running, 2 stopped/);
+  assert.match(text2, /remove orphan container caic-orphan-x: no task log for orphan-x/);
 });
 
 test('stats samples are logged when they move, else every 10 minutes', () => {
