@@ -8,6 +8,7 @@ export * from './tasks.js';
 export * from './oauth.js';
 export * from './voice.js';
 export * from './push.js';
+export * from './preview.js';
 export * from './secrets.js';
 export * from './hygiene.js';
 export * from './routes.js';

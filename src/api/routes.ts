@@ -32,6 +32,7 @@ import {
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
 import { DoctorResp } from './hygiene.js';
+import { PreviewOpenResp, PreviewPortParams, PreviewsResp } from './preview.js';
 import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
@@ -505,6 +506,27 @@ export const routes = {
     tag: 'push',
     access: 'user',
     response: PushTestResp,
+  },
+  // --- preview (issue 14: app previews of a task's dev servers) ---
+  taskPreviews: {
+    method: 'GET',
+    path: '/api/v1/tasks/:id/previews',
+    summary: "TCP ports the task's container listens on (loopback or wildcard, sshd left out), each with its preview origin. Read over the task's SSH connection, at most every few seconds.",
+    tag: 'tasks',
+    access: 'user',
+    params: TaskIdParams,
+    response: PreviewsResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  taskPreviewOpen: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/previews/:port/open',
+    summary: "A one-time link (60 s) to a port's preview: on the preview's own host it trades itself for a cookie of that host alone. The task's owner only, while the task runs.",
+    tag: 'tasks',
+    access: 'user',
+    params: PreviewPortParams,
+    response: PreviewOpenResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
   },
   // ---- secrets (the vault) ----
   listSecrets: {

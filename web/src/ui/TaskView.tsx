@@ -16,6 +16,7 @@ import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
 import { TaskStats } from './TaskStats';
+import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
 
 /** The actions that ask first: what the dialog says and the route it calls. */
@@ -63,9 +64,11 @@ export function TaskView({
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
   const [renaming, setRenaming] = useState(false);
+  const [previewPort, setPreviewPort] = useState<number | null>(null);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
   const hasRepo = task.repos.length > 0;
+  const previews = usePreviewPorts(task.id, live);
   // Without a live agent the container may be gone: the diff then comes from the last sync.
   const synced = useMemo(() => events.transcript.items.some((i) => i.type === 'system' && i.subtype === 'sync' && (i.detail as { status?: unknown } | null)?.status === 'synced'), [events.transcript.items]);
   const diffAvailable = hasRepo && (live || synced);
@@ -222,6 +225,7 @@ export function TaskView({
               Compact
             </button>
           )}
+          {live && <PreviewButtons taskId={task.id} ports={previews.ports} onPanel={setPreviewPort} onError={setError} />}
           {task.sudo && task.state !== 'purged' && (
             <button
               type="button"
@@ -271,6 +275,7 @@ export function TaskView({
       )}
       <div className="task-body">
         <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} focusKey={ask?.key} />
+        {live && previewPort !== null && <PreviewPanel taskId={task.id} port={previewPort} onClose={() => setPreviewPort(null)} />}
         {todos.length > 0 && (
           <aside className="todos" aria-label="Todo list">
             <div className="label">
