@@ -198,8 +198,8 @@ describe('clean-up and the doctor report', () => {
     const unlabelled = await created({ Image: 'caic-agent:latest', Labels: { [INSTANCE_LABEL]: instance, [TEST_LABEL]: run } });
     // Two untagged agent images of this run: one a container uses (kept), one nothing uses (pruned).
     const usedImage = await untaggedAgentImage('used');
-    const staleImage = await untaggedAgentImage('stale');
     const user = await created({ Image: usedImage, Labels: { [TEST_LABEL]: run } });
+    const staleImage = await untaggedAgentImage('stale');
     armed = true;
 
     const stop = await env.api('POST', `/api/v1/tasks/${task.id}/stop`, undefined, as(alice));
