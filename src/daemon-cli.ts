@@ -1,8 +1,8 @@
-// The `caic` command's daemon side (serve, image build, audit verify, voice-gateway): parses arguments, runs it, prints user errors as one line.
+// The `caic` command's daemon side (serve, image build, audit verify, doctor, voice-gateway): parses arguments, runs it, prints user errors as one line.
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { defaultCacheDir, defaultConfigDir, loadConfig, lockCacheDir, urlForListen, UserError, VERSION } from './config/index.js';
+import { defaultCacheDir, defaultConfigDir, loadConfig, lockCacheDir, resourceLimits, urlForListen, UserError, VERSION } from './config/index.js';
 import Dockerode from 'dockerode';
 import {
   addAgent,
@@ -11,11 +11,16 @@ import {
   buildAgentImage,
   buildOfflineBase,
   ContainerError,
+  engineSnapshot,
   imageInfo,
+  instanceId,
+  type EngineSnapshot,
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
 } from './containers/index.js';
 import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
+import { renderDoctor } from './cli/doctor.js';
+import { doctorReport, parseHeader, planHygiene, tasksFromLogs } from './tasks/index.js';
 import { CLIENT_USAGE } from './cli/commands.js';
 import { startDaemon } from './daemon.js';
 import { Vault, VAULT_KEY_FILE_NAME } from './vault/index.js';
@@ -27,6 +32,7 @@ const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
                         [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
        caic audit verify [--config-dir DIR]
+       caic doctor [--json] [--config-dir DIR]
        caic secrets rotate-key [--config-dir DIR]
        caic voice-gateway [--config-dir DIR] [--listen ADDR]
        caic voice-gateway pubkey [--config-dir DIR]
@@ -40,6 +46,10 @@ on this machine (the newest version, or the one --claude-code-version, --codex-v
 record its version in an image label, which GET /api/v1/server/harnesses reads.
 \`caic audit verify\` checks the hash chain of <config dir>/audit.jsonl and names the first
 record that was changed or removed (exit status 1).
+\`caic doctor\` reads the Docker engine directly (the daemon may run or not) and prints its version,
+caic's images (agent images with their agent versions, repository images, sizes), the free space of
+Docker's data disk, this daemon's containers and what clean-up ([limits]) would remove now; --json
+prints the same as GET /api/v1/server/doctor (exit status 1 when the engine is unreachable).
 \`caic secrets rotate-key\` makes a new vault key (<config dir>/vault.key) and re-encrypts every
 stored secret with it; the daemon must be stopped (it holds the key in memory).
 \`caic voice-gateway\` runs a standalone voice gateway (WebRTC, no login UI) on --listen (default
@@ -76,6 +86,7 @@ function parse() {
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         'print-url': { type: 'boolean' },
+        json: { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         base: { type: 'string' },
@@ -112,6 +123,7 @@ async function main(): Promise<void> {
   const command = positionals.join(' ') || 'serve';
   if (command === 'image build') return imageBuild(values);
   if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
+  if (command === 'doctor') return doctor(values['config-dir'] ?? defaultConfigDir(), values.json === true);
   if (command === 'secrets rotate-key') return rotateVaultKey(values['config-dir'] ?? defaultConfigDir());
   if (command === 'voice-gateway pubkey') return voicePubkey(values['config-dir'] ?? defaultConfigDir());
   if (command !== 'serve' && command !== 'voice-gateway') fail(`unknown command "${command}"\n${USAGE}`, 2);
@@ -222,6 +234,25 @@ async function rotateVaultKey(configDir: string): Promise<void> {
   } finally {
     await lock.release();
   }
+}
+
+/** `caic doctor`: the same plan the daemon's clean-up computes, from Docker and the task logs on disk. */
+async function doctor(configDir: string, json: boolean): Promise<void> {
+  const config = loadConfig({ configDir });
+  const limits = resourceLimits(config.values.limits);
+  const instance = instanceId(config.cacheDir);
+  const tasks = await tasksFromLogs(config.cacheDir, parseHeader);
+  let snapshot: EngineSnapshot | null = null;
+  let error: string | undefined;
+  try {
+    snapshot = await engineSnapshot(new Dockerode());
+  } catch (err) {
+    error = `Docker engine not reachable: ${(err as Error).message}`;
+  }
+  const actions = planHygiene({ snapshot, instance, tasks, limits, now: Date.now() });
+  const report = doctorReport({ snapshot, actions, ...(error ? { error } : {}) }, { instance, image: config.values.core.image, limits, tasks, viewer: null });
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+  if (!report.engine.reachable) process.exitCode = 1;
 }
 
 /** `caic voice-gateway pubkey`: the key line on stdout (for scripts), the trusted_issuers entry on stderr. */

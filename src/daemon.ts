@@ -14,6 +14,7 @@ import {
   loadOrCreateSettings,
   lockCacheDir,
   PreferenceStore,
+  resourceLimits,
   urlForListen,
   UserError,
   UserStore,
@@ -33,13 +34,13 @@ import {
   SessionManager,
   type ServerDeps,
 } from './http/index.js';
-import { DockerRuntime, DockerUnavailableError } from './containers/index.js';
+import { DockerRuntime, DockerUnavailableError, instanceId } from './containers/index.js';
 import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, registerVoiceTools, type McpOptions } from './mcp/index.js';
-import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
+import { checkFreeDisk, doctorReport, Hygiene, RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
 import { Vault } from './vault/index.js';
 import { loadOrCreateVapidKeys, PushService, PushValidationError, SubscriptionStore, TaskNews } from './push/index.js';
 import { createVoiceBackend, VoiceGateway, VoiceTokenService, type VoiceGatewayOptions } from './voice/index.js';
@@ -78,6 +79,8 @@ export interface DaemonOptions {
   push?: { testEndpoints?: { ca: string }; retryBaseMs?: number };
   /** Tests: CI poll intervals, and what stands in for `gh`/`glab` on the host. */
   forge?: { watch?: CIWatchOptions; repoCIMs?: number; hostToken?: ForgeClientsOptions['hostToken'] };
+  /** Tests only: clean-up prunes only images whose labels this accepts (other tests' images stay). */
+  hygieneImageFilter?: (labels: Record<string, string>) => boolean;
 }
 
 export interface Daemon {
@@ -100,6 +103,10 @@ export interface Daemon {
   push: PushService;
   /** The secrets vault (per-user secrets, encrypted at rest). */
   vault: Vault;
+  /** Resource clean-up ([limits]): its plan (doctor) and runs. */
+  hygiene: Hygiene;
+  /** This daemon's instance id (a label on its containers: clean-up touches only those). */
+  instance: string;
   close(): Promise<void>;
 }
 
@@ -219,10 +226,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const preferences = await PreferenceStore.open(config.configDir);
   // Docker may come up after caic: the daemon serves anyway and connects when it can.
   let runtime: DockerRuntime | null = null;
+  const instance = instanceId(config.cacheDir);
+  const limits = resourceLimits(config.values.limits);
   let retry: NodeJS.Timeout | undefined;
   const connectRuntime = async (): Promise<boolean> => {
     try {
-      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image });
+      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image, instance });
       logger.info('container engine connected');
       return true;
     } catch (err) {
@@ -273,10 +282,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     titleModel,
     secretValues: (owner, names) => vault.values(owner, names),
+    limits,
+    admission: async () => {
+      if (runtime) await checkFreeDisk(runtime.docker, limits.minFreeDiskBytes);
+    },
     gitIdentity: (caller) => {
       const user = caller ? users.get(caller.id) : undefined;
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
+  });
+  // Resource clean-up ([limits]): idle stops, old stopped containers, orphans, stale images.
+  const hygiene = new Hygiene({
+    docker: () => runtime?.docker ?? null,
+    instance,
+    limits,
+    image: config.values.core.image,
+    tasks: () => tasks.hygieneView(),
+    stop: (id, reason) => tasks.systemStop(id, reason, (t) => ['waiting', 'asking', 'has_plan'].includes(t.state) && Date.now() - t.activeAt >= limits.idleStopMs),
+    purge: (id, reason) => tasks.systemPurge(id, reason, (t) => t.state === 'stopped' || t.state === 'failed'),
+    logger,
+    ...(opts.hygieneImageFilter ? { imageFilter: opts.hygieneImageFilter } : {}),
   });
   // The task side of forges (PRs, CI, the fix loop) over the clients above.
   const forge = new ForgeService({
@@ -423,6 +448,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       test: (user) => Promise.resolve(push.notify(user, 'test', { id: 'test', title: 'Notifications from caic work' })),
     },
     secrets: secretsApi,
+    hygiene: {
+      authEnabled: config.authProviders.length > 0,
+      report: async (viewer) => doctorReport(await hygiene.plan(), { instance, image: config.values.core.image, limits, tasks: tasks.hygieneView(), viewer }),
+    },
     ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
     subsystems: [
       ...(oauth
@@ -459,6 +488,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     throw listenError(err, host, port);
   }
   const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
+  hygiene.start();
   if (await connectRuntime()) void adopt();
   else {
     retry = setInterval(() => {
@@ -501,8 +531,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     voiceGateway,
     push,
     vault,
+    hygiene,
+    instance,
     async close() {
       clearInterval(retry);
+      await hygiene.close();
       // Voice sessions end first: their models hang up and their clients hear the peer connection close.
       await voiceGateway?.shutdown();
       stopRepoWatch();

@@ -77,7 +77,17 @@ export const EventMessage = z
     z.object({ ...base, kind: z.literal('subagentStart'), taskId: z.string(), description: z.string() }).meta({ id: 'EventSubagentStart' }),
     z.object({ ...base, kind: z.literal('subagentEnd'), taskId: z.string(), status: z.string() }).meta({ id: 'EventSubagentEnd' }),
     z.object({ ...base, kind: z.literal('rateLimit'), info: z.unknown() }).meta({ id: 'EventRateLimit' }),
-    z.object({ ...base, kind: z.literal('stats'), cpuPercent: z.number(), memoryBytes: z.number() }).meta({ id: 'EventStats' }),
+    z
+      .object({
+        ...base,
+        kind: z.literal('stats'),
+        cpuPercent: z.number(),
+        memoryBytes: z.number(),
+        memoryLimitBytes: z.number().optional().describe('The container memory cap (0: none).'),
+        diskBytes: z.number().optional().describe("The task's disk use: its home, /tmp and /var/tmp (du)."),
+        diskLimitBytes: z.number().optional().describe('[limits] disk (0: none).'),
+      })
+      .meta({ id: 'EventStats' }),
     z
       .object({ ...base, kind: z.literal('review'), comments: z.array(ReviewedLines) })
       .describe('Review comments on the diff, sent to the agent as one input (that input follows or precedes it as a userInput).')

@@ -11,6 +11,7 @@ export * from './voice.js';
 export * from './push.js';
 export * from './preview.js';
 export * from './secrets.js';
+export * from './hygiene.js';
 export * from './routes.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi, SSE_EVENTS } from './openapi.js';

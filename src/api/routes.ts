@@ -32,6 +32,7 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { DoctorResp } from './hygiene.js';
 import { PreviewOpenResp, PreviewPortParams, PreviewsResp } from './preview.js';
 import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
@@ -201,7 +202,8 @@ export const routes = {
     access: 'user',
     body: CreateTaskReq,
     response: Task,
-    errors: ['NOT_FOUND', 'CONFLICT'],
+    // SERVICE_UNAVAILABLE: Docker unreachable, or its data disk below [limits] min_free_disk.
+    errors: ['NOT_FOUND', 'CONFLICT', 'SERVICE_UNAVAILABLE'],
   },
   taskListEvents: {
     method: 'GET',
@@ -666,6 +668,17 @@ export const routes = {
     params: SecretNameParams,
     response: DeleteSecretResp,
     errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'NOT_FOUND', 'CONFLICT'],
+  },
+  // ---- hygiene (resource limits and clean-up) ----
+  serverDoctor: {
+    method: 'GET',
+    path: '/api/v1/server/doctor',
+    summary:
+      "The container engine's health as `caic doctor` shows it: engine, images, Docker's data disk, this daemon's containers and what clean-up would remove now. With login on, container and task details are the caller's own; other users' are counted only.",
+    tag: 'server',
+    access: 'user',
+    response: DoctorResp,
+    errors: ['UNAUTHORIZED'],
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -11,5 +11,6 @@ export { UserStore, USERS_FILE_NAME, gitIdentityOf, type StoredUser, type Provid
 export { UserError } from './errors.js';
 export { lockCacheDir, type InstanceLock } from './instance-lock.js';
 export { VERSION } from './version.js';
+export { formatBytes, parseDuration, parseSize, resourceLimits, type ResourceLimits } from './units.js';
 export { PreferenceStore, DEFAULT_USER, type UserPreferences } from './preferences.js';
 export { formatEd25519PublicKey, parseEd25519PublicKey, ED25519_KEY_PREFIX } from './ed25519-key.js';

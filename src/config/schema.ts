@@ -1,5 +1,6 @@
 // The zod schema of config.toml: every key, its default, and the key list used by the example-file test.
 import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
 
 export const NAMED_ORIGINS = ['local', 'tailscale', 'github', 'anthropic', 'openai'] as const;
 export type NamedOrigin = (typeof NAMED_ORIGINS)[number];
@@ -51,6 +52,19 @@ const modelSocketUrl = z
   .string()
   .refine((v) => v === '' || modelSocketUrlProblem(v) === undefined, { error: (issue) => modelSocketUrlProblem(String(issue.input)) ?? 'invalid URL' })
   .default('');
+
+/** A size such as "8g" or "512m" ("" or "0": off). */
+const size = (def: string) =>
+  z
+    .string()
+    .refine((v) => parseSize(v) !== null, 'must be a size such as "8g", "512m" or "0" (off)')
+    .default(def);
+/** A duration such as "30s", "10m", "2h" or "7d" ("" or "0": off). */
+const duration = (def: string) =>
+  z
+    .string()
+    .refine((v) => parseDuration(v) !== null, 'must be a duration such as "30s", "10m", "2h", "7d" or "0" (off)')
+    .default(def);
 
 const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
 
@@ -196,6 +210,28 @@ export const ConfigFileSchema = z.strictObject({
     // The VAPID subject push services may contact about this sender: mailto: or https:. Empty:
     // external_url when it is https, else a mailto: at this host's name.
     subject: z.string().regex(/^((mailto:|https:\/\/)\S+)?$/, 'must be empty, a mailto: address or an https:// URL').default(''),
+  }),
+  // Resource hygiene (src/tasks/limits.ts, src/tasks/hygiene.ts); every limit and GC step can be turned off with "0".
+  limits: table({
+    /** Memory cap of each task container ("0": none). */
+    memory: size('8g'),
+    /** Disk budget of each task (its home, /tmp and /var/tmp, measured with du over SSH): warned at disk_warn_percent, stopped above. */
+    disk: size('20g'),
+    disk_warn_percent: z.int().min(1).max(99).default(90),
+    /** How often a running task's CPU, memory and disk are measured (and a `stats` event may be logged). */
+    stats_interval: duration('30s'),
+    /** A task waiting for input (waiting, asking, has_plan) this long with nothing happening is stopped ("0": never). */
+    idle_stop: duration('0'),
+    /** A stopped task's container is removed (the task is purged; its branch and log stay) this long after it stopped ("0": never). */
+    remove_stopped_after: duration('7d'),
+    /** A container labelled caic by this daemon with no task log behind it is removed this long after it was created. */
+    orphan_grace: duration('1h'),
+    /** Remove agent images that lost their tag and repository images whose agent image is gone, when no container uses them. */
+    prune_images: z.boolean().default(true),
+    /** How often hygiene runs (idle stops, removals, pruning). */
+    gc_interval: duration('5m'),
+    /** Starting a task is refused while the Docker data disk has less free space than this ("0": never refused). */
+    min_free_disk: size('5g'),
   }),
   debug: table({
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

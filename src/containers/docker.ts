@@ -9,6 +9,7 @@ import { buildCreateOptions } from './create-options.js';
 import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
 import { containerRefPrefix, deleteRefs, fetchFromContainer, git, parseNumstat, type BridgeTarget } from './git.js';
+import { INSTANCE_LABEL } from './hygiene.js';
 import { BOOT_LABEL, DEFAULT_IMAGE } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
@@ -49,6 +50,8 @@ export interface DockerRuntimeOptions {
   logger?: Logger;
   /** How long to wait for sshd in a fresh container (default 30 s). */
   sshDeadlineMs?: number;
+  /** This daemon's instance id (hygiene.ts), put on every container it makes: clean-up touches only its own. */
+  instance?: string;
 }
 
 type DockerErrorLike = Error & { statusCode?: number; code?: string; json?: { message?: string } };
@@ -164,6 +167,7 @@ export class DockerRuntime implements ContainerRuntime {
     const labels = {
       ...spec.labels,
       ...encodeLabels({ taskId: spec.taskId, harness: spec.harness, repos: spec.repos, sudo, ...(sudoPassword ? { sudoPassword } : {}), hostKeyFingerprint }),
+      ...(this.opts.instance ? { [INSTANCE_LABEL]: this.opts.instance } : {}),
     };
     phase('prepare', Date.now() - t);
     t = Date.now();

@@ -22,3 +22,18 @@ export {
 export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
 export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-delivery.js';
 export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageEventInfo, type ImageWatchEvent } from './agent-clis.js';
+export {
+  dataDisk,
+  engineInfo,
+  engineSnapshot,
+  instanceId,
+  removeOwnContainer,
+  removeUnusedImage,
+  INSTANCE_LABEL,
+  type CaicContainer,
+  type CaicImage,
+  type DiskInfo,
+  type EngineInfo,
+  type EngineSnapshot,
+  type ImageKind,
+} from './hygiene.js';

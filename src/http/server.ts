@@ -27,6 +27,7 @@ import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
 import { secretRoutes, type SecretsRouteDeps } from './routes/secrets.js';
+import { hygieneRoutes, type HygieneRouteDeps } from './routes/hygiene.js';
 import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
@@ -70,6 +71,8 @@ export interface ServerDeps {
   /** Web Push subscriptions (src/push's PushService); absent: the push routes are not mounted. */
   /** The secrets vault's routes (list names, set, delete); absent: no vault. */
   secrets?: SecretsRouteDeps;
+  /** The doctor report (hygiene); absent: the route is not mounted. */
+  hygiene?: HygieneRouteDeps;
   push?: PushRouteDeps;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
@@ -204,6 +207,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
   if (deps.push) pushRoutes(app, deps.push);
   if (deps.secrets) secretRoutes(app, deps.secrets);
+  if (deps.hygiene) hygieneRoutes(app, deps.hygiene);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);

@@ -36,11 +36,13 @@ import {
   sessionDir,
   type Harness,
 } from '../agents/index.js';
-import { DEFAULT_USER, type PreferenceStore } from '../config/index.js';
+import { DEFAULT_USER, type PreferenceStore, type ResourceLimits } from '../config/index.js';
 import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
 import { launchTaskContainer } from './launch.js';
+import type { TaskView } from './hygiene.js';
+import { ResourceMonitor } from './limits.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -106,7 +108,14 @@ export interface TaskServiceDeps {
   secretValues?: (ownerId: string, names: readonly string[]) => Promise<Record<string, string>>;
   /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
   gitIdentity?: (caller: Caller | null) => Partial<GitIdentity> | null;
+  /** `[limits]`: the memory cap at launch and the running tasks' sampling (limits.ts). Absent: none. */
+  limits?: ResourceLimits;
+  /** Checked before a task is created (hygiene.ts: Docker's free disk); throws a TaskError to refuse. */
+  admission?: () => Promise<void>;
 }
+
+/** The daemon itself (limits, hygiene): sees every task. Never comes from a request. */
+const SYSTEM: Caller = Object.freeze({ id: '\0caic', username: 'caic' });
 
 type ListListener = (event: TaskListEvent) => void;
 
@@ -149,7 +158,21 @@ export class TaskService {
   /** Repository images being made for later tasks (shutdown waits for them, so none is left half made). */
   private readonly warming = new Set<Promise<void>>();
 
-  constructor(private readonly deps: TaskServiceDeps) {}
+  /** Samples live tasks' CPU, memory and disk; stops one over its disk budget (limits.ts). */
+  private readonly monitor: ResourceMonitor | null;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.monitor = deps.limits
+      ? new ResourceMonitor({
+          runtime: deps.runtime,
+          limits: deps.limits,
+          logger: deps.logger,
+          live: () => [...this.tasks.values()].filter((t) => LIVE_STATES.includes(t.state)),
+          stop: (id, reason) => this.systemStop(id, reason, (t) => LIVE_STATES.includes(t.state)),
+        })
+      : null;
+    this.monitor?.start();
+  }
 
   // ---- startup and shutdown ----------------------------------------------------------------
 
@@ -349,6 +372,7 @@ export class TaskService {
   async close(): Promise<void> {
     this.closed = true;
     this.stopping.abort();
+    await this.monitor?.close();
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
@@ -370,6 +394,7 @@ export class TaskService {
   // ---- queries -----------------------------------------------------------------------------
 
   private visible(task: Task, caller: Caller | null): boolean {
+    if (caller === SYSTEM) return true;
     return !this.deps.authEnabled || !task.meta.owner || task.meta.owner === caller?.id;
   }
 
@@ -618,6 +643,7 @@ export class TaskService {
     // memory only: the log records the names.
     const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
+    await this.deps.admission?.();
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);
     if (ready && !ready.ready) {
@@ -821,6 +847,7 @@ export class TaskService {
               harness: meta.harness,
               repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
               sudo: meta.sudo,
+              ...(this.deps.limits?.memoryBytes ? { memoryBytes: this.deps.limits.memoryBytes } : {}),
               // The relay (and, for the fake harness only, the fake agent) go in with the host key,
               // and so do the repository's files of this task: no round trips after the handshake.
               files: [...[a.relay, ...(meta.harness === 'fake' ? [a.fakeAgent] : [])].map((x) => ({ path: x.path, content: x.content, mode: 0o644 })), ...place],
@@ -1156,13 +1183,48 @@ export class TaskService {
   }
 
   stop(id: string, caller: Caller | null): Promise<void> {
-    return this.operate(id, caller, 'stop', 'stop', async (task) => {
-      task.setState('stopping');
-      await this.endSession(task);
-      if (task.handle) await this.deps.runtime().stop(task.handle);
-      if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
-      task.setState('stopped');
+    return this.operate(id, caller, 'stop', 'stop', (task) => this.stopTask(task));
+  }
+
+  // ---- the daemon's own operations (limits.ts, hygiene.ts) ---------------------------------
+
+  /** Every task as hygiene sees it (all users'). */
+  hygieneView(): Map<string, TaskView> {
+    return new Map([...this.tasks.values()].map((t) => [t.id, { id: t.id, state: t.state, activeAt: t.activeAt, owner: t.meta.owner }]));
+  }
+
+  /** One sampling round of the live tasks now (tests; the monitor's timer does it every stats_interval). */
+  sampleResources(): Promise<void> {
+    return this.monitor?.tick() ?? Promise.resolve();
+  }
+
+  /**
+   * Stops a task for the daemon (a limit, idle), the reason in its transcript, when `still` holds in
+   * its queue (what the plan saw may have changed meanwhile).
+   */
+  systemStop(id: string, reason: string, still: (t: TaskView) => boolean): Promise<void> {
+    return this.operate(id, SYSTEM, null, 'stop', async (task) => {
+      if (!canDo('stop', task.state) || !still(this.hygieneView().get(id)!)) return;
+      task.record({ type: 'caic_error', message: reason });
+      await this.stopTask(task);
     });
+  }
+
+  /** Purges a task for the daemon (its old stopped container): branch and log stay. Only when `still` holds. */
+  systemPurge(id: string, reason: string, still: (t: TaskView) => boolean): Promise<void> {
+    return this.operate(id, SYSTEM, null, 'purge', async (task) => {
+      if (!canDo('purge', task.state) || !still(this.hygieneView().get(id)!)) return;
+      task.record({ type: 'caic_log', phase: 'hygiene', message: reason });
+      await this.purgeTask(task);
+    });
+  }
+
+  private async stopTask(task: Task): Promise<void> {
+    task.setState('stopping');
+    await this.endSession(task);
+    if (task.handle) await this.deps.runtime().stop(task.handle);
+    if (task.handle) task.handle = { ...task.handle, state: 'exited', sshPort: 0 };
+    task.setState('stopped');
   }
 
   revive(id: string, caller: Caller | null): Promise<void> {
@@ -1186,17 +1248,19 @@ export class TaskService {
    * tried again; it never answers `purged` for a task that is not.
    */
   purge(id: string, caller: Caller | null): Promise<void> {
-    return this.operate(id, caller, 'purge', 'purge', async (task) => {
-      task.setState('purging');
-      await this.endSession(task);
-      const handle = task.handle ?? (await this.leftover(task));
-      // Failing to remove the container fails the purge (the task comes back to rest, purgeable).
-      if (handle) await this.deps.runtime().purge(handle);
-      await this.dropFetchedRefs(task);
-      task.handle = null;
-      task.setState('purged');
-      this.finish(task);
-    });
+    return this.operate(id, caller, 'purge', 'purge', (task) => this.purgeTask(task));
+  }
+
+  private async purgeTask(task: Task): Promise<void> {
+    task.setState('purging');
+    await this.endSession(task);
+    const handle = task.handle ?? (await this.leftover(task));
+    // Failing to remove the container fails the purge (the task comes back to rest, purgeable).
+    if (handle) await this.deps.runtime().purge(handle);
+    await this.dropFetchedRefs(task);
+    task.handle = null;
+    task.setState('purged');
+    this.finish(task);
   }
 
   /** A container of this task the daemon holds no handle for (a failed task after a restart). */
@@ -1547,7 +1611,7 @@ function baseCommitOf(task: Task): string {
 }
 
 /** A task as its log's first line and tail describe it, without a replay. */
-function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, fileId: string): TaskHeader {
+export function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, fileId: string): TaskHeader {
   const meta = parseMetaRecord(JSON.parse(ht.head), fileId);
   for (const line of ht.headLines) {
     if (!line.startsWith('{"type":"caic_branch"')) continue;

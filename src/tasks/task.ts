@@ -39,6 +39,8 @@ export class Task {
   secretValues: Record<string, string> = {};
   /** Sessions in a row that stopped because the log could not take their lines (a full disk): reattaching waits longer each time. */
   logStalls = 0;
+  /** Last time something happened in the task (a record or an agent line; not a stats sample): idle stop reads it. */
+  activeAt = Date.now();
   private readonly listeners = new Set<EventListener>();
   private lastClockMs = 0;
   private readonly queue = new SerialQueue();
@@ -89,6 +91,7 @@ export class Task {
   /** Appends a host record (`caic_*`). */
   record(rec: { type: string } & Record<string, unknown>): void {
     const events = [...this.clock(), ...this.write(Buffer.from(JSON.stringify(rec)))];
+    if (rec.type !== 'caic_stats') this.activeAt = Date.now();
     this.publish(events);
   }
 
@@ -99,6 +102,7 @@ export class Task {
   relayLine(line: Buffer): void {
     if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
     if (this.log?.isSealed) return;
+    this.activeAt = Date.now();
     const before = this.transcript?.state;
     const events = [...this.clock()];
     // Secrets are masked before the line is kept or parsed: log, streams, MCP and the UI only ever

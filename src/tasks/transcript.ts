@@ -29,6 +29,7 @@ export const HOST_RECORDS = new Set([
   'caic_forge',
   'caic_review',
   'caic_head',
+  'caic_stats',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -278,6 +279,20 @@ export class Transcript {
             ...(typeof rec.durationMs === 'number' ? { durationMs: rec.durationMs } : {}),
           },
         ]);
+      case 'caic_stats': {
+        const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+        const opt = (k: string, v: unknown) => (num(v) === undefined ? {} : { [k]: num(v)! });
+        return this.emit([
+          {
+            kind: 'stats',
+            cpuPercent: num(rec.cpuPercent) ?? 0,
+            memoryBytes: num(rec.memoryBytes) ?? 0,
+            ...opt('memoryLimitBytes', rec.memoryLimitBytes),
+            ...opt('diskBytes', rec.diskBytes),
+            ...opt('diskLimitBytes', rec.diskLimitBytes),
+          },
+        ]);
+      }
       case 'caic_diff_stat':
         s.diffStat = (rec.files as DiffStatEntry[]) ?? [];
         return this.emit([{ kind: 'diffStat', files: s.diffStat }]);

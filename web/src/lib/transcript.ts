@@ -66,6 +66,8 @@ export interface TranscriptState {
   todos: readonly TodoView[];
   usage: Usage | null;
   contextWindow: number;
+  /** The latest resource sample (CPU, memory, disk), shown in the task's header. */
+  stats: Extract<EventMessage, { kind: 'stats' }> | null;
   /** Index in `items` of the text still receiving deltas, or -1. */
   streamingAt: number;
   /** Indexes of tool items by toolUseId, to attach results. */
@@ -87,6 +89,7 @@ export const emptyTranscript: TranscriptState = {
   todos: [],
   usage: null,
   contextWindow: 0,
+  stats: null,
   streamingAt: -1,
   tools: new Map(),
   pendingTools: [],
@@ -114,7 +117,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
   let items: Item[] | null = null;
   let tools: Map<string, number> | null = null;
   let subagents: Map<string, number> | null = null;
-  let { lastId, todos, usage, contextWindow, streamingAt, pendingTools, provisionAt } = state;
+  let { lastId, todos, usage, contextWindow, stats, streamingAt, pendingTools, provisionAt } = state;
   let applied = 0;
   let gaps = state.gaps;
   const list = (): Item[] => (items ??= state.items.slice());
@@ -299,8 +302,10 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
         if (it?.type === 'subagent') list()[at!] = { ...it, status: e.status };
         break;
       }
-      case 'rateLimit':
       case 'stats':
+        stats = e;
+        break;
+      case 'rateLimit':
         break;
     }
   }
@@ -311,6 +316,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     todos,
     usage,
     contextWindow,
+    stats,
     streamingAt,
     tools: tools ?? state.tools,
     pendingTools,

@@ -10,6 +10,7 @@ import { Banner } from './Banner';
 import { CIDot, ciLabel } from './Forge';
 import { PushSettings } from './Push';
 import { SecretsSettings } from './Secrets';
+import { DoctorPanel } from './Doctor';
 
 export const NOTIFY_KEY = 'caic.notify';
 
@@ -128,6 +129,8 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         ))}
         <h2>Usage</h2>
         <Usage />
+        <h2>Server health</h2>
+        <DoctorPanel />
         <h2>Connected apps</h2>
         <ConnectedApps />
         <h2>Recent repositories</h2>

@@ -15,6 +15,7 @@ import { Transcript } from './Transcript';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
+import { TaskStats } from './TaskStats';
 import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
 
@@ -201,6 +202,7 @@ export function TaskView({
               {formatTokens(task.activeInputTokens || usage.inputTokens + usage.cacheReadInputTokens + usage.cacheCreationInputTokens)} / {formatTokens(ctxWindow)} context
             </span>
           )}
+          <TaskStats stats={events.transcript.stats} live={LIVE_STATES.includes(task.state)} />
         </div>
         <div className="actions" role="toolbar" aria-label="Task actions">
           {canInterrupt && (
