@@ -9,6 +9,7 @@ export * from './oauth.js';
 export * from './voice.js';
 export * from './push.js';
 export * from './routes.js';
+export * from './terminal.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi } from './openapi.js';
 export * from './mcp.js';
