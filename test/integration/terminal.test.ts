@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TERMINAL_CLOSE, type Task } from '../../src/api/index.js';
+import { OUTPUT_HIGH_WATER } from '../../src/http/routes/terminal.js';
 import { cookiePair, http } from '../helpers/http.js';
 import { githubLoginToml, startStubForge, type StubForge, type StubUser } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -164,6 +165,42 @@ describe('task terminal over a WebSocket', { timeout: 240_000 }, () => {
     await t.waitFor(/line200/, 'the loop output');
     t.type('echo still-$((3*3))\r');
     await t.waitFor(/still-9/, 'the terminal still answering');
+    t.close();
+    await within(t.closed, 10_000, 'the close');
+  });
+
+  test('a client that stops reading stalls the shell instead of the daemon buffering its output; nothing is lost once it reads again', async () => {
+    const t = await open(page(alice));
+    t.type('stty -echo\r');
+    const total = 30 * 1024 * 1024;
+    t.type(`head -c ${total} /dev/zero | tr '\\0' x; echo; echo DONE-$((1+1))\r`);
+    t.ws.pause();
+    const wss = env.d.daemon.app.websocketServer;
+    let maxBuffered = 0;
+    const producer = async () => {
+      const r = await env.execIn(task.id, 'p=$(pgrep -x head) && grep ^wchar /proc/$p/io || echo gone', 'user');
+      return r.output.trim();
+    };
+    await waitUntil(producer, (v) => v.startsWith('wchar'), { what: 'the producer to start' });
+    // Sampled until the producer either finished (the daemon took everything) or stopped moving.
+    let last = '';
+    let still = 0;
+    const verdict = await waitUntil(
+      async () => {
+        for (const c of wss.clients) maxBuffered = Math.max(maxBuffered, c.bufferedAmount);
+        const now = await producer();
+        still = now === last ? still + 1 : 0;
+        last = now;
+        return now === 'gone' ? 'finished' : still >= 8 ? 'stalled' : '';
+      },
+      (v) => v !== '',
+      { timeoutMs: 60_000, intervalMs: 250, what: 'the producer to finish or stall' },
+    );
+    assert.equal(verdict, 'stalled', `the shell kept writing while nobody read (daemon buffered up to ${maxBuffered} bytes)`);
+    assert.ok(maxBuffered <= OUTPUT_HIGH_WATER + 128 * 1024, `the daemon buffered ${maxBuffered} bytes for a client that does not read`);
+    t.ws.resume();
+    await t.waitFor(/DONE-2/, 'all the output', 60_000);
+    assert.ok(t.output().length >= total, 'every byte arrived');
     t.close();
     await within(t.closed, 10_000, 'the close');
   });
