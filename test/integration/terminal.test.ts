@@ -136,6 +136,8 @@ describe('task terminal over a WebSocket', { timeout: 240_000 }, () => {
     assert.ok(!third.ok);
     assert.equal(third.status, 429, third.body);
     assert.equal(code(third.body), 'RATE_LIMITED');
+    // The plain GET the web UI asks after a failed upgrade says the same.
+    assert.equal((await http(`${env.d.url}/api/v1/tasks/${task.id}/terminal`, { headers: { host: HOST, cookie: alice } })).status, 429);
     a.close();
     await within(a.closed, 10_000, 'the close');
     const c = await waitUntil(() => openTerminal(env.d.url, task.id, page(alice)), (r) => r.ok, { what: 'a freed slot' });

@@ -70,12 +70,19 @@ class TerminalSlots {
   private readonly byUser = new Map<string, number>();
   constructor(private readonly settings: TerminalSettings) {}
 
-  /** Takes a slot, or says why not; the release is idempotent. */
-  take(taskId: string, user: string): { release: () => void } | string {
+  /** Why one more terminal is not allowed, or null. */
+  full(taskId: string, user: string): string | null {
     const t = this.byTask.get(taskId) ?? 0;
     const u = this.byUser.get(user) ?? 0;
     if (t >= this.settings.max_per_task) return `this task has ${t} terminals open (at most ${this.settings.max_per_task}); close one first`;
     if (u >= this.settings.max_per_user) return `you have ${u} terminals open (at most ${this.settings.max_per_user}); close one first`;
+    return null;
+  }
+
+  /** Takes a slot (after `full` said yes, in the same tick); the release is idempotent. */
+  take(taskId: string, user: string): { release: () => void } {
+    const t = this.byTask.get(taskId) ?? 0;
+    const u = this.byUser.get(user) ?? 0;
     this.byTask.set(taskId, t + 1);
     this.byUser.set(user, u + 1);
     let held = true;
@@ -128,10 +135,13 @@ export function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDeps, lo
       const problem = req.ws ? upgradeOriginProblem(req, loginEnabled) : null;
       if (problem) return sendError(reply, 'FORBIDDEN', problem);
       const workspace = deps.service.workspace(req.params.id, callerOf(req));
-      if (!req.ws) return sendError(reply, 'BAD_REQUEST', 'this route is a WebSocket: send an Upgrade request');
       const user = req.user?.username ?? '';
+      // A plain GET is how the web UI learns why an upgrade failed (a browser does not show it):
+      // it gets the same 404/409/429, else a 400.
+      const full = slots.full(workspace.taskId, req.user?.id ?? '');
+      if (full) return sendError(reply, 'RATE_LIMITED', full);
+      if (!req.ws) return sendError(reply, 'BAD_REQUEST', 'this route is a WebSocket: send an Upgrade request');
       const slot = slots.take(workspace.taskId, req.user?.id ?? '');
-      if (typeof slot === 'string') return sendError(reply, 'RATE_LIMITED', slot);
       let shell: ShellChannel;
       try {
         shell = await workspace.shell({ cols: req.query.cols, rows: req.query.rows });
