@@ -234,7 +234,7 @@ export function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDeps, lo
     // Input: keystrokes as binary frames, control as JSON text frames.
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (ended) return;
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       if (isBinary) {
         idle.refresh();
         inBytes += buf.length;
