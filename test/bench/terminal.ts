@@ -22,16 +22,20 @@ interface Path {
   close(): void;
 }
 
+/** A bash prompt at the end of the output (`$ `, maybe followed by terminal escape sequences). */
+// eslint-disable-next-line no-control-regex -- escape sequences are what a terminal prints
+const PROMPT_END = /\$ (\x1b\[[0-9;?]*[A-Za-z])*$/;
+
 /** Output held until someone listens (nothing arriving between two listeners is lost). */
-function sink(): { push(s: string): void; onData(fn: (s: string) => void): void } {
+function sink(): { push: (s: string) => void; onData: (fn: (s: string) => void) => void } {
   let held = '';
   let listener: ((s: string) => void) | null = null;
   return {
-    push(s) {
+    push: (s) => {
       if (listener) listener(s);
       else held += s;
     },
-    onData(fn) {
+    onData: (fn) => {
       listener = fn;
       if (held) {
         const s = held;
@@ -69,7 +73,7 @@ async function measure(path: Path, n: number, into: number[]): Promise<void> {
     await echoed;
     into.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  const prompt = until((s) => /\$ (\x1b\[[0-9;?]*[A-Za-z])*$/.test(s));
+  const prompt = until((s) => PROMPT_END.test(s));
   path.write('\r');
   await prompt;
 }
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
       const timer = setTimeout(() => reject(new Error(`${p.name}: no prompt within 15 s (saw ${JSON.stringify(seen.slice(-200))})`)), 15_000);
       p.onData((s) => {
         seen += s;
-        if (/\$ (\x1b\[[0-9;?]*[A-Za-z])*$/.test(seen)) {
+        if (PROMPT_END.test(seen)) {
           clearTimeout(timer);
           resolve();
         }

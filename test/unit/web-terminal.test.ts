@@ -36,7 +36,7 @@ async function serve(onSocket: (ws: ServerSocket, n: number) => void): Promise<{
   };
 }
 
-function connect(url: string, probe: () => Promise<{ message: string } | null> = async () => null) {
+function connect(url: string, probe: () => Promise<{ message: string } | null> = () => Promise.resolve(null)) {
   const states: TerminalState[] = [];
   const data: string[] = [];
   const conn = new TerminalConnection({
@@ -96,12 +96,12 @@ test('an upgrade refused before it opens asks the probe: a refusal is final, a n
   try {
     s.accept.on = false;
     let probes = 0;
-    const refused = connect(s.url, async () => (probes++, { message: 'No such task.' }));
+    const refused = connect(s.url, () => (probes++, Promise.resolve({ message: 'No such task.' })));
     await waitUntil(() => refused.conn.state, (st) => st.kind === 'closed', { what: 'the refusal' });
     assert.deepEqual(refused.conn.state, { kind: 'closed', end: 'refused', message: 'No such task.' });
     assert.equal(probes, 1);
     // Unreachable for a while (the probe says: try again), then reachable.
-    const retried = connect(s.url, async () => null);
+    const retried = connect(s.url, () => Promise.resolve(null));
     await waitUntil(() => retried.states.filter((st) => st.kind === 'reconnecting').length, (n) => n >= 2, { what: 'two retries' });
     s.accept.on = true;
     await waitUntil(() => retried.conn.state.kind, (k) => k === 'open', { what: 'the connection once the server accepts' });
