@@ -2,7 +2,7 @@
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { defaultCacheDir, defaultConfigDir, loadConfig, urlForListen, UserError, VERSION } from './config/index.js';
+import { defaultCacheDir, defaultConfigDir, loadConfig, lockCacheDir, urlForListen, UserError, VERSION } from './config/index.js';
 import Dockerode from 'dockerode';
 import {
   addAgent,
@@ -18,6 +18,7 @@ import {
 import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
 import { CLIENT_USAGE } from './cli/commands.js';
 import { startDaemon } from './daemon.js';
+import { Vault, VAULT_KEY_FILE_NAME } from './vault/index.js';
 import { GATEWAY_DEFAULT_LISTEN, startVoiceGateway } from './voice-gateway.js';
 import { CAIC_SERVICE_KIND, loadVoiceIdentity } from './voice/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from './log/index.js';
@@ -26,6 +27,7 @@ const USAGE = `usage: caic [serve] [options]
        caic image build [--base IMAGE] [--offline] [--tag TAG] [--no-cache]
                         [--claude-code] [--codex] [--gemini] [--opencode] [--<agent>-version V]
        caic audit verify [--config-dir DIR]
+       caic secrets rotate-key [--config-dir DIR]
        caic voice-gateway [--config-dir DIR] [--listen ADDR]
        caic voice-gateway pubkey [--config-dir DIR]
 
@@ -38,6 +40,8 @@ on this machine (the newest version, or the one --claude-code-version, --codex-v
 record its version in an image label, which GET /api/v1/server/harnesses reads.
 \`caic audit verify\` checks the hash chain of <config dir>/audit.jsonl and names the first
 record that was changed or removed (exit status 1).
+\`caic secrets rotate-key\` makes a new vault key (<config dir>/vault.key) and re-encrypts every
+stored secret with it; the daemon must be stopped (it holds the key in memory).
 \`caic voice-gateway\` runs a standalone voice gateway (WebRTC, no login UI) on --listen (default
 ${GATEWAY_DEFAULT_LISTEN}); it accepts only voice tokens of the hosts in [[voice-gateway.trusted_issuers]].
 \`caic voice-gateway pubkey\` prints the public key this instance signs voice tokens with
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
   const command = positionals.join(' ') || 'serve';
   if (command === 'image build') return imageBuild(values);
   if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
+  if (command === 'secrets rotate-key') return rotateVaultKey(values['config-dir'] ?? defaultConfigDir());
   if (command === 'voice-gateway pubkey') return voicePubkey(values['config-dir'] ?? defaultConfigDir());
   if (command !== 'serve' && command !== 'voice-gateway') fail(`unknown command "${command}"\n${USAGE}`, 2);
   if (values.listen !== undefined && command !== 'voice-gateway') fail('--listen is for `caic voice-gateway`; the daemon listens on [server] http', 2);
@@ -199,6 +204,24 @@ async function auditVerify(path: string): Promise<void> {
     return;
   }
   fail(`${path}: record ${verdict.line} is broken: ${verdict.reason}; the ${verdict.records} records before it are intact`);
+}
+
+/**
+ * `caic secrets rotate-key`: a new vault key, every value re-sealed. Under the daemon's own lock: a
+ * running daemon keeps the old key in memory and would seal its next write with it.
+ */
+async function rotateVaultKey(configDir: string): Promise<void> {
+  const config = loadConfig({ configDir });
+  const lock = await lockCacheDir(config.cacheDir).catch((err: unknown) => fail(`${(err as Error).message.replace(/; stop it first.*$/, '')}: stop it before rotating the vault key`));
+  try {
+    const vault = new Vault(configDir);
+    const problem = await vault.check();
+    if (problem) fail(problem);
+    const { secrets, keyId } = await vault.rotateKey();
+    process.stdout.write(`${join(configDir, VAULT_KEY_FILE_NAME)}: new key ${keyId}; ${secrets} ${secrets === 1 ? 'secret' : 'secrets'} re-encrypted\n`);
+  } finally {
+    await lock.release();
+  }
 }
 
 /** `caic voice-gateway pubkey`: the key line on stdout (for scripts), the trusted_issuers entry on stderr. */

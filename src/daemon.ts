@@ -40,6 +40,7 @@ import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } 
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log/index.js';
 import { registerMcp, registerVoiceTools, type McpOptions } from './mcp/index.js';
 import { RepoRegistry, resolveTitleModel, TaskService, TITLE_DEFAULTS, TitleModel } from './tasks/index.js';
+import { Vault } from './vault/index.js';
 import { loadOrCreateVapidKeys, PushService, PushValidationError, SubscriptionStore, TaskNews } from './push/index.js';
 import { createVoiceBackend, VoiceGateway, VoiceTokenService, type VoiceGatewayOptions } from './voice/index.js';
 import { Bot, createForgeClients, ForgeService, HookRouter, ManagedRepos, SenderPolicy, type CIWatchOptions, type ForgeClientsOptions } from './forge/index.js';
@@ -97,6 +98,8 @@ export interface Daemon {
   voiceGateway: VoiceGateway | null;
   /** Web Push: subscriptions and the queue of task news. */
   push: PushService;
+  /** The secrets vault (per-user secrets, encrypted at rest). */
+  vault: Vault;
   close(): Promise<void>;
 }
 
@@ -243,6 +246,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     env: (h) => config.values.harness[h].env,
     logger,
   });
+  // The secrets vault: opened now when it exists (a wrong vault.key is said at start, and every use
+  // of the vault answers with it); its key is made when the first secret is set.
+  const vault = new Vault(config.configDir, (v) => masker.add(v));
+  const secretsApi = { list: (user: string) => vault.list(user), set: (user: string, name: string, value: string) => vault.set(user, name, value), delete: (user: string, name: string) => vault.delete(user, name) };
+  const vaultProblem = await vault.check();
+  if (vaultProblem) logger.error({ dir: config.configDir }, vaultProblem);
   const tasks = new TaskService({
     cacheDir: config.cacheDir,
     repos,
@@ -263,6 +272,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return config.values.github.pat.token || undefined;
     },
     titleModel,
+    secretValues: (owner, names) => vault.values(owner, names),
     gitIdentity: (caller) => {
       const user = caller ? users.get(caller.id) : undefined;
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
@@ -390,7 +400,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         ...(oauth ? { tokenVerifier: oauth.verifier } : {}),
         audit,
         ...opts.mcp,
-        services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge },
+        services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge, secrets: secretsApi },
         config,
         users,
         loginEnabled,
@@ -413,6 +423,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       unsubscribe: (user, by) => push.unsubscribe(user, by),
       test: (user) => Promise.resolve(push.notify(user, 'test', { id: 'test', title: 'Notifications from caic work' })),
     },
+    secrets: secretsApi,
     ...(voiceGateway ? { voiceRtc: voiceGateway } : {}),
     subsystems: [
       ...(oauth
@@ -424,7 +435,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           ]
         : []),
       // The MCP tools for voice clients, run with the caller's own session (the same audit log as MCP).
-      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge }, logger, audit: opts.mcp?.audit ?? audit }),
+      (app: FastifyInstance) => registerVoiceTools(app, { services: { service: tasks, repos, preferences, harnesses: () => readiness.list(), forge, secrets: secretsApi }, logger, audit: opts.mcp?.audit ?? audit }),
     ],
   });
   usersChanged = () => app.endRevokedSseStreams();
@@ -490,6 +501,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     voice,
     voiceGateway,
     push,
+    vault,
     async close() {
       clearInterval(retry);
       // Voice sessions end first: their models hang up and their clients hear the peer connection close.

@@ -8,6 +8,8 @@ export * from './tasks.js';
 export * from './oauth.js';
 export * from './voice.js';
 export * from './push.js';
+export * from './preview.js';
+export * from './secrets.js';
 export * from './routes.js';
 export * from './terminal.js';
 export { unquoteGitPath } from './git-path.js';

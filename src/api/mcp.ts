@@ -1,5 +1,6 @@
 // Wire types of the MCP tools (arguments and structured results), derived from the REST schemas.
 import { z } from 'zod';
+import { SecretMeta, SecretName, SecretsResp, SetSecretReq } from './secrets.js';
 import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
 
 /** The MCP endpoint: the default resource caic's authorization server issues access tokens for (the REST API, API_RESOURCE_PATH, is the other). */
@@ -59,7 +60,14 @@ export const McpTaskCreateArgs = z.object({
   baseBranch: CreateTaskReq.shape.repos.element.shape.baseBranch.describe('Branch to start from; default: the repository’s default branch.'),
   harness: CreateTaskReq.shape.harness.optional().describe('Coding agent; default: the one used last with this repository.'),
   model: CreateTaskReq.shape.model.describe('Model of the agent; default: the one used last with this agent.'),
+  secrets: CreateTaskReq.shape.secrets.describe("Names of your secrets (secrets_list) to write into the container's ~/.env; their values are masked in the agent's output."),
 });
+
+export const McpSecretsListArgs = z.object({});
+export const McpSecretsListResult = SecretsResp;
+export const McpSecretSetArgs = z.object({ name: SecretName, value: SetSecretReq.shape.value });
+export const McpSecretDeleteArgs = z.object({ name: SecretName });
+export const McpSecretDeleteResult = z.object({ status: z.literal('deleted'), name: z.string() });
 
 export const McpSendMessageArgs = z.object({ task: McpTaskRef, message: InputReq.shape.prompt.shape.text.min(1) });
 export const McpAnswerArgs = z.object({ task: McpTaskRef, answer: InputReq.shape.prompt.shape.text.min(1).describe('The answer to the agent’s question.') });

@@ -31,6 +31,8 @@ import {
 } from './tasks.js';
 import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
+import { PreviewOpenResp, PreviewPortParams, PreviewsResp } from './preview.js';
+import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { TerminalClientMessage, TerminalQuery, TerminalServerMessage } from './terminal.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
@@ -518,6 +520,58 @@ export const routes = {
     tag: 'push',
     access: 'user',
     response: PushTestResp,
+  },
+  // --- preview (issue 14: app previews of a task's dev servers) ---
+  taskPreviews: {
+    method: 'GET',
+    path: '/api/v1/tasks/:id/previews',
+    summary: "TCP ports the task's container listens on (loopback or wildcard, sshd left out), each with its preview origin. Read over the task's SSH connection, at most every few seconds.",
+    tag: 'tasks',
+    access: 'user',
+    params: TaskIdParams,
+    response: PreviewsResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  taskPreviewOpen: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/previews/:port/open',
+    summary: "A one-time link (60 s) to a port's preview: on the preview's own host it trades itself for a cookie of that host alone. The task's owner only, while the task runs.",
+    tag: 'tasks',
+    access: 'user',
+    params: PreviewPortParams,
+    response: PreviewOpenResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  // ---- secrets (the vault) ----
+  listSecrets: {
+    method: 'GET',
+    path: '/api/v1/secrets',
+    summary: "The caller's secrets: names and dates only, never values.",
+    tag: 'secrets',
+    access: 'user',
+    response: SecretsResp,
+    errors: ['UNAUTHORIZED', 'CONFLICT'],
+  },
+  setSecret: {
+    method: 'PUT',
+    path: '/api/v1/secrets/:name',
+    summary: 'Sets (or rotates) one of the caller\'s secrets; stored encrypted, the value is never returned. Tasks select secrets by name at creation and find them in ~/.env.',
+    tag: 'secrets',
+    access: 'user',
+    params: SecretNameParams,
+    body: SetSecretReq,
+    response: SecretMeta,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'CONFLICT'],
+  },
+  deleteSecret: {
+    method: 'DELETE',
+    path: '/api/v1/secrets/:name',
+    summary: "Deletes one of the caller's secrets (tasks already running keep the value they were given).",
+    tag: 'secrets',
+    access: 'user',
+    params: SecretNameParams,
+    response: DeleteSecretResp,
+    errors: ['UNAUTHORIZED', 'BAD_REQUEST', 'NOT_FOUND', 'CONFLICT'],
   },
 } as const satisfies Record<string, RouteDef>;
 

@@ -1,5 +1,6 @@
 // Wire types of tasks, repositories, harnesses and preferences.
 import { z } from 'zod';
+import { MAX_TASK_SECRETS, SecretName } from './secrets.js';
 import { DiffStatEntry, Usage } from './events.js';
 import { CIStatus, TaskForge } from './forge.js';
 
@@ -114,6 +115,12 @@ export const CreateTaskReq = z
     prompt: Prompt,
     sudo: z.boolean().optional(),
     gitHubToken: z.boolean().optional().describe('Inject a GitHub token into the container ~/.env.'),
+    secrets: z
+      .array(SecretName)
+      .max(MAX_TASK_SECRETS)
+      .refine((a) => new Set(a).size === a.length, 'names a secret twice')
+      .optional()
+      .describe("Names of the caller's secrets (the vault) written into the container ~/.env; their values are masked in everything the agent prints."),
     issue: z
       .string()
       .min(1)

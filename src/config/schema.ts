@@ -189,6 +189,16 @@ export const ConfigFileSchema = z.strictObject({
       }),
     }),
   }),
+  preview: table({
+    enabled: z.boolean().default(true),
+    // Preview hosts are p<port>-<task>.<domain>; '' = localhost (clients on this machine only).
+    domain: z
+      .string()
+      .transform((v) => v.trim().toLowerCase().replace(/\.$/, ''))
+      .refine((v) => v === '' || /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v), 'must be a DNS name such as "preview.example.com" (no scheme, no port)')
+      .default(''),
+    response_timeout_seconds: z.int().min(1).max(3600).default(120),
+  }),
   push: table({
     // The VAPID subject push services may contact about this sender: mailto: or https:. Empty:
     // external_url when it is https, else a mailto: at this host's name.

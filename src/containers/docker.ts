@@ -26,6 +26,7 @@ import type {
   ExecResult,
   FetchSpec,
   LaunchSpec,
+  LoopbackAddress,
   PushSpec,
   PtySize,
   RepoImageResult,
@@ -373,8 +374,8 @@ export class DockerRuntime implements ContainerRuntime {
     return (await this.connect(h)).shell(size, term);
   }
 
-  async forwardTcp(h: ContainerHandle, port: number): Promise<Duplex> {
-    return (await this.connect(h)).forwardOut(port);
+  async forwardTcp(h: ContainerHandle, port: number, host?: LoopbackAddress): Promise<Duplex> {
+    return (await this.connect(h)).forwardOut(port, host);
   }
 
   async writeFile(h: ContainerHandle, path: string, data: string | Buffer, mode = 0o600): Promise<void> {

@@ -10,6 +10,7 @@ import type {
   ExecResult,
   FetchSpec,
   LaunchSpec,
+  LoopbackAddress,
   PushSpec,
   RepoImageResult,
   PtySize,
@@ -37,7 +38,7 @@ export interface ContainerRuntime {
   /** An interactive login shell on a PTY, over the container's pooled SSH connection. */
   shell(h: ContainerHandle, size: PtySize, term?: string): Promise<ShellChannel>;
   /** A TCP connection to a port on the container's loopback, over SSH (no published port). */
-  forwardTcp(h: ContainerHandle, port: number): Promise<Duplex>;
+  forwardTcp(h: ContainerHandle, port: number, host?: LoopbackAddress): Promise<Duplex>;
   /**
    * Host side of delivering a repository (no container needed): commits resolved, objects packed,
    * the tree listed. `dispose()` what it returns once delivered or abandoned.

@@ -6,7 +6,7 @@ import { shellQuote } from './env-file.js';
 import { ContainerError, HostKeyMismatchError } from './errors.js';
 import { fingerprintOfBlob } from './secrets.js';
 import type { Duplex } from 'node:stream';
-import type { ExecOptions, ExecResult, PtySize, ShellChannel, SpawnedProcess } from './types.js';
+import type { ExecOptions, ExecResult, LoopbackAddress, PtySize, ShellChannel, SpawnedProcess } from './types.js';
 
 const { Client } = ssh2;
 
@@ -370,12 +370,14 @@ export class SshConnection {
 
   /**
    * A TCP connection to `port` on the container's own loopback (direct-tcpip, sshd connects from
-   * inside the container): how previews reach a dev server without a published port.
+   * inside the container): how previews reach a dev server without a published port. `host` is
+   * the IPv4 loopback, or the IPv6 one for a server that listens on ::1 alone.
    */
-  forwardOut(port: number): Promise<Duplex> {
+  forwardOut(port: number, host: LoopbackAddress = '127.0.0.1'): Promise<Duplex> {
     if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new ContainerError(`not a TCP port: ${port}`));
+    if (host !== '127.0.0.1' && host !== '::1') return Promise.reject(new ContainerError(`not a loopback address: ${String(host)}`));
     return this.openWithDeadline<ClientChannel>(`a connection to port ${port}`, (cb) =>
-      this.client.forwardOut('127.0.0.1', 0, '127.0.0.1', port, cb),
+      this.client.forwardOut('127.0.0.1', 0, host, port, cb),
     ).then((ch) => {
       // The server finished: finish ours, so sshd closes the channel.
       ch.once('end', () => ch.end());

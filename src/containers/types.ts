@@ -188,6 +188,9 @@ export interface DieEvent {
   time: Date;
 }
 
+/** A container's loopback address, where a forwarded TCP connection goes. */
+export type LoopbackAddress = '127.0.0.1' | '::1';
+
 /** A terminal's size in character cells. */
 export interface PtySize {
   cols: number;

@@ -16,13 +16,25 @@ import { applySecurityHeaders, COMMON_SECURITY_HEADERS } from './headers.js';
  * One hook rather than three: each Fastify hook costs on every request, and the steps run in a
  * fixed order anyway. A step that answers (403/401) ends the chain.
  */
-export function installEdge(app: FastifyInstance, opts: AuthStepOptions & { gate: Gate }): void {
+export function installEdge(
+  app: FastifyInstance,
+  opts: AuthStepOptions & {
+    gate: Gate;
+    /**
+     * Right after the gate: answers a request for another host it serves (app previews, on hosts of
+     * their own that never meet caic's host lock, session or routes) and returns true.
+     */
+    dispatchHost?: (req: FastifyRequest, reply: FastifyReply) => boolean;
+  },
+): void {
   const gateStep = createGateStep(opts.gate);
   const authStep = createAuthStep(opts);
+  const dispatchHost = opts.dispatchHost;
   app.decorateRequest('client', null);
   app.decorateRequest('user', null);
   app.addHook('onRequest', (req, reply, done) => {
     if (!gateStep(req, reply)) return;
+    if (dispatchHost?.(req, reply)) return;
     applySecurityHeaders(req, reply);
     authStep(req, reply, done);
   });

@@ -5,9 +5,10 @@ import { isHttps } from './context.js';
 // img-src allows blob: because the UI previews pasted images from object URLs before upload.
 // connect-src may name more origins: a standalone voice gateway, which the UI calls to open a session.
 // worker-src and manifest-src: the installable app's service worker (/sw.js) and manifest, same origin only.
-const csp = (connect: readonly string[]) =>
+// frame-src may name app previews' hosts (their own origins), which the task view shows in a side panel.
+const csp = (connect: readonly string[], frames: readonly string[] = []) =>
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " +
-  `connect-src ${["'self'", ...connect].join(' ')}; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+  `connect-src ${["'self'", ...connect].join(' ')}; ${frames.length ? `frame-src ${frames.join(' ')}; ` : ''}worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
 const CSP = csp([]);
 
 /** On every response. Framing headers only matter for documents, so they go on HTML alone. */
@@ -15,12 +16,13 @@ export const COMMON_SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'r
 
 /**
  * Marks a reply as an HTML page: content security policy and framing refusal. Every HTML sender
- * calls it. `connectOrigins` (URL origins, nothing else) are origins the page may fetch from.
+ * calls it. `connectOrigins` (URL origins, nothing else) are origins the page may fetch from;
+ * `frameSources` (CSP host sources) are what it may show in frames.
  */
-export function htmlHeaders(reply: FastifyReply, connectOrigins: readonly string[] = []): FastifyReply {
+export function htmlHeaders(reply: FastifyReply, connectOrigins: readonly string[] = [], frameSources: readonly string[] = []): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
-    .header('content-security-policy', connectOrigins.length ? csp(connectOrigins) : CSP)
+    .header('content-security-policy', connectOrigins.length || frameSources.length ? csp(connectOrigins, frameSources) : CSP)
     .header('x-frame-options', 'DENY');
 }
 

@@ -22,9 +22,12 @@ import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
 import { terminalRoutes } from './routes/terminal.js';
+import { previewRoutes } from './routes/preview.js';
+import { PreviewService } from './preview/service.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
+import { secretRoutes, type SecretsRouteDeps } from './routes/secrets.js';
 import { voiceRtcRoutes, type VoiceRtcRouteDeps } from './routes/voice-rtc.js';
 import { githubWebhookRoute, gitlabWebhookRoute, type WebhookDeps } from './webhooks/index.js';
 
@@ -66,6 +69,8 @@ export interface ServerDeps {
   /** The embedded voice gateway's signalling (src/voice's VoiceGateway); absent: those routes are not mounted. */
   voiceRtc?: VoiceRtcRouteDeps;
   /** Web Push subscriptions (src/push's PushService); absent: the push routes are not mounted. */
+  /** The secrets vault's routes (list names, set, delete); absent: no vault. */
+  secrets?: SecretsRouteDeps;
   push?: PushRouteDeps;
   /** The audit log: task terminals are recorded opening and closing (never their bytes). */
   audit?: AuditSink;
@@ -150,7 +155,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // The edge hook is registered first: the gate is the first code every request meets.
   const credentials = deps.sessions ? new Credentials(deps.sessions, deps.deviceTokens ?? null) : null;
-  installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, credentials });
+  const pv = config.values.preview;
+  const previews = deps.tasks
+    ? new PreviewService(deps.tasks.service, deps.sessions, { enabled: pv.enabled, domain: pv.domain, responseTimeoutSeconds: pv.response_timeout_seconds, externalUrl: config.externalUrl }, logger)
+    : null;
+  installEdge(app, { gate: deps.gate, hostLock: deps.hostLock, credentials, ...(previews ? { dispatchHost: (req, reply) => previews.dispatch(req, reply) } : {}) });
   // Cookies are parsed on demand (readCookie), not by a hook on every request.
   await app.register(fastifyCookie, { hook: false });
   // WebSocket routes (terminals, previews) are upgraded through the router: the edge (gate,
@@ -197,11 +206,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   voiceRoutes(app, voice);
   if (deps.voiceRtc) voiceRtcRoutes(app, deps.voiceRtc);
   if (deps.push) pushRoutes(app, deps.push);
+  if (deps.secrets) secretRoutes(app, deps.secrets);
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
     terminalRoutes(app, { service: deps.tasks.service, settings: config.values.terminal, logger, ...(deps.audit ? { audit: deps.audit } : {}) }, deps.sessions !== null);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
+    if (previews) {
+      previewRoutes(app, previews);
+      app.addHook('preClose', (done) => {
+        previews.closeAll();
+        done();
+      });
+    }
   }
   if (deps.webhooks) {
     // Public (the forge signs instead of signing in), still behind the gate: allow the `github` origin for GitHub's senders.
@@ -212,7 +229,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (webDir) {
     // The UI opens voice sessions at a standalone gateway's origin: its page may connect there.
     const gateway = voice.status.mode === 'standalone' && voice.status.enabled ? originOf(config.values['voice-gateway'].url) : null;
-    await serveWebUi(app, webDir, gateway ? [gateway] : []);
+    // Its side panel frames previews, which live on hosts of their own under the preview domain.
+    await serveWebUi(app, webDir, gateway ? [gateway] : [], previews?.frameSources() ?? []);
     logger.info({ webDir }, 'serving the web UI');
   } else {
     landingPage(app, { version: deps.version, providers: [...deps.providers.keys()] });

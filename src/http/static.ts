@@ -57,9 +57,10 @@ export function spaFallback(req: FastifyRequest, reply: FastifyReply): boolean {
 
 /**
  * Registers the UI's files under `/` and index.html at `/`. Unknown paths go on to the not-found
- * handler. `connectOrigins`: other origins the UI calls (a standalone voice gateway).
+ * handler. `connectOrigins`: other origins the UI calls (a standalone voice gateway); `frameSources`:
+ * hosts it frames (app previews).
  */
-export async function serveWebUi(app: FastifyInstance, dir: string, connectOrigins: readonly string[] = []): Promise<void> {
+export async function serveWebUi(app: FastifyInstance, dir: string, connectOrigins: readonly string[] = [], frameSources: readonly string[] = []): Promise<void> {
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/',
@@ -76,7 +77,7 @@ export async function serveWebUi(app: FastifyInstance, dir: string, connectOrigi
     setHeaders: (reply, path) => {
       // `path` is the file chosen on disk, possibly the .br/.gz sibling; classify by the original name.
       const name = relative(dir, path).replace(/\.(br|gz)$/, '');
-      if (name.endsWith('.html')) htmlHeaders(reply, connectOrigins).header('cache-control', 'no-cache');
+      if (name.endsWith('.html')) htmlHeaders(reply, connectOrigins, frameSources).header('cache-control', 'no-cache');
       else if (Object.hasOwn(REVALIDATE, name)) reply.header('content-type', REVALIDATE[name]).header('cache-control', 'no-cache');
       else reply.header('cache-control', name.startsWith(`assets${sep}`) ? IMMUTABLE : HOUR);
     },

@@ -14,6 +14,12 @@ import {
   McpReposListArgs,
   McpReposListResult,
   McpRestartArgs,
+  McpSecretDeleteArgs,
+  McpSecretDeleteResult,
+  McpSecretSetArgs,
+  McpSecretsListArgs,
+  McpSecretsListResult,
+  SecretMeta,
   McpSendMessageArgs,
   McpTaskArgs,
   McpTaskCreateArgs,
@@ -41,6 +47,25 @@ export interface McpServices {
   harnesses: () => Promise<HarnessInfo[]>;
   /** Pushes, and pull requests (push with target "pr"). */
   forge: ForgeService;
+  /** The secrets vault (names out, values only in); absent: the secret tools say there is none. */
+  secrets?: {
+    list(userId: string): Promise<SecretMeta[]>;
+    set(userId: string, name: string, value: string): Promise<SecretMeta>;
+    delete(userId: string, name: string): Promise<void>;
+  };
+}
+
+/** The vault for a tool call; its refusals (unknown name, too many, unreadable vault) as task errors. */
+async function withVault<T>(ctx: ToolContext, fn: (v: NonNullable<McpServices['secrets']>, user: string) => Promise<T>): Promise<T> {
+  const v = ctx.services.secrets;
+  if (!v) throw new TaskError('CONFLICT', 'this server has no secrets vault');
+  try {
+    return await fn(v, ctx.principal.caller?.id ?? DEFAULT_USER);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'NOT_FOUND' || code === 'CONFLICT' || code === 'BAD_REQUEST') throw new TaskError(code, (err as Error).message);
+    throw err;
+  }
 }
 
 export interface ToolContext {
@@ -207,6 +232,7 @@ export const TOOLS: readonly ToolDef[] = [
           harness,
           ...(model ? { model } : {}),
           prompt: { text: args.prompt },
+          ...(args.secrets?.length ? { secrets: args.secrets } : {}),
         },
         ctx.principal.caller,
       );
@@ -394,6 +420,45 @@ export const TOOLS: readonly ToolDef[] = [
       const week = usage.weeks.at(-1);
       const text = `Today: $${(today?.costUSD ?? 0).toFixed(2)}, ${today?.turns ?? 0} turns. This week: $${(week?.costUSD ?? 0).toFixed(2)}, ${week?.turns ?? 0} turns.`;
       return { result: usage, text };
+    },
+  }),
+  tool({
+    name: 'secrets_list',
+    title: 'Your secrets',
+    description: 'The names of your stored secrets (never their values), to give to task_create.',
+    scope: 'caic:tasks.read',
+    args: McpSecretsListArgs,
+    result: McpSecretsListResult,
+    annotations: READ,
+    async run(ctx) {
+      const secrets = await withVault(ctx, (v, user) => v.list(user));
+      return { result: { secrets }, text: secrets.length ? `Secrets: ${secrets.map((s) => s.name).join(', ')}` : 'No secrets stored.' };
+    },
+  }),
+  tool({
+    name: 'secret_set',
+    title: 'Store a secret',
+    description: "Stores (or replaces) one of your secrets, encrypted; tasks that name it get it in ~/.env and it is masked in their output. The value is never shown again.",
+    scope: 'caic:tasks.admin',
+    args: McpSecretSetArgs,
+    result: SecretMeta,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    async run(ctx, args) {
+      const meta = await withVault(ctx, (v, user) => v.set(user, args.name, args.value));
+      return { result: meta, text: `Stored ${meta.name}.` };
+    },
+  }),
+  tool({
+    name: 'secret_delete',
+    title: 'Delete a secret',
+    description: 'Deletes one of your secrets (running tasks keep the value they were given).',
+    scope: 'caic:tasks.admin',
+    args: McpSecretDeleteArgs,
+    result: McpSecretDeleteResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    async run(ctx, args) {
+      await withVault(ctx, (v, user) => v.delete(user, args.name));
+      return { result: { status: 'deleted' as const, name: args.name }, text: `Deleted ${args.name}.` };
     },
   }),
 ];

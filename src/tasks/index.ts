@@ -10,3 +10,4 @@ export { scan, addedLines, LARGE_BINARY_BYTES } from './safety.js';
 export { Transcript, HOST_RECORDS, replayLog, replayFilter } from './transcript.js';
 export { logPath, logDir, readLogBatches, decodeLine, escapeRelayLine } from './log.js';
 export { workspaceOpen, type TaskWorkspace } from './workspace.js';
+export { listeningPorts, parseListeners, LIST_LISTENERS_COMMAND, MAX_PORTS, SSH_PORT, type ListeningPort } from './ports.js';

@@ -19,6 +19,8 @@ export interface TaskMetaRecord {
   owner: string;
   ownerName: string;
   createdAt: string;
+  /** Names of the owner's secrets the task was given (values never go in the log). */
+  secrets?: string[];
 }
 
 /** What a task list shows; also written into state records so a log's tail is enough to list it. */
@@ -114,6 +116,7 @@ const MetaRecord = z.object({
   owner: text,
   ownerName: text,
   createdAt: z.iso.datetime(),
+  secrets: z.array(z.string().max(64)).max(64).optional().catch(undefined),
 });
 
 const UsageRecord = z.object({ inputTokens: count, outputTokens: count, cacheCreationInputTokens: count, cacheReadInputTokens: count });

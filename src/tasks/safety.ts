@@ -29,11 +29,22 @@ export function addedLines(patch: string): Map<string, string[]> {
 }
 
 /** Finds secrets in added lines (one finding per file and kind) and binaries over the size limit. */
-export function scan(patch: string, binaries: { path: string; bytes: number }[]): SafetyIssue[] {
+/**
+ * `values`: the task's own secrets (from the vault) — an added line holding one is a finding,
+ * named by the variable, never quoting the value.
+ */
+export function scan(patch: string, binaries: { path: string; bytes: number }[], values: Readonly<Record<string, string>> = {}): SafetyIssue[] {
   const issues: SafetyIssue[] = [];
+  const own = Object.entries(values).filter(([, v]) => v.length > 0);
   for (const [file, lines] of addedLines(patch)) {
     const found = new Set<string>();
     for (const line of lines) {
+      for (const [name, v] of own) {
+        if (!found.has(name) && line.includes(v)) {
+          found.add(name);
+          issues.push({ file, kind: 'secret', detail: `the value of the task's secret ${name} in an added line` });
+        }
+      }
       for (const p of PATTERNS) {
         if (!found.has(p.name) && p.re.test(line)) {
           found.add(p.name);

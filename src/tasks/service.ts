@@ -17,7 +17,7 @@ import type {
   TaskState,
   UsageResp,
 } from '../api/index.js';
-import { canDo, LIVE_STATES, type TaskAction } from '../api/index.js';
+import { canDo, LIVE_STATES, MIN_SECRET_BYTES, type TaskAction } from '../api/index.js';
 import {
   aliveCommand,
   assetPaths,
@@ -44,6 +44,7 @@ import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
 import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
+import { isCredentialName, Redactor } from './redact.js';
 import { scan } from './safety.js';
 import { AgentSession } from './session.js';
 import { makeWorkspace, workspaceOpen, type TaskWorkspace } from './workspace.js';
@@ -91,6 +92,11 @@ export interface TaskServiceDeps {
   readiness?: (harness: HarnessName) => Promise<HarnessInfo | null>;
   /** Names new tasks from their prompt (a small model); absent: the prompt's first line stays. */
   titleModel?: TitleModel | null;
+  /**
+   * The owner's secrets by name (the vault), for a task that selects them; an unknown name throws
+   * an error with code BAD_REQUEST. Absent: this daemon has no vault.
+   */
+  secretValues?: (ownerId: string, names: readonly string[]) => Promise<Record<string, string>>;
   /** The signed-in caller's git identity for sync commits; null: the host's git identity. */
   gitIdentity?: (caller: Caller | null) => Partial<GitIdentity> | null;
 }
@@ -180,13 +186,16 @@ export class TaskService {
     }
     // The tasks the logs held: one created while the list below is under way is not an orphan.
     const loaded = [...this.tasks.values()];
-    const containers = await runtime.list();
-    const byTask = new Map(containers.map((c) => [c.taskId, c]));
+    // Each task's queue is taken now, before the containers are even listed: an operation that
+    // comes meanwhile (input right after a restart) waits for the adoption instead of finding no
+    // container.
+    const listing = runtime.list().then((containers) => new Map(containers.map((c) => [c.taskId, c])));
+    listing.catch(() => undefined); // reported by each task's adoption below
     await Promise.all(
       loaded.map(async (task) => {
         if (task.header.hasTrailer || FINAL.has(task.state)) return;
-        const handle = byTask.get(task.id);
         await task.serial(async () => {
+          const handle = (await listing).get(task.id);
           try {
             await this.open(task);
             if (!handle) {
@@ -195,6 +204,9 @@ export class TaskService {
               return;
             }
             task.handle = handle;
+            // What the agent prints from now on (and what it printed while the daemon was away) is
+            // masked as it was before the restart.
+            this.redactorFor(task, await this.adoptedEnv(task));
             if (handle.state !== 'running') {
               task.setState('stopped');
               return;
@@ -586,6 +598,9 @@ export class TaskService {
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
     if (req.issue && !extra?.issue) throw new TaskError('BAD_REQUEST', 'issue: this daemon has no forge clients to read it');
+    // The values are read now (an unknown name is refused before anything starts) and kept in
+    // memory only: the log records the names.
+    const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
     this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);
@@ -619,6 +634,7 @@ export class TaskService {
       owner: caller?.id ?? '',
       ownerName: caller?.username ?? '',
       createdAt: new Date().toISOString(),
+      ...(req.secrets?.length ? { secrets: [...req.secrets] } : {}),
     };
     const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0, usage: [] };
     const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
@@ -630,7 +646,7 @@ export class TaskService {
     this.nameTask(task, req.prompt.text);
     if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
     void task
-      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined, cont))
+      .serial(() => this.provision(task, req.prompt, req.gitHubToken === true ? this.deps.gitHubToken(caller) : undefined, cont, secretEnv))
       .catch((err: unknown) => this.deps.logger.error({ task: task.id, err: errorText(err) }, 'task setup could not be recorded'));
     return task.dto();
   }
@@ -697,7 +713,56 @@ export class TaskService {
     task.record({ type: 'caic_log', phase, durationMs: Date.now() - started, message: message ?? phase });
   }
 
-  private async provision(task: Task, prompt: Prompt, gitHubToken: string | undefined, cont: { branch: string; head: string } | null): Promise<void> {
+  /**
+   * A task's credentials after a restart, as far as they can be known again: its secrets (one the
+   * owner deleted since is gone: said in the log), the owner's GitHub token, the agent's variables.
+   */
+  private async adoptedEnv(task: Task): Promise<Record<string, string>> {
+    const meta = task.meta;
+    const token = this.deps.gitHubToken(meta.owner ? { id: meta.owner, username: meta.ownerName } : null);
+    const env: Record<string, string> = { ...this.deps.harnessEnv(meta.harness), ...(token ? { GITHUB_TOKEN: token } : {}) };
+    for (const name of meta.secrets ?? []) {
+      try {
+        Object.assign(env, (await this.deps.secretValues?.(meta.owner || DEFAULT_USER, [name])) ?? {});
+      } catch {
+        this.deps.logger.warn({ task: task.id, secret: name }, 'a secret of this task is no longer in the vault: its value is not masked any more');
+      }
+    }
+    return env;
+  }
+
+  /** Secret values for a task (the vault's refusals become the task API's). */
+  private async secretsFor(ownerId: string, names: readonly string[]): Promise<Record<string, string>> {
+    if (!this.deps.secretValues) throw new TaskError('BAD_REQUEST', 'secrets: this daemon has no secrets vault');
+    try {
+      return await this.deps.secretValues(ownerId, names);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 'BAD_REQUEST' || code === 'NOT_FOUND') throw new TaskError('BAD_REQUEST', `secrets: ${errorText(err)}`);
+      if (code === 'CONFLICT') throw new TaskError('CONFLICT', errorText(err));
+      throw err;
+    }
+  }
+
+  /**
+   * What the task's agent output is masked for: its secrets, the GitHub token it was given and the
+   * credentials among the agent's configured variables.
+   */
+  private redactorFor(task: Task, env: Record<string, string>): void {
+    const values = Object.entries(env)
+      .filter(([name, v]) => v.length >= MIN_SECRET_BYTES && (task.meta.secrets?.includes(name) || isCredentialName(name)))
+      .map(([, v]) => v);
+    task.redactor = values.length ? new Redactor(values) : null;
+    task.secretValues = Object.fromEntries(Object.entries(env).filter(([name]) => task.meta.secrets?.includes(name)));
+  }
+
+  private async provision(
+    task: Task,
+    prompt: Prompt,
+    gitHubToken: string | undefined,
+    cont: { branch: string; head: string } | null,
+    secretEnv: Record<string, string> = {},
+  ): Promise<void> {
     const meta = task.meta;
     const repo = meta.repos[0];
     try {
@@ -711,7 +776,8 @@ export class TaskService {
       task.setState('provisioning');
       const started = Date.now();
       const info = repo ? this.deps.repos.get(repo.name) : null;
-      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}) };
+      const env = { ...this.deps.harnessEnv(meta.harness), ...(gitHubToken ? { GITHUB_TOKEN: gitHubToken, GH_TOKEN: gitHubToken } : {}), ...secretEnv };
+      this.redactorFor(task, env);
       const hasEnv = Object.keys(env).length > 0;
       // The first session's relay starts with the container (its entrypoint), and so does the agent
       // when nothing has to go in over SSH before it: no secrets to write, the repository complete.
@@ -1232,7 +1298,7 @@ export class TaskService {
     const binaries = await Promise.all(
       diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${sha}:${d.path}`]).catch(() => '0')).trim()) })),
     );
-    const issues = scan(patch, binaries);
+    const issues = scan(patch, binaries, task.secretValues);
     if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues, forge: null });
     // The branch may be shared (a task continuing someone's branch, a PR others push to): the push
     // replaces only what caic last saw there (the commit it fetched or pushed), never commits

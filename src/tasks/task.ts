@@ -7,6 +7,7 @@ import type { ContainerHandle } from '../containers/index.js';
 import { escapeRelayLine, type TaskLog } from './log.js';
 import { MAX_AGENT_LINE, type AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
+import type { Redactor } from './redact.js';
 import { SerialQueue } from './serial.js';
 import type { UsageDay } from './usage.js';
 
@@ -32,6 +33,10 @@ export class Task {
   log: TaskLog | null = null;
   session: AgentSession | null = null;
   handle: ContainerHandle | null = null;
+  /** Masks the task's secrets in its agent's output (set when the task gets secrets or tokens). */
+  redactor: Redactor | null = null;
+  /** The task's own secrets by name (the safety scan looks for their values); in memory only. */
+  secretValues: Record<string, string> = {};
   /** Sessions in a row that stopped because the log could not take their lines (a full disk): reattaching waits longer each time. */
   logStalls = 0;
   private readonly listeners = new Set<EventListener>();
@@ -95,7 +100,12 @@ export class Task {
     if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
     if (this.log?.isSealed) return;
     const before = this.transcript?.state;
-    const events = [...this.clock(), ...this.write(escapeRelayLine(line))];
+    const events = [...this.clock()];
+    // Secrets are masked before the line is kept or parsed: log, streams, MCP and the UI only ever
+    // see the masked line. The relay's offset still counts the bytes it sent.
+    const clean = this.redactor?.apply(line) ?? line;
+    if (clean !== line) events.push(...this.write(Buffer.from(JSON.stringify({ type: 'caic_redacted', bytes: line.length - clean.length }))));
+    events.push(...this.write(escapeRelayLine(clean)));
     // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail
     // must list the task as it is, also while nothing replays it (Docker down after a restart).
     if (this.transcript && this.transcript.state !== before) {

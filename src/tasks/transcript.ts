@@ -25,6 +25,7 @@ export const HOST_RECORDS = new Set([
   'caic_sync',
   'caic_title',
   'caic_skipped',
+  'caic_redacted',
   'caic_forge',
 ]);
 
@@ -317,6 +318,12 @@ export class Transcript {
         const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
         this.relayBytes += bytes + 1;
         return this.emit([{ kind: 'error', message: `the agent wrote a line of ${bytes} bytes, more than a line may have (${MAX_AGENT_LINE} bytes); it was left out` }]);
+      }
+      case 'caic_redacted': {
+        // The next relay line had secrets masked: it is this many bytes shorter than the relay's.
+        const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
+        this.relayBytes += bytes;
+        return [];
       }
       default:
         return [];

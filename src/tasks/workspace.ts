@@ -1,6 +1,6 @@
 // TaskWorkspace: a live task's container as its owner may step into it (terminals, previews).
 import type { Duplex } from 'node:stream';
-import type { ContainerHandle, ContainerRuntime, ExecOptions, ExecResult, PtySize, ShellChannel } from '../containers/index.js';
+import type { ContainerHandle, ContainerRuntime, ExecOptions, ExecResult, LoopbackAddress, PtySize, ShellChannel } from '../containers/index.js';
 import { LIVE_STATES, type TaskState } from '../api/index.js';
 
 /**
@@ -12,8 +12,8 @@ import { LIVE_STATES, type TaskState } from '../api/index.js';
 export interface TaskWorkspace {
   readonly taskId: string;
   shell(size: PtySize, term?: string): Promise<ShellChannel>;
-  /** A TCP connection to a port on the container's loopback. */
-  forward(port: number): Promise<Duplex>;
+  /** A TCP connection to a port on the container's loopback (IPv4 unless `host` says ::1). */
+  forward(port: number, host?: LoopbackAddress): Promise<Duplex>;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Registers a listener for the task leaving the live states; returns its removal. */
   onEnd(fn: () => void): () => void;
@@ -38,7 +38,7 @@ export function makeWorkspace(
   return {
     taskId,
     shell: (size, term) => runtime.shell(current(), size, term),
-    forward: (port) => runtime.forwardTcp(current(), port),
+    forward: (port, host) => runtime.forwardTcp(current(), port, host),
     exec: (command, opts) => runtime.exec(current(), command, opts),
     onEnd: (fn) => {
       let done = false;

@@ -23,6 +23,9 @@ const TOOL_NAMES = [
   'repos_list',
   'clone_repo',
   'get_usage',
+  'secrets_list',
+  'secret_set',
+  'secret_delete',
 ];
 
 describe('MCP with no login (loopback)', { timeout: 180_000 }, () => {

@@ -83,7 +83,7 @@ describe('task isolation between signed-in users', () => {
     const covered: string[] = [];
     for (const [name, def] of Object.entries(routes)) {
       if (!def.path.startsWith('/api/v1/tasks/:id')) continue;
-      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId);
+      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId).replace(':port', '3000');
       const body = 'body' in def && def.body ? (BODIES[name] ?? {}) : undefined;
       const r = await env.api(def.method, path(task.id), body, as(bob));
       if (r.status === 404 && /^no route/.test(r.json<Envelope>().error.message)) continue; // not served (yet)
@@ -96,7 +96,7 @@ describe('task isolation between signed-in users', () => {
         `${def.method} ${def.path}: bob cannot tell alice's task from no task`,
       );
     }
-    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword']) {
+    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword', 'taskPreviews', 'taskPreviewOpen']) {
       assert.ok(covered.includes(name), `${name} was checked`);
     }
     assert.ok(!(await env.api('GET', '/api/v1/tasks', undefined, as(bob))).json<Task[]>().some((t) => t.id === task.id), 'not in his list');
@@ -133,5 +133,20 @@ describe('task isolation between signed-in users', () => {
     bobList.close();
     assert.ok(!ids(bobList).includes(task.id), "alice's task never reached bob's stream");
     assert.ok(!ids(aliceList).includes(his.id), "bob's task never reached alice's stream");
+  });
+
+  test("secrets are per user: bob neither lists, deletes nor gives his task alice's; no session is 401", async () => {
+    assert.equal((await env.api('PUT', '/api/v1/secrets/ALICE_TOKEN', { value: 'alice-secret-value' }, as(alice))).status, 200);
+    const bobs = await env.api('GET', '/api/v1/secrets', undefined, as(bob));
+    assert.equal(bobs.status, 200);
+    assert.deepEqual(bobs.json<{ secrets: unknown[] }>().secrets, []);
+    assert.equal((await env.api('DELETE', '/api/v1/secrets/ALICE_TOKEN', undefined, as(bob))).status, 404);
+    const stolen = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'fake', prompt: { text: 'x' }, secrets: ['ALICE_TOKEN'] }, as(bob));
+    assert.equal(stolen.status, 400, stolen.body);
+    for (const [method, body] of [['GET', undefined], ['PUT', { value: 'anonymous-value' }], ['DELETE', undefined]] as const) {
+      const r = await env.api(method, '/api/v1/secrets/ALICE_TOKEN'.replace(method === 'GET' ? '/ALICE_TOKEN' : '', ''), body, { host: HOST });
+      assert.equal(r.status, 401, `${method}: ${r.body}`);
+    }
+    assert.deepEqual((await env.api('GET', '/api/v1/secrets', undefined, as(alice))).json<{ secrets: { name: string }[] }>().secrets.map((s) => s.name), ['ALICE_TOKEN']);
   });
 });

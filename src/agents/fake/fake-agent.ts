@@ -7,12 +7,19 @@
 //              (with `stamp`, each delta carries the time it was written: `<i>@<epoch ms> `)
 //   FAKE_CRASH exits at once, before it says anything, with a reason on stderr (an agent that
 //              cannot start: no credentials, a broken install)
+//   FAKE_PRINT_ENV <NAME> [file]  prints a variable of ~/.env with a Bash tool call, then repeats its
+//              value in its reply and result (a secret an agent leaks: caic must mask it everywhere);
+//              with `file` it also writes it into leak.txt (the safety scan must find it)
 //   FAKE_CI    writes CI_WORK.md; then each input that reports a CI failure (caic's summary
 //              starts "CI failed") appends a fix line to it, as an agent fixing its PR would
+//   FAKE_SERVE <port>  starts a small dev server on 127.0.0.1:<port> in this process (see serve()):
+//              a page with absolute-path assets, a WebSocket echo, and probes for the preview tests
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
 // (control_request) ends the running turn the way Claude Code does.
 import { execSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +209,35 @@ async function scenario(text: string, started: number): Promise<void> {
     });
     assistant([{ type: 'tool_use', id: toolId(), name: 'ExitPlanMode', input: { plan } }]);
     result('Plan ready.', started);
+  } else if (text.includes('FAKE_SERVE')) {
+    const port = Number(/FAKE_SERVE\s+(\d+)/.exec(text)?.[1] ?? '3000');
+    const id = toolId();
+    assistant([{ type: 'tool_use', id, name: 'Bash', input: { command: `serve on port ${port}`, description: 'Start the dev server' } }]);
+    const err = await serve(port);
+    toolResult(id, err ?? `listening on 127.0.0.1:${port}`, err !== null);
+    await streamText(err ? `The server did not start: ${err}` : `The app is served on port ${port}.`);
+    result(err ? 'Server failed.' : `Serving on ${port}.`, started, err !== null);
+  } else if (text.includes('FAKE_PRINT_ENV')) {
+    const name = /FAKE_PRINT_ENV\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(text)?.[1] ?? 'HOME';
+    let value = '';
+    tool('Bash', { command: `printenv ${name}`, description: `Print ${name}` }, () => {
+      try {
+        // ~/.env is where caic writes secrets; a bash loads it (BASH_ENV), as an agent's Bash tool would.
+        value = execSync(`. ~/.env 2>/dev/null; printf %s "$${name}"`, { cwd, encoding: 'utf8', shell: '/bin/bash' });
+        return { out: value };
+      } catch (err) {
+        return { out: String(err), error: true };
+      }
+    });
+    if (/FAKE_PRINT_ENV\s+\S+\s+file/.test(text)) {
+      const file = join(cwd, 'leak.txt');
+      tool('Write', { file_path: file, content: `${name}=${value}\n` }, () => {
+        writeFileSync(file, `${name}=${value}\n`);
+        return { out: `File created successfully at: ${file}` };
+      });
+    }
+    assistant([{ type: 'text', text: `The value of ${name} is ${value}.` }]);
+    result(`${name}=${value}`, started);
   } else if (text.includes('FAKE_DEMO')) {
     await demo(started);
   } else if (text.includes('FAKE_ERROR')) {
@@ -229,6 +265,113 @@ async function scenario(text: string, started: number): Promise<void> {
     await streamText(`You said: ${text.slice(0, 200)}. Why do programmers prefer dark mode? Because light attracts bugs.`);
     result('Told a joke.', started);
   }
+}
+
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>fake app</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body><h1 id="title">FAKE_SERVE app</h1><p id="ws">connecting</p><script src="/assets/app.js"></script></body></html>
+`;
+// The page's script: proves it ran, opens a WebSocket to its own host by absolute path, echoes.
+const APP_JS = `document.body.dataset.script = 'ran';
+const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/echo');
+ws.onopen = () => ws.send('ping ' + location.host);
+ws.onmessage = (e) => { document.getElementById('ws').textContent = 'echo: ' + e.data; };
+ws.onerror = () => { document.getElementById('ws').textContent = 'websocket error'; };
+`;
+const STYLE = '#title { color: rgb(1, 2, 3); }\n';
+
+/** One WebSocket frame from the server (never masked), RFC 6455 §5.2. */
+function wsFrame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]) : Buffer.concat([Buffer.from([0x80 | opcode, 127, 0, 0, 0, 0]), Buffer.from([(len >>> 24) & 255, (len >> 16) & 255, (len >> 8) & 255, len & 255])]);
+  return Buffer.concat([head, payload]);
+}
+
+/** The echo endpoint: the handshake, then every text or binary message comes back; ping → pong; close → close. */
+function wsEcho(req: IncomingMessage, socket: Duplex): void {
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || req.url !== '/echo') {
+    socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  let buf = Buffer.alloc(0);
+  socket.on('error', () => undefined);
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const opcode = buf[0]! & 15;
+      let len = buf[1]! & 127;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      const masked = (buf[1]! & 128) !== 0;
+      const mask = masked ? buf.subarray(off, off + 4) : null;
+      if (masked) off += 4;
+      if (buf.length < off + len) return;
+      const payload = Buffer.from(buf.subarray(off, off + len));
+      if (mask) for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ mask[i % 4]!;
+      buf = buf.subarray(off + len);
+      if (opcode === 8) {
+        socket.end(wsFrame(8, payload.subarray(0, 2)));
+        return;
+      }
+      if (opcode === 9) socket.write(wsFrame(10, payload));
+      else if (opcode === 1 || opcode === 2) socket.write(wsFrame(opcode, payload));
+    }
+  });
+}
+
+/**
+ * FAKE_SERVE's dev server on 127.0.0.1 (loopback only, as a dev server would): `/` (a page whose
+ * assets have absolute paths), `/assets/*`, `/echo` (WebSocket), `/headers` (the request headers as
+ * JSON), `/cookies` (sets an own cookie and two that try to leave this host), `/redirect` (an
+ * absolute Location at its loopback origin), `/sw.js` (a service worker), `/bytes?mb=N` (N MiB streamed, for the benchmark),
+ * `/upload` (counts a streamed body). Resolves null when listening, else the error.
+ */
+function serve(port: number): Promise<string | null> {
+  const chunk = Buffer.alloc(1 << 20, 120);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://app.invalid');
+    if (url.pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    else if (url.pathname === '/assets/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(APP_JS);
+    else if (url.pathname === '/assets/style.css') res.writeHead(200, { 'content-type': 'text/css' }).end(STYLE);
+    else if (url.pathname === '/headers') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: req.headers, url: req.url }));
+    else if (url.pathname === '/cookies')
+      res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': ['app_cookie=1; Path=/', 'caic_session=from-the-app; Path=/', `tossed=1; Domain=${url.searchParams.get('domain') ?? 'localhost'}; Path=/`] }).end('cookies set');
+    else if (url.pathname === '/sw.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end("self.addEventListener('install', () => self.skipWaiting());\n");
+    else if (url.pathname === '/redirect') res.writeHead(302, { location: `http://localhost:${port}/assets/style.css` }).end();
+    else if (url.pathname === '/bytes') {
+      let left = Math.min(1024, Math.max(0, Number(url.searchParams.get('mb') ?? '1') || 0));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left * chunk.length) });
+      const more = () => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    } else if (url.pathname === '/upload') {
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes: n })));
+    } else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  server.on('upgrade', wsEcho);
+  return new Promise((resolve) => {
+    server.once('error', (err) => resolve(err.message));
+    server.listen(port, '127.0.0.1', () => resolve(null));
+  });
 }
 
 /** Text of a stream-json user message (plain text lines are accepted too). */

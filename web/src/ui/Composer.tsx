@@ -3,6 +3,7 @@
 // and how to fix it), sudo and GitHub-token toggles, and a clone-a-repository dialog.
 import { forwardRef, useEffect, useMemo, useState } from 'react';
 import type { HarnessInfo, Preferences, Repo, Task } from '../../../src/api/index.js';
+import { useSecretNames } from './Secrets';
 import { failedAgents, pickAgent } from '../lib/choices';
 import { taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
@@ -39,6 +40,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   const [model, setModel] = useState('');
   const [sudo, setSudo] = useState(false);
   const [gitHubToken, setGitHubToken] = useState(false);
+  // Names of the caller's secrets this task gets in ~/.env (Settings → Secrets stores them).
+  const { secrets: secretList } = useSecretNames();
+  const [secrets, setSecrets] = useState<string[]>([]);
   // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
   const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
   const [continueBranch, setContinueBranch] = useState('');
@@ -129,6 +133,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           ...(model ? { model } : {}),
           ...(sudo ? { sudo: true } : {}),
           ...(gitHubToken ? { gitHubToken: true } : {}),
+          ...(secrets.length ? { secrets } : {}),
         },
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
@@ -264,6 +269,23 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           <label className="check">
             <input type="checkbox" checked={gitHubToken} onChange={(e) => setGitHubToken(e.target.checked)} /> GitHub token
           </label>
+        )}
+        {secretList.length > 0 && (
+          <details className="secret-pick">
+            <summary>Secrets{secrets.length ? ` (${secrets.length})` : ''}</summary>
+            <div className="stack" role="group" aria-label="Secrets for this task">
+              {secretList.map((s) => (
+                <label key={s.name} className="check">
+                  <input
+                    type="checkbox"
+                    checked={secrets.includes(s.name)}
+                    onChange={(e) => setSecrets((cur) => (e.target.checked ? [...cur, s.name] : cur.filter((n) => n !== s.name)))}
+                  />{' '}
+                  <code>{s.name}</code>
+                </label>
+              ))}
+            </div>
+          </details>
         )}
         <button type="button" onClick={() => setCloneOpen(true)}>
           Clone…

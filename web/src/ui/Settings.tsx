@@ -9,6 +9,7 @@ import { navigate } from './router';
 import { Banner } from './Banner';
 import { CIDot, ciLabel } from './Forge';
 import { PushSettings } from './Push';
+import { SecretsSettings } from './Secrets';
 
 export const NOTIFY_KEY = 'caic.notify';
 
@@ -89,6 +90,8 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         </label>
         <h2>Push notifications</h2>
         <PushSettings />
+        <h2>Secrets</h2>
+        <SecretsSettings />
         <h2>Repositories</h2>
         <div className="row" data-testid="repo-root">
           <span>

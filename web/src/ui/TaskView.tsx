@@ -15,6 +15,7 @@ import { Transcript } from './Transcript';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
+import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
 // xterm.js is loaded when a terminal is first opened.
 const TerminalPane = lazy(() => import('./Terminal').then((m) => ({ default: m.TerminalPane })));
@@ -67,9 +68,11 @@ export function TaskView({
   // The terminal stays mounted (its shell alive) while the transcript is shown, once opened.
   const [tab, setTab] = useState<'transcript' | 'terminal'>('transcript');
   const [terminalOpened, setTerminalOpened] = useState(false);
+  const [previewPort, setPreviewPort] = useState<number | null>(null);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
   const hasRepo = task.repos.length > 0;
+  const previews = usePreviewPorts(task.id, live);
   // Without a live agent the container may be gone: the diff then comes from the last sync.
   const synced = useMemo(() => events.transcript.items.some((i) => i.type === 'system' && i.subtype === 'sync' && (i.detail as { status?: unknown } | null)?.status === 'synced'), [events.transcript.items]);
   const diffAvailable = hasRepo && (live || synced);
@@ -225,6 +228,7 @@ export function TaskView({
               Compact
             </button>
           )}
+          {live && <PreviewButtons taskId={task.id} ports={previews.ports} onPanel={setPreviewPort} onError={setError} />}
           {task.sudo && task.state !== 'purged' && (
             <button
               type="button"
@@ -300,6 +304,7 @@ export function TaskView({
       )}
       <div className="task-body" hidden={tab !== 'transcript'}>
         <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} focusKey={ask?.key} />
+        {live && previewPort !== null && <PreviewPanel taskId={task.id} port={previewPort} onClose={() => setPreviewPort(null)} />}
         {todos.length > 0 && (
           <aside className="todos" aria-label="Todo list">
             <div className="label">
