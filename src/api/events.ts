@@ -25,6 +25,19 @@ export const AskQuestion = z.object({
 
 export const TodoItem = z.object({ content: z.string(), status: z.string(), activeForm: z.string().optional() });
 
+/** One comment of a review sent to the agent (the review card's content). */
+export const ReviewedLines = z
+  .object({
+    file: z.string(),
+    side: z.enum(['old', 'new']),
+    startLine: z.number().int(),
+    endLine: z.number().int(),
+    quote: z.string(),
+    body: z.string(),
+  })
+  .meta({ id: 'ReviewedLines' });
+export type ReviewedLines = z.infer<typeof ReviewedLines>;
+
 const base = { id: z.number().int().describe('Per-task sequence number, from 1; the SSE id.'), ts: z.string().describe('ISO-8601 time.') };
 
 export const EventMessage = z
@@ -65,6 +78,9 @@ export const EventMessage = z
     z.object({ ...base, kind: z.literal('subagentEnd'), taskId: z.string(), status: z.string() }),
     z.object({ ...base, kind: z.literal('rateLimit'), info: z.unknown() }),
     z.object({ ...base, kind: z.literal('stats'), cpuPercent: z.number(), memoryBytes: z.number() }),
+    z
+      .object({ ...base, kind: z.literal('review'), comments: z.array(ReviewedLines) })
+      .describe('Review comments on the diff, sent to the agent as one input (that input follows or precedes it as a userInput).'),
   ])
   .meta({ id: 'EventMessage' });
 export type EventMessage = z.infer<typeof EventMessage>;

@@ -5,6 +5,7 @@ export * from './auth.js';
 export * from './events.js';
 export * from './forge.js';
 export * from './tasks.js';
+export * from './review.js';
 export * from './oauth.js';
 export * from './voice.js';
 export * from './push.js';

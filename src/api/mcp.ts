@@ -1,6 +1,6 @@
 // Wire types of the MCP tools (arguments and structured results), derived from the REST schemas.
 import { z } from 'zod';
-import { SecretMeta, SecretName, SecretsResp, SetSecretReq } from './secrets.js';
+import { SecretName, SecretsResp, SetSecretReq } from './secrets.js';
 import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
 
 /** The MCP endpoint: the default resource caic's authorization server issues access tokens for (the REST API, API_RESOURCE_PATH, is the other). */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AuthCallbackQuery, AuthProviderParams, AuthStartQuery, AuthTokenReq, AuthTokenResp, LogoutEverywhereResp, StatusResp, UserResp } from './auth.js';
 import { EventMessage } from './events.js';
 import { GrantIdParams, OAuthGrantsResp } from './oauth.js';
+import { AddReviewCommentReq, EditReviewCommentReq, ForkReq, RestartFromReq, ReviewComment, ReviewCommentParams, ReviewCommentsResp, SendReviewResp } from './review.js';
 import {
   CloneRepoReq,
   CompactReq,
@@ -348,6 +349,86 @@ export const routes = {
     response: SudoPasswordResp,
     errors: ['NOT_FOUND'],
   },
+  // ---- review (issue 14): inline review comments on the diff; restart or fork from a message ----
+  reviewList: {
+    method: 'GET',
+    path: '/api/v1/tasks/:id/review',
+    summary: "The task's review comments not sent yet (drafted on its diff; they stay until sent or deleted).",
+    tag: 'review',
+    access: 'user',
+    params: TaskIdParams,
+    response: ReviewCommentsResp,
+    errors: ['NOT_FOUND'],
+  },
+  reviewAdd: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/review',
+    summary: 'Add a comment on lines of a file of the diff (a file of the task\'s diff; at most 50 unsent comments, 500 lines each).',
+    tag: 'review',
+    access: 'user',
+    params: TaskIdParams,
+    body: AddReviewCommentReq,
+    response: ReviewComment,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  reviewEdit: {
+    method: 'PATCH',
+    path: '/api/v1/tasks/:id/review/:commentId',
+    summary: 'Change the text of an unsent comment.',
+    tag: 'review',
+    access: 'user',
+    params: ReviewCommentParams,
+    body: EditReviewCommentReq,
+    response: ReviewComment,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  reviewDelete: {
+    method: 'DELETE',
+    path: '/api/v1/tasks/:id/review/:commentId',
+    summary: 'Delete an unsent comment.',
+    tag: 'review',
+    access: 'user',
+    params: ReviewCommentParams,
+    response: StatusResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  reviewSend: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/review/send',
+    summary: 'Send every unsent comment to the agent as one input (file, lines, quoted lines, comment); the transcript shows it as a review. 409 when the task cannot take input or has no comments.',
+    tag: 'review',
+    access: 'user',
+    params: TaskIdParams,
+    response: SendReviewResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  taskRestartFrom: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/restart-from',
+    summary:
+      'Edit and restart from a user message: the branch goes back to the commit it had when that message was sent (uncommitted work is stashed), ' +
+      'and a new agent session starts with the earlier conversation summarised and the edited message.',
+    tag: 'review',
+    access: 'user',
+    params: TaskIdParams,
+    body: RestartFromReq,
+    response: StatusResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  taskFork: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/fork',
+    summary:
+      "Fork from a user message: a new task on a new branch created at the commit the task had once that message's turn ended, " +
+      'with the conversation up to it summarised before the new prompt.',
+    tag: 'review',
+    access: 'user',
+    params: TaskIdParams,
+    body: ForkReq,
+    response: Task,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  // ---- end of review ----
   listRepos: {
     method: 'GET',
     path: '/api/v1/server/repos',

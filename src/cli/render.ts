@@ -100,6 +100,11 @@ export function renderEvent(ev: EventMessage, s: Style): string[] {
       return [paint(s, 'magenta', `⤷ subagent: ${oneLine(ev.description, w - 12)}`)];
     case 'subagentEnd':
       return [paint(s, 'magenta', `⤶ subagent ${clean(ev.status)}`)];
+    case 'review':
+      return [
+        paint(s, 'bold', `> review: ${ev.comments.length} comment${ev.comments.length === 1 ? '' : 's'}`),
+        ...ev.comments.map((c) => `  ${oneLine(`${c.file}:${c.startLine}${c.endLine !== c.startLine ? `-${c.endLine}` : ''} ${c.body}`, w - 2)}`),
+      ];
     case 'textDelta':
     case 'usage':
     case 'rateLimit':

@@ -507,6 +507,21 @@ export class DockerRuntime implements ContainerRuntime {
       );
     }
     const ref = `${containerRefPrefix(h.name)}${spec.branch}`;
+    if (spec.sha !== undefined) {
+      // A commit by id: a ref made for it in the container lets any git fetch it (no
+      // allowAnySHA1InWant needed), and goes again at once.
+      if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(spec.sha)) throw new ContainerError(`invalid commit id "${spec.sha}"`);
+      const tmp = 'refs/caic/fetch';
+      const conn = await this.connect(h);
+      const made = await conn.exec(`cd ${shellQuote(path)} && git update-ref ${tmp} "$1^{commit}"`, { args: [spec.sha] });
+      if (made.code !== 0) throw new ContainerError(`commit ${spec.sha.slice(0, 10)} is not in the container's repository: ${(made.stderr || made.stdout).trim().split('\n').pop() ?? ''}`);
+      try {
+        await fetchFromContainer(spec.hostRepo, this.bridge(h), path, [`+${tmp}:${ref}`]);
+      } finally {
+        await conn.exec(`cd ${shellQuote(path)} && git update-ref -d ${tmp}`).catch(() => undefined);
+      }
+      return { ref, sha: (await git(spec.hostRepo, ['rev-parse', ref])).trim() };
+    }
     await fetchFromContainer(spec.hostRepo, this.bridge(h), path, [`+refs/heads/${spec.branch}:${ref}`]);
     return { ref, sha: (await git(spec.hostRepo, ['rev-parse', ref])).trim() };
   }

@@ -171,6 +171,11 @@ export interface FetchSpec {
    * stdin, never on a command line) and this author and committer.
    */
   commit?: { message: string; author: { name: string; email: string } };
+  /**
+   * Fetch this commit instead of the branch's head (one the branch may have left behind: a fork
+   * from an earlier message). It reaches the host under the same ref.
+   */
+  sha?: string;
 }
 
 export interface ContainerStats {

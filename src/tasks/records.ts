@@ -188,3 +188,46 @@ export function parseSummaryRecord(v: unknown, fallback: Summary): Summary {
 
 const STATES = new Set<string>(TaskState.options);
 export const isTaskState = (v: unknown): v is TaskState => typeof v === 'string' && STATES.has(v);
+
+// ---- review comments and recorded commits (src/tasks/review.ts, heads.ts) -------------------
+
+const ReviewCommentRecord = z.object({
+  id: z.string().min(1).max(40),
+  file: z.string().min(1).max(4096),
+  side: z.enum(['old', 'new']),
+  startLine: z.number().int().min(1),
+  endLine: z.number().int().min(1),
+  quote: z.string().max(64 * 1024),
+  body: z.string().max(64 * 1024),
+  createdAt: z.string().max(40),
+  updatedAt: z.string().max(40),
+});
+export type ReviewCommentRecord = z.infer<typeof ReviewCommentRecord>;
+
+/**
+ * A caic_review record: a comment added, its text edited, a comment deleted, or the comments sent
+ * (as they were sent). Null for a record that is none of these (damaged, edited by hand).
+ */
+export type ReviewOp =
+  | { op: 'add'; comment: ReviewCommentRecord }
+  | { op: 'edit'; id: string; body: string; at: string }
+  | { op: 'delete'; id: string }
+  | { op: 'send'; comments: ReviewCommentRecord[] };
+const ReviewOpRecord = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('add'), comment: ReviewCommentRecord }),
+  z.object({ op: z.literal('edit'), id: z.string().min(1).max(40), body: z.string().max(64 * 1024), at: z.string().max(40) }),
+  z.object({ op: z.literal('delete'), id: z.string().min(1).max(40) }),
+  z.object({ op: z.literal('send'), comments: z.array(ReviewCommentRecord).max(1000) }),
+]);
+export function parseReviewRecord(rec: unknown): ReviewOp | null {
+  const r = ReviewOpRecord.safeParse(rec);
+  return r.success ? r.data : null;
+}
+
+/** A commit id as git prints it (SHA-1 or SHA-256). */
+export const isCommitId = (v: unknown): v is string => typeof v === 'string' && /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(v);
+
+/** A caic_head record: the repository's HEAD when event `event` (a user message, a turn's end) happened. */
+export function parseHeadRecord(rec: Record<string, unknown>): { event: number; commit: string } | null {
+  return Number.isSafeInteger(rec.event) && (rec.event as number) > 0 && isCommitId(rec.commit) ? { event: rec.event as number, commit: rec.commit } : null;
+}

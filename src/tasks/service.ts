@@ -4,7 +4,9 @@ import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import type {
+  AddReviewCommentReq,
   CreateTaskReq,
+  ReviewComment,
   DiffStatEntry,
   EventMessage,
   HarnessInfo,
@@ -46,6 +48,9 @@ import { git, type RepoRegistry } from './repos.js';
 import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
 import { isCredentialName, Redactor } from './redact.js';
 import { scan } from './safety.js';
+import { addComment, deleteComment, editComment, pendingComments, sendReview, type ReviewTarget } from './review.js';
+import { forkPrompt, headAfter, headBefore, headCommand, messageAt, resetCommand, restartPrompt, turnsOf } from './rewind.js';
+import { isCommitId } from './records.js';
 import { AgentSession } from './session.js';
 import { makeWorkspace, workspaceOpen, type TaskWorkspace } from './workspace.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
@@ -63,6 +68,8 @@ const HOME = '/home/user';
 /** The longest a task waits before attaching again to an agent whose output its log could not take. */
 const LOG_STALL_MAX_MS = 30_000;
 const RELINK_DEADLINE_MS = 60_000;
+/** The longest a HEAD record (one `git rev-parse` over SSH) may take, and input may wait for it. */
+const HEAD_WAIT_MS = 10_000;
 /** Each reattach attempt waits this long for sshd. */
 const RELINK_CONNECT_MS = 5_000;
 /** A relay the container started is connected to directly for this long; then through an attach client. */
@@ -345,6 +352,14 @@ export class TaskService {
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
+    // HEAD records under way land before the logs close (a container that does not answer holds
+    // shutdown up for 2 s at most).
+    const heads = [...this.headsPending.values()].flatMap((set) => [...set]);
+    if (heads.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(heads), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+      clearTimeout(timer);
+    }
     for (const task of this.tasks.values()) {
       task.session?.detach();
       task.log?.seal();
@@ -428,6 +443,7 @@ export class TaskService {
     const waiters = this.turnWaiters.get(task.id);
     if (waiters) for (const w of [...waiters]) w();
     if (events.some((e) => e.kind === 'result' || (e.kind === 'toolResult' && !e.isError))) this.scheduleDiffStat(task);
+    for (const e of events) if (e.kind === 'userInput' || e.kind === 'result') this.recordHead(task, e.id);
     const dto = task.dto();
     const { lastEventId: _ignored, ...compare } = dto;
     const key = JSON.stringify(compare);
@@ -590,7 +606,7 @@ export class TaskService {
   // ---- create and provision ----------------------------------------------------------------
 
   /** `extra.issue`: the forge issue the prompt came from (the forge side resolved it). */
-  async create(req: CreateTaskReq, caller: Caller | null, extra?: { issue?: IssueRef }): Promise<TaskDto> {
+  async create(req: CreateTaskReq, caller: Caller | null, extra?: { issue?: IssueRef; fork?: { branch: string; head: string; note: string } }): Promise<TaskDto> {
     const harness = this.deps.harnesses.get(req.harness);
     if (!harness) throw new TaskError('BAD_REQUEST', `unknown harness "${req.harness}"`);
     const model = req.model ?? harness.defaultModel;
@@ -618,7 +634,12 @@ export class TaskService {
     const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
     // Continuing an existing branch: its latest commit, fetched now, so a branch that is not there
     // is refused before anything is created.
-    const cont = repo && repoReq?.branch ? { branch: repoReq.branch, head: await this.deps.repos.fetchBranch(repo.name, repoReq.branch) } : null;
+    // A fork starts a branch of its own at the commit it forked from (made on the host already).
+    const cont: { branch: string; head: string; fork?: boolean } | null = extra?.fork
+      ? { branch: extra.fork.branch, head: extra.fork.head, fork: true }
+      : repo && repoReq?.branch
+        ? { branch: repoReq.branch, head: await this.deps.repos.fetchBranch(repo.name, repoReq.branch) }
+        : null;
     if (cont && cont.branch === baseBranch) throw new TaskError('BAD_REQUEST', `branch "${cont.branch}" is the base branch; a task continues another branch`);
     const id = ulid().toLowerCase();
     const meta: TaskMetaRecord = {
@@ -643,6 +664,7 @@ export class TaskService {
     this.tasks.set(id, task);
     task.record(meta as unknown as { type: string });
     if (extra?.issue) task.record({ type: 'caic_forge', issue: extra.issue });
+    if (extra?.fork) task.record({ type: 'caic_log', phase: 'fork', message: extra.fork.note });
     this.nameTask(task, req.prompt.text);
     if (repo) this.rememberUse(caller, { name: repo.name, baseBranch }, harness.name, model);
     void task
@@ -760,7 +782,7 @@ export class TaskService {
     task: Task,
     prompt: Prompt,
     gitHubToken: string | undefined,
-    cont: { branch: string; head: string } | null,
+    cont: { branch: string; head: string; fork?: boolean } | null,
     secretEnv: Record<string, string> = {},
   ): Promise<void> {
     const meta = task.meta;
@@ -771,7 +793,7 @@ export class TaskService {
       if (repo) {
         task.setState('branching');
         branch = cont?.branch ?? (await this.deps.repos.nextBranch(repo.name));
-        task.record({ type: 'caic_log', phase: 'branch', message: cont ? `continuing branch ${branch} at ${cont.head.slice(0, 10)}` : `task branch ${branch}` });
+        task.record({ type: 'caic_log', phase: 'branch', message: cont ? `${cont.fork ? 'forked branch' : 'continuing branch'} ${branch} at ${cont.head.slice(0, 10)}` : `task branch ${branch}` });
       }
       task.setState('provisioning');
       const started = Date.now();
@@ -815,7 +837,7 @@ export class TaskService {
       task.handle = handle;
       const pkg = launched.delivery;
       try {
-        if (repo && launched.baseCommit) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: launched.baseCommit, ...(cont ? { continued: true } : {}) });
+        if (repo && launched.baseCommit) task.record({ type: 'caic_branch', repo: repo.name, branch, baseCommit: launched.baseCommit, ...(cont && !cont.fork ? { continued: true } : {}) });
         task.record({ type: 'caic_container', name: handle.name, id: handle.id });
         this.phase(task, 'provision', started, `container ${handle.name} running`);
         await runtime.connect(handle, { onPhase: (phase, ms) => task.record({ type: 'caic_log', phase, durationMs: ms, message: phase }) });
@@ -1038,26 +1060,30 @@ export class TaskService {
   }
 
   input(id: string, prompt: Prompt, caller: Caller | null): Promise<void> {
-    return this.operate(id, caller, 'input', 'send input to', async (task) => {
-      if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
-      if (!this.takesInput(task)) {
-        if (!task.handle || task.handle.state !== 'running') {
-          throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
-        }
-        // Reconnect to a relay that still runs; if the agent is gone, resume its session.
-        this.dropEndedSession(task);
-        const runtime = this.deps.runtime();
-        await this.reattach(task, runtime, task.handle);
-        if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
-        if (!this.takesInput(task)) {
-          this.dropEndedSession(task);
-          const resume = task.transcript!.summary.sessionId;
-          await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
-          return;
-        }
+    return this.operate(id, caller, 'input', 'send input to', (task) => this.deliver(task, prompt));
+  }
+
+  /** Input to a task that can take it (in its queue): to the running agent, else reattached or resumed. */
+  private async deliver(task: Task, prompt: Prompt): Promise<void> {
+    await this.headsRecorded(task);
+    if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
+    if (!this.takesInput(task)) {
+      if (!task.handle || task.handle.state !== 'running') {
+        throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state, relay: task.handle ? 'dead' : 'no_container' });
       }
-      await this.sendPrompt(task, task.session!, prompt);
-    });
+      // Reconnect to a relay that still runs; if the agent is gone, resume its session.
+      this.dropEndedSession(task);
+      const runtime = this.deps.runtime();
+      await this.reattach(task, runtime, task.handle);
+      if (!canDo('input', task.state)) throw this.conflict(task, 'send input to');
+      if (!this.takesInput(task)) {
+        this.dropEndedSession(task);
+        const resume = task.transcript!.summary.sessionId;
+        await this.startSession(task, runtime, { reason: 'resume', prompt, ...(resume ? { resume } : {}) });
+        return;
+      }
+    }
+    await this.sendPrompt(task, task.session!, prompt);
   }
 
   /** The agent session is there and its agent has not ended (its exit record not yet seen). */
@@ -1291,7 +1317,12 @@ export class TaskService {
   /** Diff, safety scan and push of a fetched commit (under the repository's lock). */
   private async syncFetched(task: Task, info: { path: string; remote: string }, sha: string, base: string, force: boolean): Promise<SyncResp> {
     const branch = task.meta.repos[0]!.branch;
-    const done = (resp: SyncResp, pushed?: string): SyncResp => (task.record({ type: 'caic_sync', ...resp, ...(pushed ? { pushed } : {}) }), resp);
+    const done = (resp: SyncResp, pushed?: string): SyncResp => {
+      task.record({ type: 'caic_sync', ...resp, ...(pushed ? { pushed } : {}) });
+      // The branch as this sync committed it: where a restart from a later message goes back to.
+      if (isCommitId(sha)) task.record({ type: 'caic_head', event: task.transcript!.lastEventId, commit: sha });
+      return resp;
+    };
     const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, sha])) : [];
     if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [], forge: null });
     const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, sha]);
@@ -1320,6 +1351,180 @@ export class TaskService {
     const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null }, sha);
     task.record({ type: 'caic_diff_stat', files: diffStat });
     return resp;
+  }
+
+  // ---- review comments, restart and fork from a message (review.ts, rewind.ts) ----------------
+
+  /**
+   * Records the repository's HEAD for event `eventId` (a user message, a turn's end) as a
+   * caic_head record, in the background: one `git rev-parse` over the task's SSH connection, never
+   * in the way of the agent. A task without a running container records nothing.
+   */
+  private recordHead(task: Task, eventId: number): void {
+    const handle = task.handle;
+    if (this.closed || !handle || handle.state !== 'running' || !task.meta.repos[0]) return;
+    let runtime: ContainerRuntime;
+    try {
+      runtime = this.deps.runtime();
+    } catch {
+      return;
+    }
+    const pending = this.headsPending.get(task.id) ?? this.headsPending.set(task.id, new Set()).get(task.id)!;
+    const write: Promise<void> = runtime
+      .exec(handle, headCommand(this.workdir(task)), { timeoutMs: HEAD_WAIT_MS, maxBuffer: 4096 })
+      .then((r) => {
+        const commit = r.stdout.trim();
+        if (r.code !== 0 || !isCommitId(commit) || !task.log || task.log.isSealed || !task.transcript || task.transcript.hasTrailer) return;
+        task.record({ type: 'caic_head', event: eventId, commit });
+      })
+      .catch((err: unknown) => this.deps.logger.debug({ task: task.id, err: errorText(err) }, 'recording HEAD failed'))
+      .finally(() => {
+        pending.delete(write);
+        if (!pending.size) this.headsPending.delete(task.id);
+      });
+    pending.add(write);
+  }
+
+  /** HEAD records still being taken, per task: the next input waits for them (see deliver). */
+  private readonly headsPending = new Map<string, Set<Promise<void>>>();
+
+  /**
+   * Waits (at most HEAD_WAIT_MS) for the HEAD records of the task's earlier events: the end of a
+   * turn must be recorded before the next input can move the branch, or a slow record would see
+   * the next turn's commit. The agent is idle then; the wait is one `rev-parse` at most.
+   */
+  private async headsRecorded(task: Task): Promise<void> {
+    const pending = this.headsPending.get(task.id);
+    if (!pending?.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, HEAD_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  private reviewTarget(task: Task): ReviewTarget {
+    return { id: task.id, state: task.state, transcript: task.transcript!, record: (rec) => task.record(rec) };
+  }
+
+  async reviewList(id: string, caller: Caller | null): Promise<ReviewComment[]> {
+    const task = this.find(id, caller);
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
+    return pendingComments(task.transcript!);
+  }
+
+  reviewAdd(id: string, req: AddReviewCommentReq, caller: Caller | null): Promise<ReviewComment> {
+    return this.operate(id, caller, null, 'comment on', (task) =>
+      addComment(this.reviewTarget(task), req, async () => {
+        // The diff stat the task knows, else the diff as it is now (the agent may be mid-turn).
+        const known = new Set(task.transcript!.summary.diffStat.map((f) => f.path));
+        if (known.has(req.file)) return known;
+        const fresh = await this.diff(id, undefined, caller).catch(() => ({ files: [] as DiffStatEntry[] }));
+        return new Set(fresh.files.map((f) => f.path));
+      }),
+    );
+  }
+
+  reviewEdit(id: string, commentId: string, body: string, caller: Caller | null): Promise<ReviewComment> {
+    return this.operate(id, caller, null, 'comment on', (task) => Promise.resolve(editComment(this.reviewTarget(task), commentId, body)));
+  }
+
+  reviewDelete(id: string, commentId: string, caller: Caller | null): Promise<void> {
+    return this.operate(id, caller, null, 'comment on', (task) => Promise.resolve(deleteComment(this.reviewTarget(task), commentId)));
+  }
+
+  /** Sends the unsent comments as one input; 409 (canDo input) when the task cannot take input. */
+  reviewSend(id: string, caller: Caller | null): Promise<number> {
+    return this.operate(id, caller, 'input', 'send a review to', (task) => sendReview(this.reviewTarget(task), (text) => this.deliver(task, { text })));
+  }
+
+  /** The user message `eventId` of a task's transcript; BAD_REQUEST when that event is none. */
+  private messageOf(task: Task, eventId: number) {
+    const t = task.transcript!;
+    const msg = messageAt(t.events, eventId);
+    if (!msg) throw new TaskError('BAD_REQUEST', `event ${eventId} is not a user message of task ${task.id}`, { eventId });
+    return { t, msg, turns: turnsOf(t.events) };
+  }
+
+  /**
+   * Edit and restart from a user message: the agent's session ends, the branch goes back to the
+   * commit it had when that message was sent (uncommitted work stashed, later commits in the
+   * reflog), and a new session starts whose first input is the edited message after a summary of
+   * the conversation before it (every harness alike: none can resume a session cut at an earlier
+   * message).
+   */
+  restartFrom(id: string, eventId: number, prompt: Prompt, caller: Caller | null): Promise<void> {
+    return this.operate(id, caller, 'restart', 'restart', async (task) => {
+      if (!prompt.text.trim() && !prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the message is empty');
+      await this.headsRecorded(task);
+      if (prompt.images?.length && !task.harness.supportsImages) throw new TaskError('BAD_REQUEST', `${task.harness.name} does not take images`);
+      const { t, turns } = this.messageOf(task, eventId);
+      const at = turns.findIndex((x) => x.input.id === eventId);
+      const commit = task.meta.repos[0] ? headBefore(t.heads, eventId, baseCommitOf(task)) : null;
+      if (task.meta.repos[0] && !commit) throw new TaskError('CONFLICT', `no commit was recorded for message ${eventId} (it predates commit recording); the branch cannot be put back there`);
+      if (!task.handle || task.handle.state !== 'running') throw new TaskError('CONFLICT', 'the task has no running container', { state: task.state });
+      const runtime = this.deps.runtime();
+      await this.endSession(task);
+      task.setState('starting');
+      if (commit) {
+        const r = await runtime.exec(task.handle, resetCommand(this.workdir(task)), { args: [commit, `caic: before restarting from message ${eventId}`] });
+        if (r.code !== 0) throw new TaskError('CONFLICT', `putting the branch back at ${commit.slice(0, 10)} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`);
+        const stashed = r.stdout.includes('stashed') ? '; uncommitted work is in `git stash`' : '';
+        task.record({ type: 'caic_log', phase: 'rewind', message: `restarting from message ${eventId}: the branch is back at ${commit.slice(0, 10)}${stashed}` });
+      }
+      await this.startSession(task, runtime, { reason: 'restart', prompt: { ...prompt, text: restartPrompt(prompt.text, turns.slice(0, at)) } });
+    });
+  }
+
+  /**
+   * Fork from a user message: a new task on a new branch made at the commit the task had once that
+   * message's turn ended (fetched from the container when the host lacks it), whose prompt sums up
+   * the conversation up to there before `prompt`. Same agent, model, sudo and secrets as the task.
+   */
+  async fork(id: string, eventId: number, prompt: Prompt, caller: Caller | null): Promise<TaskDto> {
+    const task = this.find(id, caller);
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
+    if (!prompt.text.trim() && !prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
+    await this.headsRecorded(task);
+    const { t, turns } = this.messageOf(task, eventId);
+    const repo = task.meta.repos[0];
+    if (!repo || !repo.branch) throw new TaskError('CONFLICT', 'this task has no branch to fork');
+    const commit = headAfter(t.heads, turns, eventId);
+    if (!commit) throw new TaskError('CONFLICT', `no commit was recorded after message ${eventId} (its turn has not ended, or it predates commit recording)`);
+    const info = this.deps.repos.get(repo.name);
+    const branch = await this.deps.repos.nextBranch(repo.name);
+    await this.deps.repos.lock(repo.name).run(async () => {
+      const have = await git(info.path, ['cat-file', '-e', `${commit}^{commit}`]).then(() => true, () => false);
+      let fetched = '';
+      if (!have) {
+        const handle = task.handle;
+        if (!handle || handle.state !== 'running') throw new TaskError('CONFLICT', `commit ${commit.slice(0, 10)} is only in the task's container, which is not running (revive the task first)`);
+        fetched = (await this.deps.runtime().fetchRepo(handle, { hostRepo: info.path, name: repoDirName(repo.name), branch: `fork-${branch}`, sha: commit })).ref;
+      }
+      try {
+        await git(info.path, ['branch', '--no-track', branch, commit]);
+      } finally {
+        if (fetched) await deleteRefs(info.path, fetched).catch(() => undefined);
+      }
+    });
+    const turnAt = turns.findIndex((x) => x.input.id === eventId);
+    const created = this.create(
+      {
+        repos: [{ name: repo.name, baseBranch: repo.baseBranch }],
+        harness: task.meta.harness,
+        model: task.meta.model,
+        prompt: { ...prompt, text: forkPrompt(prompt.text, turns.slice(0, turnAt + 1), { taskId: task.id, branch: repo.branch }) },
+        sudo: task.meta.sudo,
+        ...(task.meta.secrets?.length ? { secrets: [...task.meta.secrets] } : {}),
+      },
+      caller,
+      { fork: { branch, head: commit, note: `forked from task ${task.id} at message ${eventId} (commit ${commit.slice(0, 10)} of ${repo.branch})` } },
+    );
+    // A fork refused (its agent cannot run, Docker is down) leaves no branch behind.
+    const dto = await created.catch(async (err: unknown) => {
+      await this.deps.repos.lock(repo.name).run(() => git(info.path, ['branch', '-D', branch])).catch(() => undefined);
+      throw err;
+    });
+    await this.hostRecord(task.id, { type: 'caic_log', phase: 'fork', message: `forked from message ${eventId} into task ${dto.id} (branch ${branch} at ${commit.slice(0, 10)})` });
+    return dto;
   }
 
   private readonly diffTimers = new Map<string, NodeJS.Timeout>();

@@ -6,7 +6,7 @@ import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
 import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
-import { addCount, isTaskState, parseForgeRecord, parseIssueRecord, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
+import { addCount, isTaskState, parseForgeRecord, parseHeadRecord, parseReviewRecord, type ReviewCommentRecord, parseIssueRecord, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
@@ -27,6 +27,8 @@ export const HOST_RECORDS = new Set([
   'caic_skipped',
   'caic_redacted',
   'caic_forge',
+  'caic_review',
+  'caic_head',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -97,6 +99,10 @@ export class Transcript {
   /** The task continues an existing branch (its base commit is that branch's head when fetched). */
   continued = false;
   readonly summary: Summary = emptySummary('', '');
+  /** Review comments drafted on the diff and not sent yet, by id, in the order they were added. */
+  readonly reviewComments = new Map<string, ReviewCommentRecord>();
+  /** The repository's HEAD commit as recorded when a user message or a turn's end happened, by event id. */
+  readonly heads = new Map<number, string>();
   private parser: AgentParser | null = null;
   private now = '';
   private parsedAt = '';
@@ -312,6 +318,27 @@ export class Transcript {
         const card = text(rec.card);
         if (!card) return [];
         return this.emit([{ kind: 'system', subtype: card, detail: { forge: s.forge, message: text(rec.message) } }]);
+      }
+      case 'caic_review': {
+        const r = parseReviewRecord(rec);
+        if (!r) return [];
+        const drafts = this.reviewComments;
+        if (r.op === 'add') drafts.set(r.comment.id, r.comment);
+        else if (r.op === 'edit') {
+          const c = drafts.get(r.id);
+          if (c) drafts.set(r.id, { ...c, body: r.body, updatedAt: r.at });
+        } else if (r.op === 'delete') drafts.delete(r.id);
+        else {
+          for (const c of r.comments) drafts.delete(c.id);
+          const comments = r.comments.map(({ file, side, startLine, endLine, quote, body }) => ({ file, side, startLine, endLine, quote, body }));
+          return this.emit([{ kind: 'review', comments }]);
+        }
+        return [];
+      }
+      case 'caic_head': {
+        const h = parseHeadRecord(rec);
+        if (h) this.heads.set(h.event, h.commit);
+        return [];
       }
       case 'caic_skipped': {
         // A relay line left out for its size: its bytes (and newline) still count toward the offset.

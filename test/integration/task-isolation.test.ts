@@ -34,6 +34,10 @@ const BODIES: Record<string, unknown> = {
   taskCompact: {},
   taskSync: {},
   renameTask: { title: 'mine now' },
+  reviewAdd: { file: 'FAKE_NOTES.md', side: 'new', startLine: 1, endLine: 1, quote: '# Notes', body: 'mine' },
+  reviewEdit: { body: 'mine' },
+  taskRestartFrom: { eventId: 1, prompt: { text: 'hello' } },
+  taskFork: { eventId: 1, prompt: { text: 'hello' } },
 };
 
 describe('task isolation between signed-in users', () => {
@@ -83,7 +87,7 @@ describe('task isolation between signed-in users', () => {
     const covered: string[] = [];
     for (const [name, def] of Object.entries(routes)) {
       if (!def.path.startsWith('/api/v1/tasks/:id')) continue;
-      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId).replace(':port', '3000');
+      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId).replace(':port', '3000').replace(':commentId', '01abcdefghjkmnpqrstvwxyz0');
       const body = 'body' in def && def.body ? (BODIES[name] ?? {}) : undefined;
       const r = await env.api(def.method, path(task.id), body, as(bob));
       if (r.status === 404 && /^no route/.test(r.json<Envelope>().error.message)) continue; // not served (yet)
@@ -96,7 +100,7 @@ describe('task isolation between signed-in users', () => {
         `${def.method} ${def.path}: bob cannot tell alice's task from no task`,
       );
     }
-    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword', 'taskPreviews', 'taskPreviewOpen']) {
+    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword', 'taskPreviews', 'taskPreviewOpen', 'reviewList', 'reviewAdd', 'reviewEdit', 'reviewDelete', 'reviewSend', 'taskRestartFrom', 'taskFork']) {
       assert.ok(covered.includes(name), `${name} was checked`);
     }
     assert.ok(!(await env.api('GET', '/api/v1/tasks', undefined, as(bob))).json<Task[]>().some((t) => t.id === task.id), 'not in his list');

@@ -14,13 +14,16 @@
 //              starts "CI failed") appends a fix line to it, as an agent fixing its PR would
 //   FAKE_SERVE <port>  starts a small dev server on 127.0.0.1:<port> in this process (see serve()):
 //              a page with absolute-path assets, a WebSocket echo, and probes for the preview tests
+//   FAKE_COMMIT <name>  writes <name>.txt and commits it (git add + commit in the working directory)
+// Every prompt it takes is appended to ~/.fake-agent/prompts.jsonl ({"text": ...} per line), so a
+// test can check exactly what the agent received.
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
 // (control_request) ends the running turn the way Claude Code does.
 import { execSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -136,7 +139,19 @@ async function demo(started: number): Promise<void> {
   result('Added FAKE_NOTES.md.', started);
 }
 
+/** What the agent received, for tests (best effort: a read-only home loses nothing else). */
+function logPrompt(text: string): void {
+  try {
+    const dir = join(homedir(), '.fake-agent');
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, 'prompts.jsonl'), `${JSON.stringify({ text })}\n`);
+  } catch {
+    /* not essential */
+  }
+}
+
 async function handle(text: string): Promise<void> {
+  logPrompt(text);
   if (text.includes('FAKE_CRASH') && !initSent) {
     process.stderr.write('fake agent: cannot start (FAKE_CRASH): no credentials configured\n', () => process.exit(3));
     return;
@@ -145,7 +160,8 @@ async function handle(text: string): Promise<void> {
   interrupted = false;
   const started = Date.now();
   try {
-    await scenario(text, started);
+    // The history caic puts into a restarted or forked session's prompt is context, not orders.
+    await scenario(text.replace(/<earlier-conversation>[\s\S]*?<\/earlier-conversation>/g, '').trim(), started);
   } catch (err) {
     if (!(err instanceof Interrupted)) throw err;
     // What Claude Code writes when a turn is interrupted.
@@ -176,6 +192,18 @@ async function scenario(text: string, started: number): Promise<void> {
       return { out: `File created successfully at: ${file}` };
     });
     result('Wrote CI_WORK.md.', started);
+  } else if (/FAKE_COMMIT\s+([\w.-]+)/.test(text)) {
+    const name = /FAKE_COMMIT\s+([\w.-]+)/.exec(text)![1]!;
+    const file = join(cwd, `${name}.txt`);
+    tool('Bash', { command: `git add ${name}.txt && git commit -m ${name}`, description: 'Commit' }, () => {
+      writeFileSync(file, `${name}\n`);
+      try {
+        return { out: execSync(`git add -- "${name}.txt" && git -c user.name=fake -c user.email=fake@localhost commit -q -m "${name}" && git rev-parse HEAD`, { cwd, encoding: 'utf8' }) };
+      } catch (err) {
+        return { out: String(err), error: true };
+      }
+    });
+    result(`Committed ${name}.txt.`, started);
   } else if (text.includes('FAKE_ASK')) {
     await streamText('I need a decision before I continue.');
     assistant([

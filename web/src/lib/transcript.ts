@@ -3,7 +3,8 @@
 // provisioning phases). Pure and incremental: events are applied in batches, never re-read.
 // Also the pure helpers around it: answers to asks (formatted and read back), the text of
 // system lines, whether an error is already in the transcript.
-import type { DiffStatEntry, EventMessage, Usage } from '../../../src/api/index.js';
+import type { DiffStatEntry, EventMessage, ReviewedLines, Usage } from '../../../src/api/index.js';
+import { renderReview } from '../../../src/api/review.js';
 import type { AskQuestionView } from '../../../src/client/asks.js';
 export { formatAnswers, type AskQuestionView } from '../../../src/client/asks.js';
 
@@ -12,7 +13,9 @@ type Ev<K extends EventMessage['kind']> = Extract<EventMessage, { kind: K }>;
 export type Item =
   | { key: string; type: 'text'; text: string; streaming: boolean; ts: string }
   | { key: string; type: 'thinking'; text: string; ts: string }
-  | { key: string; type: 'user'; text: string; images: number; ts: string }
+  | { key: string; type: 'user'; text: string; images: number; ts: string; eventId: number }
+  /** Review comments sent as one input: shown instead of that input's plain text (`text`), once it is matched. */
+  | { key: string; type: 'review'; comments: ReviewedLines[]; text: string; matched: boolean; ts: string }
   | {
       key: string;
       type: 'tool';
@@ -181,8 +184,24 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
           if (it.type === 'ask' && !it.answered) list()[i] = { ...it, answered: true, answer: e.text };
           if (it.type === 'user') break;
         }
-        push({ key, type: 'user', text: e.text, images: e.images, ts: e.ts });
+        {
+          // The input a review became is shown by its review card (the input may come before or after it).
+          const at = findRecent(list(), (it) => it.type === 'review' && !it.matched && it.text === e.text);
+          const rv = at >= 0 ? list()[at] : undefined;
+          if (rv?.type === 'review') {
+            list()[at] = { ...rv, matched: true };
+            break;
+          }
+        }
+        push({ key, type: 'user', text: e.text, images: e.images, ts: e.ts, eventId: e.id });
         break;
+      case 'review': {
+        const text = renderReview(e.comments);
+        const at = findRecent(list(), (it) => it.type === 'user' && it.text === text);
+        if (at >= 0) list()[at] = { key: list()[at]!.key, type: 'review', comments: e.comments, text, matched: true, ts: e.ts };
+        else push({ key, type: 'review', comments: e.comments, text, matched: false, ts: e.ts });
+        break;
+      }
       case 'toolUse':
         endStream();
         if (isPlanTool(e.name)) {
@@ -300,6 +319,12 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     events: state.events + applied,
     gaps,
   };
+}
+
+/** Index of the latest of the last few items that `match`es, or -1. */
+function findRecent(items: readonly Item[], match: (it: Item) => boolean, window = 40): number {
+  for (let i = items.length - 1; i >= Math.max(0, items.length - window); i--) if (match(items[i]!)) return i;
+  return -1;
 }
 
 /** The questions of the newest unanswered ask, if any (the task is `asking`). */

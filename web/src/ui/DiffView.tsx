@@ -37,6 +37,32 @@ export interface DiffViewProps {
   files: DiffStatEntry[];
   mode: DiffMode;
   onModeChange: (m: DiffMode) => void;
+  /** Review: lines can be selected (click a line number, shift-click to extend) and commented on. */
+  review?: DiffReview;
+}
+
+/** Lines picked for a comment: one file, one side of the diff, a range of that side's line numbers. */
+export interface LineSelection {
+  path: string;
+  side: 'old' | 'new';
+  startLine: number;
+  endLine: number;
+  /** The selected lines' text, as the diff shows them. */
+  quote: string;
+}
+
+export interface DiffReview {
+  /** Adds a comment; resolves once it is saved (the form then closes), rejects with the reason. */
+  onComment: (sel: LineSelection, body: string) => Promise<void>;
+  /** Line ranges that have comments, by path: marked in the gutter. */
+  commented: ReadonlyMap<string, readonly { side: 'old' | 'new'; startLine: number; endLine: number }[]>;
+}
+
+interface Picked {
+  key: string;
+  side: 'old' | 'new';
+  anchor: number;
+  focus: number;
 }
 
 /** Files with more changed lines start collapsed: rendering and highlighting them is the slow part. */
@@ -131,8 +157,13 @@ function Counts({ added, deleted }: { added: number; deleted: number }) {
 
 const STATUS_LABEL = { added: 'Added', deleted: 'Deleted', modified: 'Modified', renamed: 'Renamed' } as const;
 
-export function DiffView({ diff, files, mode, onModeChange }: DiffViewProps) {
+export function DiffView({ diff, files, mode, onModeChange, review }: DiffViewProps) {
   const uid = useId();
+  const [picked, setPicked] = useState<Picked | null>(null);
+  const pick = useCallback((key: string, side: 'old' | 'new', line: number, extend: boolean) => {
+    setPicked((p) => (extend && p && p.key === key && p.side === side ? { ...p, focus: line } : { key, side, anchor: line, focus: line }));
+  }, []);
+  const unpick = useCallback(() => setPicked(null), []);
   const parsed = useMemo(() => parseUnifiedDiff(diff), [diff]);
   const entries = useMemo(() => buildEntries(parsed, files), [parsed, files]);
   // Entry counts come from the patch (equal to numstat), or from numstat for files the patch lacks.
@@ -210,6 +241,10 @@ export function DiffView({ diff, files, mode, onModeChange }: DiffViewProps) {
           mode={shownMode}
           expanded={choices.get(e.key) ?? e.added + e.deleted <= COLLAPSE_OVER}
           onExpandedChange={setExpanded}
+          review={review}
+          picked={picked?.key === e.key ? picked : null}
+          onPick={review ? pick : undefined}
+          onUnpick={unpick}
         />
       ))}
     </div>
@@ -247,10 +282,21 @@ interface FileSectionProps {
   mode: DiffMode;
   expanded: boolean;
   onExpandedChange: (key: string, expanded: boolean) => void;
+  review?: DiffReview | undefined;
+  picked: Picked | null;
+  onPick?: ((key: string, side: 'old' | 'new', line: number, extend: boolean) => void) | undefined;
+  onUnpick: () => void;
+}
+
+/** What a click on a line asks for: the line number of the side it belongs to. */
+interface LinePick {
+  onPick?: ((key: string, side: 'old' | 'new', line: number, extend: boolean) => void) | undefined;
+  /** Side and line → selected or commented ('sel', 'note'). */
+  mark: (side: 'old' | 'new', line: number | undefined) => string;
 }
 
 /** Memoized: toggling one file or the jump list re-renders that file only. */
-const FileSection = memo(function FileSection({ entry, id, headerId, mode, expanded, onExpandedChange }: FileSectionProps) {
+const FileSection = memo(function FileSection({ entry, id, headerId, mode, expanded, onExpandedChange, review, picked, onPick, onUnpick }: FileSectionProps) {
   const { file } = entry;
   const bodyId = `${id}-body`;
   const status = file?.status;
@@ -302,7 +348,7 @@ const FileSection = memo(function FileSection({ entry, id, headerId, mode, expan
         </button>
       </h3>
       {!expanded ? null : near ? (
-        <FileBody id={bodyId} entry={entry} mode={mode} rows={rows} />
+        <FileBody id={bodyId} entry={entry} mode={mode} rows={rows} review={review} picked={picked} onPick={onPick} onUnpick={onUnpick} />
       ) : (
         <div id={bodyId} className="diff-body diff-pending" style={{ height: `calc(${rows} * 1.18rem)` }} />
       )}
@@ -311,8 +357,36 @@ const FileSection = memo(function FileSection({ entry, id, headerId, mode, expan
 });
 
 /** Mounted only while expanded, so collapsed files cost neither highlighting nor DOM. */
-function FileBody({ id, entry, mode, rows }: { id: string; entry: Entry; mode: DiffMode; rows: number }) {
+function FileBody({
+  id,
+  entry,
+  mode,
+  rows,
+  review,
+  picked,
+  onPick,
+  onUnpick,
+}: {
+  id: string;
+  entry: Entry;
+  mode: DiffMode;
+  rows: number;
+  review?: DiffReview | undefined;
+  picked: Picked | null;
+  onPick?: FileSectionProps['onPick'];
+  onUnpick: () => void;
+}) {
   const { file } = entry;
+  const sel = picked ? { side: picked.side, startLine: Math.min(picked.anchor, picked.focus), endLine: Math.max(picked.anchor, picked.focus) } : null;
+  const notes = review?.commented.get(entry.path);
+  const lines: LinePick = {
+    onPick: onPick ? (_k, side, line, extend) => onPick(entry.key, side, line, extend) : undefined,
+    mark: (side, line) => {
+      if (line === undefined) return '';
+      if (sel && sel.side === side && line >= sel.startLine && line <= sel.endLine) return ' diff-sel';
+      return notes?.some((n) => n.side === side && line >= n.startLine && line <= n.endLine) ? ' diff-noted' : '';
+    },
+  };
   const language = file ? languageOf(displayPath(file)) : undefined;
   // First paint is plain text; highlighting follows as an interruptible background render, per file.
   const ready = useDeferredValue(true, false);
@@ -351,12 +425,74 @@ function FileBody({ id, entry, mode, rows }: { id: string; entry: Entry; mode: D
               <tr className="diff-hunk">
                 <td colSpan={mode === 'split' ? 4 : 3}>{h.header}</td>
               </tr>
-              {mode === 'split' ? <SplitLines hunk={h} html={highlighted?.[hi]} /> : <UnifiedLines hunk={h} html={highlighted?.[hi]} />}
+              {mode === 'split' ? <SplitLines hunk={h} html={highlighted?.[hi]} pick={lines} /> : <UnifiedLines hunk={h} html={highlighted?.[hi]} pick={lines} />}
             </tbody>
           ))}
         </table>
       </div>
+      {review && sel && file ? (
+        <CommentForm key={`${sel.side}${sel.startLine}-${sel.endLine}`} selection={{ path: entry.path, ...sel, quote: quoteOf(file, sel.side, sel.startLine, sel.endLine) }} onComment={review.onComment} onClose={onUnpick} />
+      ) : null}
     </div>
+  );
+}
+
+/** The text of lines startLine..endLine of one side of a file's hunks. */
+function quoteOf(file: DiffFile, side: 'old' | 'new', startLine: number, endLine: number): string {
+  const out: string[] = [];
+  for (const h of file.hunks) {
+    for (const l of h.lines) {
+      const no = side === 'new' ? (l.kind === 'del' ? undefined : l.newNo) : l.kind === 'add' ? undefined : l.oldNo;
+      if (no !== undefined && no >= startLine && no <= endLine) out.push(l.text);
+    }
+  }
+  return out.join('\n');
+}
+
+const MAX_QUOTE = 16_000;
+
+/** The comment box under a file whose lines are selected. */
+function CommentForm({ selection, onComment, onClose }: { selection: LineSelection; onComment: DiffReview['onComment']; onClose: () => void }) {
+  const [body, setBody] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const { path, side, startLine, endLine } = selection;
+  const label = `${path}, ${startLine === endLine ? `line ${startLine}` : `lines ${startLine}–${endLine}`} (${side === 'new' ? 'new' : 'old'})`;
+  const submit = async () => {
+    if (!body.trim()) return;
+    setBusy(true);
+    setError('');
+    try {
+      await onComment({ ...selection, quote: selection.quote.slice(0, MAX_QUOTE) }, body.trim());
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      className="diff-comment-form"
+      aria-label={`Comment on ${label}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <div className="diff-comment-label">Comment on {label}</div>
+      <pre className="diff-comment-quote">{selection.quote}</pre>
+      <textarea aria-label="Comment" value={body} maxLength={8000} rows={3} autoFocus onChange={(e) => setBody(e.target.value)} placeholder="What should the agent change here?" />
+      {error && <div className="diff-comment-error" role="alert">{error}</div>}
+      <div className="diff-comment-actions">
+        <button type="button" onClick={onClose} disabled={busy}>
+          Cancel
+        </button>
+        <button type="submit" className="primary" disabled={busy || !body.trim()}>
+          {busy ? 'Saving…' : 'Add comment'}
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -385,28 +521,47 @@ function Code({ line, html, className }: { line: DiffLine; html: string | undefi
   );
 }
 
-function UnifiedLines({ hunk, html }: { hunk: DiffHunk; html: (string | undefined)[] | undefined }) {
-  return hunk.lines.map((l, i) => (
-    <tr key={i} className={SIGN[l.kind]}>
-      <td className="diff-ln diff-ln-old" data-ln={l.oldNo} />
-      <td className="diff-ln diff-ln-new" data-ln={l.newNo} />
-      <Code line={l} html={html?.[i]} className="diff-code" />
-    </tr>
-  ));
+function UnifiedLines({ hunk, html, pick }: { hunk: DiffHunk; html: (string | undefined)[] | undefined; pick: LinePick }) {
+  return hunk.lines.map((l, i) => {
+    // A deleted line is a line of the old side; the others are read in the new version.
+    const side = l.kind === 'del' ? 'old' : 'new';
+    const no = side === 'old' ? l.oldNo : l.newNo;
+    return (
+      <tr key={i} className={SIGN[l.kind] + pick.mark(side, no)}>
+        <td className="diff-ln diff-ln-old" data-ln={l.oldNo} {...lineProps(pick, side, no)} />
+        <td className="diff-ln diff-ln-new" data-ln={l.newNo} {...lineProps(pick, side, no)} />
+        <Code line={l} html={html?.[i]} className="diff-code" />
+      </tr>
+    );
+  });
 }
 
-function SplitLines({ hunk, html }: { hunk: DiffHunk; html: (string | undefined)[] | undefined }) {
+/** A line number cell that selects its line (shift: extends the selection) when review is on. */
+function lineProps(pick: LinePick, side: 'old' | 'new', no: number | undefined) {
+  if (!pick.onPick || no === undefined) return {};
+  const onPick = pick.onPick;
+  return {
+    'data-side': side,
+    'data-line': no,
+    title: 'Select to comment (shift-click extends)',
+    onClick: (e: MouseEvent<HTMLTableCellElement>) => onPick('', side, no, e.shiftKey),
+  };
+}
+
+function SplitLines({ hunk, html, pick }: { hunk: DiffHunk; html: (string | undefined)[] | undefined; pick: LinePick }) {
   const index = useMemo(() => new Map(hunk.lines.map((l, i) => [l, i])), [hunk]);
   const rows = useMemo(() => splitRows(hunk), [hunk]);
-  const side = (l: DiffLine | undefined, no: number | undefined, key: string) =>
-    l ? (
+  const side = (l: DiffLine | undefined, no: number | undefined, key: 'l' | 'r') => {
+    const which = key === 'l' ? 'old' : 'new';
+    return l ? (
       [
-        <td key={`${key}n`} className={`diff-ln ${SIGN[l.kind]}`} data-ln={no} />,
-        <Code key={`${key}c`} line={l} html={html?.[index.get(l)!]} className={`diff-code ${SIGN[l.kind]}`} />,
+        <td key={`${key}n`} className={`diff-ln ${SIGN[l.kind]}${pick.mark(which, no)}`} data-ln={no} {...lineProps(pick, which, no)} />,
+        <Code key={`${key}c`} line={l} html={html?.[index.get(l)!]} className={`diff-code ${SIGN[l.kind]}${pick.mark(which, no)}`} />,
       ]
     ) : (
       <td key={key} colSpan={2} className="diff-none" />
     );
+  };
   return rows.map((r, i) => (
     <tr key={i}>
       {side(r.left, r.left?.oldNo, 'l')}

@@ -79,8 +79,18 @@ export function TaskView({
   const ask = openAsk(events.transcript);
   const drafts = useRef(new Map<string, AskAnswer[]>()).current;
   const ctx: CardContext = useMemo(
-    () => ({ taskId: task.id, title: task.title, canAnswer: task.state === 'asking', canExecutePlan: task.state === 'has_plan', failed: task.state === 'failed', drafts, onError: setError }),
-    [task.id, task.title, task.state, drafts],
+    () => ({
+      taskId: task.id,
+      title: task.title,
+      canAnswer: task.state === 'asking',
+      canExecutePlan: task.state === 'has_plan',
+      failed: task.state === 'failed',
+      drafts,
+      onError: setError,
+      canRestartFrom: canDo('restart', task.state),
+      canFork: hasRepo && !!task.repos[0]?.branch,
+    }),
+    [task.id, task.title, task.state, drafts, hasRepo, task.repos],
   );
   // Only a turn in progress can be interrupted; waiting, asking and plan states have none.
   const canInterrupt = task.state === 'running' && canDo('interrupt', task.state) && harness?.supportsInterrupt === true;

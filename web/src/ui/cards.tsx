@@ -6,7 +6,7 @@ import { formatAnswers, parseAnswers, systemLine } from '../lib/transcript';
 import { diffTotals, formatCost, formatDuration, taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
 import { Markdown } from './Markdown';
-import { onLinkClick } from './router';
+import { navigate, onLinkClick } from './router';
 
 export interface CardContext {
   taskId: string;
@@ -22,6 +22,9 @@ export interface CardContext {
    */
   drafts: Map<string, AskAnswer[]>;
   onError: (message: string) => void;
+  /** A user message can restart the agent from it (an idle live task) / fork a new task from it (a task with a branch). */
+  canRestartFrom: boolean;
+  canFork: boolean;
 }
 
 type Of<T extends Item['type']> = Extract<Item, { type: T }>;
@@ -263,16 +266,9 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
     case 'thinking':
       return <Thinking item={item} />;
     case 'user':
-      return (
-        <div className="msg user">
-          <div className="user-text">{item.text}</div>
-          {item.images > 0 && (
-            <div className="muted small">
-              {item.images} image{item.images === 1 ? '' : 's'}
-            </div>
-          )}
-        </div>
-      );
+      return <UserMessage item={item} ctx={ctx} />;
+    case 'review':
+      return <ReviewCard item={item} />;
     case 'tool':
       return <ToolCard item={item} ctx={ctx} />;
     case 'ask':
@@ -310,6 +306,112 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
       );
   }
 });
+
+/**
+ * A user message, with "Edit and restart from here" (the message, edited, starts a new session on
+ * the branch as it was then) and "Fork from here" (a new task on a new branch at the commit the
+ * task had once this message's turn ended).
+ */
+function UserMessage({ item, ctx }: { item: Of<'user'>; ctx: CardContext }) {
+  const [mode, setMode] = useState<'restart' | 'fork' | null>(null);
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const open = (m: 'restart' | 'fork') => {
+    setMode(m);
+    setText(m === 'restart' ? item.text : '');
+  };
+  const submit = async () => {
+    if (!mode || !text.trim()) return;
+    setBusy(true);
+    try {
+      const body = { eventId: item.eventId, prompt: { text } };
+      if (mode === 'restart') await api('taskRestartFrom', { params: { id: ctx.taskId }, body });
+      else {
+        const t = await api('taskFork', { params: { id: ctx.taskId }, body });
+        navigate(taskPath(t.id, t.title));
+      }
+      setMode(null);
+    } catch (err) {
+      ctx.onError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="user-turn" data-testid="user-message" data-event-id={item.eventId}>
+      <div className="msg user">
+        <div className="user-text">{item.text}</div>
+        {item.images > 0 && (
+          <div className="muted small">
+            {item.images} image{item.images === 1 ? '' : 's'}
+          </div>
+        )}
+      </div>
+      {mode ? (
+        <form
+          className="user-rewind"
+          aria-label={mode === 'restart' ? 'Edit and restart from this message' : 'Fork from this message'}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <div className="muted small">
+            {mode === 'restart'
+              ? 'A new agent session starts with this message (edited), the earlier conversation summarised; the branch goes back to the commit it had when the message was sent (uncommitted work is stashed).'
+              : 'A new task on a new branch, at the commit this task had once this message was answered; the conversation up to here is summarised before your prompt.'}
+          </div>
+          <textarea aria-label={mode === 'restart' ? 'Edited message' : 'Prompt of the new task'} value={text} rows={3} autoFocus onChange={(e) => setText(e.target.value)} />
+          <div className="row end">
+            <button type="button" disabled={busy} onClick={() => setMode(null)}>
+              Cancel
+            </button>
+            <button type="submit" className="primary" disabled={busy || !text.trim()}>
+              {busy ? 'Starting…' : mode === 'restart' ? 'Restart from here' : 'Fork'}
+            </button>
+          </div>
+        </form>
+      ) : (
+        (ctx.canRestartFrom || ctx.canFork) && (
+          <div className="user-actions">
+            {ctx.canRestartFrom && (
+              <button type="button" className="link small" onClick={() => open('restart')}>
+                Edit and restart from here
+              </button>
+            )}
+            {ctx.canFork && (
+              <button type="button" className="link small" onClick={() => open('fork')}>
+                Fork from here
+              </button>
+            )}
+          </div>
+        )
+      )}
+    </div>
+  );
+}
+
+/** Review comments sent to the agent as one input: where each one is, the lines it quotes, what it says. */
+function ReviewCard({ item }: { item: Of<'review'> }) {
+  return (
+    <div className="msg user review-card" data-testid="review-card" aria-label="Review">
+      <div className="label">
+        Review · {item.comments.length} comment{item.comments.length === 1 ? '' : 's'}
+      </div>
+      <ol>
+        {item.comments.map((c, i) => (
+          <li key={i}>
+            <div className="small">
+              <code>{c.file}</code> · {c.startLine === c.endLine ? `line ${c.startLine}` : `lines ${c.startLine}–${c.endLine}`}
+            </div>
+            {c.quote && <pre className="code">{c.quote}</pre>}
+            <div className="user-text">{c.body}</div>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
 
 /** A CI result on the task's pull request: the first line, and the failing checks with their logs folded. */
 function CICard({ detail }: { detail: unknown }) {
