@@ -414,6 +414,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(oauth && sessions ? { deviceTokens: oauth.deviceTokens, unpairDevices: (userId: string) => oauth.revokeDevices(userId) } : {}),
     providers,
     tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list(), forge },
+    audit,
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',
     }),

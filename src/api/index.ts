@@ -13,6 +13,7 @@ export * from './preview.js';
 export * from './secrets.js';
 export * from './hygiene.js';
 export * from './routes.js';
+export * from './terminal.js';
 export { unquoteGitPath } from './git-path.js';
 export { buildOpenApi, SSE_EVENTS } from './openapi.js';
 export * from './mcp.js';

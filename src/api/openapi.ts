@@ -115,6 +115,13 @@ export function buildOpenApi(routeTable: Record<string, RouteDef>, version: stri
         content: { 'text/event-stream': { schema: { type: 'string' }, [SSE_EVENTS]: events } },
       };
     }
+    if (r.websocket) {
+      responses['101'] = {
+        description: 'Switching Protocols (WebSocket). Binary frames carry raw bytes; each text frame is one JSON value: `x-client-message` from the client, `x-server-message` from the server.',
+        'x-client-message': toJson(r.websocket.client, 'input', components),
+        'x-server-message': toJson(r.websocket.server, 'output', components),
+      };
+    }
     if (r.redirect) {
       responses['302'] = { description: 'Redirect', headers: { Location: { required: true, schema: { type: 'string' } } } };
     }

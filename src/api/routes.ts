@@ -36,6 +36,7 @@ import { DoctorResp } from './hygiene.js';
 import { PreviewOpenResp, PreviewPortParams, PreviewsResp } from './preview.js';
 import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
+import { TerminalClientMessage, TerminalQuery, TerminalServerMessage } from './terminal.js';
 import { VoiceRtcCloseResp, VoiceRtcOfferReq, VoiceRtcOfferResp, VoiceSessionParams, VoiceTokenResp, VoiceToolCallReq, VoiceToolCallResp, VoiceToolsResp } from './voice.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -69,6 +70,8 @@ export interface RouteDef {
   readonly sse?: z.ZodType;
   /** The stream's named events (`event: <name>`) and the schema of their data. */
   readonly sseEvents?: Readonly<Record<string, z.ZodType>>;
+  /** Upgrades to a WebSocket (101) whose JSON text frames hold these schemas (binary frames: raw bytes). */
+  readonly websocket?: { readonly client: z.ZodType; readonly server: z.ZodType };
   /** Error codes worth documenting beyond the ones every route can return. */
   readonly errors?: readonly ErrorCode[];
 }
@@ -486,6 +489,19 @@ export const routes = {
     querystring: RepoQuery,
     response: RepoBranchesResp,
     errors: ['NOT_FOUND'],
+  },
+  // terminal (issue 14): a PTY shell in a live task's container over its SSH connection.
+  taskTerminal: {
+    method: 'GET',
+    path: '/api/v1/tasks/:id/terminal',
+    summary:
+      "WebSocket upgrade: an interactive shell (as `user`) in the live task's container. Binary frames are terminal bytes both ways; JSON text frames are control messages (resize; ready, exit, closing). A browser's upgrade must come from this server's origin; without an Origin header only a bearer token is accepted. Closes after `[terminal] idle_timeout_seconds` without input and when the task stops.",
+    tag: 'tasks',
+    access: 'user',
+    params: TaskIdParams,
+    querystring: TerminalQuery,
+    websocket: { client: TerminalClientMessage, server: TerminalServerMessage },
+    errors: ['FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED'],
   },
   harnesses: {
     method: 'GET',

@@ -138,6 +138,13 @@ export const ConfigFileSchema = z.strictObject({
     // Pushes the fix loop makes after CI fails on a task's pull request before it hands back.
     max_fix_attempts: z.int().min(0).max(20).default(3),
   }),
+  terminal: table({
+    // A task terminal nobody typed in (or resized) for this long is closed.
+    idle_timeout_seconds: z.int().min(1).max(7 * 24 * 3600).default(1800),
+    // Terminals open at once on one task, and for one user across their tasks.
+    max_per_task: z.int().min(1).max(64).default(4),
+    max_per_user: z.int().min(1).max(256).default(16),
+  }),
   titles: table({
     provider: z.enum(['auto', 'anthropic', 'openai', 'gemini', 'off']).default('auto'),
     model: str(),

@@ -8,6 +8,7 @@ import type { Config, PreferenceStore, UserStore } from '../config/index.js';
 import type { RepoRegistry, TaskService } from '../tasks/index.js';
 import type { ForgeService } from '../forge/index.js';
 import type { Logger } from '../log/index.js';
+import type { AuditSink } from '../audit/index.js';
 import { installAccessLog } from './access-log.js';
 import { Credentials, type DeviceTokenCheck, type HostLock, type OAuthProvider, type SessionManager } from './auth/index.js';
 import { installErrorHandlers, sendError } from './errors.js';
@@ -20,6 +21,7 @@ import { DEFAULT_WEB_DIR, serveWebUi, spaFallback, webUiDir } from './static.js'
 import { authRoutes } from './routes/auth.js';
 import { repoRoutes } from './routes/repos.js';
 import { taskRoutes } from './routes/tasks.js';
+import { terminalRoutes } from './routes/terminal.js';
 import { previewRoutes } from './routes/preview.js';
 import { PreviewService } from './preview/service.js';
 import { reviewRoutes } from './routes/review.js';
@@ -74,6 +76,8 @@ export interface ServerDeps {
   /** The doctor report (hygiene); absent: the route is not mounted. */
   hygiene?: HygieneRouteDeps;
   push?: PushRouteDeps;
+  /** The audit log: task terminals are recorded opening and closing (never their bytes). */
+  audit?: AuditSink;
   /** Registers more routes behind the same edge hooks (later subsystems; tests). */
   extend?: (app: FastifyInstance) => void | Promise<void>;
 }
@@ -211,6 +215,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
+    terminalRoutes(app, { service: deps.tasks.service, settings: config.values.terminal, logger, ...(deps.audit ? { audit: deps.audit } : {}) }, deps.sessions !== null);
     reviewRoutes(app, deps.tasks.service);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
     if (previews) {

@@ -1,6 +1,6 @@
 // One task: header with its state, title (renamable) and actions, the live transcript, the todo
 // panel and the input box. Esc interrupts the agent's running turn.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { HarnessInfo, Repo, SyncResp, Task } from '../../../src/api/index.js';
 import { canDo } from '../../../src/api/tasks.js';
 import { canPurge, canRestart, canRevive, canStop, formatCost, formatDuration, formatTokens, LIVE_STATES, stateLabel, stateTone, taskPath } from '../lib/format';
@@ -18,6 +18,8 @@ import { VoiceButton } from './Voice';
 import { TaskStats } from './TaskStats';
 import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
+// xterm.js is loaded when a terminal is first opened.
+const TerminalPane = lazy(() => import('./Terminal').then((m) => ({ default: m.TerminalPane })));
 
 /** The actions that ask first: what the dialog says and the route it calls. */
 const CONFIRMS = {
@@ -64,6 +66,9 @@ export function TaskView({
   const [busy, setBusy] = useState('');
   const [sudoPassword, setSudoPassword] = useState<string | null>(null);
   const [renaming, setRenaming] = useState(false);
+  // The terminal stays mounted (its shell alive) while the transcript is shown, once opened.
+  const [tab, setTab] = useState<'transcript' | 'terminal'>('transcript');
+  const [terminalOpened, setTerminalOpened] = useState(false);
   const [previewPort, setPreviewPort] = useState<number | null>(null);
   const harness = harnesses.find((h) => h.name === task.harness);
   const live = LIVE_STATES.includes(task.state);
@@ -283,7 +288,33 @@ export function TaskView({
           {task.error}
         </Banner>
       )}
-      <div className="task-body">
+      {(live || terminalOpened) && (
+        <div className="task-tabs" role="tablist" aria-label="Task view">
+          <button type="button" role="tab" aria-selected={tab === 'transcript'} onClick={() => setTab('transcript')}>
+            Transcript
+          </button>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={tab === 'terminal'}
+            title="A shell in the task's container"
+            onClick={() => {
+              setTab('terminal');
+              setTerminalOpened(true);
+            }}
+          >
+            Terminal
+          </button>
+        </div>
+      )}
+      {terminalOpened && (
+        <Suspense fallback={<p className="muted pad">Loading the terminal…</p>}>
+          <div className="terminal-host" hidden={tab !== 'terminal'}>
+            <TerminalPane key={task.id} taskId={task.id} />
+          </div>
+        </Suspense>
+      )}
+      <div className="task-body" hidden={tab !== 'transcript'}>
         <Transcript transcript={events.transcript} ctx={ctx} ready={events.ready} focusKey={ask?.key} />
         {live && previewPort !== null && <PreviewPanel taskId={task.id} port={previewPort} onClose={() => setPreviewPort(null)} />}
         {todos.length > 0 && (
@@ -302,6 +333,7 @@ export function TaskView({
         )}
       </div>
       <form
+        hidden={tab !== 'transcript'}
         className="input-row"
         onSubmit={(e) => {
           e.preventDefault();
