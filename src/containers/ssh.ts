@@ -279,35 +279,15 @@ export class SshConnection {
    * attach process in between. Fails at once when nothing listens there.
    */
   openSocket(path: string): Promise<SpawnedProcess> {
-    return new Promise((resolve, reject) => {
-      if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(new ContainerError(`${this.target.label} did not open a channel within ${CHANNEL_OPEN_MS / 1000} s`));
-      }, CHANNEL_OPEN_MS);
-      try {
-        this.client.openssh_forwardOutStreamLocal(path, (err, ch) => {
-          clearTimeout(timer);
-          if (timedOut) {
-            ch?.close();
-            return;
-          }
-          if (err) return reject(new ContainerError(`cannot reach ${path} in ${this.target.label}: ${err.message}`));
-          ch.on('error', () => undefined);
-          // The other end finished (the relay ended its client): finish ours, so sshd closes the channel.
-          ch.once('end', () => ch.end());
-          const closed = new Promise<{ code: number | null }>((r) => ch.once('close', () => r({ code: 0 })));
-          const stdout = new PassThrough();
-          ch.pipe(stdout);
-          const stderr = new PassThrough();
-          stderr.end();
-          resolve({ stdin: ch, stdout, stderr, wait: () => closed, kill: () => ch.close() });
-        });
-      } catch (err) {
-        clearTimeout(timer);
-        reject(new ContainerError(`cannot reach ${path} in ${this.target.label}: ${(err as Error).message}`));
-      }
+    return this.openWithDeadline<ClientChannel>(path, (cb) => this.client.openssh_forwardOutStreamLocal(path, cb), 'reach').then((ch) => {
+      // The other end finished (the relay ended its client): finish ours, so sshd closes the channel.
+      ch.once('end', () => ch.end());
+      const closed = new Promise<{ code: number | null }>((r) => ch.once('close', () => r({ code: 0 })));
+      const stdout = new PassThrough();
+      ch.pipe(stdout);
+      const stderr = new PassThrough();
+      stderr.end();
+      return { stdin: ch, stdout, stderr, wait: () => closed, kill: () => ch.close() };
     });
   }
 
@@ -318,6 +298,7 @@ export class SshConnection {
   private openWithDeadline<T extends ClientChannel>(
     what: string,
     open: (cb: (err: Error | undefined, ch: T) => void) => void,
+    verb = 'open',
   ): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.isClosed) return reject(new ContainerError(`SSH connection to ${this.target.label} is closed`));
@@ -333,13 +314,13 @@ export class SshConnection {
             ch?.close();
             return;
           }
-          if (err) return reject(new ContainerError(`cannot open ${what} in ${this.target.label}: ${err.message}`));
+          if (err) return reject(new ContainerError(`cannot ${verb} ${what} in ${this.target.label}: ${err.message}`));
           ch.on('error', () => undefined);
           resolve(ch);
         });
       } catch (err) {
         clearTimeout(timer);
-        reject(new ContainerError(`cannot open ${what} in ${this.target.label}: ${(err as Error).message}`));
+        reject(new ContainerError(`cannot ${verb} ${what} in ${this.target.label}: ${(err as Error).message}`));
       }
     });
   }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { cookiePair, http } from './http.js';
 import type { StubForge, StubUser } from './stub-forge.js';
 
-export async function signIn(daemonUrl: string, host: string, stub: StubForge, user: StubUser, provider: 'github' | 'gitlab' = 'github'): Promise<Record<string, string>> {
+/** The session cookie (`caic_session=<token>`) of `user`, signed in through the stub forge. */
+export async function signInCookie(daemonUrl: string, host: string, stub: StubForge, user: StubUser, provider: 'github' | 'gitlab' = 'github'): Promise<string> {
   stub.user = user;
   const start = await http(`${daemonUrl}/api/v1/auth/${provider}/start`, { headers: { host } });
   assert.equal(start.status, 302, start.body);
@@ -15,5 +16,11 @@ export async function signIn(daemonUrl: string, host: string, stub: StubForge, u
   const done = await http(`${daemonUrl}${back.pathname}${back.search}`, { headers: { host, cookie: state, accept: 'text/html' } });
   const session = done.setCookies.find((c) => c.startsWith('caic_session='));
   assert.ok(session, `signed in (${done.status}: ${done.body.slice(0, 200)})`);
-  return { host, authorization: `Bearer ${cookiePair(session).slice('caic_session='.length)}` };
+  return cookiePair(session);
+}
+
+/** Headers that carry `user`'s session as a bearer token (and the host the daemon expects). */
+export async function signIn(daemonUrl: string, host: string, stub: StubForge, user: StubUser, provider: 'github' | 'gitlab' = 'github'): Promise<Record<string, string>> {
+  const cookie = await signInCookie(daemonUrl, host, stub, user, provider);
+  return { host, authorization: `Bearer ${cookie.slice('caic_session='.length)}` };
 }

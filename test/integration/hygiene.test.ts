@@ -15,9 +15,9 @@ import type Dockerode from 'dockerode';
 import type { DoctorResp, EventMessage, Task } from '../../src/api/index.js';
 import { INSTANCE_LABEL } from '../../src/containers/index.js';
 import { buildTar } from '../../src/containers/archive.js';
-import { cookiePair, http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { githubLoginToml, startStubForge, type StubForge, type StubUser } from '../helpers/stub-forge.js';
+import { signInCookie } from '../helpers/login.js';
 import { hostDocker, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -26,17 +26,8 @@ const HOST = 'caic.test';
 const MiB = 1024 * 1024;
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd }).toString();
 
-async function signIn(url: string, stub: StubForge, user: StubUser): Promise<string> {
-  stub.user = user;
-  const start = await http(`${url}/api/v1/auth/github/start`, { headers: { host: HOST } });
-  assert.equal(start.status, 302, start.body);
-  const state = cookiePair(start.setCookies.find((c) => c.startsWith('caic_oauth_state='))!);
-  const approve = await http(String(start.headers.location));
-  const cb = new URL(String(approve.headers.location));
-  const done = await http(`${url}${cb.pathname}${cb.search}`, { headers: { host: HOST, cookie: state } });
-  assert.equal(done.status, 302, done.body);
-  return cookiePair(done.setCookies.find((c) => c.startsWith('caic_session='))!);
-}
+/** Signs `user` in through the stand-in GitHub login; the session cookie (name=value). */
+const signIn = (url: string, stub: StubForge, user: StubUser) => signInCookie(url, HOST, stub, user);
 
 describe('limits: memory cap and disk budget', () => {
   let env: TaskEnv;

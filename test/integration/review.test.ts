@@ -8,26 +8,17 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { renderReview, type EventMessage, type ReviewComment, type Task } from '../../src/api/index.js';
-import { cookiePair, http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { githubLoginToml, startStubForge, type StubForge, type StubUser } from '../helpers/stub-forge.js';
+import { signInCookie } from '../helpers/login.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Envelope = { error: { code: string; message: string } };
 const HOST = 'caic.test';
 
-async function signIn(url: string, stub: StubForge, user: StubUser): Promise<string> {
-  stub.user = user;
-  const start = await http(`${url}/api/v1/auth/github/start`, { headers: { host: HOST } });
-  assert.equal(start.status, 302, start.body);
-  const state = cookiePair(start.setCookies.find((c) => c.startsWith('caic_oauth_state='))!);
-  const approve = await http(String(start.headers.location));
-  const cb = new URL(String(approve.headers.location));
-  const done = await http(`${url}${cb.pathname}${cb.search}`, { headers: { host: HOST, cookie: state } });
-  assert.equal(done.status, 302, done.body);
-  return cookiePair(done.setCookies.find((c) => c.startsWith('caic_session='))!);
-}
+/** Signs `user` in through the stand-in GitHub login; the session cookie (name=value). */
+const signIn = (url: string, stub: StubForge, user: StubUser) => signInCookie(url, HOST, stub, user);
 
 describe('review comments, restart and fork from a message', () => {
   let stub: StubForge;

@@ -4,28 +4,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { routes, type EventMessage, type Task, type TaskListEvent } from '../../src/api/index.js';
-import { cookiePair, http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { githubLoginToml, startStubForge, type StubForge, type StubUser } from '../helpers/stub-forge.js';
+import { signInCookie } from '../helpers/login.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
 type Envelope = { error: { code: string; message: string } };
 /** GitHub login needs an https external URL; requests name its host. */
 const HOST = 'caic.test';
 
-/** Walks the OAuth flow against the stand-in provider; returns the session cookie (name=value). */
-async function signIn(url: string, stub: StubForge, user: StubUser): Promise<string> {
-  stub.user = user;
-  const start = await http(`${url}/api/v1/auth/github/start`, { headers: { host: HOST } });
-  assert.equal(start.status, 302, start.body);
-  const state = cookiePair(start.setCookies.find((c) => c.startsWith('caic_oauth_state='))!);
-  const approve = await http(String(start.headers.location));
-  assert.equal(approve.status, 302, approve.body);
-  const cb = new URL(String(approve.headers.location));
-  const done = await http(`${url}${cb.pathname}${cb.search}`, { headers: { host: HOST, cookie: state } });
-  assert.equal(done.status, 302, done.body);
-  return cookiePair(done.setCookies.find((c) => c.startsWith('caic_session='))!);
-}
+/** Signs `user` in through the stand-in GitHub login; the session cookie (name=value). */
+const signIn = (url: string, stub: StubForge, user: StubUser) => signInCookie(url, HOST, stub, user);
 
 /** A valid body for each task route that takes one: refusals must come from ownership, not validation. */
 const BODIES: Record<string, unknown> = {

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TERMINAL_CLOSE, type Task } from '../../src/api/index.js';
 import { OUTPUT_HIGH_WATER } from '../../src/http/routes/terminal.js';
-import { cookiePair, http } from '../helpers/http.js';
+import { http } from '../helpers/http.js';
 import { githubLoginToml, startStubForge, type StubForge, type StubUser } from '../helpers/stub-forge.js';
+import { signInCookie } from '../helpers/login.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { mustOpen, openTerminal, type Terminal } from '../helpers/terminal-client.js';
 import { waitUntil, within } from '../helpers/wait.js';
@@ -18,17 +19,8 @@ import { waitUntil, within } from '../helpers/wait.js';
 const HOST = 'caic.test';
 const ORIGIN = `https://${HOST}`;
 
-async function signIn(url: string, stub: StubForge, user: StubUser): Promise<string> {
-  stub.user = user;
-  const start = await http(`${url}/api/v1/auth/github/start`, { headers: { host: HOST } });
-  assert.equal(start.status, 302, start.body);
-  const state = cookiePair(start.setCookies.find((c) => c.startsWith('caic_oauth_state='))!);
-  const approve = await http(String(start.headers.location));
-  const cb = new URL(String(approve.headers.location));
-  const done = await http(`${url}${cb.pathname}${cb.search}`, { headers: { host: HOST, cookie: state } });
-  assert.equal(done.status, 302, done.body);
-  return cookiePair(done.setCookies.find((c) => c.startsWith('caic_session='))!);
-}
+/** Signs `user` in through the stand-in GitHub login; the session cookie (name=value). */
+const signIn = (url: string, stub: StubForge, user: StubUser) => signInCookie(url, HOST, stub, user);
 
 const code = (body: string) => (JSON.parse(body) as { error: { code: string } }).error.code;
 
