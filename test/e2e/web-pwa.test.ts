@@ -95,7 +95,9 @@ describe('web UI: installable app (manifest, service worker, offline shell)', { 
     await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]', { timeout: WAIT });
     const scope = await page.evaluate<string>('navigator.serviceWorker.ready.then((r) => r.scope)');
     assert.equal(scope, `${d.url}/`);
-    await page.waitForFunction('navigator.serviceWorker.controller !== null', undefined, { timeout: WAIT });
+    // Polled from here, not with waitForFunction: its polling evals in the page, which the app's CSP
+    // (script-src 'self', no unsafe-eval) refuses whenever the first check is not already true.
+    await until(() => page.evaluate<boolean>('navigator.serviceWorker.controller !== null'), 'the service worker to control the page', WAIT);
     // The app has used the API by now (config, tasks, repositories, the task list stream).
     await page.reload();
     await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]', { timeout: WAIT });

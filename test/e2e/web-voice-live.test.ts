@@ -138,6 +138,9 @@ async function expectCut(t: TestContext, page: Page, source: 'user' | 'client', 
     .filter((l) => l.t > m.t - 0.05 && l.t < m.t + 1)
     .map((l) => `${Math.round((l.t - m.t) * 1000)}:${l.rms.toFixed(3)}`)
     .join(' ');
+  // The page mutes what it already holds of the cut reply (a jitter buffer grown under load keeps
+  // hundreds of milliseconds of it, which no cut at the gateway can reach).
+  assert.equal(m.playing, false, `${what}: the page muted the received audio on interrupted`);
   assert.ok(packets <= IN_FLIGHT + MAX_CATCH_UP_FRAMES + CUT_SILENCE_FRAMES, `${what}: ${packets} packets after interrupted (in flight, a catch-up burst, then the silence that ends the cut)`);
   assert.ok(loudMs <= boundMs, `${what}: the reply (level ${replyLevel.toFixed(2)}) still sounded ${loudMs.toFixed(0)} ms after interrupted (bound ${boundMs.toFixed(0)} ms: jitter buffer ${jitterMs.toFixed(0)}, playout ${m.playoutMs.toFixed(0)}, ${packets} packets after): ${trace}`);
   t.diagnostic(

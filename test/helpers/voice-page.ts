@@ -122,6 +122,8 @@ export interface SeenMessage {
   /** The inbound-rtp totals then: jitterBufferDelay (s) and jitterBufferEmittedCount (samples). */
   jbd: number;
   emitted: number;
+  /** Whether the received audio tracks were enabled once the app had handled the message. */
+  playing: boolean;
 }
 
 export interface VoiceProbe {
@@ -184,7 +186,11 @@ const INSTRUMENT = `(() => {
         let m;
         try { m = JSON.parse(String(e.data)); } catch { return; }
         const t = probe.ctx ? probe.ctx.currentTime : -1;
-        probe.inbound(this).then((s) => probe.messages.push({ type: String(m.type), source: m.source, t, ...s }));
+        // Read once the app's own listener (added after this one) has handled the message.
+        probe.inbound(this).then((s) => {
+          const playing = this.getReceivers().filter((r) => r.track.kind === 'audio').every((r) => r.track.enabled);
+          probe.messages.push({ type: String(m.type), source: m.source, t, ...s, playing });
+        });
       });
       return ch;
     }

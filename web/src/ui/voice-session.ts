@@ -54,6 +54,9 @@ function micError(err: unknown): string {
 
 const trimSlash = (u: string) => u.replace(/\/+$/, '');
 
+/** How long the received audio stays muted after a barge-in when no new reply says it starts. */
+const BARGE_IN_MUTE_MS = 1_500;
+
 /**
  * Opens a session; rejects with a message a person can act on (voice off and why, the microphone
  * refused, the gateway refusing or not answering). Everything opened so far is closed on failure.
@@ -83,7 +86,18 @@ export async function openVoiceSession(opts: VoiceSessionOptions): Promise<Voice
   const send = (m: VoiceClientMessage) => {
     if (channel.readyState === 'open') channel.send(JSON.stringify(m));
   };
+  // Barge-in: the cut reply's audio already at the page is not played. A jitter buffer that grew
+  // under load holds up to a second of it, which the gateway's cut cannot reach; so the received
+  // audio is muted at `interrupted` until the next reply starts (speech.started from the assistant),
+  // or BARGE_IN_MUTE_MS later should none come.
+  let unmuteTimer: ReturnType<typeof setTimeout> | undefined;
+  const playback = (on: boolean) => {
+    clearTimeout(unmuteTimer);
+    for (const r of pc.getReceivers()) if (r.track.kind === 'audio') r.track.enabled = on;
+    if (!on) unmuteTimer = setTimeout(() => playback(true), BARGE_IN_MUTE_MS);
+  };
   const release = () => {
+    clearTimeout(unmuteTimer);
     for (const t of mic.getTracks()) t.stop();
     opts.audio.pause();
     opts.audio.srcObject = null;
@@ -125,6 +139,8 @@ export async function openVoiceSession(opts: VoiceSessionOptions): Promise<Voice
       const parsed = parseVoiceGatewayMessage(e.data);
       if (!parsed.ok) return opts.onEvent({ type: 'local.notice', text: `Ignored a message from the gateway: ${parsed.error}` });
       const m = parsed.message;
+      if (m.type === 'interrupted') playback(false);
+      else if (m.type === 'speech.started' && m.speaker === 'assistant') playback(true);
       opts.onEvent(m);
       if (m.type === 'tool.call') {
         void runToolCall(api, m).then((run) => {
