@@ -130,6 +130,9 @@ describe('web UI: the task terminal', { timeout: 300_000 }, () => {
   test('paste from the clipboard runs in the shell', async () => {
     await page.evaluate(() => (globalThis as unknown as Win).navigator.clipboard.writeText('echo pasted-$((5*5))'));
     await page.getByRole('button', { name: 'Paste' }).click();
+    // The clipboard is read asynchronously: Enter goes once the pasted text is on the prompt line, as
+    // a person presses it once they see it (before that it would reach the shell first; seen in CI).
+    await waitLine(/\$ echo pasted-\$\(\(5\*5\)\)$/, 'the pasted text on the prompt line');
     await page.keyboard.press('Enter');
     await waitLine(/^pasted-25$/, 'the pasted command');
   });
