@@ -106,6 +106,22 @@ export async function dataDisk(rootDir: string): Promise<DiskInfo | null> {
   }
 }
 
+/**
+ * Docker's data directory, asked of the engine once per client: it does not move while the engine
+ * runs, and a task start (the free-disk admission) must not pay two Engine API calls for it.
+ */
+const rootDirs = new WeakMap<Dockerode, Promise<string>>();
+export function dockerRootDir(docker: Dockerode): Promise<string> {
+  let dir = rootDirs.get(docker);
+  if (!dir) {
+    dir = (docker.info() as Promise<{ DockerRootDir?: string }>).then((i) => i.DockerRootDir ?? '');
+    // A failed answer is not kept: the next start asks again.
+    dir.catch(() => rootDirs.delete(docker));
+    rootDirs.set(docker, dir);
+  }
+  return dir;
+}
+
 export async function engineInfo(docker: Dockerode): Promise<EngineInfo> {
   const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<{ DockerRootDir?: string; Driver?: string; OperatingSystem?: string }>]);
   return {

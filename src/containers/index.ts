@@ -24,7 +24,7 @@ export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-del
 export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageEventInfo, type ImageWatchEvent } from './agent-clis.js';
 export {
   dataDisk,
-  engineInfo,
+  dockerRootDir,
   engineSnapshot,
   instanceId,
   removeOwnContainer,

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { DoctorResp, HygieneAction, TaskState } from '../api/index.js';
 import { formatBytes, type ResourceLimits } from '../config/index.js';
-import { dataDisk, engineInfo, engineSnapshot, removeOwnContainer, removeUnusedImage, type EngineSnapshot } from '../containers/index.js';
+import { dataDisk, dockerRootDir, engineSnapshot, removeOwnContainer, removeUnusedImage, type EngineSnapshot } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
 import { listLogs, readHeadAndTail } from './log.js';
@@ -201,7 +201,7 @@ export class Hygiene {
  */
 export async function checkFreeDisk(docker: Dockerode, minFreeBytes: number): Promise<void> {
   if (minFreeBytes <= 0) return;
-  const disk = await dataDisk((await engineInfo(docker)).rootDir);
+  const disk = await dataDisk(await dockerRootDir(docker));
   if (!disk || disk.freeBytes >= minFreeBytes) return;
   throw new TaskError(
     'SERVICE_UNAVAILABLE',

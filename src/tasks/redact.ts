@@ -47,10 +47,6 @@ export class Redactor {
     this.forms = [...forms].map(([find, mask]) => ({ find: Buffer.from(find, 'utf8'), mask: Buffer.from(mask, 'utf8') }));
   }
 
-  get size(): number {
-    return this.forms.length;
-  }
-
   /** The line with every form of every value masked; the same Buffer when nothing matched. */
   apply(line: Buffer): Buffer {
     let out = line;
@@ -68,11 +64,6 @@ export class Redactor {
       out = Buffer.concat(parts);
     }
     return out;
-  }
-
-  /** The same for text (a safety-scan finding, a message). */
-  text(s: string): string {
-    return this.forms.length ? this.apply(Buffer.from(s, 'utf8')).toString('utf8') : s;
   }
 }
 

@@ -1,6 +1,8 @@
 // Small display helpers shared by the views: money, durations, task states, URL slugs.
 import { canDo, LIVE_STATES, type TaskState } from '../../../src/api/tasks.js';
 import type { DiffStatEntry } from '../../../src/api/index.js';
+// Byte counts are written the way the daemon and `caic doctor` write them (one definition, no DOM, no Node).
+export { formatBytes } from '../../../src/config/units.js';
 
 export function formatCost(usd: number): string {
   if (!usd) return '$0';

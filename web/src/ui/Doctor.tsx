@@ -4,17 +4,8 @@ import { useCallback, useEffect, useState } from 'react';
 import type { DoctorResp } from '../../../src/api/index.js';
 import { api, errorMessage } from './client';
 import { Banner } from './Banner';
+import { formatBytes } from '../lib/format';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 const ACTIONS: Record<DoctorResp['hygiene']['actions'][number]['kind'], string> = {
   idleStop: 'Stop idle task',

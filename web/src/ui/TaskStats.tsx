@@ -1,6 +1,6 @@
 // The task header's resource line: the latest CPU, memory and disk sample of a running task, with its limits.
 import type { EventMessage } from '../../../src/api/index.js';
-import { formatBytes } from './Doctor';
+import { formatBytes } from '../lib/format';
 
 type Stats = Extract<EventMessage, { kind: 'stats' }>;
 
