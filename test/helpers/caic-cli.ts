@@ -3,10 +3,17 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { until } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** The environment of a `caic` client with its own home (tokens, config) under `dir`, talking to `server`. */
+export function cliEnvFor(dir: string, server: string): NodeJS.ProcessEnv {
+  const home = join(dir, 'home');
+  return { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), CAIC_SERVER: server };
+}
 
 export interface CliResult {
   code: number | null;

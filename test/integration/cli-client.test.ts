@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Task } from '../../src/api/index.js';
 import { tokenFileName } from '../../src/cli/tokens.js';
-import { assertOneLineError, runCli, startCli } from '../helpers/caic-cli.js';
+import { assertOneLineError, cliEnvFor, runCli, startCli } from '../helpers/caic-cli.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -21,8 +21,7 @@ describe('caic as a client of a local daemon', { timeout: 240_000 }, () => {
 
   before(async () => {
     env = await taskEnv({ files: 2 });
-    const home = join(env.dir.path, 'home');
-    cliEnv = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), CAIC_SERVER: env.d.url };
+    cliEnv = cliEnvFor(env.dir.path, env.d.url);
   });
   after(async () => {
     await env?.[Symbol.asyncDispose]();

@@ -2,9 +2,8 @@
 // local daemon without login: one line per action, --json parsed, the server's refusal in one line.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { join } from 'node:path';
 import type { Task } from '../../src/api/index.js';
-import { assertOneLineError, runCli, type CliResult } from '../helpers/caic-cli.js';
+import { assertOneLineError, cliEnvFor, type CliResult, runCli } from '../helpers/caic-cli.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { until } from '../helpers/wait.js';
 
@@ -14,8 +13,7 @@ describe('caic task lifecycle from the command line', { timeout: 200_000 }, () =
 
   before(async () => {
     env = await taskEnv({ files: 2 });
-    const home = join(env.dir.path, 'home');
-    cliEnv = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), CAIC_SERVER: env.d.url };
+    cliEnv = cliEnvFor(env.dir.path, env.d.url);
   });
   after(async () => {
     await env?.[Symbol.asyncDispose]();

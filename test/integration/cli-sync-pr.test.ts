@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 import type { Repo, Task } from '../../src/api/index.js';
-import { runCli, type CliResult } from '../helpers/caic-cli.js';
+import { cliEnvFor, type CliResult, runCli } from '../helpers/caic-cli.js';
 import { OPENAPI_FILE } from '../helpers/contract.js';
 import { startForgeStandin, type ForgeStandin } from '../helpers/forge-standin.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -50,8 +50,7 @@ describe('caic sync --pr', { timeout: 200_000 }, () => {
     const r = await env.api('POST', '/api/v1/server/repos/scan');
     assert.equal(r.status, 200, r.body);
     assert.equal(r.json<Repo[]>().find((x) => x.name === 'proj')?.forge, 'github');
-    const home = join(env.dir.path, 'home');
-    cliEnv = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), CAIC_SERVER: env.d.url };
+    cliEnv = cliEnvFor(env.dir.path, env.d.url);
   });
   after(async () => {
     await env?.[Symbol.asyncDispose]();
