@@ -1,5 +1,7 @@
 // The common event stream: what every harness's output becomes, as sent over SSE and MCP.
 import { z } from 'zod';
+import { ApprovalDecidedBy, ApprovalDecision } from './approvals.js';
+import { EgressBlocked } from './egress.js';
 
 export const DiffStatEntry = z
   .object({ path: z.string(), added: z.number().int(), deleted: z.number().int(), binary: z.boolean() })
@@ -88,6 +90,34 @@ export const EventMessage = z
         diskLimitBytes: z.number().optional().describe('[limits] disk (0: none).'),
       })
       .meta({ id: 'EventStats' }),
+    z
+      .object({
+        ...base,
+        kind: z.literal('approval'),
+        requestId: z.string(),
+        toolUseId: z.string(),
+        tool: z.string(),
+        input: z.unknown(),
+        reason: z.string(),
+        expiresAt: z.iso.datetime(),
+      })
+      .describe('The agent asks to run a tool and waits (permission mode ask or rules); an approvalResolved event with the same requestId settles it.')
+      .meta({ id: 'EventApproval' }),
+    z
+      .object({
+        ...base,
+        kind: z.literal('approvalResolved'),
+        requestId: z.string(),
+        decision: ApprovalDecision,
+        by: ApprovalDecidedBy,
+        user: z.string().describe('Who answered (by user), else empty.'),
+        message: z.string().describe('What a denied agent was told.'),
+      })
+      .meta({ id: 'EventApprovalResolved' }),
+    z
+      .object({ ...base, kind: z.literal('egress'), blocked: z.array(EgressBlocked) })
+      .describe("Connections the task's egress policy refused so far, per destination (the whole table, not a delta).")
+      .meta({ id: 'EventEgress' }),
     z
       .object({ ...base, kind: z.literal('review'), comments: z.array(ReviewedLines) })
       .describe('Review comments on the diff, sent to the agent as one input (that input follows or precedes it as a userInput).')

@@ -11,6 +11,8 @@ export * from './voice.js';
 export * from './push.js';
 export * from './preview.js';
 export * from './secrets.js';
+export * from './approvals.js';
+export * from './egress.js';
 export * from './hygiene.js';
 export * from './routes.js';
 export * from './terminal.js';

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { MAX_TASK_SECRETS, SecretName } from './secrets.js';
 import { DiffStatEntry, Usage } from './events.js';
 import { CIStatus, TaskForge } from './forge.js';
+import { TaskPermissions, TaskPermissionsReq } from './approvals.js';
+import { EgressPolicy, EgressPolicyReq } from './egress.js';
 
 export const TaskState = z
   .enum(['pending', 'branching', 'provisioning', 'starting', 'running', 'waiting', 'asking', 'has_plan', 'stopping', 'stopped', 'purging', 'purged', 'failed', 'crashed'])
@@ -95,6 +97,9 @@ export const Task = z
     planContent: z.string(),
     lastEventId: z.number().int(),
     forge: TaskForge.nullable().describe('The pull/merge request of the task branch, once there is one.'),
+    permissions: TaskPermissions.describe("Tool approval: the task's permission mode and rules."),
+    pendingApprovals: z.number().int().describe('Tool calls waiting for a person now.'),
+    egress: EgressPolicy.describe("The task's network egress policy (presets expanded)."),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;
@@ -127,6 +132,8 @@ export const CreateTaskReq = z
       .max(2048)
       .optional()
       .describe('Start from a forge issue: "owner/repo#N" or its URL. Its title, body and comments become the prompt (prompt.text is added after them).'),
+    permissions: TaskPermissionsReq.optional().describe('Tool approval; default: [approval] mode and rules of the config.'),
+    egress: EgressPolicyReq.optional().describe('Network egress; default: [egress] of the config (per repository, then global).'),
   })
   .meta({ id: 'CreateTaskReq' });
 export type CreateTaskReq = z.infer<typeof CreateTaskReq>;

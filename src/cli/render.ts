@@ -105,6 +105,14 @@ export function renderEvent(ev: EventMessage, s: Style): string[] {
         paint(s, 'bold', `> review: ${ev.comments.length} comment${ev.comments.length === 1 ? '' : 's'}`),
         ...ev.comments.map((c) => `  ${oneLine(`${c.file}:${c.startLine}${c.endLine !== c.startLine ? `-${c.endLine}` : ''} ${c.body}`, w - 2)}`),
       ];
+    case 'approval': {
+      const gist = toolGist(ev.tool, ev.input);
+      return [paint(s, 'yellow', `? ${clean(ev.tool)} waits for approval${gist ? `: ${oneLine(gist, w - ev.tool.length - 25)}` : ''}`)];
+    }
+    case 'approvalResolved':
+      return [paint(s, ev.decision === 'deny' ? 'red' : 'green', `· ${ev.decision === 'deny' ? 'denied' : 'allowed'} by ${ev.by}${ev.user ? ` ${clean(ev.user)}` : ''}${ev.message ? `: ${oneLine(ev.message, w - 30)}` : ''}`)];
+    case 'egress':
+      return ev.blocked.length ? [paint(s, 'dim', `· egress blocked: ${oneLine(ev.blocked.map((b) => `${b.host}:${b.port} ×${b.count}`).join(', '), w - 18)}`)] : [];
     case 'textDelta':
     case 'usage':
     case 'rateLimit':

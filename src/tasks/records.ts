@@ -2,7 +2,7 @@
 // a log is a file (cut by a crash, damaged, edited by hand) and an agent's output is whatever the
 // agent wrote, so both are checked before they become a task's state or part of an API answer.
 import { z } from 'zod';
-import { HarnessName, TaskForge, TaskId, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
+import { EgressPolicy, HarnessName, TaskForge, TaskId, TaskPermissions, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
 import type { TitleSource } from './titles.js';
 
 export interface TaskMetaRecord {
@@ -21,6 +21,10 @@ export interface TaskMetaRecord {
   createdAt: string;
   /** Names of the owner's secrets the task was given (values never go in the log). */
   secrets?: string[];
+  /** Tool approval as decided at creation (absent in older logs: bypass). */
+  permissions?: TaskPermissions;
+  /** Network egress as decided at creation, presets expanded (absent in older logs: open). */
+  egress?: EgressPolicy;
 }
 
 /** What a task list shows; also written into state records so a log's tail is enough to list it. */
@@ -117,6 +121,9 @@ const MetaRecord = z.object({
   ownerName: text,
   createdAt: z.iso.datetime(),
   secrets: z.array(z.string().max(64)).max(64).optional().catch(undefined),
+  // A damaged policy reads as absent, i.e. the old behaviour; the container keeps what it was given.
+  permissions: TaskPermissions.optional().catch(undefined),
+  egress: EgressPolicy.optional().catch(undefined),
 });
 
 const UsageRecord = z.object({ inputTokens: count, outputTokens: count, cacheCreationInputTokens: count, cacheReadInputTokens: count });

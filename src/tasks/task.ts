@@ -152,6 +152,14 @@ export class Task {
     return { history, unsubscribe: () => this.listeners.delete(listener) };
   }
 
+  /**
+   * Tool calls waiting for a person. The approval workstream replaces this with its own count
+   * (src/tasks/approvals.ts); until then no request is ever pending.
+   */
+  pendingApprovals(): number {
+    return 0;
+  }
+
   dto(): TaskDto {
     const t = this.transcript;
     const meta = this.meta;
@@ -184,6 +192,9 @@ export class Task {
       planContent: s.planContent,
       lastEventId: t?.lastEventId ?? this.header.lastEventId,
       forge: s.forge,
+      permissions: meta.permissions ?? { mode: 'bypass', rules: [] },
+      pendingApprovals: this.pendingApprovals(),
+      egress: meta.egress ?? { mode: 'open', allow: [] },
     };
   }
 }

@@ -91,6 +91,9 @@ const task = (id: string, state: TaskState, extra: Partial<Task> = {}): Task =>
     planContent: '',
     lastEventId: 0,
     forge: null,
+    permissions: { mode: 'bypass', rules: [] },
+    pendingApprovals: 0,
+    egress: { mode: 'open', allow: [] },
     ...extra,
   });
 
