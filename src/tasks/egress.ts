@@ -75,7 +75,7 @@ export function forgeHosts(remoteURL: string, forges: readonly { url: string; ap
   if (!remote) return [];
   const host = remote.split(':')[0]!;
   const apis = forges.filter((f) => urlEntry(f.url)?.split(':')[0] === host && f.apiUrl).map((f) => urlEntry(f.apiUrl!)).filter((e): e is string => e !== null);
-  return [remote, ...(FORGE_EXTRA[host] ?? []), ...apis];
+  return [...new Set([remote, ...(FORGE_EXTRA[host] ?? []), ...apis])];
 }
 
 /** `@model`: the agent's API hosts and the host of every *_BASE_URL (or *_API_URL, *_ENDPOINT) in its environment. */

@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type Dockerode from 'dockerode';
-import { BASE_CAPABILITIES, DEFAULT_IMAGE, EGRESS_CAPABILITIES, type ContainerHandle } from '../../src/containers/index.js';
+import type { EgressBlocked, EventMessage, Task } from '../../src/api/index.js';
+import { BASE_CAPABILITIES, buildTar, DEFAULT_IMAGE, EGRESS_CAPABILITIES, EGRESS_LABEL, type ContainerHandle } from '../../src/containers/index.js';
+import { follow } from '../../src/containers/images.js';
 import { RUN_LABEL, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const IMAGE = process.env.CAIC_EGRESS_TEST_IMAGE || DEFAULT_IMAGE;
@@ -173,5 +176,58 @@ describe('network egress in real containers', () => {
     assert.equal((await t.rt.exec(h, 'echo "[$HTTPS_PROXY]"; test -e /run/caic-egress && echo proxy')).stdout.trim(), '[]');
     assert.equal(await probe(h, 'direct', servers.blocked.v4, '8081'), 'hello from blocked on 8081');
     assert.equal(await probe(h, 'dns', servers.blocked.v4, 'a.example'), 'answer rcode 0');
+  });
+
+  test('an image whose entrypoint predates egress policies is refused for one (the task would run unfiltered)', async () => {
+    const tag = `caic-egress-old:${t.runId}`;
+    const tar = await buildTar([{ path: 'Dockerfile', content: `FROM ${IMAGE}\nLABEL ${EGRESS_LABEL}=""\n`, mode: 0o644 }]);
+    await follow(t.docker, await t.docker.buildImage(tar as unknown as NodeJS.ReadableStream, { t: tag, labels: { [RUN_LABEL]: t.runId } }), () => {});
+    try {
+      await assert.rejects(t.launch({ image: tag, network: netName, egress: { mode: 'none', allow: [] } }), /cannot enforce an egress policy/);
+      assert.deepEqual(await t.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${t.runId}`], ancestor: [tag] } }), [], 'no container left');
+      // Open tasks run on it as before.
+      const h = await t.launch({ image: tag, network: netName });
+      assert.equal((await t.rt.exec(h, 'id -u')).stdout.trim(), '1000');
+      await t.rt.purge(h);
+    } finally {
+      await t.docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
+  });
+
+  test('through the API: validation, sudo refused, the policy on the task, refusals as egress events', async () => {
+    await using env = await taskEnv({ image: IMAGE, network: netName, extraConfig: '[egress]\nmode = "none"\npoll_interval = "200ms"\n[limits]\nstats_interval = "0"\ngc_interval = "0"\n' });
+    const bad = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' }, egress: { mode: 'allowlist', allow: ['not a host!'] } });
+    assert.equal(bad.status, 400, bad.body);
+    assert.match(bad.body, /egress/);
+    const sudo = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' }, sudo: true });
+    assert.equal(sudo.status, 400, sudo.body);
+    assert.match(sudo.body, /sudo cannot have an egress policy \(none\)/);
+    const open = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' }, sudo: true, egress: { mode: 'open' } });
+    assert.equal(open.status, 200, open.body);
+    assert.deepEqual(open.json<Task>().egress, { mode: 'open', allow: [] });
+
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' }, egress: { mode: 'allowlist', allow: [`${servers.allowed.name}:8080`, '@registries'] } });
+    assert.equal(task.egress.mode, 'allowlist');
+    assert.equal(task.egress.allow[0], `${servers.allowed.name}:8080`);
+    assert.ok(task.egress.allow.includes('registry.npmjs.org') && !task.egress.allow.includes('@registries'), 'presets expanded');
+    const stream = env.stream(task.id);
+    await env.waitState(task.id, 'waiting');
+    // The config's default (none) for a task that does not choose.
+    assert.deepEqual((await env.create({ harness: 'fake', prompt: { text: 'x' }, repos: [{ name: 'proj' }] })).egress, { mode: 'none', allow: [] });
+
+    // docker exec is no login: the environment the agent gets over SSH comes from /etc/caic-env.sh.
+    const r = await env.execIn(task.id, `. /etc/caic-env.sh; git ls-remote http://${servers.blocked.name}:8080/x.git; git ls-remote http://${servers.blocked.name}:8080/y.git`, 'user');
+    assert.notEqual(r.code, 0);
+    const egress = () => stream.messages<EventMessage>().filter((e): e is Extract<EventMessage, { kind: 'egress' }> => e.kind === 'egress');
+    const row = (b: EgressBlocked[]) => b.find((x) => x.host === servers.blocked.name && x.port === 8080);
+    await stream.waitFor(() => egress().some((e) => (row(e.blocked)?.count ?? 0) >= 2), 30_000, 'an egress event with both refusals');
+    const last = row(egress().at(-1)!.blocked)!;
+    assert.equal(last.count, 2);
+    assert.ok(Date.parse(last.lastAt) > 0);
+    // One event per change, not per read.
+    const seen = egress().length;
+    await env.execIn(task.id, `. /etc/caic-env.sh; git ls-remote http://${servers.allowed.name}:8081/z.git`, 'user');
+    await stream.waitFor(() => egress().some((e) => e.blocked.some((b) => b.host === servers.allowed.name && b.port === 8081)), 30_000, 'the next refusal');
+    assert.equal(egress().length, seen + 1);
   });
 });
