@@ -12,7 +12,7 @@ import { RUN_LABEL, testRuntime, type TestRuntime } from '../helpers/containers.
 import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const IMAGE = process.env.CAIC_EGRESS_TEST_IMAGE || DEFAULT_IMAGE;
+const IMAGE = DEFAULT_IMAGE;
 
 /** A test server: HTTP on 8080 and 8081 (both families), a DNS-ish UDP listener on 53; every hit is logged. */
 const SERVER = `
