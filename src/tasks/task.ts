@@ -88,10 +88,13 @@ export class Task {
     this.onChange(this, events);
   }
 
-  /** Appends a host record (`caic_*`). */
-  record(rec: { type: string } & Record<string, unknown>): void {
+  /**
+   * Appends a host record (`caic_*`). `bookkeeping`: the daemon's own note (a stats sample, a
+   * reattach after a restart), which does not count as something happening for idle stop.
+   */
+  record(rec: { type: string } & Record<string, unknown>, opts: { bookkeeping?: boolean } = {}): void {
     const events = [...this.clock(), ...this.write(Buffer.from(JSON.stringify(rec)))];
-    if (rec.type !== 'caic_stats') this.activeAt = Date.now();
+    if (rec.type !== 'caic_stats' && !opts.bookkeeping) this.activeAt = Date.now();
     this.publish(events);
   }
 
