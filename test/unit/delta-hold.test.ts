@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { claudeDeltaPiece } from '../../src/agents/claude/parser.js';
+import { acpDeltaPiece, codexDeltaPiece } from '../../src/agents/delta-piece.js';
+import { readFileSync } from 'node:fs';
 import { DeltaHold, maskOf, Redactor } from '../../src/tasks/redact.js';
 
 const SECRET = 'sk-live-4f9Qx7tW2e';
@@ -64,5 +66,28 @@ describe('streamed deltas and secrets', () => {
     assert.equal(claudeDeltaPiece(Buffer.from('{"type":"assistant","message":{"content":[]}}')), null);
     assert.equal(claudeDeltaPiece(Buffer.from('{"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"signature_delta","signature":"x"}}}')), null);
     assert.equal(claudeDeltaPiece(Buffer.from('not json "content_block_delta"')), null);
+  });
+
+  test('Codex and ACP deltas (recorded from the real CLIs): a value across two of them is masked', () => {
+    const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/agents/${name}.jsonl`, import.meta.url), 'utf8').split('\n').filter(Boolean);
+    for (const [name, pieceOf, value] of [
+      ['codex', codexDeltaPiece, 'CODEX_WAS_HERE'],
+      ['gemini', acpDeltaPiece, 'GEMINI_WAS_HERE'],
+    ] as const) {
+      const hold = new DeltaHold(new Redactor([value]));
+      const out: Buffer[] = [];
+      let deltas = 0;
+      for (const l of fixture(name)) {
+        const line = Buffer.from(l);
+        const piece = pieceOf(line);
+        if (!piece) continue;
+        deltas++;
+        out.push(...hold.push(line, piece).map((o) => o.line));
+      }
+      out.push(...hold.release().map((o) => o.line));
+      const all = out.map((l) => pieceOf(l)!.text).join('');
+      assert.ok(deltas >= 2, `${name}: streamed deltas in the fixture`);
+      assert.ok(all.includes(maskOf(value)) && !all.includes(value.slice(0, 6)), `${name}: ${all}`);
+    }
   });
 });
