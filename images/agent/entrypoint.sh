@@ -19,42 +19,50 @@ proxy_port=51080
 trap_port=51081
 dns_port=51053
 egress_rules() {
-  # $1: iptables or ip6tables. Only caic-egress (the proxy) may open connections that leave the
-  # container; everyone else's TCP goes to the proxy's trap and their DNS queries to its DNS trap
-  # (both count and refuse), anything else is rejected. Replies of sshd and loopback stay open.
-  local t=$1
-  $t -w -t nat -N CAIC_EGRESS
-  $t -w -t nat -A CAIC_EGRESS -m owner --uid-owner caic-egress -j RETURN
-  $t -w -t nat -A CAIC_EGRESS -p udp --dport 53 -j REDIRECT --to-ports "$dns_port"
-  $t -w -t nat -A CAIC_EGRESS -p tcp -m addrtype ! --dst-type LOCAL -j REDIRECT --to-ports "$trap_port"
-  $t -w -t nat -I OUTPUT 1 -j CAIC_EGRESS
-  $t -w -N CAIC_EGRESS_OUT
-  $t -w -A CAIC_EGRESS_OUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  # $1: 4 or 6. Only caic-egress (the proxy) may open connections that leave the container;
+  # everyone else's TCP goes to the proxy's trap and their DNS queries to its DNS trap (both count
+  # and refuse), anything else is rejected. Replies of sshd and loopback stay open, and inbound
+  # only sshd and loopback (no other container may open a channel to the agent). A packet a trap's
+  # REDIRECT reroutes still names the first route's device in OUTPUT: the address type, not
+  # `-o lo`, tells what stays in the container. One iptables-restore per family; --noflush keeps
+  # Docker's own rules for its embedded resolver.
+  local resolver=''
   # Docker's embedded resolver (user-defined networks) is on loopback: the proxy's alone.
-  if [ "$t" = iptables ]; then $t -w -A CAIC_EGRESS_OUT -d 127.0.0.11 -m owner ! --uid-owner caic-egress -j REJECT; fi
-  # To the container's own addresses (the traps' REDIRECT included: -o still names the first route's
-  # device then, so the address type is what tells).
-  $t -w -A CAIC_EGRESS_OUT -m addrtype --dst-type LOCAL -j ACCEPT
-  $t -w -A CAIC_EGRESS_OUT -m owner --uid-owner caic-egress -p tcp -j ACCEPT
-  $t -w -A CAIC_EGRESS_OUT -m owner --uid-owner caic-egress -p udp --dport 53 -j ACCEPT
-  $t -w -A CAIC_EGRESS_OUT -p tcp -j REJECT --reject-with tcp-reset
-  $t -w -A CAIC_EGRESS_OUT -j REJECT
-  $t -w -I OUTPUT 1 -j CAIC_EGRESS_OUT
-  $t -w -P OUTPUT DROP
-  # Inbound: sshd and loopback only (no other container may open a channel to the agent).
-  $t -w -N CAIC_EGRESS_IN
-  $t -w -A CAIC_EGRESS_IN -i lo -j ACCEPT
-  $t -w -A CAIC_EGRESS_IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-  $t -w -A CAIC_EGRESS_IN -p tcp --dport 22 -j ACCEPT
-  $t -w -A CAIC_EGRESS_IN -j DROP
-  $t -w -I INPUT 1 -j CAIC_EGRESS_IN
-  $t -w -P INPUT DROP
+  if [ "$1" = 4 ]; then resolver='-A CAIC_EGRESS_OUT -d 127.0.0.11 -m owner ! --uid-owner caic-egress -j REJECT'; fi
+  cat <<EOF
+*nat
+:CAIC_EGRESS - [0:0]
+-I OUTPUT 1 -j CAIC_EGRESS
+-A CAIC_EGRESS -m owner --uid-owner caic-egress -j RETURN
+-A CAIC_EGRESS -p udp --dport 53 -j REDIRECT --to-ports $dns_port
+-A CAIC_EGRESS -p tcp -m addrtype ! --dst-type LOCAL -j REDIRECT --to-ports $trap_port
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:OUTPUT DROP [0:0]
+:CAIC_EGRESS_OUT - [0:0]
+:CAIC_EGRESS_IN - [0:0]
+-A CAIC_EGRESS_OUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+$resolver
+-A CAIC_EGRESS_OUT -m addrtype --dst-type LOCAL -j ACCEPT
+-A CAIC_EGRESS_OUT -m owner --uid-owner caic-egress -p tcp -j ACCEPT
+-A CAIC_EGRESS_OUT -m owner --uid-owner caic-egress -p udp --dport 53 -j ACCEPT
+-A CAIC_EGRESS_OUT -p tcp -j REJECT --reject-with tcp-reset
+-A CAIC_EGRESS_OUT -j REJECT
+-I OUTPUT 1 -j CAIC_EGRESS_OUT
+-A CAIC_EGRESS_IN -i lo -j ACCEPT
+-A CAIC_EGRESS_IN -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A CAIC_EGRESS_IN -p tcp --dport 22 -j ACCEPT
+-A CAIC_EGRESS_IN -j DROP
+-I INPUT 1 -j CAIC_EGRESS_IN
+COMMIT
+EOF
 }
 if [ "${1:-}" != --egress-locked ]; then
   capbnd=$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)
   if [ -f "$inbox/egress.json" ] || (( (16#$capbnd >> 12) & 1 )); then
     [ -f "$inbox/egress.json" ] || printf '{"mode":"none","allow":[]}\n' >"$inbox/egress.json"
-    if ! { egress_rules iptables && { [ ! -e /proc/net/if_inet6 ] || egress_rules ip6tables; }; } >/dev/null 2>"$inbox/egress.err"; then
+    if ! { egress_rules 4 | iptables-restore --noflush && { [ ! -e /proc/net/if_inet6 ] || egress_rules 6 | ip6tables-restore --noflush; }; } >/dev/null 2>"$inbox/egress.err"; then
       echo "caic: the egress policy could not be put in place; refusing to start:" >&2
       cat "$inbox/egress.err" >&2
       exit 1
@@ -92,13 +100,19 @@ if [ -f "$inbox/egress.json" ]; then
     echo 'export NO_PROXY=localhost,127.0.0.1,::1 no_proxy=localhost,127.0.0.1,::1 NODE_USE_ENV_PROXY=1'
   } >/etc/caic-proxy.sh
   chmod 0644 /etc/caic-proxy.sh
-  for _ in $(seq 1000); do [ -f "$egress_state/ready" ] && break; sleep 0.005; done
-  if [ ! -f "$egress_state/ready" ]; then
-    echo "caic: the egress proxy did not start:" >&2
-    cat "$egress_state/proxy.log" >&2
-    exit 1
-  fi
 fi
+# sshd comes up while the proxy starts; what runs as the user at boot waits for it. A proxy that
+# does not start ends the container (sshd is this process after the exec below); until then the
+# filter refuses everything anyway.
+proxy_up() {
+  [ -f "$inbox/egress.json" ] || return 0
+  for _ in $(seq 1000); do [ -f "$egress_state/ready" ] && return 0; sleep 0.005; done
+  echo "caic: the egress proxy did not start:" >&2
+  cat "$egress_state/proxy.log" >&2
+  kill -TERM "$$"
+  return 1
+}
+boot_relay() { :; }
 if [ -f "$inbox/boot" ]; then
   # NUL-separated: the session directory, then the relay's command line. Once: a revive does not
   # start it again (the daemon starts a new session then). It holds no secret: the relay reads
@@ -107,8 +121,15 @@ if [ -f "$inbox/boot" ]; then
   # seen dead at once.
   mapfile -d '' -t boot < "$inbox/boot"
   rm -f "$inbox/boot"
-  setsid -f setpriv --reuid=1000 --regid=1000 --init-groups \
-    env -i HOME=/home/user USER=user LOGNAME=user SHELL=/bin/bash PATH=/usr/local/bin:/usr/bin:/bin:/usr/games BASH_ENV=/etc/caic-env.sh \
-    /bin/bash -c 'cd && mkdir -p -- "$1" && echo $$ >"$1/pid" && exec "${@:2}" </dev/null >/dev/null 2>>"$1/relay.log"' caic-boot "${boot[@]}" </dev/null >/dev/null 2>&1
+  boot_relay() {
+    setsid -f setpriv --reuid=1000 --regid=1000 --init-groups \
+      env -i HOME=/home/user USER=user LOGNAME=user SHELL=/bin/bash PATH=/usr/local/bin:/usr/bin:/bin:/usr/games BASH_ENV=/etc/caic-env.sh \
+      /bin/bash -c 'cd && mkdir -p -- "$1" && echo $$ >"$1/pid" && exec "${@:2}" </dev/null >/dev/null 2>>"$1/relay.log"' caic-boot "${boot[@]}" </dev/null >/dev/null 2>&1
+  }
+fi
+if [ -f "$inbox/egress.json" ]; then
+  { proxy_up && boot_relay; } &
+else
+  boot_relay
 fi
 exec /usr/sbin/sshd -D -e
