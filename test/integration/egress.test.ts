@@ -62,8 +62,13 @@ describe('network egress in real containers', () => {
     const r = await t.rt.exec(h, `node ${PROBE_PATH} "$@"`, { args });
     return r.stdout.trim();
   };
+  /**
+   * The probe in place, and the proxy up: sshd answers while the proxy still starts (the agent's
+   * boot relay waits for it, as this does; a command over SSH in the first moments may not).
+   */
   const withProbe = async (h: ContainerHandle) => {
     await t.rt.writeFile(h, PROBE_PATH, PROBE, 0o644);
+    await waitUntil(() => t.rt.exec(h, 'test ! -e /etc/caic-proxy.sh || test -f /run/caic-egress/ready'), (r) => r.code === 0, { what: 'the egress proxy up' });
     return h;
   };
 
@@ -110,7 +115,8 @@ describe('network egress in real containers', () => {
     assert.equal((await t.rt.exec(h, 'echo "$HTTPS_PROXY $http_proxy"')).stdout.trim(), 'http://127.0.0.1:51080 http://127.0.0.1:51080');
     const git = await t.rt.exec(h, `git ls-remote http://${servers.allowed.name}:8080/repo.git`);
     assert.notEqual(git.code, 0, 'not a git server');
-    assert.match(await hits('allowed'), /hit 8080 \/repo\.git\/info\/refs/);
+    // The engine's log of the server lags a little behind its output.
+    await waitUntil(() => hits('allowed'), (log) => /hit 8080 \/repo\.git\/info\/refs/.test(log), { what: 'the allowed server seeing git' });
     assert.equal(await probe(h, 'proxy', servers.allowed.name, '8080'), 'hello from allowed on 8080');
 
     // Refused: the other server by name, the allowed one on another port, IP literals, IPv6.
@@ -167,6 +173,17 @@ describe('network egress in real containers', () => {
     assert.equal(await probe(h, 'proxy', servers.allowed.name, '8080'), 'HTTP/1.1 403 Forbidden');
     assert.match(await probe(h, 'direct', servers.allowed.v4, '8080'), /^error ECONNRESET$/);
     assert.equal(await probe(h, 'dns', servers.allowed.v4, 'a.example'), 'answer rcode 5');
+    // A stopped and revived container gets a new network namespace: the entrypoint puts the filter
+    // and the proxy in place again, and the table keeps counting.
+    await t.rt.stop(h);
+    const again = await withProbe(await t.rt.revive(h));
+    assert.match(await probe(again, 'direct', servers.allowed.v4, '8080'), /^error ECONNRESET$/);
+    const table = await waitUntil(
+      async () => JSON.parse((await t.rt.exec(again, 'cat /run/caic-egress/blocked.json')).stdout) as { blocked: { host: string; port: number; count: number }[] },
+      (v) => v.blocked.find((b) => b.host === servers.allowed.v4 && b.port === 8080)?.count === 2,
+      { what: 'the count of both starts' },
+    );
+    assert.ok(table.blocked.some((b) => b.host === servers.allowed.name && b.port === 8080), table.blocked.map((b) => `${b.host}:${b.port}`).join(' '));
   });
 
   test('open: as before (no filter, no proxy, no added capability)', async () => {
