@@ -118,8 +118,14 @@ export class ClaudeParser implements AgentParser {
     const req = asObject(msg.request);
     const requestId = str(msg.request_id);
     if (req?.subtype !== 'can_use_tool' || !requestId) return [];
-    const reason = str(req.description) || str(req.decision_reason) || str(req.title) || (str(req.blocked_path) ? `outside the allowed directories: ${str(req.blocked_path)}` : '');
-    return [{ kind: 'approval', requestId, toolUseId: str(req.tool_use_id), tool: str(req.tool_name), input: req.input ?? {}, reason, expiresAt: '' }];
+    // The model's description of the call (Bash has one; for Read it is only the path again) and
+    // why Claude Code asks ("Path is outside allowed working directories").
+    const input = req.input ?? {};
+    const inp = asObject(input) ?? {};
+    const args = [inp.file_path, inp.notebook_path, inp.path, inp.command, inp.url];
+    const description = str(req.description);
+    const reason = [description && !args.includes(description) ? description : '', str(req.decision_reason)].filter(Boolean).join(' — ');
+    return [{ kind: 'approval', requestId, toolUseId: str(req.tool_use_id), tool: str(req.tool_name), input, reason, expiresAt: '' }];
   }
 
   private system(msg: Json): EventBody[] {
