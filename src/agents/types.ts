@@ -92,7 +92,8 @@ export interface Harness {
   encodeApproval(answer: ApprovalAnswer, parser: AgentParser): string | null;
   /** What stops the current turn (the session stays), or null when the parser knows no turn runs. */
   encodeInterrupt(parser: AgentParser): string | null;
-  newParser(opts: { model: string }): AgentParser;
+  /** `permissionMode`: the task's (a parser that turns agent requests into approvals only does so when it asks). */
+  newParser(opts: { model: string; permissionMode?: PermissionMode }): AgentParser;
 }
 
 /** Where deployed helper programs live in the container. */
