@@ -128,3 +128,50 @@ test('a replayed log rebuilds pending requests, settled ones and task-wide allow
   t.ingest(JSON.stringify({ type: 'caic_session', n: 2, reason: 'resume' }));
   assert.deepEqual(t.approvalAsks, []);
 });
+
+test("codex: the real app server's command approval requests become approval events, answered by their JSON-RPC id", () => {
+  const harness = HARNESSES.get('codex')!;
+  const parser = harness.newParser({ model: 'gpt-5.5', permissionMode: 'ask' });
+  const events = fixture('codex-approval').flatMap((l) => parser.parse(l));
+  const asks = events.filter((e): e is Extract<EventBody, { kind: 'approval' }> => e.kind === 'approval');
+  assert.deepEqual(
+    asks.map((a) => [a.requestId, a.tool, (a.input as { command: string }).command]),
+    [
+      ['codex-0', 'Bash', "printf '# Codex was here\\n' > CODEX_WAS_HERE.md"],
+      ['codex-1', 'Bash', "printf '# Codex was here\\n' > CODEX_WAS_HERE.md"],
+    ],
+  );
+  // Unanswered in the recording (caic's answers are not logged): the app server's own resolution withdraws them.
+  assert.deepEqual(events.filter((e) => e.kind === 'approvalResolved').map((e) => e.kind === 'approvalResolved' && e.requestId), ['codex-0', 'codex-1']);
+  const fresh = harness.newParser({ model: 'gpt-5.5', permissionMode: 'ask' });
+  fixture('codex-approval').slice(0, 12).forEach((l) => fresh.parse(l));
+  assert.deepEqual(JSON.parse(harness.encodeApproval({ requestId: 'codex-0', allow: false, message: 'no', always: false }, fresh)!), { id: 0, result: { decision: 'decline' } });
+  assert.equal(harness.encodeApproval({ requestId: 'codex-0', allow: true, message: '', always: false }, fresh), null, 'answered once');
+  // Bypass keeps approval policy "never".
+  const start = (mode?: 'ask') => JSON.parse(harness.handshake({ model: 'm', cwd: '/w', ...(mode ? { permissionMode: mode } : {}) }, fresh)[2]!) as { params: { approvalPolicy: string } };
+  assert.equal(start().params.approvalPolicy, 'never');
+  assert.equal(start('ask').params.approvalPolicy, 'untrusted');
+});
+
+test("ACP: permission requests become approvals only when the task asks; answers pick the agent's options", () => {
+  for (const name of ['gemini', 'opencode'] as const) {
+    const harness = HARNESSES.get(name)!;
+    const lines = fixture(`${name}-approval`);
+    const asking = harness.newParser({ model: '', permissionMode: 'rules' });
+    const events = lines.flatMap((l) => asking.parse(l));
+    const asks = events.filter((e): e is Extract<EventBody, { kind: 'approval' }> => e.kind === 'approval');
+    assert.equal(asks.length, 2, name);
+    assert.equal((asks[0]!.input as { file_path?: string }).file_path, `/home/user/src/proj/${name === 'gemini' ? 'GEMINI' : 'OPENCODE'}_WAS_HERE.md`, name);
+    assert.ok(!events.some((e) => e.kind === 'system' && e.subtype === 'permission_granted'), name);
+    asking.drain?.();
+    assert.equal(harness.encodeApproval({ requestId: asks[0]!.requestId, allow: false, message: '', always: false }, asking), '');
+    assert.deepEqual(JSON.parse(asking.drain!()[0]!), { jsonrpc: '2.0', id: 0, result: { outcome: { outcome: 'selected', optionId: name === 'gemini' ? 'cancel' : 'reject' } } });
+    // Without tool approval (bypass, or a task from before it) they are granted at once.
+    const unasked = harness.newParser({ model: '' });
+    assert.ok(!lines.flatMap((l) => unasked.parse(l)).some((e) => e.kind === 'approval'), name);
+  }
+  // Gemini runs with --yolo only when it need not ask.
+  const argv = (mode?: 'ask') => HARNESSES.get('gemini')!.argv({ model: 'auto', cwd: '/w', ...(mode ? { permissionMode: mode } : {}) }, { relay: '', fakeAgent: '' });
+  assert.ok(argv().includes('--yolo'));
+  assert.ok(!argv('ask').includes('--yolo'));
+});
