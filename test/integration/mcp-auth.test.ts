@@ -140,7 +140,7 @@ describe('MCP with login configured', { timeout: 180_000 }, () => {
   test('the web session cookie (same origin) is accepted with every tool', async () => {
     const session = alice.headers.authorization!.slice('Bearer '.length);
     await using c = await mcpClient(env.d.url, { cookie: `caic_session=${session}` });
-    assert.equal((await c.client.listTools()).tools.length, 18);
+    assert.equal((await c.client.listTools()).tools.length, 20);
   });
 
   test('a session opened with the web cookie is closed at the next recheck after that sign-in logs out', async () => {

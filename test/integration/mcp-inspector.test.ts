@@ -14,7 +14,7 @@ test('npx @modelcontextprotocol/inspector --cli <url> --method tools/list', asyn
   const bin = join(process.cwd(), 'node_modules', '.bin', 'inspector');
   const { stdout } = await run(bin, ['--cli', `${d.url}/api/v1/mcp`, '--method', 'tools/list'], { timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
   const { tools } = JSON.parse(stdout) as { tools: { name: string; outputSchema?: unknown }[] };
-  assert.equal(tools.length, 18);
+  assert.equal(tools.length, 20);
   assert.ok(tools.some((t) => t.name === 'task_create'));
   assert.ok(tools.every((t) => t.outputSchema));
 });

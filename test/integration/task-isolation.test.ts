@@ -18,6 +18,7 @@ const signIn = (url: string, stub: StubForge, user: StubUser) => signInCookie(ur
 
 /** A valid body for each task route that takes one: refusals must come from ownership, not validation. */
 const BODIES: Record<string, unknown> = {
+  answerApproval: { decision: 'deny' },
   taskInput: { prompt: { text: 'hello' } },
   taskRestart: { prompt: { text: 'hello' } },
   taskCompact: {},
@@ -76,7 +77,7 @@ describe('task isolation between signed-in users', () => {
     const covered: string[] = [];
     for (const [name, def] of Object.entries(routes)) {
       if (!def.path.startsWith('/api/v1/tasks/:id')) continue;
-      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId).replace(':port', '3000').replace(':commentId', '01abcdefghjkmnpqrstvwxyz0');
+      const path = (id: string) => def.path.replace(':id', id).replace(':toolUseId', toolUseId).replace(':port', '3000').replace(':commentId', '01abcdefghjkmnpqrstvwxyz0').replace(':requestId', 'some-request');
       const body = 'body' in def && def.body ? (BODIES[name] ?? {}) : undefined;
       const r = await env.api(def.method, path(task.id), body, as(bob));
       if (r.status === 404 && /^no route/.test(r.json<Envelope>().error.message)) continue; // not served (yet)
@@ -89,7 +90,7 @@ describe('task isolation between signed-in users', () => {
         `${def.method} ${def.path}: bob cannot tell alice's task from no task`,
       );
     }
-    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword', 'taskPreviews', 'taskPreviewOpen', 'reviewList', 'reviewAdd', 'reviewEdit', 'reviewDelete', 'reviewSend', 'taskRestartFrom', 'taskFork']) {
+    for (const name of ['getTask', 'renameTask', 'taskEvents', 'taskInput', 'taskInterrupt', 'taskRestart', 'taskClearContext', 'taskCompact', 'taskStop', 'taskRevive', 'taskPurge', 'taskSync', 'taskDiff', 'taskToolInput', 'taskSudoPassword', 'taskPreviews', 'taskPreviewOpen', 'reviewList', 'reviewAdd', 'reviewEdit', 'reviewDelete', 'reviewSend', 'taskRestartFrom', 'taskFork', 'taskApprovals', 'answerApproval']) {
       assert.ok(covered.includes(name), `${name} was checked`);
     }
     assert.ok(!(await env.api('GET', '/api/v1/tasks', undefined, as(bob))).json<Task[]>().some((t) => t.id === task.id), 'not in his list');

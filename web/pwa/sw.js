@@ -53,13 +53,13 @@ self.addEventListener('push', (event) => {
     msg = null;
   }
   if (!msg || msg.v !== 1 || typeof msg.taskId !== 'string') return;
-  const what = { asking: 'Asks you', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', test: 'caic' }[msg.kind] || 'Task';
+  const what = { asking: 'Asks you', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', approval: 'Approval', test: 'caic' }[msg.kind] || 'Task';
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
       // A tab the person is looking at already shows the change (and its own notification logic): no second one.
       if (msg.kind !== 'test' && tabs.some((t) => t.visibilityState === 'visible' && t.focused)) return undefined;
       return self.registration.showNotification(`${what}: ${msg.title}`, {
-        body: msg.kind === 'test' ? 'Notifications from this server reach this browser.' : '',
+        body: msg.kind === 'test' ? 'Notifications from this server reach this browser.' : typeof msg.detail === 'string' ? msg.detail : '',
         tag: msg.taskId,
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
