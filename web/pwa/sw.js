@@ -53,14 +53,17 @@ self.addEventListener('push', (event) => {
     msg = null;
   }
   if (!msg || msg.v !== 1 || typeof msg.taskId !== 'string') return;
-  const what = { asking: 'Asks you', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', test: 'caic' }[msg.kind] || 'Task';
+  const what = { asking: 'Asks you', approval: 'Approval needed', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', test: 'caic' }[msg.kind] || 'Task';
+  const body = { test: 'Notifications from this server reach this browser.', approval: 'A tool call waits for your answer: open the task to allow or deny it.' }[msg.kind] || '';
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
       // A tab the person is looking at already shows the change (and its own notification logic): no second one.
       if (msg.kind !== 'test' && tabs.some((t) => t.visibilityState === 'visible' && t.focused)) return undefined;
       return self.registration.showNotification(`${what}: ${msg.title}`, {
-        body: msg.kind === 'test' ? 'Notifications from this server reach this browser.' : '',
+        body,
         tag: msg.taskId,
+        // A request times out to deny: it stays on screen until the person acts on it.
+        requireInteraction: msg.kind === 'approval',
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
         data: { url: typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/' },

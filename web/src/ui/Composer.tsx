@@ -11,6 +11,8 @@ import { Dialog } from './Dialog';
 import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate } from './router';
 import { Banner } from './Banner';
+import { PermissionPicker } from './Permissions';
+import { permissionsReq, type PermissionChoice } from '../lib/approvals';
 
 interface Props {
   repos: Repo[];
@@ -43,6 +45,8 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   // Names of the caller's secrets this task gets in ~/.env (Settings → Secrets stores them).
   const { secrets: secretList } = useSecretNames();
   const [secrets, setSecrets] = useState<string[]>([]);
+  // Tool approval: the server's default unless chosen here.
+  const [permissions, setPermissions] = useState<PermissionChoice>({ mode: 'default' });
   // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
   const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
   const [continueBranch, setContinueBranch] = useState('');
@@ -117,6 +121,11 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       return;
     }
     if (!harness) return;
+    const perm = permissionsReq(permissions);
+    if (perm.problem) {
+      setError(perm.problem);
+      return;
+    }
     if (h && !h.ready) {
       setError(`${harness} cannot run here: ${h.reason || 'not ready'}.`);
       return;
@@ -134,6 +143,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           ...(sudo ? { sudo: true } : {}),
           ...(gitHubToken ? { gitHubToken: true } : {}),
           ...(secrets.length ? { secrets } : {}),
+          ...(perm.permissions ? { permissions: perm.permissions } : {}),
         },
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
@@ -287,6 +297,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
             </div>
           </details>
         )}
+        <PermissionPicker value={permissions} onChange={setPermissions} disabled={busy} />
         <button type="button" onClick={() => setCloneOpen(true)}>
           Clone…
         </button>
