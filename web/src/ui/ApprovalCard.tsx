@@ -96,14 +96,16 @@ function ToolArgs({ view }: { view: ToolView }) {
 
 /**
  * One approval request. `canAnswer`: the task is live (a stopped task's requests are settled by the
- * server). `compact`: one line of arguments (the pinned tray and the inbox; the transcript has the
- * full card). `onAnswered` hears a decision the server took (the inbox drops the request).
+ * server). `where`: in the transcript a pending request is one line pointing at the tray above the
+ * message box, where its full card is answered (one set of buttons per request on the page); once
+ * settled the transcript shows the full card with its outcome. The inbox shows compact cards.
+ * `onAnswered` hears a decision the server took (the inbox drops the request).
  */
 export const ApprovalCard = memo(function ApprovalCard({
   req,
   resolved,
   canAnswer,
-  compact = false,
+  where,
   onError,
   onAnswered,
   heading,
@@ -111,7 +113,7 @@ export const ApprovalCard = memo(function ApprovalCard({
   req: ApprovalRequest;
   resolved?: ApprovalOutcome | undefined;
   canAnswer: boolean;
-  compact?: boolean;
+  where: 'transcript' | 'tray' | 'inbox';
   onError: (message: string) => void;
   onAnswered?: (decision: ApprovalDecision) => void;
   heading?: React.ReactNode;
@@ -136,13 +138,16 @@ export const ApprovalCard = memo(function ApprovalCard({
       setSending(null);
     }
   };
-  const active = pending && canAnswer && sent === null;
+  const elsewhere = pending && where === 'transcript';
+  const compact = elsewhere || where === 'inbox';
+  const active = pending && canAnswer && sent === null && !elsewhere;
   const outcome = resolved ? (resolved.decision === 'deny' ? 'denied' : 'allowed') : 'pending';
   return (
     <form
       className={`card approval ${outcome}${compact ? ' compact' : ''}`}
       aria-label={`Approval request: ${req.tool}`}
       data-testid="approval-card"
+      data-where={where}
       data-request-id={req.requestId}
       data-outcome={outcome}
       onSubmit={(e) => {
@@ -157,7 +162,7 @@ export const ApprovalCard = memo(function ApprovalCard({
         <span className="tool-name">{req.tool}</span>
         {heading}
         <span className="spacer" />
-        {pending && (
+        {pending && !elsewhere && (
           <span className="muted small" data-testid="approval-time-left" title={`Denied unanswered at ${new Date(req.expiresAt).toLocaleTimeString()}`}>
             {left ? `${left} left` : 'time is up'}
           </span>
@@ -172,7 +177,7 @@ export const ApprovalCard = memo(function ApprovalCard({
           <ToolArgs view={view} />
         </div>
       )}
-      {req.reason && (
+      {req.reason && !elsewhere && (
         <div className="approval-reason small">
           <span className="muted">Reason: </span>
           {req.reason}
@@ -207,7 +212,7 @@ export const ApprovalCard = memo(function ApprovalCard({
           </div>
         </div>
       ) : (
-        <div className="muted small">{sent ? 'Answer sent…' : 'The agent is not running.'}</div>
+        <div className="muted small">{elsewhere ? (canAnswer ? 'Waiting for your answer, above the message box.' : 'Unanswered.') : sent ? 'Answer sent…' : 'The agent is not running.'}</div>
       )}
     </form>
   );

@@ -77,7 +77,7 @@ export function ApprovalInbox({ tasks }: { tasks: ReadonlyMap<string, Task> }) {
                   <ApprovalCard
                     req={a}
                     canAnswer
-                    compact
+                    where="inbox"
                     onError={setError}
                     onAnswered={() => setList((l) => l?.filter((x) => !(x.taskId === a.taskId && x.requestId === a.requestId)) ?? null)}
                   />

@@ -13,7 +13,7 @@ export function ApprovalTray({ taskId, transcript, canAnswer, onError }: { taskI
         {pending.length === 1 ? 'The agent waits for your approval' : `The agent waits for ${pending.length} approvals`}
       </div>
       {pending.map((it) => (
-        <ApprovalCard key={it.key} req={{ ...it.ev, taskId }} canAnswer={canAnswer} compact onError={onError} />
+        <ApprovalCard key={it.key} req={{ ...it.ev, taskId }} canAnswer={canAnswer} where="tray" onError={onError} />
       ))}
     </section>
   );

@@ -301,7 +301,7 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
       if (item.subtype === 'ci') return <CICard detail={item.detail} />;
       return <div className="line muted small">{systemLine(item.subtype, item.detail)}</div>;
     case 'approval':
-      return <ApprovalCard req={{ ...item.ev, taskId: ctx.taskId }} resolved={item.resolved} canAnswer={ctx.canApprove} onError={ctx.onError} />;
+      return <ApprovalCard req={{ ...item.ev, taskId: ctx.taskId }} resolved={item.resolved} canAnswer={ctx.canApprove} where="transcript" onError={ctx.onError} />;
     case 'subagent':
       return (
         <div className="line muted small">
