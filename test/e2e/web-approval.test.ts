@@ -130,6 +130,44 @@ describe('web UI: tool approval', { timeout: 300_000 }, () => {
     assert.deepEqual(browser.pageErrors(page), []);
   });
 
+  test('an approval push: a notification that stays until acted on and opens the task, unless that task is in front', async () => {
+    // The push service's delivery is played by Chromium's DevTools protocol: the service worker gets
+    // the payload as from a push service and shows what it shows a person.
+    await browser.context.grantPermissions(['notifications'], { origin: env.d.url });
+    await page.goto(`${env.d.url}/`);
+    await page.evaluate('navigator.serviceWorker.ready');
+    const cdp = await browser.context.newCDPSession(page);
+    const registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: typeof registrations }) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    const reg = await until(() => registrations.find((r) => !r.isDeleted && r.scopeURL === `${env.d.url}/`), 'the service worker registration');
+    const url = `/task/@${taskId}+t`;
+    const push = (title: string, id = taskId) =>
+      cdp.send('ServiceWorker.deliverPushMessage', { origin: env.d.url, registrationId: reg.registrationId, data: JSON.stringify({ v: 1, kind: 'approval', taskId: id, title, url: `/task/@${id}+t` }) });
+    type Shown = { title: string; body: string; tag: string; requireInteraction: boolean; data: { url: string } };
+    const shown = (): Promise<Shown[]> =>
+      page.evaluate(`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.map((n) => ({ title: n.title, body: n.body, tag: n.tag, requireInteraction: n.requireInteraction, data: n.data })))`);
+    await push('the approval task');
+    const [n] = await until(async () => ((await shown()).length ? shown() : null), 'the notification');
+    assert.equal(n!.title, 'Approval needed: the approval task');
+    assert.equal(n!.tag, taskId);
+    assert.equal(n!.requireInteraction, true);
+    assert.deepEqual(n!.data, { url });
+    await page.evaluate(`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.forEach((n) => n.close()))`);
+    // The task's own page in front: its pinned card says it already.
+    await page.goto(`${env.d.url}${url}`);
+    await page.evaluate('navigator.serviceWorker.ready');
+    // Pushes are handled in order: once the second one (another task) shows, the first was decided.
+    await push('in front');
+    await push('another task', '0123456789abcdefghij');
+    const again = await until(async () => ((await shown()).length ? shown() : null), 'the second notification');
+    assert.deepEqual(
+      again.map((x) => x.title),
+      ['Approval needed: another task'],
+    );
+    await cdp.detach();
+  });
+
   test('the inbox lists a waiting request across tasks; Allow for this task there lets the next call run unasked', async () => {
     await page.goto(`${env.d.url}/`);
     await env.api('POST', `/api/v1/tasks/${taskId}/input`, { prompt: { text: 'FAKE_TOOL echo one > one.txt' } });

@@ -57,8 +57,12 @@ self.addEventListener('push', (event) => {
   const body = { test: 'Notifications from this server reach this browser.', approval: 'A tool call waits for your answer: open the task to allow or deny it.' }[msg.kind] || '';
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
-      // A tab the person is looking at already shows the change (and its own notification logic): no second one.
-      if (msg.kind !== 'test' && tabs.some((t) => t.visibilityState === 'visible' && t.focused)) return undefined;
+      // A tab the person is looking at already shows the change (and its own notification logic): no
+      // second one. An approval request is only seen in its own task's view (and times out to deny):
+      // it is shown unless that task is the page in front.
+      const looking = tabs.filter((t) => t.visibilityState === 'visible' && t.focused);
+      const url = typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/';
+      if (msg.kind === 'approval' ? looking.some((t) => new URL(t.url).pathname === url) : msg.kind !== 'test' && looking.length > 0) return undefined;
       return self.registration.showNotification(`${what}: ${msg.title}`, {
         body,
         tag: msg.taskId,
@@ -66,7 +70,7 @@ self.addEventListener('push', (event) => {
         requireInteraction: msg.kind === 'approval',
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
-        data: { url: typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/' },
+        data: { url },
       });
     }),
   );
