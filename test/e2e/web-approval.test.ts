@@ -76,6 +76,24 @@ describe('web UI: tool approval', { timeout: 300_000 }, () => {
     assert.deepEqual(browser.pageErrors(page), []);
   });
 
+  test('Settings: the saved default is what the new-task form starts with', async () => {
+    await page.goto(`${env.d.url}/settings`);
+    const section = page.getByTestId('approval-settings');
+    await section.getByLabel('Tool approval').selectOption('ask');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await section.getByText('Saved: new tasks start with this choice.').waitFor({ timeout: WAIT });
+    const prefs = (await env.api('GET', '/api/v1/server/preferences')).json<{ settings: Record<string, unknown> }>();
+    assert.deepEqual(prefs.settings.permissions, { mode: 'ask', rules: [] });
+    await page.goto(`${env.d.url}/`);
+    await until(async () => (await page.getByTestId('composer').getByLabel('Tool approval').inputValue()) === 'ask', 'the saved choice in the form');
+    // Back to the server's default for the tests that follow.
+    await page.goto(`${env.d.url}/settings`);
+    await section.getByLabel('Tool approval').selectOption('default');
+    await section.getByRole('button', { name: 'Save' }).click();
+    await section.getByText('Saved: new tasks start with this choice.').waitFor({ timeout: WAIT });
+    assert.equal((await env.api('GET', '/api/v1/server/preferences')).json<{ settings: Record<string, unknown> }>().settings.permissions, undefined);
+  });
+
   test('ask mode: the card is pinned in the task view, the list marks the task; Allow once runs the command', async () => {
     taskId = await startFromComposer(page, env.d.url, 'FAKE_TOOL echo approved > approved.txt', async () => {
       await page.getByLabel('Tool approval').selectOption('ask');
@@ -143,13 +161,14 @@ describe('web UI: tool approval', { timeout: 300_000 }, () => {
     const reg = await until(() => registrations.find((r) => !r.isDeleted && r.scopeURL === `${env.d.url}/`), 'the service worker registration');
     const url = `/task/@${taskId}+t`;
     const push = (title: string, id = taskId) =>
-      cdp.send('ServiceWorker.deliverPushMessage', { origin: env.d.url, registrationId: reg.registrationId, data: JSON.stringify({ v: 1, kind: 'approval', taskId: id, title, url: `/task/@${id}+t` }) });
+      cdp.send('ServiceWorker.deliverPushMessage', { origin: env.d.url, registrationId: reg.registrationId, data: JSON.stringify({ v: 1, kind: 'approval', taskId: id, title, url: `/task/@${id}+t`, detail: 'Bash: echo hi' }) });
     type Shown = { title: string; body: string; tag: string; requireInteraction: boolean; data: { url: string } };
     const shown = (): Promise<Shown[]> =>
       page.evaluate(`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.map((n) => ({ title: n.title, body: n.body, tag: n.tag, requireInteraction: n.requireInteraction, data: n.data })))`);
     await push('the approval task');
     const [n] = await until(async () => ((await shown()).length ? shown() : null), 'the notification');
     assert.equal(n!.title, 'Approval needed: the approval task');
+    assert.equal(n!.body, 'Bash: echo hi');
     assert.equal(n!.tag, taskId);
     assert.equal(n!.requireInteraction, true);
     assert.deepEqual(n!.data, { url });

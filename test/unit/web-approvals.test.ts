@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventBody, EventMessage } from '../../src/api/index.js';
-import { editLines, outcomeText, permissionsReq, timeLeft, toolLine, toolView } from '../../web/src/lib/approvals.js';
+import { editLines, outcomeText, permissionsReq, savedChoice, timeLeft, toolLine, toolView } from '../../web/src/lib/approvals.js';
 import { applyEvents, emptyTranscript, pendingApprovals } from '../../web/src/lib/transcript.js';
 
 let seq = 0;
@@ -104,4 +104,11 @@ test('the form sends nothing for the default, a mode with no rules for bypass/as
     { permissions: { mode: 'rules', rules: [{ tool: 'Read', action: 'allow' }, { tool: 'Bash', pattern: 'git push*', action: 'ask' }] } },
   );
   assert.match(permissionsReq({ mode: 'rules', rules: [{ tool: ' ', action: 'deny' }] }).problem ?? '', /Rule 1 names no tool/);
+});
+
+test('the saved default choice: a valid one from the settings, else the server default', () => {
+  assert.deepEqual(savedChoice(undefined), { mode: 'default' });
+  assert.deepEqual(savedChoice({ permissions: { mode: 'ask', rules: [] } }), { mode: 'ask', rules: [] });
+  assert.deepEqual(savedChoice({ permissions: { mode: 'sometimes', rules: [] } }), { mode: 'default' });
+  assert.deepEqual(savedChoice({ permissions: 'ask' }), { mode: 'default' });
 });

@@ -54,7 +54,8 @@ self.addEventListener('push', (event) => {
   }
   if (!msg || msg.v !== 1 || typeof msg.taskId !== 'string') return;
   const what = { asking: 'Asks you', approval: 'Approval needed', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', test: 'caic' }[msg.kind] || 'Task';
-  const body = { test: 'Notifications from this server reach this browser.', approval: 'A tool call waits for your answer: open the task to allow or deny it.' }[msg.kind] || '';
+  const detail = typeof msg.detail === 'string' ? msg.detail : '';
+  const body = msg.kind === 'test' ? 'Notifications from this server reach this browser.' : detail || (msg.kind === 'approval' ? 'A tool call waits for your answer: open the task to allow or deny it.' : '');
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
       // A tab the person is looking at already shows the change (and its own notification logic): no

@@ -1,7 +1,7 @@
 // Tool approval in the UI, without DOM: what a tool call's arguments look like on an approval card
 // (a command, a file, an edit as a diff, a URL, else JSON), the outcome's words, the time left, and
 // the permission choice of the new-task form.
-import type { ApprovalDecision, PermissionMode, PermissionRule, TaskPermissions } from '../../../src/api/index.js';
+import { TaskPermissions, type ApprovalDecision, type PermissionMode, type PermissionRule } from '../../../src/api/index.js';
 import type { ApprovalOutcome } from './transcript.js';
 
 /** How a card shows a tool call's arguments: every value is text, shown as text (never HTML). */
@@ -119,4 +119,13 @@ export function permissionsReq(choice: PermissionChoice): { permissions?: TaskPe
     rules.push({ tool, ...(pattern ? { pattern } : {}), action: r.action });
   }
   return { permissions: { mode: choice.mode, rules: choice.mode === 'rules' ? rules : [] } };
+}
+
+/** The preferences' settings key of the user's default choice for new tasks (Settings → Tool approval). */
+export const PERMISSIONS_SETTING = 'permissions';
+
+/** The user's saved default choice, or the server's default when none (or an unreadable one) is saved. */
+export function savedChoice(settings: Record<string, unknown> | undefined): PermissionChoice {
+  const r = TaskPermissions.safeParse(settings?.[PERMISSIONS_SETTING]);
+  return r.success ? r.data : { mode: 'default' };
 }

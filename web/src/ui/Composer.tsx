@@ -12,7 +12,7 @@ import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate } from './router';
 import { Banner } from './Banner';
 import { PermissionPicker } from './Permissions';
-import { permissionsReq, type PermissionChoice } from '../lib/approvals';
+import { permissionsReq, savedChoice, type PermissionChoice } from '../lib/approvals';
 
 interface Props {
   repos: Repo[];
@@ -45,8 +45,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   // Names of the caller's secrets this task gets in ~/.env (Settings → Secrets stores them).
   const { secrets: secretList } = useSecretNames();
   const [secrets, setSecrets] = useState<string[]>([]);
-  // Tool approval: the server's default unless chosen here.
-  const [permissions, setPermissions] = useState<PermissionChoice>({ mode: 'default' });
+  // Tool approval: the user's saved default (Settings), else the server's, unless chosen here.
+  const [permissions, setPermissions] = useState<PermissionChoice>(() => savedChoice(preferences?.settings));
+  useEffect(() => setPermissions(savedChoice(preferences?.settings)), [preferences?.settings]);
   // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
   const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
   const [continueBranch, setContinueBranch] = useState('');

@@ -1,7 +1,9 @@
 // The new-task form's tool approval choice: the server's default, bypass, ask or rules, with a
 // compact rules editor (tool, argument pattern, action; first match wins) for `rules`.
-import type { PermissionRule } from '../../../src/api/index.js';
-import { NEW_RULE, PERMISSION_MODES, type PermissionChoice } from '../lib/approvals';
+import { useState } from 'react';
+import type { PermissionRule, Preferences } from '../../../src/api/index.js';
+import { NEW_RULE, PERMISSION_MODES, PERMISSIONS_SETTING, permissionsReq, savedChoice, type PermissionChoice } from '../lib/approvals';
+import { api, errorMessage } from './client';
 import './approval.css';
 
 /** Rules a new `rules` choice starts with: the read-only tools run unasked, everything else asks. */
@@ -73,5 +75,53 @@ export function PermissionPicker({ value, onChange, disabled = false }: { value:
         </fieldset>
       )}
     </>
+  );
+}
+
+/** Settings → Tool approval: the choice the new-task form starts with, kept in the user's preferences. */
+export function ApprovalSettings({ preferences, onPreferences }: { preferences: Preferences | null; onPreferences: (p: Preferences) => void }) {
+  const [choice, setChoice] = useState<PermissionChoice | null>(null);
+  const [status, setStatus] = useState('');
+  const [busy, setBusy] = useState(false);
+  const shown = choice ?? savedChoice(preferences?.settings);
+  const save = async () => {
+    const req = permissionsReq(shown);
+    if (req.problem) return setStatus(req.problem);
+    setBusy(true);
+    try {
+      const rest = Object.fromEntries(Object.entries(preferences?.settings ?? {}).filter(([k]) => k !== PERMISSIONS_SETTING));
+      onPreferences(await api('setPreferences', { body: { settings: req.permissions ? { ...rest, [PERMISSIONS_SETTING]: req.permissions } : rest } }));
+      setChoice(null);
+      setStatus('Saved: new tasks start with this choice.');
+    } catch (err) {
+      setStatus(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="stack" data-testid="approval-settings">
+      <p className="muted small">
+        What the new-task form starts with. <em>default</em> is the server&apos;s <code>[approval] mode</code>; a request nobody answers is denied after <code>[approval] timeout</code>.
+      </p>
+      <div className="composer-opts">
+        <PermissionPicker
+          value={shown}
+          disabled={!preferences || busy}
+          onChange={(v) => {
+            setChoice(v);
+            setStatus('');
+          }}
+        />
+        <button type="button" className="primary" disabled={!preferences || busy || choice === null} onClick={() => void save()}>
+          Save
+        </button>
+      </div>
+      {status && (
+        <span className="muted small" role="status">
+          {status}
+        </span>
+      )}
+    </div>
   );
 }
