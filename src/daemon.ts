@@ -15,6 +15,7 @@ import {
   lockCacheDir,
   PreferenceStore,
   resourceLimits,
+  parseDuration,
   urlForListen,
   UserError,
   UserStore,
@@ -290,6 +291,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const user = caller ? users.get(caller.id) : undefined;
       return user ? gitIdentityOf(user, { github: config.values.github.url, gitlab: config.values.gitlab.url }) : null;
     },
+    approval: { mode: config.values.approval.mode, rules: config.values.approval.rules, timeoutMs: parseDuration(config.values.approval.timeout) ?? 600_000 },
+    // Decisions only come once tasks run, after the audit log below is open.
+    audit: (record) => audit.append(record),
+    onApproval: (task, owner, pending) => push.notify(owner || DEFAULT_USER, 'approval', task, `${pending.tool} waits for your approval`),
   });
   // Resource clean-up ([limits]): idle stops, old stopped containers, orphans, stale images.
   const hygiene = new Hygiene({

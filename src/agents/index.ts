@@ -7,14 +7,14 @@ import { geminiHarness } from './gemini/harness.js';
 import { opencodeHarness } from './opencode/harness.js';
 import type { Harness } from './types.js';
 
-export type { Harness, AgentParser, StartOptions, AssetPaths, CredentialSpec } from './types.js';
+export type { Harness, AgentParser, ApprovalAnswer, StartOptions, AssetPaths, CredentialSpec } from './types.js';
 export { parseLine, type ParsedLine } from './util.js';
 export { ClaudeParser } from './claude/parser.js';
 export { CodexParser, unwrapShell } from './codex/parser.js';
 export { AcpParser } from './acp/parser.js';
 export { GEMINI_TOOL_NAMES } from './gemini/harness.js';
 export { OPENCODE_TOOL_NAMES } from './opencode/harness.js';
-export { claudeUserMessage, claudeInterrupt } from './claude/harness.js';
+export { claudeUserMessage, claudeInterrupt, claudeApproval } from './claude/harness.js';
 export * from './assets.js';
 export { HarnessReadiness, harnessInfo, imageEventConcerns, type ImageAgents, type ReadinessDeps } from './readiness.js';
 

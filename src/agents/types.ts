@@ -1,5 +1,5 @@
 // The Harness interface: how caic starts one coding agent, talks to it, and reads its output.
-import type { EventBody, HarnessName, Prompt } from '../api/index.js';
+import type { EventBody, HarnessName, PermissionMode, Prompt } from '../api/index.js';
 
 /** Turns an agent's wire lines into common events. Stateful; one per agent session. */
 export interface AgentParser {
@@ -38,6 +38,22 @@ export interface StartOptions {
   resumeSessionId?: string;
   /** Working directory inside the container. */
   cwd: string;
+  /**
+   * Tool approval: `bypass` (absent) runs every tool unasked; otherwise the agent asks before the
+   * tools it does not count as read-only (an `approval` event) and waits for `encodeApproval`.
+   */
+  permissionMode?: PermissionMode;
+}
+
+/** What caic answers a tool-approval request with. */
+export interface ApprovalAnswer {
+  /** The request id the parser's `approval` event carried. */
+  requestId: string;
+  allow: boolean;
+  /** With a denial: what the agent is told. */
+  message: string;
+  /** Allowed for the rest of the session (agents that can remember it themselves may). */
+  always: boolean;
 }
 
 export interface Harness {
@@ -63,6 +79,17 @@ export interface Harness {
   encodePrompt(prompt: Prompt, parser: AgentParser): string | null;
   /** The compact command, or null when the harness cannot compact. */
   encodeCompact(instructions: string | undefined, parser: AgentParser): string | null;
+  /**
+   * Whether the agent can ask before it runs a tool (StartOptions.permissionMode); without it a
+   * task in mode ask or rules is refused.
+   */
+  readonly supportsApproval: boolean;
+  /**
+   * The answer to a tool-approval request as stdin bytes; null when the parser does not know the
+   * request (the agent withdrew it, another session's). JSON-RPC harnesses may queue it on the
+   * parser's outbox instead and return '' (the caller then drains it).
+   */
+  encodeApproval(answer: ApprovalAnswer, parser: AgentParser): string | null;
   /** What stops the current turn (the session stays), or null when the parser knows no turn runs. */
   encodeInterrupt(parser: AgentParser): string | null;
   newParser(opts: { model: string }): AgentParser;

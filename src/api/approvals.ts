@@ -75,3 +75,7 @@ export const AnswerApprovalReq = z
 export const AnswerApprovalResp = z
   .object({ requestId: z.string(), decision: ApprovalDecision })
   .meta({ id: 'AnswerApprovalResp' });
+export type AnswerApprovalReq = z.infer<typeof AnswerApprovalReq>;
+export type AnswerApprovalResp = z.infer<typeof AnswerApprovalResp>;
+export type ApprovalsResp = z.infer<typeof ApprovalsResp>;
+export type ApprovalDecidedBy = z.infer<typeof ApprovalDecidedBy>;

@@ -44,7 +44,7 @@ export const PushUnsubscribeResp = z.object({ removed: z.boolean() }).meta({ id:
 export const PushTestResp = z.object({ sent: z.int().describe('Subscriptions the test notification was queued for.') }).meta({ id: 'PushTestResp' });
 
 /** What happened to a task, as a push says it. */
-export const PushKind = z.enum(['asking', 'plan', 'finished', 'failed', 'ci_failed', 'test']).meta({ id: 'PushKind' });
+export const PushKind = z.enum(['asking', 'plan', 'finished', 'failed', 'ci_failed', 'approval', 'test']).meta({ id: 'PushKind' });
 export type PushKind = z.infer<typeof PushKind>;
 
 /**
@@ -58,6 +58,7 @@ export const PushPayload = z
     taskId: z.string(),
     title: z.string().max(200),
     url: z.string().describe('Path of the task page, to open on click.'),
+    detail: z.string().max(200).optional().describe('What the notification says besides the title (approval: the tool that waits).'),
   })
   .meta({ id: 'PushPayload' });
 export type PushPayload = z.infer<typeof PushPayload>;

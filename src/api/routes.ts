@@ -34,6 +34,7 @@ import type { ErrorCode } from './errors.js';
 import { HealthResp, ReadyResp, ServerConfigResp } from './server.js';
 import { DoctorResp } from './hygiene.js';
 import { PreviewOpenResp, PreviewPortParams, PreviewsResp } from './preview.js';
+import { AnswerApprovalReq, AnswerApprovalResp, ApprovalParams, ApprovalsResp } from './approvals.js';
 import { DeleteSecretResp, SecretMeta, SecretNameParams, SecretsResp, SetSecretReq } from './secrets.js';
 import { PushKeyResp, PushSubscribeReq, PushSubscription, PushSubscriptionsResp, PushTestResp, PushUnsubscribeReq, PushUnsubscribeResp } from './push.js';
 import { TerminalClientMessage, TerminalQuery, TerminalServerMessage } from './terminal.js';
@@ -454,6 +455,40 @@ export const routes = {
     errors: ['NOT_FOUND', 'CONFLICT'],
   },
   // ---- end of review ----
+  // ---- tool approval (issue 15, approval workstream): requests that wait for a person, and answers ----
+  taskApprovals: {
+    method: 'GET',
+    path: '/api/v1/tasks/:id/approvals',
+    summary: "The task's tool calls that wait for a person (permission mode ask or rules), oldest first.",
+    tag: 'approvals',
+    access: 'user',
+    params: TaskIdParams,
+    response: ApprovalsResp,
+    errors: ['NOT_FOUND'],
+  },
+  answerApproval: {
+    method: 'POST',
+    path: '/api/v1/tasks/:id/approvals/:requestId',
+    summary:
+      'Answer a tool call that waits: allowOnce (this call), allowTask (this and every later call of the tool in this task) or deny (the agent is told `message`). ' +
+      '404 when the task has no such request; 409 when it was settled already (answered, timed out, withdrawn) or the agent cannot be reached right now.',
+    tag: 'approvals',
+    access: 'user',
+    params: ApprovalParams,
+    body: AnswerApprovalReq,
+    response: AnswerApprovalResp,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  },
+  listApprovals: {
+    method: 'GET',
+    path: '/api/v1/approvals',
+    summary: "Every tool call that waits for the caller, across the caller's tasks.",
+    tag: 'approvals',
+    access: 'user',
+    response: ApprovalsResp,
+    errors: ['UNAUTHORIZED'],
+  },
+  // ---- end of tool approval ----
   listRepos: {
     method: 'GET',
     path: '/api/v1/server/repos',

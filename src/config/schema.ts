@@ -1,5 +1,6 @@
 // The zod schema of config.toml: every key, its default, and the key list used by the example-file test.
 import { z } from 'zod';
+import { MAX_PERMISSION_RULES, PermissionMode, PermissionRule } from '../api/index.js';
 import { parseDuration, parseSize } from './units.js';
 
 export const NAMED_ORIGINS = ['local', 'tailscale', 'github', 'anthropic', 'openai'] as const;
@@ -239,6 +240,18 @@ export const ConfigFileSchema = z.strictObject({
     gc_interval: duration('5m'),
     /** Starting a task is refused while the Docker data disk has less free space than this ("0": never refused). */
     min_free_disk: size('5g'),
+  }),
+  // Tool approval (src/tasks/approvals.ts): the permission mode of a task that does not choose one.
+  approval: table({
+    /** bypass: agents run every tool unasked; ask: tool calls that are not read-only wait for a person; rules: `rules` decide. */
+    mode: PermissionMode.default('bypass'),
+    /** Mode rules (and a task's rules): first match wins; a call no rule matches is asked. */
+    rules: z.array(PermissionRule).max(MAX_PERMISSION_RULES).default([]),
+    /** An unanswered request is denied after this long. */
+    timeout: z
+      .string()
+      .refine((v) => (parseDuration(v) ?? 0) >= 1000, 'must be a duration of at least "1s", such as "30s", "10m" or "1h"')
+      .default('10m'),
   }),
   debug: table({
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

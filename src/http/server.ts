@@ -25,6 +25,7 @@ import { terminalRoutes } from './routes/terminal.js';
 import { previewRoutes } from './routes/preview.js';
 import { PreviewService } from './preview/service.js';
 import { reviewRoutes } from './routes/review.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { serverRoutes } from './routes/server.js';
 import { voiceRoutes, type VoiceRouteDeps } from './routes/voice.js';
 import { pushRoutes, type PushRouteDeps } from './routes/push.js';
@@ -217,6 +218,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     taskRoutes(app, deps.tasks.service, forge);
     terminalRoutes(app, { service: deps.tasks.service, settings: config.values.terminal, logger, ...(deps.audit ? { audit: deps.audit } : {}) }, deps.sessions !== null);
     reviewRoutes(app, deps.tasks.service);
+    approvalRoutes(app, deps.tasks.service);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
     if (previews) {
       previewRoutes(app, previews);

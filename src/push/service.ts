@@ -42,7 +42,7 @@ interface Job {
   attempt: number;
 }
 
-const URGENCY: Record<PushKind, 'high' | 'normal'> = { asking: 'high', plan: 'high', failed: 'high', ci_failed: 'normal', finished: 'normal', test: 'normal' };
+const URGENCY: Record<PushKind, 'high' | 'normal'> = { asking: 'high', plan: 'high', failed: 'high', approval: 'high', ci_failed: 'normal', finished: 'normal', test: 'normal' };
 
 /** The path the web UI routes a task to (router.ts: /task/@<id>+<slug>; the slug is cosmetic). */
 export function taskUrl(id: string): string {
@@ -99,10 +99,11 @@ export class PushService {
   }
 
   /** Queues a push of `kind` about `task` to each of `userId`'s subscriptions; returns how many. Never waits for the network. */
-  notify(userId: string, kind: PushKind, task: Pick<Task, 'id' | 'title'>): number {
+  notify(userId: string, kind: PushKind, task: Pick<Task, 'id' | 'title'>, detail?: string): number {
     const subs = this.opts.store.list(userId);
-    const title = task.title.length > TITLE_MAX ? `${task.title.slice(0, TITLE_MAX - 1)}…` : task.title;
-    const payload: PushPayload = { v: 1, kind, taskId: task.id, title, url: kind === 'test' ? '/' : taskUrl(task.id) };
+    const cut = (s: string) => (s.length > TITLE_MAX ? `${s.slice(0, TITLE_MAX - 1)}…` : s);
+    const title = cut(task.title);
+    const payload: PushPayload = { v: 1, kind, taskId: task.id, title, url: kind === 'test' ? '/' : taskUrl(task.id), ...(detail ? { detail: cut(detail) } : {}) };
     for (const sub of subs) this.enqueue({ userId, sub, payload, attempt: 0 });
     return subs.length;
   }

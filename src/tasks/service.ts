@@ -5,6 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import type {
   AddReviewCommentReq,
+  AnswerApprovalReq,
+  AnswerApprovalResp,
+  PendingApproval,
   CreateTaskReq,
   ReviewComment,
   DiffStatEntry,
@@ -35,11 +38,13 @@ import {
   serveAttachCommand,
   sessionDir,
   type Harness,
+  type StartOptions,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore, type ResourceLimits } from '../config/index.js';
 import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
+import { Approvals, BYPASS, type ApprovalConfig } from './approvals.js';
 import { launchTaskContainer } from './launch.js';
 import type { TaskView } from './hygiene.js';
 import { ResourceMonitor } from './limits.js';
@@ -112,6 +117,12 @@ export interface TaskServiceDeps {
   limits?: ResourceLimits;
   /** Checked before a task is created (hygiene.ts: Docker's free disk); throws a TaskError to refuse. */
   admission?: () => Promise<void>;
+  /** `[approval]`: the permission mode of a task that does not choose one, and the answer timeout. Absent: bypass, 10 minutes. */
+  approval?: ApprovalConfig;
+  /** The audit log (tool-approval decisions). */
+  audit?: (record: Record<string, unknown>) => void;
+  /** A tool call waits for a person (Web Push), with the task's owner id ('' without login). */
+  onApproval?: (task: TaskDto, ownerId: string, pending: PendingApproval) => void;
 }
 
 /** The daemon itself (limits, hygiene): sees every task. Never comes from a request. */
@@ -160,8 +171,16 @@ export class TaskService {
 
   /** Samples live tasks' CPU, memory and disk; stops one over its disk budget (limits.ts). */
   private readonly monitor: ResourceMonitor | null;
+  /** Tool approval: the agents' requests, rules, answers and deadlines (approvals.ts). */
+  private readonly approvals: Approvals;
 
   constructor(private readonly deps: TaskServiceDeps) {
+    this.approvals = new Approvals({
+      logger: deps.logger,
+      timeoutMs: deps.approval?.timeoutMs ?? 600_000,
+      ...(deps.audit ? { audit: deps.audit } : {}),
+      onAsk: (task, pending) => deps.onApproval?.(task.dto(), task.meta.owner, pending),
+    });
     this.monitor = deps.limits
       ? new ResourceMonitor({
           runtime: deps.runtime,
@@ -372,6 +391,7 @@ export class TaskService {
   async close(): Promise<void> {
     this.closed = true;
     this.stopping.abort();
+    this.approvals.close();
     await this.monitor?.close();
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
@@ -465,6 +485,7 @@ export class TaskService {
 
   /** Sends list subscribers what changed in a task's summary (new: upsert; changed: patch). */
   private changed(task: Task, events: EventMessage[] = []): void {
+    this.approvals.update(task);
     const waiters = this.turnWaiters.get(task.id);
     if (waiters) for (const w of [...waiters]) w();
     if (events.some((e) => e.kind === 'result' || (e.kind === 'toolResult' && !e.isError))) this.scheduleDiffStat(task);
@@ -491,6 +512,25 @@ export class TaskService {
         /* an observer's failure is its own; the task goes on */
       }
     }
+  }
+
+  /** The task's tool calls that wait for a person. */
+  async approvalsOf(id: string, caller: Caller | null): Promise<PendingApproval[]> {
+    const task = this.find(id, caller);
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
+    return this.approvals.list(task);
+  }
+
+  /** Every tool call that waits for the caller, across their tasks (only live tasks can have one). */
+  pendingApprovals(caller: Caller | null): PendingApproval[] {
+    return [...this.tasks.values()].filter((t) => this.visible(t, caller) && t.transcript).flatMap((t) => this.approvals.list(t));
+  }
+
+  /** A person's answer to a tool call that waits (approvals.ts): 404 unknown, 409 settled already. */
+  async answerApproval(id: string, requestId: string, req: AnswerApprovalReq, caller: Caller | null): Promise<AnswerApprovalResp> {
+    const task = this.find(id, caller);
+    if (!task.transcript) await task.serial(() => this.loadOnly(task));
+    return this.approvals.answer(task, requestId, req, caller?.username ?? '');
   }
 
   async toolInput(id: string, toolUseId: string, caller: Caller | null): Promise<{ toolUseId: string; input: unknown }> {
@@ -639,6 +679,10 @@ export class TaskService {
     if (req.prompt.images?.length && !harness.supportsImages) throw new TaskError('BAD_REQUEST', `${harness.name} does not take images`);
     if (!req.prompt.text.trim() && !req.prompt.images?.length) throw new TaskError('BAD_REQUEST', 'the prompt is empty');
     if (req.issue && !extra?.issue) throw new TaskError('BAD_REQUEST', 'issue: this daemon has no forge clients to read it');
+    const permissions = req.permissions ? { mode: req.permissions.mode, rules: req.permissions.rules ?? [] } : this.deps.approval ? { mode: this.deps.approval.mode, rules: this.deps.approval.rules } : BYPASS;
+    if (permissions.mode !== 'bypass' && !harness.supportsApproval) {
+      throw new TaskError('BAD_REQUEST', `${harness.name} cannot ask before it runs a tool, so permission mode "${permissions.mode}" cannot hold; choose "bypass" for it${req.permissions ? '' : ' (the default comes from [approval] mode)'}`);
+    }
     // The values are read now (an unknown name is refused before anything starts) and kept in
     // memory only: the log records the names.
     const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
@@ -682,6 +726,7 @@ export class TaskService {
       ownerName: caller?.username ?? '',
       createdAt: new Date().toISOString(),
       ...(req.secrets?.length ? { secrets: [...req.secrets] } : {}),
+      permissions,
     };
     const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0, usage: [] };
     const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
@@ -830,7 +875,7 @@ export class TaskService {
       // The first session's relay starts with the container (its entrypoint), and so does the agent
       // when nothing has to go in over SSH before it: no secrets to write, the repository complete.
       const session = task.transcript!.session + 1;
-      const startOpts = { model: task.dto().model, cwd: this.workdir(task) };
+      const startOpts = this.startOptions(task);
       const argv = task.harness.argv(startOpts, assetPaths());
       const a = assets();
       const launched = await launchTaskContainer(
@@ -910,6 +955,12 @@ export class TaskService {
     }
   }
 
+  /** How the task's agent starts: model, directory, the session to resume, tool approval. */
+  private startOptions(task: Task, model = task.dto().model, resume?: string): StartOptions {
+    const mode = task.meta.permissions?.mode ?? 'bypass';
+    return { model, cwd: this.workdir(task), ...(resume ? { resumeSessionId: resume } : {}), ...(mode !== 'bypass' ? { permissionMode: mode } : {}) };
+  }
+
   private workdir(task: Task): string {
     const repo = task.meta.repos[0];
     return repo ? `${HOME}/src/${repoDirName(repo.name)}` : HOME;
@@ -931,7 +982,7 @@ export class TaskService {
     if (opts.boot && opts.boot.n !== n) throw new TaskError('CONFLICT', `the container's relay is session ${opts.boot.n}, not ${n}`);
     task.record({ type: 'caic_session', n, reason: opts.reason, ...(opts.resume ? { resume: opts.resume } : {}) });
     const model = task.dto().model;
-    const startOpts = { model, cwd: this.workdir(task), ...(opts.resume ? { resumeSessionId: opts.resume } : {}) };
+    const startOpts = this.startOptions(task, model, opts.resume);
     const started = Date.now();
     let proc: SpawnedProcess;
     if (opts.boot) {

@@ -152,12 +152,9 @@ export class Task {
     return { history, unsubscribe: () => this.listeners.delete(listener) };
   }
 
-  /**
-   * Tool calls waiting for a person. The approval workstream replaces this with its own count
-   * (src/tasks/approvals.ts); until then no request is ever pending.
-   */
+  /** Tool calls waiting for a person (approvals.ts keeps them in the transcript, rebuilt by a replay). */
   pendingApprovals(): number {
-    return 0;
+    return this.transcript?.pendingApprovals.size ?? 0;
   }
 
   dto(): TaskDto {

@@ -30,7 +30,27 @@ export const HOST_RECORDS = new Set([
   'caic_review',
   'caic_head',
   'caic_stats',
+  'caic_approval',
+  'caic_approval_resolved',
 ]);
+
+/** A tool-approval request as the agent made it, before the daemon put it on record (approvals.ts). */
+export interface ApprovalAsk {
+  requestId: string;
+  toolUseId: string;
+  tool: string;
+  input: unknown;
+  reason: string;
+}
+
+/** A request on record that waits for a person. */
+export interface PendingAsk extends ApprovalAsk {
+  requestedAt: string;
+  expiresAt: string;
+  eventId: number;
+  /** The agent session it belongs to: a later session cannot answer it. */
+  session: number;
+}
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
 const RELAY_EXIT_PREFIX = '{"type":"caic_relay_exit"';
@@ -104,6 +124,16 @@ export class Transcript {
   readonly reviewComments = new Map<string, ReviewCommentRecord>();
   /** The repository's HEAD commit as recorded when a user message or a turn's end happened, by event id. */
   readonly heads = new Map<number, string>();
+  /**
+   * Tool approval (approvals.ts): requests the agent made that are not on record yet, requests it
+   * withdrew, requests on record waiting for a person, how settled ones ended, and the tools the
+   * person allowed for the rest of the task. A replay rebuilds them all from the log.
+   */
+  readonly approvalAsks: ApprovalAsk[] = [];
+  readonly approvalWithdrawn: string[] = [];
+  readonly pendingApprovals = new Map<string, PendingAsk>();
+  readonly settledApprovals = new Map<string, string>();
+  readonly allowedTools = new Set<string>();
   private parser: AgentParser | null = null;
   private now = '';
   private parsedAt = '';
@@ -261,6 +291,9 @@ export class Transcript {
         this.costMayReset = false;
         this.agentTitle = '';
         this.turnAsk = this.turnPlan = false;
+        // A new agent cannot answer what the last one asked; the daemon settles those on record.
+        this.approvalAsks.length = 0;
+        this.approvalWithdrawn.length = 0;
         if (rec.reason === 'restart' || rec.reason === 'clear') s.planContent = '';
         return this.emit([{ kind: 'system', subtype: 'session_start', detail: { n: this.session, reason: rec.reason, resume: rec.resume ?? '' } }]);
       }
@@ -350,6 +383,37 @@ export class Transcript {
         }
         return [];
       }
+      case 'caic_approval': {
+        const requestId = text(rec.requestId);
+        if (!requestId || this.pendingApprovals.has(requestId) || this.settledApprovals.has(requestId)) return [];
+        const at = this.approvalAsks.findIndex((a) => a.requestId === requestId);
+        if (at >= 0) this.approvalAsks.splice(at, 1);
+        const body: EventBody = { kind: 'approval', requestId, toolUseId: text(rec.toolUseId), tool: text(rec.tool), input: rec.input ?? {}, reason: text(rec.reason), expiresAt: text(rec.expiresAt) || this.now };
+        const [ev] = this.emit([body]);
+        this.pendingApprovals.set(requestId, {
+          requestId,
+          toolUseId: body.toolUseId,
+          tool: body.tool,
+          input: body.input,
+          reason: body.reason,
+          requestedAt: this.now,
+          expiresAt: body.expiresAt,
+          eventId: ev!.id,
+          session: Number.isSafeInteger(rec.session) ? (rec.session as number) : this.session,
+        });
+        return [ev!];
+      }
+      case 'caic_approval_resolved': {
+        const requestId = text(rec.requestId);
+        const decision = rec.decision === 'allowOnce' || rec.decision === 'allowTask' || rec.decision === 'deny' ? rec.decision : null;
+        const by = rec.by === 'user' || rec.by === 'rule' || rec.by === 'timeout' || rec.by === 'agent' ? rec.by : null;
+        if (!decision || !by || !this.pendingApprovals.has(requestId)) return [];
+        const p = this.pendingApprovals.get(requestId)!;
+        this.pendingApprovals.delete(requestId);
+        this.settledApprovals.set(requestId, decision);
+        if (decision === 'allowTask') this.allowedTools.add(p.tool);
+        return this.emit([{ kind: 'approvalResolved', requestId, decision, by, user: text(rec.user), message: text(rec.message) }]);
+      }
       case 'caic_head': {
         const h = parseHeadRecord(rec);
         if (h) this.heads.set(h.event, h.commit);
@@ -429,6 +493,20 @@ export class Transcript {
       case 'userInput':
         this.turnStartMs = this.nowMs;
         return body;
+      // The agent's requests become events once the daemon has them on record (with a deadline,
+      // or a rule's decision): a replay gives the same events either way.
+      case 'approval':
+        if (!this.pendingApprovals.has(body.requestId) && !this.settledApprovals.has(body.requestId)) {
+          this.approvalAsks.push({ requestId: body.requestId, toolUseId: body.toolUseId, tool: body.tool, input: body.input, reason: body.reason });
+        }
+        return null;
+      case 'approvalResolved': {
+        const id = body.requestId;
+        const at = this.approvalAsks.findIndex((a) => a.requestId === id);
+        if (at >= 0) this.approvalAsks.splice(at, 1);
+        else if (this.pendingApprovals.has(id)) this.approvalWithdrawn.push(id);
+        return null;
+      }
       case 'system':
         if (body.subtype === 'compact_boundary' || body.subtype === 'context_cleared') this.costMayReset = true;
         return body;

@@ -25,6 +25,14 @@ export interface RealAgentOptions {
   stub: { script: string; env?: Record<string, string> };
   /** The file the stub makes the agent write, relative to the repository. */
   file: string;
+  /** The first prompt (default: write `file`). */
+  prompt?: string;
+  /** The task's tool approval (CreateTaskReq.permissions). */
+  permissions?: { mode: 'bypass' | 'ask' | 'rules'; rules?: { tool: string; pattern?: string; action: 'allow' | 'ask' | 'deny' }[] };
+  /** More config (TOML tables) for the daemon. */
+  extraConfig?: string;
+  /** The recording's name in test/fixtures/agents (default: the harness's name). */
+  fixture?: string;
 }
 
 export interface RealAgentRun extends AsyncDisposable {
@@ -46,12 +54,12 @@ const tomlString = (v: string) => JSON.stringify(v);
 export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun> {
   const env = await taskEnv({
     // The keys are for the stub in the container: no title requests from the host with them.
-    extraConfig: ['[titles]', 'provider = "off"', `[harness.${o.harness}.env]`, ...Object.entries(o.env).map(([k, v]) => `${k} = ${tomlString(v)}`), ''].join('\n'),
+    extraConfig: ['[titles]', 'provider = "off"', `[harness.${o.harness}.env]`, ...Object.entries(o.env).map(([k, v]) => `${k} = ${tomlString(v)}`), o.extraConfig ?? '', ''].join('\n'),
     image: o.image,
   });
   let rt: DockerRuntime | undefined;
   try {
-    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: o.harness, ...(o.model ? { model: o.model } : {}), prompt: { text: `Write ${o.file}.` } });
+    const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: o.harness, ...(o.model ? { model: o.model } : {}), prompt: { text: o.prompt ?? `Write ${o.file}.` }, ...(o.permissions ? { permissions: o.permissions } : {}) });
     assert.equal(created.status, 200, created.body);
     const task = created.json<Task>();
     rt = await DockerRuntime.open({ configDir: env.d.configDir });
@@ -88,7 +96,7 @@ export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun>
           const dir = process.env.CAIC_RECORD_FIXTURES;
           if (dir) {
             const out = await rt!.exec(handle, 'cat /home/user/.caic/sessions/1/output.jsonl');
-            await writeFile(join(dir, `${o.harness}.jsonl`), out.stdout);
+            await writeFile(join(dir, `${o.fixture ?? o.harness}.jsonl`), out.stdout);
           }
         } finally {
           rt!.close();

@@ -5,7 +5,7 @@ import { AcpParser, type AcpDialect } from './parser.js';
 
 const rpc = (o: Record<string, unknown>) => `${JSON.stringify({ jsonrpc: '2.0', ...o })}\n`;
 
-type AcpHarnessSpec = Omit<Harness, 'logStdin' | 'handshake' | 'encodePrompt' | 'encodeCompact' | 'encodeInterrupt' | 'newParser' | 'supportsInterrupt' | 'supportsCompact' | 'readyTimeoutMs'> & {
+type AcpHarnessSpec = Omit<Harness, 'supportsApproval' | 'encodeApproval' | 'logStdin' | 'handshake' | 'encodePrompt' | 'encodeCompact' | 'encodeInterrupt' | 'newParser' | 'supportsInterrupt' | 'supportsCompact' | 'readyTimeoutMs'> & {
   dialect: AcpDialect;
 };
 
@@ -31,6 +31,8 @@ export function acpHarness(spec: AcpHarnessSpec): Harness {
       return rpc({ id: p.requestId(), method: 'session/prompt', params: { sessionId: p.promptSessionId, prompt: blocks } });
     },
     encodeCompact: () => null,
+    supportsApproval: false,
+    encodeApproval: () => null,
     // A notification: the running prompt answers with stopReason "cancelled". Harmless when idle.
     encodeInterrupt: (parser) => {
       const p = parser as AcpParser;

@@ -1,6 +1,6 @@
 // Claude Code: `claude -p` with stream-json in and out, under the relay.
 import type { Prompt } from '../../api/index.js';
-import type { CredentialSpec, Harness } from '../types.js';
+import type { ApprovalAnswer, CredentialSpec, Harness, StartOptions } from '../types.js';
 import { ClaudeParser } from './parser.js';
 
 export const CLAUDE_CONTEXT_WINDOW = 180_000;
@@ -17,6 +17,24 @@ export function claudeUserMessage(prompt: Prompt): string {
 /** Stream-json's interrupt: Claude Code ends the turn (a result follows) and keeps the session. */
 export function claudeInterrupt(): string {
   return `${JSON.stringify({ type: 'control_request', request_id: `caic-interrupt-${Date.now().toString(36)}`, request: { subtype: 'interrupt' } })}\n`;
+}
+
+/**
+ * The answer to a `can_use_tool` control request (Claude Code's permission prompt over stdio). An
+ * allow carries no `updatedInput`: the agent runs the call as it asked (what caic saw of the input
+ * may be masked or cut, and must not replace it).
+ */
+export function claudeApproval(a: ApprovalAnswer): string {
+  const response = a.allow ? { behavior: 'allow' } : { behavior: 'deny', message: a.message };
+  return `${JSON.stringify({ type: 'control_response', response: { subtype: 'success', request_id: a.requestId, response } })}\n`;
+}
+
+/**
+ * How Claude Code (and the fake agent, which mimics it) is told about tool approval: unasked, or
+ * asking over stdio for every call its default mode does not allow by itself (edits, Bash, web).
+ */
+export function claudePermissionArgs(o: StartOptions): string[] {
+  return !o.permissionMode || o.permissionMode === 'bypass' ? ['--dangerously-skip-permissions'] : ['--permission-mode', 'default', '--permission-prompt-tool', 'stdio'];
 }
 
 export const CLAUDE_CREDENTIALS: CredentialSpec = {
@@ -42,7 +60,7 @@ export const claudeHarness: Harness = {
     '--output-format',
     'stream-json',
     '--verbose',
-    '--dangerously-skip-permissions',
+    ...claudePermissionArgs(o),
     '--include-partial-messages',
     ...(o.model ? ['--model', o.model] : []),
     ...(o.resumeSessionId ? ['--resume', o.resumeSessionId] : []),
@@ -51,6 +69,8 @@ export const claudeHarness: Harness = {
   handshake: () => [],
   encodePrompt: (prompt) => claudeUserMessage(prompt),
   encodeCompact: (instructions) => claudeUserMessage({ text: `/compact ${instructions ?? ''}`.trim() }),
+  supportsApproval: true,
+  encodeApproval: (a) => claudeApproval(a),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(CLAUDE_CONTEXT_WINDOW),
 };

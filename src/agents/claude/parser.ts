@@ -92,8 +92,12 @@ export class ClaudeParser implements AgentParser {
         ];
       }
       case 'control_request':
-        // Our own request, logged with the rest of stdin; Claude Code's answer and its marker say the rest.
-        return [];
+        // The agent asks to run a tool (permission prompt over stdio); anything else is our own
+        // request (an interrupt), logged with the rest of stdin.
+        return this.permissionRequest(msg);
+      case 'control_cancel_request':
+        // The agent withdrew a request (its turn was interrupted, the tool call dropped).
+        return str(msg.request_id) ? [{ kind: 'approvalResolved', requestId: str(msg.request_id), decision: 'deny', by: 'agent', user: '', message: 'withdrawn by the agent' }] : [];
       case 'control_response':
         return [];
       case 'stream_event': {
@@ -107,6 +111,21 @@ export class ClaudeParser implements AgentParser {
       default:
         return [{ kind: 'system', subtype: str(msg.type, 'unknown'), detail: msg }];
     }
+  }
+
+  /** A `can_use_tool` control request: an `approval` event (its deadline is the daemon's to set). */
+  private permissionRequest(msg: Json): EventBody[] {
+    const req = asObject(msg.request);
+    const requestId = str(msg.request_id);
+    if (req?.subtype !== 'can_use_tool' || !requestId) return [];
+    // The model's description of the call (Bash has one; for Read it is only the path again) and
+    // why Claude Code asks ("Path is outside allowed working directories").
+    const input = req.input ?? {};
+    const inp = asObject(input) ?? {};
+    const args = [inp.file_path, inp.notebook_path, inp.path, inp.command, inp.url];
+    const description = str(req.description);
+    const reason = [description && !args.includes(description) ? description : '', str(req.decision_reason)].filter(Boolean).join(' — ');
+    return [{ kind: 'approval', requestId, toolUseId: str(req.tool_use_id), tool: str(req.tool_name), input, reason, expiresAt: '' }];
   }
 
   private system(msg: Json): EventBody[] {

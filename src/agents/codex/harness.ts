@@ -70,6 +70,8 @@ export const codexHarness: Harness = {
     const p = parser as CodexParser;
     return p.ready ? line({ id: p.requestId(), method: 'thread/compact/start', params: { threadId: p.threadId } }) : null;
   },
+  supportsApproval: false,
+  encodeApproval: () => null,
   encodeInterrupt: (parser) => {
     const p = parser as CodexParser;
     return p.ready && p.turnId ? line({ id: p.requestId(), method: 'turn/interrupt', params: { threadId: p.threadId, turnId: p.turnId } }) : null;

@@ -15,6 +15,12 @@
 //   FAKE_SERVE <port>  starts a small dev server on 127.0.0.1:<port> in this process (see serve()):
 //              a page with absolute-path assets, a WebSocket echo, and probes for the preview tests
 //   FAKE_COMMIT <name>  writes <name>.txt and commits it (git add + commit in the working directory)
+//   FAKE_TOOL <command>  runs the rest of the line as one Bash command in the working directory
+//   FAKE_READ <path>     reads a file with the Read tool
+// With `--permission-prompt-tool stdio` (caic's permission modes ask and rules) it asks before each
+// tool call Claude Code's default mode would ask about (Bash, Write, Edit, Read outside the working
+// directory) with a `can_use_tool` control request, and waits for the control_response: a denial
+// becomes the tool call's error result (the message included), as in Claude Code.
 // Every prompt it takes is appended to ~/.fake-agent/prompts.jsonl ({"text": ...} per line), so a
 // test can check exactly what the agent received.
 // Anything else gets a streamed reply and a result with a small cost. A stream-json interrupt
@@ -34,6 +40,8 @@ const sessionId = resumeAt >= 0 && argv[resumeAt + 1] ? argv[resumeAt + 1]! : ra
 const modelAt = argv.indexOf('--model');
 const model = modelAt >= 0 && argv[modelAt + 1] ? argv[modelAt + 1]! : 'fake-model';
 const cwd = process.cwd();
+const permissionTool = argv.indexOf('--permission-prompt-tool');
+const asks = permissionTool >= 0 && argv[permissionTool + 1] === 'stdio';
 let turns = 0;
 let totalCost = 0;
 let initSent = false;
@@ -105,17 +113,60 @@ function result(text: string, started: number, isError = false): void {
   });
 }
 
-function tool(name: string, input: Record<string, unknown>, run: () => { out: string; error?: boolean }): void {
+type Permission = { allow: true } | { allow: false; message: string };
+/** Permission requests waiting for their control_response, by request id. */
+const waiting = new Map<string, (p: Permission) => void>();
+
+/** Whether Claude Code's default permission mode would run this call unasked. */
+function unasked(name: string, input: Record<string, unknown>): boolean {
+  if (name === 'Read') return typeof input.file_path === 'string' && (input.file_path === cwd || input.file_path.startsWith(`${cwd}/`));
+  return !['Bash', 'Write', 'Edit'].includes(name);
+}
+
+/** Asks caic before a tool call (when started to ask), as Claude Code's permission prompt over stdio does. */
+async function permission(id: string, name: string, input: Record<string, unknown>): Promise<Permission> {
+  if (!asks || unasked(name, input)) return { allow: true };
+  const requestId = randomUUID();
+  const answer = new Promise<Permission>((resolve) => waiting.set(requestId, resolve));
+  const description = typeof input.description === 'string' ? input.description : '';
+  process.stdout.write(`${JSON.stringify({ type: 'control_request', request_id: requestId, request: { subtype: 'can_use_tool', tool_name: name, input, tool_use_id: id, ...(description ? { description } : {}) } })}\n`);
+  const p = await answer;
+  if (interrupted) throw new Interrupted();
+  return p;
+}
+
+/** A control_response to one of our permission requests. */
+function permissionAnswer(msg: { response?: { request_id?: string; subtype?: string; response?: { behavior?: string; message?: string }; error?: string } }): boolean {
+  const id = msg.response?.request_id ?? '';
+  const resolve = waiting.get(id);
+  if (!resolve) return false;
+  waiting.delete(id);
+  const r = msg.response?.response;
+  resolve(msg.response?.subtype === 'success' && r?.behavior === 'allow' ? { allow: true } : { allow: false, message: r?.message ?? msg.response?.error ?? 'denied' });
+  return true;
+}
+
+/** Set when the last tool call was denied: the message the agent was given. */
+let lastDenial = '';
+
+async function tool(name: string, input: Record<string, unknown>, run: () => { out: string; error?: boolean }): Promise<boolean> {
   const id = toolId();
   assistant([{ type: 'tool_use', id, name, input }]);
+  const p = await permission(id, name, input);
+  if (!p.allow) {
+    lastDenial = p.message;
+    toolResult(id, p.message, true);
+    return false;
+  }
   const { out, error } = run();
   toolResult(id, out, error);
+  return true;
 }
 
 async function demo(started: number): Promise<void> {
   await streamText("I'll look at the repository and make a small change.");
-  tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'in_progress', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'pending', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
-  tool('Bash', { command: 'ls -1 | head -20', description: 'List files' }, () => {
+  await tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'in_progress', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'pending', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
+  await tool('Bash', { command: 'ls -1 | head -20', description: 'List files' }, () => {
     try {
       return { out: execSync('ls -1 | head -20', { cwd, encoding: 'utf8' }) };
     } catch (err) {
@@ -123,18 +174,18 @@ async function demo(started: number): Promise<void> {
     }
   });
   const notes = join(cwd, 'FAKE_NOTES.md');
-  tool('Write', { file_path: notes, content: '# Notes\n\nWritten by the fake agent.\n' }, () => {
+  await tool('Write', { file_path: notes, content: '# Notes\n\nWritten by the fake agent.\n' }, () => {
     writeFileSync(notes, '# Notes\n\nWritten by the fake agent.\n');
     return { out: `File created successfully at: ${notes}` };
   });
   const readme = ['README.md', 'README', 'readme.md'].map((f) => join(cwd, f)).find((f) => existsSync(f));
   if (readme) {
-    tool('Edit', { file_path: readme, old_string: '', new_string: '\nEdited by the fake agent.\n' }, () => {
+    await tool('Edit', { file_path: readme, old_string: '', new_string: '\nEdited by the fake agent.\n' }, () => {
       writeFileSync(readme, `${readFileSync(readme, 'utf8')}\nEdited by the fake agent.\n`);
       return { out: `The file ${readme} has been updated.` };
     });
   }
-  tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'completed', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'completed', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
+  await tool('TodoWrite', { todos: [{ content: 'Inspect files', status: 'completed', activeForm: 'Inspecting files' }, { content: 'Add a note', status: 'completed', activeForm: 'Adding a note' }] }, () => ({ out: 'Todos updated' }));
   await streamText('Done: I added FAKE_NOTES.md' + (readme ? ' and edited the README.' : '.'));
   result('Added FAKE_NOTES.md.', started);
 }
@@ -179,7 +230,7 @@ async function scenario(text: string, started: number): Promise<void> {
   if (ciMode && /^CI failed/m.test(text)) {
     const file = join(cwd, 'CI_WORK.md');
     const line = `fix ${turns + 1}\n`;
-    tool('Edit', { file_path: file, old_string: '', new_string: line }, () => {
+    await tool('Edit', { file_path: file, old_string: '', new_string: line }, () => {
       writeFileSync(file, `${existsSync(file) ? readFileSync(file, 'utf8') : ''}${line}`);
       return { out: `The file ${file} has been updated.` };
     });
@@ -187,7 +238,7 @@ async function scenario(text: string, started: number): Promise<void> {
   } else if (text.includes('FAKE_CI')) {
     ciMode = true;
     const file = join(cwd, 'CI_WORK.md');
-    tool('Write', { file_path: file, content: '# Work\n' }, () => {
+    await tool('Write', { file_path: file, content: '# Work\n' }, () => {
       writeFileSync(file, '# Work\n');
       return { out: `File created successfully at: ${file}` };
     });
@@ -195,7 +246,7 @@ async function scenario(text: string, started: number): Promise<void> {
   } else if (/FAKE_COMMIT\s+([\w.-]+)/.test(text)) {
     const name = /FAKE_COMMIT\s+([\w.-]+)/.exec(text)![1]!;
     const file = join(cwd, `${name}.txt`);
-    tool('Bash', { command: `git add ${name}.txt && git commit -m ${name}`, description: 'Commit' }, () => {
+    await tool('Bash', { command: `git add ${name}.txt && git commit -m ${name}`, description: 'Commit' }, () => {
       writeFileSync(file, `${name}\n`);
       try {
         return { out: execSync(`git add -- "${name}.txt" && git -c user.name=fake -c user.email=fake@localhost commit -q -m "${name}" && git rev-parse HEAD`, { cwd, encoding: 'utf8' }) };
@@ -204,6 +255,33 @@ async function scenario(text: string, started: number): Promise<void> {
       }
     });
     result(`Committed ${name}.txt.`, started);
+  } else if (/FAKE_TOOL\s+\S/.test(text)) {
+    const command = /FAKE_TOOL\s+(.+)/.exec(text)![1]!.trim();
+    let out = '';
+    const ran = await tool('Bash', { command, description: 'Run the command I was given' }, () => {
+      try {
+        out = execSync(command, { cwd, encoding: 'utf8', shell: '/bin/bash' });
+        return { out };
+      } catch (err) {
+        out = String(err);
+        return { out, error: true };
+      }
+    });
+    await streamText(ran ? `Ran it: ${out.trim().slice(0, 200)}` : `I was denied running it: ${lastDenial}`);
+    result(ran ? 'Ran the command.' : `Denied: ${lastDenial}`, started);
+  } else if (/FAKE_READ\s+\S/.test(text)) {
+    const path = /FAKE_READ\s+(\S+)/.exec(text)![1]!;
+    let out = '';
+    const ran = await tool('Read', { file_path: path }, () => {
+      try {
+        out = readFileSync(path, 'utf8');
+        return { out };
+      } catch (err) {
+        return { out: String(err), error: true };
+      }
+    });
+    await streamText(ran ? `Read ${path}: ${out.trim().slice(0, 200)}` : `I was denied reading it: ${lastDenial}`);
+    result(ran ? `Read ${path}.` : `Denied: ${lastDenial}`, started);
   } else if (text.includes('FAKE_ASK')) {
     await streamText('I need a decision before I continue.');
     assistant([
@@ -231,7 +309,7 @@ async function scenario(text: string, started: number): Promise<void> {
     const dir = join(homedir(), '.claude', 'plans');
     mkdirSync(dir, { recursive: true });
     const plan = '# Plan\n\n1. Add a note file.\n2. Edit the README.\n';
-    tool('Write', { file_path: join(dir, 'fake-plan.md'), content: plan }, () => {
+    await tool('Write', { file_path: join(dir, 'fake-plan.md'), content: plan }, () => {
       writeFileSync(join(dir, 'fake-plan.md'), plan);
       return { out: 'File created successfully' };
     });
@@ -248,7 +326,7 @@ async function scenario(text: string, started: number): Promise<void> {
   } else if (text.includes('FAKE_PRINT_ENV')) {
     const name = /FAKE_PRINT_ENV\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(text)?.[1] ?? 'HOME';
     let value = '';
-    tool('Bash', { command: `printenv ${name}`, description: `Print ${name}` }, () => {
+    await tool('Bash', { command: `printenv ${name}`, description: `Print ${name}` }, () => {
       try {
         // ~/.env is where caic writes secrets; a bash loads it (BASH_ENV), as an agent's Bash tool would.
         value = execSync(`. ~/.env 2>/dev/null; printf %s "$${name}"`, { cwd, encoding: 'utf8', shell: '/bin/bash' });
@@ -259,7 +337,7 @@ async function scenario(text: string, started: number): Promise<void> {
     });
     if (/FAKE_PRINT_ENV\s+\S+\s+file/.test(text)) {
       const file = join(cwd, 'leak.txt');
-      tool('Write', { file_path: file, content: `${name}=${value}\n` }, () => {
+      await tool('Write', { file_path: file, content: `${name}=${value}\n` }, () => {
         writeFileSync(file, `${name}=${value}\n`);
         return { out: `File created successfully at: ${file}` };
       });
@@ -416,7 +494,7 @@ function promptText(line: string): string | null {
   }
 }
 
-/** A stream-json control request: answered at once, not queued behind the running turn. */
+/** A stream-json control request: answered at once, not queued behind the running turn; a control response settles a permission request. */
 function control(line: string): boolean {
   let msg: { type?: string; request_id?: string; request?: { subtype?: string } };
   try {
@@ -424,8 +502,17 @@ function control(line: string): boolean {
   } catch {
     return false;
   }
+  if (msg.type === 'control_response') return permissionAnswer(msg as Parameters<typeof permissionAnswer>[0]) || true;
   if (msg.type !== 'control_request') return false;
-  if (msg.request?.subtype === 'interrupt') interrupted = true;
+  if (msg.request?.subtype === 'interrupt') {
+    interrupted = true;
+    // Like Claude Code: the permission requests of the interrupted turn are withdrawn.
+    for (const [id, resolve] of waiting) {
+      process.stdout.write(`${JSON.stringify({ type: 'control_cancel_request', request_id: id })}\n`);
+      resolve({ allow: false, message: 'interrupted' });
+    }
+    waiting.clear();
+  }
   emit({ type: 'control_response', response: { subtype: 'success', request_id: msg.request_id ?? '', response: { still_queued: [] } } });
   return true;
 }

@@ -1,5 +1,5 @@
 // The fake harness: the scripted agent (fake-agent.ts) deployed into the container, Claude's wire format.
-import { claudeInterrupt, claudeUserMessage } from '../claude/harness.js';
+import { claudeApproval, claudeInterrupt, claudePermissionArgs, claudeUserMessage } from '../claude/harness.js';
 import { ClaudeParser } from '../claude/parser.js';
 import type { Harness } from '../types.js';
 
@@ -13,11 +13,13 @@ export const fakeHarness: Harness = {
   readyTimeoutMs: 30_000,
   credentials: null,
   contextWindow: () => 200_000,
-  argv: (o, assets) => ['node', assets.fakeAgent, '--model', o.model, ...(o.resumeSessionId ? ['--resume', o.resumeSessionId] : [])],
+  argv: (o, assets) => ['node', assets.fakeAgent, '--model', o.model, ...claudePermissionArgs(o), ...(o.resumeSessionId ? ['--resume', o.resumeSessionId] : [])],
   logStdin: true,
   handshake: () => [],
   encodePrompt: (prompt) => claudeUserMessage(prompt),
   encodeCompact: (instructions) => claudeUserMessage({ text: `/compact ${instructions ?? ''}`.trim() }),
+  supportsApproval: true,
+  encodeApproval: (a) => claudeApproval(a),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(200_000),
 };
