@@ -159,22 +159,21 @@ describe('web UI: tool approval', { timeout: 300_000 }, () => {
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: typeof registrations }) => registrations.push(...e.registrations));
     await cdp.send('ServiceWorker.enable');
     const reg = await until(() => registrations.find((r) => !r.isDeleted && r.scopeURL === `${env.d.url}/`), 'the service worker registration');
-    const url = `/task/@${taskId}+t`;
     const push = (title: string, id = taskId) =>
-      cdp.send('ServiceWorker.deliverPushMessage', { origin: env.d.url, registrationId: reg.registrationId, data: JSON.stringify({ v: 1, kind: 'approval', taskId: id, title, url: `/task/@${id}+t`, detail: 'Bash: echo hi' }) });
+      cdp.send('ServiceWorker.deliverPushMessage', { origin: env.d.url, registrationId: reg.registrationId, data: JSON.stringify({ v: 1, kind: 'approval', taskId: id, title, url: `/task/@${id}`, detail: 'Bash waits for your approval' }) });
     type Shown = { title: string; body: string; tag: string; requireInteraction: boolean; data: { url: string } };
     const shown = (): Promise<Shown[]> =>
       page.evaluate(`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.map((n) => ({ title: n.title, body: n.body, tag: n.tag, requireInteraction: n.requireInteraction, data: n.data })))`);
     await push('the approval task');
     const [n] = await until(async () => ((await shown()).length ? shown() : null), 'the notification');
     assert.equal(n!.title, 'Approval needed: the approval task');
-    assert.equal(n!.body, 'Bash: echo hi');
+    assert.equal(n!.body, 'Bash waits for your approval');
     assert.equal(n!.tag, taskId);
     assert.equal(n!.requireInteraction, true);
-    assert.deepEqual(n!.data, { url });
+    assert.deepEqual(n!.data, { url: `/task/@${taskId}` });
     await page.evaluate(`navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.forEach((n) => n.close()))`);
-    // The task's own page in front: its pinned card says it already.
-    await page.goto(`${env.d.url}${url}`);
+    // The task's own page in front (with its title in the path): its pinned card says it already.
+    await page.goto(`${env.d.url}/task/@${taskId}+the-approval-task`);
     await page.evaluate('navigator.serviceWorker.ready');
     // Pushes are handled in order: once the second one (another task) shows, the first was decided.
     await push('in front');

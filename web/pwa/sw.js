@@ -60,10 +60,11 @@ self.addEventListener('push', (event) => {
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
       // A tab the person is looking at already shows the change (and its own notification logic): no
       // second one. An approval request is only seen in its own task's view (and times out to deny):
-      // it is shown unless that task is the page in front.
+      // it is shown unless that task's page (any of its paths: /task/@<id>, …+<title>, …/diff) is in front.
       const looking = tabs.filter((t) => t.visibilityState === 'visible' && t.focused);
       const url = typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/';
-      if (msg.kind === 'approval' ? looking.some((t) => new URL(t.url).pathname === url) : msg.kind !== 'test' && looking.length > 0) return undefined;
+      const onTask = (t) => new RegExp(`^/task/@${msg.taskId.replace(/[^0-9a-z]/g, '')}(?:[+/]|$)`).test(new URL(t.url).pathname);
+      if (msg.kind === 'approval' ? looking.some(onTask) : msg.kind !== 'test' && looking.length > 0) return undefined;
       return self.registration.showNotification(`${what}: ${msg.title}`, {
         body,
         tag: msg.taskId,

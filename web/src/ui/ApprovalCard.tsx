@@ -5,8 +5,7 @@ import { memo, useEffect, useId, useState } from 'react';
 import type { ApprovalDecision } from '../../../src/api/index.js';
 import { editLines, outcomeText, timeLeft, toolLine, toolView, type ToolView } from '../lib/approvals';
 import type { ApprovalOutcome } from '../lib/transcript';
-import { answerApproval } from './approvals-api';
-import { errorMessage } from './client';
+import { api, errorMessage } from './client';
 import './approval.css';
 
 export interface ApprovalRequest {
@@ -129,7 +128,8 @@ export const ApprovalCard = memo(function ApprovalCard({
   const answer = async (decision: ApprovalDecision) => {
     setSending(decision);
     try {
-      await answerApproval(req.taskId, req.requestId, decision === 'deny' && message.trim() ? { decision, message: message.trim() } : { decision });
+      const body = decision === 'deny' && message.trim() ? { decision, message: message.trim() } : { decision };
+      await api('answerApproval', { params: { id: req.taskId, requestId: req.requestId }, body });
       setSent(decision);
       onAnswered?.(decision);
     } catch (err) {
@@ -186,12 +186,7 @@ export const ApprovalCard = memo(function ApprovalCard({
       {resolved ? (
         <div className="approval-outcome small" data-testid="approval-outcome" role="status">
           {outcomeText(resolved)}
-          {resolved.message && (
-            <>
-              {': '}
-              <q>{resolved.message}</q>
-            </>
-          )}
+          {resolved.message && `: “${resolved.message}”`}
         </div>
       ) : active ? (
         <div className="approval-actions">

@@ -4,9 +4,8 @@ import { useEffect, useState } from 'react';
 import type { PendingApproval, Task } from '../../../src/api/index.js';
 import { taskPath } from '../lib/format';
 import { ApprovalCard } from './ApprovalCard';
-import { listApprovals } from './approvals-api';
 import { Banner } from './Banner';
-import { errorMessage } from './client';
+import { api, errorMessage } from './client';
 import { Dialog } from './Dialog';
 import { onLinkClick } from './router';
 
@@ -26,8 +25,8 @@ export function ApprovalInbox({ tasks }: { tasks: ReadonlyMap<string, Task> }) {
   useEffect(() => {
     if (!open) return;
     let gone = false;
-    listApprovals()
-      .then((l) => !gone && setList(l))
+    api('listApprovals')
+      .then((r) => !gone && setList(r.approvals))
       .catch((err: unknown) => !gone && setError(errorMessage(err)));
     return () => {
       gone = true;
