@@ -28,12 +28,13 @@ function useNow(on: boolean): number {
   return now;
 }
 
-function ToolArgs({ view }: { view: ToolView }) {
+function ToolArgs({ view, reason }: { view: ToolView; reason: string }) {
   switch (view.kind) {
     case 'command':
       return (
         <>
-          {view.description && <div className="muted small">{view.description}</div>}
+          {/* Claude Code's reason for a Bash call is often the command's own description: said once. */}
+          {view.description && view.description !== reason && <div className="muted small">{view.description}</div>}
           <pre className="code approval-command" data-testid="approval-command">
             <span className="muted" aria-hidden="true">$ </span>
             {view.command}
@@ -174,7 +175,7 @@ export const ApprovalCard = memo(function ApprovalCard({
         </div>
       ) : (
         <div className="approval-args">
-          <ToolArgs view={view} />
+          <ToolArgs view={view} reason={req.reason} />
         </div>
       )}
       {req.reason && !elsewhere && (
