@@ -1,5 +1,6 @@
 // Wire types of the MCP tools (arguments and structured results), derived from the REST schemas.
 import { z } from 'zod';
+import { AnswerApprovalReq, AnswerApprovalResp, ApprovalParams, ApprovalsResp } from './approvals.js';
 import { SecretName, SecretsResp, SetSecretReq } from './secrets.js';
 import { CloneRepoReq, CreateTaskReq, DiffQuery, DiffResp, InputReq, Repo, SyncReq, SyncResp, Task, TaskId, UsageResp } from './tasks.js';
 
@@ -61,6 +62,7 @@ export const McpTaskCreateArgs = z.object({
   harness: CreateTaskReq.shape.harness.optional().describe('Coding agent; default: the one used last with this repository.'),
   model: CreateTaskReq.shape.model.describe('Model of the agent; default: the one used last with this agent.'),
   secrets: CreateTaskReq.shape.secrets.describe("Names of your secrets (secrets_list) to write into the container's ~/.env; their values are masked in the agent's output."),
+  permissions: CreateTaskReq.shape.permissions,
 });
 
 export const McpSecretsListArgs = z.object({});
@@ -89,5 +91,15 @@ export const McpReposListArgs = z.object({ cursor: cursor.optional(), limit: z.n
 export const McpReposListResult = z.object({ repos: z.array(Repo), nextCursor: z.string().optional(), truncated: truncated.optional() });
 export const McpCloneArgs = CloneRepoReq.pick({ url: true, path: true });
 export const McpCloneResult = Repo;
+// Tool approval: the calls that wait for the caller, and answers.
+export const McpApprovalsListArgs = z.object({ task: McpTaskRef.optional().describe('Only this task; default: all of yours.') });
+export const McpApprovalsListResult = ApprovalsResp;
+export const McpApprovalAnswerArgs = z.object({
+  task: McpTaskRef,
+  requestId: ApprovalParams.shape.requestId.describe('The request (approvals_list).'),
+  decision: AnswerApprovalReq.shape.decision,
+  message: AnswerApprovalReq.shape.message,
+});
+export const McpApprovalAnswerResult = AnswerApprovalResp;
 export const McpUsageArgs = z.object({});
 export const McpUsageResult = UsageResp;

@@ -1,6 +1,6 @@
 // Redacted summaries of tool arguments for the audit log: identifiers kept, free text reduced to its size.
 /** Arguments whose values identify what was acted on and carry no secret. */
-const KEPT = new Set(['task', 'limit', 'cursor', 'harness', 'model', 'repo', 'baseBranch', 'force', 'path', 'name']);
+const KEPT = new Set(['task', 'limit', 'cursor', 'harness', 'model', 'repo', 'baseBranch', 'force', 'path', 'name', 'requestId', 'decision']);
 /** Lists of identifiers (a task's secret names): kept when every item is a short string. */
 const KEPT_LISTS = new Set(['secrets']);
 

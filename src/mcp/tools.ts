@@ -4,6 +4,10 @@ import {
   HarnessName,
   McpActionResult,
   McpAnswerArgs,
+  McpApprovalAnswerArgs,
+  McpApprovalAnswerResult,
+  McpApprovalsListArgs,
+  McpApprovalsListResult,
   McpCloneArgs,
   McpCloneResult,
   McpDiffArgs,
@@ -233,6 +237,7 @@ export const TOOLS: readonly ToolDef[] = [
           ...(model ? { model } : {}),
           prompt: { text: args.prompt },
           ...(args.secrets?.length ? { secrets: args.secrets } : {}),
+          ...(args.permissions ? { permissions: args.permissions } : {}),
         },
         ctx.principal.caller,
       );
@@ -420,6 +425,40 @@ export const TOOLS: readonly ToolDef[] = [
       const week = usage.weeks.at(-1);
       const text = `Today: $${(today?.costUSD ?? 0).toFixed(2)}, ${today?.turns ?? 0} turns. This week: $${(week?.costUSD ?? 0).toFixed(2)}, ${week?.turns ?? 0} turns.`;
       return { result: usage, text };
+    },
+  }),
+  tool({
+    name: 'approvals_list',
+    title: 'Tool calls waiting for you',
+    description:
+      'Tool calls your agents wait on (tasks in permission mode ask or rules): task, tool, arguments, the agent’s reason and the deadline after which the call is denied. Answer with approval_answer.',
+    scope: 'caic:tasks.read',
+    args: McpApprovalsListArgs,
+    result: McpApprovalsListResult,
+    annotations: READ,
+    async run(ctx, args) {
+      const svc = ctx.services.service;
+      const approvals = args.task === undefined ? svc.pendingApprovals(ctx.principal.caller) : await svc.approvalsOf(resolve(ctx, args.task).task.id, ctx.principal.caller);
+      const numbers = new Map(svc.list(ctx.principal.caller).map((t, i) => [t.id, i + 1]));
+      const text = approvals.length
+        ? approvals.map((a) => `task #${numbers.get(a.taskId) ?? '?'} request ${a.requestId}: ${a.tool} ${cutText(JSON.stringify(a.input), 200).text}${a.reason ? ` (${a.reason})` : ''}, denied at ${a.expiresAt} unless answered`).join('\n')
+        : 'No tool call waits for you.';
+      return { result: { approvals }, text };
+    },
+  }),
+  tool({
+    name: 'approval_answer',
+    title: 'Answer a tool call',
+    description:
+      'Answers a tool call an agent waits on: allowOnce (this call), allowTask (this and every later call of the same tool in the task) or deny (the agent is told `message`).',
+    scope: 'caic:tasks.write',
+    args: McpApprovalAnswerArgs,
+    result: McpApprovalAnswerResult,
+    annotations: WRITE,
+    async run(ctx, args) {
+      const { task, number } = resolve(ctx, args.task);
+      const r = await ctx.services.service.answerApproval(task.id, args.requestId, { decision: args.decision, ...(args.message !== undefined ? { message: args.message } : {}) }, ctx.principal.caller);
+      return { result: r, text: `${r.decision === 'deny' ? 'Denied' : 'Allowed'} request ${r.requestId} of task #${number}${r.decision === 'allowTask' ? ' (and the same tool for the rest of the task)' : ''}.` };
     },
   }),
   tool({

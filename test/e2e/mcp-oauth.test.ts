@@ -221,7 +221,7 @@ describe('an MCP client signs in with OAuth (login configured)', { timeout: 300_
     assert.equal(provider.client?.client_id, docUrl, 'the URL is the client id; nothing was registered');
     assert.ok(docFetches >= 1, 'the document was fetched');
     const names = (await mcp.client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['agent_last_message', 'get_usage', 'repos_list', 'secrets_list', 'task_diff', 'task_get_detail', 'tasks_list'], 'read scopes only');
+    assert.deepEqual(names, ['agent_last_message', 'approvals_list', 'get_usage', 'repos_list', 'secrets_list', 'task_diff', 'task_get_detail', 'tasks_list'], 'read scopes only');
     const listed = await mcp.call('tasks_list', {});
     assert.deepEqual((listed.structuredContent as { tasks: { id: string }[] }).tasks.map((t) => t.id), [task.id], 'the same user’s tasks');
   });

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, PendingApproval, Task, TaskListEvent } from '../../src/api/index.js';
+import { mcpClient } from '../helpers/mcp.js';
 import { SseClient } from '../helpers/sse.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { signInCookie } from '../helpers/login.js';
@@ -198,6 +199,27 @@ describe('tool approval (fake agent, ask and rules)', () => {
         ['deny', 'user'],
       ],
     );
+  });
+
+  test('MCP: approvals_list and approval_answer, for the owner only', async () => {
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_TOOL echo mcp > mcp.txt' }, permissions: { mode: 'ask' } }, alice);
+    const [p] = await waitPending(task.id, 'the Bash request');
+    await using mine = await mcpClient(env.d.url, alice);
+    await using his = await mcpClient(env.d.url, bob);
+    const listed = await mine.call('approvals_list');
+    assert.equal(listed.isError, undefined, JSON.stringify(listed));
+    assert.deepEqual((listed.structuredContent as { approvals: PendingApproval[] }).approvals, [p]);
+    assert.deepEqual((await his.call('approvals_list')).structuredContent, { approvals: [] });
+    const stolen = await his.call('approval_answer', { task: task.id, requestId: p!.requestId, decision: 'allowOnce' });
+    assert.equal(stolen.isError, true);
+    assert.equal(stolen._meta?.['xyz.caic/error'], 'NOT_FOUND');
+    const ok = await mine.call('approval_answer', { task: task.id, requestId: p!.requestId, decision: 'allowOnce' });
+    assert.equal(ok.isError, undefined, JSON.stringify(ok));
+    assert.deepEqual(ok.structuredContent, { requestId: p!.requestId, decision: 'allowOnce' });
+    const twice = await mine.call('approval_answer', { task: task.id, requestId: p!.requestId, decision: 'deny' });
+    assert.equal(twice._meta?.['xyz.caic/error'], 'CONFLICT');
+    await env.waitState(task.id, 'waiting', { headers: alice, timeoutMs: 60_000 });
+    assert.equal(await inContainer(task.id, 'cat /home/user/src/proj/mcp.txt'), 'mcp');
   });
 
   test('a task in mode ask or rules is refused for an agent that cannot ask; bad rules are a 400', async () => {

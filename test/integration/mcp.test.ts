@@ -26,6 +26,8 @@ const TOOL_NAMES = [
   'secrets_list',
   'secret_set',
   'secret_delete',
+  'approvals_list',
+  'approval_answer',
 ];
 
 describe('MCP with no login (loopback)', { timeout: 180_000 }, () => {

@@ -142,6 +142,18 @@ describe('Web Push with login: each user’s task news to their own browsers', {
     assert.equal((await stat(join(env.d.configDir, PUSH_SUBSCRIPTIONS_FILE_NAME))).mode & 0o777, 0o600);
   });
 
+  test('a tool call waiting for approval pushes the tool and the task title to the owner, opening the task', async () => {
+    const sub = push.subscribe();
+    await subscribe(alice, sub);
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_TOOL echo secret-arg-9f3 > x.txt' }, permissions: { mode: 'ask' } }, alice);
+    await until(() => payloads(sub).some((p) => p.kind === 'approval' && p.taskId === task.id), 'the approval push');
+    const p = payloads(sub).find((q) => q.kind === 'approval')!;
+    const title = (await env.task(task.id, alice)).title;
+    assert.deepEqual(p, { v: 1, kind: 'approval', taskId: task.id, title, url: `/task/@${task.id}`, detail: 'Bash waits for your approval' });
+    assert.ok(!p.detail!.includes('secret-arg-9f3'), 'the arguments stay out of the push');
+    await env.post(task.id, 'stop');
+  });
+
   test(`a few subscriptions per user: the ${MAX_SUBSCRIPTIONS_PER_USER + 1}th replaces the oldest; unsubscribe removes only the caller’s`, async () => {
     const subs = Array.from({ length: MAX_SUBSCRIPTIONS_PER_USER + 1 }, () => push.subscribe());
     const ids: string[] = [];

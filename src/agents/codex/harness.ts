@@ -1,5 +1,5 @@
 // Codex CLI: `codex app-server`, JSON-RPC over stdio (stdin is not mirrored into the relay log).
-import type { Harness } from '../types.js';
+import type { Harness, StartOptions } from '../types.js';
 import { CodexParser, REQUEST_IDS } from './parser.js';
 
 const CONTEXT = 200_000;
@@ -33,7 +33,11 @@ const OPT_OUT = [
   'skills/changed',
 ];
 
-const threadSettings = { approvalPolicy: 'never', sandbox: 'danger-full-access' } as const;
+/**
+ * The container is the sandbox. Without tool approval nothing is asked; with it the app server asks
+ * before every command it does not know as read-only and before file changes ("untrusted").
+ */
+const threadSettings = (o: StartOptions) => ({ approvalPolicy: !o.permissionMode || o.permissionMode === 'bypass' ? 'never' : 'untrusted', sandbox: 'danger-full-access' }) as const;
 
 export const codexHarness: Harness = {
   name: 'codex',
@@ -54,8 +58,8 @@ export const codexHarness: Harness = {
     line({ method: 'initialized' }),
     o.resumeSessionId
       ? // The history stays on disk: caic has it already, and a long thread makes a huge line.
-        line({ id: REQUEST_IDS.thread, method: 'thread/resume', params: { threadId: o.resumeSessionId, model: o.model, cwd: o.cwd, excludeTurns: true, ...threadSettings } })
-      : line({ id: REQUEST_IDS.thread, method: 'thread/start', params: { model: o.model, cwd: o.cwd, ...threadSettings } }),
+        line({ id: REQUEST_IDS.thread, method: 'thread/resume', params: { threadId: o.resumeSessionId, model: o.model, cwd: o.cwd, excludeTurns: true, ...threadSettings(o) } })
+      : line({ id: REQUEST_IDS.thread, method: 'thread/start', params: { model: o.model, cwd: o.cwd, ...threadSettings(o) } }),
   ],
   encodePrompt: (prompt, parser) => {
     const p = parser as CodexParser;
@@ -70,8 +74,8 @@ export const codexHarness: Harness = {
     const p = parser as CodexParser;
     return p.ready ? line({ id: p.requestId(), method: 'thread/compact/start', params: { threadId: p.threadId } }) : null;
   },
-  supportsApproval: false,
-  encodeApproval: () => null,
+  supportsApproval: true,
+  encodeApproval: (a, parser) => (parser as CodexParser).approvalAnswer(a.requestId, a.allow, a.always),
   encodeInterrupt: (parser) => {
     const p = parser as CodexParser;
     return p.ready && p.turnId ? line({ id: p.requestId(), method: 'turn/interrupt', params: { threadId: p.threadId, turnId: p.turnId } }) : null;

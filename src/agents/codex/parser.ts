@@ -25,6 +25,10 @@ export class CodexParser implements AgentParser {
   private turnUsage = zero();
   private initSent = false;
   private model: string;
+  /** Approval requests the app server waits on: our request id → its JSON-RPC id (number or string). */
+  private readonly approvals = new Map<string, string | number>();
+  /** File changes by item id (from item/started), shown with an approval request that names only the item. */
+  private readonly changes = new Map<string, { name: string; input: Json }>();
 
   constructor(
     model: string,
@@ -53,6 +57,14 @@ export class CodexParser implements AgentParser {
     if (msg.method === undefined && msg.id !== undefined) return this.response(msg);
     const method = str(msg.method, 'unknown');
     const params = asObject(msg.params) ?? {};
+    if (msg.id !== undefined && (method === 'item/commandExecution/requestApproval' || method === 'item/fileChange/requestApproval')) return this.approvalRequest(msg.id, method, params);
+    if (method === 'serverRequest/resolved') {
+      // The app server settled a request itself (the turn was interrupted): one that waits on us is withdrawn.
+      const id = this.requestKey(params.requestId);
+      if (!id || !this.approvals.has(id)) return [];
+      this.approvals.delete(id);
+      return [{ kind: 'approvalResolved', requestId: id, decision: 'deny', by: 'agent', user: '', message: 'withdrawn by the agent' }];
+    }
     if (IGNORED.has(method)) return [];
     switch (method) {
       case 'thread/started':
@@ -129,6 +141,36 @@ export class CodexParser implements AgentParser {
     }
   }
 
+  private requestKey(id: unknown): string {
+    return typeof id === 'number' || (typeof id === 'string' && id) ? `codex-${String(id)}` : '';
+  }
+
+  /**
+   * The app server asks before a command or a file change (approval policy "untrusted"): an
+   * approval event with the call as the transcript shows it (a Bash command, the file changes).
+   */
+  private approvalRequest(rpcId: unknown, method: string, params: Json): EventBody[] {
+    const requestId = this.requestKey(rpcId);
+    if (!requestId) return [];
+    this.approvals.set(requestId, rpcId as string | number);
+    const itemId = str(params.itemId);
+    const reason = str(params.reason);
+    if (method === 'item/commandExecution/requestApproval') {
+      return [{ kind: 'approval', requestId, toolUseId: itemId, tool: 'Bash', input: { command: unwrapShell(str(params.command)), cwd: params.cwd ?? '' }, reason, expiresAt: '' }];
+    }
+    const change = this.changes.get(itemId) ?? { name: 'Edit', input: { changes: [] } };
+    return [{ kind: 'approval', requestId, toolUseId: itemId, tool: change.name, input: change.input, reason, expiresAt: '' }];
+  }
+
+  /** The JSON-RPC answer to an approval request, or null when the app server does not wait on it. */
+  approvalAnswer(requestId: string, allow: boolean, always: boolean): string | null {
+    const rpcId = this.approvals.get(requestId);
+    if (rpcId === undefined) return null;
+    this.approvals.delete(requestId);
+    // "decline" lets the turn go on without the call (Codex takes no message with it).
+    return `${JSON.stringify({ id: rpcId, result: { decision: allow ? (always ? 'acceptForSession' : 'accept') : 'decline' } })}\n`;
+  }
+
   private response(msg: Json): EventBody[] {
     const error = asObject(msg.error);
     if (error) return [{ kind: 'error', message: `codex: ${str(error.message, 'request failed')}` }];
@@ -157,7 +199,11 @@ export class CodexParser implements AgentParser {
       case 'fileChange': {
         const changes = Array.isArray(item.changes) ? item.changes : [];
         const allAdds = changes.length > 0 && changes.every((c) => asObject(asObject(c)?.kind)?.type === 'add');
-        return [{ kind: 'toolUse', toolUseId: id, name: allAdds ? 'Write' : 'Edit', input: { changes }, inputTruncated: false }];
+        const first = str(asObject(changes[0])?.path);
+        // A rule's pattern matches the first file's path.
+        const input = { ...(first ? { file_path: first } : {}), changes };
+        this.changes.set(id, { name: allAdds ? 'Write' : 'Edit', input });
+        return [{ kind: 'toolUse', toolUseId: id, name: allAdds ? 'Write' : 'Edit', input, inputTruncated: false }];
       }
       case 'mcpToolCall':
         return [{ kind: 'toolUse', toolUseId: id, name: `mcp__${str(item.server)}__${str(item.tool)}`, input: item.arguments ?? {}, inputTruncated: false }];
@@ -206,6 +252,8 @@ export class CodexParser implements AgentParser {
         return [{ kind: 'toolResult', toolUseId: id, content, isError: failed || Boolean(err), durationMs: num(item.durationMs) }];
       }
       case 'fileChange':
+        this.changes.delete(id);
+        return [{ kind: 'toolResult', toolUseId: id, content: status || 'completed', isError: failed || item.success === false, durationMs: num(item.durationMs) }];
       case 'dynamicToolCall':
       case 'collabAgentToolCall':
       case 'webSearch':
