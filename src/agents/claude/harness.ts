@@ -1,7 +1,7 @@
 // Claude Code: `claude -p` with stream-json in and out, under the relay.
 import type { Prompt } from '../../api/index.js';
 import type { ApprovalAnswer, CredentialSpec, Harness, StartOptions } from '../types.js';
-import { ClaudeParser } from './parser.js';
+import { claudeDeltaPiece, ClaudeParser } from './parser.js';
 
 export const CLAUDE_CONTEXT_WINDOW = 180_000;
 
@@ -73,4 +73,5 @@ export const claudeHarness: Harness = {
   encodeApproval: (a) => claudeApproval(a),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(CLAUDE_CONTEXT_WINDOW),
+  deltaPiece: claudeDeltaPiece,
 };

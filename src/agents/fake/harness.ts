@@ -1,6 +1,6 @@
 // The fake harness: the scripted agent (fake-agent.ts) deployed into the container, Claude's wire format.
 import { claudeApproval, claudeInterrupt, claudePermissionArgs, claudeUserMessage } from '../claude/harness.js';
-import { ClaudeParser } from '../claude/parser.js';
+import { claudeDeltaPiece, ClaudeParser } from '../claude/parser.js';
 import type { Harness } from '../types.js';
 
 export const fakeHarness: Harness = {
@@ -22,4 +22,5 @@ export const fakeHarness: Harness = {
   encodeApproval: (a) => claudeApproval(a),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(200_000),
+  deltaPiece: claudeDeltaPiece,
 };
