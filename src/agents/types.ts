@@ -98,7 +98,8 @@ export interface Harness {
   encodeApproval(answer: ApprovalAnswer, parser: AgentParser): string | null;
   /** What stops the current turn (the session stays), or null when the parser knows no turn runs. */
   encodeInterrupt(parser: AgentParser): string | null;
-  newParser(opts: { model: string }): AgentParser;
+  /** `permissionMode`: the task's (a parser that turns agent requests into approvals only does so when it asks). */
+  newParser(opts: { model: string; permissionMode?: PermissionMode }): AgentParser;
   /**
    * When `line` is a streamed piece of the agent's output (a text, thinking or tool-input delta):
    * its text, and how to rebuild the line with other text. Lets caic mask a secret split across

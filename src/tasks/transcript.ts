@@ -229,7 +229,8 @@ export class Transcript {
     if (!this.parser) {
       const harness = this.harnesses.get(this.meta?.harness ?? 'fake');
       if (!harness) throw new Error(`unknown harness ${this.meta?.harness}`);
-      this.parser = harness.newParser({ model: this.meta?.model ?? '' });
+      const mode = this.meta?.permissions?.mode;
+      this.parser = harness.newParser({ model: this.meta?.model ?? '', ...(mode ? { permissionMode: mode } : {}) });
     }
     return this.parser;
   }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventMessage, PendingApproval, Task } from '../../src/api/index.js';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions, type RealAgentRun } from '../helpers/real-agent.js';
+import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { waitUntil } from '../helpers/wait.js';
 import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
 
@@ -85,7 +85,7 @@ test('claude: rules allow Read; Bash asks; allow runs it, deny reaches the model
   await turns(3, 'the denied Bash turn');
   const deniedResults = await lastToolResults();
   assert.equal(deniedResults[0]?.isError, true, JSON.stringify(deniedResults));
-  assert.match(deniedResults[0]!.content, /Not now, use the Makefile instead\./);
+  assert.match(deniedResults[0].content, /Not now, use the Makefile instead\./);
   assert.equal((await env.execIn(task.id, 'cat /home/user/src/proj/denied.txt 2>/dev/null || echo none', 'user')).output.trim(), 'none');
 
   // 4. Nobody answers: denied at the deadline, and the model is told.
@@ -97,6 +97,6 @@ test('claude: rules allow Read; Bash asks; allow runs it, deny reaches the model
   assert.ok(Date.parse(resolved.ts) >= Date.parse(late.expiresAt) - 100, 'not before its deadline');
   const lateResults = await lastToolResults();
   assert.equal(lateResults[0]?.isError, true, JSON.stringify(lateResults));
-  assert.match(lateResults[0]!.content, new RegExp(`no answer within ${TIMEOUT_S}s`));
+  assert.match(lateResults[0].content, new RegExp(`no answer within ${TIMEOUT_S}s`));
   assert.equal((await env.execIn(task.id, 'cat /home/user/src/proj/late.txt 2>/dev/null || echo none', 'user')).output.trim(), 'none');
 });

@@ -150,7 +150,7 @@ describe('Web Push with login: each user’s task news to their own browsers', {
     const p = payloads(sub).find((q) => q.kind === 'approval')!;
     const title = (await env.task(task.id, alice)).title;
     assert.deepEqual(p, { v: 1, kind: 'approval', taskId: task.id, title, url: `/task/@${task.id}`, detail: 'Bash waits for your approval' });
-    assert.ok(!p.detail!.includes('secret-arg-9f3'), 'the arguments stay out of the push');
+    assert.ok(!p.detail.includes('secret-arg-9f3'), 'the arguments stay out of the push');
     await env.post(task.id, 'stop');
   });
 

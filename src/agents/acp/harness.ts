@@ -32,14 +32,14 @@ export function acpHarness(spec: AcpHarnessSpec): Harness {
       return rpc({ id: p.requestId(), method: 'session/prompt', params: { sessionId: p.promptSessionId, prompt: blocks } });
     },
     encodeCompact: () => null,
-    supportsApproval: false,
-    encodeApproval: () => null,
+    supportsApproval: true,
+    encodeApproval: (a, parser) => (parser as AcpParser).approvalAnswer(a.requestId, a.allow, a.always),
     // A notification: the running prompt answers with stopReason "cancelled". Harmless when idle.
     encodeInterrupt: (parser) => {
       const p = parser as AcpParser;
-      return p.promptSessionId ? rpc({ method: 'session/cancel', params: { sessionId: p.promptSessionId } }) : null;
+      return p.promptSessionId ? rpc({ method: 'session/cancel', params: { sessionId: p.promptSessionId } }) + p.cancelPermissions() : null;
     },
-    newParser: ({ model }) => new AcpParser(spec.dialect, { model, contextWindow: spec.contextWindow(model) }),
+    newParser: ({ model, permissionMode }) => new AcpParser(spec.dialect, { model, contextWindow: spec.contextWindow(model), ...(permissionMode ? { permissionMode } : {}) }),
     deltaPiece: acpDeltaPiece,
   };
 }

@@ -2,7 +2,7 @@
 // Gemini CLI (`gemini --acp`). Shapes as opencode 1.18 and gemini-cli 0.61 emit them
 // (test/fixtures/agents/{opencode,gemini}.jsonl are recordings). The parser also drives the
 // handshake: each step's answer queues the next request (drain()).
-import type { EventBody, Usage } from '../../api/index.js';
+import type { EventBody, PermissionMode, Usage } from '../../api/index.js';
 import type { AgentParser } from '../types.js';
 import { asObject, flattenContent, MAX_ERROR_LINE, num, parseLine, str, type Json } from '../util.js';
 
@@ -26,7 +26,8 @@ const rpc = (o: Record<string, unknown>) => `${JSON.stringify({ jsonrpc: '2.0', 
 /** Claude's input keys for the common camelCase ones (the UI reads file_path, old_string, ...). */
 function claudeInput(raw: Json): Json {
   const out: Json = {};
-  for (const [k, v] of Object.entries(raw)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  // OpenCode's permission requests say `filepath`.
+  for (const [k, v] of Object.entries(raw)) out[k === 'filepath' ? 'file_path' : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
   return out;
 }
 
@@ -45,12 +46,40 @@ export class AcpParser implements AgentParser {
   /** Tool calls announced without input (OpenCode's `pending`): shown once their input is known. */
   private readonly held = new Map<string, Json>();
   private readonly shown = new Set<string>();
+  /** Permission requests the agent waits on (tool approval): our request id → its JSON-RPC id and options. */
+  private readonly permissions = new Map<string, { rpcId: unknown; options: Json[] }>();
 
   constructor(
     private readonly dialect: AcpDialect,
-    private readonly opts: { model: string; contextWindow: number },
+    private readonly opts: { model: string; contextWindow: number; permissionMode?: PermissionMode },
   ) {
     this.modelSet = !dialect.modelOption || !opts.model;
+  }
+
+  /** The task asks a person before tools run (mode ask or rules): permission requests become approvals. */
+  private get asks(): boolean {
+    return this.opts.permissionMode !== undefined && this.opts.permissionMode !== 'bypass';
+  }
+
+  /**
+   * The answer to a permission request, queued on the outbox (returns '' then), or null when the
+   * agent does not wait on it. ACP's options carry no message: a denial is "reject".
+   */
+  approvalAnswer(requestId: string, allow: boolean, always: boolean): string | null {
+    const p = this.permissions.get(requestId);
+    if (!p) return null;
+    this.permissions.delete(requestId);
+    const of = (kind: string) => p.options.find((o) => o.kind === kind);
+    const pick = allow ? (always ? of('allow_always') ?? of('allow_once') : of('allow_once') ?? of('allow_always')) : of('reject_once') ?? of('reject_always');
+    this.outbox.push(rpc({ id: p.rpcId, result: { outcome: pick ? { outcome: 'selected', optionId: pick.optionId } : { outcome: 'cancelled' } } }));
+    return '';
+  }
+
+  /** After session/cancel ACP wants every pending permission request answered "cancelled". */
+  cancelPermissions(): string {
+    const lines = [...this.permissions.values()].map((p) => rpc({ id: p.rpcId, result: { outcome: { outcome: 'cancelled' } } }));
+    this.permissions.clear();
+    return lines.join('');
   }
 
   start(o: { cwd: string; resumeSessionId?: string }): void {
@@ -104,8 +133,19 @@ export class AcpParser implements AgentParser {
     return this.update(asObject(asObject(msg.params)?.update) ?? {});
   }
 
-  /** The agent asks us something: permissions are granted (caic runs agents unattended); the rest we do not offer. */
+  /**
+   * The agent asks us something: permissions go to tool approval when the task asks a person, else
+   * they are granted (caic runs agents unattended); the rest we do not offer.
+   */
   private request(id: unknown, method: string, params: Json): EventBody[] {
+    if (method === 'session/request_permission' && this.asks && (typeof id === 'number' || typeof id === 'string')) {
+      const requestId = `acp-${String(id)}`;
+      const options = (Array.isArray(params.options) ? params.options : []).map((o) => asObject(o) ?? {});
+      this.permissions.set(requestId, { rpcId: id, options });
+      const call = asObject(params.toolCall) ?? {};
+      const name = this.dialect.toolName(call) ?? KIND_TOOLS[str(call.kind)] ?? (str(call.title) || 'tool');
+      return [{ kind: 'approval', requestId, toolUseId: str(call.toolCallId), tool: name, input: this.inputOf(name, call), reason: str(call.title), expiresAt: '' }];
+    }
     if (method === 'session/request_permission') {
       const options = (Array.isArray(params.options) ? params.options : []).map((o) => asObject(o) ?? {});
       // Once, not always: some agents refuse "always" outside a trusted folder.

@@ -29,8 +29,9 @@ export const geminiHarness = acpHarness({
   credentials: { anyOf: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GENAI_USE_VERTEXAI'], fix: 'set GEMINI_API_KEY in [harness.gemini.env]' },
   contextWindow: () => 1_000_000,
   // --skip-trust: a fresh container's checkout is not a folder the CLI has seen; without it, yolo
-  // (approve every tool, as caic runs agents) is refused there.
-  argv: (o) => ['gemini', '--acp', '--yolo', '--skip-trust', ...(o.model && o.model !== 'auto' ? ['--model', o.model] : [])],
+  // (approve every tool, as caic runs agents) is refused there. With tool approval it runs in its
+  // default mode: it asks (session/request_permission) before edits, shell commands and fetches.
+  argv: (o) => ['gemini', '--acp', ...(!o.permissionMode || o.permissionMode === 'bypass' ? ['--yolo'] : []), '--skip-trust', ...(o.model && o.model !== 'auto' ? ['--model', o.model] : [])],
   dialect: {
     // Call ids start with the tool's name: `write_file__write_file_1796004860939_0`.
     toolName: (u) => GEMINI_TOOL_NAMES[str(u.toolCallId).split('__')[0] ?? ''] ?? null,

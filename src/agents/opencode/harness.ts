@@ -41,7 +41,9 @@ export const opencodeHarness = acpHarness({
     fix: "set the model provider's API key (e.g. ANTHROPIC_API_KEY) in [harness.opencode.env]",
   },
   contextWindow: () => 200_000,
-  argv: () => ['opencode', 'acp'],
+  // OpenCode allows every tool unless its permission config says "ask" (OPENCODE_PERMISSION, JSON,
+  // merged over its config): with tool approval it asks before edits, shell commands and fetches.
+  argv: (o) => [...(!o.permissionMode || o.permissionMode === 'bypass' ? [] : ['env', `OPENCODE_PERMISSION=${JSON.stringify({ edit: 'ask', bash: 'ask', webfetch: 'ask' })}`]), 'opencode', 'acp'],
   dialect: {
     toolName: (u) => OPENCODE_TOOL_NAMES[str(asObject(u)?.title)] ?? null,
     // `opencode acp` takes no model flag: the session's "model" option sets it.
