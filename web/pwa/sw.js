@@ -53,17 +53,26 @@ self.addEventListener('push', (event) => {
     msg = null;
   }
   if (!msg || msg.v !== 1 || typeof msg.taskId !== 'string') return;
-  const what = { asking: 'Asks you', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', approval: 'Approval', test: 'caic' }[msg.kind] || 'Task';
+  const what = { asking: 'Asks you', approval: 'Approval needed', plan: 'Plan ready', finished: 'Finished', failed: 'Failed', ci_failed: 'CI failed', test: 'caic' }[msg.kind] || 'Task';
+  const detail = typeof msg.detail === 'string' ? msg.detail : '';
+  const body = msg.kind === 'test' ? 'Notifications from this server reach this browser.' : detail || (msg.kind === 'approval' ? 'A tool call waits for your answer: open the task to allow or deny it.' : '');
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
-      // A tab the person is looking at already shows the change (and its own notification logic): no second one.
-      if (msg.kind !== 'test' && tabs.some((t) => t.visibilityState === 'visible' && t.focused)) return undefined;
+      // A tab the person is looking at already shows the change (and its own notification logic): no
+      // second one. An approval request is only seen in its own task's view (and times out to deny):
+      // it is shown unless that task's page (any of its paths: /task/@<id>, …+<title>, …/diff) is in front.
+      const looking = tabs.filter((t) => t.visibilityState === 'visible' && t.focused);
+      const url = typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/';
+      const onTask = (t) => new RegExp(`^/task/@${msg.taskId.replace(/[^0-9a-z]/g, '')}(?:[+/]|$)`).test(new URL(t.url).pathname);
+      if (msg.kind === 'approval' ? looking.some(onTask) : msg.kind !== 'test' && looking.length > 0) return undefined;
       return self.registration.showNotification(`${what}: ${msg.title}`, {
-        body: msg.kind === 'test' ? 'Notifications from this server reach this browser.' : typeof msg.detail === 'string' ? msg.detail : '',
+        body,
         tag: msg.taskId,
+        // A request times out to deny: it stays on screen until the person acts on it.
+        requireInteraction: msg.kind === 'approval',
         icon: '/icons/icon-192.png',
         badge: '/icons/icon-192.png',
-        data: { url: typeof msg.url === 'string' && msg.url.startsWith('/') ? msg.url : '/' },
+        data: { url },
       });
     }),
   );

@@ -51,7 +51,12 @@ export type Item =
   | { key: string; type: 'log'; message: string; ts: string }
   | { key: string; type: 'init'; model: string; agentVersion: string; sessionId: string; ts: string }
   | { key: string; type: 'system'; subtype: string; detail?: unknown; ts: string }
-  | { key: string; type: 'subagent'; taskId: string; description: string; status?: string; ts: string };
+  | { key: string; type: 'subagent'; taskId: string; description: string; status?: string; ts: string }
+  /** A tool call waiting for a person (permission mode ask or rules); `resolved` once settled. */
+  | { key: string; type: 'approval'; ev: Ev<'approval'>; resolved?: ApprovalOutcome };
+
+/** How an approval request was settled (the approvalResolved event's fields). */
+export type ApprovalOutcome = Pick<Ev<'approvalResolved'>, 'decision' | 'by' | 'user' | 'message' | 'ts'>;
 
 export interface TodoView {
   content: string;
@@ -79,6 +84,8 @@ export interface TranscriptState {
   /** Index of the start-progress card while it still collects phases, or -1. */
   provisionAt: number;
   subagents: ReadonlyMap<string, number>;
+  /** Indexes of approval items by requestId (to settle them, and to list the pending ones). */
+  approvals: ReadonlyMap<string, number>;
   /** Count of events applied (for tests and the bench). */
   events: number;
   /** Live events whose id was not the next one: a lost event (always 0 unless something broke). */
@@ -98,6 +105,7 @@ export const emptyTranscript: TranscriptState = {
   pendingTools: [],
   provisionAt: -1,
   subagents: new Map(),
+  approvals: new Map(),
   events: 0,
   gaps: 0,
 };
@@ -120,12 +128,14 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
   let items: Item[] | null = null;
   let tools: Map<string, number> | null = null;
   let subagents: Map<string, number> | null = null;
+  let approvals: Map<string, number> | null = null;
   let { lastId, todos, usage, contextWindow, stats, egress, streamingAt, pendingTools, provisionAt } = state;
   let applied = 0;
   let gaps = state.gaps;
   const list = (): Item[] => (items ??= state.items.slice());
   const toolMap = (): Map<string, number> => (tools ??= new Map(state.tools));
   const subMap = (): Map<string, number> => (subagents ??= new Map(state.subagents));
+  const approvalMap = (): Map<string, number> => (approvals ??= new Map(state.approvals));
   const push = (item: Item): number => list().push(item) - 1;
   // The agent's message in progress ends where the agent does something else. A user message is
   // not such a thing: it is queued while the agent keeps streaming the same message.
@@ -311,6 +321,16 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
       case 'egress':
         egress = e.blocked;
         break;
+      case 'approval':
+        endStream();
+        approvalMap().set(e.requestId, push({ key, type: 'approval', ev: e }));
+        break;
+      case 'approvalResolved': {
+        const at = (approvals ?? state.approvals).get(e.requestId);
+        const it = at === undefined ? undefined : (items ?? state.items)[at];
+        if (it?.type === 'approval' && !it.resolved) list()[at!] = { ...it, resolved: { decision: e.decision, by: e.by, user: e.user, message: e.message, ts: e.ts } };
+        break;
+      }
       case 'rateLimit':
         break;
     }
@@ -329,6 +349,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     pendingTools,
     provisionAt,
     subagents: subagents ?? state.subagents,
+    approvals: approvals ?? state.approvals,
     events: state.events + applied,
     gaps,
   };
@@ -338,6 +359,16 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
 function findRecent(items: readonly Item[], match: (it: Item) => boolean, window = 40): number {
   for (let i = items.length - 1; i >= Math.max(0, items.length - window); i--) if (match(items[i]!)) return i;
   return -1;
+}
+
+/** The approval requests still waiting for an answer, oldest first. */
+export function pendingApprovals(state: TranscriptState): Extract<Item, { type: 'approval' }>[] {
+  const out: Extract<Item, { type: 'approval' }>[] = [];
+  for (const at of state.approvals.values()) {
+    const it = state.items[at];
+    if (it?.type === 'approval' && !it.resolved) out.push(it);
+  }
+  return out;
 }
 
 /** The questions of the newest unanswered ask, if any (the task is `asking`). */

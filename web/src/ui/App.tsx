@@ -124,12 +124,14 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
   const inputRef = useRef<HTMLTextAreaElement>(null);
 
   const notify = useCallback((before: Task | undefined, after: Task) => {
-    if (!ATTENTION.has(after.state) || before?.state === after.state) return;
+    // A new tool call waiting for approval is news whatever the state did.
+    const approval = after.pendingApprovals > (before?.pendingApprovals ?? 0);
+    if (!approval && (!ATTENTION.has(after.state) || before?.state === after.state)) return;
     if (localStorage.getItem(NOTIFY_KEY) !== '1' || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     if (document.visibilityState === 'visible' && document.hasFocus()) return;
     // This browser gets the same news as a push (the service worker shows it): one notification, not two.
     if (pushOnHere()) return;
-    const n = new Notification(`${stateLabel(after.state)}: ${after.title}`, { body: after.result || after.repos[0]?.name || '', tag: after.id });
+    const n = new Notification(`${approval ? 'Approval needed' : stateLabel(after.state)}: ${after.title}`, { body: approval ? 'A tool call waits for your answer.' : after.result || after.repos[0]?.name || '', tag: after.id });
     n.onclick = () => {
       window.focus();
       navigate(taskPath(after.id, after.title));
@@ -191,8 +193,8 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
   }, [routeId, listed, list.loaded]);
   const task = listed ?? (fetched?.id === routeId ? fetched : undefined);
 
-  // Badge: how many tasks wait for the user.
-  const waiting = [...list.tasks.values()].filter((t) => ATTENTION.has(t.state)).length;
+  // Badge: how many tasks wait for the user (an answer, a plan, an approval).
+  const waiting = [...list.tasks.values()].filter((t) => ATTENTION.has(t.state) || t.pendingApprovals > 0).length;
   useEffect(() => {
     document.title = `${waiting ? `(${waiting}) ` : ''}${task ? `${task.title} · ` : ''}caic`;
     setFavicon(waiting > 0);

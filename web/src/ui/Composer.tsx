@@ -12,6 +12,8 @@ import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate } from './router';
 import { Banner } from './Banner';
 import { defaultEgressChoice, egressField, egressProblem, EgressPick, type EgressChoice } from './EgressPick';
+import { PermissionPicker } from './Permissions';
+import { permissionsReq, savedChoice, type PermissionChoice } from '../lib/approvals';
 
 interface Props {
   repos: Repo[];
@@ -45,6 +47,9 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   const { secrets: secretList } = useSecretNames();
   const [secrets, setSecrets] = useState<string[]>([]);
   const [egress, setEgress] = useState<EgressChoice>(defaultEgressChoice);
+  // Tool approval: the user's saved default (Settings), else the server's, unless chosen here.
+  const [permissions, setPermissions] = useState<PermissionChoice>(() => savedChoice(preferences?.settings));
+  useEffect(() => setPermissions(savedChoice(preferences?.settings)), [preferences?.settings]);
   // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
   const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
   const [continueBranch, setContinueBranch] = useState('');
@@ -119,6 +124,11 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       return;
     }
     if (!harness) return;
+    const perm = permissionsReq(permissions);
+    if (perm.problem) {
+      setError(perm.problem);
+      return;
+    }
     if (h && !h.ready) {
       setError(`${harness} cannot run here: ${h.reason || 'not ready'}.`);
       return;
@@ -137,6 +147,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           ...(gitHubToken ? { gitHubToken: true } : {}),
           ...(secrets.length ? { secrets } : {}),
           ...egressField(egress),
+          ...(perm.permissions ? { permissions: perm.permissions } : {}),
         },
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
@@ -291,6 +302,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           </details>
         )}
         <EgressPick value={egress} onChange={setEgress} />
+        <PermissionPicker value={permissions} onChange={setPermissions} disabled={busy} />
         <button type="button" onClick={() => setCloneOpen(true)}>
           Clone…
         </button>

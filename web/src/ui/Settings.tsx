@@ -10,6 +10,7 @@ import { Banner } from './Banner';
 import { CIDot, ciLabel } from './Forge';
 import { PushSettings } from './Push';
 import { SecretsSettings } from './Secrets';
+import { ApprovalSettings } from './Permissions';
 import { DoctorPanel } from './Doctor';
 
 export const NOTIFY_KEY = 'caic.notify';
@@ -93,6 +94,8 @@ export function Settings({ preferences, config, user, repos, onRescan, onPrefere
         <PushSettings />
         <h2>Secrets</h2>
         <SecretsSettings />
+        <h2>Tool approval</h2>
+        <ApprovalSettings preferences={preferences} onPreferences={onPreferences} />
         <h2>Repositories</h2>
         <div className="row" data-testid="repo-root">
           <span>

@@ -10,6 +10,7 @@ import { onLinkClick } from './router';
 import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
+import { ApprovalInbox } from './ApprovalInbox';
 
 export function groupTasks(tasks: Iterable<Task>): { active: [string, Task[]][]; done: Task[] } {
   const byRepo = new Map<string, Task[]>();
@@ -42,6 +43,11 @@ const TaskCard = memo(function TaskCard({ task, selected, onError }: { task: Tas
             {task.title}
           </span>
           <span className="task-card-meta">
+            {task.pendingApprovals > 0 && (
+              <span className="badge approval-badge" data-testid="approval-badge" title="Tool calls waiting for your approval">
+                {task.pendingApprovals} approval{task.pendingApprovals === 1 ? '' : 's'}
+              </span>
+            )}
             <span className="state-label">{stateLabel(task.state)}</span>
             <span>
               {task.harness}
@@ -104,6 +110,7 @@ export function TaskList({ tasks, selectedId, loaded, page }: { tasks: Map<strin
     <nav className="task-list" aria-label="Tasks" data-testid="task-list" data-loaded={loaded}>
       <div className="list-head">
         <span className="list-title">Tasks</span>
+        <ApprovalInbox tasks={tasks} />
         <VoiceButton where="list" />
       </div>
       {error && (

@@ -18,6 +18,7 @@ import { VoiceButton } from './Voice';
 import { TaskStats } from './TaskStats';
 import { EgressPanel } from './EgressPanel';
 import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
+import { ApprovalTray } from './ApprovalTray';
 
 // xterm.js is loaded when a terminal is first opened.
 const TerminalPane = lazy(() => import('./Terminal').then((m) => ({ default: m.TerminalPane })));
@@ -91,8 +92,9 @@ export function TaskView({
       onError: setError,
       canRestartFrom: canDo('restart', task.state),
       canFork: hasRepo && !!task.repos[0]?.branch,
+      canApprove: live,
     }),
-    [task.id, task.title, task.state, drafts, hasRepo, task.repos],
+    [task.id, task.title, task.state, drafts, hasRepo, task.repos, live],
   );
   // Only a turn in progress can be interrupted; waiting, asking and plan states have none.
   const canInterrupt = task.state === 'running' && canDo('interrupt', task.state) && harness?.supportsInterrupt === true;
@@ -334,6 +336,7 @@ export function TaskView({
           </aside>
         )}
       </div>
+      <ApprovalTray taskId={task.id} transcript={events.transcript} canAnswer={live} onError={setError} />
       <form
         hidden={tab !== 'transcript'}
         className="input-row"

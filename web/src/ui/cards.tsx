@@ -5,6 +5,7 @@ import type { AskAnswer, Item } from '../lib/transcript';
 import { formatAnswers, parseAnswers, systemLine } from '../lib/transcript';
 import { diffTotals, formatCost, formatDuration, taskPath } from '../lib/format';
 import { api, errorMessage } from './client';
+import { ApprovalCard } from './ApprovalCard';
 import { Markdown } from './Markdown';
 import { navigate, onLinkClick } from './router';
 
@@ -25,6 +26,8 @@ export interface CardContext {
   /** A user message can restart the agent from it (an idle live task) / fork a new task from it (a task with a branch). */
   canRestartFrom: boolean;
   canFork: boolean;
+  /** The agent runs: its approval requests can be answered. */
+  canApprove: boolean;
 }
 
 type Of<T extends Item['type']> = Extract<Item, { type: T }>;
@@ -297,6 +300,8 @@ export const Card = memo(function Card({ item, ctx }: { item: Item; ctx: CardCon
     case 'system':
       if (item.subtype === 'ci') return <CICard detail={item.detail} />;
       return <div className="line muted small">{systemLine(item.subtype, item.detail)}</div>;
+    case 'approval':
+      return <ApprovalCard req={{ ...item.ev, taskId: ctx.taskId }} resolved={item.resolved} canAnswer={ctx.canApprove} where="transcript" onError={ctx.onError} />;
     case 'subagent':
       return (
         <div className="line muted small">
