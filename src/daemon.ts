@@ -34,7 +34,7 @@ import {
   SessionManager,
   type ServerDeps,
 } from './http/index.js';
-import { DockerRuntime, DockerUnavailableError, instanceId } from './containers/index.js';
+import { DockerRuntime, DockerUnavailableError, engineClient, instanceId, resolveEngine } from './containers/index.js';
 import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
@@ -231,7 +231,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let retry: NodeJS.Timeout | undefined;
   const connectRuntime = async (): Promise<boolean> => {
     try {
-      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image, instance });
+      // Resolved on every attempt: a socket that appears later ([core] runtime, $DOCKER_HOST, $CONTAINER_HOST) is found.
+      const docker = engineClient(resolveEngine(config.values.core.runtime, { env: (name) => config.env(name), uid: process.getuid?.() ?? -1 }));
+      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image, instance, docker });
       logger.info('container engine connected');
       return true;
     } catch (err) {

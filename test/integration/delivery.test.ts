@@ -7,10 +7,10 @@ import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
-import Dockerode from 'dockerode';
 import type { ContainerHandle, PushSpec } from '../../src/containers/index.js';
 import { KEEP_PER_REPO } from '../../src/containers/repo-image.js';
 import { removeRepoImages, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { engineDocker } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -329,7 +329,7 @@ describe('repository delivery in a task start', () => {
       }
       assert.equal(state, 'failed');
       // The container is removed right after the state is recorded.
-      const docker = new Dockerode();
+      const docker = engineDocker();
       let left = -1;
       for (let i = 0; i < 200 && left !== 0; i++) {
         left = (await docker.listContainers({ all: true, filters: { label: [`caic=${task.id}`] } })).length;
@@ -358,7 +358,7 @@ describe('repository images in task starts', () => {
     const one = await phases(first.id);
     assert.ok(one.some((p) => /^image: no repository image of \w+ yet/.test(p)), one.join('\n'));
     assert.ok(one.some((p) => p.startsWith('push: ')), 'delivered over SSH');
-    const images = () => new Dockerode().listImages({ filters: { label: [`caic.repo.path=${join(env.root, 'proj')}`] } });
+    const images = () => engineDocker().listImages({ filters: { label: [`caic.repo.path=${join(env.root, 'proj')}`] } });
     await waitUntil(images, (l) => l.length === 1, { what: 'the image made after the first task started' });
     const second = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
     const two = await phases(second.id);
