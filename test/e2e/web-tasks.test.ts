@@ -203,6 +203,9 @@ describe('web UI: task pages', { timeout: 400_000 }, () => {
     const exec = await engineDocker().getContainer(t.container).exec({
       Cmd: ['sh', '-c', `printf 'aws_key = AKIAABCDEFGHIJKLMNOP\\n' > /home/user/src/${t.repos[0]!.name}/leak.txt`],
       User: 'user',
+      // Podman attaches nothing (and refuses to start the exec) unless a stream is asked for.
+      AttachStdout: true,
+      AttachStderr: true,
     });
     await exec.start({ hijack: true, stdin: false }).then(
       (stream) => new Promise<void>((resolve) => (stream.on('end', resolve), stream.resume())),

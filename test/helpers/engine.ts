@@ -1,6 +1,7 @@
 // The container engine the tests run on, chosen by CAIC_TEST_ENGINE: Docker (the default), or
 // Podman's Docker-compatible socket run as root (`podman`) or as a user (`podman-rootless`).
 // Every test reaches the engine through here, so a suite runs unchanged on each.
+import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import Dockerode from 'dockerode';
 
 export type TestEngine = 'docker' | 'podman' | 'podman-rootless';
@@ -41,4 +42,10 @@ export function engineEnv(): Record<string, string> {
  */
 export function unsupportedOn(engines: readonly TestEngine[], reason: string): string | false {
   return engines.includes(TEST_ENGINE) ? `not on ${TEST_ENGINE}: ${reason}` : false;
+}
+
+/** The `docker` CLI against the engine under test (it speaks to Podman's socket just as well). */
+export function dockerCli(args: string[], opts: ExecFileSyncOptions = {}): string {
+  const out = execFileSync('docker', args, { ...opts, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${ENGINE_SOCKET}` } });
+  return typeof out === 'string' ? out : '';
 }

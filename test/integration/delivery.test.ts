@@ -10,7 +10,7 @@ import type { EventMessage, Task } from '../../src/api/index.js';
 import type { ContainerHandle, PushSpec } from '../../src/containers/index.js';
 import { KEEP_PER_REPO } from '../../src/containers/repo-image.js';
 import { removeRepoImages, testRuntime, type TestRuntime } from '../helpers/containers.js';
-import { engineDocker } from '../helpers/engine.js';
+import { engineDocker, dockerCli } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -412,7 +412,7 @@ describe('repository images', () => {
   test("the directories above keep the image's owner and mode; what the image held at that path stays hidden", async () => {
     const tag = `caic-test-parent:${randomBytes(4).toString('hex')}`;
     const dockerfile = 'FROM caic-agent:latest\nRUN chmod 0750 /home/user && install -d -o user -g user /home/user/src/hidden && echo stale > /home/user/src/hidden/stale\n';
-    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+    dockerCli(['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
     try {
       const repo = await newRepo(t.dir.path, 'hidden');
       await writeFile(join(repo, 'fresh'), 'fresh\n');

@@ -12,7 +12,9 @@ const say = (line: string) => process.stdout.write(`env:podman: ${line}\n`);
 async function copy(docker: Dockerode, podman: Dockerode, ref: string, where: string): Promise<void> {
   const source = await imageInfo(docker, ref);
   if (!source) throw new Error(`${ref} is not in Docker's engine (env:docker makes it)`);
-  if ((await imageInfo(podman, ref))?.Id.replace(/^sha256:/, '') === source.Id.replace(/^sha256:/, '')) return;
+  // Present is enough: a rootless load can give the image another id (its layers' owners are
+  // remapped), so ids do not say whether it is the same.
+  if (await imageInfo(podman, ref)) return;
   const t = Date.now();
   const loaded = await podman.loadImage(await docker.getImage(ref).get());
   loaded.resume();
@@ -27,6 +29,12 @@ async function prepare(socketPath: string): Promise<void> {
   const t = Date.now();
   const { tag, built } = await ensureAgentImage(podman, { offline: true });
   say(`${socketPath}: ${built ? `built ${tag} with Podman in ${((Date.now() - t) / 1000).toFixed(1)} s` : `${tag} is up to date`}`);
+  if (built) {
+    // The agent image it replaced, untagged now: this storage is the tests' own, and the hygiene
+    // tests expect nothing of caic's left to clean.
+    const stale = await podman.listImages({ filters: { dangling: ['true'], label: ['caic.image=agent'] } });
+    for (const i of stale) await podman.getImage(i.Id).remove({ force: true }).catch(() => undefined);
+  }
   // Claude Code's image, for the tests of a real agent CLI on Podman (the other agents' are skipped there).
   await copy(docker, podman, CLAUDE_TEST_IMAGE, socketPath);
 }
