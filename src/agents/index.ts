@@ -7,7 +7,7 @@ import { geminiHarness } from './gemini/harness.js';
 import { opencodeHarness } from './opencode/harness.js';
 import type { Harness } from './types.js';
 
-export type { Harness, AgentParser, StartOptions, AssetPaths, CredentialSpec } from './types.js';
+export type { Harness, AgentParser, StartOptions, AssetPaths, CredentialSpec, DeltaPiece } from './types.js';
 export { parseLine, type ParsedLine } from './util.js';
 export { ClaudeParser } from './claude/parser.js';
 export { CodexParser, unwrapShell } from './codex/parser.js';

@@ -40,6 +40,12 @@ export interface StartOptions {
   cwd: string;
 }
 
+/** A streamed delta line's text, and the same line with other text in its place. */
+export interface DeltaPiece {
+  text: string;
+  replace(text: string): Buffer;
+}
+
 export interface Harness {
   readonly name: HarnessName;
   readonly models: readonly string[];
@@ -66,6 +72,13 @@ export interface Harness {
   /** What stops the current turn (the session stays), or null when the parser knows no turn runs. */
   encodeInterrupt(parser: AgentParser): string | null;
   newParser(opts: { model: string }): AgentParser;
+  /**
+   * When `line` is a streamed piece of the agent's output (a text, thinking or tool-input delta):
+   * its text, and how to rebuild the line with other text. Lets caic mask a secret split across
+   * pieces (src/tasks/redact.ts DeltaHold). Null for any other line. Without it, a harness's
+   * deltas are masked one line at a time only.
+   */
+  deltaPiece?(line: Buffer): DeltaPiece | null;
 }
 
 /** Where deployed helper programs live in the container. */

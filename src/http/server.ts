@@ -168,7 +168,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(fastifyCookie, { hook: false });
   // WebSocket routes (terminals, previews) are upgraded through the router: the edge (gate,
   // credentials) and the route's own hooks meet an upgrade like any request. 1 MiB per message.
-  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
+  // At shutdown each WebSocket route says goodbye its own way first (a terminal tells why and
+  // closes with 1001, so its client reconnects to the next daemon); what is left gets 1001 too
+  // (the plugin's default would close with no code, 1005, which clients take as final).
+  const wsShutdown = new Set<() => void>();
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 1024 * 1024 },
+    preClose(this: FastifyInstance, done: () => void) {
+      for (const fn of [...wsShutdown]) fn();
+      for (const client of this.websocketServer.clients) client.close(1001, 'server shutting down');
+      this.websocketServer.close();
+      done();
+    },
+  });
   installRequireUser(app, deps.sessions !== null);
   installSse(app, credentials ? (req) => sessionHolds(req, credentials) : undefined);
   installAccessLog(app, logger);
@@ -215,7 +227,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.tasks) {
     const forge = deps.tasks.forge;
     taskRoutes(app, deps.tasks.service, forge);
-    terminalRoutes(app, { service: deps.tasks.service, settings: config.values.terminal, logger, ...(deps.audit ? { audit: deps.audit } : {}) }, deps.sessions !== null);
+    terminalRoutes(app, { service: deps.tasks.service, settings: config.values.terminal, logger, onShutdown: wsShutdown, ...(deps.audit ? { audit: deps.audit } : {}) }, deps.sessions !== null);
     reviewRoutes(app, deps.tasks.service);
     repoRoutes(app, { ...deps.tasks, repoCI: (name: string) => forge.repoStatus(name) });
     if (previews) {

@@ -1,5 +1,6 @@
 // TaskService: creates tasks and drives them through their states (branch, container, relay,
 // agent), accepts input, stops/revives/purges, syncs, and adopts everything after a restart.
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
@@ -194,7 +195,10 @@ export class TaskService {
       const header = parseHeader(await readHeadAndTail(path), basename(path, '.jsonl'));
       const harness = this.deps.harnesses.get(header.meta.harness);
       if (!harness) return;
-      this.tasks.set(header.meta.id, new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events)));
+      const task = new Task(header.meta.id, header, harness, (t, events) => this.changed(t, events));
+      // Idle time goes on across restarts: the log's last write is the last thing that happened.
+      task.activeAt = Math.min(Date.now(), (await stat(path)).mtimeMs);
+      this.tasks.set(header.meta.id, task);
     } catch (err) {
       this.deps.logger.warn({ path, err: (err as Error).message }, 'skipping unreadable task log');
     }
@@ -277,11 +281,14 @@ export class TaskService {
     if (alive) {
       // Everything the relay wrote after our offset arrives first: zero loss, no duplicates.
       this.attachSession(task, await runtime.spawn(handle, attachCommand(a.relay.path, dir, t.relayBytes)));
-      task.record({
-        type: 'caic_log',
-        message: `${lost ? 'the connection to the agent was lost; ' : ''}reattached to the running agent at byte ${t.relayBytes}`,
-        phase: 'reattach',
-      });
+      task.record(
+        {
+          type: 'caic_log',
+          message: `${lost ? 'the connection to the agent was lost; ' : ''}reattached to the running agent at byte ${t.relayBytes}`,
+          phase: 'reattach',
+        },
+        { bookkeeping: true },
+      );
       return;
     }
     if (t.session > 0) {
@@ -304,7 +311,7 @@ export class TaskService {
     if (task.state === 'failed') return this.discard(task);
     // Asking, has_plan and waiting are resting states already (input resumes the agent).
     if (task.state === 'running' || TRANSIENT.has(task.state)) await this.rest(task);
-    if (ACTIVE.has(task.state)) task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' });
+    if (ACTIVE.has(task.state)) task.record({ type: 'caic_log', message: 'the agent is not running; send input to resume it', phase: 'reattach' }, { bookkeeping: true });
   }
 
   /** Brings a task to its resting state (settle.ts); a failed task keeps nothing running. */

@@ -7,7 +7,7 @@ import type { ContainerHandle } from '../containers/index.js';
 import { escapeRelayLine, type TaskLog } from './log.js';
 import { MAX_AGENT_LINE, type AgentSession } from './session.js';
 import { replayFilter, type Summary, type TaskMetaRecord, type Transcript } from './transcript.js';
-import type { Redactor } from './redact.js';
+import { DeltaHold, type Redactor } from './redact.js';
 import { SerialQueue } from './serial.js';
 import type { UsageDay } from './usage.js';
 
@@ -35,6 +35,8 @@ export class Task {
   handle: ContainerHandle | null = null;
   /** Masks the task's secrets in its agent's output (set when the task gets secrets or tokens). */
   redactor: Redactor | null = null;
+  /** Streamed pieces held back while they may be the start of a secret (with a redactor only). */
+  private deltaHold: DeltaHold | null = null;
   /** The task's own secrets by name (the safety scan looks for their values); in memory only. */
   secretValues: Record<string, string> = {};
   /** Sessions in a row that stopped because the log could not take their lines (a full disk): reattaching waits longer each time. */
@@ -88,10 +90,13 @@ export class Task {
     this.onChange(this, events);
   }
 
-  /** Appends a host record (`caic_*`). */
-  record(rec: { type: string } & Record<string, unknown>): void {
+  /**
+   * Appends a host record (`caic_*`). `bookkeeping`: the daemon's own note (a stats sample, a
+   * reattach after a restart), which does not count as something happening for idle stop.
+   */
+  record(rec: { type: string } & Record<string, unknown>, opts: { bookkeeping?: boolean } = {}): void {
     const events = [...this.clock(), ...this.write(Buffer.from(JSON.stringify(rec)))];
-    if (rec.type !== 'caic_stats') this.activeAt = Date.now();
+    if (rec.type !== 'caic_stats' && !opts.bookkeeping) this.activeAt = Date.now();
     this.publish(events);
   }
 
@@ -100,15 +105,38 @@ export class Task {
    * relay's byte offset did not move, so the next daemon gets it again when it reattaches.
    */
   relayLine(line: Buffer): void {
-    if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
     if (this.log?.isSealed) return;
+    const piece = this.redactor && line.length <= MAX_AGENT_LINE ? this.harness.deltaPiece?.(line) : null;
+    if (piece) {
+      // A streamed piece: held while the text so far may be the start of a secret.
+      this.deltaHold ??= new DeltaHold(this.redactor!);
+      for (const kept of this.deltaHold.push(line, piece)) this.keepRelayLine(kept.line, kept.bytes);
+      return;
+    }
+    this.releaseDeltas();
+    if (line.length > MAX_AGENT_LINE) return this.relayLineTooLong(line.length);
+    this.keepRelayLine(line, line.length);
+  }
+
+  /**
+   * Lets go of streamed pieces held back for masking (a line that is not a delta came, or the
+   * session ends). Held lines are in no log yet: a daemon that stops first gets them again from
+   * the relay, whose offset did not move past them.
+   */
+  releaseDeltas(): void {
+    if (!this.deltaHold?.holding || this.log?.isSealed) return;
+    for (const kept of this.deltaHold.release()) this.keepRelayLine(kept.line, kept.bytes);
+  }
+
+  /** Logs, parses and publishes one relay line (`bytes`: its length as the relay sent it). */
+  private keepRelayLine(line: Buffer, bytes: number): void {
     this.activeAt = Date.now();
     const before = this.transcript?.state;
     const events = [...this.clock()];
     // Secrets are masked before the line is kept or parsed: log, streams, MCP and the UI only ever
     // see the masked line. The relay's offset still counts the bytes it sent.
     const clean = this.redactor?.apply(line) ?? line;
-    if (clean !== line) events.push(...this.write(Buffer.from(JSON.stringify({ type: 'caic_redacted', bytes: line.length - clean.length }))));
+    if (clean.length !== bytes) events.push(...this.write(Buffer.from(JSON.stringify({ type: 'caic_redacted', bytes: bytes - clean.length }))));
     events.push(...this.write(escapeRelayLine(clean)));
     // A state the agent's output brought (a turn's end, its exit) goes on record too: a log's tail
     // must list the task as it is, also while nothing replays it (Docker down after a restart).

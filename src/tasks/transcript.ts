@@ -362,8 +362,9 @@ export class Transcript {
         return this.emit([{ kind: 'error', message: `the agent wrote a line of ${bytes} bytes, more than a line may have (${MAX_AGENT_LINE} bytes); it was left out` }]);
       }
       case 'caic_redacted': {
-        // The next relay line had secrets masked: it is this many bytes shorter than the relay's.
-        const bytes = Number.isSafeInteger(rec.bytes) && (rec.bytes as number) > 0 ? (rec.bytes as number) : 0;
+        // The next relay line had secrets masked: it is this many bytes shorter than the relay's
+        // (longer, for a streamed piece that got the mask of a value begun in it).
+        const bytes = Number.isSafeInteger(rec.bytes) && Math.abs(rec.bytes as number) <= MAX_AGENT_LINE ? (rec.bytes as number) : 0;
         this.relayBytes += bytes;
         return [];
       }

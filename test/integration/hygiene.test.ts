@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -83,6 +83,21 @@ describe('idle stop', () => {
     assert.ok(events.some((e) => e.kind === 'result'), 'the agent finished its turn first');
     assert.ok(events.some((e) => e.kind === 'error' && /stopped after waiting with nothing happening for \d+ s \(idle_stop\)/.test(e.message)), JSON.stringify(events.filter((e) => e.kind === 'error')));
     assert.equal((await env.container(task.id))?.State, 'exited', 'the container is stopped, not removed');
+  });
+
+  test('idle time goes on across a daemon restart: a task whose log was last written long ago is stopped soon after the restart', async () => {
+    await using env = await taskEnv({ extraConfig: '[limits]\nidle_stop = "1h"\ngc_interval = "1s"\nstats_interval = "0"\n' });
+    const task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
+    await env.waitState(task.id, 'waiting');
+    await env.d.daemon.close();
+    // The agent has been waiting for two hours by the log's clock (its last write).
+    const log = join(env.d.cacheDir, 'tasks', `${task.id}.jsonl`);
+    assert.ok(existsSync(log), log);
+    const then = new Date(Date.now() - 2 * 3600_000);
+    await utimes(log, then, then);
+    await env.restart();
+    await env.waitState(task.id, 'stopped', { timeoutMs: 90_000 });
+    assert.equal((await env.container(task.id))?.State, 'exited');
   });
 });
 

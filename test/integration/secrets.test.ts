@@ -95,6 +95,14 @@ describe('secrets vault with a real daemon and a fake agent', { timeout: 240_000
     await sse.waitFor((evs) => evs.some((e) => (e.data as { kind?: string } | undefined)?.kind === 'result'), 10_000);
     const streamed = JSON.stringify(sse.events);
     assert.ok(!streamed.includes(JSON.stringify(SECRET).slice(1, -1)), 'not in the event stream');
+    // The reply streams in 12-character deltas, so the value arrives in pieces: none of them is
+    // kept or shown either (each 6 characters of the value, raw or JSON-escaped).
+    const pieces = Array.from({ length: SECRET.length - 5 }, (_, i) => SECRET.slice(i, i + 6));
+    for (const [where, text] of [['log', log], ['SSE', streamed]] as const) {
+      const found = pieces.filter((p) => text.includes(p) || text.includes(JSON.stringify(p).slice(1, -1)));
+      assert.deepEqual(found, [], `pieces of the value in the ${where}`);
+    }
+    assert.ok(sse.events.some((e) => (e.data as { kind?: string } | undefined)?.kind === 'textDelta'), 'the reply did stream');
     assert.ok(streamed.includes(JSON.stringify(MASK).slice(1, -1)), 'the tool result and the text are masked');
     const last = await mcp.call('agent_last_message', { task: task.id });
     const lastText = JSON.stringify(last);

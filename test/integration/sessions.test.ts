@@ -133,4 +133,28 @@ describe('revocable sessions', { timeout: 120_000 }, () => {
     assert.equal((await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: h })).status, 200);
     assert.equal((await tasks(h)).status, 401);
   });
+
+  test('several session cookies (one planted by a sibling host of the site, sent first): junk is ignored, two users are refused, logout ends only the own one', async () => {
+    const mine = await signIn(d.url, HOST, stub, { id: 1001, username: 'octocat' });
+    const theirs = await signIn(d.url, HOST, stub, { id: 1002, username: 'hubot' });
+    const token = (h: Record<string, string>) => h.authorization!.slice(7);
+    const cookies = (...values: string[]) => ({ host: HOST, cookie: values.map((v) => `caic_session=${v}`).join('; ') });
+    // A junk value first (a preview's script set it with a longer path) does not sign the user out.
+    const junkFirst = cookies('planted-junk', token(mine));
+    assert.equal((await me(junkFirst)).json<{ username: string }>().username, 'octocat');
+    assert.equal((await tasks(junkFirst)).status, 200);
+    // Another account's valid session planted first does not make the user act as that account.
+    const otherFirst = cookies(token(theirs), token(mine));
+    assert.equal((await me(otherFirst)).status, 401);
+    assert.equal((await tasks(otherFirst)).status, 401);
+    // Two sessions of the same user are that user.
+    const again = await signIn(d.url, HOST, stub, { id: 1001, username: 'octocat' });
+    assert.equal((await me(cookies(token(again), token(mine)))).json<{ username: string }>().username, 'octocat');
+    // Logout with a planted cookie sent first ends the own session (not the first value only).
+    const out = await http(`${d.url}/api/v1/auth/logout`, { method: 'POST', headers: cookies('planted-junk', token(again)) });
+    assert.equal(out.status, 200, out.body);
+    assert.equal((await tasks(again)).status, 401, 'the own session ended');
+    assert.equal((await tasks(theirs)).status, 200, 'the planted one is not touched');
+    assert.equal((await tasks(mine)).status, 200);
+  });
 });

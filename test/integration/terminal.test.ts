@@ -240,4 +240,16 @@ describe('task terminal idle timeout', { timeout: 120_000 }, () => {
     assert.equal(closed.reason, 'idle');
     assert.ok(t.messages.some((m) => m.type === 'closing' && m.reason === 'idle'));
   });
+
+  test('the daemon shutting down closes an open terminal with 1001 and says why (the client may reconnect to the next one)', async () => {
+    const task = await env.create({ repos: [], harness: 'fake', prompt: { text: 'FAKE_DEMO shutdown' } });
+    await env.waitState(task.id, 'waiting');
+    const t = await mustOpen(env.d.url, task.id);
+    t.type('echo before-shutdown\r');
+    await t.waitFor(/before-shutdown/, 'the shell');
+    await env.d.daemon.close();
+    const closed = await within(t.closed, 30_000, 'the close at shutdown');
+    assert.equal(closed.code, TERMINAL_CLOSE.shutdown);
+    assert.ok(t.messages.some((m) => m.type === 'closing' && m.reason === 'shutdown'), JSON.stringify(t.messages));
+  });
 });

@@ -1,4 +1,5 @@
 // What the ACP harnesses (OpenCode, Gemini CLI) share: handshake, prompts, cancel, the parser.
+import { acpDeltaPiece } from '../delta-piece.js';
 import type { Prompt } from '../../api/index.js';
 import type { AgentParser, Harness, StartOptions } from '../types.js';
 import { AcpParser, type AcpDialect } from './parser.js';
@@ -37,5 +38,6 @@ export function acpHarness(spec: AcpHarnessSpec): Harness {
       return p.promptSessionId ? rpc({ method: 'session/cancel', params: { sessionId: p.promptSessionId } }) : null;
     },
     newParser: ({ model }) => new AcpParser(spec.dialect, { model, contextWindow: spec.contextWindow(model) }),
+    deltaPiece: acpDeltaPiece,
   };
 }

@@ -1,7 +1,7 @@
 // Claude Code: `claude -p` with stream-json in and out, under the relay.
 import type { Prompt } from '../../api/index.js';
 import type { CredentialSpec, Harness } from '../types.js';
-import { ClaudeParser } from './parser.js';
+import { claudeDeltaPiece, ClaudeParser } from './parser.js';
 
 export const CLAUDE_CONTEXT_WINDOW = 180_000;
 
@@ -53,4 +53,5 @@ export const claudeHarness: Harness = {
   encodeCompact: (instructions) => claudeUserMessage({ text: `/compact ${instructions ?? ''}`.trim() }),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(CLAUDE_CONTEXT_WINDOW),
+  deltaPiece: claudeDeltaPiece,
 };

@@ -1,6 +1,6 @@
 // Claude Code stream-json → common events (also used for the fake agent, which speaks it).
 import type { EventBody } from '../../api/index.js';
-import type { AgentParser } from '../types.js';
+import type { AgentParser, DeltaPiece } from '../types.js';
 import { asObject, flattenContent, MAX_ERROR_LINE, num, parseLine, str, type Json } from '../util.js';
 
 const IGNORED_SYSTEM = new Set(['status', 'progress', 'turn_duration', 'hook_response']);
@@ -28,6 +28,27 @@ const NON_ASCII = /[\u0080-\u00ff]/;
 /** A string literal with no escapes (and no raw control characters, which JSON forbids) is its text. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NEEDS_PARSE = /[\\\u0000-\u001f]/;
+
+/** The field of each streamed delta kind that carries its text. */
+const DELTA_TEXT_FIELD: Record<string, string> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
+/** A stream-json content_block_delta line (text, thinking or a tool's input as it streams), for Harness.deltaPiece. */
+export function claudeDeltaPiece(line: Buffer): DeltaPiece | null {
+  if (!line.includes('"content_block_delta"')) return null;
+  const msg = parseLine(line.toString('utf8'));
+  if (!msg.ok) return null;
+  const event = asObject(msg.value.event);
+  const delta = asObject(event?.delta);
+  const field = DELTA_TEXT_FIELD[str(delta?.type)];
+  if (msg.value.type !== 'stream_event' || event?.type !== 'content_block_delta' || !delta || !field || typeof delta[field] !== 'string') return null;
+  return {
+    text: delta[field],
+    replace: (text) => {
+      delta[field] = text;
+      return Buffer.from(JSON.stringify(msg.value));
+    },
+  };
+}
 
 export class ClaudeParser implements AgentParser {
   sessionId = '';

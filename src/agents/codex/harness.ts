@@ -1,4 +1,5 @@
 // Codex CLI: `codex app-server`, JSON-RPC over stdio (stdin is not mirrored into the relay log).
+import { codexDeltaPiece } from '../delta-piece.js';
 import type { Harness } from '../types.js';
 import { CodexParser, REQUEST_IDS } from './parser.js';
 
@@ -75,4 +76,5 @@ export const codexHarness: Harness = {
     return p.ready && p.turnId ? line({ id: p.requestId(), method: 'turn/interrupt', params: { threadId: p.threadId, turnId: p.turnId } }) : null;
   },
   newParser: ({ model }) => new CodexParser(model, CONTEXT),
+  deltaPiece: codexDeltaPiece,
 };

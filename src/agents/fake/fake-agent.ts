@@ -8,7 +8,7 @@
 //   FAKE_CRASH exits at once, before it says anything, with a reason on stderr (an agent that
 //              cannot start: no credentials, a broken install)
 //   FAKE_PRINT_ENV <NAME> [file]  prints a variable of ~/.env with a Bash tool call, then repeats its
-//              value in its reply and result (a secret an agent leaks: caic must mask it everywhere);
+//              value in its reply (streamed in 12-character deltas) and result (a secret an agent leaks: caic must mask it everywhere);
 //              with `file` it also writes it into leak.txt (the safety scan must find it)
 //   FAKE_CI    writes CI_WORK.md; then each input that reports a CI failure (caic's summary
 //              starts "CI failed") appends a fix line to it, as an agent fixing its PR would
@@ -264,7 +264,8 @@ async function scenario(text: string, started: number): Promise<void> {
         return { out: `File created successfully at: ${file}` };
       });
     }
-    assistant([{ type: 'text', text: `The value of ${name} is ${value}.` }]);
+    // Streamed in pieces, as a model would write it: the value is split across deltas.
+    await streamText(`The value of ${name} is ${value}.`, 0);
     result(`${name}=${value}`, started);
   } else if (text.includes('FAKE_DEMO')) {
     await demo(started);

@@ -1,6 +1,6 @@
 // The fake harness: the scripted agent (fake-agent.ts) deployed into the container, Claude's wire format.
 import { claudeInterrupt, claudeUserMessage } from '../claude/harness.js';
-import { ClaudeParser } from '../claude/parser.js';
+import { claudeDeltaPiece, ClaudeParser } from '../claude/parser.js';
 import type { Harness } from '../types.js';
 
 export const fakeHarness: Harness = {
@@ -20,4 +20,5 @@ export const fakeHarness: Harness = {
   encodeCompact: (instructions) => claudeUserMessage({ text: `/compact ${instructions ?? ''}`.trim() }),
   encodeInterrupt: () => claudeInterrupt(),
   newParser: () => new ClaudeParser(200_000),
+  deltaPiece: claudeDeltaPiece,
 };

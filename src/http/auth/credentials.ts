@@ -20,6 +20,8 @@ export interface DeviceTokenCheck {
 export interface Presented {
   token: string;
   bearer: boolean;
+  /** Further session cookies of the same name the request also sent (see resolvePresented). */
+  alternates?: string[];
 }
 
 /**

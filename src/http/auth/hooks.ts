@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { effectiveHost, isHttps } from '../context.js';
 import { sendError } from '../errors.js';
+import type { StoredUser } from '../../config/index.js';
 import type { Credentials, Presented } from './credentials.js';
 import type { HostLock } from './host-lock.js';
 import { SESSION_COOKIE } from './session.js';
@@ -20,12 +21,45 @@ export function readCookie(req: FastifyRequest, name: string): string | undefine
   return header ? req.server.parseCookie(header)[name] : undefined;
 }
 
-/** The credential a request presents: `Authorization: Bearer` first, else the session cookie. */
+/**
+ * Every value of a cookie the request carries, in the order sent. Another host of the same site
+ * (an app preview on a sibling domain) can set a cookie of the same name for the parent domain,
+ * with a longer path so that browsers send it first: the parser alone would take that one.
+ */
+export function readCookies(req: FastifyRequest, name: string): string[] {
+  const header = req.headers.cookie;
+  if (!header || !header.includes(name)) return [];
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const v = req.server.parseCookie(part)[name];
+    if (v !== undefined) values.push(v);
+  }
+  return values;
+}
+
+/**
+ * The credential a request presents: `Authorization: Bearer` first, else the session cookie (with
+ * the other values of that cookie, when several were sent; resolvePresented decides among them).
+ */
 export function presentedCredential(req: FastifyRequest): Presented | undefined {
   const auth = req.headers.authorization;
   if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return { token: auth.slice(7).trim(), bearer: true };
-  const cookie = readCookie(req, SESSION_COOKIE);
-  return cookie === undefined ? undefined : { token: cookie, bearer: false };
+  const [first, ...others] = readCookies(req, SESSION_COOKIE);
+  if (first === undefined) return undefined;
+  return others.length ? { token: first, bearer: false, alternates: others } : { token: first, bearer: false };
+}
+
+/**
+ * The user of a presented credential. Several session cookies: those that do not verify are
+ * ignored (a planted junk cookie cannot sign the user out), and valid sessions of two different
+ * users are refused (a planted session of another account cannot make the user act as it).
+ */
+export async function resolvePresented(credentials: Credentials, presented: Presented): Promise<StoredUser | null> {
+  if (!presented.alternates) return credentials.verify(presented);
+  const users = await Promise.all([presented.token, ...presented.alternates].map((token) => credentials.verify({ token, bearer: false })));
+  const valid = users.filter((u): u is StoredUser => u !== null);
+  const ids = new Set(valid.map((u) => u.id));
+  return ids.size === 1 ? valid[0]! : null;
 }
 
 /** The token a request presents (bearer or cookie). */
@@ -79,12 +113,12 @@ export function createAuthStep({ hostLock, credentials }: AuthStepOptions) {
     }
     const presented = credentials ? presentedCredential(req) : undefined;
     if (!credentials || !presented) return done();
-    const known = credentials.cached(presented);
+    const known = presented.alternates ? undefined : credentials.cached(presented);
     if (known !== undefined) {
       req.user = known;
       return done();
     }
-    credentials.verify(presented).then((user) => {
+    resolvePresented(credentials, presented).then((user) => {
       req.user = user;
       done();
     }, done);
@@ -98,7 +132,7 @@ export function createAuthStep({ hostLock, credentials }: AuthStepOptions) {
  */
 export async function sessionHolds(req: FastifyRequest, credentials: Credentials): Promise<boolean> {
   const presented = presentedCredential(req);
-  return presented !== undefined && (await credentials.verify(presented)) !== null;
+  return presented !== undefined && (await resolvePresented(credentials, presented)) !== null;
 }
 
 /** The guard of protected routes: 401 unless the edge found a valid session. */

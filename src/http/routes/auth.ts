@@ -14,6 +14,7 @@ import {
   type OAuthProvider,
   type PendingLogin,
   type Credentials,
+  type Presented,
   type SessionManager,
 } from '../auth/index.js';
 import { presentedCredential, presentedToken, readCookie } from '../auth/hooks.js';
@@ -198,7 +199,8 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
       clearSession(req, reply);
       const presented = presentedCredential(req);
       // Ended server-side: a copy of the token (a stolen cookie, a replay) is refused from now on.
-      if (opts.credentials && presented && (await opts.credentials.end(presented).catch(() => false))) {
+      const ended = opts.credentials && presented ? await endSessions(opts.credentials, presented, req.user?.id) : false;
+      if (ended) {
         logger.info({ username: req.user?.username }, 'logout: session ended');
         req.server.endRevokedSseStreams();
       }
@@ -219,4 +221,18 @@ export function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions): void 
       return { status: 'ok' as const, devicesUnpaired };
     },
   });
+}
+
+/**
+ * Logout's server side: the presented session (or device token) is ended. With several session
+ * cookies, only those of the signed-in user are, not one that another host of the site planted.
+ */
+async function endSessions(credentials: Credentials, presented: Presented, userId: string | undefined): Promise<boolean> {
+  const candidates = presented.alternates ? [presented.token, ...presented.alternates].map((token) => ({ token, bearer: false })) : [presented];
+  let ended = false;
+  for (const c of candidates) {
+    if (presented.alternates && (userId === undefined || (await credentials.verify(c))?.id !== userId)) continue;
+    if (await credentials.end(c).catch(() => false)) ended = true;
+  }
+  return ended;
 }

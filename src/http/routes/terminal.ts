@@ -28,6 +28,8 @@ export interface TerminalRouteDeps {
   logger: Logger;
   /** Opens and closes are audited (who, which task, how long); never the bytes. */
   audit?: AuditSink;
+  /** Called by the server as it shuts down, before it closes what WebSockets are left. */
+  onShutdown?: Set<() => void>;
 }
 
 /**
@@ -193,9 +195,12 @@ export function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDeps, lo
     logger.info({ ...p.who, terminal: p.id }, 'terminal opened');
     audit({ event: 'terminal.open', terminal: p.id, ...p.who });
 
+    const shutdown = () => finish('shutdown', TERMINAL_CLOSE.shutdown, 'the server is shutting down');
+    deps.onShutdown?.add(shutdown);
     const finish = (reason: TerminalEndReason | 'client', code?: number, message = '') => {
       if (ended) return;
       ended = true;
+      deps.onShutdown?.delete(shutdown);
       clearTimeout(idle);
       stopOnEnd();
       if (code !== undefined && socket.readyState === socket.OPEN) {
