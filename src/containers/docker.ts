@@ -119,6 +119,11 @@ export class DockerRuntime implements ContainerRuntime {
     private readonly key: ClientKey,
     private readonly opts: DockerRuntimeOptions,
     private readonly rootlessPodman: boolean,
+    /**
+     * Podman's image load needs every layer in the archive: a repository image (one layer on top of
+     * the task image, loaded without the parent's layers) cannot be made there.
+     */
+    private readonly repoImagesSupported: boolean,
   ) {
     this.image = opts.image ?? DEFAULT_IMAGE;
     this.repoImages = new RepoImages(docker, opts.logger);
@@ -129,13 +134,16 @@ export class DockerRuntime implements ContainerRuntime {
     const docker = opts.docker ?? new Dockerode();
     const where = describeEngine(docker);
     let rootlessPodman: boolean;
+    let podman: boolean;
     try {
       const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<EngineInfo>]);
+      podman = isPodman(version);
       rootlessPodman = isRootlessPodman(version, info);
     } catch (err) {
       throw new DockerUnavailableError(`Docker engine not reachable at ${where}: ${(err as Error).message}`);
     }
-    return new DockerRuntime(docker, await ensureClientKey(opts.configDir), opts, rootlessPodman);
+    if (podman) opts.logger?.info({ rootless: rootlessPodman }, 'the engine is Podman: repositories go into containers over SSH (no repository images)');
+    return new DockerRuntime(docker, await ensureClientKey(opts.configDir), opts, rootlessPodman, !podman);
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -427,6 +435,7 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async repoImage(spec: PushSpec, opts: { build: boolean; image?: string }): Promise<RepoImageResult | null> {
     const { dir, branchRef, baseRef, originUrl } = this.checkPush(spec);
+    if (!this.repoImagesSupported) return null;
     const [branchSha, baseSha] = await resolveCommits(spec.hostRepo, branchRef, baseRef);
     const parent = opts.image ?? this.image;
     const imageSpec = { hostRepo: spec.hostRepo, dir, branchSha, baseSha };
@@ -636,10 +645,14 @@ interface EngineInfo {
   Rootless?: boolean;
 }
 
+/** Whether the engine is Podman (its compatible /version names a "Podman Engine" component). */
+export function isPodman(version: Pick<Dockerode.DockerVersion, 'Components'>): boolean {
+  return (version.Components ?? []).some((c) => /podman/i.test(c.Name));
+}
+
 /** Whether the engine is Podman running as a user (no real root: sudo cannot work in its containers). */
 export function isRootlessPodman(version: Pick<Dockerode.DockerVersion, 'Components'>, info: EngineInfo): boolean {
-  const podman = (version.Components ?? []).some((c) => /podman/i.test(c.Name));
-  return podman && (info.Rootless === true || (info.SecurityOptions ?? []).some((o) => o.includes('rootless')));
+  return isPodman(version) && (info.Rootless === true || (info.SecurityOptions ?? []).some((o) => o.includes('rootless')));
 }
 
 interface DockerEvent {

@@ -2,6 +2,7 @@
 // Podman's Docker-compatible socket run as root (`podman`) or as a user (`podman-rootless`).
 // Every test reaches the engine through here, so a suite runs unchanged on each.
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import Dockerode from 'dockerode';
 
 export type TestEngine = 'docker' | 'podman' | 'podman-rootless';
@@ -17,6 +18,11 @@ function chosen(): TestEngine {
 export const TEST_ENGINE = chosen();
 export const ON_PODMAN = TEST_ENGINE !== 'docker';
 export const ROOTLESS = TEST_ENGINE === 'podman-rootless';
+/**
+ * Rootless Podman on a cgroup v1 host drops CPU, memory and pids limits (the user owns no cgroup),
+ * and its stats are the host's: what needs limits cannot hold there.
+ */
+export const NO_LIMITS = ROOTLESS && !existsSync('/sys/fs/cgroup/cgroup.controllers');
 
 /** The sockets .ci/podman.sh starts its services on (each may be moved by its variable). */
 export const ENGINE_SOCKET: string = {

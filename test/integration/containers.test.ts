@@ -17,7 +17,7 @@ import {
   type DieEvent,
 } from '../../src/containers/index.js';
 import { makeHostRepo, RUN_LABEL, testRuntime, type TestRuntime } from '../helpers/containers.js';
-import { engineDocker, ROOTLESS, unsupportedOn } from '../helpers/engine.js';
+import { engineDocker, ON_PODMAN, ROOTLESS, unsupportedOn } from '../helpers/engine.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { until, waitUntil } from '../helpers/wait.js';
 import { assets, bootCommand, relayHeader, relaySocket } from '../../src/agents/index.js';
@@ -302,6 +302,15 @@ describe('containers on a real engine', () => {
     assert.equal(first.name, 'caic-twice-caic-3');
     assert.match(second.name, /^caic-twice-caic-3-[0-9a-f]{8}$/);
     assert.equal(second.state, 'running');
+  });
+
+  test('Podman: no repository image is made (its load needs every layer); the repository goes in over SSH', { skip: !ON_PODMAN && 'only on Podman' }, async () => {
+    const repo = await makeHostRepo(t.dir.path, 3);
+    const spec = { hostRepo: repo, name: 'proj', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' };
+    assert.equal(await t.rt.repoImage(spec, { build: true }), null);
+    const h = await t.launch({ repos: [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] });
+    await t.rt.pushRepo(h, spec);
+    assert.equal((await t.rt.exec(h, 'cd ~/src/proj && git ls-files | wc -l')).stdout, '3\n');
   });
 
   test('errors say what failed in user terms', async () => {

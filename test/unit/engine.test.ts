@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeEngine } from '../../src/containers/docker.js';
-import { DockerUnavailableError, engineClient, isRootlessPodman, resolveEngine, type RuntimeChoice } from '../../src/containers/index.js';
+import { DockerUnavailableError, engineClient, isRootlessPodman, normalizeImageRef, resolveEngine, type RuntimeChoice } from '../../src/containers/index.js';
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 const only = (...paths: string[]) => (p: string) => paths.includes(p);
@@ -57,4 +57,12 @@ test('rootless Podman: from its /info (Rootless), as Podman 4 says it; Docker ro
   assert.equal(isRootlessPodman(podman, { SecurityOptions: ['name=seccomp,profile=default'], Rootless: false }), false);
   assert.equal(isRootlessPodman(podman, { SecurityOptions: ['name=seccomp,profile=default', 'name=rootless'] }), true);
   assert.equal(isRootlessPodman(docker, { SecurityOptions: ['name=rootless'] }), false);
+});
+
+test("Podman's image names are the configured ones: docker.io/library/ and localhost/ dropped", () => {
+  assert.equal(normalizeImageRef('docker.io/library/caic-agent:latest'), 'caic-agent:latest');
+  assert.equal(normalizeImageRef('localhost/caic-agent-claude:latest'), 'caic-agent-claude:latest');
+  assert.equal(normalizeImageRef('localhost/caic-base:bookworm'), 'caic-base:bookworm');
+  assert.equal(normalizeImageRef('caic-agent'), 'caic-agent:latest');
+  assert.equal(normalizeImageRef('registry.example.com:5000/team/caic-agent'), 'registry.example.com:5000/team/caic-agent:latest');
 });
