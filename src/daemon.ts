@@ -490,8 +490,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     audit.close();
     throw listenError(err, host, port);
   }
-  const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
-  hygiene.start();
+  // Clean-up starts once the containers are adopted: before that no task knows its container, and an
+  // idle stop would mark a task stopped while its container runs on (seen with Podman, whose engine
+  // answers after the first clean-up run).
+  const adopt = () =>
+    tasks
+      .adopt()
+      .catch((err: unknown) => logger.error({ err }, 'adopting containers failed'))
+      .finally(() => hygiene.start());
   if (await connectRuntime()) void adopt();
   else {
     retry = setInterval(() => {
