@@ -15,6 +15,7 @@ import {
   lockCacheDir,
   PreferenceStore,
   resourceLimits,
+  parseDuration,
   urlForListen,
   UserError,
   UserStore,
@@ -285,6 +286,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     titleModel,
     secretValues: (owner, names) => vault.values(owner, names),
     limits,
+    egress: {
+      mode: config.values.egress.mode,
+      allow: config.values.egress.allow,
+      repos: config.values.egress.repos,
+      pollMs: parseDuration(config.values.egress.poll_interval) ?? 0,
+    },
+    forgeUrls: [{ url: config.values.github.url, apiUrl: config.values.github.api_url }, { url: config.values.gitlab.url }],
+    ...(config.values.core.network ? { network: config.values.core.network } : {}),
     admission: async () => {
       if (runtime) await checkFreeDisk(runtime.docker, limits.minFreeDiskBytes);
     },

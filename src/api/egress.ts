@@ -62,7 +62,7 @@ export const EgressPolicyReq = z
 export const EgressBlocked = z
   .object({
     host: z.string().describe('The host name the agent asked for, or the address when it gave none.'),
-    port: z.number().int(),
+    port: z.number().int().describe('0: a name lookup (DNS) the agent made around the proxy; the host is the name it looked up.'),
     count: z.number().int(),
     lastAt: z.iso.datetime(),
   })

@@ -1,5 +1,6 @@
 // The zod schema of config.toml: every key, its default, and the key list used by the example-file test.
 import { z } from 'zod';
+import { egressEntryProblem } from '../api/index.js';
 import { parseDuration, parseSize } from './units.js';
 
 export const NAMED_ORIGINS = ['local', 'tailscale', 'github', 'anthropic', 'openai'] as const;
@@ -66,6 +67,12 @@ const duration = (def: string) =>
     .refine((v) => parseDuration(v) !== null, 'must be a duration such as "30s", "10m", "2h", "7d" or "0" (off)')
     .default(def);
 
+const egressMode = z.enum(['open', 'allowlist', 'none']);
+const egressList = z
+  .array(z.string().refine((v) => egressEntryProblem(v) === undefined, { error: (issue) => `"${String(issue.input)}" ${egressEntryProblem(String(issue.input)) ?? 'is not an allowlist entry'}` }))
+  .max(200)
+  .default([]);
+
 const localStackPart = <T extends z.ZodRawShape>(shape: T) => table(shape);
 
 /** Why a local-stack server's base URL is unusable, or undefined: http(s), no credentials, query or fragment. */
@@ -92,6 +99,8 @@ export const ConfigFileSchema = z.strictObject({
     allow_local_clone: z.boolean().default(false),
     runtime: z.enum(['', 'docker', 'podman']).default(''),
     image: str('caic-agent:latest'),
+    // A Docker network task containers join instead of the default bridge ('' = bridge).
+    network: z.string().regex(/^([A-Za-z0-9][A-Za-z0-9_.-]{0,127})?$/, 'must be a Docker network name').default(''),
     env: envTable,
   }),
   server: table({
@@ -217,6 +226,17 @@ export const ConfigFileSchema = z.strictObject({
     // The VAPID subject push services may contact about this sender: mailto: or https:. Empty:
     // external_url when it is https, else a mailto: at this host's name.
     subject: z.string().regex(/^((mailto:|https:\/\/)\S+)?$/, 'must be empty, a mailto: address or an https:// URL').default(''),
+  }),
+  // Network egress of task containers (src/tasks/egress.ts, docs/security.md#network-egress): the
+  // default policy, per repository overrides; a task's own choice (the API's `egress`) wins over both.
+  egress: table({
+    mode: egressMode.default('open'),
+    allow: egressList,
+    repos: z
+      .array(z.strictObject({ name: z.string().min(1, 'must name a repository'), mode: egressMode.optional(), allow: egressList.optional() }))
+      .default([]),
+    /** How often the blocked connections of running tasks are read (and an `egress` event logged when they changed). */
+    poll_interval: duration('5s'),
   }),
   // Resource hygiene (src/tasks/limits.ts, src/tasks/hygiene.ts); every limit and GC step can be turned off with "0".
   limits: table({

@@ -14,6 +14,13 @@ export const BASE_CAPABILITIES = ['AUDIT_WRITE', 'CHOWN', 'FOWNER', 'SETGID', 'S
  */
 export const SUDO_CAPABILITIES = ['DAC_OVERRIDE'] as const;
 
+/**
+ * Added when the task's egress policy is not open, for the entrypoint alone: it installs the packet
+ * filter (NET_ADMIN), then drops both from its bounding set for good (SETPCAP is what allows that),
+ * before it starts anything else (images/agent/entrypoint.sh).
+ */
+export const EGRESS_CAPABILITIES = ['NET_ADMIN', 'SETPCAP'] as const;
+
 export const DEFAULT_PIDS_LIMIT = 4096;
 
 export function defaultCpus(ncpu = cpus().length): number {
@@ -28,6 +35,10 @@ export interface CreateOptionsInput {
   cpus?: number;
   memoryBytes?: number;
   pidsLimit?: number;
+  /** The task's egress policy is not open: the entrypoint needs EGRESS_CAPABILITIES once. */
+  egress?: boolean;
+  /** A Docker network to attach to instead of the default bridge (`[core] network`). */
+  network?: string;
 }
 
 export interface CreateOptions {
@@ -40,7 +51,7 @@ export interface CreateOptions {
  * the sudo password) into the request URL.
  */
 export function buildCreateOptions(input: CreateOptionsInput): CreateOptions {
-  const caps = input.sudo ? [...BASE_CAPABILITIES, ...SUDO_CAPABILITIES].sort() : [...BASE_CAPABILITIES];
+  const caps = [...BASE_CAPABILITIES, ...(input.sudo ? SUDO_CAPABILITIES : []), ...(input.egress ? EGRESS_CAPABILITIES : [])].sort();
   const hostConfig: Record<string, unknown> = {
     // sshd on a random port of the loopback interface only.
     PortBindings: { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
@@ -50,7 +61,7 @@ export function buildCreateOptions(input: CreateOptionsInput): CreateOptions {
     // binaries included), so the user cannot become root even if a password leaked.
     SecurityOpt: input.sudo ? [] : ['no-new-privileges:true'],
     Privileged: false,
-    NetworkMode: 'bridge',
+    NetworkMode: input.network || 'bridge',
     IpcMode: 'private',
     // docker-init as PID 1 reaps the relay's orphans and forwards SIGTERM to sshd.
     Init: true,

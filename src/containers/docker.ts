@@ -10,7 +10,7 @@ import { renderEnvFile, shellQuote } from './env-file.js';
 import { ContainerError, DockerUnavailableError } from './errors.js';
 import { containerRefPrefix, deleteRefs, fetchFromContainer, git, parseNumstat, type BridgeTarget } from './git.js';
 import { INSTANCE_LABEL } from './hygiene.js';
-import { BOOT_LABEL, DEFAULT_IMAGE } from './images.js';
+import { BOOT_LABEL, DEFAULT_IMAGE, EGRESS_LABEL } from './images.js';
 import { decodeLabels, encodeLabels, LABEL } from './labels.js';
 import { containerName } from './naming.js';
 import { checkoutInsideCommand, prepareRepo, repoHeadFiles, resolveCommits, type RepoPackage } from './repo-delivery.js';
@@ -169,6 +169,9 @@ export class DockerRuntime implements ContainerRuntime {
     for (const k of Object.keys(spec.labels ?? {})) {
       if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
     }
+    const egress = spec.egress && spec.egress.mode !== 'open' ? spec.egress : null;
+    // root can become the proxy's user: only a packet filter sudo cannot lift would do (tasks refuse the pair first).
+    if (egress && sudo) throw new ContainerError('an egress policy cannot be enforced in a container with sudo');
     const placed = userFiles(spec.files ?? []);
     if (spec.boot?.some((a) => a.includes('\0'))) throw new ContainerError('the boot command line cannot hold a NUL byte');
     let t = Date.now();
@@ -192,6 +195,8 @@ export class DockerRuntime implements ContainerRuntime {
       ...(spec.cpus !== undefined ? { cpus: spec.cpus } : {}),
       ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.pidsLimit !== undefined ? { pidsLimit: spec.pidsLimit } : {}),
+      ...(egress ? { egress: true } : {}),
+      ...(spec.network ? { network: spec.network } : {}),
     });
     // The name may be taken (a leftover container, a parallel launch for the same repo and branch):
     // on a conflict the next candidate gets a random suffix.
@@ -222,6 +227,8 @@ export class DockerRuntime implements ContainerRuntime {
         { path: 'home/user/.ssh/authorized_keys', content: `${this.key.publicKey}\n`, mode: 0o600, uid: USER_ID, gid: USER_ID },
       ];
       if (sudoPassword) files.push({ path: 'etc/caic/sudo_password', content: sudoPassword, mode: 0o600 });
+      // The policy stays: the entrypoint puts the filter in place again at every start (a revive).
+      if (egress) files.push({ path: 'etc/caic/egress.json', content: `${JSON.stringify({ mode: egress.mode, allow: egress.mode === 'allowlist' ? egress.allow : [] })}\n`, mode: 0o600 });
       if (spec.boot) files.push({ path: 'etc/caic/boot', content: Buffer.concat(spec.boot.map((a) => Buffer.from(`${a}\0`))), mode: 0o600 });
       files.push(...placed);
       await this.call(`deliver keys to ${name}`, async () => container.putArchive(await buildTar(files), { path: '/' }));
@@ -232,6 +239,8 @@ export class DockerRuntime implements ContainerRuntime {
       t = Date.now();
       const info = await this.call(`inspect container ${name}`, () => container.inspect());
       phase('inspect', Date.now() - t);
+      // An image whose entrypoint does not know the policy would run the task unfiltered.
+      if (egress && info.Config?.Labels?.[EGRESS_LABEL] !== '1') throw new ContainerError(`image ${image} cannot enforce an egress policy (it predates them): rebuild it with \`caic image build\``);
       const handle = this.handleFromInspect(info);
       if (!handle || !handle.sshPort) throw new ContainerError(`container ${name} started without a published SSH port`);
       // The container's labels include its image's: only an entrypoint that says so read the boot file.

@@ -19,7 +19,9 @@ export const CONTEXT_LABEL = 'caic.context';
  * Images built before it (and images made otherwise) lack it: their tasks' relays start over SSH.
  */
 export const BOOT_LABEL = 'caic.boot';
-const BASE_PACKAGES = ['openssh-server', 'git', 'sudo', 'ca-certificates', 'nodejs', 'procps', 'bash'];
+/** Label of an agent image whose entrypoint enforces /etc/caic/egress.json (LaunchSpec.egress). */
+export const EGRESS_LABEL = 'caic.egress';
+export const BASE_PACKAGES = ['openssh-server', 'git', 'sudo', 'ca-certificates', 'nodejs', 'procps', 'bash', 'iptables'];
 
 export const AGENT_CONTEXT_DIR = fileURLToPath(new URL('../../../images/agent/', import.meta.url));
 

@@ -6,7 +6,7 @@ export { connectSsh, probeBanner, waitForSsh, type SshConnection, type SshTarget
 export { buildTar, type ArchiveEntry } from './archive.js';
 export * from './types.js';
 export { ContainerError, HostKeyMismatchError, DockerUnavailableError } from './errors.js';
-export { buildCreateOptions, BASE_CAPABILITIES, SUDO_CAPABILITIES, defaultCpus, type CreateOptions } from './create-options.js';
+export { buildCreateOptions, BASE_CAPABILITIES, SUDO_CAPABILITIES, EGRESS_CAPABILITIES, defaultCpus, type CreateOptions } from './create-options.js';
 export { containerName, repoDirName, sanitizeName } from './naming.js';
 export { encodeLabels, decodeLabels, LABEL, type LabelSet } from './labels.js';
 export { renderEnvFile, isEnvName, shellQuote } from './env-file.js';
@@ -18,6 +18,8 @@ export {
   imageInfo,
   DEFAULT_IMAGE,
   OFFLINE_BASE_IMAGE,
+  BASE_PACKAGES,
+  EGRESS_LABEL,
   ONLINE_BASE_IMAGE,
 } from './images.js';
 export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';

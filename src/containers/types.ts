@@ -38,6 +38,13 @@ export interface LaunchSpec {
    * must hold no secret (the relay reads ~/.env, written over SSH, when it starts the agent).
    */
   boot?: string[];
+  /**
+   * The network egress policy (presets expanded): anything but open gives the container a packet
+   * filter and a proxy (images/agent/entrypoint.sh). Absent: open, exactly as without a policy.
+   */
+  egress?: { mode: 'open' | 'allowlist' | 'none'; allow: string[] };
+  /** A Docker network to attach to instead of the default bridge. */
+  network?: string;
   /** Progress: each phase of the launch with its duration. */
   onPhase?: (phase: string, ms: number) => void;
   signal?: AbortSignal;

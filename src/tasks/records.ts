@@ -2,7 +2,7 @@
 // a log is a file (cut by a crash, damaged, edited by hand) and an agent's output is whatever the
 // agent wrote, so both are checked before they become a task's state or part of an API answer.
 import { z } from 'zod';
-import { EgressPolicy, HarnessName, TaskForge, TaskId, TaskPermissions, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
+import { EgressBlocked, EgressPolicy, HarnessName, TaskForge, TaskId, TaskPermissions, TaskState, type DiffStatEntry, type Usage } from '../api/index.js';
 import type { TitleSource } from './titles.js';
 
 export interface TaskMetaRecord {
@@ -237,4 +237,12 @@ export const isCommitId = (v: unknown): v is string => typeof v === 'string' && 
 /** A caic_head record: the repository's HEAD when event `event` (a user message, a turn's end) happened. */
 export function parseHeadRecord(rec: Record<string, unknown>): { event: number; commit: string } | null {
   return Number.isSafeInteger(rec.event) && (rec.event as number) > 0 && isCommitId(rec.commit) ? { event: rec.event as number, commit: rec.commit } : null;
+}
+
+// ---- egress (src/tasks/egress.ts) -----------------------------------------------------------
+
+/** The rows of a caic_egress record; a damaged one reads as no rows. */
+export function parseBlockedRows(v: unknown): EgressBlocked[] {
+  const r = z.array(EgressBlocked).max(1000).safeParse(v);
+  return r.success ? r.data : [];
 }

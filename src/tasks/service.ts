@@ -44,6 +44,7 @@ import { withBackoff } from './backoff.js';
 import { launchTaskContainer } from './launch.js';
 import type { TaskView } from './hygiene.js';
 import { ResourceMonitor } from './limits.js';
+import { checkEgressWithSudo, EgressWatch, forgeHosts, modelHosts, resolveEgress, type EgressSettings } from './egress.js';
 import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
@@ -113,6 +114,12 @@ export interface TaskServiceDeps {
   limits?: ResourceLimits;
   /** Checked before a task is created (hygiene.ts: Docker's free disk); throws a TaskError to refuse. */
   admission?: () => Promise<void>;
+  /** `[egress]`: the default network egress of tasks (egress.ts). Absent: open, unless a task asks. */
+  egress?: EgressSettings;
+  /** Configured forges (web URL, API URL): what `@forge` adds for a repository on one of them. */
+  forgeUrls?: readonly { url: string; apiUrl?: string }[];
+  /** `[core] network`: the Docker network task containers join (default: the bridge). */
+  network?: string;
 }
 
 /** The daemon itself (limits, hygiene): sees every task. Never comes from a request. */
@@ -161,6 +168,8 @@ export class TaskService {
 
   /** Samples live tasks' CPU, memory and disk; stops one over its disk budget (limits.ts). */
   private readonly monitor: ResourceMonitor | null;
+  /** Reads the blocked connections of live tasks with an egress policy (egress.ts). */
+  private readonly egressWatch: EgressWatch;
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.monitor = deps.limits
@@ -173,6 +182,13 @@ export class TaskService {
         })
       : null;
     this.monitor?.start();
+    this.egressWatch = new EgressWatch({
+      runtime: deps.runtime,
+      logger: deps.logger,
+      pollMs: deps.egress?.pollMs ?? 0,
+      live: () => [...this.tasks.values()].filter((t) => LIVE_STATES.includes(t.state)),
+    });
+    this.egressWatch.start();
   }
 
   // ---- startup and shutdown ----------------------------------------------------------------
@@ -380,6 +396,7 @@ export class TaskService {
     this.closed = true;
     this.stopping.abort();
     await this.monitor?.close();
+    await this.egressWatch.close();
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
@@ -665,6 +682,12 @@ export class TaskService {
     const repoReq = req.repos[0];
     const repo = repoReq ? this.deps.repos.get(repoReq.name) : null;
     const baseBranch = repoReq?.baseBranch ?? repo?.baseBranch ?? '';
+    const egress = resolveEgress(req.egress, this.deps.egress ?? { mode: 'open', allow: [], repos: [], pollMs: 0 }, {
+      ...(repo ? { repo: repo.name } : {}),
+      forge: repo ? forgeHosts(repo.remoteURL, this.deps.forgeUrls) : [],
+      model: modelHosts(harness.name, this.deps.harnessEnv(harness.name)),
+    });
+    checkEgressWithSudo(egress, req.sudo === true);
     // Continuing an existing branch: its latest commit, fetched now, so a branch that is not there
     // is refused before anything is created.
     // A fork starts a branch of its own at the commit it forked from (made on the host already).
@@ -689,6 +712,7 @@ export class TaskService {
       ownerName: caller?.username ?? '',
       createdAt: new Date().toISOString(),
       ...(req.secrets?.length ? { secrets: [...req.secrets] } : {}),
+      egress,
     };
     const header: TaskHeader = { meta, state: 'pending', stateAt: meta.createdAt, summary: emptySummary(meta.title, model), hasTrailer: false, lastEventId: 0, usage: [] };
     const task = new Task(id, header, harness, (t, events) => this.changed(t, events));
@@ -855,6 +879,8 @@ export class TaskService {
               repos: repo ? [{ name: repoDirName(repo.name), branch, baseBranch: repo.baseBranch }] : [],
               sudo: meta.sudo,
               ...(this.deps.limits?.memoryBytes ? { memoryBytes: this.deps.limits.memoryBytes } : {}),
+              ...(meta.egress && meta.egress.mode !== 'open' ? { egress: meta.egress } : {}),
+              ...(this.deps.network ? { network: this.deps.network } : {}),
               // The relay (and, for the fake harness only, the fake agent) go in with the host key,
               // and so do the repository's files of this task: no round trips after the handshake.
               files: [...[a.relay, ...(meta.harness === 'fake' ? [a.fakeAgent] : [])].map((x) => ({ path: x.path, content: x.content, mode: 0o644 })), ...place],
@@ -1198,6 +1224,11 @@ export class TaskService {
   /** Every task as hygiene sees it (all users'). */
   hygieneView(): Map<string, TaskView> {
     return new Map([...this.tasks.values()].map((t) => [t.id, { id: t.id, state: t.state, activeAt: t.activeAt, owner: t.meta.owner }]));
+  }
+
+  /** One read of the live tasks' blocked connections now (tests; the watch does it every poll_interval). */
+  sampleEgress(): Promise<void> {
+    return this.egressWatch.tick();
   }
 
   /** One sampling round of the live tasks now (tests; the monitor's timer does it every stats_interval). */

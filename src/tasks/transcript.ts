@@ -1,13 +1,14 @@
 // Replays a task log into events and task metadata. Deterministic: the same lines give the same
 // events with the same ids, which is what lets Last-Event-ID survive daemon restarts. Live tasks
 // feed it each line as it is logged; historical ones replay the file.
-import { LIVE_STATES, type DiffStatEntry, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
+import { LIVE_STATES, type DiffStatEntry, type EgressBlocked, type EventBody, type EventMessage, type HarnessName, type TaskState, type Usage } from '../api/index.js';
 import { parseLine, type AgentParser, type Harness } from '../agents/index.js';
 import { decodeLine, isHostText, readLogBatches } from './log.js';
 import { MAX_AGENT_LINE } from './session.js';
 import { cleanTitle, titleSource, titleWins, type TitleSource } from './titles.js';
 import { addCount, isTaskState, parseForgeRecord, parseHeadRecord, parseReviewRecord, type ReviewCommentRecord, parseIssueRecord, parseMetaRecord, reportedCount, reportedMs, reportedUSD, reportedUsage, type Summary, type TaskMetaRecord } from './records.js';
 import { addUsage, utcDay, type UsageDay } from './usage.js';
+import { parseBlockedRows } from './records.js';
 
 /** Records the daemon writes itself; every other line came through the relay (and counts toward its offset). */
 export const HOST_RECORDS = new Set([
@@ -30,6 +31,7 @@ export const HOST_RECORDS = new Set([
   'caic_review',
   'caic_head',
   'caic_stats',
+  'caic_egress',
 ]);
 
 /** What the relay appends when the agent exits (a relay line, not a host record). */
@@ -104,6 +106,8 @@ export class Transcript {
   readonly reviewComments = new Map<string, ReviewCommentRecord>();
   /** The repository's HEAD commit as recorded when a user message or a turn's end happened, by event id. */
   readonly heads = new Map<number, string>();
+  /** The last table of connections the task's egress policy refused (caic_egress); null before any. */
+  egressBlocked: EgressBlocked[] | null = null;
   private parser: AgentParser | null = null;
   private now = '';
   private parsedAt = '';
@@ -292,6 +296,11 @@ export class Transcript {
             ...opt('diskLimitBytes', rec.diskLimitBytes),
           },
         ]);
+      }
+      case 'caic_egress': {
+        const blocked = parseBlockedRows(rec.blocked);
+        this.egressBlocked = blocked;
+        return this.emit([{ kind: 'egress', blocked }]);
       }
       case 'caic_diff_stat':
         s.diffStat = (rec.files as DiffStatEntry[]) ?? [];

@@ -3,7 +3,10 @@
 // with the full hardened profile, (c) (b) plus delivering a 1,000-file repository the way a task
 // start does (packed during the launch, put in while sshd comes up). In (c)'s container, the same
 // repository is then delivered again by caic and pushed by plain git over OpenSSH (the push floor),
-// alternately first. Medians of five runs after a warm-up, with the spread.
+// alternately first. (d) the egress modes: (b) with an `allowlist` and a `none` policy against
+// `open`, interleaved, on a network of the bench's own, and the proxy's cost on a 10 MB download
+// from a server container there (through the proxy against direct in an open container). Medians of
+// five runs after a warm-up, with the spread.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -20,6 +23,7 @@ import {
   probeBanner,
   type ContainerHandle,
   type DockerRuntime,
+  type LaunchSpec,
 } from '../../src/containers/index.js';
 import { makeHostRepo, RUN_LABEL, testRuntime } from '../helpers/containers.js';
 import { machine, median, ratios, sleep, spread, summary } from './lib.js';
@@ -95,7 +99,7 @@ export async function floorRun(docker: Dockerode, keys: { fingerprint: string; p
  * caic's launch + connect + first exec; with a repository, delivered as a task start does it:
  * packed on the host during the launch, put into the container while sshd comes up.
  */
-export async function oursRun(rt: DockerRuntime, runId: string, repo?: string, keep?: (h: ContainerHandle) => Promise<void>): Promise<Phases> {
+export async function oursRun(rt: DockerRuntime, runId: string, repo?: string, keep?: (h: ContainerHandle) => Promise<void>, spec: Partial<LaunchSpec> = {}): Promise<Phases> {
   const p: Phases = {};
   const start = performance.now();
   const repos = repo ? [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] : [];
@@ -105,7 +109,7 @@ export async function oursRun(rt: DockerRuntime, runId: string, repo?: string, k
         return pkg;
       })
     : null;
-  const h = await rt.launch({ taskId: `bench-${randomBytes(4).toString('hex')}`, harness: 'fake', repos, labels: { [RUN_LABEL]: runId }, onPhase: (name, ms) => (p[name] = ms) });
+  const h = await rt.launch({ ...spec, taskId: `bench-${randomBytes(4).toString('hex')}`, harness: 'fake', repos, labels: { [RUN_LABEL]: runId }, onPhase: (name, ms) => (p[name] = ms) });
   const launched = performance.now();
   const delivered = packed?.then(async (pkg) => {
     try {
@@ -150,6 +154,76 @@ export async function pushFloor(rt: DockerRuntime, h: ContainerHandle, keyFile: 
   ].join(' && ');
   await execFileP('ssh', [...ssh, 'user@127.0.0.1', setup]);
   return performance.now() - start;
+}
+
+/** A 10 MB download from `url`, timed inside the container (ms); through the proxy when `proxy` is set. */
+const DOWNLOAD = `
+const http = require('http');
+const [url, proxy] = process.argv.slice(1);
+const u = new URL(url);
+const opts = proxy ? { host: new URL(proxy).hostname, port: new URL(proxy).port, path: url, headers: { host: u.host } } : { host: u.hostname, port: u.port, path: u.pathname };
+const t = process.hrtime.bigint();
+http.get(opts, (res) => { let n = 0; res.on('data', (d) => (n += d.length)); res.on('end', () => { if (n !== 10485760) { console.error('got ' + n); process.exit(1); } console.log(Number(process.hrtime.bigint() - t) / 1e6); }); }).on('error', (e) => { console.error(e.message); process.exit(1); });
+`;
+
+/** (d): start time per egress mode, and the proxy's cost on a 10 MB download. */
+async function egressModes(t: Awaited<ReturnType<typeof testRuntime>>): Promise<Record<string, string>> {
+  const net = `caic-bench-egress-${t.runId}`;
+  const network = await t.docker.createNetwork({ Name: net, Labels: { [RUN_LABEL]: t.runId } });
+  try {
+    const server = await t.docker.createContainer({
+      name: `caic-bench-files-${t.runId}`,
+      Image: DEFAULT_IMAGE,
+      Entrypoint: ['node', '-e', "const b = Buffer.alloc(10485760, 97); require('http').createServer((q, s) => s.end(b)).listen(8080); console.log('up')"],
+      Labels: { [RUN_LABEL]: t.runId },
+      HostConfig: { NetworkMode: net },
+    });
+    await server.start();
+    const url = `http://caic-bench-files-${t.runId}:8080/10m`;
+    const modes = {
+      open: { network: net },
+      allowlist: { network: net, egress: { mode: 'allowlist' as const, allow: [`caic-bench-files-${t.runId}:8080`] } },
+      none: { network: net, egress: { mode: 'none' as const, allow: [] } },
+    };
+    const runs: Record<keyof typeof modes, Phases[]> = { open: [], allowlist: [], none: [] };
+    await oursRun(t.rt, t.runId, undefined, undefined, modes.allowlist);
+    for (let i = 0; i < RUNS; i++) for (const m of Object.keys(modes) as (keyof typeof modes)[]) runs[m].push(await oursRun(t.rt, t.runId, undefined, undefined, modes[m]));
+    for (const m of Object.keys(modes) as (keyof typeof modes)[]) table(`(d) (b) with egress ${m}`, runs[m]);
+    const allow = ratios(runs.allowlist.map((r) => r.total!), runs.open.map((r) => r.total!));
+    const none = ratios(runs.none.map((r) => r.total!), runs.open.map((r) => r.total!));
+    // The download: one open and one allowlist container, alternately first.
+    const open = await t.rt.launch({ ...modes.open, taskId: `bench-${randomBytes(4).toString('hex')}`, harness: 'fake', repos: [], labels: { [RUN_LABEL]: t.runId } });
+    const filtered = await t.rt.launch({ ...modes.allowlist, taskId: `bench-${randomBytes(4).toString('hex')}`, harness: 'fake', repos: [], labels: { [RUN_LABEL]: t.runId } });
+    const ip = (await server.inspect()).NetworkSettings.Networks[net]!.IPAddress;
+    const fetchIn = async (h: ContainerHandle, proxied: boolean) => {
+      const r = await t.rt.exec(h, proxied ? 'node -e "$1" "$2" "$HTTP_PROXY"' : 'node -e "$1" "$2"', { args: [DOWNLOAD, proxied ? url : `http://${ip}:8080/10m`] });
+      if (r.code !== 0) throw new Error(`download failed: ${r.stderr}`);
+      return Number(r.stdout.trim());
+    };
+    await fetchIn(open, false);
+    await fetchIn(filtered, true);
+    const direct: number[] = [];
+    const proxied: number[] = [];
+    for (let i = 0; i < RUNS * 2; i++) {
+      if (i % 2) {
+        proxied.push(await fetchIn(filtered, true));
+        direct.push(await fetchIn(open, false));
+      } else {
+        direct.push(await fetchIn(open, false));
+        proxied.push(await fetchIn(filtered, true));
+      }
+    }
+    await t.rt.purge(open);
+    await t.rt.purge(filtered);
+    const added = proxied.map((p, i) => p - direct[i]!);
+    console.log(`\nratio (d) allowlist/open = ${spread(allow, 3)}, none/open = ${spread(none, 3)}  (target <= 1.15; pairwise)`);
+    console.log(`10 MB download: direct (open) ${spread(direct)} ms, through the proxy (allowlist) ${spread(proxied)} ms, added ${spread(added)} ms`);
+    await server.remove({ force: true });
+    return { 'allowlist/open': spread(allow, 2), 'none/open': spread(none, 2), 'dl10m_direct_ms': spread(direct), 'dl10m_proxy_ms': spread(proxied), 'dl10m_added_ms': spread(added) };
+  } finally {
+    for (const c of await t.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${t.runId}`], network: [net] } })) await t.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    await network.remove().catch(() => undefined);
+  }
 }
 
 function table(title: string, runs: Phases[]): Phases {
@@ -211,8 +285,10 @@ async function main(): Promise<void> {
   console.log(`\nratio (b)/(a) = ${spread(ba, 3)}  (target <= 1.25; pairwise, median [min–max] of ${RUNS} runs after a warm-up)`);
   console.log(`ratio (c)/(a) = ${spread(ca, 3)}  (with the repository)`);
   console.log(`ratio delivery / OpenSSH push = ${spread(push, 3)}`);
+  const egress = await egressModes(t);
   console.log(`(${machine()})`);
   summary('bench:start', {
+    ...egress,
     'b/a': spread(ba, 2),
     'c/a': spread(ca, 2),
     'push/openssh': spread(push, 2),

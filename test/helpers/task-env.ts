@@ -79,12 +79,12 @@ export async function makeOriginAndClone(dir: string, root: string, name = 'proj
 }
 
 export async function taskEnv(
-  opts: { files?: number; extraConfig?: string; image?: string; daemon?: Partial<Omit<DaemonOptions, 'webDir'>> } = {},
+  opts: { files?: number; extraConfig?: string; image?: string; network?: string; daemon?: Partial<Omit<DaemonOptions, 'webDir'>> } = {},
 ): Promise<TaskEnv> {
   const dir = await tempDir('caic-tasks-');
   const root = join(dir.path, 'root');
   const origin = await makeOriginAndClone(dir.path, root, 'proj', opts.files ?? 20);
-  const image = opts.image ? `image = "${opts.image}"\n` : '';
+  const image = `${opts.image ? `image = "${opts.image}"\n` : ''}${opts.network ? `network = "${opts.network}"\n` : ''}`;
   // file:// clones of the local origin: the tests' stand-in for a forge.
   const config = `[core]\nroot = "${root}"\nallow_local_clone = true\n${image}[server]\nallow_origins = ["local"]\n${opts.extraConfig ?? ''}`;
   const docker = hostDocker();

@@ -5,7 +5,7 @@ import { openSync } from 'node:fs';
 import Dockerode from 'dockerode';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { addAgent, AGENT_RECIPES, ensureAgentImage, OFFLINE_BASE_IMAGE, type AgentCli } from '../../src/containers/index.js';
+import { addAgent, AGENT_RECIPES, BASE_PACKAGES, buildOfflineBase, ensureAgentImage, OFFLINE_BASE_IMAGE, type AgentCli } from '../../src/containers/index.js';
 import { TEST_AGENTS } from './test-images.js';
 
 export { CLAUDE_TEST_IMAGE, CODEX_TEST_IMAGE, GEMINI_TEST_IMAGE, OPENCODE_TEST_IMAGE } from './test-images.js';
@@ -58,13 +58,35 @@ async function ensureEngine(docker: Dockerode): Promise<void> {
   fail(`dockerd did not answer within 60 s; see ${DOCKERD_LOG}`);
 }
 
+/** Packages of BASE_PACKAGES the offline base lacks (one made before a package joined the list); null: no base. */
+async function missingPackages(docker: Dockerode): Promise<string[] | null> {
+  if (!(await docker.getImage(OFFLINE_BASE_IMAGE).inspect().then(() => true, () => false))) return null;
+  // A TTY: the output comes back as written (no stream headers); lines are "<package> ii " when installed.
+  const c = await docker.createContainer({ Image: OFFLINE_BASE_IMAGE, Tty: true, Entrypoint: ['dpkg-query', '-W', '-f', '${Package} ${db:Status-Abbrev}\\n'], Cmd: BASE_PACKAGES, HostConfig: { NetworkMode: 'none' } });
+  try {
+    await c.start();
+    await c.wait();
+    const text = (await c.logs({ stdout: true, stderr: true })).toString('utf8');
+    const installed = new Set([...text.matchAll(/^(\S+) ii/gm)].map((m) => m[1]!));
+    return BASE_PACKAGES.filter((p) => !installed.has(p));
+  } finally {
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+}
+
 async function main(): Promise<void> {
   const docker = new Dockerode();
   await ensureEngine(docker);
-  const baseMissing = !(await docker.getImage(OFFLINE_BASE_IMAGE).inspect().then(() => true, () => false));
-  if (baseMissing && !has('debootstrap')) {
-    if (!isRoot) fail(`${OFFLINE_BASE_IMAGE} is missing and building it needs root and debootstrap`);
+  const missing = await missingPackages(docker);
+  if ((missing === null || missing.length > 0) && !has('debootstrap')) {
+    if (!isRoot) fail(`${OFFLINE_BASE_IMAGE} is missing${missing?.length ? ` ${missing.join(', ')}` : ''} and building it needs root and debootstrap`);
     aptInstall(['debootstrap']);
+  }
+  if (missing?.length) {
+    // Made before these packages joined the list (iptables for egress policies): made again, and
+    // the agent image after it (its context hash names the base's id).
+    say(`${OFFLINE_BASE_IMAGE} lacks ${missing.join(', ')}: building it again`);
+    await buildOfflineBase(docker, { onProgress: (line) => say(line) });
   }
   const started = Date.now();
   const { tag, built } = await ensureAgentImage(docker, { offline: true, onProgress: (line) => say(line) });

@@ -68,6 +68,8 @@ export interface TranscriptState {
   contextWindow: number;
   /** The latest resource sample (CPU, memory, disk), shown in the task's header. */
   stats: Extract<EventMessage, { kind: 'stats' }> | null;
+  /** The latest table of connections the task's egress policy refused (null before any). */
+  egress: Extract<EventMessage, { kind: 'egress' }>['blocked'] | null;
   /** Index in `items` of the text still receiving deltas, or -1. */
   streamingAt: number;
   /** Indexes of tool items by toolUseId, to attach results. */
@@ -90,6 +92,7 @@ export const emptyTranscript: TranscriptState = {
   usage: null,
   contextWindow: 0,
   stats: null,
+  egress: null,
   streamingAt: -1,
   tools: new Map(),
   pendingTools: [],
@@ -117,7 +120,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
   let items: Item[] | null = null;
   let tools: Map<string, number> | null = null;
   let subagents: Map<string, number> | null = null;
-  let { lastId, todos, usage, contextWindow, stats, streamingAt, pendingTools, provisionAt } = state;
+  let { lastId, todos, usage, contextWindow, stats, egress, streamingAt, pendingTools, provisionAt } = state;
   let applied = 0;
   let gaps = state.gaps;
   const list = (): Item[] => (items ??= state.items.slice());
@@ -158,7 +161,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     applied++;
     const key = String(e.id);
     if (e.kind === 'error') endProvision('failed');
-    else if (e.kind !== 'log' && e.kind !== 'usage' && e.kind !== 'todo' && e.kind !== 'diffStat' && e.kind !== 'stats' && e.kind !== 'rateLimit' && (e.kind !== 'system' || e.subtype === 'session_start')) {
+    else if (e.kind !== 'log' && e.kind !== 'usage' && e.kind !== 'todo' && e.kind !== 'diffStat' && e.kind !== 'stats' && e.kind !== 'egress' && e.kind !== 'rateLimit' && (e.kind !== 'system' || e.subtype === 'session_start')) {
       endProvision('done');
     }
     switch (e.kind) {
@@ -305,6 +308,9 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
       case 'stats':
         stats = e;
         break;
+      case 'egress':
+        egress = e.blocked;
+        break;
       case 'rateLimit':
         break;
     }
@@ -317,6 +323,7 @@ export function applyEvents(state: TranscriptState, events: readonly EventMessag
     usage,
     contextWindow,
     stats,
+    egress,
     streamingAt,
     tools: tools ?? state.tools,
     pendingTools,

@@ -11,6 +11,7 @@ import { Dialog } from './Dialog';
 import { PromptBox, toPrompt, type PromptValue } from './PromptBox';
 import { navigate } from './router';
 import { Banner } from './Banner';
+import { defaultEgressChoice, egressField, egressProblem, EgressPick, type EgressChoice } from './EgressPick';
 
 interface Props {
   repos: Repo[];
@@ -43,6 +44,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   // Names of the caller's secrets this task gets in ~/.env (Settings → Secrets stores them).
   const { secrets: secretList } = useSecretNames();
   const [secrets, setSecrets] = useState<string[]>([]);
+  const [egress, setEgress] = useState<EgressChoice>(defaultEgressChoice);
   // Start from: a new caic-N branch (default), an existing branch to continue, or a forge issue.
   const [from, setFrom] = useState<'new' | 'branch' | 'issue'>('new');
   const [continueBranch, setContinueBranch] = useState('');
@@ -134,6 +136,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           ...(sudo ? { sudo: true } : {}),
           ...(gitHubToken ? { gitHubToken: true } : {}),
           ...(secrets.length ? { secrets } : {}),
+          ...egressField(egress),
         },
       });
       for (const img of prompt.images) URL.revokeObjectURL(img.url);
@@ -287,10 +290,11 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
             </div>
           </details>
         )}
+        <EgressPick value={egress} onChange={setEgress} />
         <button type="button" onClick={() => setCloneOpen(true)}>
           Clone…
         </button>
-        <button type="submit" className="primary" disabled={busy || !harness || (h !== undefined && !h.ready)}>
+        <button type="submit" className="primary" disabled={busy || !harness || (h !== undefined && !h.ready) || egressProblem(egress) !== ''}>
           {busy ? 'Starting…' : 'Start task'}
         </button>
       </div>

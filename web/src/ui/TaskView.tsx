@@ -16,6 +16,7 @@ import { Banner } from './Banner';
 import { PrBadge } from './Forge';
 import { VoiceButton } from './Voice';
 import { TaskStats } from './TaskStats';
+import { EgressPanel } from './EgressPanel';
 import { PreviewButtons, PreviewPanel, usePreviewPorts } from './Preview';
 
 // xterm.js is loaded when a terminal is first opened.
@@ -209,6 +210,7 @@ export function TaskView({
           )}
           <TaskStats stats={events.transcript.stats} live={LIVE_STATES.includes(task.state)} />
         </div>
+        <EgressPanel policy={task.egress} blocked={events.transcript.egress} />
         <div className="actions" role="toolbar" aria-label="Task actions">
           {canInterrupt && (
             <button type="button" onClick={() => void interrupt()} title="Stop the agent's current turn; the task keeps running (Esc)">
