@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { defaultCacheDir, defaultConfigDir, loadConfig, lockCacheDir, resourceLimits, urlForListen, UserError, VERSION } from './config/index.js';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import {
   addAgent,
   AGENT_CLIS,
@@ -11,12 +11,14 @@ import {
   buildAgentImage,
   buildOfflineBase,
   ContainerError,
+  engineClient,
   engineSnapshot,
   imageInfo,
   instanceId,
   type EngineSnapshot,
   OFFLINE_BASE_IMAGE,
   ONLINE_BASE_IMAGE,
+  resolveEngine,
 } from './containers/index.js';
 import { AUDIT_FILE_NAME, verifyAuditFile } from './audit/index.js';
 import { renderDoctor } from './cli/doctor.js';
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     return;
   }
   const command = positionals.join(' ') || 'serve';
-  if (command === 'image build') return imageBuild(values);
+  if (command === 'image build') return imageBuild(values['config-dir'] ?? defaultConfigDir(), values);
   if (command === 'audit verify') return auditVerify(join(values['config-dir'] ?? defaultConfigDir(), AUDIT_FILE_NAME));
   if (command === 'doctor') return doctor(values['config-dir'] ?? defaultConfigDir(), values.json === true);
   if (command === 'secrets rotate-key') return rotateVaultKey(values['config-dir'] ?? defaultConfigDir());
@@ -245,7 +247,7 @@ async function doctor(configDir: string, json: boolean): Promise<void> {
   let snapshot: EngineSnapshot | null = null;
   let error: string | undefined;
   try {
-    snapshot = await engineSnapshot(new Dockerode());
+    snapshot = await engineSnapshot(engineOf(config));
   } catch (err) {
     error = `Docker engine not reachable: ${(err as Error).message}`;
   }
@@ -268,7 +270,12 @@ async function voicePubkey(configDir: string): Promise<void> {
 }
 
 /** `caic image build`: streams the build steps to the terminal. */
-async function imageBuild(values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean } & Record<string, unknown>): Promise<void> {
+/** The engine of [core] runtime and the environment, as the daemon finds it. */
+function engineOf(config: ReturnType<typeof loadConfig>): Dockerode {
+  return engineClient(resolveEngine(config.values.core.runtime, { env: (name) => config.env(name), uid: process.getuid?.() ?? -1 }));
+}
+
+async function imageBuild(configDir: string, values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean } & Record<string, unknown>): Promise<void> {
   // The agents to add, checked before anything is built.
   const agents: { agent: (typeof AGENT_CLIS)[number]; version?: string }[] = [];
   for (const agent of AGENT_CLIS) {
@@ -278,11 +285,13 @@ async function imageBuild(values: { base?: string; offline?: boolean; tag?: stri
     if (typeof pinned === 'string' && !/^[0-9A-Za-z.+-]{1,64}$/.test(pinned)) throw new UserError(`--${flag}-version: "${pinned}" is not a version`);
     if (values[flag] === true) agents.push({ agent, ...(typeof pinned === 'string' ? { version: pinned } : {}) });
   }
-  const docker = new Dockerode();
+  let docker: Dockerode;
   try {
+    docker = engineOf(loadConfig({ configDir }));
     await docker.ping();
   } catch (err) {
-    throw new UserError(`Docker engine not reachable: ${(err as Error).message}`);
+    if (err instanceof UserError) throw err;
+    throw new UserError(`container engine not reachable: ${(err as Error).message}`);
   }
   const onProgress = (line: string) => process.stdout.write(`${line}\n`);
   const base = values.base ?? (values.offline ? OFFLINE_BASE_IMAGE : ONLINE_BASE_IMAGE);

@@ -35,7 +35,7 @@ import {
   SessionManager,
   type ServerDeps,
 } from './http/index.js';
-import { DockerRuntime, DockerUnavailableError, instanceId } from './containers/index.js';
+import { DockerRuntime, DockerUnavailableError, engineClient, instanceId, resolveEngine } from './containers/index.js';
 import { DeliveryLog } from './http/webhooks/index.js';
 import { AUDIT_FILE_NAME, AuditLog } from './audit/index.js';
 import { grantRoutes, OAuthServer, type GuardedFetchOptions, type OAuthLimits } from './oauth/index.js';
@@ -232,7 +232,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let retry: NodeJS.Timeout | undefined;
   const connectRuntime = async (): Promise<boolean> => {
     try {
-      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image, instance });
+      // Resolved on every attempt: a socket that appears later ([core] runtime, $DOCKER_HOST, $CONTAINER_HOST) is found.
+      const docker = engineClient(resolveEngine(config.values.core.runtime, { env: (name) => config.env(name), uid: process.getuid?.() ?? -1 }));
+      runtime = await DockerRuntime.open({ configDir: config.configDir, logger, image: config.values.core.image, instance, docker });
       logger.info('container engine connected');
       return true;
     } catch (err) {
@@ -501,8 +503,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     audit.close();
     throw listenError(err, host, port);
   }
-  const adopt = () => tasks.adopt().catch((err: unknown) => logger.error({ err }, 'adopting containers failed'));
-  hygiene.start();
+  // Clean-up starts once the containers are adopted: before that no task knows its container, and an
+  // idle stop would mark a task stopped while its container runs on (seen with Podman, whose engine
+  // answers after the first clean-up run).
+  const adopt = () =>
+    tasks
+      .adopt()
+      .catch((err: unknown) => logger.error({ err }, 'adopting containers failed'))
+      .finally(() => hygiene.start());
   if (await connectRuntime()) void adopt();
   else {
     retry = setInterval(() => {

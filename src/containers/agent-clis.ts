@@ -272,9 +272,12 @@ export function parseImageEvent(line: string): ImageEventInfo | null {
   }
 }
 
-/** `caic-agent` and `docker.io/library/caic-agent:latest` are `caic-agent:latest`. */
+/**
+ * `caic-agent`, `docker.io/library/caic-agent:latest` and `localhost/caic-agent:latest` (Podman's
+ * names for what it builds and loads) are all `caic-agent:latest`.
+ */
 export function normalizeImageRef(ref: string): string {
-  let r = ref.replace(/^docker\.io\/(?:library\/)?/, '');
+  let r = ref.replace(/^(?:docker\.io\/(?:library\/)?|localhost\/)/, '');
   // A tag is after the last '/': "host:5000/img" has a port, not a tag.
   if (!r.includes('@') && !r.slice(r.lastIndexOf('/') + 1).includes(':')) r += ':latest';
   return r;

@@ -67,6 +67,9 @@ export function buildCreateOptions(input: CreateOptionsInput): CreateOptions {
     Init: true,
     PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
     NanoCpus: Math.round((input.cpus ?? defaultCpus()) * 1e9),
+    // sshd listens on 22 without NET_BIND_SERVICE: low ports are unprivileged in the container's own
+    // network namespace. Docker sets this by itself; Podman does not, and sshd then cannot bind.
+    Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
     RestartPolicy: { Name: 'no' },
     LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
   };

@@ -58,6 +58,12 @@ type DockerErrorLike = Error & { statusCode?: number; code?: string; json?: { me
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The container name is taken: Docker answers 409; Podman (4.3) a 500 whose cause says so. */
+function isNameConflict(err: DockerErrorLike): boolean {
+  const cause = (err.json as { cause?: string } | undefined)?.cause ?? '';
+  return err.statusCode === 409 || /name is already in use/.test(cause);
+}
+
 /** The repository directory name inside /home/user/src; refuses anything that could escape it. */
 function repoDir(name: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') throw new ContainerError(`invalid repository name "${name}"`);
@@ -113,6 +119,11 @@ export class DockerRuntime implements ContainerRuntime {
     private readonly key: ClientKey,
     private readonly opts: DockerRuntimeOptions,
     private readonly rootlessPodman: boolean,
+    /**
+     * Podman's image load needs every layer in the archive: a repository image (one layer on top of
+     * the task image, loaded without the parent's layers) cannot be made there.
+     */
+    private readonly repoImagesSupported: boolean,
   ) {
     this.image = opts.image ?? DEFAULT_IMAGE;
     this.repoImages = new RepoImages(docker, opts.logger);
@@ -123,14 +134,16 @@ export class DockerRuntime implements ContainerRuntime {
     const docker = opts.docker ?? new Dockerode();
     const where = describeEngine(docker);
     let rootlessPodman: boolean;
+    let podman: boolean;
     try {
-      const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<{ SecurityOptions?: string[] }>]);
-      const podman = (version.Components ?? []).some((c) => /podman/i.test(c.Name));
-      rootlessPodman = podman && (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
+      const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<EngineInfo>]);
+      podman = isPodman(version);
+      rootlessPodman = isRootlessPodman(version, info);
     } catch (err) {
       throw new DockerUnavailableError(`Docker engine not reachable at ${where}: ${(err as Error).message}`);
     }
-    return new DockerRuntime(docker, await ensureClientKey(opts.configDir), opts, rootlessPodman);
+    if (podman) opts.logger?.info({ rootless: rootlessPodman }, 'the engine is Podman: repositories go into containers over SSH (no repository images)');
+    return new DockerRuntime(docker, await ensureClientKey(opts.configDir), opts, rootlessPodman, !podman);
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -199,7 +212,7 @@ export class DockerRuntime implements ContainerRuntime {
         } catch (err) {
           const status = (err as DockerErrorLike).statusCode;
           if (status === 404) throw new ContainerError(`image ${image} not found; build it with \`caic image build\``);
-          if (status === 409 && attempt < 3) return undefined;
+          if (isNameConflict(err as DockerErrorLike) && attempt < 3) return undefined;
           throw err;
         }
       });
@@ -431,6 +444,7 @@ export class DockerRuntime implements ContainerRuntime {
    */
   async repoImage(spec: PushSpec, opts: { build: boolean; image?: string }): Promise<RepoImageResult | null> {
     const { dir, branchRef, baseRef, originUrl } = this.checkPush(spec);
+    if (!this.repoImagesSupported) return null;
     const [branchSha, baseSha] = await resolveCommits(spec.hostRepo, branchRef, baseRef);
     const parent = opts.image ?? this.image;
     const imageSpec = { hostRepo: spec.hostRepo, dir, branchSha, baseSha };
@@ -579,10 +593,9 @@ export class DockerRuntime implements ContainerRuntime {
     while (!signal?.aborted) {
       let stream: NodeJS.ReadableStream;
       try {
-        stream = await this.docker.getEvents({
-          since,
-          filters: { type: ['container'], event: ['die'], label: [LABEL.task] },
-        } as unknown as Parameters<Dockerode['getEvents']>[0]);
+        // Only the type is filtered by the engine: Podman (4.3) matches neither `event=die` (its own
+        // name is "died") nor a label given without a value, and would send nothing at all.
+        stream = await this.docker.getEvents({ since, filters: { type: ['container'] } } as unknown as Parameters<Dockerode['getEvents']>[0]);
       } catch (err) {
         this.opts.logger?.warn({ err: (err as Error).message }, 'docker events unavailable; retrying');
         await sleep(1_000);
@@ -606,13 +619,14 @@ export class DockerRuntime implements ContainerRuntime {
             buffer = buffer.slice(nl + 1);
             if (!line) continue;
             const ev = JSON.parse(line) as DockerEvent;
+            const attrs = ev.Actor?.Attributes ?? {};
+            if ((ev.Action ?? ev.status) !== 'die' || attrs[LABEL.task] === undefined) continue;
             // `since` is inclusive: after a reconnect, events already delivered come again. A
             // repeated old die would stop a task that was revived since.
             const nano = ev.timeNano ?? (ev.time ?? 0) * 1e9;
             if (nano <= lastNano) continue;
             lastNano = nano;
             since = Math.max(since, ev.time ?? since);
-            const attrs = ev.Actor?.Attributes ?? {};
             const exit = attrs.exitCode;
             yield {
               id: ev.id ?? ev.Actor?.ID ?? '',
@@ -634,8 +648,26 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
+interface EngineInfo {
+  SecurityOptions?: string[];
+  /** Podman's compatible /info says it here (4.x); its SecurityOptions do not name rootless. */
+  Rootless?: boolean;
+}
+
+/** Whether the engine is Podman (its compatible /version names a "Podman Engine" component). */
+export function isPodman(version: Pick<Dockerode.DockerVersion, 'Components'>): boolean {
+  return (version.Components ?? []).some((c) => /podman/i.test(c.Name));
+}
+
+/** Whether the engine is Podman running as a user (no real root: sudo cannot work in its containers). */
+export function isRootlessPodman(version: Pick<Dockerode.DockerVersion, 'Components'>, info: EngineInfo): boolean {
+  return isPodman(version) && (info.Rootless === true || (info.SecurityOptions ?? []).some((o) => o.includes('rootless')));
+}
+
 interface DockerEvent {
   id?: string;
+  Action?: string;
+  status?: string;
   time?: number;
   timeNano?: number;
   Actor?: { ID?: string; Attributes?: Record<string, string> };

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type Dockerode from 'dockerode';
-import { labelledAgents, type AgentCli } from './agent-clis.js';
+import { labelledAgents, normalizeImageRef, type AgentCli } from './agent-clis.js';
 import { LABEL } from './labels.js';
 import { REPO_IMAGE_LABEL } from './repo-image.js';
 
@@ -77,7 +77,8 @@ export interface EngineSnapshot {
   taggedImageIds: Set<string>;
 }
 
-const tagsOf = (i: Dockerode.ImageInfo) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+/** Tags as configured (Podman reports `docker.io/library/…` and `localhost/…` for the same names). */
+const tagsOf = (i: Dockerode.ImageInfo) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>').map(normalizeImageRef);
 const timeMs = (iso: string | undefined) => {
   const t = iso ? Date.parse(iso) : NaN;
   return Number.isFinite(t) && t > 0 ? t : 0;

@@ -1,6 +1,7 @@
 // Public surface of src/containers: the runtime the task engine drives, images, and pure helpers.
 export type { ContainerRuntime, AdoptedContainer } from './runtime.js';
-export { DockerRuntime, type DockerRuntimeOptions } from './docker.js';
+export { DockerRuntime, isPodman, isRootlessPodman, type DockerRuntimeOptions } from './docker.js';
+export { engineClient, podmanSocket, resolveEngine, DOCKER_SOCKET, PODMAN_FIX, PODMAN_ROOT_SOCKET, type EngineEndpoint, type RuntimeChoice } from './engine.js';
 export { connectSsh, probeBanner, waitForSsh, type SshConnection, type SshTarget } from './ssh.js';
 export { buildTar, type ArchiveEntry } from './archive.js';
 export * from './types.js';

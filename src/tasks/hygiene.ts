@@ -124,7 +124,7 @@ export class Hygiene {
   constructor(private readonly deps: HygieneDeps) {}
 
   start(): void {
-    if (this.deps.limits.gcIntervalMs <= 0 || this.timer) return;
+    if (this.deps.limits.gcIntervalMs <= 0 || this.timer || this.closed) return;
     this.timer = setInterval(() => void this.run().catch(() => undefined), this.deps.limits.gcIntervalMs);
     this.timer.unref();
   }

@@ -6,11 +6,11 @@
 // docs/security.md recommends: a page of a sibling host could set cookies for caic's domain), so the
 // side panel's frame is cross-site and gets the partitioned preview cookie.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import type { Task } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { dockerCli } from '../helpers/engine.js';
 import { signIn } from '../helpers/login.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -39,7 +39,7 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
   let bobAuth: Record<string, string>;
   const session = (auth: Record<string, string>) => auth.authorization!.slice('Bearer '.length);
   const previewHost = () => `p3000-${task.id}.${DOMAIN}`;
-  const dockerPort = async () => execFileSync('docker', ['port', (await env.container(task.id))!.Id], { encoding: 'utf8' });
+  const dockerPort = async () => dockerCli(['port', (await env.container(task.id))!.Id], { encoding: 'utf8' });
 
   before(async () => {
     stub = await startStubForge();

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Dockerode from 'dockerode';
 import type { Page } from 'playwright-core';
 import type { HarnessInfo, Task } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { engineDocker } from '../helpers/engine.js';
 import { makeOriginAndClone, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
 const WAIT = 60_000;
@@ -200,9 +200,12 @@ describe('web UI: task pages', { timeout: 400_000 }, () => {
   test('a blocked sync says blocked; a forced one says synced; the purged task’s diff comes from the synced branch', async () => {
     // A secret appears in the working tree (as an agent might write one).
     const t = await getTask();
-    const exec = await new Dockerode().getContainer(t.container).exec({
+    const exec = await engineDocker().getContainer(t.container).exec({
       Cmd: ['sh', '-c', `printf 'aws_key = AKIAABCDEFGHIJKLMNOP\\n' > /home/user/src/${t.repos[0]!.name}/leak.txt`],
       User: 'user',
+      // Podman attaches nothing (and refuses to start the exec) unless a stream is asked for.
+      AttachStdout: true,
+      AttachStderr: true,
     });
     await exec.start({ hijack: true, stdin: false }).then(
       (stream) => new Promise<void>((resolve) => (stream.on('end', resolve), stream.resume())),

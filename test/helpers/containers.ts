@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import { DockerRuntime, type ContainerHandle, type LaunchSpec } from '../../src/containers/index.js';
 import { createLogger } from '../../src/log/index.js';
+import { engineDocker } from './engine.js';
 import { LogCapture } from './log-capture.js';
 import { tempDir, type TempDir } from './tmp.js';
 
@@ -38,8 +39,8 @@ export async function testRuntime(): Promise<TestRuntime> {
   const configDir = join(dir.path, 'config');
   const logs = new LogCapture();
   const { logger } = createLogger({ level: 'debug', destination: logs });
-  const rt = await DockerRuntime.open({ configDir, logger });
-  const docker = new Dockerode();
+  const docker = engineDocker();
+  const rt = await DockerRuntime.open({ configDir, logger, docker });
   const runId = randomBytes(6).toString('hex');
   const opened = [rt];
   return {
@@ -57,7 +58,7 @@ export async function testRuntime(): Promise<TestRuntime> {
         labels: { ...spec.labels, [RUN_LABEL]: runId },
       }),
     async reopen() {
-      const again = await DockerRuntime.open({ configDir, logger });
+      const again = await DockerRuntime.open({ configDir, logger, docker });
       opened.push(again);
       return again;
     },

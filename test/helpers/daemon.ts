@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../src/daemon.js';
+import { engineEnv } from './engine.js';
 import { LogCapture } from './log-capture.js';
 import { tempDir, type TempDir } from './tmp.js';
 
@@ -29,7 +30,8 @@ export async function startTestDaemon(
   const daemon = await startDaemon({
     configDir,
     cacheDir,
-    env: opts.env ?? {},
+    // The engine under test (CAIC_TEST_ENGINE), nothing else of the test runner's environment.
+    env: { ...engineEnv(), ...opts.env },
     logLevel: opts.logLevel ?? 'debug',
     logDestination: logs,
     port: 0,

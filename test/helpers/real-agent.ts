@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventMessage, HarnessName, Task } from '../../src/api/index.js';
 import { DockerRuntime, type ContainerHandle } from '../../src/containers/index.js';
+import { unsupportedOn } from './engine.js';
 import { SseClient } from './sse.js';
 import { taskEnv, type TaskEnv } from './task-env.js';
 
@@ -117,6 +118,13 @@ export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun>
  * 90 s for the container, 150 s for the first turn, 90 + 30 s for the interrupted one.
  */
 export const REAL_AGENT_TIMEOUT_MS = 400_000;
+
+/**
+ * The Codex, Gemini CLI and OpenCode tests on Podman: their images (2 GB) are not copied into the
+ * Podman storages; what they add over Claude Code's test (which runs there) is the agent CLI, not
+ * anything of the engine.
+ */
+export const REAL_AGENT_PODMAN_SKIP = unsupportedOn(['podman', 'podman-rootless'], "this agent's test image is not copied into Podman's storage; Claude Code's test covers a real CLI there");
 
 const isResult = (e: EventMessage | undefined): e is Extract<EventMessage, { kind: 'result' }> => e?.kind === 'result';
 

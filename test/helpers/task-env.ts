@@ -5,10 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import type { Task, TaskState } from '../../src/api/index.js';
 import type { DaemonOptions } from '../../src/daemon.js';
 import { removeRepoImages } from './containers.js';
+import { engineDocker } from './engine.js';
 import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { http, type HttpResponse } from './http.js';
 import { SseClient } from './sse.js';
@@ -40,10 +41,8 @@ export interface TaskEnv extends AsyncDisposable {
   stream(id: string): SseClient;
 }
 
-/** The Docker engine on its socket (never through a DOCKER_HOST a test points elsewhere). */
-export const hostDocker = () =>
-  // docker-modem lets DOCKER_HOST's host win over an explicit socket path unless host is cleared.
-  new Dockerode({ socketPath: '/var/run/docker.sock', host: undefined, port: undefined, protocol: 'http' } as unknown as Dockerode.DockerOptions);
+/** The engine under test on its socket (never through a DOCKER_HOST a test points elsewhere). */
+export const hostDocker = engineDocker;
 
 /** Runs `cmd` under sh in a container and collects its output. */
 export async function dockerExec(docker: Dockerode, containerId: string, cmd: string, user = 'root'): Promise<{ code: number; output: string }> {

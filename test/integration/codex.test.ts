@@ -3,7 +3,7 @@
 // and an interrupt ends a running turn without stopping the task.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
+import { REAL_AGENT_PODMAN_SKIP, REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
 import { CODEX_TEST_IMAGE, TEST_AGENTS } from '../tools/test-images.js';
 
 const KEY = 'sk-test-codex-0123456789abcdef';
@@ -17,7 +17,7 @@ const options: RealAgentOptions & { tool: string } = {
   tool: 'Bash',
 };
 
-test('harness = codex: init, Bash, result, the file in the diff; interrupt ends the turn', { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
+test('harness = codex: init, Bash, result, the file in the diff; interrupt ends the turn', { timeout: REAL_AGENT_TIMEOUT_MS, skip: REAL_AGENT_PODMAN_SKIP }, async () => {
   await using run = await startRealAgent(options);
   const events = await writeThenInterrupt(run, options);
   const init = events.find((e) => e.kind === 'init');

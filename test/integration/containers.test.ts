@@ -16,12 +16,33 @@ import {
   type ContainerHandle,
   type DieEvent,
 } from '../../src/containers/index.js';
-import { makeHostRepo, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { makeHostRepo, RUN_LABEL, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { engineDocker, ON_PODMAN, ROOTLESS, unsupportedOn } from '../helpers/engine.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { until, waitUntil } from '../helpers/wait.js';
 import { assets, bootCommand, relayHeader, relaySocket } from '../../src/agents/index.js';
 
 const git = (repo: string, ...args: string[]) => execFileSync('git', args, { cwd: repo }).toString();
+
+/** Docker's default capability set: what CapDrop and CapAdd are relative to (Podman's inspect lists them so). */
+const ENGINE_DEFAULT_CAPS = ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'];
+
+/** The capabilities a container gets, from its inspected CapDrop and CapAdd (Docker says ALL + adds, Podman the differences). */
+function effectiveCapabilities(hc: { CapAdd?: string[] | null; CapDrop?: string[] | null }): string[] {
+  const drop = hc.CapDrop ?? [];
+  const kept = drop.includes('ALL') ? [] : ENGINE_DEFAULT_CAPS.filter((c) => !drop.includes(c));
+  return [...new Set([...kept, ...(hc.CapAdd ?? [])])].sort();
+}
+
+/**
+ * Whether the engine enforces CPU, memory and pids limits: rootless Podman on cgroup v1 cannot (the
+ * user owns no cgroup) and drops them; with cgroup v2 and delegated controllers it can.
+ */
+async function limitsEnforced(): Promise<boolean> {
+  if (!ROOTLESS) return true;
+  const info = (await engineDocker().info()) as { CgroupVersion?: string };
+  return info.CgroupVersion !== '1';
+}
 
 describe('containers on a real engine', () => {
   let t: TestRuntime;
@@ -47,16 +68,17 @@ describe('containers on a real engine', () => {
   test('docker inspect shows the hardened profile', async () => {
     const info = await t.docker.getContainer(plain.id).inspect();
     const hc = info.HostConfig;
-    assert.deepEqual(hc.CapDrop, ['ALL']);
-    assert.deepEqual([...((hc.CapAdd ?? []) as string[])].sort(), [...BASE_CAPABILITIES].sort());
+    assert.deepEqual(effectiveCapabilities(hc), [...BASE_CAPABILITIES].sort());
     assert.equal(hc.Privileged, false);
-    assert.deepEqual(hc.SecurityOpt, ['no-new-privileges:true']);
+    assert.deepEqual((hc.SecurityOpt as string[] | undefined)?.map((o: string) => o.replace(/:true$/, '')), ['no-new-privileges']);
     assert.equal(hc.NetworkMode, 'bridge');
     assert.notEqual(hc.PidMode, 'host');
     assert.notEqual(hc.IpcMode, 'host');
     assert.equal(hc.Init, true);
-    assert.ok((hc.PidsLimit ?? 0) > 0);
-    assert.ok((hc.NanoCpus ?? 0) >= 2e9);
+    if (await limitsEnforced()) {
+      assert.ok((hc.PidsLimit ?? 0) > 0);
+      assert.ok((hc.NanoCpus ?? 0) >= 2e9);
+    }
     assert.deepEqual(hc.Binds ?? [], []);
     assert.deepEqual(info.Mounts, []);
     const bindings = info.NetworkSettings.Ports['22/tcp'] ?? [];
@@ -151,12 +173,18 @@ describe('containers on a real engine', () => {
     await assert.rejects(t.rt.injectEnv(plain, { 'BAD-NAME': 'x' }), /invalid environment variable name/);
   });
 
-  test('sudo works with the password only when enabled', async () => {
+  test('rootless Podman refuses sudo, saying why', { skip: !ROOTLESS && 'only on podman-rootless' }, async () => {
+    await assert.rejects(t.launch({ sudo: true }), /sudo is not available with rootless Podman; use Docker for tasks that need sudo/);
+    assert.deepEqual(await t.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${t.runId}`, 'caic.sudo=1'] } }), [], 'nothing was created');
+  });
+
+  test('sudo works with the password only when enabled', { skip: unsupportedOn(['podman-rootless'], 'no root in a user namespace to give; caic refuses sudo there (test above)') }, async () => {
     const withSudo = await t.launch({ sudo: true });
     const pw = await t.rt.sudoPassword(withSudo);
     assert.ok(pw && pw.length >= 20);
     const info = await t.docker.getContainer(withSudo.id).inspect();
-    assert.deepEqual([...((info.HostConfig.CapAdd ?? []) as string[])].sort(), [...BASE_CAPABILITIES, ...SUDO_CAPABILITIES].sort());
+    assert.deepEqual(effectiveCapabilities(info.HostConfig), [...BASE_CAPABILITIES, ...SUDO_CAPABILITIES].sort());
+    assert.match((await t.rt.exec(withSudo, 'grep ^CapBnd /proc/self/status')).stdout, /CapBnd:\s+00000000200400cb/, 'the base set and DAC_OVERRIDE');
     assert.ok(!JSON.stringify(info.Config.Env).includes(pw), 'the password is not in the environment');
     const ok = await t.rt.exec(withSudo, 'sudo -S -p "" whoami', { stdin: `${pw}\n` });
     assert.equal(ok.stdout, 'root\n', ok.stderr);
@@ -267,6 +295,24 @@ describe('containers on a real engine', () => {
     assert.equal((await restarted.exec(adopted, 'cat keep.txt')).stdout, 'kept\n');
   });
 
+  test('a taken name (the same repository and branch again) gets a random suffix, on every engine', async () => {
+    const repos = [{ name: 'twice', branch: 'caic-3', baseBranch: 'main' }];
+    const first = await t.launch({ repos });
+    const second = await t.launch({ repos });
+    assert.equal(first.name, 'caic-twice-caic-3');
+    assert.match(second.name, /^caic-twice-caic-3-[0-9a-f]{8}$/);
+    assert.equal(second.state, 'running');
+  });
+
+  test('Podman: no repository image is made (its load needs every layer); the repository goes in over SSH', { skip: !ON_PODMAN && 'only on Podman' }, async () => {
+    const repo = await makeHostRepo(t.dir.path, 3);
+    const spec = { hostRepo: repo, name: 'proj', branch: 'caic-1', baseBranch: 'main', baseRef: 'main' };
+    assert.equal(await t.rt.repoImage(spec, { build: true }), null);
+    const h = await t.launch({ repos: [{ name: 'proj', branch: 'caic-1', baseBranch: 'main' }] });
+    await t.rt.pushRepo(h, spec);
+    assert.equal((await t.rt.exec(h, 'cd ~/src/proj && git ls-files | wc -l')).stdout, '3\n');
+  });
+
   test('errors say what failed in user terms', async () => {
     await assert.rejects(t.launch({ image: 'caic-no-such-image:x' }), /image caic-no-such-image:x not found; build it with `caic image build`/);
     await assert.rejects(
@@ -278,8 +324,10 @@ describe('containers on a real engine', () => {
 
   test('docker kill produces a die event; stats report usage', async () => {
     const h = await t.launch();
-    const stats = await t.rt.stats(h);
-    assert.ok(stats.memoryBytes > 0 && stats.pids > 0, JSON.stringify(stats));
+    if (await limitsEnforced()) {
+      const stats = await t.rt.stats(h);
+      assert.ok(stats.memoryBytes > 0 && stats.pids > 0, JSON.stringify(stats));
+    }
     // Events are read from the moment the iterator starts (Docker replays them `since` then), so
     // the kill may come before the stream is open. Other tests' containers die too: wait for ours.
     const ac = new AbortController();

@@ -7,10 +7,10 @@ import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
-import Dockerode from 'dockerode';
 import type { ContainerHandle, PushSpec } from '../../src/containers/index.js';
 import { KEEP_PER_REPO } from '../../src/containers/repo-image.js';
 import { removeRepoImages, testRuntime, type TestRuntime } from '../helpers/containers.js';
+import { dockerCli, engineDocker, unsupportedOn } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -28,6 +28,9 @@ async function newRepo(dir: string, name: string): Promise<string> {
 
 /** Over SSH into a running container, or as an image a new container starts from. */
 const WAYS = ['over SSH', 'as an image'] as const;
+/** Podman makes no repository images (its load needs every layer in the archive): they go in over SSH there. */
+const NO_REPO_IMAGES = "Podman's image load needs every layer in the archive, so caic makes no repository images there (they go in over SSH)";
+const wayUnsupported = (way: (typeof WAYS)[number]) => way === 'as an image' && unsupportedOn(['podman', 'podman-rootless'], NO_REPO_IMAGES);
 
 describe('repository delivery', () => {
   let t: TestRuntime;
@@ -61,7 +64,7 @@ describe('repository delivery', () => {
   after(() => t[Symbol.asyncDispose]());
 
   for (const way of WAYS) {
-    test(`branch, upstream, caic.base, origin/<base>, history and a work tree as checkout writes it (${way})`, async () => {
+    test(`branch, upstream, caic.base, origin/<base>, history and a work tree as checkout writes it (${way})`, { skip: wayUnsupported(way) }, async () => {
       const repo = await newRepo(join(t.dir.path, way.replace(/ /g, '-')), 'content');
       const long = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(70)}.txt`;
       await mkdir(join(repo, long, '..'), { recursive: true });
@@ -105,7 +108,7 @@ describe('repository delivery', () => {
       await sh(`${cd}echo change >> README.md && git commit -qam 'inside' && git status --porcelain`);
     });
 
-    test(`everything belongs to the user with checkout modes; nothing of the host .git goes in (${way})`, async () => {
+    test(`everything belongs to the user with checkout modes; nothing of the host .git goes in (${way})`, { skip: wayUnsupported(way) }, async () => {
       const repo = await newRepo(join(t.dir.path, way.replace(/ /g, '-')), 'private');
       const secret = `SECRET${randomBytes(6).toString('hex')}`;
       await writeFile(join(repo, 'app.js'), 'console.log(1)\n');
@@ -142,7 +145,7 @@ describe('repository delivery', () => {
       assert.equal(await sh(`${cd}git remote get-url origin`), 'https://example.com/o/private.git\n', 'no user or token in the origin URL');
     });
 
-    test(`submodules, LFS pointers, attributes that change checkout, and a large file (${way})`, async () => {
+    test(`submodules, LFS pointers, attributes that change checkout, and a large file (${way})`, { skip: wayUnsupported(way) }, async () => {
       const repo = await newRepo(join(t.dir.path, way.replace(/ /g, '-')), 'awkward');
       const lfsPointer = 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n';
       await writeFile(join(repo, '.gitattributes'), '*.psd filter=lfs diff=lfs merge=lfs -text\ncrlf.txt text eol=crlf\nident.txt ident\n*.keep export-ignore\n');
@@ -171,7 +174,7 @@ describe('repository delivery', () => {
       assert.equal(await sh(`${cd}sha256sum large.raw | cut -d' ' -f1`), `${createHash('sha256').update(large).digest('hex')}\n`);
     });
 
-    test(`names an image layer reads as whiteouts are files like any other (${way})`, async () => {
+    test(`names an image layer reads as whiteouts are files like any other (${way})`, { skip: wayUnsupported(way) }, async () => {
       const repo = await newRepo(join(t.dir.path, way.replace(/ /g, '-')), 'whiteouts');
       // In a layer `.wh.kept` would delete its sibling `kept`, `.wh..wh..opq` hide its directory's
       // other files, and `.wh.dir/` be no directory at all.
@@ -329,7 +332,7 @@ describe('repository delivery in a task start', () => {
       }
       assert.equal(state, 'failed');
       // The container is removed right after the state is recorded.
-      const docker = new Dockerode();
+      const docker = engineDocker();
       let left = -1;
       for (let i = 0; i < 200 && left !== 0; i++) {
         left = (await docker.listContainers({ all: true, filters: { label: [`caic=${task.id}`] } })).length;
@@ -343,7 +346,7 @@ describe('repository delivery in a task start', () => {
 });
 
 describe('repository images in task starts', () => {
-  test('the first task from a commit takes the repository over SSH and makes the image; the next starts from it', async () => {
+  test('the first task from a commit takes the repository over SSH and makes the image; the next starts from it', { skip: unsupportedOn(['podman', 'podman-rootless'], NO_REPO_IMAGES) }, async () => {
     await using env = await taskEnv({ files: 20 });
     const phases = async (id: string) => {
       const sse = new SseClient(`${env.d.url}/api/v1/tasks/${id}/events`);
@@ -358,7 +361,7 @@ describe('repository images in task starts', () => {
     const one = await phases(first.id);
     assert.ok(one.some((p) => /^image: no repository image of \w+ yet/.test(p)), one.join('\n'));
     assert.ok(one.some((p) => p.startsWith('push: ')), 'delivered over SSH');
-    const images = () => new Dockerode().listImages({ filters: { label: [`caic.repo.path=${join(env.root, 'proj')}`] } });
+    const images = () => engineDocker().listImages({ filters: { label: [`caic.repo.path=${join(env.root, 'proj')}`] } });
     await waitUntil(images, (l) => l.length === 1, { what: 'the image made after the first task started' });
     const second = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'hello' } });
     const two = await phases(second.id);
@@ -371,7 +374,7 @@ describe('repository images in task starts', () => {
   });
 });
 
-describe('repository images', () => {
+describe('repository images', { skip: unsupportedOn(['podman', 'podman-rootless'], NO_REPO_IMAGES) }, () => {
   let t: TestRuntime;
   before(async () => {
     t = await testRuntime();
@@ -412,7 +415,7 @@ describe('repository images', () => {
   test("the directories above keep the image's owner and mode; what the image held at that path stays hidden", async () => {
     const tag = `caic-test-parent:${randomBytes(4).toString('hex')}`;
     const dockerfile = 'FROM caic-agent:latest\nRUN chmod 0750 /home/user && install -d -o user -g user /home/user/src/hidden && echo stale > /home/user/src/hidden/stale\n';
-    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+    dockerCli(['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
     try {
       const repo = await newRepo(t.dir.path, 'hidden');
       await writeFile(join(repo, 'fresh'), 'fresh\n');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage } from '../../src/api/index.js';
 import { startDockerProxy, type DockerProxy } from '../helpers/docker-proxy.js';
+import { ENGINE_SOCKET } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -16,10 +17,9 @@ describe('Docker outages', () => {
   const post = (id: string, op: string, body?: unknown) => env.api('POST', `/api/v1/tasks/${id}/${op}`, body);
 
   before(async () => {
-    proxy = await startDockerProxy();
+    proxy = await startDockerProxy(ENGINE_SOCKET);
     // Only the daemon under test goes through the proxy; the helpers talk to the socket itself.
-    process.env.DOCKER_HOST = proxy.host;
-    env = await taskEnv();
+    env = await taskEnv({ daemon: { env: { DOCKER_HOST: proxy.host } } });
   });
   after(async () => {
     try {
@@ -27,7 +27,6 @@ describe('Docker outages', () => {
       await env?.[Symbol.asyncDispose]();
     } finally {
       await proxy?.[Symbol.asyncDispose]();
-      delete process.env.DOCKER_HOST;
     }
   });
 

@@ -5,15 +5,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import Dockerode from 'dockerode';
 import type { EventMessage, HarnessInfo, Task } from '../../src/api/index.js';
 import { buildTar, DEFAULT_IMAGE, DockerRuntime } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
+import { engineDocker } from '../helpers/engine.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { CLAUDE_TEST_IMAGE, TEST_AGENTS } from '../tools/test-images.js';
 
 type Envelope = { error: { code: string; message: string }; details?: Record<string, unknown> };
-const docker = new Dockerode();
+const docker = engineDocker();
 const suffix = randomBytes(4).toString('hex');
 /** Images this file makes; removed at the end (tags only where they point at shared images). */
 const made: string[] = [];

@@ -10,13 +10,13 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import Dockerode from 'dockerode';
 import { AGENT_RECIPES, tarballName } from '../../src/containers/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { engineDocker, engineEnv } from '../helpers/engine.js';
 import { TEST_AGENTS } from '../tools/test-images.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const docker = new Dockerode();
+const docker = engineDocker();
 const tag = `caic-test-image-${randomBytes(4).toString('hex')}:latest`;
 after(async () => {
   await docker.getImage(tag).remove().catch(() => undefined);
@@ -57,7 +57,7 @@ test('caic image build --offline --claude-code: labels with the version, the CLI
   await mkdir(npmCache, { recursive: true });
   const spec = `${AGENT_RECIPES.claude.versionPackage}@${version}`;
   await symlink(join(homedir(), '.cache', 'caic-test', 'npm', tarballName(spec)), join(npmCache, tarballName(spec)));
-  const env = { PATH: process.env.PATH, HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'xdg-cache') };
+  const env = { PATH: process.env.PATH, HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'xdg-cache'), ...engineEnv() };
   const args = ['image', 'build', '--offline', '--tag', tag, '--claude-code', '--claude-code-version', version];
 
   const first = await caic(args, env);
@@ -79,7 +79,7 @@ test('caic image build --offline --claude-code: labels with the version, the CLI
 
 test('caic image build: a version without its agent, or not a version, fails before any build', async () => {
   await using dir = await tempDir('caic-image-');
-  const env = { PATH: process.env.PATH, HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'xdg-cache') };
+  const env = { PATH: process.env.PATH, HOME: dir.path, XDG_CACHE_HOME: join(dir.path, 'xdg-cache'), ...engineEnv() };
   for (const [args, message] of [
     [['--codex-version', '0.171.0'], /^caic: --codex-version needs --codex$/],
     [['--gemini', '--gemini-version', '1;reboot'], /^caic: --gemini-version: "1;reboot" is not a version$/],

@@ -3,7 +3,7 @@
 // the file, and an interrupt (ACP session/cancel) ends a running turn without stopping the task.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
+import { REAL_AGENT_PODMAN_SKIP, REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
 import { OPENCODE_TEST_IMAGE, TEST_AGENTS } from '../tools/test-images.js';
 
 const options: RealAgentOptions & { tool: string } = {
@@ -17,7 +17,7 @@ const options: RealAgentOptions & { tool: string } = {
   tool: 'Write',
 };
 
-test('harness = opencode: init, Write, result, the file in the diff; interrupt ends the turn', { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
+test('harness = opencode: init, Write, result, the file in the diff; interrupt ends the turn', { timeout: REAL_AGENT_TIMEOUT_MS, skip: REAL_AGENT_PODMAN_SKIP }, async () => {
   await using run = await startRealAgent(options);
   const events = await writeThenInterrupt(run, options);
   const init = events.find((e) => e.kind === 'init');

@@ -3,11 +3,11 @@
 // guard of the preview hosts holds: no cookie, a spent or misplaced token, another user's task, Host
 // tricks, caic's cookies kept from the app, the app's cookies kept to its host, the task's end.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { PreviewOpenResp, PreviewsResp, Task } from '../../src/api/index.js';
 import { signIn } from '../helpers/login.js';
+import { dockerCli } from '../helpers/engine.js';
 import { cookieAttributes, cookiePair, http, type HttpResponse } from '../helpers/http.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -153,7 +153,7 @@ describe('app previews', () => {
 
   test('WebSocket: echoes through the proxy with the cookie, refused without; the task stopping closes it and the preview', async () => {
     const mine = await cookieFor(task, alice);
-    const portsBefore = execFileSync('docker', ['port', (await env.container(task.id))!.Id], { encoding: 'utf8' });
+    const portsBefore = dockerCli(['port', (await env.container(task.id))!.Id], { encoding: 'utf8' });
     const refused = new WebSocket(`ws://127.0.0.1:${new URL(env.d.url).port}/echo`, { headers: { host: ph(task) } });
     const status = await within(new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))), 10_000, 'the refusal');
     assert.equal(status, 401);
@@ -166,7 +166,7 @@ describe('app previews', () => {
     await waitUntil(() => got, (g) => g.length === 2, { timeoutMs: 10_000, what: 'two echoes' });
     assert.equal(got[0], 'hello over ssh');
     assert.equal(got[1]!.length, 200_000);
-    assert.equal(execFileSync('docker', ['port', (await env.container(task.id))!.Id], { encoding: 'utf8' }), portsBefore, 'nothing new published');
+    assert.equal(dockerCli(['port', (await env.container(task.id))!.Id], { encoding: 'utf8' }), portsBefore, 'nothing new published');
     const closed = new Promise<void>((r) => ws.once('close', () => r()));
     assert.equal((await env.api('POST', `/api/v1/tasks/${task.id}/stop`, undefined, alice)).status, 200);
     await within(closed, 30_000, 'the WebSocket to close when the task stops');

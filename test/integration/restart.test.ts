@@ -8,10 +8,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import Dockerode from 'dockerode';
 import type { EventMessage, Task } from '../../src/api/index.js';
 import { DockerRuntime } from '../../src/containers/index.js';
 import { removeRepoImages } from '../helpers/containers.js';
+import { engineDocker, engineEnv } from '../helpers/engine.js';
 import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { makeOriginAndClone } from '../helpers/task-env.js';
@@ -24,7 +24,7 @@ const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 /** Starts the daemon as its own process; fails (with its output) unless it listens within 60 s. */
 function startDaemon(configDir: string, cacheHome: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, '--config-dir', configDir, '--log-level', 'debug'], {
-    env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+    env: { ...process.env, ...engineEnv(), XDG_CACHE_HOME: cacheHome },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -64,7 +64,7 @@ test('kill -9 the daemon mid-stream: tasks reattach, no event lost or duplicated
 
   let daemon = await startDaemon(configDir, cacheHome);
   const ids: string[] = [];
-  const docker = new Dockerode();
+  const docker = engineDocker();
   try {
     for (let i = 0; i < 3; i++) {
       const r = await api('POST', '/api/v1/tasks', { repos: i === 0 ? [{ name: 'proj' }] : [], harness: 'fake', prompt: { text: 'FAKE_LONG 300 25' } });

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { EventMessage, Task } from '../../src/api/index.js';
 import { ContainerError, DockerRuntime } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
+import { dockerCli } from '../helpers/engine.js';
 import { hostDocker, taskEnv, type TaskEnv } from '../helpers/task-env.js';
 import { hostRecords, loggedStates } from '../helpers/task-log.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -251,7 +252,7 @@ describe('an image whose entrypoint does not start the relay', () => {
       'ENTRYPOINT ["/usr/local/sbin/old-entrypoint"]',
       '',
     ].join('\n');
-    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+    dockerCli(['build', '-q', '-t', tag, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
     try {
       await using env = await taskEnv({ image: tag });
       for (const repos of [[], [{ name: 'proj' }]]) {
@@ -274,7 +275,7 @@ describe('a relay that cannot start', () => {
   test('its error (the attach client stderr and relay.log) reaches the task, which fails', async () => {
     // No Node.js in the image: neither the relay (started by the container) nor an attach client can run.
     const tag = `caic-test-no-node:${randomBytes(4).toString('hex')}`;
-    execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: 'FROM caic-agent:latest\nRUN mv /usr/bin/node /usr/bin/node-gone\n', stdio: ['pipe', 'ignore', 'pipe'] });
+    dockerCli(['build', '-q', '-t', tag, '-'], { input: 'FROM caic-agent:latest\nRUN mv /usr/bin/node /usr/bin/node-gone\n', stdio: ['pipe', 'ignore', 'pipe'] });
     try {
       await using env = await taskEnv({ image: tag });
       const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'hello' } });
@@ -295,7 +296,7 @@ describe('an agent binary the image claims but lacks', () => {
     // The image's label says Claude Code is there (so the readiness check lets the task start), the
     // binary is not: the relay's spawn error must reach the task.
     const tag = `caic-test-engine-liar:${randomBytes(4).toString('hex')}`;
-    execFileSync('docker', ['build', '-q', '--label', 'caic.claude-code=0.0.0-test', '-t', tag, '-'], { input: 'FROM caic-agent:latest\n', stdio: ['pipe', 'ignore', 'pipe'] });
+    dockerCli(['build', '-q', '--label', 'caic.claude-code=0.0.0-test', '-t', tag, '-'], { input: 'FROM caic-agent:latest\n', stdio: ['pipe', 'ignore', 'pipe'] });
     try {
       await using env = await taskEnv({ image: tag, extraConfig: '[harness.claude.env]\nANTHROPIC_API_KEY = "sk-ant-test-0000000000000000"\n' });
       const r = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'claude', prompt: { text: 'hi' } });

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -10,10 +10,48 @@ function find(dir) {
   );
 }
 
+/** Relative imports and whether it imports dockerode, per compiled module (read once each). */
+const modules = new Map();
+function moduleOf(file) {
+  let m = modules.get(file);
+  if (!m) {
+    const text = readFileSync(file, 'utf8');
+    const specs = [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((x) => x[1]);
+    m = { dockerode: specs.includes('dockerode'), deps: specs.filter((x) => x.startsWith('.')).map((x) => resolve(dirname(file), x)) };
+    modules.set(file, m);
+  }
+  return m;
+}
+
+/**
+ * The container suite, by a rule rather than a list: test files outside test/e2e that reach the engine, i.e. that
+ * import dockerode or test/helpers/engine.ts, themselves or through test helpers (containers.ts,
+ * task-env.ts, …). test/helpers/daemon.ts does not count: every test daemon asks engine.ts where the
+ * engine is, whether or not its test ever starts a container.
+ */
+function usesEngine(file, seen = new Set()) {
+  if (seen.has(file) || !file.includes(`${sep}dist${sep}test${sep}`) || file.endsWith(`${sep}helpers${sep}daemon.js`) || !existsSync(file)) return false;
+  if (file.endsWith(`${sep}helpers${sep}engine.js`)) return true;
+  seen.add(file);
+  const m = moduleOf(file);
+  return m.dockerode || m.deps.some((d) => usesEngine(d, seen));
+}
+
 const only = process.argv.slice(2);
+// CAIC_TEST_ENGINE=podman|podman-rootless: the container suite on that engine (test/helpers/engine.ts).
+const engine = process.env.CAIC_TEST_ENGINE ?? 'docker';
 const files = find('dist/test')
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  // The browser tests drive the same daemon paths through the UI: on Podman the integration tests
+  // cover the engine, and the suite stays within CI's time.
+  .filter((f) => engine === 'docker' || (!f.includes(`${sep}e2e${sep}`) && usesEngine(resolve(f))))
   .sort();
+if (engine !== 'docker') console.log(`run-tests: the container suite on ${engine}: ${files.length} files`);
+if (process.env.CAIC_TEST_LIST) {
+  // What would run, one file a line, and nothing else.
+  for (const f of files) console.log(f);
+  process.exit(0);
+}
 if (files.length === 0) {
   console.error('no test files found under dist/test (run npm run build first)');
   process.exit(1);

@@ -40,6 +40,8 @@ test('create options: hardened profile, with and without sudo', () => {
     assert.equal(hc.Binds, undefined);
     assert.equal(hc.Mounts, undefined);
     assert.equal(hc.Init, true);
+    // sshd binds port 22 with no NET_BIND_SERVICE on every engine (Podman does not set this itself).
+    assert.deepEqual(hc.Sysctls, { 'net.ipv4.ip_unprivileged_port_start': '0' });
     assert.equal(hc.PidsLimit, 100);
     assert.equal(hc.NanoCpus, 3e9);
     assert.equal(hc.Memory, 1 << 30);
