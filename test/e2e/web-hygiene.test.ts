@@ -13,7 +13,10 @@ describe('web UI: server health and task resources', { timeout: 240_000 }, () =>
   let browser: TestBrowser;
   let page: Page;
   before(async () => {
-    env = await taskEnv({ files: 2, extraConfig: '[limits]\nmemory = "1g"\ndisk = "2g"\nstats_interval = "1s"\ngc_interval = "0"\n' });
+    // prune_images off: the engine is shared (other runs leave repository images of older agent
+    // images, which clean-up would rightly offer to remove), and this test checks the panel, not
+    // the engine's state; what clean-up picks is tested in integration/hygiene.test.ts.
+    env = await taskEnv({ files: 2, extraConfig: '[limits]\nmemory = "1g"\ndisk = "2g"\nstats_interval = "1s"\ngc_interval = "0"\nprune_images = false\n' });
     browser = await launchBrowser();
     page = await browser.newPage({ width: 1280, height: 800 });
   });
