@@ -7,6 +7,7 @@ import type { ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { TaskError } from './errors.js';
 import type { Task } from './task.js';
+import { Rounds } from './rounds.js';
 
 export interface EgressSettings {
   mode: EgressMode;
@@ -155,34 +156,31 @@ export interface EgressWatchDeps {
 }
 
 export class EgressWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | null = null;
+  private readonly rounds: Rounds;
 
-  constructor(private readonly deps: EgressWatchDeps) {}
+  constructor(private readonly deps: EgressWatchDeps) {
+    this.rounds = new Rounds(deps.pollMs, () => this.round());
+  }
 
   start(): void {
-    if (this.deps.pollMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.deps.pollMs);
-    this.timer.unref();
+    this.rounds.start();
   }
 
   close(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    return this.ticking ?? Promise.resolve();
+    return this.rounds.close();
   }
 
   /** One read of every live task with a policy (never two rounds at once). */
   tick(): Promise<void> {
-    this.ticking ??= Promise.all(
+    return this.rounds.tick();
+  }
+
+  private async round(): Promise<void> {
+    await Promise.all(
       [...this.deps.live()].map((task) =>
         this.read(task).catch((err: unknown) => this.deps.logger.debug({ task: task.id, err: (err as Error).message }, 'reading the egress table failed')),
       ),
-    ).then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => (this.ticking = null));
-    return this.ticking;
+    );
   }
 
   private async read(task: Task): Promise<void> {

@@ -6,6 +6,7 @@ import { formatBytes } from '../config/index.js';
 import type { ContainerHandle, ContainerRuntime } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import type { Task } from './task.js';
+import { Rounds } from './rounds.js';
 
 /**
  * The task's disk use in bytes: its home (repositories, caches, the agent's files), /tmp and
@@ -54,34 +55,27 @@ export interface ResourceMonitorDeps {
 }
 
 export class ResourceMonitor {
-  private timer: NodeJS.Timeout | undefined;
   private readonly watches = new Map<string, Watch>();
-  private ticking: Promise<void> | null = null;
+  private readonly sampling: Rounds;
   /** Listeners of each finished sampling round (tests wait on them, not on time). */
-  readonly rounds = new Set<() => void>();
+  readonly rounds: Set<() => void>;
 
-  constructor(private readonly deps: ResourceMonitorDeps) {}
+  constructor(private readonly deps: ResourceMonitorDeps) {
+    this.sampling = new Rounds(deps.limits.statsIntervalMs, () => this.round());
+    this.rounds = this.sampling.done;
+  }
 
   start(): void {
-    if (this.deps.limits.statsIntervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.deps.limits.statsIntervalMs);
-    this.timer.unref();
+    this.sampling.start();
   }
 
   close(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    return this.ticking ?? Promise.resolve();
+    return this.sampling.close();
   }
 
   /** One round over every live task (never two at once: a slow du skips a beat rather than piling up). */
   tick(): Promise<void> {
-    if (this.ticking) return this.ticking;
-    this.ticking = this.round().finally(() => {
-      this.ticking = null;
-      for (const fn of this.rounds) fn();
-    });
-    return this.ticking;
+    return this.sampling.tick();
   }
 
   private async round(): Promise<void> {

@@ -6,25 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Task } from '../../src/api/index.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
+import { CLAUDE_STANDIN, REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { until } from '../helpers/wait.js';
-import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
 
 const WAIT = 150_000;
 const PROJ = '/home/user/src/proj';
 
 const options: RealAgentOptions = {
-  harness: 'claude',
-  model: 'sonnet',
-  image: CLAUDE_TEST_IMAGE,
-  env: {
-    ANTHROPIC_BASE_URL: 'http://127.0.0.1:8765',
-    ANTHROPIC_API_KEY: 'sk-ant-test-0000000000000000',
-    DISABLE_TELEMETRY: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-  },
-  stub: { script: 'anthropic-stub.mjs' },
+  ...CLAUDE_STANDIN,
   file: 'unused.md',
   fixture: 'claude-approval-web',
   prompt: `STUB_BASH echo approved > ${PROJ}/bash-ran.txt`,

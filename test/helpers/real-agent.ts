@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventMessage, HarnessName, Task } from '../../src/api/index.js';
 import { DockerRuntime, type ContainerHandle } from '../../src/containers/index.js';
+import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
 import { unsupportedOn } from './engine.js';
 import { SseClient } from './sse.js';
 import { taskEnv, type TaskEnv } from './task-env.js';
@@ -35,6 +36,21 @@ export interface RealAgentOptions {
   /** The recording's name in test/fixtures/agents (default: the harness's name). */
   fixture?: string;
 }
+
+/** Claude Code in its test image, against the Anthropic stand-in in the same container. */
+export const CLAUDE_STANDIN = {
+  harness: 'claude',
+  model: 'sonnet',
+  image: CLAUDE_TEST_IMAGE,
+  env: {
+    ANTHROPIC_BASE_URL: 'http://127.0.0.1:8765',
+    ANTHROPIC_API_KEY: 'sk-ant-test-0000000000000000',
+    DISABLE_TELEMETRY: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+  },
+  stub: { script: 'anthropic-stub.mjs' },
+} as const satisfies Partial<RealAgentOptions>;
 
 export interface RealAgentRun extends AsyncDisposable {
   env: TaskEnv;

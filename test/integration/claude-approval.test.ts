@@ -5,24 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventMessage, PendingApproval, Task } from '../../src/api/index.js';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
+import { CLAUDE_STANDIN, REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { waitUntil } from '../helpers/wait.js';
-import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
 
 const TIMEOUT_S = 8;
 
 const options: RealAgentOptions = {
-  harness: 'claude',
-  model: 'sonnet',
-  image: CLAUDE_TEST_IMAGE,
-  env: {
-    ANTHROPIC_BASE_URL: 'http://127.0.0.1:8765',
-    ANTHROPIC_API_KEY: 'sk-ant-test-0000000000000000',
-    DISABLE_TELEMETRY: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-  },
-  stub: { script: 'anthropic-stub.mjs' },
+  ...CLAUDE_STANDIN,
   file: 'unused.md',
   fixture: 'claude-approval',
   prompt: 'STUB_READ /etc/hostname',

@@ -3,21 +3,11 @@
 // file; a stream-json interrupt ends a running turn without stopping the task.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
-import { CLAUDE_TEST_IMAGE, TEST_AGENTS } from '../tools/test-images.js';
+import { CLAUDE_STANDIN, REAL_AGENT_TIMEOUT_MS, startRealAgent, writeThenInterrupt, type RealAgentOptions } from '../helpers/real-agent.js';
+import { TEST_AGENTS } from '../tools/test-images.js';
 
 const options: RealAgentOptions & { tool: string } = {
-  harness: 'claude',
-  model: 'sonnet',
-  image: CLAUDE_TEST_IMAGE,
-  env: {
-    ANTHROPIC_BASE_URL: 'http://127.0.0.1:8765',
-    ANTHROPIC_API_KEY: 'sk-ant-test-0000000000000000',
-    DISABLE_TELEMETRY: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-  },
-  stub: { script: 'anthropic-stub.mjs' },
+  ...CLAUDE_STANDIN,
   file: 'CLAUDE_WAS_HERE.md',
   tool: 'Write',
 };
