@@ -96,6 +96,11 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
         seen.push(`console.error: ${msg.text()}${url ? ` (${url}:${lineNumber + 1})` : ''}`);
       });
       page.on('pageerror', (err) => seen.push(`pageerror: ${err.stack ?? err.message}`));
+      // Every test's navigations survive the same interface changes (see retryOnNetworkChange).
+      const goto = page.goto.bind(page);
+      const reload = page.reload.bind(page);
+      page.goto = (url, options) => retryOnNetworkChange(() => goto(url, options));
+      page.reload = (options) => retryOnNetworkChange(() => reload(options));
       await page.setViewportSize(viewport);
       return page;
     },
@@ -142,17 +147,21 @@ function watchContract(context: BrowserContext): void {
 }
 
 /**
- * `page.goto` that navigates again when Docker adding or removing an interface on this host (other
- * tests start containers) aborted the navigation with ERR_NETWORK_CHANGED, as a person would
- * reload; any other failure, or the third such abort, stands. For GET navigations only.
+ * A navigation (goto, reload) done again when Docker adding or removing an interface on this host
+ * (other tests start containers and networks) aborted it with ERR_NETWORK_CHANGED, as a person
+ * would reload; any other failure, or the third such abort, stands. Navigations are GETs.
  */
-export async function gotoRetrying(page: Page, url: string, attempts = 3): Promise<void> {
+async function retryOnNetworkChange<T>(navigate: () => Promise<T>, attempts = 3): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      await page.goto(url);
-      return;
+      return await navigate();
     } catch (err) {
       if (i >= attempts || !String((err as Error).message).includes('net::ERR_NETWORK_CHANGED')) throw err;
     }
   }
+}
+
+/** `page.goto` with the retry above (pages from newPage have it built in; other pages do not). */
+export async function gotoRetrying(page: Page, url: string, attempts = 3): Promise<void> {
+  await retryOnNetworkChange(() => page.goto(url), attempts);
 }
