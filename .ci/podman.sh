@@ -11,12 +11,14 @@ podman_pids=()
 
 podman_install() {
   # catatonit: the container init Podman runs for HostConfig.Init; uidmap (newuidmap), slirp4netns
-  # and a native-overlay storage config: what the rootless engine needs.
+  # and a native-overlay storage config: what the rootless engine needs; CNI's dnsname plugin:
+  # container names resolve on a user network (the egress tests' servers), as on Docker's.
   local want=()
   command -v podman >/dev/null 2>&1 || want+=(podman)
   [ -x /usr/libexec/podman/catatonit ] || command -v catatonit >/dev/null 2>&1 || want+=(catatonit)
   command -v newuidmap >/dev/null 2>&1 || want+=(uidmap)
   command -v slirp4netns >/dev/null 2>&1 || want+=(slirp4netns)
+  [ -x /usr/lib/cni/dnsname ] || want+=(golang-github-containernetworking-plugin-dnsname)
   if [ ${#want[@]} -gt 0 ]; then
     echo ".ci/podman: installing ${want[*]} from Debian's archive"
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null

@@ -4,6 +4,7 @@
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Dockerode from 'dockerode';
+import { DockerRuntime } from '../../src/containers/index.js';
 
 export type TestEngine = 'docker' | 'podman' | 'podman-rootless';
 
@@ -35,6 +36,14 @@ export const ENGINE_SOCKET: string = {
 export function engineDocker(): Dockerode {
   // docker-modem lets DOCKER_HOST's host win over an explicit socket path unless host is cleared.
   return new Dockerode({ socketPath: ENGINE_SOCKET, host: undefined, port: undefined, protocol: 'http' } as unknown as Dockerode.DockerOptions);
+}
+
+/**
+ * A runtime on the engine under test, sharing a daemon's config dir (its SSH key): what a test uses
+ * to reach a task's container. Never `DockerRuntime.open` alone, which finds Docker's socket first.
+ */
+export function engineRuntime(configDir: string): Promise<DockerRuntime> {
+  return DockerRuntime.open({ configDir, docker: engineDocker() });
 }
 
 /** The environment a daemon under test finds its engine with ([core] runtime "" honours both). */

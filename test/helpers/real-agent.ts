@@ -9,9 +9,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventMessage, HarnessName, Task } from '../../src/api/index.js';
-import { DockerRuntime, type ContainerHandle } from '../../src/containers/index.js';
+import type { ContainerHandle, DockerRuntime } from '../../src/containers/index.js';
 import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
-import { unsupportedOn } from './engine.js';
+import { engineRuntime, unsupportedOn } from './engine.js';
 import { SseClient } from './sse.js';
 import { taskEnv, type TaskEnv } from './task-env.js';
 
@@ -79,7 +79,7 @@ export async function startRealAgent(o: RealAgentOptions): Promise<RealAgentRun>
     const created = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: o.harness, ...(o.model ? { model: o.model } : {}), prompt: { text: o.prompt ?? `Write ${o.file}.` }, ...(o.permissions ? { permissions: o.permissions } : {}) });
     assert.equal(created.status, 200, created.body);
     const task = created.json<Task>();
-    rt = await DockerRuntime.open({ configDir: env.d.configDir });
+    rt = await engineRuntime(env.d.configDir);
     // The stub starts as soon as the container runs; the agents retry until it answers.
     let handle: ContainerHandle | undefined;
     for (const deadline = Date.now() + 90_000; !handle && Date.now() < deadline; ) {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { EventMessage, HarnessInfo, Task } from '../../src/api/index.js';
-import { buildTar, DEFAULT_IMAGE, DockerRuntime } from '../../src/containers/index.js';
+import { buildTar, DEFAULT_IMAGE } from '../../src/containers/index.js';
 import { SseClient } from '../helpers/sse.js';
-import { engineDocker } from '../helpers/engine.js';
+import { engineDocker, engineRuntime } from '../helpers/engine.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { CLAUDE_TEST_IMAGE, TEST_AGENTS } from '../tools/test-images.js';
 
@@ -133,7 +133,7 @@ describe('interrupt', () => {
       assert.ok(events().some((e) => e.kind === 'log' && e.phase === 'interrupt'));
       const t = (await env.api('GET', `/api/v1/tasks/${task.id}`)).json<Task>();
       assert.equal(t.state, 'waiting');
-      const rt = await DockerRuntime.open({ configDir: env.d.configDir });
+      const rt = await engineRuntime(env.d.configDir);
       try {
         assert.equal((await rt.list()).find((c) => c.taskId === task.id)?.state, 'running', 'the container was not stopped');
       } finally {

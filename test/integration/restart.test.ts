@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { EventMessage, Task } from '../../src/api/index.js';
-import { DockerRuntime } from '../../src/containers/index.js';
 import { removeRepoImages } from '../helpers/containers.js';
-import { engineDocker, engineEnv } from '../helpers/engine.js';
+import { engineDocker, engineEnv, engineRuntime } from '../helpers/engine.js';
 import { http } from '../helpers/http.js';
 import { SseClient } from '../helpers/sse.js';
 import { makeOriginAndClone } from '../helpers/task-env.js';
@@ -76,7 +75,7 @@ test('kill -9 the daemon mid-stream: tasks reattach, no event lost or duplicated
     await Promise.all(streams.map((s) => s.waitFor(() => deltas(s) >= 40, 60_000, '40 deltas')));
 
     // The agents' pids, from inside the containers.
-    const rt = await DockerRuntime.open({ configDir });
+    const rt = await engineRuntime(configDir);
     const handles = await rt.list();
     const pidOf = async (taskId: string) => (await rt.exec(handles.find((h) => h.taskId === taskId)!, "pgrep -f '^node [^ ]*/fake-agent-'")).stdout.trim();
     const pidsBefore = await Promise.all(ids.map(pidOf));

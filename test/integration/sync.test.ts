@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { SyncResp, Task, UsageResp } from '../../src/api/index.js';
-import { DockerRuntime } from '../../src/containers/index.js';
+import { engineRuntime } from '../helpers/engine.js';
 import { signIn } from '../helpers/login.js';
 import { githubLoginToml, startStubForge, type StubForge } from '../helpers/stub-forge.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
@@ -27,7 +27,7 @@ async function waitState(env: TaskEnv, id: string, want: string, headers: Record
 }
 
 async function inContainer(env: TaskEnv, taskId: string, command: string): Promise<void> {
-  const rt = await DockerRuntime.open({ configDir: env.d.configDir });
+  const rt = await engineRuntime(env.d.configDir);
   try {
     const handle = (await rt.list()).find((c) => c.taskId === taskId)!;
     await rt.exec(handle, command);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, SyncResp, Task, TaskState } from '../../src/api/index.js';
-import { DockerRuntime } from '../../src/containers/index.js';
+import { engineRuntime } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
@@ -100,7 +100,7 @@ describe('tasks with the fake agent', () => {
     assert.match(git(env.origin, 'show', 'caic-1:FAKE_NOTES.md'), /Written by the fake agent/);
 
     // Plant a secret through the same container, as an agent would.
-    const rt = await DockerRuntime.open({ configDir: env.d.configDir });
+    const rt = await engineRuntime(env.d.configDir);
     try {
       const handle = (await rt.list()).find((c) => c.taskId === task.id)!;
       await rt.exec(handle, `cd ~/src/proj && printf 'aws_key = "%s"\\n' AKIAIOSFODNN7EXAMPLF > config.ini`);
