@@ -19,7 +19,9 @@ export async function tempDir(prefix = 'caic-test-'): Promise<TempDir> {
       return p;
     },
     async [Symbol.asyncDispose]() {
-      await rm(path, { recursive: true, force: true });
+      // Retried: a git process of the daemon under test may still be finishing in a repository
+      // here as the test ends (ENOTEMPTY while it writes its last files).
+      await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }
