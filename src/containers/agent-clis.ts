@@ -173,28 +173,15 @@ export async function addAgent(docker: Dockerode, agent: AgentCli, opts: AddAgen
   try {
     const steps = await recipe.context(dir, tarballs, (cmd, args) => run(cmd, args, onProgress));
     await rm(join(dir, 'package'), { recursive: true, force: true });
-    await writeFile(join(dir, 'Dockerfile'), agentDockerfile(base.Id, steps, labels));
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${base.Id}\n${steps}`);
     onProgress(`adding ${recipe.title} ${version} to ${opts.base} as ${opts.tag}`);
     const context = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const stream = await docker.buildImage(context.stdout, { t: opts.tag, rm: true, forcerm: true });
+    const stream = await docker.buildImage(context.stdout, { t: opts.tag, labels, rm: true, forcerm: true });
     await follow(docker, stream, onProgress);
     return { tag: opts.tag, version, built: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The Dockerfile of an agent layer: its steps, then its labels as one LABEL instruction in a fixed
- * order. Not the build API's `labels`: Podman turns those into one LABEL step per label in map
- * order, which varies between builds, so an unchanged rebuild missed the layer cache and made a new
- * image (and `caic image build` was not idempotent there).
- */
-export function agentDockerfile(from: string, steps: string, labels: Record<string, string>): string {
-  const pairs = Object.keys(labels)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}=${JSON.stringify(labels[k])}`);
-  return `FROM ${from}\n${steps}${steps.endsWith('\n') ? '' : '\n'}LABEL ${pairs.join(' ')}\n`;
 }
 
 /** The agent CLIs an image's labels say it has, with their versions. */

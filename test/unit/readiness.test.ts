@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { harnessInfo, HARNESSES, imageEventConcerns, type ImageAgents } from '../../src/agents/index.js';
-import { agentDockerfile, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, tarballName } from '../../src/containers/index.js';
+import { labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, tarballName } from '../../src/containers/index.js';
 
 const held = (agents: ImageAgents['agents'], exists = true): ImageAgents => ({ imageId: exists ? 'sha256:1' : '', exists, agents });
 const info = (name: 'claude' | 'codex' | 'gemini' | 'opencode' | 'fake', h: ImageAgents, env: Record<string, string> = {}, image = 'caic-agent:latest') =>
@@ -64,12 +64,4 @@ test('only image events about the configured image empty the readiness cache', (
   assert.equal(imageEventConcerns(ev({ Action: 'load' }), 'caic-agent:latest', held), true);
   assert.equal(normalizeImageRef('registry:5000/team/img'), 'registry:5000/team/img:latest');
   assert.equal(normalizeImageRef('img@sha256:dd'), 'img@sha256:dd');
-});
-
-test("an agent layer's labels are one LABEL instruction in a fixed order (an engine's map order would defeat its layer cache)", () => {
-  const steps = 'COPY claude /usr/local/bin/claude\nRUN claude --version\n';
-  const a = agentDockerfile('sha256:ab', steps, { 'caic.claude-code': '2.1.3', 'caic.claude-code.base': 'sha256:ab' });
-  const b = agentDockerfile('sha256:ab', steps, { 'caic.claude-code.base': 'sha256:ab', 'caic.claude-code': '2.1.3' });
-  assert.equal(a, b);
-  assert.equal(a, `FROM sha256:ab\n${steps}LABEL "caic.claude-code"="2.1.3" "caic.claude-code.base"="sha256:ab"\n`);
 });
