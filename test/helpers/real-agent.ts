@@ -8,11 +8,12 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventMessage, HarnessName, Task } from '../../src/api/index.js';
+import type { EventMessage, HarnessName, PendingApproval, Task } from '../../src/api/index.js';
 import type { ContainerHandle, DockerRuntime } from '../../src/containers/index.js';
 import { CLAUDE_TEST_IMAGE } from '../tools/test-images.js';
 import { engineRuntime, unsupportedOn } from './engine.js';
 import { SseClient } from './sse.js';
+import { waitUntil } from './wait.js';
 import { taskEnv, type TaskEnv } from './task-env.js';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url)), 'utf8');
@@ -190,4 +191,25 @@ export async function writeThenInterrupt(run: RealAgentRun, o: RealAgentOptions 
   const containers = await run.rt.list();
   assert.equal(containers.find((c) => c.taskId === task.id)?.state, 'running', 'the container was not stopped');
   return run.events();
+}
+
+/**
+ * What the approval tests of a real agent wait on and read: the one pending request, the task at
+ * rest after `n` turns, and the content of the agent's file in the repository ("none" before it
+ * exists). A timeout says what it waited for and adds the relay's and the stand-in's logs.
+ */
+export function approvalProbes(run: RealAgentRun, file: string, what: string) {
+  const { env, task } = run;
+  const fail = async (err: unknown): Promise<never> => {
+    throw new Error(`${(err as Error).message}\n--- relay and stub logs:\n${await run.diagnose()}`, { cause: err });
+  };
+  return {
+    pendingOne: () =>
+      waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}/approvals`).then((r) => r.json<{ approvals: PendingApproval[] }>().approvals), (a) => a.length === 1, { timeoutMs: 150_000, what })
+        .then((a) => a[0]!)
+        .catch(fail),
+    turns: (n: number) =>
+      waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}`).then((r) => r.json<Task>()), (t) => t.state === 'waiting' && t.numTurns >= n, { timeoutMs: 150_000, what: `turn ${n}` }).catch(fail),
+    file: () => env.execIn(task.id, `cat /home/user/src/proj/${file} 2>/dev/null || echo none`, 'user').then((r) => r.output.trim()),
+  };
 }

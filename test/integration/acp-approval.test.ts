@@ -3,9 +3,7 @@
 // (session/request_permission); reject → the file is not written; allow → it is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PendingApproval, Task } from '../../src/api/index.js';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
-import { waitUntil } from '../helpers/wait.js';
+import { REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { GEMINI_TEST_IMAGE, OPENCODE_TEST_IMAGE } from '../tools/test-images.js';
 
 // OpenCode asks under its "edit" permission, which covers writes.
@@ -37,16 +35,7 @@ for (const options of agents) {
   test(`${options.harness}: a write waits for approval; reject → not written; allow → written`, { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
     await using run = await startRealAgent(options);
     const { env, task } = run;
-    const fail = async (err: unknown): Promise<never> => {
-      throw new Error(`${(err as Error).message}\n--- relay and stub logs:\n${await run.diagnose()}`, { cause: err });
-    };
-    const pendingOne = () =>
-      waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}/approvals`).then((r) => r.json<{ approvals: PendingApproval[] }>().approvals), (a) => a.length === 1, { timeoutMs: 150_000, what: 'the permission request' })
-        .then((a) => a[0]!)
-        .catch(fail);
-    const turns = (n: number) =>
-      waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}`).then((r) => r.json<Task>()), (t) => t.state === 'waiting' && t.numTurns >= n, { timeoutMs: 150_000, what: `turn ${n}` }).catch(fail);
-    const file = () => env.execIn(task.id, `cat /home/user/src/proj/${options.file} 2>/dev/null || echo none`, 'user').then((r) => r.output.trim());
+    const { pendingOne, turns, file } = approvalProbes(run, options.file, 'the permission request');
 
     const first = await pendingOne();
     assert.equal(first.tool, options.tool, JSON.stringify(first));

@@ -3,9 +3,7 @@
 // command does not run and the model is told it was declined; allow → it runs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PendingApproval, Task } from '../../src/api/index.js';
-import { REAL_AGENT_TIMEOUT_MS, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
-import { waitUntil } from '../helpers/wait.js';
+import { REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { CODEX_TEST_IMAGE } from '../tools/test-images.js';
 
 const options: RealAgentOptions = {
@@ -21,16 +19,7 @@ const options: RealAgentOptions = {
 test('codex: a command waits for approval; deny → not run, the model is told; allow → it runs', { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
   await using run = await startRealAgent(options);
   const { env, task } = run;
-  const fail = async (err: unknown): Promise<never> => {
-    throw new Error(`${(err as Error).message}\n--- relay and stub logs:\n${await run.diagnose()}`, { cause: err });
-  };
-  const pendingOne = () =>
-    waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}/approvals`).then((r) => r.json<{ approvals: PendingApproval[] }>().approvals), (a) => a.length === 1, { timeoutMs: 150_000, what: 'the command approval request' })
-      .then((a) => a[0]!)
-      .catch(fail);
-  const turns = (n: number) =>
-    waitUntil(() => env.api('GET', `/api/v1/tasks/${task.id}`).then((r) => r.json<Task>()), (t) => t.state === 'waiting' && t.numTurns >= n, { timeoutMs: 150_000, what: `turn ${n}` }).catch(fail);
-  const file = () => env.execIn(task.id, `cat /home/user/src/proj/${options.file} 2>/dev/null || echo none`, 'user').then((r) => r.output.trim());
+  const { pendingOne, turns, file } = approvalProbes(run, options.file, 'the command approval request');
 
   const first = await pendingOne();
   assert.equal(first.tool, 'Bash');
