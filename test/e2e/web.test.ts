@@ -119,6 +119,7 @@ describe('web UI', { timeout: 300_000 }, () => {
     await send('FAKE_LONG 300 60');
     const streaming = page.locator('.msg.agent.streaming');
     await until('40 streamed pieces', async () => / 40 /.test((await streaming.count()) ? ((await streaming.textContent()) ?? '') : ''));
+    const mark = browser.pageErrors(page).length;
     assert.ok(proxy.cut() > 0, 'the browser had connections open');
     await page.getByTestId('reconnecting').waitFor({ timeout: WAIT });
     await page.getByTestId('reconnecting').waitFor({ state: 'detached', timeout: WAIT });
@@ -132,6 +133,10 @@ describe('web UI', { timeout: 300_000 }, () => {
     const numbers = (text ?? '').trim().split(/\s+/);
     assert.equal(numbers.length, 300, 'the streamed message holds each piece once');
     assert.deepEqual(numbers, Array.from({ length: 300 }, (_, i) => String(i)));
+    // A request in flight when the network died (the previews poll, every 3 s) fails in the
+    // browser's console, as it would on a phone; the app asks again. Nothing else may show.
+    browser.forgetErrors(page, mark, /Failed to load resource: net::ERR_(EMPTY_RESPONSE|CONNECTION_RESET|CONNECTION_CLOSED)\b/);
+    assert.deepEqual(browser.pageErrors(page), [], 'no other console errors or page errors');
   });
 
   test('stop and purge ask for confirmation and reach their states', async () => {

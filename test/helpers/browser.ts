@@ -39,6 +39,11 @@ export interface TestBrowser extends AsyncDisposable {
   screenshot(page: Page, name: string): Promise<string>;
   /** `console.error` messages and uncaught exceptions seen on a page from newPage, oldest first. */
   pageErrors(page: Page): string[];
+  /**
+   * Forgets the errors from index `since` on that match `pattern` (what a test provoked on purpose,
+   * such as requests in flight when it cut the network) and returns them.
+   */
+  forgetErrors(page: Page, since: number, pattern: RegExp): string[];
 }
 
 /**
@@ -115,6 +120,15 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       const seen = errors.get(page);
       if (!seen) throw new Error('pageErrors: not a page from this browser’s newPage()');
       return [...seen];
+    },
+    forgetErrors(page, since, pattern) {
+      const seen = errors.get(page);
+      if (!seen) throw new Error('forgetErrors: not a page from this browser’s newPage()');
+      const kept = seen.slice(0, since);
+      const forgotten: string[] = [];
+      for (const e of seen.slice(since)) (pattern.test(e) ? forgotten : kept).push(e);
+      seen.splice(0, seen.length, ...kept);
+      return forgotten;
     },
     async [Symbol.asyncDispose]() {
       await context.close().catch(() => undefined);
