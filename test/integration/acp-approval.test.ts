@@ -3,7 +3,7 @@
 // (session/request_permission); reject → the file is not written; allow → it is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
+import { REAL_AGENT_PODMAN_SKIP, REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { GEMINI_TEST_IMAGE, OPENCODE_TEST_IMAGE } from '../tools/test-images.js';
 
 // OpenCode asks under its "edit" permission, which covers writes.
@@ -32,7 +32,7 @@ const agents: (RealAgentOptions & { tool: string })[] = [
 ];
 
 for (const options of agents) {
-  test(`${options.harness}: a write waits for approval; reject → not written; allow → written`, { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
+  test(`${options.harness}: a write waits for approval; reject → not written; allow → written`, { timeout: REAL_AGENT_TIMEOUT_MS, skip: REAL_AGENT_PODMAN_SKIP }, async () => {
     await using run = await startRealAgent(options);
     const { env, task } = run;
     const { pendingOne, turns, file } = approvalProbes(run, options.file, 'the permission request');

@@ -3,7 +3,7 @@
 // command does not run and the model is told it was declined; allow → it runs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
+import { REAL_AGENT_PODMAN_SKIP, REAL_AGENT_TIMEOUT_MS, approvalProbes, startRealAgent, type RealAgentOptions } from '../helpers/real-agent.js';
 import { CODEX_TEST_IMAGE } from '../tools/test-images.js';
 
 const options: RealAgentOptions = {
@@ -16,7 +16,7 @@ const options: RealAgentOptions = {
   fixture: 'codex-approval',
 };
 
-test('codex: a command waits for approval; deny → not run, the model is told; allow → it runs', { timeout: REAL_AGENT_TIMEOUT_MS }, async () => {
+test('codex: a command waits for approval; deny → not run, the model is told; allow → it runs', { timeout: REAL_AGENT_TIMEOUT_MS, skip: REAL_AGENT_PODMAN_SKIP }, async () => {
   await using run = await startRealAgent(options);
   const { env, task } = run;
   const { pendingOne, turns, file } = approvalProbes(run, options.file, 'the command approval request');
