@@ -6,11 +6,15 @@ import { defaultCacheDir, defaultConfigDir, loadConfig, lockCacheDir, resourceLi
 import type Dockerode from 'dockerode';
 import {
   addAgent,
+  agentImageCurrent,
+  agentVersion,
   AGENT_CLIS,
   AGENT_RECIPES,
+  type AgentCli,
   buildAgentImage,
   buildOfflineBase,
   ContainerError,
+  DEFAULT_IMAGE,
   engineClient,
   engineSnapshot,
   imageInfo,
@@ -269,12 +273,12 @@ async function voicePubkey(configDir: string): Promise<void> {
   );
 }
 
-/** `caic image build`: streams the build steps to the terminal. */
 /** The engine of [core] runtime and the environment, as the daemon finds it. */
 function engineOf(config: ReturnType<typeof loadConfig>): Dockerode {
   return engineClient(resolveEngine(config.values.core.runtime, { env: (name) => config.env(name), uid: process.getuid?.() ?? -1 }));
 }
 
+/** `caic image build`: streams the build steps to the terminal; builds nothing when the image is already what was asked. */
 async function imageBuild(configDir: string, values: { base?: string; offline?: boolean; tag?: string; 'no-cache'?: boolean } & Record<string, unknown>): Promise<void> {
   // The agents to add, checked before anything is built.
   const agents: { agent: (typeof AGENT_CLIS)[number]; version?: string }[] = [];
@@ -300,12 +304,21 @@ async function imageBuild(configDir: string, values: { base?: string; offline?: 
       process.stdout.write(`building ${base} with debootstrap (no registry needed)\n`);
       await buildOfflineBase(docker, { tag: base, onProgress });
     }
-    const tag = await buildAgentImage(docker, { base, onProgress, ...(values.tag ? { tag: values.tag } : {}), ...(values['no-cache'] ? { noCache: true } : {}) });
+    // Versions first (the newest asks the npm registry), so an image that already has them is left alone.
+    const versions: Partial<Record<AgentCli, string>> = {};
+    for (const { agent, version } of agents) versions[agent] = await agentVersion(agent, version);
+    const wanted = values.tag ?? DEFAULT_IMAGE;
+    const named = agents.map(({ agent }) => `${AGENT_RECIPES[agent].title} ${versions[agent]}`).join(', ');
+    if (!values['no-cache'] && (await agentImageCurrent(docker, { base, tag: wanted, agents: versions }))) {
+      process.stdout.write(`${wanted} is up to date on ${base}${named ? ` with ${named}` : ''}: nothing to build (--no-cache builds it again)\n`);
+      return;
+    }
+    const tag = await buildAgentImage(docker, { base, onProgress, tag: wanted, ...(values['no-cache'] ? { noCache: true } : {}) });
     process.stdout.write(`built ${tag} on ${base}\n`);
     // Each agent is a layer on the previous one, under the same tag; its label records the version.
     const cacheDir = join(defaultCacheDir(), 'npm');
-    for (const { agent, version: pinned } of agents) {
-      const { version } = await addAgent(docker, agent, { base: tag, tag, cacheDir, onProgress, ...(pinned ? { version: pinned } : {}) });
+    for (const { agent } of agents) {
+      const { version } = await addAgent(docker, agent, { base: tag, tag, cacheDir, onProgress, version: versions[agent]! });
       process.stdout.write(`added ${AGENT_RECIPES[agent].title} ${version} to ${tag}\n`);
     }
   } catch (err) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import { ContainerError } from './errors.js';
-import { follow, imageInfo, run, type Progress } from './images.js';
+import { agentContextHash, CONTEXT_LABEL, follow, imageInfo, run, type Progress } from './images.js';
 
 const execFileP = promisify(execFile);
 
@@ -182,6 +182,28 @@ export async function addAgent(docker: Dockerode, agent: AgentCli, opts: AddAgen
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The version to install: the pinned one, else the newest on the npm registry. */
+export async function agentVersion(agent: AgentCli, pinned?: string): Promise<string> {
+  return pinned ?? (await latest(AGENT_RECIPES[agent].versionPackage));
+}
+
+/**
+ * Whether `tag` already is what `caic image build` would make of `base` with exactly these agent
+ * CLIs at these versions: the agent image of this very context (the base's ID is in its hash)
+ * with one label per agent. A rerun then builds nothing at all, instead of counting on the
+ * engine's layer cache to give back the same image: a prune of dangling images empties that cache,
+ * and Podman turns the build API's labels into one LABEL step each in map order, so its cache
+ * misses an unchanged layer half the time.
+ */
+export async function agentImageCurrent(docker: Dockerode, opts: { base: string; tag: string; agents: Partial<Record<AgentCli, string>> }): Promise<boolean> {
+  const [base, current] = await Promise.all([imageInfo(docker, opts.base), imageInfo(docker, opts.tag)]);
+  if (!base || !current) return false;
+  const labels = current.Config?.Labels ?? {};
+  if (labels[CONTEXT_LABEL] !== (await agentContextHash(base.Id))) return false;
+  const has = labelledAgents(labels);
+  return AGENT_CLIS.every((a) => has[a] === opts.agents[a]);
 }
 
 /** The agent CLIs an image's labels say it has, with their versions. */

@@ -24,7 +24,7 @@ export {
 } from './images.js';
 export { parseNumstat, deleteRefs, containerRefPrefix } from './git.js';
 export { prepareRepo, type RepoPackage, type RepoDeliverySpec } from './repo-delivery.js';
-export { addAgent, AGENT_CLIS, AGENT_RECIPES, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageEventInfo, type ImageWatchEvent } from './agent-clis.js';
+export { addAgent, agentImageCurrent, agentVersion, AGENT_CLIS, AGENT_RECIPES, labelledAgents, normalizeImageRef, parseImageEvent, parseProbe, probeAgents, tarballName, watchImages, type AgentCli, type ImageEventInfo, type ImageWatchEvent } from './agent-clis.js';
 export {
   dataDisk,
   dockerRootDir,

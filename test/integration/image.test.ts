@@ -75,6 +75,10 @@ test('caic image build --offline --claude-code: labels with the version, the CLI
   const second = await caic(args, env);
   assert.equal(second.code, 0, second.stderr);
   assert.equal((await docker.getImage(tag).inspect()).Id, image.Id, 'nothing changed, nothing rebuilt');
+  // Decided from the labels, not by the engine's layer cache (which a prune empties, and which
+  // Podman's build-API labels defeat): no build step ran at all.
+  assert.match(second.stdout, new RegExp(`^${tag.replace(/[.:]/g, '\\$&')} is up to date on caic-base:bookworm with Claude Code ${version.replace(/\./g, '\\.')}: nothing to build`, 'm'));
+  assert.doesNotMatch(second.stdout, /^(built|added) /m);
 });
 
 test('caic image build: a version without its agent, or not a version, fails before any build', async () => {
