@@ -113,12 +113,13 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly pool = new Map<string, Promise<SshConnection>>();
   private readonly image: string;
   private readonly repoImages: RepoImages;
+  readonly sudoRefusal: string | null;
 
   private constructor(
     readonly docker: Dockerode,
     private readonly key: ClientKey,
     private readonly opts: DockerRuntimeOptions,
-    private readonly rootlessPodman: boolean,
+    rootlessPodman: boolean,
     /**
      * Podman's image load needs every layer in the archive: a repository image (one layer on top of
      * the task image, loaded without the parent's layers) cannot be made there.
@@ -126,6 +127,9 @@ export class DockerRuntime implements ContainerRuntime {
     private readonly repoImagesSupported: boolean,
   ) {
     this.image = opts.image ?? DEFAULT_IMAGE;
+    // Rootless Podman's root in the container is the engine user's own uid: sudo would hand the
+    // agent that user's files and the engine itself (spec: refused there).
+    this.sudoRefusal = rootlessPodman ? 'sudo is not available with rootless Podman; use Docker or rootful Podman for tasks that need sudo' : null;
     this.repoImages = new RepoImages(docker, opts.logger);
   }
 
@@ -165,7 +169,7 @@ export class DockerRuntime implements ContainerRuntime {
     const phase = spec.onPhase ?? (() => {});
     const image = spec.image ?? this.image;
     const sudo = Boolean(spec.sudo);
-    if (sudo && this.rootlessPodman) throw new ContainerError('sudo is not available with rootless Podman; use Docker for tasks that need sudo');
+    if (sudo && this.sudoRefusal) throw new ContainerError(this.sudoRefusal);
     for (const k of Object.keys(spec.labels ?? {})) {
       if (k === LABEL.task || k.startsWith('caic.')) throw new ContainerError(`label "${k}" is reserved for caic`);
     }

@@ -26,6 +26,8 @@ export interface AdoptedContainer {
 }
 
 export interface ContainerRuntime {
+  /** Why this engine cannot give a container sudo (rootless Podman), or null when it can. */
+  readonly sudoRefusal: string | null;
   /** Creates and starts a hardened container; returns once Docker reports it running. */
   launch(spec: LaunchSpec): Promise<ContainerHandle>;
   /** Waits for sshd (banner, then a pinned handshake); the connection is pooled per container. */

@@ -710,7 +710,10 @@ export class TaskService {
     // The values are read now (an unknown name is refused before anything starts) and kept in
     // memory only: the log records the names.
     const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
-    this.deps.runtime(); // fail now, not in the background, when Docker is unavailable
+    // Fails now, not in the background, when the engine is unavailable; and what the engine cannot
+    // give (sudo on rootless Podman) is refused before anything is made.
+    const { sudoRefusal } = this.deps.runtime();
+    if (req.sudo === true && sudoRefusal) throw new TaskError('BAD_REQUEST', sudoRefusal);
     await this.deps.admission?.();
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);

@@ -174,7 +174,7 @@ describe('containers on a real engine', () => {
   });
 
   test('rootless Podman refuses sudo, saying why', { skip: !ROOTLESS && 'only on podman-rootless' }, async () => {
-    await assert.rejects(t.launch({ sudo: true }), /sudo is not available with rootless Podman; use Docker for tasks that need sudo/);
+    await assert.rejects(t.launch({ sudo: true }), /sudo is not available with rootless Podman; use Docker or rootful Podman for tasks that need sudo/);
     assert.deepEqual(await t.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${t.runId}`, 'caic.sudo=1'] } }), [], 'nothing was created');
   });
 

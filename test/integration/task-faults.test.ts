@@ -205,7 +205,8 @@ describe('task faults', () => {
           seen.push(String((JSON.parse(buf.slice(0, nl)) as { Action?: string }).Action));
           buf = buf.slice(nl + 1);
         }
-        if (seen.includes('create') && seen.includes('destroy')) {
+        // Docker says destroy, Podman says remove.
+        if (seen.includes('create') && (seen.includes('destroy') || seen.includes('remove'))) {
           clearTimeout(timer);
           resolve();
         }

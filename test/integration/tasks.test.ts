@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { EventMessage, SyncResp, Task, TaskState } from '../../src/api/index.js';
-import { engineRuntime } from '../helpers/engine.js';
+import { engineRuntime, ROOTLESS, unsupportedOn } from '../helpers/engine.js';
 import { SseClient } from '../helpers/sse.js';
 import { taskEnv, type TaskEnv } from '../helpers/task-env.js';
 
@@ -230,7 +230,15 @@ describe('tasks with the fake agent', () => {
   });
 
   // That only its owner gets it is checked with two signed-in users in task-isolation.test.ts.
-  test('the sudo password is given for a sudo task only, and never logged', async () => {
+  test('rootless Podman: a sudo task is refused with 400 before anything starts', { skip: !ROOTLESS && 'only on podman-rootless' }, async () => {
+    const before = (await env.api('GET', '/api/v1/tasks')).json<Task[]>().length;
+    const r = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'with sudo' }, sudo: true });
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.body, /sudo is not available with rootless Podman/);
+    assert.equal((await env.api('GET', '/api/v1/tasks')).json<Task[]>().length, before, 'no task was made');
+  });
+
+  test('the sudo password is given for a sudo task only, and never logged', { skip: unsupportedOn(['podman-rootless'], 'no sudo there (the test above)') }, async () => {
     const plain = await env.api('GET', `/api/v1/tasks/${task.id}/sudo-password`);
     assert.equal(plain.status, 404, plain.body);
     const id = (await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'with sudo' }, sudo: true })).id;
