@@ -1,5 +1,6 @@
 // Wire types of tool approval: a task's permission mode and rules, what an agent asks, and the answers.
 import { z } from 'zod';
+import { globProblem } from './glob.js';
 
 /**
  * bypass: the agent runs every tool unasked (caic's default, as before). ask: every tool call the
@@ -20,22 +21,38 @@ export const PermissionRule = z
       .describe("A glob over the call's main argument (Bash: the command; file tools: the path; web tools: the URL); absent: any call of the tool."),
     action: z.enum(['allow', 'ask', 'deny']),
   })
+  .superRefine((r, ctx) => {
+    for (const key of ['tool', 'pattern'] as const) {
+      const problem = r[key] === undefined ? null : globProblem(r[key]);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: `not a usable glob: ${problem}` });
+    }
+  })
   .meta({ id: 'PermissionRule' });
 export type PermissionRule = z.infer<typeof PermissionRule>;
 
 export const MAX_PERMISSION_RULES = 100;
+/**
+ * Characters of all of a task's globs together: a rule is matched in time linear in its pattern
+ * and the call's argument, and this bounds the sum over every rule of every call.
+ */
+export const MAX_PERMISSION_GLOB_CHARS = 4_000;
+const globBudget = (rules: readonly { tool: string; pattern?: string | undefined }[] | undefined) =>
+  (rules ?? []).reduce((n, r) => n + r.tool.length + (r.pattern?.length ?? 0), 0) <= MAX_PERMISSION_GLOB_CHARS;
+const GLOB_BUDGET = { message: `rules: at most ${MAX_PERMISSION_GLOB_CHARS} characters of tool and pattern globs in all`, path: ['rules'] };
 
 export const TaskPermissions = z
   .object({
     mode: PermissionMode,
     rules: z.array(PermissionRule).max(MAX_PERMISSION_RULES).describe('Used in mode `rules`; first match wins.'),
   })
+  .refine((p) => globBudget(p.rules), GLOB_BUDGET)
   .meta({ id: 'TaskPermissions' });
 export type TaskPermissions = z.infer<typeof TaskPermissions>;
 
 /** As a client sends it at task creation: rules may be left out. */
 export const TaskPermissionsReq = z
   .object({ mode: PermissionMode, rules: z.array(PermissionRule).max(MAX_PERMISSION_RULES).optional() })
+  .refine((p) => globBudget(p.rules), GLOB_BUDGET)
   .meta({ id: 'TaskPermissionsReq' });
 
 /** allowOnce: this call. allowTask: this call and every later call of the same tool in this task. deny: the agent gets `message`. */

@@ -17,6 +17,7 @@ export * from './hygiene.js';
 export * from './routes.js';
 export * from './terminal.js';
 export { unquoteGitPath } from './git-path.js';
+export { compileGlob, globProblem, MAX_ALTERNATIVES, type Glob } from './glob.js';
 export { buildOpenApi, SSE_EVENTS } from './openapi.js';
 export * from './mcp.js';
 export * from './voice-channel.js';

@@ -1,6 +1,5 @@
 // Tool-approval rules: which rule decides a tool call (first match wins), by tool-name and argument globs.
-import picomatch from 'picomatch';
-import type { PermissionRule } from '../api/index.js';
+import { compileGlob, type Glob, type PermissionRule } from '../api/index.js';
 
 /** Argument names that carry a call's main argument, by kind, across the agents' tool vocabularies. */
 const MAIN_ARGS = ['command', 'cmd', 'file_path', 'notebook_path', 'path', 'filePath', 'url', 'uri', 'pattern', 'query'];
@@ -26,14 +25,20 @@ function isPathArgument(input: unknown): boolean {
   return ['file_path', 'notebook_path', 'path', 'filePath'].some((k) => typeof o[k] === 'string' && o[k]) && !(typeof o.command === 'string' || Array.isArray(o.command));
 }
 
-const cache = new Map<string, (s: string) => boolean>();
+/**
+ * A call's argument (or tool name) longer than this is matched by no pattern, so the call is asked:
+ * matching costs time linear in it, and a deny rule must not be outrun by padding.
+ */
+export const MAX_MATCHED_CHARS = 16 * 1024;
+
+const cache = new Map<string, Glob>();
 
 /** A compiled glob; `words`: `*` crosses slashes too (a command line or URL is not a path). */
-function glob(pattern: string, words: boolean): (s: string) => boolean {
+function glob(pattern: string, words: boolean): Glob {
   const key = `${words ? 'w' : 'p'}\0${pattern}`;
   let m = cache.get(key);
   if (!m) {
-    m = words ? picomatch(pattern, { bash: true, dot: true }) : picomatch(pattern, { dot: true, basename: !pattern.includes('/') });
+    m = words ? compileGlob(pattern, { path: false }) : compileGlob(pattern, { path: true, basename: !pattern.includes('/') });
     if (cache.size > 10_000) cache.clear();
     cache.set(key, m);
   }
@@ -44,6 +49,7 @@ function glob(pattern: string, words: boolean): (s: string) => boolean {
 export function matchRule(rules: readonly PermissionRule[], tool: string, input: unknown): PermissionRule | null {
   let arg: string | undefined;
   let pathy = false;
+  if (tool.length > MAX_MATCHED_CHARS) return null;
   for (const r of rules) {
     if (!glob(r.tool, true)(tool)) continue;
     if (r.pattern === undefined) return r;
@@ -51,7 +57,7 @@ export function matchRule(rules: readonly PermissionRule[], tool: string, input:
       arg = mainArgument(input);
       pathy = isPathArgument(input);
     }
-    if (arg && glob(r.pattern, !pathy)(arg)) return r;
+    if (arg && arg.length <= MAX_MATCHED_CHARS && glob(r.pattern, !pathy)(arg)) return r;
   }
   return null;
 }
