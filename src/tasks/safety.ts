@@ -28,8 +28,8 @@ export function addedLines(patch: string): Map<string, string[]> {
   return files;
 }
 
-/** Finds secrets in added lines (one finding per file and kind) and binaries over the size limit. */
 /**
+ * Finds secrets in added lines (one finding per file and kind) and binaries over the size limit.
  * `values`: the task's own secrets (from the vault) — an added line holding one is a finding,
  * named by the variable, never quoting the value.
  */
