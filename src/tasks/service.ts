@@ -710,10 +710,8 @@ export class TaskService {
     // The values are read now (an unknown name is refused before anything starts) and kept in
     // memory only: the log records the names.
     const secretEnv = req.secrets?.length ? await this.secretsFor(caller?.id ?? DEFAULT_USER, req.secrets) : {};
-    // Fails now, not in the background, when the engine is unavailable; and what the engine cannot
-    // give (sudo on rootless Podman) is refused before anything is made.
+    // Fails now, not in the background, when the engine is unavailable.
     const { sudoRefusal } = this.deps.runtime();
-    if (req.sudo === true && sudoRefusal) throw new TaskError('BAD_REQUEST', sudoRefusal);
     await this.deps.admission?.();
     // An agent that cannot start is refused before anything starts, with what to do about it.
     const ready = await this.deps.readiness?.(harness.name);
@@ -735,6 +733,8 @@ export class TaskService {
       model: modelHosts(harness.name, this.deps.harnessEnv(harness.name)),
     });
     checkEgressWithSudo(egress, req.sudo === true);
+    // What the engine cannot give (sudo on rootless Podman) is refused before anything is made.
+    if (req.sudo === true && sudoRefusal) throw new TaskError('BAD_REQUEST', sudoRefusal);
     // Continuing an existing branch: its latest commit, fetched now, so a branch that is not there
     // is refused before anything is created.
     // A fork starts a branch of its own at the commit it forked from (made on the host already).
