@@ -455,6 +455,8 @@ export function probeBanner(port: number, timeoutMs = 500): Promise<'banner' | '
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long the banner is polled every 10 ms before the backoff starts. */
+const FAST_POLL_MS = 300;
 
 export interface WaitOptions {
   deadlineMs?: number;
@@ -462,7 +464,11 @@ export interface WaitOptions {
   onPhase?: (phase: string, ms: number) => void;
 }
 
-/** Polls for the banner, then handshakes; 10 ms → 100 ms backoff. A host key mismatch ends it at once. */
+/**
+ * Polls for the banner, then handshakes: every 10 ms for the first 300 ms (sshd normally comes up
+ * within 20–80 ms, and a doubling backoff would see it up to half its own delay late), then
+ * backing off to 100 ms. A host key mismatch ends it at once.
+ */
 export async function waitForSsh(target: SshTarget, opts: WaitOptions = {}): Promise<SshConnection> {
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const start = Date.now();
@@ -499,7 +505,7 @@ export async function waitForSsh(target: SshTarget, opts: WaitOptions = {}): Pro
       }
     }
     await sleep(delay);
-    delay = Math.min(100, delay * 2);
+    if (Date.now() - start >= FAST_POLL_MS) delay = Math.min(100, delay * 2);
   }
   throw new ContainerError(`sshd in container ${target.label} did not answer within ${Math.round(deadlineMs / 1000)} s; last error: ${lastError}`);
 }
