@@ -22,8 +22,9 @@ const MAX_LINES = 2048;
 /**
  * Only sockets in LISTEN state, from both tables, in one exec. The kernel writes the header and
  * one line per socket; `head` bounds what crosses the SSH channel whatever the container holds.
+ * First, the uid of the egress proxy's user (empty without one): its listeners are caic's own.
  */
-export const LIST_LISTENERS_COMMAND = `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep ' 0A ' | head -n ${MAX_LINES}`;
+export const LIST_LISTENERS_COMMAND = `printf 'egress-uid %s\\n' "$(id -u caic-egress 2>/dev/null)"; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep ' 0A ' | head -n ${MAX_LINES}`;
 
 /** `0100007F` (a little-endian 32-bit word per 4 bytes, as the kernel prints it) → bytes in network order. */
 function addressBytes(hex: string): number[] | null {
@@ -53,14 +54,19 @@ function reachVia(bytes: number[]): LoopbackHost | null {
 
 /**
  * The ports listened on, ascending, from /proc/net/tcp{,6} text: LISTEN (state 0A) lines whose
- * address the loopback reaches, sshd's port left out; a port heard on both loopbacks is reached
- * through 127.0.0.1. Malformed lines are skipped; at most MAX_PORTS ports.
+ * address the loopback reaches, sshd's port and the egress proxy's listeners (the first line names
+ * its uid) left out; a port heard on both loopbacks is reached through 127.0.0.1. Malformed lines
+ * are skipped; at most MAX_PORTS ports.
  */
 export function parseListeners(text: string): ListeningPort[] {
   const found = new Map<number, LoopbackHost>();
-  const lines = text.split('\n', MAX_LINES);
+  const lines = text.split('\n', MAX_LINES + 1);
+  // The egress proxy's user: its proxy and trap listen on the loopback but are no app to preview.
+  const egressUid = /^egress-uid ([0-9]{1,10})$/.exec(lines[0] ?? '')?.[1];
   for (const line of lines) {
     const fields = line.trim().split(/\s+/);
+    // sl, local_address, rem_address, st, tx_queue:rx_queue, tr:when, retrnsmt, uid, ...
+    if (egressUid !== undefined && fields[7] === egressUid) continue;
     // sl, local_address, rem_address, st, ...
     if (fields.length < 4 || !/^[0-9]+:$/.test(fields[0]!) || !/^[0-9A-Fa-f]+:[0-9A-Fa-f]{4}$/.test(fields[2]!) || fields[3] !== '0A') continue;
     const [addr, portHex, extra] = fields[1]!.split(':');

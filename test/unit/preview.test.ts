@@ -8,7 +8,7 @@ import { downstreamResponseHeaders, rewriteLocation, rewriteSetCookie, stripCaic
 import { PreviewGrants, TOKEN_TTL_MS } from '../../src/http/preview/grants.js';
 
 const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
-const line = (addr: string, st = '0A') => `   0: ${addr} 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 9655606 1 0000000000000000 100 0 0 10 0`;
+const line = (addr: string, st = '0A', uid = 1000) => `   0: ${addr} 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000  ${uid}        0 9655606 1 0000000000000000 100 0 0 10 0`;
 const V6_ANY = '00000000000000000000000000000000';
 const V6_LO = '00000000000000000000000001000000';
 
@@ -33,6 +33,18 @@ test('listeners: loopback and wildcard count, sshd and other states and addresse
     { port: 5003, host: '127.0.0.1' },
     { port: 8080, host: '127.0.0.1' },
   ]);
+});
+
+test("listeners: the egress proxy's own (its user's uid, named first) are no previews; an app of root's or the user's is", () => {
+  const text = ['egress-uid 999', TCP_HEADER, line('0100007F:C738', '0A', 999), line('0100007F:C739', '0A', 999), line(`${V6_LO}:C738`, '0A', 999), line('0100007F:0BB8'), line('00000000:0050', '0A', 0)].join('\n');
+  assert.deepEqual(parseListeners(text), [
+    { port: 80, host: '127.0.0.1' },
+    { port: 3000, host: '127.0.0.1' },
+  ]);
+  // Without the line (an image without the proxy's user, or an empty uid), nothing is hidden.
+  for (const first of ['', 'egress-uid ', 'egress-uid x', 'egress-uid 999 1']) {
+    assert.equal(parseListeners([first, line('0100007F:C738', '0A', 999)].join('\n')).length, 1, JSON.stringify(first));
+  }
 });
 
 test('listeners: hostile and malformed text yields nothing, never throws, and stays bounded', () => {
