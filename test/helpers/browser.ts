@@ -104,8 +104,8 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       // Every test's navigations survive the same interface changes (see retryOnNetworkChange).
       const goto = page.goto.bind(page);
       const reload = page.reload.bind(page);
-      page.goto = (url, options) => retryOnNetworkChange(() => goto(url, options));
-      page.reload = (options) => retryOnNetworkChange(() => reload(options));
+      page.goto = (url, options) => retryOnNetworkChange(page, () => goto(url, options));
+      page.reload = (options) => retryOnNetworkChange(page, () => reload(options));
       await page.setViewportSize(viewport);
       return page;
     },
@@ -161,21 +161,38 @@ function watchContract(context: BrowserContext): void {
 }
 
 /**
+ * Whether a navigation failed because the host's network changed. Playwright names the error in
+ * its message, except when Chromium had already committed its own error page ("interrupted by
+ * another navigation to chrome-error://chromewebdata/"): then that page names it.
+ */
+async function networkChanged(err: unknown, page: Page): Promise<boolean> {
+  const message = String((err as Error).message);
+  if (message.includes('net::ERR_NETWORK_CHANGED')) return true;
+  if (!message.includes('chrome-error://chromewebdata/')) return false;
+  for (let i = 0; i < 10; i++) {
+    const html = await page.content().catch(() => null);
+    if (html !== null) return html.includes('ERR_NETWORK_CHANGED');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/**
  * A navigation (goto, reload) done again when Docker adding or removing an interface on this host
  * (other tests start containers and networks) aborted it with ERR_NETWORK_CHANGED, as a person
  * would reload; any other failure, or the third such abort, stands. Navigations are GETs.
  */
-async function retryOnNetworkChange<T>(navigate: () => Promise<T>, attempts = 3): Promise<T> {
+async function retryOnNetworkChange<T>(page: Page, navigate: () => Promise<T>, attempts = 3): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await navigate();
     } catch (err) {
-      if (i >= attempts || !String((err as Error).message).includes('net::ERR_NETWORK_CHANGED')) throw err;
+      if (i >= attempts || !(await networkChanged(err, page))) throw err;
     }
   }
 }
 
 /** `page.goto` with the retry above (pages from newPage have it built in; other pages do not). */
 export async function gotoRetrying(page: Page, url: string, attempts = 3): Promise<void> {
-  await retryOnNetworkChange(() => page.goto(url), attempts);
+  await retryOnNetworkChange(page, () => page.goto(url), attempts);
 }
