@@ -169,30 +169,30 @@ async function networkChanged(err: unknown, page: Page): Promise<boolean> {
   const message = String((err as Error).message);
   if (message.includes('net::ERR_NETWORK_CHANGED')) return true;
   if (!message.includes('chrome-error://chromewebdata/')) return false;
-  for (let i = 0; i < 10; i++) {
-    const html = await page.content().catch(() => null);
-    if (html !== null) return html.includes('ERR_NETWORK_CHANGED');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+  await page.waitForLoadState('load', { timeout: 2_000 }).catch(() => undefined);
+  const html = await page.content().catch(() => '');
+  return html.includes('ERR_NETWORK_CHANGED');
 }
 
 /**
  * A navigation (goto, reload) done again when Docker adding or removing an interface on this host
  * (other tests start containers and networks) aborted it with ERR_NETWORK_CHANGED, as a person
- * would reload; any other failure, or the third such abort, stands. Navigations are GETs.
+ * would reload. Interface changes come in bursts (a container's start adds, renames and
+ * addresses its veth), so each try waits longer first. Any other failure, or the fifth such
+ * abort, stands. Navigations are GETs.
  */
-async function retryOnNetworkChange<T>(page: Page, navigate: () => Promise<T>, attempts = 3): Promise<T> {
+async function retryOnNetworkChange<T>(page: Page, navigate: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await navigate();
     } catch (err) {
       if (i >= attempts || !(await networkChanged(err, page))) throw err;
+      await new Promise((r) => setTimeout(r, 250 * i));
     }
   }
 }
 
 /** `page.goto` with the retry above (pages from newPage have it built in; other pages do not). */
-export async function gotoRetrying(page: Page, url: string, attempts = 3): Promise<void> {
+export async function gotoRetrying(page: Page, url: string, attempts = 5): Promise<void> {
   await retryOnNetworkChange(page, () => page.goto(url), attempts);
 }
