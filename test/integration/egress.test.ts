@@ -249,7 +249,12 @@ describe('network egress in real containers', () => {
     const stream = env.stream(task.id);
     await env.waitState(task.id, 'waiting');
     // The config's default (none) for a task that does not choose.
-    assert.deepEqual((await env.create({ harness: 'fake', prompt: { text: 'x' }, repos: [{ name: 'proj' }] })).egress, { mode: 'none', allow: [] });
+    const plain = await env.create({ harness: 'fake', prompt: { text: 'x' }, repos: [{ name: 'proj' }] });
+    assert.deepEqual(plain.egress, { mode: 'none', allow: [] });
+    // Up before the test ends: a launch still under way when the environment goes would create its
+    // container after the environment's clean-up (each CI run left one behind).
+    await env.waitState(plain.id, 'waiting');
+    if (!ROOTLESS) await env.waitState(open.json<Task>().id, 'waiting');
 
     // docker exec is no login: the environment the agent gets over SSH comes from /etc/caic-env.sh.
     const r = await env.execIn(task.id, `. /etc/caic-env.sh; git ls-remote http://${servers.blocked.name}:8080/x.git; git ls-remote http://${servers.blocked.name}:8080/y.git`, 'user');
