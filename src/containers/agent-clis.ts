@@ -159,7 +159,7 @@ export interface AddAgentOptions {
 export async function addAgent(docker: Dockerode, agent: AgentCli, opts: AddAgentOptions): Promise<{ tag: string; version: string; built: boolean }> {
   const recipe = AGENT_RECIPES[agent];
   const onProgress = opts.onProgress ?? (() => {});
-  const version = opts.version ?? (await latest(recipe.versionPackage));
+  const version = await agentVersion(agent, opts.version);
   const base = await imageInfo(docker, opts.base);
   if (!base) throw new ContainerError(`image ${opts.base} not found; build it with \`caic image build\``);
   const labels = { [recipe.label]: version, [`${recipe.label}.base`]: base.Id };
