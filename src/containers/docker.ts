@@ -349,6 +349,7 @@ export class DockerRuntime implements ContainerRuntime {
       sshPort: info.State.Running && binding ? Number(binding.HostPort) : 0,
       state: info.State.Status,
       labels: info.Config.Labels,
+      ...(info.State.Running && Date.parse(info.State.StartedAt) > 0 ? { startedAt: Date.parse(info.State.StartedAt) } : {}),
     };
   }
 
@@ -637,7 +638,9 @@ export class DockerRuntime implements ContainerRuntime {
               name: attrs.name ?? '',
               taskId: attrs[LABEL.task] ?? '',
               exitCode: exit === undefined ? null : Number(exit),
-              time: new Date((ev.time ?? Date.now() / 1000) * 1000),
+              // Whole seconds only: the latest moment in that second, so a death right after a
+              // start is never taken for one before it (the task watcher's check).
+              time: new Date(ev.timeNano ? Math.floor(ev.timeNano / 1e6) : ev.time !== undefined ? ev.time * 1000 + 999 : Date.now()),
             };
           }
         }

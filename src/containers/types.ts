@@ -94,6 +94,11 @@ export interface ContainerHandle {
   state: string;
   labels: Record<string, string>;
   /**
+   * When the engine last started this container (ms since the epoch, by the engine's clock), where
+   * an inspect told it: a die event from before then belongs to an earlier run of the container.
+   */
+  startedAt?: number;
+  /**
    * Only on the handle `launch` returns: the container's entrypoint started LaunchSpec.boot. False
    * when the image's entrypoint does not know it (an image built before it did, without the
    * `caic.boot` label): the caller then starts the relay itself.
@@ -197,6 +202,7 @@ export interface DieEvent {
   name: string;
   taskId: string;
   exitCode: number | null;
+  /** When the container died, by the engine's clock (to the millisecond where the engine says it). */
   time: Date;
 }
 

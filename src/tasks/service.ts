@@ -397,6 +397,13 @@ export class TaskService {
             // A container of this task that is not its container: one a start discarded (the base
             // moved while it came up, see launch.ts). Its death says nothing of the task.
             if (task.handle && ev.id && task.handle.id !== ev.id) return Promise.resolve();
+            // The death of an earlier run of this container, delivered after it was started again:
+            // Podman (rootless above all) can report a stop's death after the stop call returned,
+            // and a revive right after would otherwise be taken for stopped.
+            if (task.handle?.startedAt !== undefined && ev.time.getTime() < task.handle.startedAt) {
+              this.deps.logger.debug({ task: task.id, died: ev.time.toISOString(), started: new Date(task.handle.startedAt).toISOString() }, 'a container death from before its last start: ignored');
+              return Promise.resolve();
+            }
             const session = task.session;
             task.session = null;
             if (session) session.ending = true;

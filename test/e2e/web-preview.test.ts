@@ -21,9 +21,36 @@ const HOST = 'caic.test';
 const ORIGIN = `https://${HOST}`;
 const DOMAIN = 'preview.test';
 
-/** What the FAKE_SERVE page shows once its script ran, its stylesheet applied and its WebSocket echoed. */
-async function appWorks(frame: Page | FrameLocator, host: string): Promise<void> {
-  await frame.locator('#ws').filter({ hasText: `echo: ping ${host}` }).waitFor({ timeout: 20_000 });
+interface Load {
+  /** The browser and tab whose network changes count (the tab holding the frame). */
+  browser: TestBrowser;
+  tab: Page;
+  /** `browser.networkChanges(tab)` before the load began. */
+  mark: number;
+  /** Loads the app again (the panel's Reload, the tab's reload). */
+  again: () => Promise<unknown>;
+  note: (msg: string) => void;
+}
+
+/**
+ * What the FAKE_SERVE page shows once its script ran, its stylesheet applied and its WebSocket
+ * echoed. Docker adding an interface on this host (other tests start containers) makes Chromium
+ * abort what the frame had in flight with ERR_NETWORK_CHANGED, page, asset or WebSocket alike: the
+ * app is then loaded again, as a person would, and only then (up to three times, each noted).
+ */
+async function appWorks(frame: Page | FrameLocator, host: string, load: Load): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await frame.locator('#ws').filter({ hasText: `echo: ping ${host}` }).waitFor({ timeout: 20_000 });
+      break;
+    } catch (err) {
+      const changes = load.browser.networkChanges(load.tab);
+      if (attempt > 3 || changes === load.mark) throw err;
+      load.note(`the host's network changed ${changes - load.mark}× while the preview loaded: loading it again`);
+      load.mark = changes;
+      await load.again();
+    }
+  }
   assert.equal(await frame.locator('body').getAttribute('data-script'), 'ran', '/assets/app.js ran');
   assert.equal(await frame.locator('#title').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(el).color), 'rgb(1, 2, 3)', '/assets/style.css applied');
 }
@@ -64,22 +91,25 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     }
   });
 
-  test('the dev server is offered, shown in the side panel and a new tab, with its assets and WebSocket; nothing published', async () => {
+  test('the dev server is offered, shown in the side panel and a new tab, with its assets and WebSocket; nothing published', async (t) => {
     task = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'FAKE_SERVE 3000' } }, aliceAuth);
     await env.waitState(task.id, 'waiting', { headers: aliceAuth });
     const published = await dockerPort();
     const page = await alice.newPage({ width: 1400, height: 900 });
     await page.goto(`${ORIGIN}/task/@${task.id}+x`);
-    await page.getByRole('button', { name: 'Preview :3000' }).click();
     const panel = page.getByTestId('preview-panel');
+    const inPanel = (): Load => ({ browser: alice, tab: page, mark: alice.networkChanges(page), again: () => panel.getByRole('button', { name: 'Reload' }).click(), note: (m) => t.diagnostic(m) });
+    let load = inPanel();
+    await page.getByRole('button', { name: 'Preview :3000' }).click();
     await panel.waitFor();
     const frame = page.frameLocator('[data-testid="preview-panel"] iframe');
-    await appWorks(frame, previewHost());
+    await appWorks(frame, previewHost(), load);
     await alice.screenshot(page, 'preview-side-panel');
 
     // Reload mints a new link and loads the app again.
+    load = inPanel();
     await panel.getByRole('button', { name: 'Reload' }).click();
-    await appWorks(frame, previewHost());
+    await appWorks(frame, previewHost(), load);
 
     // New tab: cut from caic's page, at the preview's own origin; the caic session never goes there.
     const sent: string[] = [];
@@ -88,7 +118,8 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     });
     const [tab] = await Promise.all([alice.context.waitForEvent('page'), page.getByRole('button', { name: 'Open preview of port 3000 in a new tab' }).click()]);
     await tab.waitForURL(`https://${previewHost()}/`);
-    await appWorks(tab, previewHost());
+    // The tab's own count starts with it (at 0).
+    await appWorks(tab, previewHost(), { browser: alice, tab, mark: 0, again: () => tab.reload(), note: (m) => t.diagnostic(m) });
     assert.equal(await tab.evaluate('window.opener'), null, 'the preview cannot reach the caic tab');
     assert.ok(sent.length > 0 && sent.every((c) => !c.includes('caic_session')), `no caic session sent to the preview host: ${JSON.stringify(sent)}`);
     // The app's cookies stay on its host: none lands on caic's.
@@ -121,17 +152,20 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     assert.equal(again?.status(), 401);
   });
 
-  test('stopping the task closes the preview', async () => {
+  test('stopping the task closes the preview', async (t) => {
     const page = await alice.newPage({ width: 1400, height: 900 });
     // The view polls ports while it is visible: the tab in front, as a user looking at it.
     await page.bringToFront();
     await page.goto(`${ORIGIN}/task/@${task.id}+x`);
+    const note = (m: string) => t.diagnostic(m);
+    const panelLoad: Load = { browser: alice, tab: page, mark: alice.networkChanges(page), again: () => page.getByTestId('preview-panel').getByRole('button', { name: 'Reload' }).click(), note };
     await page.getByRole('button', { name: 'Preview :3000' }).click();
     const frame = page.frameLocator('[data-testid="preview-panel"] iframe');
-    await appWorks(frame, previewHost());
+    await appWorks(frame, previewHost(), panelLoad);
     const tab = await alice.newPage();
+    const tabLoad: Load = { browser: alice, tab, mark: alice.networkChanges(tab), again: () => tab.reload(), note };
     await tab.goto(`https://${previewHost()}/`);
-    await appWorks(tab, previewHost());
+    await appWorks(tab, previewHost(), tabLoad);
     const opened = tab.evaluate(`new Promise((resolve) => {
       const ws = new WebSocket('wss://' + location.host + '/echo');
       window.closedWs = new Promise((r) => (ws.onclose = (e) => r('closed ' + e.code)));
@@ -171,7 +205,7 @@ describe('app previews under *.localhost (the default)', { timeout: 180_000 }, (
     await env?.[Symbol.asyncDispose]();
   });
 
-  test('side panel and tab work; what works and what breaks', async () => {
+  test('side panel and tab work; what works and what breaks', async (t) => {
     const caic = `http://localhost:${new URL(env.d.url).port}`;
     const host = `p3000-${task.id}.localhost:${new URL(env.d.url).port}`;
     // A host-only cookie of caic's host, as a session cookie would be: never sent to the preview.
@@ -182,11 +216,13 @@ describe('app previews under *.localhost (the default)', { timeout: 180_000 }, (
     });
     const page = await browser.newPage({ width: 1400, height: 900 });
     await page.goto(`${caic}/task/@${task.id}+x`);
+    const note = (m: string) => t.diagnostic(m);
+    const panelLoad: Load = { browser, tab: page, mark: browser.networkChanges(page), again: () => page.getByTestId('preview-panel').getByRole('button', { name: 'Reload' }).click(), note };
     await page.getByRole('button', { name: 'Preview :3000' }).click();
-    await appWorks(page.frameLocator('[data-testid="preview-panel"] iframe'), host);
+    await appWorks(page.frameLocator('[data-testid="preview-panel"] iframe'), host, panelLoad);
     const [tab] = await Promise.all([browser.context.waitForEvent('page'), page.getByRole('button', { name: 'Open preview of port 3000 in a new tab' }).click()]);
     await tab.waitForURL(`http://${host}/`);
-    await appWorks(tab, host);
+    await appWorks(tab, host, { browser, tab, mark: 0, again: () => tab.reload(), note });
     assert.ok(sent.length > 0 && sent.every((c) => !c.includes('caic_session')), `caic's cookie stays on caic's host: ${JSON.stringify(sent)}`);
     assert.equal(await tab.evaluate('window.isSecureContext'), true, '*.localhost is a secure context');
     assert.match(await tab.evaluate<string>("navigator.serviceWorker.register('/sw.js').then((r) => r.scope)"), new RegExp(`^http://${host}/$`), 'a service worker registers, scoped to the preview host');

@@ -44,6 +44,12 @@ export interface TestBrowser extends AsyncDisposable {
    * such as requests in flight when it cut the network) and returns them.
    */
   forgetErrors(page: Page, since: number, pattern: RegExp): string[];
+  /**
+   * How many times a tab of this browser (its frames included) saw a request, WebSocket or
+   * navigation aborted with ERR_NETWORK_CHANGED so far: a test that waits on something a frame
+   * loads compares it before and after, and loads again only when the host's network changed.
+   */
+  networkChanges(page: Page): number;
 }
 
 /**
@@ -81,6 +87,19 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
   }
   watchContract(context);
   const errors = new WeakMap<Page, string[]>();
+  // Every tab's network changes are counted, also tabs the app opens (context 'page' events).
+  const changes = new WeakMap<Page, { n: number }>();
+  const countChanges = (page: Page) => {
+    if (changes.has(page)) return;
+    const changed = { n: 0 };
+    changes.set(page, changed);
+    const count = (text: string | undefined) => void (text?.includes('ERR_NETWORK_CHANGED') && changed.n++);
+    page.on('requestfailed', (r) => count(r.failure()?.errorText));
+    page.on('websocket', (ws) => ws.on('socketerror', count));
+    page.on('console', (msg) => msg.type() === 'error' && count(msg.text()));
+  };
+  context.pages().forEach(countChanges);
+  context.on('page', countChanges);
   // The persistent context opens with one blank tab: the first newPage() hands it out.
   let spare: Page | undefined = context.pages()[0];
 
@@ -129,6 +148,11 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
       for (const e of seen.slice(since)) (pattern.test(e) ? forgotten : kept).push(e);
       seen.splice(0, seen.length, ...kept);
       return forgotten;
+    },
+    networkChanges(page) {
+      const changed = changes.get(page);
+      if (!changed) throw new Error('networkChanges: not a page of this browser');
+      return changed.n;
     },
     async [Symbol.asyncDispose]() {
       await context.close().catch(() => undefined);

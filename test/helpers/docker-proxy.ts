@@ -12,12 +12,19 @@ export interface DockerProxy extends AsyncDisposable {
   up(): Promise<void>;
   /** Drops every open connection; new ones keep working. Returns how many were cut. */
   cut(): number;
+  /**
+   * Holds back what the engine sends on its event streams (`GET …/events`) until the returned
+   * function is called: events then arrive late, as a slow engine delivers them.
+   */
+  holdEvents(): () => void;
 }
 
 export async function startDockerProxy(socketPath = '/var/run/docker.sock', listen = true): Promise<DockerProxy> {
   const open = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
+  // Event-stream bytes held back, per connection, while a holdEvents() is in force.
+  let held: { client: Socket; chunk: Buffer }[] | null = null;
   const serve = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
@@ -33,7 +40,14 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
         client.pipe(upstream);
-        upstream.pipe(client);
+        // Which connection carries an event stream: its request line names the path.
+        let events = false;
+        client.once('data', (first: Buffer) => (events = /^GET \S*\/events[?\s]/.test(first.toString('latin1', 0, 200))));
+        upstream.on('data', (chunk: Buffer) => {
+          if (events && held) held.push({ client, chunk });
+          else client.write(chunk);
+        });
+        upstream.on('end', () => client.end());
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -62,6 +76,14 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
     down,
     up: serve,
     cut,
+    holdEvents() {
+      const mine: { client: Socket; chunk: Buffer }[] = [];
+      held = mine;
+      return () => {
+        if (held === mine) held = null;
+        for (const { client, chunk } of mine) if (!client.destroyed) client.write(chunk);
+      };
+    },
     async [Symbol.asyncDispose]() {
       await down();
     },

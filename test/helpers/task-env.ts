@@ -137,9 +137,10 @@ export async function taskEnv(
     },
     async [Symbol.asyncDispose]() {
       for (const s of streams) s.close();
-      // Every task this daemon ever logged (also other users' tasks, which list(null) hides).
-      const ids = (await readdir(join(env.d.cacheDir, 'tasks')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length));
       await env.d.daemon.close().catch(() => undefined);
+      // Every task this daemon ever logged (also other users' tasks, which list(null) hides), read
+      // once it is closed: a task created while it closed has its log before its container.
+      const ids = (await readdir(join(env.d.cacheDir, 'tasks')).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -'.jsonl'.length));
       for (const id of ids) {
         const mine = await docker.listContainers({ all: true, filters: { label: [`caic=${id}`] } });
         await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));

@@ -79,6 +79,29 @@ describe('Docker outages', () => {
     assert.equal((await env.task(a!.id)).state, 'waiting', 'an old death replayed after a reconnect did not stop the revived task');
   });
 
+  test('a death the engine reports only after the task was revived leaves it running; a later death still stops it', async () => {
+    // Rootless Podman was seen reporting a stop's death after a revive right behind it had finished.
+    const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'late news' } });
+    await env.waitState(t.id, 'waiting');
+    const ignored = () => env.d.logs.find('a container death from before its last start: ignored').filter((r) => r.task === t.id).length;
+    const release = proxy.holdEvents();
+    try {
+      assert.equal((await post(t.id, 'stop')).status, 200);
+      assert.equal((await post(t.id, 'revive')).status, 200);
+      await env.waitState(t.id, 'waiting');
+    } finally {
+      release();
+    }
+    // Either the watcher says it ignored the late death, or (wrongly) the task stops.
+    const state = () => env.task(t.id).then((x) => x.state);
+    await waitUntil(async () => (ignored() > 0 ? 'ignored' : await state()), (s) => s !== 'waiting', { timeoutMs: 30_000, what: 'the late death to arrive' });
+    assert.equal(await state(), 'waiting', 'the stop\'s death, reported late, did not stop the revived task');
+    assert.equal(ignored(), 1);
+    assert.equal((await post(t.id, 'input', { prompt: { text: 'still here' } })).status, 200);
+    await env.docker.getContainer((await env.container(t.id))!.Id).kill();
+    await env.waitState(t.id, 'stopped', { timeoutMs: 30_000 });
+  });
+
   test('purge while Docker is unreachable: refused, nothing is marked purged; purge again once it is back', async () => {
     const t = await env.create({ repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'purge me' } });
     await env.waitState(t.id, 'waiting');

@@ -10,7 +10,9 @@ import { PreferenceStore } from '../../src/config/index.js';
 import { taskEnv } from '../helpers/task-env.js';
 import { waitUntil, within } from '../helpers/wait.js';
 
-test('20 creates at once are answered while the preferences write is held back; close waits for it', async () => {
+// Twenty containers coming up on two cores, beside another suite (CI runs both Podman suites at
+// once) can take longer than the runner's 120 s: the waits inside bound each step.
+test('20 creates at once are answered while the preferences write is held back; close waits for it', { timeout: 300_000 }, async () => {
   await using env = await taskEnv();
   // Every preference write completes only once released (the daemon runs in this process).
   let release!: () => void;
