@@ -428,7 +428,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Paired devices' tokens are accepted where sessions are (with login; without it nothing is checked).
     ...(oauth && sessions ? { deviceTokens: oauth.deviceTokens, unpairDevices: (userId: string) => oauth.revokeDevices(userId) } : {}),
     providers,
-    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, harnesses: () => readiness.list(), forge },
+    tasks: { service: tasks, repos, preferences, dockerAvailable: () => runtime !== null, sudoAvailable: () => runtime !== null && runtime.sudoRefusal === null, harnesses: () => readiness.list(), forge },
     audit,
     readiness: async () => ({
       docker: runtime ? await runtime.docker.ping().then(() => 'ok', (err: Error) => `unreachable: ${err.message}`) : 'not connected',

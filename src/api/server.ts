@@ -27,6 +27,9 @@ export const ServerConfigResp = z
       gitHubAppEnabled: z.boolean(),
       voiceAvailable: z.boolean().describe('Same as voice.enabled.'),
       dockerAvailable: z.boolean().describe('A container engine answers; tasks can start.'),
+      sudoAvailable: z
+        .boolean()
+        .describe('Tasks may ask for sudo: false while no engine answers, and on rootless Podman, where creating a task with sudo is a 400.'),
     }),
     voice: VoiceStatus,
   })

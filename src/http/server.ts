@@ -57,6 +57,8 @@ export interface ServerDeps {
     repos: RepoRegistry;
     preferences: PreferenceStore;
     dockerAvailable: () => boolean;
+    /** Whether a task may ask for sudo (an engine answers and gives root in containers). */
+    sudoAvailable: () => boolean;
     harnesses: () => Promise<HarnessInfo[]>;
     /** Pull requests, CI and issues: task creation and sync go through it. */
     forge: ForgeService;
@@ -204,6 +206,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         gitHubAppEnabled: Boolean(config.values.github.app.id),
         voiceAvailable: voice.status.enabled,
         dockerAvailable: deps.tasks?.dockerAvailable() ?? false,
+        sudoAvailable: deps.tasks?.sudoAvailable() ?? false,
       },
       voice: voice.status,
     }),

@@ -55,6 +55,7 @@ describe('web UI', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid="task-list"][data-loaded="true"]');
     await page.getByLabel('Agent', { exact: true }).selectOption('fake');
     assert.equal(await page.getByLabel('Repository', { exact: true }).inputValue(), 'proj');
+    assert.equal(await page.getByRole('checkbox', { name: 'sudo' }).count(), 1, 'the engine gives sudo: the toggle is offered');
     await page.getByLabel('Prompt', { exact: true }).fill('hello from the browser');
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.waitForURL(/\/task\/@[0-9a-z]+\+hello-from-the-browser$/, { timeout: WAIT });

@@ -39,6 +39,8 @@ describe('Docker outages', () => {
     assert.equal((await env.task(t.id)).state, 'waiting', 'listed from its log');
     const ready = await env.api('GET', '/readyz');
     assert.equal(ready.status, 503, ready.body);
+    const caps = (await env.api('GET', '/api/v1/server/config')).json<{ capabilities: Record<string, boolean> }>().capabilities;
+    assert.deepEqual([caps.dockerAvailable, caps.sudoAvailable], [false, false], 'no engine: no tasks, no sudo toggle');
     const refused = await env.api('POST', '/api/v1/tasks', { repos: [], harness: 'fake', prompt: { text: 'x' } });
     assert.equal(refused.status, 503, refused.body);
     assert.match(refused.json<Envelope>().error.message, /Docker/);

@@ -233,6 +233,9 @@ describe('network egress in real containers', () => {
     assert.equal(sudo.status, 400, sudo.body);
     assert.match(sudo.body, /sudo cannot have an egress policy \(none\)/);
     const open = await env.api('POST', '/api/v1/tasks', { repos: [{ name: 'proj' }], harness: 'fake', prompt: { text: 'x' }, sudo: true, egress: { mode: 'open' } });
+    // The web UI offers the sudo toggle only where the engine can give it.
+    const caps = (await env.api('GET', '/api/v1/server/config')).json<{ capabilities: { sudoAvailable: boolean } }>().capabilities;
+    assert.equal(caps.sudoAvailable, !ROOTLESS, 'sudoAvailable says what the engine gives');
     if (ROOTLESS) {
       // No sudo at all there: refused for what the engine cannot give, after the policy's own check.
       assert.equal(open.status, 400, open.body);

@@ -304,6 +304,7 @@ function Main({ config, user }: { config: ServerConfigResp; user: UserResp | nul
                 onRescan={rescan}
                 onCreated={onCreated}
                 gitHubAvailable={config.capabilities.gitHubAppEnabled || config.authProviders.includes('github')}
+                sudoAvailable={config.capabilities.sudoAvailable}
               />
             )}
             {route.page === 'settings' && <Settings preferences={preferences} config={config} user={user} repos={repos} onRescan={rescan} onPreferences={setPreferences} />}

@@ -28,10 +28,12 @@ interface Props {
   onRescan: () => Promise<unknown>;
   onCreated: (task: Task) => void;
   gitHubAvailable: boolean;
+  /** The engine gives sudo in containers (not rootless Podman): else the toggle is not offered. */
+  sudoAvailable: boolean;
 }
 
 export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer(
-  { repos, reposLoaded, harnesses, preferences, tasks, root, onReposChanged, onRescan, onCreated, gitHubAvailable },
+  { repos, reposLoaded, harnesses, preferences, tasks, root, onReposChanged, onRescan, onCreated, gitHubAvailable, sudoAvailable },
   ref,
 ) {
   const [prompt, setPrompt] = useState<PromptValue>({ text: '', images: [] });
@@ -143,7 +145,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
           ...(fromIssue ? { issue: fromIssue } : {}),
           harness: harness as HarnessInfo['name'],
           ...(model ? { model } : {}),
-          ...(sudo ? { sudo: true } : {}),
+          ...(sudo && sudoAvailable ? { sudo: true } : {}),
           ...(gitHubToken ? { gitHubToken: true } : {}),
           ...(secrets.length ? { secrets } : {}),
           ...egressField(egress),
@@ -276,9 +278,11 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
             ))}
           </select>
         </label>
-        <label className="check">
-          <input type="checkbox" checked={sudo} onChange={(e) => setSudo(e.target.checked)} /> sudo
-        </label>
+        {sudoAvailable && (
+          <label className="check">
+            <input type="checkbox" checked={sudo} onChange={(e) => setSudo(e.target.checked)} /> sudo
+          </label>
+        )}
         {gitHubAvailable && (
           <label className="check">
             <input type="checkbox" checked={gitHubToken} onChange={(e) => setGitHubToken(e.target.checked)} /> GitHub token
