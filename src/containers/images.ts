@@ -21,7 +21,8 @@ export const CONTEXT_LABEL = 'caic.context';
 export const BOOT_LABEL = 'caic.boot';
 /** Label of an agent image whose entrypoint enforces /etc/caic/egress.json (LaunchSpec.egress). */
 export const EGRESS_LABEL = 'caic.egress';
-export const BASE_PACKAGES = ['openssh-server', 'git', 'sudo', 'ca-certificates', 'nodejs', 'procps', 'bash', 'iptables'];
+// nftables: the egress filter goes in with one `nft -f` (an image without it falls back to iptables).
+export const BASE_PACKAGES = ['openssh-server', 'git', 'sudo', 'ca-certificates', 'nodejs', 'procps', 'bash', 'iptables', 'nftables'];
 
 export const AGENT_CONTEXT_DIR = fileURLToPath(new URL('../../../images/agent/', import.meta.url));
 

@@ -58,6 +58,7 @@ describe('network egress in real containers', () => {
   let t: TestRuntime;
   let network: Dockerode.Network;
   let netName: string;
+  let noNftImage = '';
   const servers: Record<'allowed' | 'blocked', { name: string; v4: string; v6: string; container: Dockerode.Container }> = {} as never;
 
   const hits = async (which: 'allowed' | 'blocked') => (await servers[which].container.logs({ stdout: true, stderr: true })).toString('latin1');
@@ -114,15 +115,23 @@ describe('network egress in real containers', () => {
       servers[which] = { name, v4: ep.IPAddress, v6: ep.GlobalIPv6Address, container };
     }
     assert.ok(servers.blocked.v6, 'the test network gives IPv6 addresses');
+    noNftImage = `caic-egress-no-nft:${t.runId}`;
+    const tar = await buildTar([{ path: 'Dockerfile', content: `FROM ${IMAGE}\nRUN rm /usr/sbin/nft\n`, mode: 0o644 }]);
+    await follow(t.docker, await t.docker.buildImage(tar as unknown as NodeJS.ReadableStream, { t: noNftImage, labels: { [RUN_LABEL]: t.runId } }), () => {});
   });
 
   after(async () => {
     await t[Symbol.asyncDispose]();
+    if (noNftImage) await t.docker.getImage(noNftImage).remove({ force: true }).catch(() => undefined);
     await network?.remove().catch(() => undefined);
   });
 
-  test('allowlist: the allowed server by name through the proxy, nothing else by any way', async () => {
-    const h = await withProbe(await t.launch({ image: IMAGE, network: netName, egress: { mode: 'allowlist', allow: [`${servers.allowed.name}:8080`] } }));
+  // The filter goes in with nft; an image without it (a base made before nftables joined) gets the
+  // same filter from iptables. Both are held to every check.
+  for (const filter of ['nft', 'iptables'] as const) {
+  test(`allowlist (filter by ${filter}): the allowed server by name through the proxy, nothing else by any way`, async () => {
+    const h = await withProbe(await t.launch({ image: filter === 'nft' ? IMAGE : noNftImage, network: netName, egress: { mode: 'allowlist', allow: [`${servers.allowed.name}:8080`] } }));
+    assert.equal((await t.rt.exec(h, 'cat /run/caic-egress/filter')).stdout.trim(), filter);
     assert.deepEqual(await containerCaps(h), [...BASE_CAPABILITIES, ...EGRESS_CAPABILITIES].sort());
 
     // The agent's environment points at the proxy; a real client that honours it (git's libcurl) gets through.
@@ -176,14 +185,17 @@ describe('network egress in real containers', () => {
       if (file === '/proc/1/status') continue; // docker-init, the engine's, outside the agent's reach
       for (const set of [prm!, eff!, bnd!]) assert.equal((BigInt(`0x${set}`) >> NET_ADMIN_BIT) & 1n, 0n, `${name} (uid ${uid}, ${file}) holds NET_ADMIN`);
     }
-    const flush = await t.rt.exec(h, 'iptables -F; ip6tables -F; iptables -t nat -F');
-    assert.notEqual(flush.code, 0);
+    for (const lift of ['iptables -F', 'ip6tables -F', 'iptables -t nat -F', 'nft flush ruleset', 'nft delete table inet caic_egress']) {
+      assert.notEqual((await t.rt.exec(h, lift)).code, 0, lift);
+    }
     assert.equal(await probe(h, 'direct', servers.blocked.v4, '8080'), 'error ECONNRESET', 'still filtered');
   });
+  }
 
   test('none: nothing leaves, SSH still works', async () => {
     const h = await withProbe(await t.launch({ image: IMAGE, network: netName, egress: { mode: 'none', allow: [`${servers.allowed.name}:8080`] } }));
     assert.equal((await t.rt.exec(h, 'id -u')).stdout.trim(), '1000');
+    assert.equal((await t.rt.exec(h, 'cat /run/caic-egress/filter')).stdout.trim(), 'nft');
     assert.equal(await probe(h, 'proxy', servers.allowed.name, '8080'), 'HTTP/1.1 403 Forbidden');
     assert.match(await probe(h, 'direct', servers.allowed.v4, '8080'), /^error ECONNRESET$/);
     assert.equal(await probe(h, 'dns', servers.allowed.v4, 'a.example'), 'answer rcode 5');
