@@ -135,7 +135,7 @@ if [ -f "$inbox/egress.json" ]; then
   : >>"$egress_state/proxy.log"
   chown caic-egress:caic-egress "$egress_state"
   setsid -f setpriv --reuid=caic-egress --regid=caic-egress --clear-groups --no-new-privs \
-    env -i PATH=/usr/bin:/bin node /usr/local/lib/caic/egress-proxy.mjs "$egress_state/policy.json" "$egress_state" "$proxy_port" "$trap_port" "$dns_port" \
+    env -i PATH=/usr/bin:/bin perl /usr/local/lib/caic/egress-proxy.pl "$egress_state/policy.json" "$egress_state" "$proxy_port" "$trap_port" "$dns_port" \
     </dev/null >/dev/null 2>>"$egress_state/proxy.log"
   proxy="http://127.0.0.1:$proxy_port"
   {

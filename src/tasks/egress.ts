@@ -128,7 +128,7 @@ export function checkEgressWithSudo(policy: EgressPolicy, sudo: boolean): void {
 
 // ---- the blocked table --------------------------------------------------------------------
 
-/** Where the container's proxy keeps its table (images/agent/egress-proxy.mjs). */
+/** Where the container's proxy keeps its table (images/agent/egress-proxy.pl). */
 export const BLOCKED_TABLE_COMMAND = 'cat /run/caic-egress/blocked.json 2>/dev/null';
 const MAX_ROWS = 300;
 const BlockedFile = z.object({

@@ -12,9 +12,11 @@ const say = (line: string) => process.stdout.write(`env:podman: ${line}\n`);
 async function copy(docker: Dockerode, podman: Dockerode, ref: string, where: string): Promise<void> {
   const source = await imageInfo(docker, ref);
   if (!source) throw new Error(`${ref} is not in Docker's engine (env:docker makes it)`);
-  // Present is enough: a rootless load can give the image another id (its layers' owners are
-  // remapped), so ids do not say whether it is the same.
-  if (await imageInfo(podman, ref)) return;
+  // The same image: made at the same moment. A rootless load can give it another id (its layers'
+  // owners are remapped), so ids do not say; its creation time travels in its config. One made
+  // again on Docker since (a package joined the base) is loaded again, and takes the tag.
+  const present = await imageInfo(podman, ref);
+  if (present && Date.parse(String(present.Created)) === Date.parse(String(source.Created))) return;
   const t = Date.now();
   const loaded = await podman.loadImage(await docker.getImage(ref).get());
   loaded.resume();
