@@ -22,6 +22,7 @@
 # the daemon reads over SSH.
 use strict;
 use warnings;
+use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 use Socket qw(AF_INET AF_INET6 SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR SO_LINGER SO_ERROR
   IPPROTO_IPV6 IPV6_V6ONLY IPPROTO_TCP AI_NUMERICHOST inet_pton inet_ntop getaddrinfo
   pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6 sockaddr_family);
@@ -36,6 +37,12 @@ my $HEAD_MAX = 64 * 1024;
 $SIG{PIPE} = 'IGNORE';
 # Children are never waited for: the kernel reaps them.
 $SIG{CHLD} = 'IGNORE';
+
+sub blocking {
+  my ($s, $on) = @_;
+  my $flags = fcntl($s, F_GETFL, 0) or return;
+  fcntl($s, F_SETFL, $on ? $flags & ~O_NONBLOCK : $flags | O_NONBLOCK);
+}
 
 sub slurp {
   my ($path) = @_;
@@ -215,6 +222,8 @@ sub listen_on {
   my $sa = $family == 4 ? pack_sockaddr_in($port, inet_pton(AF_INET, $host)) : pack_sockaddr_in6($port, inet_pton(AF_INET6, $host));
   bind($s, $sa) or return undef;
   if ($type == SOCK_STREAM) { listen($s, 128) or return undef; }
+  # Never blocks the loop: a connection reset between select and accept, a datagram gone.
+  blocking($s, 0);
   return $s;
 }
 
@@ -267,6 +276,7 @@ sub original_destination {
 sub trap {
   my ($listener) = @_;
   accept(my $c, $listener) or return;
+  blocking($c, 1);
   my $peer = peer($c);
   my $dest = $peer ? original_destination($peer) : undef;
   refused($dest ? normal_host($dest->[0]) : '(unknown)', $dest ? $dest->[1] : 0);
@@ -350,7 +360,7 @@ sub dial {
     my $s;
     socket($s, $r->{family}, SOCK_STREAM, 0) or next;
     # Non-blocking connect, bounded by CONNECT_TIMEOUT.
-    $s->blocking(0);
+    blocking($s, 0);
     if (!connect($s, $r->{addr}) && !$!{EINPROGRESS}) {
       $last = "$!";
       next;
@@ -366,7 +376,7 @@ sub dial {
       $last = do { local $! = $e; "$!" };
       next;
     }
-    $s->blocking(1);
+    blocking($s, 1);
     setsockopt($s, IPPROTO_TCP, 1, 1); # TCP_NODELAY
     return ($s, undef);
   }
@@ -484,6 +494,7 @@ my %handler;
 for my $l (grep { $_ } $proxy4, $proxy6) {
   $handler{ fileno($l) } = sub {
     accept(my $c, $l) or return;
+    blocking($c, 1);
     my $pid = fork;
     if (!defined $pid) {
       close $c; # no process to serve it (the pids limit): the client sees the close
