@@ -12,5 +12,5 @@ export { logPath, logDir, readLogBatches, decodeLine, escapeRelayLine } from './
 export { workspaceOpen, type TaskWorkspace } from './workspace.js';
 export { Hygiene, planHygiene, checkFreeDisk, doctorReport, tasksFromLogs, type PlannedAction, type TaskView, type HygieneDeps } from './hygiene.js';
 export { ResourceMonitor, DISK_USAGE_COMMAND } from './limits.js';
-export { parseHeader } from './service.js';
+export { parseHeader } from './header.js';
 export { listeningPorts, parseListeners, LIST_LISTENERS_COMMAND, MAX_PORTS, SSH_PORT, type ListeningPort } from './ports.js';

@@ -42,7 +42,7 @@ import {
   type StartOptions,
 } from '../agents/index.js';
 import { DEFAULT_USER, type PreferenceStore, type ResourceLimits } from '../config/index.js';
-import { containerRefPrefix, deleteRefs, parseNumstat, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
+import { containerRefPrefix, deleteRefs, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
 import { withBackoff } from './backoff.js';
 import { Approvals, BYPASS, type ApprovalConfig } from './approvals.js';
@@ -54,9 +54,10 @@ import { commitAuthor, commitMessage, type GitIdentity } from './commit.js';
 import { TaskError } from './errors.js';
 import { listLogs, logPath, readHeadAndTail, TaskLog } from './log.js';
 import { git, type RepoRegistry } from './repos.js';
-import { isTaskState, parseMetaRecord, parseSummaryRecord, type IssueRef } from './records.js';
+import type { IssueRef } from './records.js';
 import { isCredentialName, Redactor } from './redact.js';
-import { scan } from './safety.js';
+import { baseCommitOf, pushFetched, syncedDiff } from './sync.js';
+import { parseHeader } from './header.js';
 import { addComment, deleteComment, editComment, pendingComments, sendReview, type ReviewTarget } from './review.js';
 import { forkPrompt, headAfter, headBefore, headCommand, messageAt, resetCommand, restartPrompt, turnsOf } from './rewind.js';
 import { isCommitId } from './records.js';
@@ -64,9 +65,9 @@ import { AgentSession } from './session.js';
 import { makeWorkspace, workspaceOpen, type TaskWorkspace } from './workspace.js';
 import { errorText, restingState, TRANSIENT } from './settle.js';
 import { Task, type TaskHeader } from './task.js';
-import { cleanTitle, titleFromPrompt, titleSource, titleWins, type TitleModel } from './titles.js';
-import { applyForgeRecord, emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
-import { aggregateUsage, parseUsageDays, UsageReplayCache, type UsageDay } from './usage.js';
+import { cleanTitle, titleFromPrompt, type TitleModel } from './titles.js';
+import { emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
+import { aggregateUsage, UsageReplayCache, type UsageDay } from './usage.js';
 
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
 /** A turn (or a start) is under way: the forge side waits for it to end before it pushes. */
@@ -1410,32 +1411,9 @@ export class TaskService {
     const task = this.find(id, caller);
     const repo = task.meta.repos[0];
     if (!repo) throw new TaskError('CONFLICT', 'this task has no repository');
-    if (!task.handle || task.handle.state !== 'running') return this.syncedDiff(task, path);
+    if (!task.handle || task.handle.state !== 'running') return syncedDiff(task, this.deps.repos.get(repo.name), path);
     const r = await this.deps.runtime().diff(task.handle, repoDirName(repo.name), { patch: true, ...(path ? { path } : {}) });
     return { files: r.stat, diff: r.patch ?? '' };
-  }
-
-  /**
-   * Without a running container, the host holds only what a sync pushed: the remote-tracking ref
-   * of the task branch. That is the diff then, never the host's local branch (which still points
-   * at the base and would claim "no changes"); with no such ref the answer says why.
-   */
-  private async syncedDiff(task: Task, path: string | undefined): Promise<{ files: DiffStatEntry[]; diff: string }> {
-    const repo = task.meta.repos[0]!;
-    const info = this.deps.repos.get(repo.name);
-    const base = baseCommitOf(task);
-    const ref = info.remote && repo.branch ? `refs/remotes/${info.remote}/${repo.branch}` : '';
-    const synced = ref && base ? (await git(info.path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '')).trim() : '';
-    if (!synced) {
-      const why = task.state === 'stopped' ? 'the task container is stopped (revive the task to see its changes)' : 'the task container is gone';
-      throw new TaskError('CONFLICT', `${why}, and its branch was never synced: the host holds none of its changes`, { state: task.state });
-    }
-    const only = path ? ['--', path] : [];
-    const [stat, patch] = await Promise.all([
-      git(info.path, ['diff', '--numstat', '--no-renames', base, synced, ...only]),
-      git(info.path, ['diff', '--no-color', '--no-renames', base, synced, ...only]),
-    ]);
-    return { files: parseNumstat(stat), diff: patch };
   }
 
   /** Refreshes the diff stat from the container after a turn; failures only log. */
@@ -1469,51 +1447,12 @@ export class TaskService {
         // The fetched ref is only a handle for this sync: the push leaves the work in the remote
         // and its tracking ref; a blocked or empty sync needs nothing kept on the host.
         try {
-          return await this.syncFetched(task, info, fetched.sha, base, force);
+          return await pushFetched(task, info, fetched.sha, base, force);
         } finally {
           await deleteRefs(info.path, fetched.ref).catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: (err as Error).message }, 'removing the fetched ref failed'));
         }
       });
     });
-  }
-
-  /** Diff, safety scan and push of a fetched commit (under the repository's lock). */
-  private async syncFetched(task: Task, info: { path: string; remote: string }, sha: string, base: string, force: boolean): Promise<SyncResp> {
-    const branch = task.meta.repos[0]!.branch;
-    const done = (resp: SyncResp, pushed?: string): SyncResp => {
-      task.record({ type: 'caic_sync', ...resp, ...(pushed ? { pushed } : {}) });
-      // The branch as this sync committed it: where a restart from a later message goes back to.
-      if (isCommitId(sha)) task.record({ type: 'caic_head', event: task.transcript!.lastEventId, commit: sha });
-      return resp;
-    };
-    const diffStat = base ? parseNumstat(await git(info.path, ['diff', '--numstat', '--no-renames', base, sha])) : [];
-    if (!base || sha === base || diffStat.length === 0) return done({ status: 'empty', branch, diffStat, safetyIssues: [], forge: null });
-    const patch = await git(info.path, ['diff', '-U0', '--no-color', '--no-renames', base, sha]);
-    const binaries = await Promise.all(
-      diffStat.filter((d) => d.binary).map(async (d) => ({ path: d.path, bytes: Number((await git(info.path, ['cat-file', '-s', `${sha}:${d.path}`]).catch(() => '0')).trim()) })),
-    );
-    const issues = scan(patch, binaries, task.secretValues);
-    if (issues.length && !force) return done({ status: 'blocked', branch, diffStat, safetyIssues: issues, forge: null });
-    // The branch may be shared (a task continuing someone's branch, a PR others push to): the push
-    // replaces only what caic last saw there (the commit it fetched or pushed), never commits
-    // pushed meanwhile. A branch caic has not pushed yet must not exist unless the task continues it.
-    const t = task.transcript!;
-    const expected = t.pushed || (t.continued ? base : '');
-    // A log from before pushes were recorded: the remote-tracking ref is what caic last saw.
-    const lease = expected || !t.syncedBefore ? `--force-with-lease=refs/heads/${branch}:${expected}` : `--force-with-lease=refs/heads/${branch}`;
-    try {
-      await git(info.path, ['push', '--quiet', '--no-verify', lease, info.remote, `${sha}:refs/heads/${branch}`], 5 * 60_000);
-    } catch (err) {
-      if (/stale info/i.test(errorText(err))) {
-        throw new TaskError('CONFLICT', `${branch} on ${info.remote} has commits caic has not seen (someone pushed to it since ${expected ? expected.slice(0, 10) : 'the task started'}); nothing was pushed`, { branch });
-      }
-      // The remote refused (no permission, a protected branch, unreachable): its reason, without
-      // credentials a remote URL may carry.
-      throw new TaskError('CONFLICT', `pushing ${branch} to ${info.remote} failed: ${errorText(err).replace(/\/\/[^/@\s]*@/g, '//')}`, { branch });
-    }
-    const resp = done({ status: 'synced', branch, diffStat, safetyIssues: issues, forge: null }, sha);
-    task.record({ type: 'caic_diff_stat', files: diffStat });
-    return resp;
   }
 
   // ---- review comments, restart and fork from a message (review.ts, rewind.ts) ----------------
@@ -1704,60 +1643,3 @@ export class TaskService {
     this.diffTimers.set(task.id, timer);
   }
 }
-
-function baseCommitOf(task: Task): string {
-  return task.meta.repos[0]?.baseCommit ?? '';
-}
-
-/** A task as its log's first line and tail describe it, without a replay. */
-export function parseHeader(ht: { head: string; headLines: string[]; tail: string[] }, fileId: string): TaskHeader {
-  const meta = parseMetaRecord(JSON.parse(ht.head), fileId);
-  for (const line of ht.headLines) {
-    if (!line.startsWith('{"type":"caic_branch"')) continue;
-    const rec = JSON.parse(line) as Record<string, unknown>;
-    const repo = meta.repos.find((r) => r.name === rec.repo);
-    if (repo) Object.assign(repo, { branch: typeof rec.branch === 'string' ? rec.branch : '', baseCommit: typeof rec.baseCommit === 'string' ? rec.baseCommit : '' });
-  }
-  let state: TaskState = 'pending';
-  let stateAt = meta.createdAt;
-  let summary = emptySummary(meta.title, meta.model);
-  let hasTrailer = false;
-  let lastEventId = 0;
-  let usage: UsageDay[] | null = null;
-  let clock = meta.createdAt;
-  for (const line of ht.tail) {
-    if (!line.startsWith('{"type":"caic_')) continue;
-    try {
-      const rec = JSON.parse(line) as Record<string, unknown>;
-      if (rec.type === 'caic_clock') clock = String(rec.ts);
-      if (rec.type === 'caic_state' && isTaskState(rec.state)) {
-        state = rec.state;
-        stateAt = clock;
-        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
-        lastEventId = eventCount(rec.lastEventId, lastEventId);
-      }
-      if (rec.type === 'caic_result') {
-        hasTrailer = true;
-        if (rec.summary) summary = parseSummaryRecord(rec.summary, summary);
-        lastEventId = eventCount(rec.lastEventId, lastEventId);
-        usage = parseUsageDays(rec.usage);
-      }
-      // Forge news after the last state record (a PR linked to a finished task, its CI).
-      if (rec.type === 'caic_forge') {
-        summary = { ...summary };
-        applyForgeRecord(summary, rec);
-      }
-      // A title given after the last state record (a rename of a finished task, say).
-      if (rec.type === 'caic_title' && typeof rec.title === 'string') {
-        const title = cleanTitle(rec.title);
-        const by = titleSource(rec.by);
-        if (title && titleWins(by, summary.titleBy ?? 'prompt')) summary = { ...summary, title, titleBy: by };
-      }
-    } catch {
-      /* a cut line */
-    }
-  }
-  return { meta, state, stateAt, summary, hasTrailer, lastEventId, usage };
-}
-
-const eventCount = (v: unknown, fallback: number): number => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : fallback);
