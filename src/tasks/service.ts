@@ -69,6 +69,8 @@ import { cleanTitle, titleFromPrompt, type TitleModel } from './titles.js';
 import { emptySummary, replayLog, Transcript, type TaskMetaRecord } from './transcript.js';
 import { aggregateUsage, UsageReplayCache, type UsageDay } from './usage.js';
 
+/** How long shutdown waits for containers being made (a create stuck in the engine holds it no longer). */
+const LAUNCH_WAIT_MS = 15_000;
 const ACTIVE = new Set<TaskState>(LIVE_STATES);
 /** A turn (or a start) is under way: the forge side waits for it to end before it pushes. */
 const BUSY = new Set<TaskState>(['pending', 'branching', 'provisioning', 'starting', 'running']);
@@ -177,6 +179,12 @@ export class TaskService {
   private readonly pendingWrites = new Set<Promise<void>>();
   /** Repository images being made for later tasks (shutdown waits for them, so none is left half made). */
   private readonly warming = new Set<Promise<void>>();
+  /**
+   * Task containers being made. Shutdown waits for them (up to LAUNCH_WAIT_MS), so a container the
+   * engine was creating exists, with its task's log record, before the daemon is gone: the next
+   * start adopts it (or settles the task and removes it), never an unlabelled leftover in between.
+   */
+  private readonly launching = new Set<Promise<unknown>>();
 
   /** Samples live tasks' CPU, memory and disk; stops one over its disk budget (limits.ts). */
   private readonly monitor: ResourceMonitor | null;
@@ -418,6 +426,14 @@ export class TaskService {
     })().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'die-event watcher ended'));
   }
 
+  /** `work`, kept in `set` while it runs. */
+  private tracked<T>(set: Set<Promise<unknown>>, work: Promise<T>): Promise<T> {
+    set.add(work);
+    const done = () => void set.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
   /** Daemon shutdown: agents keep running (detached), logs are closed, preference writes land. */
   async close(): Promise<void> {
     this.closed = true;
@@ -428,6 +444,12 @@ export class TaskService {
     // A refresh due after close would reach for containers nobody watches any more.
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
+    // Containers being made are made (and recorded) before the logs close.
+    if (this.launching.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.launching]), new Promise((r) => (timer = setTimeout(r, LAUNCH_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     // HEAD records under way land before the logs close (a container that does not answer holds
     // shutdown up for 2 s at most).
     const heads = [...this.headsPending.values()].flatMap((set) => [...set]);
@@ -920,7 +942,7 @@ export class TaskService {
       const startOpts = this.startOptions(task);
       const argv = task.harness.argv(startOpts, assetPaths());
       const a = assets();
-      const launched = await launchTaskContainer(
+      const launched = await this.tracked(this.launching, launchTaskContainer(
         {
           runtime,
           ...(this.deps.image ? { image: this.deps.image } : {}),
@@ -948,7 +970,7 @@ export class TaskService {
           log: (phase, ms, message) => task.record({ type: 'caic_log', phase, durationMs: ms, message }),
         },
         repo && info ? { name: repo.name, path: info.path, branch, baseBranch: repo.baseBranch, ...(info.remoteURL.startsWith('https://') ? { originUrl: info.remoteURL } : {}) } : null,
-      );
+      ));
       const handle = launched.handle;
       task.handle = handle;
       const pkg = launched.delivery;

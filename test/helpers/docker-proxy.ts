@@ -17,6 +17,11 @@ export interface DockerProxy extends AsyncDisposable {
    * function is called: events then arrive late, as a slow engine delivers them.
    */
   holdEvents(): () => void;
+  /**
+   * Holds back requests whose head matches `line` (e.g. `/^POST \S*\/containers\/create/`), and
+   * whatever follows them on their connection, until `release()`: the engine gets them late.
+   */
+  holdRequests(line: RegExp): { held(): number; release(): void };
 }
 
 export async function startDockerProxy(socketPath = '/var/run/docker.sock', listen = true): Promise<DockerProxy> {
@@ -25,6 +30,8 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
   let port = 0;
   // Event-stream bytes held back, per connection, while a holdEvents() is in force.
   let held: { client: Socket; chunk: Buffer }[] | null = null;
+  // Request bytes held back while a holdRequests() is in force.
+  let heldRequests: { line: RegExp; queue: { upstream: Socket; chunk: Buffer }[]; count: number } | null = null;
   const serve = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
@@ -39,7 +46,20 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream);
+        // A connection stays held from its matching request on (its bytes keep their order).
+        let holding = false;
+        client.on('data', (chunk: Buffer) => {
+          const h = heldRequests;
+          if (h && (holding || h.line.test(chunk.toString('latin1', 0, 200)))) {
+            if (!holding) h.count++;
+            holding = true;
+            h.queue.push({ upstream, chunk });
+            return;
+          }
+          holding = false;
+          upstream.write(chunk);
+        });
+        client.on('end', () => upstream.end());
         // Which connection carries an event stream: its request line names the path.
         let events = false;
         client.once('data', (first: Buffer) => (events = /^GET \S*\/events[?\s]/.test(first.toString('latin1', 0, 200))));
@@ -76,6 +96,17 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
     down,
     up: serve,
     cut,
+    holdRequests(line) {
+      const mine = { line, queue: [] as { upstream: Socket; chunk: Buffer }[], count: 0 };
+      heldRequests = mine;
+      return {
+        held: () => mine.count,
+        release() {
+          if (heldRequests === mine) heldRequests = null;
+          for (const { upstream, chunk } of mine.queue) if (!upstream.destroyed) upstream.write(chunk);
+        },
+      };
+    },
     holdEvents() {
       const mine: { client: Socket; chunk: Buffer }[] = [];
       held = mine;

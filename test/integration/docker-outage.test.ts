@@ -123,4 +123,30 @@ describe('Docker outages', () => {
     assert.equal((await env.task(t.id)).state, 'purged');
     assert.equal(await env.container(t.id), undefined);
   });
+
+  test('shutdown while a container is being made: close waits for it, so the environment\'s sweep finds it', async () => {
+    // A daemon of its own (this one is closed here), its engine requests through its own front.
+    await using front = await startDockerProxy(ENGINE_SOCKET);
+    const own = await taskEnv({ daemon: { env: { DOCKER_HOST: front.host } } });
+    let id: string | undefined;
+    try {
+      const hold = front.holdRequests(/^POST \S*\/containers\/create/);
+      try {
+        id = (await own.create({ repos: [], harness: 'fake', prompt: { text: 'made while the daemon closes' } })).id;
+        await waitUntil(() => hold.held(), (n) => n >= 1, { timeoutMs: 30_000, what: 'the create request held' });
+        let closed = false;
+        const closing = own.d.daemon.close().then(() => (closed = true));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(closed, false, 'close waits for the container being made');
+        hold.release();
+        await closing;
+      } finally {
+        hold.release();
+      }
+      assert.ok(await env.container(id), 'the container exists once close returned');
+    } finally {
+      await own[Symbol.asyncDispose]();
+    }
+    assert.equal(await env.container(id), undefined, 'the sweep removed it: nothing left behind');
+  });
 });
