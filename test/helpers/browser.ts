@@ -116,6 +116,10 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<TestBrows
         // makes Chromium abort requests in flight with ERR_NETWORK_CHANGED, as a phone changing
         // networks would: the app asks again (GETs retry), and the flow's own checks still hold.
         if (msg.text().includes('net::ERR_NETWORK_CHANGED')) return;
+        // The same abort hitting the service worker's script fetch: Chromium names no code then,
+        // only "unknown" (a server's refusal reads "A bad HTTP response code (…)" and still counts).
+        // The app registers again at its next load; the PWA suite checks the worker itself.
+        if (msg.text() === 'An unknown error occurred when fetching the script.') return;
         const { url, lineNumber } = msg.location();
         seen.push(`console.error: ${msg.text()}${url ? ` (${url}:${lineNumber + 1})` : ''}`);
       });
