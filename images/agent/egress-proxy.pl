@@ -124,9 +124,9 @@ my @entries;
   }
 }
 
+# The first `bits` bits of two packed addresses agree (none to compare for /0: any address).
 sub prefix_equal {
   my ($x, $y, $bits) = @_;
-  return 1 if $bits == 0;
   return unpack("B$bits", $x) eq unpack("B$bits", $y);
 }
 

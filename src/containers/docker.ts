@@ -338,6 +338,7 @@ export class DockerRuntime implements ContainerRuntime {
     const labels = decodeLabels(info.Config.Labels);
     if (!labels) return null;
     const binding = info.NetworkSettings.Ports?.['22/tcp']?.find((b) => b.HostIp === '127.0.0.1' || b.HostIp === '');
+    const startedAt = info.State.Running ? Date.parse(info.State.StartedAt) : NaN;
     return {
       id: info.Id,
       name: info.Name.replace(/^\//, ''),
@@ -349,7 +350,7 @@ export class DockerRuntime implements ContainerRuntime {
       sshPort: info.State.Running && binding ? Number(binding.HostPort) : 0,
       state: info.State.Status,
       labels: info.Config.Labels,
-      ...(info.State.Running && Date.parse(info.State.StartedAt) > 0 ? { startedAt: Date.parse(info.State.StartedAt) } : {}),
+      ...(startedAt > 0 ? { startedAt } : {}),
     };
   }
 

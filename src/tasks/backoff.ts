@@ -1,5 +1,5 @@
-// Retrying with exponential backoff until a deadline, for the background work that reconnects a
-// task to its agent; stops early when the work is no longer wanted.
+// Waiting in the background work: retrying with exponential backoff until a deadline (what
+// reconnects a task to its agent, stopping early when no longer wanted), and a bounded wait.
 
 export interface BackoffOptions {
   /** Give up after this long (counted from the first attempt). */
@@ -39,3 +39,12 @@ export async function withBackoff(attempt: () => Promise<void>, opts: BackoffOpt
     delay = Math.min(opts.maxDelayMs ?? 5_000, delay * 2);
   }
 }
+
+/** Waits for `work` (its failure included) or `ms`, whichever comes first; the timer never outlives it. */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.then(noop, noop), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+const noop = () => undefined;

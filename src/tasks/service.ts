@@ -44,7 +44,7 @@ import {
 import { DEFAULT_USER, type PreferenceStore, type ResourceLimits } from '../config/index.js';
 import { containerRefPrefix, deleteRefs, repoDirName, type ContainerHandle, type ContainerRuntime, type SpawnedProcess } from '../containers/index.js';
 import type { Logger } from '../log/index.js';
-import { withBackoff } from './backoff.js';
+import { waitAtMost, withBackoff } from './backoff.js';
 import { Approvals, BYPASS, type ApprovalConfig } from './approvals.js';
 import { launchTaskContainer } from './launch.js';
 import type { TaskView } from './hygiene.js';
@@ -176,9 +176,9 @@ export class TaskService {
   private readonly stopping = new AbortController();
   private closed = false;
   /** Preference writes still in flight (creating a task does not wait for them; close does). */
-  private readonly pendingWrites = new Set<Promise<void>>();
+  private readonly pendingWrites = new Set<Promise<unknown>>();
   /** Repository images being made for later tasks (shutdown waits for them, so none is left half made). */
-  private readonly warming = new Set<Promise<void>>();
+  private readonly warming = new Set<Promise<unknown>>();
   /**
    * Task containers being made. Shutdown waits for them (up to LAUNCH_WAIT_MS), so a container the
    * engine was creating exists, with its task's log record, before the daemon is gone: the next
@@ -426,7 +426,7 @@ export class TaskService {
     })().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'die-event watcher ended'));
   }
 
-  /** `work`, kept in `set` while it runs. */
+  /** `work`, kept in `set` while it runs (what close() waits for). */
   private tracked<T>(set: Set<Promise<unknown>>, work: Promise<T>): Promise<T> {
     set.add(work);
     const done = () => void set.delete(work);
@@ -445,19 +445,11 @@ export class TaskService {
     for (const timer of this.diffTimers.values()) clearTimeout(timer);
     this.diffTimers.clear();
     // Containers being made are made (and recorded) before the logs close.
-    if (this.launching.size) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.launching]), new Promise((r) => (timer = setTimeout(r, LAUNCH_WAIT_MS)))]);
-      clearTimeout(timer);
-    }
+    if (this.launching.size) await waitAtMost(Promise.allSettled([...this.launching]), LAUNCH_WAIT_MS);
     // HEAD records under way land before the logs close (a container that does not answer holds
     // shutdown up for 2 s at most).
     const heads = [...this.headsPending.values()].flatMap((set) => [...set]);
-    if (heads.length) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(heads), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
-      clearTimeout(timer);
-    }
+    if (heads.length) await waitAtMost(Promise.all(heads), 2_000);
     for (const task of this.tasks.values()) {
       task.session?.detach();
       task.log?.seal();
@@ -814,11 +806,10 @@ export class TaskService {
    * and close() waits for it, so nothing is lost on shutdown.
    */
   private rememberUse(caller: Caller | null, repo: { name: string; baseBranch: string }, harness: HarnessName, model: string): void {
-    const write = this.deps.preferences
-      .recordUse(caller?.id ?? DEFAULT_USER, repo, harness, model)
-      .catch((err: unknown) => this.deps.logger.warn({ err: errorText(err) }, 'could not save preferences'))
-      .finally(() => this.pendingWrites.delete(write));
-    this.pendingWrites.add(write);
+    void this.tracked(
+      this.pendingWrites,
+      this.deps.preferences.recordUse(caller?.id ?? DEFAULT_USER, repo, harness, model).catch((err: unknown) => this.deps.logger.warn({ err: errorText(err) }, 'could not save preferences')),
+    );
   }
 
   /** Asks the title model in the background; the agent's own title and a rename still win over it. */
@@ -1008,10 +999,10 @@ export class TaskService {
       await this.startSession(task, runtime, { reason: 'start', prompt, ...boot });
       // The first task from this commit: the next ones start from its image, made now that this one runs.
       if (launched.warm && !this.closed) {
-        const warming = launched.warm()
-          .catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'making the repository image failed'))
-          .finally(() => this.warming.delete(warming));
-        this.warming.add(warming);
+        void this.tracked(
+          this.warming,
+          launched.warm().catch((err: unknown) => this.deps.logger.warn({ task: task.id, err: errorText(err) }, 'making the repository image failed')),
+        );
       }
     } catch (err) {
       const message = errorText(err);
@@ -1520,9 +1511,7 @@ export class TaskService {
   private async headsRecorded(task: Task): Promise<void> {
     const pending = this.headsPending.get(task.id);
     if (!pending?.size) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, HEAD_WAIT_MS)))]);
-    clearTimeout(timer);
+    await waitAtMost(Promise.all(pending), HEAD_WAIT_MS);
   }
 
   private reviewTarget(task: Task): ReviewTarget {

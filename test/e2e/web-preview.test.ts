@@ -6,7 +6,7 @@
 // docs/security.md recommends: a page of a sibling host could set cookies for caic's domain), so the
 // side panel's frame is cross-site and gets the partitioned preview cookie.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import type { Task } from '../../src/api/index.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -29,8 +29,20 @@ interface Load {
   mark: number;
   /** Loads the app again (the panel's Reload, the tab's reload). */
   again: () => Promise<unknown>;
-  note: (msg: string) => void;
+  t: TestContext;
 }
+
+/** The app in the side panel of `page`, loaded from now on; again: the panel's Reload. */
+const inPanel = (browser: TestBrowser, page: Page, t: TestContext): Load => ({
+  browser,
+  tab: page,
+  mark: browser.networkChanges(page),
+  again: () => page.getByTestId('preview-panel').getByRole('button', { name: 'Reload' }).click(),
+  t,
+});
+
+/** The app as a tab of its own; `mark` 0 for a tab the app opened (its count starts with it). */
+const inTab = (browser: TestBrowser, tab: Page, t: TestContext, mark = browser.networkChanges(tab)): Load => ({ browser, tab, mark, again: () => tab.reload(), t });
 
 /**
  * What the FAKE_SERVE page shows once its script ran, its stylesheet applied and its WebSocket
@@ -46,7 +58,7 @@ async function appWorks(frame: Page | FrameLocator, host: string, load: Load): P
     } catch (err) {
       const changes = load.browser.networkChanges(load.tab);
       if (attempt > 3 || changes === load.mark) throw err;
-      load.note(`the host's network changed ${changes - load.mark}× while the preview loaded: loading it again`);
+      load.t.diagnostic(`the host's network changed ${changes - load.mark}× while the preview loaded: loading it again`);
       load.mark = changes;
       await load.again();
     }
@@ -98,8 +110,7 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     const page = await alice.newPage({ width: 1400, height: 900 });
     await page.goto(`${ORIGIN}/task/@${task.id}+x`);
     const panel = page.getByTestId('preview-panel');
-    const inPanel = (): Load => ({ browser: alice, tab: page, mark: alice.networkChanges(page), again: () => panel.getByRole('button', { name: 'Reload' }).click(), note: (m) => t.diagnostic(m) });
-    let load = inPanel();
+    let load = inPanel(alice, page, t);
     await page.getByRole('button', { name: 'Preview :3000' }).click();
     await panel.waitFor();
     const frame = page.frameLocator('[data-testid="preview-panel"] iframe');
@@ -107,7 +118,7 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     await alice.screenshot(page, 'preview-side-panel');
 
     // Reload mints a new link and loads the app again.
-    load = inPanel();
+    load = inPanel(alice, page, t);
     await panel.getByRole('button', { name: 'Reload' }).click();
     await appWorks(frame, previewHost(), load);
 
@@ -118,8 +129,7 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     });
     const [tab] = await Promise.all([alice.context.waitForEvent('page'), page.getByRole('button', { name: 'Open preview of port 3000 in a new tab' }).click()]);
     await tab.waitForURL(`https://${previewHost()}/`);
-    // The tab's own count starts with it (at 0).
-    await appWorks(tab, previewHost(), { browser: alice, tab, mark: 0, again: () => tab.reload(), note: (m) => t.diagnostic(m) });
+    await appWorks(tab, previewHost(), inTab(alice, tab, t, 0));
     assert.equal(await tab.evaluate('window.opener'), null, 'the preview cannot reach the caic tab');
     assert.ok(sent.length > 0 && sent.every((c) => !c.includes('caic_session')), `no caic session sent to the preview host: ${JSON.stringify(sent)}`);
     // The app's cookies stay on its host: none lands on caic's.
@@ -157,13 +167,12 @@ describe('app previews in the web UI', { timeout: 180_000 }, () => {
     // The view polls ports while it is visible: the tab in front, as a user looking at it.
     await page.bringToFront();
     await page.goto(`${ORIGIN}/task/@${task.id}+x`);
-    const note = (m: string) => t.diagnostic(m);
-    const panelLoad: Load = { browser: alice, tab: page, mark: alice.networkChanges(page), again: () => page.getByTestId('preview-panel').getByRole('button', { name: 'Reload' }).click(), note };
+    const panelLoad = inPanel(alice, page, t);
     await page.getByRole('button', { name: 'Preview :3000' }).click();
     const frame = page.frameLocator('[data-testid="preview-panel"] iframe');
     await appWorks(frame, previewHost(), panelLoad);
     const tab = await alice.newPage();
-    const tabLoad: Load = { browser: alice, tab, mark: alice.networkChanges(tab), again: () => tab.reload(), note };
+    const tabLoad = inTab(alice, tab, t);
     await tab.goto(`https://${previewHost()}/`);
     await appWorks(tab, previewHost(), tabLoad);
     const opened = tab.evaluate(`new Promise((resolve) => {
@@ -216,13 +225,12 @@ describe('app previews under *.localhost (the default)', { timeout: 180_000 }, (
     });
     const page = await browser.newPage({ width: 1400, height: 900 });
     await page.goto(`${caic}/task/@${task.id}+x`);
-    const note = (m: string) => t.diagnostic(m);
-    const panelLoad: Load = { browser, tab: page, mark: browser.networkChanges(page), again: () => page.getByTestId('preview-panel').getByRole('button', { name: 'Reload' }).click(), note };
+    const panelLoad = inPanel(browser, page, t);
     await page.getByRole('button', { name: 'Preview :3000' }).click();
     await appWorks(page.frameLocator('[data-testid="preview-panel"] iframe'), host, panelLoad);
     const [tab] = await Promise.all([browser.context.waitForEvent('page'), page.getByRole('button', { name: 'Open preview of port 3000 in a new tab' }).click()]);
     await tab.waitForURL(`http://${host}/`);
-    await appWorks(tab, host, { browser, tab, mark: 0, again: () => tab.reload(), note });
+    await appWorks(tab, host, inTab(browser, tab, t, 0));
     assert.ok(sent.length > 0 && sent.every((c) => !c.includes('caic_session')), `caic's cookie stays on caic's host: ${JSON.stringify(sent)}`);
     assert.equal(await tab.evaluate('window.isSecureContext'), true, '*.localhost is a secure context');
     assert.match(await tab.evaluate<string>("navigator.serviceWorker.register('/sw.js').then((r) => r.scope)"), new RegExp(`^http://${host}/$`), 'a service worker registers, scoped to the preview host');

@@ -13,25 +13,32 @@ export interface DockerProxy extends AsyncDisposable {
   /** Drops every open connection; new ones keep working. Returns how many were cut. */
   cut(): number;
   /**
-   * Holds back what the engine sends on its event streams (`GET …/events`) until the returned
-   * function is called: events then arrive late, as a slow engine delivers them.
+   * Holds back, until `release()`, the bytes of the connections whose request line matches `line`
+   * from that request on: the requests themselves (the engine gets them late, e.g.
+   * `/^POST \S*\/containers\/create/`), or with `answers` what the engine sends back on them (an
+   * event stream, `/^GET \S*\/events[?\s]/`, then arrives late, as a slow engine delivers it).
+   * `held()` counts the connections caught.
    */
-  holdEvents(): () => void;
-  /**
-   * Holds back requests whose head matches `line` (e.g. `/^POST \S*\/containers\/create/`), and
-   * whatever follows them on their connection, until `release()`: the engine gets them late.
-   */
-  holdRequests(line: RegExp): { held(): number; release(): void };
+  hold(line: RegExp, which?: 'requests' | 'answers'): Hold;
+}
+
+export interface Hold {
+  held(): number;
+  release(): void;
 }
 
 export async function startDockerProxy(socketPath = '/var/run/docker.sock', listen = true): Promise<DockerProxy> {
   const open = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
-  // Event-stream bytes held back, per connection, while a holdEvents() is in force.
-  let held: { client: Socket; chunk: Buffer }[] | null = null;
-  // Request bytes held back while a holdRequests() is in force.
-  let heldRequests: { line: RegExp; queue: { upstream: Socket; chunk: Buffer }[]; count: number } | null = null;
+  // What a hold() in force keeps back: bytes with the socket they are for, in order.
+  interface Holding {
+    line: RegExp;
+    which: 'requests' | 'answers';
+    queue: { to: Socket; chunk: Buffer }[];
+    count: number;
+  }
+  let holding: Holding | null = null;
   const serve = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
@@ -46,27 +53,26 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        // A connection stays held from its matching request on (its bytes keep their order).
-        let holding = false;
-        client.on('data', (chunk: Buffer) => {
-          const h = heldRequests;
-          if (h && (holding || h.line.test(chunk.toString('latin1', 0, 200)))) {
-            if (!holding) h.count++;
-            holding = true;
-            h.queue.push({ upstream, chunk });
-            return;
+        // The connection's latest request line (an event stream's stays its first), and the hold
+        // that caught it: from then on its bytes that way wait, in order, until the release.
+        let request = '';
+        let caught: Holding | null = null;
+        const pass = (which: Holding['which'], to: Socket, chunk: Buffer) => {
+          if (caught !== holding) caught = null;
+          if (!caught && holding?.which === which && holding.line.test(request)) {
+            caught = holding;
+            caught.count++;
           }
-          holding = false;
-          upstream.write(chunk);
+          if (caught?.which === which) caught.queue.push({ to, chunk });
+          else to.write(chunk);
+        };
+        client.on('data', (chunk: Buffer) => {
+          const head = chunk.toString('latin1', 0, 200);
+          if (/^[A-Z]+ \S+ HTTP\/1/.test(head)) request = head;
+          pass('requests', upstream, chunk);
         });
+        upstream.on('data', (chunk: Buffer) => pass('answers', client, chunk));
         client.on('end', () => upstream.end());
-        // Which connection carries an event stream: its request line names the path.
-        let events = false;
-        client.once('data', (first: Buffer) => (events = /^GET \S*\/events[?\s]/.test(first.toString('latin1', 0, 200))));
-        upstream.on('data', (chunk: Buffer) => {
-          if (events && held) held.push({ client, chunk });
-          else client.write(chunk);
-        });
         upstream.on('end', () => client.end());
       });
       s.once('error', reject);
@@ -96,23 +102,15 @@ export async function startDockerProxy(socketPath = '/var/run/docker.sock', list
     down,
     up: serve,
     cut,
-    holdRequests(line) {
-      const mine = { line, queue: [] as { upstream: Socket; chunk: Buffer }[], count: 0 };
-      heldRequests = mine;
+    hold(line, which = 'requests') {
+      const mine: Holding = { line, which, queue: [], count: 0 };
+      holding = mine;
       return {
         held: () => mine.count,
         release() {
-          if (heldRequests === mine) heldRequests = null;
-          for (const { upstream, chunk } of mine.queue) if (!upstream.destroyed) upstream.write(chunk);
+          if (holding === mine) holding = null;
+          for (const { to, chunk } of mine.queue.splice(0)) if (!to.destroyed) to.write(chunk);
         },
-      };
-    },
-    holdEvents() {
-      const mine: { client: Socket; chunk: Buffer }[] = [];
-      held = mine;
-      return () => {
-        if (held === mine) held = null;
-        for (const { client, chunk } of mine) if (!client.destroyed) client.write(chunk);
       };
     },
     async [Symbol.asyncDispose]() {

@@ -86,13 +86,13 @@ describe('Docker outages', () => {
     const t = await env.create({ repos: [], harness: 'fake', prompt: { text: 'late news' } });
     await env.waitState(t.id, 'waiting');
     const ignored = () => env.d.logs.find('a container death from before its last start: ignored').filter((r) => r.task === t.id).length;
-    const release = proxy.holdEvents();
+    const events = proxy.hold(/^GET \S*\/events[?\s]/, 'answers');
     try {
       assert.equal((await post(t.id, 'stop')).status, 200);
       assert.equal((await post(t.id, 'revive')).status, 200);
       await env.waitState(t.id, 'waiting');
     } finally {
-      release();
+      events.release();
     }
     // Either the watcher says it ignored the late death, or (wrongly) the task stops.
     const state = () => env.task(t.id).then((x) => x.state);
@@ -130,7 +130,7 @@ describe('Docker outages', () => {
     const own = await taskEnv({ daemon: { env: { DOCKER_HOST: front.host } } });
     let id: string | undefined;
     try {
-      const hold = front.holdRequests(/^POST \S*\/containers\/create/);
+      const hold = front.hold(/^POST \S*\/containers\/create/);
       try {
         id = (await own.create({ repos: [], harness: 'fake', prompt: { text: 'made while the daemon closes' } })).id;
         await waitUntil(() => hold.held(), (n) => n >= 1, { timeoutMs: 30_000, what: 'the create request held' });

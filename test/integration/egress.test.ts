@@ -134,67 +134,67 @@ describe('network egress in real containers', () => {
   // The filter goes in with nft; where nft fails or is missing (a base made before nftables joined)
   // the same filter goes in from iptables. Both are held to every check.
   for (const filter of ['nft', 'iptables'] as const) {
-  test(`allowlist (filter by ${filter}): the allowed server by name through the proxy, nothing else by any way`, async () => {
-    const h = await withProbe(await t.launch({ image: filter === 'nft' ? IMAGE : noNftImage, network: netName, egress: { mode: 'allowlist', allow: [`${servers.allowed.name}:8080`] } }));
-    assert.equal((await t.rt.exec(h, 'cat /run/caic-egress/filter')).stdout.trim(), filter);
-    assert.deepEqual(await containerCaps(h), [...BASE_CAPABILITIES, ...EGRESS_CAPABILITIES].sort());
+    test(`allowlist (filter by ${filter}): the allowed server by name through the proxy, nothing else by any way`, async () => {
+      const h = await withProbe(await t.launch({ image: filter === 'nft' ? IMAGE : noNftImage, network: netName, egress: { mode: 'allowlist', allow: [`${servers.allowed.name}:8080`] } }));
+      assert.equal((await t.rt.exec(h, 'cat /run/caic-egress/filter')).stdout.trim(), filter);
+      assert.deepEqual(await containerCaps(h), [...BASE_CAPABILITIES, ...EGRESS_CAPABILITIES].sort());
 
-    // The agent's environment points at the proxy; a real client that honours it (git's libcurl) gets through.
-    assert.equal((await t.rt.exec(h, 'echo "$HTTPS_PROXY $http_proxy"')).stdout.trim(), 'http://127.0.0.1:51080 http://127.0.0.1:51080');
-    const git = await t.rt.exec(h, `git ls-remote http://${servers.allowed.name}:8080/repo.git`);
-    assert.notEqual(git.code, 0, 'not a git server');
-    // The engine's log of the server lags a little behind its output.
-    await waitUntil(() => hits('allowed'), (log) => /hit 8080 \/repo\.git\/info\/refs/.test(log), { what: 'the allowed server seeing git' });
-    assert.equal(await probe(h, 'proxy', servers.allowed.name, '8080'), 'hello from allowed on 8080');
+      // The agent's environment points at the proxy; a real client that honours it (git's libcurl) gets through.
+      assert.equal((await t.rt.exec(h, 'echo "$HTTPS_PROXY $http_proxy"')).stdout.trim(), 'http://127.0.0.1:51080 http://127.0.0.1:51080');
+      const git = await t.rt.exec(h, `git ls-remote http://${servers.allowed.name}:8080/repo.git`);
+      assert.notEqual(git.code, 0, 'not a git server');
+      // The engine's log of the server lags a little behind its output.
+      await waitUntil(() => hits('allowed'), (log) => /hit 8080 \/repo\.git\/info\/refs/.test(log), { what: 'the allowed server seeing git' });
+      assert.equal(await probe(h, 'proxy', servers.allowed.name, '8080'), 'hello from allowed on 8080');
 
-    // Refused: the other server by name, the allowed one on another port, IP literals, IPv6.
-    assert.equal(await probe(h, 'proxy', servers.blocked.name, '8080'), 'HTTP/1.1 403 Forbidden');
-    assert.equal(await probe(h, 'proxy', servers.allowed.name, '8081'), 'HTTP/1.1 403 Forbidden');
-    assert.equal(await probe(h, 'proxy', servers.blocked.v4, '8080'), 'HTTP/1.1 403 Forbidden');
-    assert.equal(await probe(h, 'proxy', `[${servers.blocked.v6}]`, '8080'), 'HTTP/1.1 403 Forbidden');
-    const viaGit = await t.rt.exec(h, `git ls-remote http://${servers.blocked.name}:8080/repo.git`);
-    assert.match(viaGit.stderr, /403/);
-    // Around the proxy: straight to the addresses (even the allowed server's), v4 and v6.
-    for (const [host, port] of [[servers.blocked.v4, '8080'], [servers.allowed.v4, '8080'], [servers.blocked.v6, '8080'], [servers.blocked.v4, '8081']] as const) {
-      assert.match(await probe(h, 'direct', host, port), /^error (ECONNRESET|ECONNREFUSED)$/, `direct ${host}:${port}`);
-    }
-    // DNS: its own resolver (the blocked server, v4 and v6) and the container's own (names do not resolve outside the proxy).
-    assert.equal(await probe(h, 'dns', servers.blocked.v4, 'exfil.example'), 'answer rcode 5');
-    assert.equal(await probe(h, 'dns', servers.blocked.v6, 'exfil6.example'), 'answer rcode 5');
-    assert.notEqual((await t.rt.exec(h, `getent hosts ${servers.blocked.name}`)).code, 0);
-    const blockedLog = await hits('blocked');
-    assert.doesNotMatch(blockedLog, /hit|dns/, 'the blocked server saw nothing');
-    assert.doesNotMatch(await hits('allowed'), /hit 8081/);
+      // Refused: the other server by name, the allowed one on another port, IP literals, IPv6.
+      assert.equal(await probe(h, 'proxy', servers.blocked.name, '8080'), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await probe(h, 'proxy', servers.allowed.name, '8081'), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await probe(h, 'proxy', servers.blocked.v4, '8080'), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await probe(h, 'proxy', `[${servers.blocked.v6}]`, '8080'), 'HTTP/1.1 403 Forbidden');
+      const viaGit = await t.rt.exec(h, `git ls-remote http://${servers.blocked.name}:8080/repo.git`);
+      assert.match(viaGit.stderr, /403/);
+      // Around the proxy: straight to the addresses (even the allowed server's), v4 and v6.
+      for (const [host, port] of [[servers.blocked.v4, '8080'], [servers.allowed.v4, '8080'], [servers.blocked.v6, '8080'], [servers.blocked.v4, '8081']] as const) {
+        assert.match(await probe(h, 'direct', host, port), /^error (ECONNRESET|ECONNREFUSED)$/, `direct ${host}:${port}`);
+      }
+      // DNS: its own resolver (the blocked server, v4 and v6) and the container's own (names do not resolve outside the proxy).
+      assert.equal(await probe(h, 'dns', servers.blocked.v4, 'exfil.example'), 'answer rcode 5');
+      assert.equal(await probe(h, 'dns', servers.blocked.v6, 'exfil6.example'), 'answer rcode 5');
+      assert.notEqual((await t.rt.exec(h, `getent hosts ${servers.blocked.name}`)).code, 0);
+      const blockedLog = await hits('blocked');
+      assert.doesNotMatch(blockedLog, /hit|dns/, 'the blocked server saw nothing');
+      assert.doesNotMatch(await hits('allowed'), /hit 8081/);
 
-    // The table of refusals, as the daemon reads it.
-    const table = await waitUntil(
-      async () => JSON.parse((await t.rt.exec(h, 'cat /run/caic-egress/blocked.json')).stdout) as { blocked: { host: string; port: number; count: number; lastAt: string }[] },
-      (v) => v.blocked.some((b) => b.host === servers.blocked.name && b.port === 0),
-      { what: 'the blocked table' },
-    );
-    const count = (host: string, port: number) => table.blocked.find((b) => b.host === host && b.port === port)?.count ?? 0;
-    assert.equal(count(servers.blocked.name, 8080), 2, 'CONNECT and git');
-    assert.equal(count(servers.allowed.name, 8081), 1);
-    assert.equal(count(servers.blocked.v4, 8080), 2, 'through the proxy and directly');
-    assert.equal(count(servers.allowed.v4, 8080), 1, 'direct, trapped');
-    assert.equal(count(servers.blocked.v6, 8080), 2);
-    assert.equal(count(servers.blocked.v4, 8081), 1);
-    assert.equal(count('exfil.example', 0), 1);
-    assert.ok(count(servers.blocked.name, 0) >= 1, 'the container resolver lookup');
+      // The table of refusals, as the daemon reads it.
+      const table = await waitUntil(
+        async () => JSON.parse((await t.rt.exec(h, 'cat /run/caic-egress/blocked.json')).stdout) as { blocked: { host: string; port: number; count: number; lastAt: string }[] },
+        (v) => v.blocked.some((b) => b.host === servers.blocked.name && b.port === 0),
+        { what: 'the blocked table' },
+      );
+      const count = (host: string, port: number) => table.blocked.find((b) => b.host === host && b.port === port)?.count ?? 0;
+      assert.equal(count(servers.blocked.name, 8080), 2, 'CONNECT and git');
+      assert.equal(count(servers.allowed.name, 8081), 1);
+      assert.equal(count(servers.blocked.v4, 8080), 2, 'through the proxy and directly');
+      assert.equal(count(servers.allowed.v4, 8080), 1, 'direct, trapped');
+      assert.equal(count(servers.blocked.v6, 8080), 2);
+      assert.equal(count(servers.blocked.v4, 8081), 1);
+      assert.equal(count('exfil.example', 0), 1);
+      assert.ok(count(servers.blocked.name, 0) >= 1, 'the container resolver lookup');
 
-    // The policy cannot be lifted: no process the user can see holds NET_ADMIN, even in its bounding set.
-    const caps = await t.rt.exec(h, `for f in /proc/[0-9]*/status; do awk -v f="$f" '/^(Name|Uid|CapBnd|CapEff|CapPrm):/ { printf "%s ", $2 } END { print f }' "$f" 2>/dev/null; done`);
-    const procs = caps.stdout.trim().split('\n').map((l) => l.split(' '));
-    assert.ok(procs.some(([name]) => name === 'perl') && procs.some(([name]) => name === 'sshd'), caps.stdout);
-    for (const [name, uid, prm, eff, bnd, file] of procs) {
-      if (file === '/proc/1/status') continue; // docker-init, the engine's, outside the agent's reach
-      for (const set of [prm!, eff!, bnd!]) assert.equal((BigInt(`0x${set}`) >> NET_ADMIN_BIT) & 1n, 0n, `${name} (uid ${uid}, ${file}) holds NET_ADMIN`);
-    }
-    for (const lift of ['iptables -F', 'ip6tables -F', 'iptables -t nat -F', 'nft flush ruleset', 'nft delete table inet caic_egress']) {
-      assert.notEqual((await t.rt.exec(h, lift)).code, 0, lift);
-    }
-    assert.equal(await probe(h, 'direct', servers.blocked.v4, '8080'), 'error ECONNRESET', 'still filtered');
-  });
+      // The policy cannot be lifted: no process the user can see holds NET_ADMIN, even in its bounding set.
+      const caps = await t.rt.exec(h, `for f in /proc/[0-9]*/status; do awk -v f="$f" '/^(Name|Uid|CapBnd|CapEff|CapPrm):/ { printf "%s ", $2 } END { print f }' "$f" 2>/dev/null; done`);
+      const procs = caps.stdout.trim().split('\n').map((l) => l.split(' '));
+      assert.ok(procs.some(([name]) => name === 'perl') && procs.some(([name]) => name === 'sshd'), caps.stdout);
+      for (const [name, uid, prm, eff, bnd, file] of procs) {
+        if (file === '/proc/1/status') continue; // docker-init, the engine's, outside the agent's reach
+        for (const set of [prm!, eff!, bnd!]) assert.equal((BigInt(`0x${set}`) >> NET_ADMIN_BIT) & 1n, 0n, `${name} (uid ${uid}, ${file}) holds NET_ADMIN`);
+      }
+      for (const lift of ['iptables -F', 'ip6tables -F', 'iptables -t nat -F', 'nft flush ruleset', 'nft delete table inet caic_egress']) {
+        assert.notEqual((await t.rt.exec(h, lift)).code, 0, lift);
+      }
+      assert.equal(await probe(h, 'direct', servers.blocked.v4, '8080'), 'error ECONNRESET', 'still filtered');
+    });
   }
 
   test('none: nothing leaves, SSH still works', async () => {
